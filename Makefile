@@ -1,0 +1,140 @@
+# tokenmeter — plain GNU make, no generated build system.
+#
+# Honours CC, CFLAGS, CPPFLAGS and LDFLAGS from the environment so that
+# dpkg-buildflags / %set_build_flags hardening reaches the compiler.
+# Every build variant (normal, sanitizer) lives in its own BUILDDIR so the
+# objects never mix: valgrind refuses binaries that contain the ASan runtime.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/tokenmeter
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+BUILDDIR ?= build
+SANFLAGS ?=
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Werror
+PKGS := jansson inih libcurl sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CHECK_CFLAGS := $(shell pkg-config --cflags check)
+CHECK_LIBS   := $(shell pkg-config --libs check)
+
+ALL_CPPFLAGS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DTOKENMETER_VERSION='"$(VERSION)"' \
+                -Iinclude $(CPPFLAGS)
+ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
+
+SRC     := $(sort $(wildcard plugin/*.c plugin/sources/*.c))
+LIB_SRC := $(filter-out plugin/main.c,$(SRC))
+OBJ     := $(patsubst plugin/%.c,$(BUILDDIR)/obj/%.o,$(SRC))
+LIB_OBJ := $(patsubst plugin/%.c,$(BUILDDIR)/obj/%.o,$(LIB_SRC))
+HDR     := $(wildcard include/tokenmeter/*.h)
+TSRC    := $(sort $(wildcard tests/check_*.c))
+SUITES  := $(filter-out check_main,$(patsubst tests/%.c,%,$(TSRC)))
+TOBJ    := $(patsubst tests/%.c,$(BUILDDIR)/tests/%.o,$(TSRC))
+BIN     := $(BUILDDIR)/tokenmeter
+CHECKBIN := $(BUILDDIR)/check_all
+
+FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
+
+.PHONY: all check check-unit check-golden check-hostile check-asan check-valgrind \
+        check-integration format format-check lint install uninstall clean bench deb rpm
+
+all: $(BIN) tokenmeter
+
+tokenmeter: $(BIN)
+	ln -sf $(BIN) $@
+
+$(BUILDDIR)/obj/%.o: plugin/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/tests/check_suites.inc: $(TSRC)
+	@mkdir -p $(dir $@)
+	@printf 'CHECK_SUITE(%s)\n' $(SUITES) > $@.tmp && mv $@.tmp $@
+
+$(BUILDDIR)/tests/%.o: tests/%.c $(HDR) $(wildcard tests/*.h) $(BUILDDIR)/tests/check_suites.inc
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) -I$(BUILDDIR)/tests -Itests $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(BIN): $(OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS) -lm
+
+$(CHECKBIN): $(TOBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOBJ) $(LIB_OBJ) $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+# ---- tests -----------------------------------------------------------------
+# check: everything that needs no server. check-integration: real InfluxDB and
+# real Telegraf (started by the scripts on 127.0.0.1, stopped afterwards).
+
+check: check-unit check-golden check-hostile
+
+check-unit: $(CHECKBIN) $(BIN)
+	TOKENMETER=$(abspath $(BIN)) TESTDATA=$(abspath tests/data) $(CHECKBIN)
+
+check-golden: $(BIN)
+	python3 tests/golden.py $(BIN)
+
+check-hostile: $(BIN)
+	python3 tests/hostile.py $(BIN)
+
+check-integration: $(BIN)
+	tests/integration/run.sh $(abspath $(BIN))
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+check-asan:
+	$(MAKE) BUILDDIR=build/asan CFLAGS="-O1 -g" SANFLAGS="$(SAN)" \
+	    build/asan/tokenmeter build/asan/check_all
+	TOKENMETER=$(abspath build/asan/tokenmeter) TESTDATA=$(abspath tests/data) build/asan/check_all
+	CK_FORK=no TOKENMETER=$(abspath build/asan/tokenmeter) TESTDATA=$(abspath tests/data) \
+	    build/asan/check_all
+	python3 tests/golden.py build/asan/tokenmeter
+	python3 tests/hostile.py build/asan/tokenmeter
+
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+check-valgrind: $(CHECKBIN) $(BIN)
+	CK_FORK=no CK_TIMEOUT_MULTIPLIER=20 TOKENMETER=$(abspath $(BIN)) TESTDATA=$(abspath tests/data) \
+	    $(VALGRIND) $(CHECKBIN)
+	WRAP="$(VALGRIND)" python3 tests/golden.py $(BIN)
+
+bench: $(BIN)
+	tests/bench/run.sh $(abspath $(BIN))
+
+# ---- style -----------------------------------------------------------------
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# Banned functions (collectd/curl lists): unbounded copies and unchecked parses.
+lint:
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atof|gets)[[:space:]]*\(' \
+	    $(SRC) $(HDR) || { echo 'lint: banned function used (see above)'; exit 1; }
+
+# ---- install ---------------------------------------------------------------
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tokenmeter
+	install -D -m 0644 packaging/tokenmeter.1 $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
+	install -D -m 0644 packaging/tokenmeter.conf $(DESTDIR)$(SYSCONFDIR)/tokenmeter/tokenmeter.conf
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
+	for f in telegraf/*.conf; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/; done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build tokenmeter tests/out

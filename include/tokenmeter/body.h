@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * body — a parsed webhook body behind a small, path-based accessor interface.
+ *
+ * Sources ask for values by JSON pointer (RFC 6901, e.g. "/usage/prompt_tokens")
+ * and never walk the parse tree themselves. Today the tree is jansson's; the
+ * interface is what lets that change (a scanner that extracts only the paths
+ * asked for) without touching a single source.
+ *
+ * Nodes are borrowed from their body: valid until body_free() of the body
+ * they came from. Strings returned are borrowed the same way and are valid
+ * UTF-8 without NUL bytes (the parser rejects anything else).
+ */
+#ifndef TOKENMETER_BODY_H
+#define TOKENMETER_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenmeter/buf.h"
+
+struct body;      /* a parsed document; owns every node in it */
+struct body_node; /* a value inside a body (opaque, borrowed) */
+
+enum body_type {
+    BODY_ABSENT = 0, /* no such path (or a NULL node) */
+    BODY_NULL,
+    BODY_BOOL,
+    BODY_INT,
+    BODY_REAL,
+    BODY_STRING,
+    BODY_ARRAY,
+    BODY_OBJECT,
+};
+
+#define BODY_ERR_MAX 256
+
+/* Parses len bytes of JSON (an object or an array at the top level).
+ * On success returns a new body in *out (free with body_free()) and 0.
+ * On failure returns -EINVAL and a human-readable reason in err (including
+ * nesting beyond the parser's depth limit and invalid UTF-8). */
+int body_parse(const char *data, size_t len, struct body **out, char err[BODY_ERR_MAX]);
+
+/* Releases a body and every node borrowed from it. Accepts NULL. */
+void body_free(struct body *b);
+
+/* Borrowed: the top-level value. */
+const struct body_node *body_root(const struct body *b);
+
+/* Borrowed: the value at JSON pointer `ptr` below `n` ("" is n itself), or
+ * NULL when any step is missing. JSON null is a node, not NULL. */
+const struct body_node *body_get(const struct body_node *n, const char *ptr);
+
+enum body_type body_type(const struct body_node *n);
+
+/* The string at ptr (borrowed), or NULL when absent, null or not a string. */
+const char *body_str(const struct body_node *n, const char *ptr);
+
+/* Like body_str(), but returns NULL for the empty string too. */
+const char *body_str_nonempty(const struct body_node *n, const char *ptr);
+
+/* A non-negative integer at ptr: a JSON integer, an integral real, or a
+ * string of decimal digits (OTLP and some gateways send counts as strings).
+ * Returns 0, -ENOENT when absent or null, -EINVAL when not an integer,
+ * -ERANGE when negative or above INT64_MAX. */
+int body_count(const struct body_node *n, const char *ptr, int64_t *out);
+
+/* A signed integer at ptr (JSON integer or decimal string). Same returns as
+ * body_count() except that negative values are allowed. */
+int body_int(const struct body_node *n, const char *ptr, int64_t *out);
+
+/* A finite number at ptr: integer, real or numeric string.
+ * Returns 0, -ENOENT when absent or null, -EINVAL otherwise. */
+int body_num(const struct body_node *n, const char *ptr, double *out);
+
+/* A boolean at ptr. Returns 0, -ENOENT, or -EINVAL. */
+int body_bool(const struct body_node *n, const char *ptr, bool *out);
+
+/* True when the path exists and is not null. */
+bool body_has(const struct body_node *n, const char *ptr);
+
+/* Elements of an array node (0 for anything else) and the i-th (borrowed). */
+size_t body_array_len(const struct body_node *n);
+const struct body_node *body_array_at(const struct body_node *n, size_t i);
+
+/* Members of an object node: count, and the i-th key and value (borrowed),
+ * in document order. */
+size_t body_object_len(const struct body_node *n);
+const char *body_object_key(const struct body_node *n, size_t i);
+const struct body_node *body_object_value(const struct body_node *n, size_t i);
+
+/* Appends compact JSON for n to out, keys sorted, so equal documents give
+ * equal bytes. Returns 0 or a negative buf error. */
+int body_dump(const struct body_node *n, struct buf *out);
+
+#endif

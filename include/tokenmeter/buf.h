@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buf — a growable byte buffer with a hard cap.
+ *
+ * Every buffer that holds input or output has a ceiling chosen when it is
+ * created (curl's dynbuf idea): a hostile body can make a buffer reach its
+ * cap, never make the process grow without bound. The data is always
+ * NUL-terminated so it can be handed to C string functions, but it may also
+ * contain NUL bytes; `len` is authoritative.
+ */
+#ifndef TOKENMETER_BUF_H
+#define TOKENMETER_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *data;  /* owned; NULL until the first append */
+    size_t len;  /* bytes in use, excluding the terminating NUL */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* hard ceiling for len */
+};
+
+/* Initialises an empty buffer that may hold at most `max` bytes. Allocates
+ * nothing. */
+void buf_init(struct buf *b, size_t max);
+
+/* Releases the storage; the buffer is empty and reusable afterwards.
+ * Accepts a buffer that was never appended to. */
+void buf_free(struct buf *b);
+
+/* Empties the buffer, keeping its storage for reuse. */
+void buf_reset(struct buf *b);
+
+/* Appends n bytes. Returns 0, -ENOSPC when the cap would be exceeded (the
+ * buffer is left unchanged), or -ENOMEM. */
+int buf_append(struct buf *b, const void *p, size_t n);
+
+/* Appends a NUL-terminated string; same returns as buf_append. */
+int buf_puts(struct buf *b, const char *s);
+
+/* Appends one byte; same returns as buf_append. */
+int buf_putc(struct buf *b, char c);
+
+/* Appends printf-formatted text; same returns as buf_append, plus -EINVAL
+ * for an encoding error. */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* Removes the first n bytes (n <= len), shifting the rest down. */
+void buf_consume(struct buf *b, size_t n);
+
+/* Truncates to n bytes (n <= len). */
+void buf_truncate(struct buf *b, size_t n);
+
+#endif

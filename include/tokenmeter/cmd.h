@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd — what every command shares: the common options (-c, --set,
+ * --log-level, --help), loading the configuration in its documented order,
+ * and the exit codes (sysexits.h, SPEC §1).
+ */
+#ifndef TOKENMETER_CMD_H
+#define TOKENMETER_CMD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#include "tokenmeter/config.h"
+
+#define CMD_MAX_SETS 128
+
+struct cmd_common {
+    const char *config_path; /* NULL: the default path, which may be missing */
+    const char *sets[CMD_MAX_SETS]; /* "section.key=value" flag overrides, in order */
+    size_t nsets;
+    bool help;
+};
+
+/* getopt_long codes of the common options (above any character). */
+enum {
+    CMD_OPT_SET = 1000,
+    CMD_OPT_LOG_LEVEL,
+    CMD_OPT_FIRST_LOCAL = 1100, /* commands number their own long options from here */
+};
+
+/* The common long options; a command lists them at the start of its table. */
+#define CMD_COMMON_LONGOPTS                                                                        \
+    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, CMD_OPT_SET},      \
+        {"log-level", required_argument, NULL, CMD_OPT_LOG_LEVEL},                                 \
+        {"help", no_argument, NULL, 'h'}
+
+/* The common options' help text, for a command's --help. */
+extern const char cmd_common_help[];
+
+/* Handles a common option returned by getopt_long. Returns 1 when it was
+ * one, 0 when it was not, or -1 after logging a usage error. */
+int cmd_common_option(struct cmd_common *c, int opt, const char *arg);
+
+/* Adds a "section.key=value" override (flags like --dedup build these so
+ * flags and --set share one precedence). Returns 0 or -1 (too many). */
+int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value);
+
+/* Loads defaults, the config file, the environment and the overrides, in
+ * that order, then validates. Returns EX_OK with a new config in *out (free
+ * with config_free()), or EX_CONFIG after logging the error. */
+int cmd_load_config(struct cmd_common *c, struct config **out);
+
+/* Parses a time given on the command line: RFC 3339, or an integer of
+ * nanoseconds since the epoch. Returns 0 or -EINVAL. */
+int cmd_parse_time(const char *s, int64_t *ns);
+
+/* Entry points, one per command: argv[0] is the command name. */
+int cmd_execd_main(int argc, char **argv, struct cmd_common *common);
+int cmd_replay_main(int argc, char **argv, struct cmd_common *common);
+
+#endif

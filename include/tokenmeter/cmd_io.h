@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_io — the I/O discipline shared by the streaming commands (execd,
+ * replay, process): signals, the stdout flush policy, EPIPE, the stats
+ * point, and bodies too large to hold.
+ *
+ * Signals only set flags (SIGTERM/SIGINT: stop; SIGHUP/SIGUSR1: stats);
+ * they are installed without SA_RESTART so a blocking read returns EINTR
+ * and the loop acts on them at once. SIGPIPE is ignored so a closed stdout
+ * shows up as EPIPE and a clear message instead of a silent death.
+ */
+#ifndef TOKENMETER_CMD_IO_H
+#define TOKENMETER_CMD_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tokenmeter/buf.h"
+#include "tokenmeter/cmd.h"
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/pipeline.h"
+#include "tokenmeter/stats.h"
+
+#define CMD_IO_FLUSH_BYTES (64 * 1024) /* flush at least this often under load */
+
+struct cmd_io {
+    struct config *cfg; /* owned */
+    struct deadletter *dl;
+    struct stats stats;
+    struct pipeline *pipeline;
+    struct buf out; /* points not yet written to stdout */
+    int out_fd;
+    /* the over-size body being streamed to the dead-letter file, if any */
+    char oversize_origin[320];
+    size_t oversize_bytes;
+};
+
+/* Loads the config, opens the dead-letter file, builds the pipeline and
+ * installs the signal handlers. Returns EX_OK, or an exit code after
+ * logging why (EX_CONFIG, EX_CANTCREAT, EX_OSERR). */
+int cmd_io_open(struct cmd_io *io, struct cmd_common *common);
+
+/* Flushes, logs the run's counters at I! level and releases everything.
+ * `rc` is the loop's result; returns the process exit status for it. */
+int cmd_io_close(struct cmd_io *io, int rc);
+
+/* True once SIGTERM or SIGINT arrived. */
+bool cmd_io_stop_requested(void);
+
+/* Acts on pending signal flags (emits the stats point). Returns 0 or a
+ * negative errno from writing stdout. */
+int cmd_io_handle_signals(struct cmd_io *io);
+
+/* Appends the stats point and flushes. Returns 0 or -errno. */
+int cmd_io_emit_stats(struct cmd_io *io);
+
+/* Writes buffered points when no more input is immediately waiting on
+ * in_fd, or when enough has accumulated. Returns 0 or -errno (-EPIPE when
+ * the reader went away, logged). */
+int cmd_io_maybe_flush(struct cmd_io *io, int in_fd);
+
+/* Writes every buffered point. Returns 0 or -errno. */
+int cmd_io_flush(struct cmd_io *io);
+
+/* True when the line holds only spaces, tabs or CR: Telegraf's gather signal. */
+bool cmd_io_blank(const char *line, size_t len);
+
+/* A body over max_body_bytes: begins a dead-letter record with the bytes
+ * held so far (`held`, then `more`), continues with _append and ends with
+ * _end, which also counts the rejection. Return 0 or -errno. */
+int cmd_io_oversize_begin(struct cmd_io *io, const char *origin, const struct buf *held,
+                          const char *more, size_t more_len);
+int cmd_io_oversize_append(struct cmd_io *io, const char *data, size_t len);
+int cmd_io_oversize_end(struct cmd_io *io);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config — the only user of inih.
+ *
+ * Configuration is built once at start-up, in this order (later wins):
+ * built-in defaults, the INI file, the environment, command-line flags.
+ * After config_finish() the struct is treated as const by every other
+ * module. Unknown sections and keys are errors, and every error names the
+ * file, line and key (or the environment variable, or the flag).
+ *
+ * Values are taken literally after one pair of surrounding double quotes is
+ * removed. Debian's libinih truncates lines at 200 bytes; lines that long are
+ * rejected before inih sees them, so long secrets must come from token_file.
+ */
+#ifndef TOKENMETER_CONFIG_H
+#define TOKENMETER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/tokenmeter/tokenmeter.conf"
+#define CONFIG_LINE_MAX     199 /* longest line Debian's inih (r55) reads whole */
+
+enum config_dedup {
+    CONFIG_DEDUP_TIMESTAMP = 0, /* identity in the timestamp's nanoseconds */
+    CONFIG_DEDUP_TAG,           /* event_id as a tag */
+    CONFIG_DEDUP_OFF,           /* event time as is, no in-process dropping */
+};
+
+enum config_encoding {
+    CONFIG_ENCODING_STRING = 0,
+    CONFIG_ENCODING_BASE64,
+};
+
+/* A key = value pair of a free-form section ([prices], [mapping]), kept with
+ * its origin so the module that interprets it can report errors precisely. */
+struct config_kv {
+    char *key;
+    char *value;
+    char *origin; /* "FILE:LINE" or "flag --set" */
+};
+
+struct config_kv_list {
+    struct config_kv *items;
+    size_t len;
+    size_t cap;
+};
+
+struct config_influxdb {
+    char *url;
+    char *database;
+    char *retention_policy;
+    char *org;
+    char *bucket;
+    char *token;
+    char *token_file;
+    char *username;
+    char *password;
+    char *tls_ca;
+    int64_t timeout_s;
+    int64_t retention_days;
+    bool insecure_skip_verify;
+};
+
+struct config_ingest {
+    char *measurement;
+    enum config_dedup dedup;
+    int64_t dedup_cache;
+    char *dead_letter;
+    char *prices;
+    char *default_org;
+    char *extra_tags;
+    char *source; /* "auto" or a source name forced for every body */
+    int64_t max_body_bytes;
+    /* derived from extra_tags by config_finish() */
+    bool tag_team;
+    bool tag_user;
+};
+
+struct config_process {
+    char *body_field;
+    enum config_encoding body_encoding;
+    char *org_tag;
+    char *team_tag;
+    char *user_tag;
+};
+
+struct config_aggregate {
+    char *sqlite;
+    char *timezone;
+    int64_t lookback_days;
+    bool write_influx;
+    char *measurement;
+    char *write_database;
+    char *write_retention_policy;
+    char *write_bucket;
+};
+
+struct config {
+    char *path; /* the file that was read, or NULL */
+    struct config_influxdb influxdb;
+    struct config_ingest ingest;
+    struct config_process process;
+    struct config_aggregate aggregate;
+    struct config_kv_list prices;
+    struct config_kv_list mapping;
+};
+
+#define CONFIG_ERR_MAX 512
+
+/* Returns a new config holding the built-in defaults, or NULL on ENOMEM.
+ * Free with config_free(). */
+struct config *config_new(void);
+
+/* Releases the config and everything it owns. Accepts NULL. */
+void config_free(struct config *cfg);
+
+/* Reads an INI file over the current values. When `must_exist` is false a
+ * missing file is not an error (the default path). Returns 0, or -1 with a
+ * message naming file, line and key in err. */
+int config_load_file(struct config *cfg, const char *path, bool must_exist,
+                     char err[CONFIG_ERR_MAX]);
+
+/* Applies the documented environment variables (INFLUXDB_URL, ...).
+ * Returns 0, or -1 with a message naming the variable in err. */
+int config_load_env(struct config *cfg, char err[CONFIG_ERR_MAX]);
+
+/* Sets one key as a flag would ("--set ingest.dedup=tag"). `origin` names
+ * the flag in messages. Returns 0, or -1 with a message in err. */
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+               const char *origin, char err[CONFIG_ERR_MAX]);
+
+/* Parses "section.key=value" and calls config_set(). */
+int config_set_assignment(struct config *cfg, const char *assignment, char err[CONFIG_ERR_MAX]);
+
+/* Validates cross-key rules and fills derived values. Call once, after the
+ * last config_set(). Returns 0, or -1 with a message in err. */
+int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX]);
+
+/* Writes the effective configuration as INI to `fp` with secrets masked
+ * ("check" and debugging). */
+void config_dump(const struct config *cfg, FILE *fp);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deadletter — the append-only record of every rejected input (SPEC §6).
+ *
+ * One NDJSON record per rejected body:
+ *   {"time":"2026-08-25T14:03:11.482Z","reason":"...","origin":"stdin:12",
+ *    "raw":"<the body>"}
+ * `raw` holds the body byte-exact as a JSON string when it is valid UTF-8
+ * without NUL bytes; otherwise `raw_base64` holds it base64-encoded. Each
+ * record is appended with one write(2) on an O_APPEND descriptor, so a crash
+ * never leaves half a record behind a complete one. `tokenmeter replay`
+ * reads the records back with deadletter_reader_*.
+ */
+#ifndef TOKENMETER_DEADLETTER_H
+#define TOKENMETER_DEADLETTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tokenmeter/buf.h"
+
+#define DEADLETTER_ERR_MAX 512
+
+struct deadletter;
+
+/* Opens (creating, mode 0640) the file for appending. Returns a new handle,
+ * or NULL with the reason in err. Free with deadletter_close(). */
+struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX]);
+
+/* Closes the handle. Accepts NULL. */
+void deadletter_close(struct deadletter *dl);
+
+/* The path given to deadletter_open() (borrowed). */
+const char *deadletter_path(const struct deadletter *dl);
+
+/* Appends one record. `origin` may be NULL. Returns 0 or -errno. */
+int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
+                     const void *data, size_t len);
+
+/* Streams a record whose body is too large to hold in memory: begin, any
+ * number of appends, end. The body is always stored as raw_base64. */
+int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin);
+int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len);
+int deadletter_stream_end(struct deadletter *dl);
+
+/* True when len bytes are valid UTF-8 without NUL bytes. */
+bool deadletter_is_text(const void *data, size_t len);
+
+/* Appends s as a JSON string literal (with quotes). s must be valid UTF-8. */
+int deadletter_json_string(struct buf *out, const char *s, size_t len);
+
+struct deadletter_reader;
+
+/* Opens a dead-letter file for reading. Returns a new reader or NULL with
+ * the reason in err. */
+struct deadletter_reader *deadletter_reader_open(const char *path,
+                                                 char err[DEADLETTER_ERR_MAX]);
+
+/* Reads the next record's body into raw (reset first) and its reason into
+ * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL
+ * for a malformed record (err names the line; reading may continue), or
+ * another negative errno for an I/O error. */
+int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
+                           char err[DEADLETTER_ERR_MAX]);
+
+/* The device and inode of the reader's file, to refuse replaying a file
+ * into itself. */
+void deadletter_reader_identity(const struct deadletter_reader *r, dev_t *dev, ino_t *ino);
+void deadletter_identity(const struct deadletter *dl, dev_t *dev, ino_t *ino);
+
+void deadletter_reader_close(struct deadletter_reader *r);
+
+#endif

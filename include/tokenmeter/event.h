@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * event — the normalized usage event (SPEC §3).
+ *
+ * Token counts are non-negative; EVENT_ABSENT means "the source did not say",
+ * which is different from zero and is never written as 0. Floats use NAN for
+ * absent. String members are borrowed: they point into the body the event
+ * was extracted from (or into the event's own small buffers) and are valid
+ * only while that body is alive — the pipeline formats an event before it
+ * frees the body.
+ */
+#ifndef TOKENMETER_EVENT_H
+#define TOKENMETER_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENT_ABSENT (-1)
+
+enum event_status {
+    EVENT_STATUS_SUCCESS = 0,
+    EVENT_STATUS_ERROR,
+};
+
+enum event_cost_source {
+    EVENT_COST_NONE = 0, /* not yet decided; the pipeline settles it */
+    EVENT_COST_REPORTED,
+    EVENT_COST_COMPUTED,
+    EVENT_COST_UNPRICED,
+};
+
+struct event {
+    const char *source; /* static name: "openai", "litellm", ... */
+    const char *event_id;
+    const char *trace_id;
+    int64_t time_ns;   /* when the request started */
+    bool time_known;   /* false: the body had no time; receive time is used */
+    const char *org;
+    const char *team;
+    const char *user;
+    const char *model;
+    const char *provider; /* as the body says; the pipeline lower-cases it */
+    enum event_status status;
+
+    int64_t input_tokens; /* total, including cache reads and writes */
+    int64_t cached_input_tokens;
+    int64_t cache_write_tokens;
+    int64_t cache_write_1h_tokens; /* the part of cache writes at the 1-hour price */
+    int64_t output_tokens;         /* total, including reasoning */
+    int64_t reasoning_tokens;
+    int64_t total_tokens;
+
+    double cost_usd; /* NAN when absent */
+    enum event_cost_source cost_source;
+    bool cost_not_computed; /* the source says its cost is unreliable */
+    double latency_ms;
+    double ttft_ms;
+    const char *finish_reason;
+    const char *error_type;
+
+    /* Storage for values the source composes rather than borrows. */
+    char id_buf[160];
+    char trace_buf[160];
+    char provider_buf[64];
+    char error_buf[64];
+};
+
+/* Resets every member to "absent". */
+void event_init(struct event *ev, const char *source);
+
+/* Copies s into one of the event's buffers (truncating at a UTF-8 boundary)
+ * and returns it (borrowed from ev). */
+const char *event_keep(char *dst, size_t cap, const char *s);
+
+#endif

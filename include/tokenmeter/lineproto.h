@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lineproto — the one InfluxDB line-protocol writer.
+ *
+ * Escaping is exact (reference/telegraf-influx-contracts.md §E, SPEC §4) and
+ * safe for both parsers that read our output, InfluxDB's and Telegraf's:
+ * no input string can end a line, start a tag or field, or leave a quote.
+ *
+ *  - newline, CR, tab and form feed become the visible two-character
+ *    sequences \n \r \t \f (in string fields the backslash is itself escaped,
+ *    so the stored value reads the same); other control bytes are dropped;
+ *  - tag keys/values and field keys escape `,` `=` and space; measurements
+ *    escape `,` and space; string fields escape `"` and `\`;
+ *  - in names (measurement, tags, field keys) a literal backslash is kept only
+ *    before an ordinary printable byte; before a separator, another
+ *    backslash, a control byte or the end it is dropped, because the two
+ *    parsers disagree about backslash pairs and it could hide a separator;
+ *  - NaN and infinities are never written; integers carry `i`, never `u`.
+ *
+ * Values longer than the per-kind limit are cut at a UTF-8 boundary, which
+ * keeps every line well under 64 KiB; the functions report that they cut.
+ * All functions append to `b` and return 0, 1 when the value was truncated,
+ * or a negative buf error (the line is then incomplete: discard it).
+ */
+#ifndef TOKENMETER_LINEPROTO_H
+#define TOKENMETER_LINEPROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tokenmeter/buf.h"
+
+#define LINEPROTO_TAG_MAX    512  /* bytes of input kept per tag value */
+#define LINEPROTO_STRING_MAX 4096 /* bytes of input kept per string field */
+
+/* Starts a line with the measurement name. */
+int lineproto_measurement(struct buf *b, const char *name);
+
+/* Appends ",key=value". An empty or NULL value becomes "unknown", as does a
+ * value that is empty after dropping control bytes. */
+int lineproto_tag(struct buf *b, const char *key, const char *value);
+
+/* Field appenders. `*first` is true before the first field of a line and is
+ * cleared by the call; it decides between the space and the comma. */
+int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v);
+/* Returns -EDOM (and appends nothing) for NaN or an infinity. */
+int lineproto_field_float(struct buf *b, bool *first, const char *key, double v);
+int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v);
+
+/* Ends the line with " <ns>\n". */
+int lineproto_end(struct buf *b, int64_t ns);
+
+/* Formats a finite double with the fewest digits that read back exactly. */
+void lineproto_format_float(double v, char out[32]);
+
+#endif

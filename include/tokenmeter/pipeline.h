@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline — one webhook body in, line-protocol points out, and exactly one
+ * counted outcome for every body (or array element): written, duplicate,
+ * ignored, or rejected to the dead-letter file.
+ *
+ * The pipeline never touches stdin or stdout: callers hand it bytes and a
+ * buffer to append points to, and decide when to flush.
+ */
+#ifndef TOKENMETER_PIPELINE_H
+#define TOKENMETER_PIPELINE_H
+
+#include <stddef.h>
+
+#include "tokenmeter/buf.h"
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/stats.h"
+
+struct pipeline;
+
+/* Tenancy that the transport supplies (process mode: the metric's tags).
+ * Any member may be NULL. Strings are borrowed for one pipeline_feed(). */
+struct pipeline_tenancy {
+    const char *org;
+    const char *team;
+    const char *user;
+};
+
+/* Returns a new pipeline, or NULL with a reason in err. `cfg`, `dl` and
+ * `stats` are borrowed and must outlive the pipeline. */
+struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl,
+                              struct stats *stats, char err[CONFIG_ERR_MAX]);
+
+/* Releases the pipeline. Accepts NULL. */
+void pipeline_free(struct pipeline *p);
+
+/* Processes one body of len bytes. `origin` names it in logs and
+ * dead-letter records ("stdin:12", a spool file name); `tenancy` may be
+ * NULL. Points are appended to out. Returns 0 whatever became of the body,
+ * or a negative errno when the process cannot go on (the dead-letter file
+ * cannot be written, out of memory). */
+int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
+                  const struct pipeline_tenancy *tenancy, struct buf *out);
+
+/* Uses `ns` instead of the clock as the receive time of bodies that carry
+ * no time of their own (backfills of archived responses; reproducible
+ * output). A negative value goes back to the clock. */
+void pipeline_set_receive_time(struct pipeline *p, int64_t ns);
+
+/* Records a body that was rejected before it could be parsed (e.g. a line
+ * over max_body_bytes that the caller streamed to the dead-letter file
+ * itself): counts it and logs the reason. */
+void pipeline_count_rejected(struct pipeline *p, const char *origin, const char *reason);
+
+#endif

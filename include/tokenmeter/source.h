@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * source — recognising a webhook's shape and turning it into events.
+ *
+ * Each source family lives in plugin/sources/<family>.c and exports one or
+ * more `const struct source` descriptors. A source reads the document only
+ * through body.h and fills `struct event`s; it never does I/O, pricing or
+ * line protocol. Detection is explicit: every descriptor's match() looks for
+ * the keys that define its shape (documented in README "Sources"), the
+ * registry asks all of them, and a document that no source or more than one
+ * source claims is rejected with a reason naming what was looked for —
+ * never guessed.
+ */
+#ifndef TOKENMETER_SOURCE_H
+#define TOKENMETER_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenmeter/body.h"
+#include "tokenmeter/event.h"
+
+#define SOURCE_ERR_MAX 256
+
+/* The pipeline's side of an extraction (opaque to sources). */
+struct source_ctx;
+
+/* Hands a filled event to the pipeline. The event's strings must stay valid
+ * until the call returns. Returns 0, or a negative error that the source
+ * must return from extract() unchanged. */
+int source_emit(struct source_ctx *ctx, struct event *ev);
+
+struct source {
+    const char *name; /* the `source` tag value and the config/envelope name */
+    /* True when `doc` (an object) has this source's shape. */
+    bool (*match)(const struct body_node *doc);
+    /* Emits zero or more events from doc. Returns 0, or a negative error with
+     * a reason in err (the whole document is then rejected, and nothing it
+     * emitted is written). */
+    int (*extract)(const struct body_node *doc, struct source_ctx *ctx,
+                   char err[SOURCE_ERR_MAX]);
+    /* What match() looks for, for "unrecognised shape" messages. */
+    const char *signature;
+};
+
+/* The descriptor with this name (borrowed), or NULL. Several descriptors may
+ * share a name (e.g. the OpenAI chat and responses shapes are both "openai");
+ * a forced name then still detects among them. */
+const struct source *source_find(const char *name);
+
+/* True when `name` is the name of at least one descriptor. */
+bool source_name_known(const char *name);
+
+/* Finds the one descriptor that matches doc, restricted to descriptors named
+ * `only` when it is not NULL. Returns it (borrowed), or NULL with a reason in
+ * err when none or more than one match. */
+const struct source *source_detect(const struct body_node *doc, const char *only,
+                                   char err[SOURCE_ERR_MAX]);
+
+/* Helpers shared by the source families. All return 0 or -EINVAL with a
+ * reason naming the JSON path in err. */
+
+/* Reads an optional token count at ptr into *dst (left untouched when
+ * absent or null). */
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst,
+                 char err[SOURCE_ERR_MAX]);
+
+/* Reads an optional time at ptr into ev->time_ns / ev->time_known: an ISO
+ * 8601 string, or a number of `unit_ns` units since the epoch (a numeric
+ * string is accepted too). */
+int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
+                char err[SOURCE_ERR_MAX]);
+
+/* Reads an optional finite number at ptr into *dst, multiplied by scale. */
+int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
+                  char err[SOURCE_ERR_MAX]);
+
+/* Fills still-absent tokens from the OpenAI-style usage object at JSON
+ * pointer `base` below doc (chat: prompt_tokens / completion_tokens /
+ * *_details; responses: input_tokens / output_tokens / *_details). Prompt
+ * counts already include cached tokens. */
+int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
+                        char err[SOURCE_ERR_MAX]);
+
+/* True when a chat.completion body comes from OpenRouter (it names the
+ * serving provider, reports usage.cost, or has a "gen-" id). */
+bool source_openai_chat_is_openrouter(const struct body_node *doc);
+
+/* The descriptors, one per shape. */
+extern const struct source source_openrouter_generation;
+extern const struct source source_openrouter_chat;
+extern const struct source source_litellm;
+extern const struct source source_openai_chat;
+extern const struct source source_openai_responses;
+extern const struct source source_anthropic;
+extern const struct source source_gemini;
+
+#endif

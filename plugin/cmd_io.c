@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/cmd_io.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tokenmeter/log.h"
+#include "tokenmeter/timeutil.h"
+
+/* Signal flags: the only state handlers touch. */
+static volatile sig_atomic_t cmd_io_stop;
+static volatile sig_atomic_t cmd_io_stats_wanted;
+
+static void cmd_io_on_stop(int sig)
+{
+    (void)sig;
+    cmd_io_stop = 1;
+}
+
+static void cmd_io_on_stats(int sig)
+{
+    (void)sig;
+    cmd_io_stats_wanted = 1;
+}
+
+static void cmd_io_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: read() must return EINTR */
+    sa.sa_handler = cmd_io_on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = cmd_io_on_stats;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
+{
+    char err[CONFIG_ERR_MAX > DEADLETTER_ERR_MAX ? CONFIG_ERR_MAX : DEADLETTER_ERR_MAX];
+    memset(io, 0, sizeof(*io));
+    io->out_fd = STDOUT_FILENO;
+    buf_init(&io->out, (size_t)256 * 1024 * 1024);
+    int status = cmd_load_config(common, &io->cfg);
+    if (status != EX_OK)
+        return status;
+    io->dl = deadletter_open(io->cfg->ingest.dead_letter, err);
+    if (!io->dl) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        config_free(io->cfg);
+        return EX_CANTCREAT;
+    }
+    io->pipeline = pipeline_new(io->cfg, io->dl, &io->stats, err);
+    if (!io->pipeline) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        deadletter_close(io->dl);
+        config_free(io->cfg);
+        return EX_CONFIG;
+    }
+    cmd_io_signals();
+    return EX_OK;
+}
+
+int cmd_io_flush(struct cmd_io *io)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (off < io->out.len) {
+        ssize_t w = write(io->out_fd, io->out.data + off, io->out.len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            if (errno == EPIPE)
+                log_msg_always(LOG_LEVEL_ERROR,
+                               "stdout was closed (EPIPE): nobody reads the points; exiting");
+            else
+                log_msg_always(LOG_LEVEL_ERROR, "writing stdout: %s", strerror(errno));
+            break;
+        }
+        off += (size_t)w;
+    }
+    buf_consume(&io->out, off);
+    return rc;
+}
+
+int cmd_io_maybe_flush(struct cmd_io *io, int in_fd)
+{
+    if (io->out.len == 0)
+        return 0;
+    if (io->out.len < CMD_IO_FLUSH_BYTES) {
+        struct pollfd pfd = {.fd = in_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+            return 0; /* more input is already waiting: batch it */
+    }
+    return cmd_io_flush(io);
+}
+
+int cmd_io_emit_stats(struct cmd_io *io)
+{
+    int rc = stats_format_point(&io->stats, timeutil_now_ns(), &io->out);
+    if (rc < 0)
+        return rc;
+    return cmd_io_flush(io);
+}
+
+bool cmd_io_stop_requested(void)
+{
+    return cmd_io_stop != 0;
+}
+
+int cmd_io_handle_signals(struct cmd_io *io)
+{
+    if (cmd_io_stats_wanted) {
+        cmd_io_stats_wanted = 0;
+        return cmd_io_emit_stats(io);
+    }
+    return 0;
+}
+
+bool cmd_io_blank(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+            return false;
+    return true;
+}
+
+int cmd_io_oversize_begin(struct cmd_io *io, const char *origin, const struct buf *held,
+                          const char *more, size_t more_len)
+{
+    char reason[160];
+    snprintf(reason, sizeof(reason), "body exceeds max_body_bytes (%lld)",
+             (long long)io->cfg->ingest.max_body_bytes);
+    snprintf(io->oversize_origin, sizeof(io->oversize_origin), "%s", origin);
+    io->oversize_bytes = 0;
+    int rc = deadletter_stream_begin(io->dl, reason, origin);
+    if (rc >= 0 && held->len)
+        rc = cmd_io_oversize_append(io, held->data, held->len);
+    if (rc >= 0 && more_len)
+        rc = cmd_io_oversize_append(io, more, more_len);
+    return rc;
+}
+
+int cmd_io_oversize_append(struct cmd_io *io, const char *data, size_t len)
+{
+    io->oversize_bytes += len;
+    return deadletter_stream_append(io->dl, data, len);
+}
+
+int cmd_io_oversize_end(struct cmd_io *io)
+{
+    int rc = deadletter_stream_end(io->dl);
+    char reason[200];
+    io->stats.lines++;
+    io->stats.bytes += io->oversize_bytes;
+    snprintf(reason, sizeof(reason), "body of %zu bytes exceeds max_body_bytes (%lld)",
+             io->oversize_bytes, (long long)io->cfg->ingest.max_body_bytes);
+    pipeline_count_rejected(io->pipeline, io->oversize_origin, reason);
+    if (rc < 0)
+        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
+                       deadletter_path(io->dl), strerror(-rc));
+    return rc;
+}
+
+int cmd_io_close(struct cmd_io *io, int rc)
+{
+    int status = EX_OK;
+    int frc = rc == -EPIPE ? rc : cmd_io_flush(io);
+    const struct stats *s = &io->stats;
+    log_msg_always(LOG_LEVEL_INFO,
+                   "done: %" PRIu64 " lines, %" PRIu64 " events, %" PRIu64 " written, %" PRIu64
+                   " duplicates, %" PRIu64 " ignored, %" PRIu64 " rejected, %" PRIu64
+                   " unpriced",
+                   s->lines, s->events, s->written, s->duplicates, s->ignored, s->rejected,
+                   s->unpriced);
+    if (rc < 0 || frc < 0)
+        status = (rc == -ENOMEM || frc == -ENOMEM) ? EX_OSERR : EX_IOERR;
+    pipeline_free(io->pipeline);
+    deadletter_close(io->dl);
+    config_free(io->cfg);
+    buf_free(&io->out);
+    return status;
+}

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+    CT_STRING,
+    CT_INT,
+    CT_BOOL,
+    CT_SECONDS, /* integer seconds, optional "s", "m" or "h" suffix */
+    CT_DEDUP,
+    CT_ENCODING,
+};
+
+/* One row per key: the table is the schema (redis' static_configs[] idea). */
+struct config_key {
+    const char *section;
+    const char *key;
+    enum config_type type;
+    size_t offset;
+    int64_t min;
+    int64_t max;
+    const char *def; /* default as text; NULL means unset */
+    const char *env; /* environment variable, or NULL */
+    bool secret;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct config_key config_keys[] = {
+    {"influxdb", "url", CT_STRING, OFF(influxdb.url), 0, 0, "http://127.0.0.1:8086", "INFLUXDB_URL",
+     false},
+    {"influxdb", "database", CT_STRING, OFF(influxdb.database), 0, 0, "telegraf",
+     "INFLUXDB_DATABASE", false},
+    {"influxdb", "retention_policy", CT_STRING, OFF(influxdb.retention_policy), 0, 0, NULL, NULL,
+     false},
+    {"influxdb", "org", CT_STRING, OFF(influxdb.org), 0, 0, NULL, "INFLUXDB_ORG", false},
+    {"influxdb", "bucket", CT_STRING, OFF(influxdb.bucket), 0, 0, NULL, "INFLUXDB_BUCKET", false},
+    {"influxdb", "token", CT_STRING, OFF(influxdb.token), 0, 0, NULL, "INFLUXDB_TOKEN", true},
+    {"influxdb", "token_file", CT_STRING, OFF(influxdb.token_file), 0, 0, NULL, NULL, false},
+    {"influxdb", "username", CT_STRING, OFF(influxdb.username), 0, 0, NULL, NULL, false},
+    {"influxdb", "password", CT_STRING, OFF(influxdb.password), 0, 0, NULL, NULL, true},
+    {"influxdb", "timeout", CT_SECONDS, OFF(influxdb.timeout_s), 1, 3600, "30",
+     "INFLUXDB_BATCH_QUERY_TIMEOUT", false},
+    {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
+     "INFLUXDB_RETENTION_DAYS", false},
+    {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL, false},
+    {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0,
+     "false", NULL, false},
+
+    {"ingest", "measurement", CT_STRING, OFF(ingest.measurement), 0, 0, "llm_usage", NULL, false},
+    {"ingest", "dedup", CT_DEDUP, OFF(ingest.dedup), 0, 0, "timestamp", NULL, false},
+    {"ingest", "dedup_cache", CT_INT, OFF(ingest.dedup_cache), 0, 100000000, "1000000", NULL,
+     false},
+    {"ingest", "dead_letter", CT_STRING, OFF(ingest.dead_letter), 0, 0,
+     "/var/lib/tokenmeter/dead-letter.ndjson", NULL, false},
+    {"ingest", "prices", CT_STRING, OFF(ingest.prices), 0, 0, NULL, NULL, false},
+    {"ingest", "default_org", CT_STRING, OFF(ingest.default_org), 0, 0, NULL, NULL, false},
+    {"ingest", "extra_tags", CT_STRING, OFF(ingest.extra_tags), 0, 0, "", NULL, false},
+    {"ingest", "source", CT_STRING, OFF(ingest.source), 0, 0, "auto", NULL, false},
+    {"ingest", "max_body_bytes", CT_INT, OFF(ingest.max_body_bytes), 1024, 1073741824, "8388608",
+     NULL, false},
+
+    {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL, false},
+    {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL,
+     false},
+    {"process", "org_tag", CT_STRING, OFF(process.org_tag), 0, 0, "org", NULL, false},
+    {"process", "team_tag", CT_STRING, OFF(process.team_tag), 0, 0, "team", NULL, false},
+    {"process", "user_tag", CT_STRING, OFF(process.user_tag), 0, 0, "user", NULL, false},
+
+    {"aggregate", "sqlite", CT_STRING, OFF(aggregate.sqlite), 0, 0,
+     "/var/lib/tokenmeter/summaries.sqlite", NULL, false},
+    {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL, false},
+    {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL,
+     false},
+    {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL, false},
+    {"aggregate", "measurement", CT_STRING, OFF(aggregate.measurement), 0, 0, "llm_usage_daily",
+     NULL, false},
+    {"aggregate", "write_database", CT_STRING, OFF(aggregate.write_database), 0, 0, NULL, NULL,
+     false},
+    {"aggregate", "write_retention_policy", CT_STRING, OFF(aggregate.write_retention_policy), 0, 0,
+     NULL, NULL, false},
+    {"aggregate", "write_bucket", CT_STRING, OFF(aggregate.write_bucket), 0, 0, NULL, NULL, false},
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const config_kv_sections[] = {"prices", "mapping"};
+
+static const struct config_key *config_find(const char *section, const char *key)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].key, key) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+static bool config_section_known(const char *section)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(config_keys[i].section, section) == 0)
+            return true;
+    for (size_t i = 0; i < 2; i++)
+        if (strcmp(config_kv_sections[i], section) == 0)
+            return true;
+    return false;
+}
+
+static struct config_kv_list *config_kv_section(struct config *cfg, const char *section)
+{
+    if (strcmp(section, "prices") == 0)
+        return &cfg->prices;
+    if (strcmp(section, "mapping") == 0)
+        return &cfg->mapping;
+    return NULL;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0')
+        return -EINVAL;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -EINVAL;
+    int64_t mult = 1;
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0)
+        mult = 60;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600;
+    else
+        return -EINVAL;
+    if (v > INT64_MAX / mult)
+        return -ERANGE;
+    *out = (int64_t)v * mult;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* Removes one pair of surrounding double quotes: values are otherwise literal. */
+static char *config_unquote(const char *value)
+{
+    size_t n = strlen(value);
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
+        return strndup(value + 1, n - 2);
+    return strdup(value);
+}
+
+static int config_apply(struct config *cfg, const struct config_key *k, const char *raw,
+                        const char *origin, char err[CONFIG_ERR_MAX])
+{
+    char *value = config_unquote(raw);
+    int rc = -1;
+    if (!value) {
+        snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", origin);
+        goto out;
+    }
+    void *field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case CT_STRING: {
+        char **slot = field;
+        free(*slot);
+        *slot = value;
+        value = NULL;
+        break;
+    }
+    case CT_INT:
+    case CT_SECONDS: {
+        int64_t v = 0;
+        int prc = k->type == CT_INT ? parse_int(value, &v) : parse_seconds(value, &v);
+        if (prc < 0 || v < k->min || v > k->max) {
+            snprintf(err, CONFIG_ERR_MAX,
+                     "%s: [%s] %s = \"%s\": expected %s between %lld and %lld", origin,
+                     k->section, k->key, value, k->type == CT_INT ? "an integer" : "seconds",
+                     (long long)k->min, (long long)k->max);
+            goto out;
+        }
+        *(int64_t *)field = v;
+        break;
+    }
+    case CT_BOOL:
+        if (parse_bool(value, (bool *)field) < 0) {
+            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected true or false", origin,
+                     k->section, k->key, value);
+            goto out;
+        }
+        break;
+    case CT_DEDUP: {
+        enum config_dedup *d = field;
+        if (strcmp(value, "timestamp") == 0)
+            *d = CONFIG_DEDUP_TIMESTAMP;
+        else if (strcmp(value, "tag") == 0)
+            *d = CONFIG_DEDUP_TAG;
+        else if (strcmp(value, "off") == 0)
+            *d = CONFIG_DEDUP_OFF;
+        else {
+            snprintf(err, CONFIG_ERR_MAX,
+                     "%s: [%s] %s = \"%s\": expected timestamp, tag or off", origin, k->section,
+                     k->key, value);
+            goto out;
+        }
+        break;
+    }
+    case CT_ENCODING: {
+        enum config_encoding *e = field;
+        if (strcmp(value, "string") == 0)
+            *e = CONFIG_ENCODING_STRING;
+        else if (strcmp(value, "base64") == 0)
+            *e = CONFIG_ENCODING_BASE64;
+        else {
+            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64",
+                     origin, k->section, k->key, value);
+            goto out;
+        }
+        break;
+    }
+    }
+    rc = 0;
+out:
+    free(value);
+    return rc;
+}
+
+static int config_kv_add(struct config_kv_list *l, const char *key, const char *raw,
+                         const char *origin)
+{
+    if (l->len == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 8;
+        struct config_kv *p = realloc(l->items, ncap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        l->items = p;
+        l->cap = ncap;
+    }
+    struct config_kv *kv = &l->items[l->len];
+    kv->key = strdup(key);
+    kv->value = config_unquote(raw);
+    kv->origin = strdup(origin);
+    if (!kv->key || !kv->value || !kv->origin) {
+        free(kv->key);
+        free(kv->value);
+        free(kv->origin);
+        return -ENOMEM;
+    }
+    l->len++;
+    return 0;
+}
+
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+               const char *origin, char err[CONFIG_ERR_MAX])
+{
+    struct config_kv_list *kvl = config_kv_section(cfg, section);
+    if (kvl) {
+        if (config_kv_add(kvl, key, value, origin) < 0) {
+            snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", origin);
+            return -1;
+        }
+        return 0;
+    }
+    if (!config_section_known(section)) {
+        snprintf(err, CONFIG_ERR_MAX, "%s: unknown section [%s]", origin, section);
+        return -1;
+    }
+    const struct config_key *k = config_find(section, key);
+    if (!k) {
+        snprintf(err, CONFIG_ERR_MAX, "%s: unknown key \"%s\" in section [%s]", origin, key,
+                 section);
+        return -1;
+    }
+    return config_apply(cfg, k, value, origin, err);
+}
+
+int config_set_assignment(struct config *cfg, const char *assignment, char err[CONFIG_ERR_MAX])
+{
+    const char *dot = strchr(assignment, '.');
+    const char *eq = strchr(assignment, '=');
+    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
+        snprintf(err, CONFIG_ERR_MAX, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
+        return -1;
+    }
+    char section[64], key[128];
+    size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
+    if (sl >= sizeof(section) || kl >= sizeof(key)) {
+        snprintf(err, CONFIG_ERR_MAX, "--set: section or key too long");
+        return -1;
+    }
+    memcpy(section, assignment, sl);
+    section[sl] = '\0';
+    memcpy(key, dot + 1, kl);
+    key[kl] = '\0';
+    char origin[256];
+    snprintf(origin, sizeof(origin), "flag --set %s.%s", section, key);
+    return config_set(cfg, section, key, eq + 1, origin, err);
+}
+
+struct config *config_new(void)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    char err[CONFIG_ERR_MAX];
+    if (!cfg)
+        return NULL;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (config_keys[i].def &&
+            config_apply(cfg, &config_keys[i], config_keys[i].def, "default", err) < 0) {
+            config_free(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
+static void config_kv_free(struct config_kv_list *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        free(l->items[i].key);
+        free(l->items[i].value);
+        free(l->items[i].origin);
+    }
+    free(l->items);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (config_keys[i].type == CT_STRING)
+            free(*(char **)((char *)cfg + config_keys[i].offset));
+    config_kv_free(&cfg->prices);
+    config_kv_free(&cfg->mapping);
+    free(cfg->path);
+    free(cfg);
+}
+
+struct config_parse_state {
+    struct config *cfg;
+    const char *path;
+    const int *lines; /* line number of each handler call, from the pre-scan */
+    size_t nlines;
+    size_t calls;
+    char *err; /* first error, kept: ini_parse() returns only a line number */
+    bool have_error;
+};
+
+/* Debian's inih (r55) gives the handler no line number. The pre-scan records
+ * the line of every key (and continuation) line in file order; inih calls the
+ * handler once per such line, in the same order. */
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct config_parse_state *st = user;
+    int line = st->calls < st->nlines ? st->lines[st->calls] : 0;
+    st->calls++;
+    char origin[300];
+    char err[CONFIG_ERR_MAX];
+    snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
+    if (config_set(st->cfg, section, name, value, origin, err) < 0) {
+        if (!st->have_error) {
+            snprintf(st->err, CONFIG_ERR_MAX, "%s", err);
+            st->have_error = true;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Rejects lines inih would truncate, before inih silently splits them, and
+ * records which lines will reach the handler. Returns 0 or -1 (err set). */
+static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n_out,
+                          char err[CONFIG_ERR_MAX])
+{
+    int *lines = NULL;
+    size_t n = 0, cap = 0;
+    int line = 1;
+    size_t col = 0;
+    int first = 0; /* first non-blank byte of the current line, 0 if none yet */
+    int c;
+    int rc = -1;
+    for (;;) {
+        c = fgetc(fp);
+        if (c == '\n' || c == EOF) {
+            if (first && first != ';' && first != '#' && first != '[') {
+                if (n == cap) {
+                    size_t ncap = cap ? cap * 2 : 32;
+                    int *p = realloc(lines, ncap * sizeof(*p));
+                    if (!p) {
+                        snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", path);
+                        goto out;
+                    }
+                    lines = p;
+                    cap = ncap;
+                }
+                lines[n++] = line;
+            }
+            if (c == EOF)
+                break;
+            line++;
+            col = 0;
+            first = 0;
+            continue;
+        }
+        if (!first && c != ' ' && c != '\t' && c != '\r')
+            first = c;
+        if (++col > CONFIG_LINE_MAX) {
+            snprintf(err, CONFIG_ERR_MAX,
+                     "%s:%d: line longer than %d bytes (libinih would truncate it); put long "
+                     "secrets in token_file",
+                     path, line, CONFIG_LINE_MAX);
+            goto out;
+        }
+    }
+    rewind(fp);
+    *lines_out = lines;
+    *n_out = n;
+    lines = NULL;
+    rc = 0;
+out:
+    free(lines);
+    return rc;
+}
+
+int config_load_file(struct config *cfg, const char *path, bool must_exist,
+                     char err[CONFIG_ERR_MAX])
+{
+    int rc = -1;
+    int *lines = NULL;
+    size_t nlines = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (errno == ENOENT && !must_exist)
+            return 0;
+        snprintf(err, CONFIG_ERR_MAX, "%s: cannot open config: %s", path, strerror(errno));
+        return -1;
+    }
+    if (config_prescan(fp, path, &lines, &nlines, err) < 0)
+        goto out;
+    struct config_parse_state st = {
+        .cfg = cfg, .path = path, .lines = lines, .nlines = nlines, .err = err};
+    int line = ini_parse_file(fp, config_handler, &st);
+    if (st.have_error)
+        goto out; /* err already names file:line and key */
+    if (line > 0) {
+        snprintf(err, CONFIG_ERR_MAX, "%s:%d: syntax error (expected [section] or key = value)",
+                 path, line);
+        goto out;
+    }
+    if (line < 0) {
+        snprintf(err, CONFIG_ERR_MAX, "%s: cannot read config", path);
+        goto out;
+    }
+    free(cfg->path);
+    cfg->path = strdup(path);
+    rc = 0;
+out:
+    free(lines);
+    fclose(fp);
+    return rc;
+}
+
+int config_load_env(struct config *cfg, char err[CONFIG_ERR_MAX])
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key *k = &config_keys[i];
+        if (!k->env)
+            continue;
+        const char *v = getenv(k->env);
+        if (!v || !*v)
+            continue;
+        char origin[100];
+        snprintf(origin, sizeof(origin), "environment %s", k->env);
+        if (config_apply(cfg, k, v, origin, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX])
+{
+    struct config_ingest *in = &cfg->ingest;
+    in->tag_team = false;
+    in->tag_user = false;
+    /* extra_tags is a comma-separated list; only team and user exist. */
+    const char *p = in->extra_tags ? in->extra_tags : "";
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        size_t n = (size_t)(e - p);
+        if (n == 4 && strncmp(p, "team", 4) == 0)
+            in->tag_team = true;
+        else if (n == 4 && strncmp(p, "user", 4) == 0)
+            in->tag_user = true;
+        else if (n > 0) {
+            snprintf(err, CONFIG_ERR_MAX,
+                     "[ingest] extra_tags: unknown tag \"%.*s\" (allowed: team, user)", (int)n, p);
+            return -1;
+        }
+        p = e;
+    }
+    if (!in->measurement || !*in->measurement) {
+        snprintf(err, CONFIG_ERR_MAX, "[ingest] measurement must not be empty");
+        return -1;
+    }
+    if (!in->dead_letter || !*in->dead_letter) {
+        snprintf(err, CONFIG_ERR_MAX, "[ingest] dead_letter must name a file");
+        return -1;
+    }
+    if (!cfg->process.body_field || !*cfg->process.body_field) {
+        snprintf(err, CONFIG_ERR_MAX, "[process] body_field must not be empty");
+        return -1;
+    }
+    return 0;
+}
+
+static void config_dump_kv(FILE *fp, const char *section, const struct config_kv_list *l)
+{
+    if (!l->len)
+        return;
+    fprintf(fp, "\n[%s]\n", section);
+    for (size_t i = 0; i < l->len; i++)
+        fprintf(fp, "%s = %s\n", l->items[i].key, l->items[i].value);
+}
+
+void config_dump(const struct config *cfg, FILE *fp)
+{
+    const char *section = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct config_key *k = &config_keys[i];
+        const void *field = (const char *)cfg + k->offset;
+        if (strcmp(section, k->section) != 0) {
+            fprintf(fp, "%s[%s]\n", *section ? "\n" : "", k->section);
+            section = k->section;
+        }
+        switch (k->type) {
+        case CT_STRING: {
+            const char *v = *(char *const *)field;
+            if (!v)
+                fprintf(fp, "# %s is unset\n", k->key);
+            else
+                fprintf(fp, "%s = %s\n", k->key, k->secret && *v ? "(set, hidden)" : v);
+            break;
+        }
+        case CT_INT:
+        case CT_SECONDS:
+            fprintf(fp, "%s = %lld\n", k->key, (long long)*(const int64_t *)field);
+            break;
+        case CT_BOOL:
+            fprintf(fp, "%s = %s\n", k->key, *(const bool *)field ? "true" : "false");
+            break;
+        case CT_DEDUP: {
+            static const char *const names[] = {"timestamp", "tag", "off"};
+            fprintf(fp, "%s = %s\n", k->key, names[*(const enum config_dedup *)field]);
+            break;
+        }
+        case CT_ENCODING:
+            fprintf(fp, "%s = %s\n", k->key,
+                    *(const enum config_encoding *)field == CONFIG_ENCODING_BASE64 ? "base64"
+                                                                                   : "string");
+            break;
+        }
+    }
+    config_dump_kv(fp, "prices", &cfg->prices);
+    config_dump_kv(fp, "mapping", &cfg->mapping);
+}

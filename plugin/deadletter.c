@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/deadletter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tokenmeter/base64.h"
+#include "tokenmeter/body.h"
+#include "tokenmeter/timeutil.h"
+
+/* A record holds the body plus its escaping: cap it generously above the
+ * largest body the pipeline accepts (1 GiB max_body_bytes, base64 4/3). */
+#define DEADLETTER_RECORD_MAX ((size_t)1536 * 1024 * 1024)
+
+struct deadletter {
+    int fd;
+    char *path;
+    struct buf rec;
+    struct base64_stream b64;
+};
+
+struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX])
+{
+    struct deadletter *dl = calloc(1, sizeof(*dl));
+    if (!dl) {
+        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        return NULL;
+    }
+    dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (dl->fd < 0) {
+        snprintf(err, DEADLETTER_ERR_MAX, "cannot open dead-letter file %s: %s", path,
+                 strerror(errno));
+        free(dl);
+        return NULL;
+    }
+    dl->path = strdup(path);
+    buf_init(&dl->rec, DEADLETTER_RECORD_MAX);
+    if (!dl->path) {
+        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        deadletter_close(dl);
+        return NULL;
+    }
+    return dl;
+}
+
+void deadletter_close(struct deadletter *dl)
+{
+    if (!dl)
+        return;
+    if (dl->fd >= 0)
+        close(dl->fd);
+    buf_free(&dl->rec);
+    free(dl->path);
+    free(dl);
+}
+
+const char *deadletter_path(const struct deadletter *dl)
+{
+    return dl->path;
+}
+
+bool deadletter_is_text(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n;
+        uint32_t cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n) /* truncated sequence */
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+int deadletter_json_string(struct buf *out, const char *s, size_t len)
+{
+    int rc = buf_putc(out, '"');
+    for (size_t i = 0; rc >= 0 && i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+            rc = buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            rc = buf_puts(out, "\\\\");
+            break;
+        case '\n':
+            rc = buf_puts(out, "\\n");
+            break;
+        case '\r':
+            rc = buf_puts(out, "\\r");
+            break;
+        case '\t':
+            rc = buf_puts(out, "\\t");
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                rc = buf_printf(out, "\\u%04x", c);
+            else
+                rc = buf_putc(out, (char)c);
+        }
+    }
+    if (rc >= 0)
+        rc = buf_putc(out, '"');
+    return rc;
+}
+
+static int deadletter_head(struct deadletter *dl, const char *reason, const char *origin)
+{
+    char ts[40];
+    timeutil_format_rfc3339(timeutil_now_ns(), ts, sizeof(ts));
+    buf_reset(&dl->rec);
+    int rc = buf_printf(&dl->rec, "{\"time\":\"%s\",\"reason\":", ts);
+    /* Reasons may quote input; keep them valid JSON whatever they hold. */
+    size_t rl = strlen(reason);
+    if (rc >= 0) {
+        if (deadletter_is_text(reason, rl))
+            rc = deadletter_json_string(&dl->rec, reason, rl);
+        else
+            rc = buf_puts(&dl->rec, "\"(reason not valid UTF-8)\"");
+    }
+    if (rc >= 0 && origin) {
+        rc = buf_puts(&dl->rec, ",\"origin\":");
+        if (rc >= 0)
+            rc = deadletter_json_string(&dl->rec, origin, strlen(origin));
+    }
+    return rc;
+}
+
+/* Writes the whole buffer; a short write to a regular file is retried. */
+static int deadletter_flush(struct deadletter *dl)
+{
+    size_t off = 0;
+    while (off < dl->rec.len) {
+        ssize_t w = write(dl->fd, dl->rec.data + off, dl->rec.len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += (size_t)w;
+    }
+    buf_reset(&dl->rec);
+    return 0;
+}
+
+int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
+                     const void *data, size_t len)
+{
+    int rc = deadletter_head(dl, reason, origin);
+    if (rc >= 0) {
+        if (deadletter_is_text(data, len)) {
+            rc = buf_puts(&dl->rec, ",\"raw\":");
+            if (rc >= 0)
+                rc = deadletter_json_string(&dl->rec, data, len);
+        } else {
+            rc = buf_puts(&dl->rec, ",\"raw_base64\":\"");
+            if (rc >= 0)
+                rc = base64_encode(&dl->rec, data, len);
+            if (rc >= 0)
+                rc = buf_putc(&dl->rec, '"');
+        }
+    }
+    if (rc >= 0)
+        rc = buf_puts(&dl->rec, "}\n");
+    if (rc < 0) {
+        buf_reset(&dl->rec);
+        return rc;
+    }
+    return deadletter_flush(dl);
+}
+
+int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin)
+{
+    int rc = deadletter_head(dl, reason, origin);
+    if (rc >= 0)
+        rc = buf_puts(&dl->rec, ",\"raw_base64\":\"");
+    base64_stream_init(&dl->b64);
+    if (rc < 0) {
+        buf_reset(&dl->rec);
+        return rc;
+    }
+    return deadletter_flush(dl);
+}
+
+int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len)
+{
+    int rc = base64_stream_feed(&dl->b64, &dl->rec, data, len);
+    if (rc < 0)
+        return rc;
+    return deadletter_flush(dl);
+}
+
+int deadletter_stream_end(struct deadletter *dl)
+{
+    int rc = base64_stream_finish(&dl->b64, &dl->rec);
+    if (rc >= 0)
+        rc = buf_puts(&dl->rec, "\"}\n");
+    if (rc < 0)
+        return rc;
+    return deadletter_flush(dl);
+}
+
+static void deadletter_fd_identity(int fd, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        *dev = st.st_dev;
+        *ino = st.st_ino;
+    } else {
+        *dev = 0;
+        *ino = 0;
+    }
+}
+
+void deadletter_identity(const struct deadletter *dl, dev_t *dev, ino_t *ino)
+{
+    deadletter_fd_identity(dl->fd, dev, ino);
+}
+
+struct deadletter_reader {
+    FILE *fp;
+    char *line;
+    size_t cap;
+    long lineno;
+};
+
+struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEADLETTER_ERR_MAX])
+{
+    struct deadletter_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        return NULL;
+    }
+    r->fp = fopen(path, "r");
+    if (!r->fp) {
+        snprintf(err, DEADLETTER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void deadletter_reader_identity(const struct deadletter_reader *r, dev_t *dev, ino_t *ino)
+{
+    deadletter_fd_identity(fileno(r->fp), dev, ino);
+}
+
+void deadletter_reader_close(struct deadletter_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fp)
+        fclose(r->fp);
+    free(r->line);
+    free(r);
+}
+
+int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
+                           char err[DEADLETTER_ERR_MAX])
+{
+    struct body *b = NULL;
+    int rc = -EINVAL;
+    buf_reset(raw);
+    buf_reset(reason);
+    ssize_t n;
+    do {
+        errno = 0;
+        n = getline(&r->line, &r->cap, r->fp);
+        if (n < 0) {
+            if (errno) {
+                snprintf(err, DEADLETTER_ERR_MAX, "read error: %s", strerror(errno));
+                return -errno;
+            }
+            return 0;
+        }
+        r->lineno++;
+    } while (n == 0 || (n == 1 && r->line[0] == '\n'));
+    char perr[BODY_ERR_MAX];
+    if (body_parse(r->line, (size_t)n, &b, perr) < 0) {
+        snprintf(err, DEADLETTER_ERR_MAX, "line %ld: not a dead-letter record: %s", r->lineno,
+                 perr);
+        goto out;
+    }
+    const struct body_node *root = body_root(b);
+    const char *why = body_str(root, "/reason");
+    const struct body_node *text = body_get(root, "/raw");
+    const char *b64 = body_str(root, "/raw_base64");
+    if (why && buf_puts(reason, why) < 0)
+        goto nomem;
+    if (body_type(text) == BODY_STRING) {
+        const char *s = body_str(root, "/raw");
+        if (buf_puts(raw, s) < 0)
+            goto nomem;
+    } else if (b64) {
+        if (base64_decode(raw, b64, strlen(b64)) < 0) {
+            snprintf(err, DEADLETTER_ERR_MAX, "line %ld: raw_base64 is not valid base64",
+                     r->lineno);
+            goto out;
+        }
+    } else {
+        snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record has neither raw nor raw_base64",
+                 r->lineno);
+        goto out;
+    }
+    rc = 1;
+    goto out;
+nomem:
+    snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record too large", r->lineno);
+    rc = -ENOMEM;
+out:
+    body_free(b);
+    return rc;
+}

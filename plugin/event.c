@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/event.h"
+
+#include <math.h>
+#include <string.h>
+
+void event_init(struct event *ev, const char *source)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->source = source;
+    ev->status = EVENT_STATUS_SUCCESS;
+    ev->input_tokens = EVENT_ABSENT;
+    ev->cached_input_tokens = EVENT_ABSENT;
+    ev->cache_write_tokens = EVENT_ABSENT;
+    ev->cache_write_1h_tokens = EVENT_ABSENT;
+    ev->output_tokens = EVENT_ABSENT;
+    ev->reasoning_tokens = EVENT_ABSENT;
+    ev->total_tokens = EVENT_ABSENT;
+    ev->cost_usd = NAN;
+    ev->latency_ms = NAN;
+    ev->ttft_ms = NAN;
+}
+
+const char *event_keep(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap) {
+        n = cap - 1;
+        /* Never cut a UTF-8 sequence in half: back up over continuation bytes. */
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return dst;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/identity.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenmeter/timeutil.h"
+
+uint64_t identity_fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= IDENTITY_FNV_PRIME;
+    }
+    return h;
+}
+
+int64_t identity_timestamp(int64_t time_ns, const char *source, const char *event_id)
+{
+    uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, source, strlen(source));
+    h = identity_fnv1a(h, ":", 1);
+    h = identity_fnv1a(h, event_id, strlen(event_id));
+    int64_t second = time_ns - time_ns % TIMEUTIL_NS_PER_S;
+    return second + (int64_t)(h % (uint64_t)TIMEUTIL_NS_PER_S);
+}
+
+struct identity_cache {
+    size_t nbuckets; /* power of two */
+    unsigned char *next; /* per bucket: the way to overwrite next (FIFO) */
+    uint64_t *keys;      /* nbuckets * IDENTITY_WAYS; 0 marks an empty way */
+};
+
+static size_t identity_buckets(size_t capacity)
+{
+    size_t want = (capacity + IDENTITY_WAYS - 1) / IDENTITY_WAYS;
+    size_t n = 1;
+    while (n < want)
+        n <<= 1;
+    return n;
+}
+
+size_t identity_cache_bytes(size_t capacity)
+{
+    if (capacity == 0)
+        return 0;
+    size_t nb = identity_buckets(capacity);
+    return nb * IDENTITY_WAYS * sizeof(uint64_t) + nb;
+}
+
+struct identity_cache *identity_cache_new(size_t capacity)
+{
+    if (capacity == 0)
+        return NULL;
+    struct identity_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->nbuckets = identity_buckets(capacity);
+    c->keys = calloc(c->nbuckets * IDENTITY_WAYS, sizeof(uint64_t));
+    c->next = calloc(c->nbuckets, 1);
+    if (!c->keys || !c->next) {
+        identity_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void identity_cache_free(struct identity_cache *c)
+{
+    if (!c)
+        return;
+    free(c->keys);
+    free(c->next);
+    free(c);
+}
+
+bool identity_cache_check_insert(struct identity_cache *c, uint64_t key)
+{
+    if (!c)
+        return false;
+    if (key == 0)
+        key = 1; /* 0 is the empty marker */
+    /* The low bits pick the bucket; FNV's high bits are as good as its low. */
+    size_t b = (size_t)((key ^ (key >> 32)) & (c->nbuckets - 1));
+    uint64_t *ways = &c->keys[b * IDENTITY_WAYS];
+    for (int i = 0; i < IDENTITY_WAYS; i++)
+        if (ways[i] == key)
+            return true;
+    ways[c->next[b]] = key;
+    c->next[b] = (unsigned char)((c->next[b] + 1) % IDENTITY_WAYS);
+    return false;
+}

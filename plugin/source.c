@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tokenmeter/timeutil.h"
+
+/* Every shape tokenmeter understands. Order does not matter: detection asks
+ * all of them and refuses to choose between two. */
+static const struct source *const source_registry[] = {
+    &source_openrouter_generation,
+    &source_openrouter_chat,
+    &source_litellm,
+    &source_openai_chat,
+    &source_openai_responses,
+    &source_anthropic,
+    &source_gemini,
+};
+
+#define N_SOURCES (sizeof(source_registry) / sizeof(source_registry[0]))
+
+const struct source *source_find(const char *name)
+{
+    for (size_t i = 0; i < N_SOURCES; i++)
+        if (strcmp(source_registry[i]->name, name) == 0)
+            return source_registry[i];
+    return NULL;
+}
+
+bool source_name_known(const char *name)
+{
+    return source_find(name) != NULL;
+}
+
+const struct source *source_detect(const struct body_node *doc, const char *only,
+                                   char err[SOURCE_ERR_MAX])
+{
+    const struct source *found = NULL;
+    if (body_type(doc) != BODY_OBJECT) {
+        snprintf(err, SOURCE_ERR_MAX, "not a JSON object");
+        return NULL;
+    }
+    for (size_t i = 0; i < N_SOURCES; i++) {
+        const struct source *s = source_registry[i];
+        if (only && strcmp(s->name, only) != 0)
+            continue;
+        if (!s->match(doc))
+            continue;
+        if (found) {
+            snprintf(err, SOURCE_ERR_MAX, "ambiguous shape: matches both %s (%s) and %s (%s)",
+                     found->name, found->signature, s->name, s->signature);
+            return NULL;
+        }
+        found = s;
+    }
+    if (!found) {
+        if (only) {
+            const struct source *named = source_find(only);
+            snprintf(err, SOURCE_ERR_MAX, "not a %s body: expected %s", only,
+                     named ? named->signature : "a known shape");
+        } else {
+            snprintf(err, SOURCE_ERR_MAX,
+                     "unrecognised shape: no known source matched (looked for OpenAI "
+                     "\"object\", Anthropic \"type\":\"message\", Gemini \"usageMetadata\", "
+                     "LiteLLM \"call_type\"/\"litellm_call_id\", OpenRouter "
+                     "\"native_tokens_prompt\"/\"data\"; or use an envelope with \"source\")");
+        }
+    }
+    return found;
+}
+
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst,
+                 char err[SOURCE_ERR_MAX])
+{
+    int64_t v = 0;
+    int rc = body_count(n, ptr, &v);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == -ERANGE) {
+        snprintf(err, SOURCE_ERR_MAX, "%s: token count out of range (negative or above 2^63)",
+                 ptr);
+        return -EINVAL;
+    }
+    if (rc < 0) {
+        snprintf(err, SOURCE_ERR_MAX, "%s: not a non-negative integer", ptr);
+        return -EINVAL;
+    }
+    *dst = v;
+    return 0;
+}
+
+int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
+                char err[SOURCE_ERR_MAX])
+{
+    const struct body_node *t = body_get(n, ptr);
+    int rc = 0;
+    int64_t ns = 0;
+    switch (body_type(t)) {
+    case BODY_ABSENT:
+    case BODY_NULL:
+        return 0;
+    case BODY_STRING: {
+        const char *s = body_str(t, "");
+        int64_t v = 0;
+        if (body_int(t, "", &v) == 0)
+            rc = timeutil_from_units(v, unit_ns, &ns);
+        else
+            rc = timeutil_parse_iso8601(s, &ns);
+        break;
+    }
+    case BODY_INT: {
+        int64_t v = 0;
+        rc = body_int(t, "", &v);
+        if (rc == 0)
+            rc = timeutil_from_units(v, unit_ns, &ns);
+        break;
+    }
+    case BODY_REAL: {
+        double d = 0;
+        rc = body_num(t, "", &d);
+        if (rc == 0)
+            rc = timeutil_from_seconds(d * ((double)unit_ns / 1e9), &ns);
+        break;
+    }
+    default:
+        rc = -EINVAL;
+    }
+    if (rc < 0) {
+        snprintf(err, SOURCE_ERR_MAX, "%s: %s", ptr,
+                 rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
+        return -EINVAL;
+    }
+    ev->time_ns = ns;
+    ev->time_known = true;
+    return 0;
+}
+
+int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
+                  char err[SOURCE_ERR_MAX])
+{
+    double v = 0;
+    int rc = body_num(n, ptr, &v);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0) {
+        snprintf(err, SOURCE_ERR_MAX, "%s: not a finite number", ptr);
+        return -EINVAL;
+    }
+    *dst = v * scale;
+    return 0;
+}
+
+int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
+                        char err[SOURCE_ERR_MAX])
+{
+    /* Chat Completions names first, then Responses names: an object carries
+     * one set or the other. Both count cached tokens inside the prompt. */
+    static const struct {
+        const char *ptr;
+        size_t off;
+    } map[] = {
+        {"/prompt_tokens", offsetof(struct event, input_tokens)},
+        {"/input_tokens", offsetof(struct event, input_tokens)},
+        {"/prompt_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {"/input_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {"/prompt_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {"/input_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {"/completion_tokens", offsetof(struct event, output_tokens)},
+        {"/output_tokens", offsetof(struct event, output_tokens)},
+        {"/completion_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {"/output_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        int64_t *dst = (int64_t *)((char *)ev + map[i].off);
+        char ptr[256];
+        if (*dst != EVENT_ABSENT)
+            continue;
+        snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
+        if (source_count(doc, ptr, dst, err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Google Gemini / Vertex generateContent bodies (llm-usage-formats.md §3.5).
+ * promptTokenCount includes cachedContentTokenCount; toolUsePromptTokenCount
+ * is further input; thoughtsTokenCount is OUTSIDE candidatesTokenCount, so
+ * output = candidates + thoughts, with thoughts as the reasoning part.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tokenmeter/source.h"
+#include "tokenmeter/timeutil.h"
+
+static bool gemini_match(const struct body_node *doc)
+{
+    return body_type(body_get(doc, "/usageMetadata")) == BODY_OBJECT;
+}
+
+/* a + b where either may be absent; -1 on overflow. */
+static int gemini_add(int64_t *acc, int64_t v)
+{
+    if (v == EVENT_ABSENT)
+        return 0;
+    if (*acc == EVENT_ABSENT) {
+        *acc = v;
+        return 0;
+    }
+    if (*acc > INT64_MAX - v)
+        return -1;
+    *acc += v;
+    return 0;
+}
+
+static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
+                          char err[SOURCE_ERR_MAX])
+{
+    struct event ev;
+    event_init(&ev, "gemini");
+    ev.event_id = body_str_nonempty(doc, "/responseId");
+    ev.model = body_str_nonempty(doc, "/modelVersion");
+    ev.provider = "google";
+    ev.finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
+    int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
+    if (source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err) < 0 ||
+        source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err) < 0 ||
+        source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens,
+                     err) < 0 ||
+        source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err) < 0 ||
+        source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err) < 0 ||
+        source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err) < 0)
+        return -EINVAL;
+    if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
+        gemini_add(&ev.output_tokens, candidates) < 0 ||
+        gemini_add(&ev.output_tokens, ev.reasoning_tokens) < 0) {
+        snprintf(err, SOURCE_ERR_MAX, "/usageMetadata: token sum out of range");
+        return -EINVAL;
+    }
+    /* A prompt blocked before generation reports only promptTokenCount. */
+    const char *block = body_str_nonempty(doc, "/promptFeedback/blockReason");
+    if (block) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = block;
+    }
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_gemini = {
+    .name = "gemini",
+    .match = gemini_match,
+    .extract = gemini_extract,
+    .signature = "a \"usageMetadata\" object",
+};

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OpenRouter (llm-usage-formats.md §1): the generation stats object
+ * (GET /api/v1/generation, `{"data":{...}}` or bare) and chat completions
+ * with inline usage and cost.
+ *
+ * Assumptions, stated because OpenRouter's docs leave them open (§1.1,
+ * §3.6 UNCONFIRMED): native_tokens_prompt includes native_tokens_cached and
+ * native_tokens_completion includes native_tokens_reasoning, as in the
+ * OpenAI convention OpenRouter's inline usage follows. The native counts are
+ * the billing basis, so they win over the normalized tokens_* counts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tokenmeter/source.h"
+#include "tokenmeter/timeutil.h"
+
+static const struct body_node *openrouter_generation_object(const struct body_node *doc)
+{
+    const struct body_node *data = body_get(doc, "/data");
+    if (body_type(data) == BODY_OBJECT && body_object_len(doc) == 1)
+        return data;
+    return doc;
+}
+
+static bool openrouter_generation_match(const struct body_node *doc)
+{
+    const struct body_node *g = openrouter_generation_object(doc);
+    return body_has(g, "/native_tokens_prompt") ||
+           (body_has(g, "/tokens_prompt") && body_has(g, "/total_cost"));
+}
+
+static int openrouter_generation_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                         char err[SOURCE_ERR_MAX])
+{
+    const struct body_node *g = openrouter_generation_object(doc);
+    struct event ev;
+    event_init(&ev, "openrouter");
+    ev.event_id = body_str_nonempty(g, "/id");
+    ev.trace_id = body_str_nonempty(g, "/request_id");
+    ev.org = body_str_nonempty(g, "/workspace_id");
+    ev.user = body_str_nonempty(g, "/external_user");
+    ev.model = body_str_nonempty(g, "/model");
+    ev.provider = body_str_nonempty(g, "/provider_name");
+    ev.finish_reason = body_str_nonempty(g, "/finish_reason");
+    bool cancelled = false;
+    if (body_bool(g, "/cancelled", &cancelled) == 0 && cancelled) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = "cancelled";
+    } else if (ev.finish_reason && strcmp(ev.finish_reason, "error") == 0) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = "error";
+    }
+    const char *in_ptr = body_has(g, "/native_tokens_prompt") ? "/native_tokens_prompt"
+                                                              : "/tokens_prompt";
+    const char *out_ptr = body_has(g, "/native_tokens_completion") ? "/native_tokens_completion"
+                                                                   : "/tokens_completion";
+    if (source_count(g, in_ptr, &ev.input_tokens, err) < 0 ||
+        source_count(g, "/native_tokens_cached", &ev.cached_input_tokens, err) < 0 ||
+        source_count(g, out_ptr, &ev.output_tokens, err) < 0 ||
+        source_count(g, "/native_tokens_reasoning", &ev.reasoning_tokens, err) < 0 ||
+        source_time(g, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
+        source_number(g, "/latency", 1.0, &ev.latency_ms, err) < 0)
+        return -EINVAL;
+    /* total_cost is "Total cost of the generation in USD"; `usage` is the
+     * same amount under an older name. */
+    const char *cost_ptr = body_has(g, "/total_cost") ? "/total_cost" : "/usage";
+    if (source_number(g, cost_ptr, 1.0, &ev.cost_usd, err) < 0)
+        return -EINVAL;
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_openrouter_generation = {
+    .name = "openrouter",
+    .match = openrouter_generation_match,
+    .extract = openrouter_generation_extract,
+    .signature = "generation stats with native_tokens_prompt (bare or in \"data\")",
+};
+
+static bool openrouter_chat_match(const struct body_node *doc)
+{
+    const char *object = body_str(doc, "/object");
+    return object &&
+           (strcmp(object, "chat.completion") == 0 ||
+            strcmp(object, "chat.completion.chunk") == 0) &&
+           source_openai_chat_is_openrouter(doc);
+}
+
+static int openrouter_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                   char err[SOURCE_ERR_MAX])
+{
+    struct event ev;
+    event_init(&ev, "openrouter");
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
+        snprintf(err, SOURCE_ERR_MAX, "chat completion without a usage object");
+        return -EINVAL;
+    }
+    ev.event_id = body_str_nonempty(doc, "/id");
+    ev.model = body_str_nonempty(doc, "/model");
+    ev.provider = body_str_nonempty(doc, "/provider");
+    ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
+    if (ev.finish_reason && strcmp(ev.finish_reason, "error") == 0) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = "error";
+    }
+    if (body_has(doc, "/error")) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = body_str_nonempty(doc, "/error/code");
+        if (!ev.error_type)
+            ev.error_type = "error";
+    }
+    if (source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
+        source_openai_usage(doc, "/usage", &ev, err) < 0 ||
+        source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err) < 0)
+        return -EINVAL;
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_openrouter_chat = {
+    .name = "openrouter",
+    .match = openrouter_chat_match,
+    .extract = openrouter_chat_extract,
+    .signature = "\"object\":\"chat.completion\" with provider, usage.cost or a gen- id",
+};

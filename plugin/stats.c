@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/stats.h"
+
+#include <stdbool.h>
+
+#include "tokenmeter/lineproto.h"
+
+int stats_format_point(const struct stats *s, int64_t now_ns, struct buf *out)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"lines", s->lines},       {"events", s->events},     {"written", s->written},
+        {"duplicates", s->duplicates}, {"ignored", s->ignored}, {"rejected", s->rejected},
+        {"unpriced", s->unpriced}, {"truncated", s->truncated}, {"bytes", s->bytes},
+    };
+    size_t mark = out->len;
+    bool first = true;
+    int rc = lineproto_measurement(out, STATS_MEASUREMENT);
+    for (size_t i = 0; rc >= 0 && i < sizeof(f) / sizeof(f[0]); i++)
+        rc = lineproto_field_int(out, &first, f[i].name, (int64_t)(f[i].v & INT64_MAX));
+    if (rc >= 0)
+        rc = lineproto_end(out, now_ns);
+    if (rc < 0)
+        buf_truncate(out, mark);
+    return rc < 0 ? rc : 0;
+}

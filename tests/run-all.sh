@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Every test tokenmeter has, as CI runs them: unit (Check), golden and
+# hostile-input tests, the same under ASan+UBSan and under valgrind, style
+# checks, and the integration tests against a real InfluxDB and a real
+# Telegraf started on 127.0.0.1. Installs what it needs (Debian 12, as root).
+set -eu
+cd "$(dirname "$0")/.."
+sh tests/setup-debian.sh
+step() { echo; echo "##### $*"; }
+step build;            make -s
+step lint;             make -s lint
+step format-check;     make -s format-check
+step unit+golden+hostile; make -s check
+step asan+ubsan;       make -s check-asan
+step valgrind;         make -s check-valgrind
+step integration;      make -s check-integration
+echo
+echo "all test stages passed"

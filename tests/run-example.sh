@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The main job on the bundled example webhooks: no server needed.
+# Installs build dependencies (Debian 12, as root), builds, and runs
+# `tokenmeter execd` over examples/webhooks.ndjson; line protocol on stdout,
+# logs on stderr, rejected bodies in build/example-dead-letter.ndjson.
+set -eu
+cd "$(dirname "$0")/.."
+sh tests/setup-debian.sh >&2
+make -s >&2
+rm -f build/example-dead-letter.ndjson
+./build/tokenmeter execd --dead-letter build/example-dead-letter.ndjson \
+    examples/webhooks.ndjson
+echo "--- dead-letter records (build/example-dead-letter.ndjson):" >&2
+cat build/example-dead-letter.ndjson >&2
