@@ -191,3 +191,281 @@ int lineproto_end(struct buf *b, int64_t ns)
 {
     return buf_printf(b, " %" PRId64 "\n", ns);
 }
+
+/* ---- reader ------------------------------------------------------------ */
+
+void lineproto_point_init(struct lineproto_point *pt)
+{
+    memset(pt, 0, sizeof(*pt));
+    buf_init(&pt->arena, (size_t)1 << 30);
+}
+
+void lineproto_point_free(struct lineproto_point *pt)
+{
+    buf_free(&pt->arena);
+}
+
+long lineproto_line_end(const char *data, size_t len)
+{
+    /* States: in the series key (measurement, tags), in the field set
+     * (quotes matter only in field values, after '='), in a quoted value,
+     * or in the timestamp. */
+    enum { KEY, FIELDS_KEY, FIELDS_VALUE, QUOTED, TIME } st = KEY;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '\n' && st != QUOTED)
+            return (long)i;
+        switch (st) {
+        case KEY:
+            if (c == '\\')
+                i++;
+            else if (c == ' ')
+                st = FIELDS_KEY;
+            break;
+        case FIELDS_KEY:
+            if (c == '\\')
+                i++;
+            else if (c == '=')
+                st = FIELDS_VALUE;
+            break;
+        case FIELDS_VALUE:
+            if (c == '"')
+                st = QUOTED;
+            else if (c == ',')
+                st = FIELDS_KEY;
+            else if (c == ' ')
+                st = TIME;
+            break;
+        case QUOTED:
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                st = FIELDS_VALUE;
+            break;
+        case TIME:
+            break;
+        }
+    }
+    return -1;
+}
+
+/* Copies an escaped name (measurement, tag key/value, field key) into the
+ * arena, unescaping "\\," "\\ " "\\=" (and "\\\\" "\\\"" as Telegraf does).
+ * Stops at an unescaped byte in `stops`. Returns the arena offset of the
+ * copy, or -1 on allocation failure. */
+static long lp_read_name(const char *s, size_t len, size_t *pos, const char *stops,
+                         struct buf *arena)
+{
+    size_t start = arena->len;
+    size_t i = *pos;
+    while (i < len && !strchr(stops, s[i])) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < len && strchr(", =\\\"", s[i + 1])) {
+            c = s[i + 1];
+            i++;
+        }
+        if (buf_putc(arena, c) < 0)
+            return -1;
+        i++;
+    }
+    if (buf_putc(arena, '\0') < 0)
+        return -1;
+    *pos = i;
+    return (long)start;
+}
+
+static int lp_fail(char err[LINEPROTO_ERR_MAX], const char *what, size_t pos)
+{
+    snprintf(err, LINEPROTO_ERR_MAX, "%s at byte %zu", what, pos);
+    return -EINVAL;
+}
+
+/* Parses an unquoted field value s[0..n). */
+static int lp_scalar(const char *s, size_t n, struct lineproto_field *f)
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof(tmp))
+        return -EINVAL;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    static const char *const t[] = {"t", "T", "true", "True", "TRUE"};
+    static const char *const fl[] = {"f", "F", "false", "False", "FALSE"};
+    for (size_t k = 0; k < 5; k++) {
+        if (strcmp(tmp, t[k]) == 0 || strcmp(tmp, fl[k]) == 0) {
+            f->type = LINEPROTO_BOOL;
+            f->b = strcmp(tmp, t[k]) == 0;
+            return 0;
+        }
+    }
+    char *end = NULL;
+    errno = 0;
+    if (tmp[n - 1] == 'i') {
+        tmp[n - 1] = '\0';
+        long long v = strtoll(tmp, &end, 10);
+        if (errno || end == tmp || *end)
+            return -EINVAL;
+        f->type = LINEPROTO_INT;
+        f->i = v;
+        return 0;
+    }
+    if (tmp[n - 1] == 'u') {
+        tmp[n - 1] = '\0';
+        if (tmp[0] == '-')
+            return -EINVAL;
+        unsigned long long v = strtoull(tmp, &end, 10);
+        if (errno || end == tmp || *end)
+            return -EINVAL;
+        f->type = LINEPROTO_UINT;
+        f->u = v;
+        return 0;
+    }
+    double d = strtod(tmp, &end);
+    if (errno || end == tmp || *end || !isfinite(d))
+        return -EINVAL;
+    f->type = LINEPROTO_FLOAT;
+    f->f = d;
+    return 0;
+}
+
+int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt,
+                    char err[LINEPROTO_ERR_MAX])
+{
+    /* Offsets into the arena, turned into pointers at the end: the arena
+     * may move while it grows. */
+    long moff, tk[LINEPROTO_MAX_TAGS], tv[LINEPROTO_MAX_TAGS], fk[LINEPROTO_MAX_FIELDS],
+        fs[LINEPROTO_MAX_FIELDS];
+    buf_reset(&pt->arena);
+    pt->measurement = NULL;
+    pt->ntags = 0;
+    pt->nfields = 0;
+    pt->has_time = false;
+    pt->time_ns = 0;
+    if (len && line[len - 1] == '\r')
+        len--;
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len || line[i] == '#')
+        return 1;
+    if ((moff = lp_read_name(line, len, &i, ", ", &pt->arena)) < 0)
+        return lp_fail(err, "out of memory", i);
+    if (pt->arena.data[moff] == '\0')
+        return lp_fail(err, "empty measurement", i);
+    while (i < len && line[i] == ',') {
+        i++;
+        if (pt->ntags == LINEPROTO_MAX_TAGS)
+            return lp_fail(err, "too many tags", i);
+        size_t n = pt->ntags;
+        if ((tk[n] = lp_read_name(line, len, &i, ",= ", &pt->arena)) < 0)
+            return lp_fail(err, "out of memory", i);
+        if (i >= len || line[i] != '=')
+            return lp_fail(err, "tag without '='", i);
+        i++;
+        if ((tv[n] = lp_read_name(line, len, &i, ", ", &pt->arena)) < 0)
+            return lp_fail(err, "out of memory", i);
+        if (!pt->arena.data[tk[n]] || !pt->arena.data[tv[n]])
+            return lp_fail(err, "empty tag key or value", i);
+        pt->ntags++;
+    }
+    if (i >= len || line[i] != ' ')
+        return lp_fail(err, "expected a space before the fields", i);
+    i++;
+    for (;;) {
+        if (pt->nfields == LINEPROTO_MAX_FIELDS)
+            return lp_fail(err, "too many fields", i);
+        size_t n = pt->nfields;
+        struct lineproto_field *f = &pt->fields[n];
+        memset(f, 0, sizeof(*f));
+        fs[n] = -1;
+        if ((fk[n] = lp_read_name(line, len, &i, ",= ", &pt->arena)) < 0)
+            return lp_fail(err, "out of memory", i);
+        if (i >= len || line[i] != '=' || !pt->arena.data[fk[n]])
+            return lp_fail(err, "field without key or '='", i);
+        i++;
+        if (i < len && line[i] == '"') {
+            i++;
+            fs[n] = (long)pt->arena.len;
+            for (;;) {
+                if (i >= len)
+                    return lp_fail(err, "unterminated string", i);
+                char c = line[i];
+                if (c == '"')
+                    break;
+                if (c == '\\' && i + 1 < len && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+                    c = line[i + 1];
+                    i++;
+                }
+                if (buf_putc(&pt->arena, c) < 0)
+                    return lp_fail(err, "out of memory", i);
+                i++;
+            }
+            f->type = LINEPROTO_STRING;
+            f->slen = pt->arena.len - (size_t)fs[n];
+            if (buf_putc(&pt->arena, '\0') < 0)
+                return lp_fail(err, "out of memory", i);
+            i++;
+        } else {
+            size_t s = i;
+            while (i < len && line[i] != ',' && line[i] != ' ')
+                i++;
+            if (lp_scalar(line + s, i - s, f) < 0)
+                return lp_fail(err, "bad field value", s);
+        }
+        pt->nfields++;
+        if (i < len && line[i] == ',') {
+            i++;
+            continue;
+        }
+        break;
+    }
+    if (i < len && line[i] == ' ') {
+        i++;
+        size_t s = i;
+        char tmp[32];
+        while (i < len && line[i] != ' ')
+            i++;
+        if (i - s == 0 || i - s >= sizeof(tmp))
+            return lp_fail(err, "bad timestamp", s);
+        memcpy(tmp, line + s, i - s);
+        tmp[i - s] = '\0';
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(tmp, &end, 10);
+        if (errno || *end)
+            return lp_fail(err, "bad timestamp", s);
+        pt->has_time = true;
+        pt->time_ns = v;
+    }
+    while (i < len && line[i] == ' ')
+        i++;
+    if (i != len)
+        return lp_fail(err, "trailing bytes", i);
+    pt->measurement = pt->arena.data + moff;
+    for (size_t k = 0; k < pt->ntags; k++) {
+        pt->tags[k].key = pt->arena.data + tk[k];
+        pt->tags[k].value = pt->arena.data + tv[k];
+    }
+    for (size_t k = 0; k < pt->nfields; k++) {
+        pt->fields[k].key = pt->arena.data + fk[k];
+        if (fs[k] >= 0)
+            pt->fields[k].s = pt->arena.data + fs[k];
+    }
+    return 0;
+}
+
+const struct lineproto_field *lineproto_point_field(const struct lineproto_point *pt,
+                                                    const char *key)
+{
+    for (size_t i = 0; i < pt->nfields; i++)
+        if (strcmp(pt->fields[i].key, key) == 0)
+            return &pt->fields[i];
+    return NULL;
+}
+
+const char *lineproto_point_tag(const struct lineproto_point *pt, const char *key)
+{
+    for (size_t i = 0; i < pt->ntags; i++)
+        if (strcmp(pt->tags[i].key, key) == 0)
+            return pt->tags[i].value;
+    return NULL;
+}

@@ -53,4 +53,73 @@ int lineproto_end(struct buf *b, int64_t ns);
 /* Formats a finite double with the fewest digits that read back exactly. */
 void lineproto_format_float(double v, char out[32]);
 
+/*
+ * The reader: one quote-aware parser for line protocol as Telegraf's influx
+ * serializer and tokenmeter itself write it. Quoted string field values may
+ * contain raw newlines (a JSON body from http_listener_v2), so a "line" ends
+ * only at a newline outside a quoted field value.
+ */
+
+enum lineproto_type {
+    LINEPROTO_FLOAT,
+    LINEPROTO_INT,
+    LINEPROTO_UINT,
+    LINEPROTO_BOOL,
+    LINEPROTO_STRING,
+};
+
+struct lineproto_tag {
+    const char *key;   /* unescaped, NUL-terminated, borrowed from the point */
+    const char *value;
+};
+
+struct lineproto_field {
+    const char *key;
+    enum lineproto_type type;
+    double f;
+    int64_t i;
+    uint64_t u;
+    bool b;
+    const char *s; /* LINEPROTO_STRING: unescaped, NUL-terminated */
+    size_t slen;   /* may contain NUL bytes only if the input did */
+};
+
+#define LINEPROTO_MAX_TAGS   64
+#define LINEPROTO_MAX_FIELDS 64
+#define LINEPROTO_ERR_MAX    160
+
+/* A parsed point. Its strings live in `arena`; reuse the struct for the
+ * next line (lineproto_point_init once, lineproto_point_free at the end). */
+struct lineproto_point {
+    const char *measurement;
+    struct lineproto_tag tags[LINEPROTO_MAX_TAGS];
+    size_t ntags;
+    struct lineproto_field fields[LINEPROTO_MAX_FIELDS];
+    size_t nfields;
+    bool has_time;
+    int64_t time_ns;
+    struct buf arena;
+};
+
+void lineproto_point_init(struct lineproto_point *pt);
+void lineproto_point_free(struct lineproto_point *pt);
+
+/* Scans data[0..len) for the end of the first line: returns the offset of
+ * its terminating '\n' (outside quotes), or -1 when the line is not complete
+ * yet (more input needed). */
+long lineproto_line_end(const char *data, size_t len);
+
+/* Parses one line (without its '\n'; a trailing '\r' is allowed) into pt.
+ * Returns 0, 1 for a blank or comment line (pt empty), or -EINVAL with a
+ * reason in err. */
+int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt,
+                    char err[LINEPROTO_ERR_MAX]);
+
+/* The field named key (borrowed), or NULL. */
+const struct lineproto_field *lineproto_point_field(const struct lineproto_point *pt,
+                                                    const char *key);
+
+/* The value of the tag named key (borrowed), or NULL. */
+const char *lineproto_point_tag(const struct lineproto_point *pt, const char *key);
+
 #endif
