@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* body accessors, time parsing and base64: the small parsers every source
+ * relies on. */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tokenmeter/base64.h"
+#include "tokenmeter/body.h"
+#include "tokenmeter/timeutil.h"
+
+static struct body *parse(const char *json)
+{
+    struct body *b = NULL;
+    char err[BODY_ERR_MAX];
+    ck_assert_int_eq(body_parse(json, strlen(json), &b, err), 0);
+    return b;
+}
+
+START_TEST(pointer_paths)
+{
+    struct body *b = parse("{\"a\":{\"b/c\":[10,{\"d~e\":\"x\"}]},\"gen_ai.usage.input_tokens\":5,"
+                           "\"n\":null,\"e\":\"\"}");
+    const struct body_node *r = body_root(b);
+    int64_t v = 0;
+    ck_assert_int_eq(body_count(r, "/a/b~1c/0", &v), 0);
+    ck_assert_int_eq(v, 10);
+    ck_assert_str_eq(body_str(r, "/a/b~1c/1/d~0e"), "x");
+    ck_assert_int_eq(body_count(r, "/gen_ai.usage.input_tokens", &v), 0);
+    ck_assert_int_eq(v, 5);
+    ck_assert_ptr_null(body_get(r, "/a/missing"));
+    ck_assert_ptr_null(body_get(r, "/a/b~1c/7"));
+    ck_assert_ptr_null(body_get(r, "/a/b~1c/-1"));
+    ck_assert_ptr_null(body_get(r, "no-leading-slash"));
+    ck_assert_int_eq(body_type(body_get(r, "/n")), BODY_NULL);
+    ck_assert(!body_has(r, "/n"));
+    ck_assert_int_eq(body_count(r, "/n", &v), -ENOENT);
+    ck_assert_str_eq(body_str(r, "/e"), "");
+    ck_assert_ptr_null(body_str_nonempty(r, "/e"));
+    ck_assert_ptr_eq(body_get(r, ""), r);
+    body_free(b);
+    body_free(NULL);
+}
+END_TEST
+
+START_TEST(counts_accept_and_refuse)
+{
+    struct body *b = parse("{\"i\":7,\"r\":7.0,\"s\":\"123\",\"neg\":-1,\"frac\":1.5,\"big\":1e30,"
+                           "\"sneg\":\"-4\",\"sx\":\"12a\",\"huge\":\"99999999999999999999\","
+                           "\"bool\":true,\"max\":9223372036854775807}");
+    const struct body_node *r = body_root(b);
+    int64_t v = 0;
+    ck_assert_int_eq(body_count(r, "/i", &v), 0);
+    ck_assert_int_eq(body_count(r, "/r", &v), 0);
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(body_count(r, "/s", &v), 0);
+    ck_assert_int_eq(v, 123);
+    ck_assert_int_eq(body_count(r, "/max", &v), 0);
+    ck_assert_int_eq(v, INT64_MAX);
+    ck_assert_int_eq(body_count(r, "/neg", &v), -ERANGE);
+    ck_assert_int_eq(body_count(r, "/sneg", &v), -ERANGE);
+    ck_assert_int_eq(body_count(r, "/frac", &v), -EINVAL);
+    ck_assert_int_eq(body_count(r, "/big", &v), -ERANGE);
+    ck_assert_int_eq(body_count(r, "/sx", &v), -EINVAL);
+    ck_assert_int_eq(body_count(r, "/huge", &v), -ERANGE);
+    ck_assert_int_eq(body_count(r, "/bool", &v), -EINVAL);
+    double d = 0;
+    ck_assert_int_eq(body_num(r, "/s", &d), 0);
+    ck_assert_double_eq(d, 123.0);
+    ck_assert_int_eq(body_num(r, "/sx", &d), -EINVAL);
+    body_free(b);
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+    struct body *b = NULL;
+    char err[BODY_ERR_MAX];
+    ck_assert_int_eq(body_parse("{\"a\":", 5, &b, err), -EINVAL);
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_nonnull(strstr(err, "invalid JSON"));
+    ck_assert_int_eq(body_parse("\"scalar\"", 8, &b, err), -EINVAL);
+    ck_assert_int_eq(body_parse("{\"a\":\"\xff\"}", 9, &b, err), -EINVAL);
+    /* 10 000 levels of nesting: refused by the depth limit, not a crash */
+    static char deep[20001];
+    memset(deep, '[', 10000);
+    memset(deep + 10000, ']', 10000);
+    ck_assert_int_eq(body_parse(deep, 20000, &b, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "depth"));
+}
+END_TEST
+
+START_TEST(object_iteration_and_dump)
+{
+    struct body *b = parse("{\"z\":1,\"a\":[true,null],\"m\":\"x\"}");
+    const struct body_node *r = body_root(b);
+    ck_assert_uint_eq(body_object_len(r), 3);
+    ck_assert_str_eq(body_object_key(r, 0), "z");
+    ck_assert_str_eq(body_object_key(r, 2), "m");
+    ck_assert_uint_eq(body_array_len(body_object_value(r, 1)), 2);
+    struct buf out;
+    buf_init(&out, 1024);
+    ck_assert_int_eq(body_dump(r, &out), 0);
+    ck_assert_str_eq(out.data, "{\"a\":[true,null],\"m\":\"x\",\"z\":1}");
+    buf_free(&out);
+    body_free(b);
+}
+END_TEST
+
+START_TEST(iso8601)
+{
+    int64_t ns = 0;
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-25T14:03:11.482Z", &ns), 0);
+    ck_assert_int_eq(ns, 1787666591482000000LL);
+    ck_assert_int_eq(timeutil_parse_iso8601("2024-07-15T23:33:19.433273+00:00", &ns), 0);
+    ck_assert_int_eq(ns, 1721086399433273000LL);
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-25T16:03:11+02:00", &ns), 0);
+    ck_assert_int_eq(ns, 1787666591000000000LL);
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-25 14:03:11", &ns), 0);
+    ck_assert_int_eq(ns, 1787666591000000000LL);
+    ck_assert_int_eq(timeutil_parse_iso8601("1970-01-01T00:00:00Z", &ns), 0);
+    ck_assert_int_eq(ns, 0);
+    ck_assert_int_eq(timeutil_parse_iso8601("1969-12-31T23:59:59Z", &ns), -ERANGE);
+    ck_assert_int_eq(timeutil_parse_iso8601("2263-01-01T00:00:00Z", &ns), -ERANGE);
+    static const char *const bad[] = {"",
+                                      "2026-08-25",
+                                      "2026-13-01T00:00:00Z",
+                                      "2026-08-25T25:00:00Z",
+                                      "2026-08-25T14:03:11.Z",
+                                      "2026-08-25T14:03:11Zjunk",
+                                      "yesterday"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(timeutil_parse_iso8601(bad[i], &ns) == -EINVAL, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(epoch_conversions)
+{
+    int64_t ns = 0;
+    ck_assert_int_eq(timeutil_from_seconds(1787666591.482, &ns), 0);
+    ck_assert_int_eq(ns, 1787666591482000000LL);
+    ck_assert_int_eq(timeutil_from_seconds(-1, &ns), -ERANGE);
+    ck_assert_int_eq(timeutil_from_units(1787666591482LL, 1000000, &ns), 0);
+    ck_assert_int_eq(ns, 1787666591482000000LL);
+    ck_assert_int_eq(timeutil_from_units(INT64_MAX / 10, 1000000000, &ns), -ERANGE);
+    char out[40];
+    timeutil_format_rfc3339(1787666591482000000LL, out, sizeof(out));
+    ck_assert_str_eq(out, "2026-08-25T14:03:11.482Z");
+}
+END_TEST
+
+START_TEST(base64_roundtrip)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    struct buf b;
+    buf_init(&b, 1024);
+    for (size_t i = 0; i < 7; i++) {
+        buf_reset(&b);
+        ck_assert_int_eq(base64_encode(&b, plain[i], strlen(plain[i])), 0);
+        ck_assert_str_eq(b.len ? b.data : "", enc[i]);
+        buf_reset(&b);
+        ck_assert_int_eq(base64_decode(&b, enc[i], strlen(enc[i])), 0);
+        ck_assert_str_eq(b.len ? b.data : "", plain[i]);
+    }
+    /* streaming in odd-sized chunks gives the same text */
+    struct base64_stream st;
+    base64_stream_init(&st);
+    buf_reset(&b);
+    const char *msg = "streaming works in any chunks";
+    size_t mlen = strlen(msg);
+    for (size_t i = 0; i < mlen; i += 2)
+        ck_assert_int_eq(base64_stream_feed(&st, &b, msg + i, i + 1 < mlen ? 2 : 1), 0);
+    ck_assert_int_eq(base64_stream_finish(&st, &b), 0);
+    struct buf d;
+    buf_init(&d, 1024);
+    ck_assert_int_eq(base64_decode(&d, b.data, b.len), 0);
+    ck_assert_str_eq(d.data, msg);
+    ck_assert_int_eq(base64_decode(&d, "Zm9", 3), -EINVAL);
+    ck_assert_int_eq(base64_decode(&d, "Zm=v", 4), -EINVAL);
+    ck_assert_int_eq(base64_decode(&d, "Z!9v", 4), -EINVAL);
+    buf_free(&d);
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_cap)
+{
+    struct buf b;
+    buf_init(&b, 8);
+    ck_assert_int_eq(buf_puts(&b, "12345678"), 0);
+    ck_assert_int_eq(buf_putc(&b, '9'), -ENOSPC);
+    ck_assert_uint_eq(b.len, 8);
+    ck_assert_int_eq(buf_printf(&b, "%d", 1), -ENOSPC);
+    buf_consume(&b, 3);
+    ck_assert_str_eq(b.data, "45678");
+    buf_free(&b);
+    buf_free(&b);
+}
+END_TEST
+
+Suite *check_body_suite(void);
+Suite *check_body_suite(void)
+{
+    Suite *s = suite_create("body");
+    TCase *t = tcase_create("body");
+    tcase_add_test(t, pointer_paths);
+    tcase_add_test(t, counts_accept_and_refuse);
+    tcase_add_test(t, parse_errors);
+    tcase_add_test(t, object_iteration_and_dump);
+    suite_add_tcase(s, t);
+    TCase *u = tcase_create("utils");
+    tcase_add_test(u, iso8601);
+    tcase_add_test(u, epoch_conversions);
+    tcase_add_test(u, base64_roundtrip);
+    tcase_add_test(u, buf_cap);
+    suite_add_tcase(s, u);
+    return s;
+}

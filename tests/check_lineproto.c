@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tokenmeter/lineproto.h"
+
+/* Builds one line with a tag and a string field holding `v`, then reads it
+ * back: the structure must survive whatever v holds. */
+static void roundtrip(const char *v, struct lineproto_point *pt)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    bool first = true;
+    char err[LINEPROTO_ERR_MAX];
+    ck_assert_int_ge(lineproto_measurement(&b, "m"), 0);
+    ck_assert_int_ge(lineproto_tag(&b, "t", v), 0);
+    ck_assert_int_ge(lineproto_field_str(&b, &first, "s", v), 0);
+    ck_assert_int_ge(lineproto_field_int(&b, &first, "n", 7), 0);
+    ck_assert_int_eq(lineproto_end(&b, 42), 0);
+    /* exactly one line, and it ends the buffer */
+    ck_assert_int_eq(lineproto_line_end(b.data, b.len), (long)b.len - 1);
+    ck_assert_ptr_eq(memchr(b.data, '\n', b.len), b.data + b.len - 1);
+    ck_assert_int_eq(lineproto_parse(b.data, b.len - 1, pt, err), 0);
+    ck_assert_int_eq(pt->ntags, 1);
+    ck_assert_int_eq(pt->nfields, 2);
+    ck_assert_str_eq(pt->tags[0].key, "t");
+    ck_assert_str_eq(pt->fields[0].key, "s");
+    ck_assert_str_eq(pt->fields[1].key, "n");
+    ck_assert_int_eq(pt->fields[1].i, 7);
+    ck_assert_int_eq(pt->time_ns, 42);
+    buf_free(&b);
+}
+
+START_TEST(escape_tag_separators)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    ck_assert_int_eq(lineproto_tag(&b, "model", "a b,c=d"), 0);
+    ck_assert_str_eq(b.data, ",model=a\\ b\\,c\\=d");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(escape_controls_visible_or_dropped)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    ck_assert_int_eq(lineproto_tag(&b, "k",
+                                   "a\nb\rc\td\fe\x01"
+                                   "f\x7fg"),
+                     0);
+    ck_assert_str_eq(b.data, ",k=a\\nb\\rc\\td\\fefg");
+    buf_reset(&b);
+    bool first = true;
+    ck_assert_int_eq(lineproto_field_str(&b, &first, "s", "x\ny\"z\\w\x02"), 0);
+    /* in strings the visible sequence's backslash is itself escaped */
+    ck_assert_str_eq(b.data, " s=\"x\\\\ny\\\"z\\\\w\"");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(escape_backslashes_in_tags)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    /* kept before an ordinary byte, dropped before a separator, another
+     * backslash, or the end */
+    ck_assert_int_eq(lineproto_tag(&b, "k", "a\\b"), 0);
+    ck_assert_str_eq(b.data, ",k=a\\b");
+    buf_reset(&b);
+    ck_assert_int_eq(lineproto_tag(&b, "k", "a\\,b"), 0);
+    ck_assert_str_eq(b.data, ",k=a\\,b");
+    buf_reset(&b);
+    ck_assert_int_eq(lineproto_tag(&b, "k", "a\\\\"), 0);
+    ck_assert_str_eq(b.data, ",k=a");
+    buf_reset(&b);
+    ck_assert_int_eq(lineproto_tag(&b, "k", "a\\ "), 0);
+    ck_assert_str_eq(b.data, ",k=a\\ ");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(empty_tag_is_unknown)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    ck_assert_int_eq(lineproto_tag(&b, "org", ""), 0);
+    ck_assert_int_eq(lineproto_tag(&b, "team", NULL), 0);
+    ck_assert_int_eq(lineproto_tag(&b, "user", "\x01\x02\\"), 0);
+    ck_assert_str_eq(b.data, ",org=unknown,team=unknown,user=unknown");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(truncation_at_utf8_boundary)
+{
+    char big[LINEPROTO_TAG_MAX + 10];
+    /* 'a' then two-byte 'é' repeated: the cut must not split a sequence */
+    big[0] = 'a';
+    size_t n = 1;
+    while (n + 2 < sizeof(big)) {
+        big[n++] = (char)0xC3;
+        big[n++] = (char)0xA9;
+    }
+    big[n] = '\0';
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    ck_assert_int_eq(lineproto_tag(&b, "k", big), 1);
+    ck_assert_uint_le(b.len, LINEPROTO_TAG_MAX + 3);
+    ck_assert_int_ne((unsigned char)b.data[b.len - 1], 0xC3);
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(float_format)
+{
+    char out[32];
+    lineproto_format_float(0.0003345, out);
+    ck_assert_str_eq(out, "0.0003345");
+    lineproto_format_float(2210, out);
+    ck_assert_str_eq(out, "2210");
+    lineproto_format_float(0.1 + 0.2, out);
+    ck_assert_double_eq(strtod(out, NULL), 0.1 + 0.2);
+    struct buf b;
+    buf_init(&b, 4096);
+    bool first = true;
+    ck_assert_int_eq(lineproto_field_float(&b, &first, "x", NAN), -EDOM);
+    ck_assert_int_eq(lineproto_field_float(&b, &first, "x", INFINITY), -EDOM);
+    ck_assert_uint_eq(b.len, 0);
+    buf_free(&b);
+}
+END_TEST
+
+static const char *const hostile[] = {
+    "plain",
+    "new\nline",
+    "quote\"in",
+    "comma,and=equals and space",
+    "back\\slash\\",
+    "\\\"\\,\\ \\=",
+    "end\\",
+    "tab\tcr\rff\f",
+    "x\" injected=1i,y=\"",
+    "\n\n\n",
+    "",
+};
+
+START_TEST(hostile_roundtrip)
+{
+    struct lineproto_point pt;
+    lineproto_point_init(&pt);
+    roundtrip(hostile[_i], &pt);
+    lineproto_point_free(&pt);
+}
+END_TEST
+
+START_TEST(reader_raw_newline_in_string)
+{
+    /* Telegraf's value parser keeps a JSON body's newlines raw in the field */
+    const char *in = "http_listener_v2,org=acme value=\"{\\\"a\\\":\n 1}\" 17\nnext f=1i 2\n";
+    long end = lineproto_line_end(in, strlen(in));
+    ck_assert_int_eq(end, (long)(strchr(in, '}') - in) + 5);
+    struct lineproto_point pt;
+    char err[LINEPROTO_ERR_MAX];
+    lineproto_point_init(&pt);
+    ck_assert_int_eq(lineproto_parse(in, (size_t)end, &pt, err), 0);
+    ck_assert_str_eq(pt.measurement, "http_listener_v2");
+    ck_assert_str_eq(lineproto_point_tag(&pt, "org"), "acme");
+    const struct lineproto_field *f = lineproto_point_field(&pt, "value");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->type, LINEPROTO_STRING);
+    ck_assert_str_eq(f->s, "{\"a\":\n 1}");
+    ck_assert_int_eq(pt.time_ns, 17);
+    /* incomplete input needs more bytes */
+    ck_assert_int_eq(lineproto_line_end(in, 30), -1);
+    lineproto_point_free(&pt);
+}
+END_TEST
+
+START_TEST(reader_types_and_errors)
+{
+    struct lineproto_point pt;
+    char err[LINEPROTO_ERR_MAX];
+    lineproto_point_init(&pt);
+    const char *ok = "m\\ x,t\\,k=v\\=1 i=-5i,u=5u,f=1.5e3,b=t,B=FALSE";
+    ck_assert_int_eq(lineproto_parse(ok, strlen(ok), &pt, err), 0);
+    ck_assert_str_eq(pt.measurement, "m x");
+    ck_assert_str_eq(pt.tags[0].key, "t,k");
+    ck_assert_str_eq(pt.tags[0].value, "v=1");
+    ck_assert_int_eq(pt.fields[0].i, -5);
+    ck_assert_uint_eq(pt.fields[1].u, 5);
+    ck_assert_double_eq(pt.fields[2].f, 1500.0);
+    ck_assert(pt.fields[3].b);
+    ck_assert(!pt.fields[4].b);
+    ck_assert(!pt.has_time);
+    ck_assert_int_eq(lineproto_parse("# c", 3, &pt, err), 1);
+    ck_assert_int_eq(lineproto_parse("  ", 2, &pt, err), 1);
+    static const char *const bad[] = {"m",         "m f",     "m f=",      "m f=\"open", "m,t f=1",
+                                      "m f=1 12x", "m f=abc", "m f=1 1 2", ",t=v f=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(lineproto_parse(bad[i], strlen(bad[i]), &pt, err) == -EINVAL, "%s", bad[i]);
+    lineproto_point_free(&pt);
+}
+END_TEST
+
+Suite *check_lineproto_suite(void);
+Suite *check_lineproto_suite(void)
+{
+    Suite *s = suite_create("lineproto");
+    TCase *w = tcase_create("writer");
+    tcase_add_test(w, escape_tag_separators);
+    tcase_add_test(w, escape_controls_visible_or_dropped);
+    tcase_add_test(w, escape_backslashes_in_tags);
+    tcase_add_test(w, empty_tag_is_unknown);
+    tcase_add_test(w, truncation_at_utf8_boundary);
+    tcase_add_test(w, float_format);
+    tcase_add_loop_test(w, hostile_roundtrip, 0, sizeof(hostile) / sizeof(hostile[0]));
+    suite_add_tcase(s, w);
+    TCase *r = tcase_create("reader");
+    tcase_add_test(r, reader_raw_newline_in_string);
+    tcase_add_test(r, reader_types_and_errors);
+    suite_add_tcase(s, r);
+    return s;
+}

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/* The normalizers, end to end through the pipeline: each source's token
+ * rules, tenancy precedence, envelopes, arrays, identity modes, and that
+ * every body is counted exactly once. */
+#include <check.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/pipeline.h"
+
+static char dir[64];
+static char dlpath[128];
+
+struct fixture {
+    struct config *cfg;
+    struct deadletter *dl;
+    struct stats st;
+    struct pipeline *p;
+    struct buf out;
+};
+
+static void setup(void)
+{
+    tu_tmpdir(dir, sizeof(dir));
+    snprintf(dlpath, sizeof(dlpath), "%s/dl.ndjson", dir);
+}
+
+static void teardown(void)
+{
+    unlink(dlpath);
+    rmdir(dir);
+}
+
+/* Builds a pipeline with "section.key=value" overrides (NULL-terminated). */
+static void fx_open(struct fixture *fx, const char *const *sets)
+{
+    char err[CONFIG_ERR_MAX];
+    memset(fx, 0, sizeof(*fx));
+    fx->cfg = config_new();
+    for (; sets && *sets; sets++)
+        ck_assert_msg(config_set_assignment(fx->cfg, *sets, err) == 0, "%s", err);
+    ck_assert_int_eq(config_finish(fx->cfg, err), 0);
+    fx->dl = deadletter_open(dlpath, err);
+    ck_assert_ptr_nonnull(fx->dl);
+    fx->p = pipeline_new(fx->cfg, fx->dl, &fx->st, err);
+    ck_assert_ptr_nonnull(fx->p);
+    pipeline_set_receive_time(fx->p, 1787666591000000000LL);
+    buf_init(&fx->out, 1 << 20);
+}
+
+static void fx_close(struct fixture *fx)
+{
+    pipeline_free(fx->p);
+    deadletter_close(fx->dl);
+    config_free(fx->cfg);
+    buf_free(&fx->out);
+}
+
+static void feed(struct fixture *fx, const char *json)
+{
+    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "test:1", NULL, &fx->out), 0);
+}
+
+/* The output must contain each needle. */
+static void want(const struct fixture *fx, const char *needle)
+{
+    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
+                  fx->out.len ? fx->out.data : "(nothing)");
+}
+
+static void want_not(const struct fixture *fx, const char *needle)
+{
+    ck_assert_msg(!fx->out.len || !strstr(fx->out.data, needle), "unexpected \"%s\" in:\n%s",
+                  needle, fx->out.data);
+}
+
+START_TEST(anthropic_adds_cache_to_input)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx, "{\"id\":\"msg_1\",\"type\":\"message\",\"model\":\"claude-x\",\"stop_reason\":\"end_"
+              "turn\","
+              "\"usage\":{\"input_tokens\":312,\"cache_creation_input_tokens\":1850,"
+              "\"cache_read_input_tokens\":10240,\"output_tokens\":486}}");
+    want(&fx, "llm_usage,model=claude-x,org=unknown,provider=anthropic,source=anthropic,"
+              "status=success input_tokens=12402i,cached_input_tokens=10240i,"
+              "cache_write_tokens=1850i,output_tokens=486i,total_tokens=12888i,"
+              "cost_source=\"unpriced\",event_id=\"msg_1\",finish_reason=\"end_turn\" ");
+    ck_assert_int_eq(fx.st.written, 1);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(gemini_adds_thoughts_and_tool_prompt)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx,
+         "{\"responseId\":\"r1\",\"modelVersion\":\"gemini-x\",\"usageMetadata\":{"
+         "\"promptTokenCount\":5234,\"toolUsePromptTokenCount\":6,\"candidatesTokenCount\":311,"
+         "\"cachedContentTokenCount\":4096,\"thoughtsTokenCount\":744}}");
+    want(&fx, "provider=google,source=gemini,status=success input_tokens=5240i,"
+              "cached_input_tokens=4096i,output_tokens=1055i,reasoning_tokens=744i,"
+              "total_tokens=6295i");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(openai_chat_and_responses_inclusive)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1787666592,"
+              "\"model\":\"gpt-x\",\"choices\":[{\"finish_reason\":\"stop\"}],\"usage\":{"
+              "\"prompt_tokens\":2150,\"completion_tokens\":212,\"prompt_tokens_details\":"
+              "{\"cached_tokens\":1536},\"completion_tokens_details\":{\"reasoning_tokens\":0}}}");
+    want(&fx, "source=openai,status=success input_tokens=2150i,cached_input_tokens=1536i,"
+              "output_tokens=212i,reasoning_tokens=0i,total_tokens=2362i");
+    want(&fx, " 1787666592");
+    buf_reset(&fx.out);
+    feed(&fx,
+         "{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1787649302,\"status\":"
+         "\"incomplete\",\"incomplete_details\":{\"reason\":\"max_output_tokens\"},"
+         "\"model\":\"o4\",\"metadata\":{\"org_id\":\"org_a\"},\"usage\":{\"input_tokens\":1320,"
+         "\"input_tokens_details\":{\"cached_tokens\":1024},\"output_tokens\":890,"
+         "\"output_tokens_details\":{\"reasoning_tokens\":640}}}");
+    want(&fx, "org=org_a,provider=openai,source=openai,status=error input_tokens=1320i,"
+              "cached_input_tokens=1024i,output_tokens=890i,reasoning_tokens=640i,"
+              "total_tokens=2210i");
+    want(&fx, "finish_reason=\"max_output_tokens\",error_type=\"incomplete\"");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(litellm_split_from_usage_object)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.extra_tags=team,user", NULL});
+    feed(&fx,
+         "{\"id\":\"c1\",\"call_type\":\"acompletion\",\"status\":\"success\",\"trace_id\":\"t1\","
+         "\"custom_llm_provider\":\"Anthropic\",\"model\":\"claude-x\",\"prompt_tokens\":12402,"
+         "\"completion_tokens\":486,\"response_cost\":0.01,\"startTime\":1787666591.5,"
+         "\"endTime\":1787666593.0,\"metadata\":{\"user_api_key_org_id\":\"org_a\","
+         "\"user_api_key_team_id\":\"team_b\",\"user_api_key_user_id\":\"u_c\",\"usage_object\":"
+         "{\"cache_read_input_tokens\":10240,\"cache_creation_input_tokens\":1850}}}");
+    want(&fx, "llm_usage,model=claude-x,org=org_a,provider=anthropic,source=litellm,"
+              "status=success,team=team_b,user=u_c input_tokens=12402i,cached_input_tokens=10240i,"
+              "cache_write_tokens=1850i,output_tokens=486i,total_tokens=12888i,cost_usd=0.01,"
+              "latency_ms=1500,cost_source=\"reported\"");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(litellm_failure_and_unreliable_cost)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx,
+         "{\"id\":\"c2\",\"call_type\":\"acompletion\",\"status\":\"failure\",\"model\":\"m\","
+         "\"prompt_tokens\":0,\"completion_tokens\":0,\"response_cost\":0.0,\"startTime\":1.0e9,"
+         "\"error_information\":{\"error_code\":\"429\",\"error_class\":\"RateLimitError\"}}");
+    want(&fx, "status=error input_tokens=0i,output_tokens=0i,total_tokens=0i,cost_usd=0,");
+    want(&fx, "error_type=\"RateLimitError\"");
+    buf_reset(&fx.out);
+    feed(&fx,
+         "{\"id\":\"c3\",\"call_type\":\"acompletion\",\"status\":\"success\",\"model\":\"m\","
+         "\"prompt_tokens\":5,\"completion_tokens\":1,\"response_cost\":0.0,\"startTime\":1.0e9,"
+         "\"response_cost_failure_debug_info\":{\"error_str\":\"model not mapped\"}}");
+    want(&fx, "cost_source=\"unpriced\"");
+    want_not(&fx, "cost_usd=");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(openrouter_generation_wrapped_and_bare)
+{
+    const char *g =
+        "{\"id\":\"gen-1\",\"request_id\":\"req-1\",\"total_cost\":0.0075048,"
+        "\"created_at\":\"2026-08-25T14:03:11.482113+00:00\",\"model\":\"anthropic/c\","
+        "\"provider_name\":\"Anthropic\",\"latency\":2210,\"native_tokens_prompt\":1874,"
+        "\"native_tokens_completion\":402,\"native_tokens_reasoning\":0,"
+        "\"native_tokens_cached\":1536,\"workspace_id\":\"ws-1\",\"finish_reason\":\"stop\"}";
+    char wrapped[1024];
+    snprintf(wrapped, sizeof(wrapped), "{\"data\":%s}", g);
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.dedup_cache=0", NULL});
+    feed(&fx, g);
+    feed(&fx, wrapped);
+    ck_assert_int_eq(fx.st.written, 2);
+    /* both shapes give the same point */
+    char *nl = strchr(fx.out.data, '\n');
+    ck_assert_int_eq(memcmp(fx.out.data, nl + 1, (size_t)(nl - fx.out.data)), 0);
+    want(&fx, "model=anthropic/c,org=ws-1,provider=anthropic,source=openrouter,status=success "
+              "input_tokens=1874i,cached_input_tokens=1536i,output_tokens=402i,"
+              "reasoning_tokens=0i,total_tokens=2276i,cost_usd=0.0075048,latency_ms=2210,"
+              "cost_source=\"reported\",event_id=\"gen-1\",trace_id=\"req-1\"");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(envelope_outranks_body_tenancy)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.extra_tags=team", NULL});
+    feed(&fx,
+         "{\"tokenmeter\":1,\"org\":\"org_env\",\"team\":\"t_env\",\"source\":\"openai\",\"body\":"
+         "{\"id\":\"r1\",\"object\":\"response\",\"created_at\":1,\"status\":\"completed\","
+         "\"model\":\"m\",\"metadata\":{\"org_id\":\"org_body\",\"team_id\":\"t_body\"},"
+         "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}");
+    want(&fx, "org=org_env,provider=openai,source=openai,status=success,team=t_env ");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(transport_tenancy_and_default_org)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.default_org=org_default", NULL});
+    const char *body = "{\"id\":\"m1\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+                       "{\"input_tokens\":1,\"output_tokens\":2}}";
+    feed(&fx, body);
+    want(&fx, "org=org_default,");
+    buf_reset(&fx.out);
+    struct pipeline_tenancy tags = {.org = "org_tag"};
+    const char *body2 = "{\"id\":\"m2\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+                        "{\"input_tokens\":1,\"output_tokens\":2}}";
+    ck_assert_int_eq(pipeline_feed(fx.p, body2, strlen(body2), "t", &tags, &fx.out), 0);
+    want(&fx, "org=org_tag,");
+    fx_close(&fx);
+}
+END_TEST
+
+/* Bodies that must be rejected, each with the words its reason must hold. */
+static const struct {
+    const char *body;
+    const char *reason;
+} rejects[] = {
+    {"{\"tokenmeter\":2,\"body\":{}}", "must be 1"},
+    {"{\"tokenmeter\":1,\"source\":\"nosuch\",\"body\":{}}", "unknown source"},
+    {"{\"tokenmeter\":1,\"org\":5,\"body\":{}}", "\\\"org\\\" must be a string"},
+    {"{\"tokenmeter\":1}", "\\\"body\\\" must be"},
+    {"{\"hello\":\"world\"}", "unrecognised shape"},
+    {"{\"object\":\"chat.completion\",\"id\":\"x\"}", "without a usage object"},
+    {"{\"type\":\"message\",\"usage\":{\"input_tokens\":-1}}", "out of range"},
+    {"{\"type\":\"message\",\"usage\":{\"input_tokens\":\"lots\"}}", "not a non-negative integer"},
+    {"{\"type\":\"message\",\"usage\":{\"input_tokens\":1.5}}", "not a non-negative integer"},
+    {"{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":10,\"prompt_tokens_details\":"
+     "{\"cached_tokens\":11}}}",
+     "exceed input_tokens"},
+    {"{\"object\":\"response\",\"usage\":{\"output_tokens\":1,\"output_tokens_details\":"
+     "{\"reasoning_tokens\":2}}}",
+     "exceed output_tokens"},
+    {"{\"type\":\"message\",\"usage\":{\"input_tokens\":9223372036854775807,"
+     "\"cache_read_input_tokens\":1}}",
+     "out of range"},
+    {"{\"object\":\"chat.completion\",\"created\":\"yesterday\",\"usage\":{}}", "not a valid time"},
+    {"{\"object\":\"chat.completion\",\"created\":99999999999999,\"usage\":{}}", "1970..2262"},
+    {"{\"object\":\"chat.completion\",\"usageMetadata\":{},\"usage\":{}}", "ambiguous shape"},
+    {"[1,2", "invalid JSON"},
+};
+
+START_TEST(rejections_are_dead_lettered_with_reason)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx, rejects[_i].body);
+    ck_assert_int_eq(fx.st.rejected, 1);
+    ck_assert_int_eq(fx.st.written, 0);
+    ck_assert_uint_eq(fx.out.len, 0);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_ptr_nonnull(dl);
+    ck_assert_msg(strstr(dl, rejects[_i].reason) != NULL, "want \"%s\" in %s", rejects[_i].reason,
+                  dl);
+    free(dl);
+}
+END_TEST
+
+START_TEST(array_elements_stand_alone)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    feed(&fx, "[{\"id\":\"a\",\"type\":\"message\",\"model\":\"c\",\"usage\":{\"input_tokens\":1}},"
+              "7,{\"bad\":true},{\"id\":\"b\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+              "{\"input_tokens\":2}}]");
+    ck_assert_int_eq(fx.st.lines, 1);
+    ck_assert_int_eq(fx.st.written, 2);
+    ck_assert_int_eq(fx.st.rejected, 2);
+    feed(&fx, "[]");
+    ck_assert_int_eq(fx.st.ignored, 1);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_ptr_nonnull(strstr(dl, "\"origin\":\"test:1[1]\",\"raw\":\"7\""));
+    ck_assert_ptr_nonnull(strstr(dl, "\"origin\":\"test:1[2]\",\"raw\":\"{\\\"bad\\\":true}\""));
+    free(dl);
+}
+END_TEST
+
+START_TEST(identity_modes)
+{
+    const char *body =
+        "{\"id\":\"chatcmpl-9\",\"object\":\"chat.completion\",\"created\":1787666592,"
+        "\"model\":\"m\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}";
+    struct fixture fx;
+    /* timestamp mode: re-send dropped in-process, same second, hashed ns */
+    fx_open(&fx, NULL);
+    feed(&fx, body);
+    feed(&fx, body);
+    ck_assert_int_eq(fx.st.written, 1);
+    ck_assert_int_eq(fx.st.duplicates, 1);
+    ck_assert_int_eq(fx.st.events, 2);
+    want(&fx, " 1787666592");
+    want_not(&fx, " 1787666592000000000\n");
+    fx_close(&fx);
+    /* tag mode: event_id is the first tag and not a field */
+    fx_open(&fx, (const char *const[]){"ingest.dedup=tag", NULL});
+    feed(&fx, body);
+    want(&fx, "llm_usage,event_id=chatcmpl-9,model=m,");
+    want_not(&fx, "event_id=\"");
+    want(&fx, " 1787666592000000000\n");
+    fx_close(&fx);
+    /* off: time as is, nothing dropped */
+    fx_open(&fx, (const char *const[]){"ingest.dedup=off", NULL});
+    feed(&fx, body);
+    feed(&fx, body);
+    ck_assert_int_eq(fx.st.written, 2);
+    ck_assert_int_eq(fx.st.duplicates, 0);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(body_without_id_gets_stable_hash)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.dedup_cache=0", NULL});
+    feed(&fx, "{\"type\":\"message\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_"
+              "tokens\":2}}");
+    feed(&fx, "{\"model\":\"c\",\"type\":\"message\",\"usage\":{\"output_tokens\":2,\"input_"
+              "tokens\":1}}");
+    char *first = strstr(fx.out.data, "event_id=\"body-");
+    ck_assert_ptr_nonnull(first);
+    char *second = strstr(first + 1, "event_id=\"body-");
+    ck_assert_ptr_nonnull(second);
+    ck_assert_int_eq(strncmp(first, second, 36), 0); /* key order does not matter */
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(bom_and_oversize)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.max_body_bytes=1024", NULL});
+    feed(&fx, "\xEF\xBB\xBF{\"id\":\"m\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+              "{\"input_tokens\":1}}");
+    ck_assert_int_eq(fx.st.written, 1);
+    char big[2048];
+    memset(big, ' ', sizeof(big) - 1);
+    big[0] = '{';
+    big[sizeof(big) - 2] = '}';
+    big[sizeof(big) - 1] = '\0';
+    feed(&fx, big);
+    ck_assert_int_eq(fx.st.rejected, 1);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_ptr_nonnull(strstr(dl, "exceeds max_body_bytes (1024)"));
+    free(dl);
+}
+END_TEST
+
+START_TEST(forced_source)
+{
+    struct fixture fx;
+    fx_open(&fx, (const char *const[]){"ingest.source=gemini", NULL});
+    feed(&fx, "{\"type\":\"message\",\"usage\":{\"input_tokens\":1}}");
+    ck_assert_int_eq(fx.st.rejected, 1);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_ptr_nonnull(strstr(dl, "not a gemini body"));
+    free(dl);
+    char err[CONFIG_ERR_MAX];
+    struct config *c = config_new();
+    config_set_assignment(c, "ingest.source=nosuch", err);
+    config_finish(c, err);
+    struct stats st;
+    memset(&st, 0, sizeof(st));
+    ck_assert_ptr_null(pipeline_new(c, NULL, &st, err));
+    ck_assert_ptr_nonnull(strstr(err, "unknown source"));
+    config_free(c);
+}
+END_TEST
+
+Suite *check_pipeline_suite(void);
+Suite *check_pipeline_suite(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *src = tcase_create("sources");
+    tcase_add_checked_fixture(src, setup, teardown);
+    tcase_add_test(src, anthropic_adds_cache_to_input);
+    tcase_add_test(src, gemini_adds_thoughts_and_tool_prompt);
+    tcase_add_test(src, openai_chat_and_responses_inclusive);
+    tcase_add_test(src, litellm_split_from_usage_object);
+    tcase_add_test(src, litellm_failure_and_unreliable_cost);
+    tcase_add_test(src, openrouter_generation_wrapped_and_bare);
+    suite_add_tcase(s, src);
+    TCase *p = tcase_create("pipeline");
+    tcase_add_checked_fixture(p, setup, teardown);
+    tcase_add_test(p, envelope_outranks_body_tenancy);
+    tcase_add_test(p, transport_tenancy_and_default_org);
+    tcase_add_loop_test(p, rejections_are_dead_lettered_with_reason, 0,
+                        sizeof(rejects) / sizeof(rejects[0]));
+    tcase_add_test(p, array_elements_stand_alone);
+    tcase_add_test(p, identity_modes);
+    tcase_add_test(p, body_without_id_gets_stable_hash);
+    tcase_add_test(p, bom_and_oversize);
+    tcase_add_test(p, forced_source);
+    suite_add_tcase(s, p);
+    return s;
+}
