@@ -196,10 +196,10 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     if (!ev->time_known)
         ev->time_ns = p->receive_ns;
     if (ev->provider) {
-        size_t i = 0;
-        for (; ev->provider[i] && i + 1 < sizeof(ev->provider_buf); i++)
-            ev->provider_buf[i] = (char)tolower((unsigned char)ev->provider[i]);
-        ev->provider_buf[i] = '\0';
+        /* Provider names are short ASCII words; keep a UTF-8-safe prefix. */
+        event_keep(ev->provider_buf, sizeof(ev->provider_buf), ev->provider);
+        for (char *c = ev->provider_buf; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
         ev->provider = ev->provider_buf;
     }
     /* Durations derived from float epoch seconds carry binary noise
