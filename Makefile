@@ -44,7 +44,8 @@ CHECKBIN := $(BUILDDIR)/check_all
 
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
-.PHONY: all check check-unit check-golden check-hostile check-asan check-valgrind \
+.PHONY: all check check-unit check-golden check-hostile check-operation check-install \
+        check-asan check-valgrind \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
@@ -75,7 +76,7 @@ $(CHECKBIN): $(TOBJ) $(LIB_OBJ)
 # check: everything that needs no server. check-integration: real InfluxDB and
 # real Telegraf (started by the scripts on 127.0.0.1, stopped afterwards).
 
-check: check-unit check-golden check-hostile
+check: check-unit check-golden check-hostile check-operation
 
 check-unit: $(CHECKBIN) $(BIN)
 	TOKENMETER=$(abspath $(BIN)) TESTDATA=$(abspath tests/data) $(CHECKBIN)
@@ -85,6 +86,21 @@ check-golden: $(BIN)
 
 check-hostile: $(BIN)
 	python3 tests/hostile.py $(BIN)
+
+check-operation: $(BIN)
+	python3 tests/operation.py $(BIN)
+
+# make install into a scratch tree, then run the installed binary.
+check-install: $(BIN)
+	rm -rf $(BUILDDIR)/stage
+	$(MAKE) -s install DESTDIR=$(abspath $(BUILDDIR)/stage) PREFIX=/usr
+	test -x $(BUILDDIR)/stage/usr/bin/tokenmeter
+	test -f $(BUILDDIR)/stage/usr/share/man/man1/tokenmeter.1
+	test -f $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf
+	$(BUILDDIR)/stage/usr/bin/tokenmeter --version
+	$(BUILDDIR)/stage/usr/bin/tokenmeter -c $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf \
+	    execd --dead-letter $(BUILDDIR)/stage/dl.ndjson < examples/webhooks.ndjson > /dev/null
+	@echo "check-install: 1 passed, 0 failed"
 
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
@@ -98,6 +114,7 @@ check-asan:
 	    build/asan/check_all
 	python3 tests/golden.py build/asan/tokenmeter
 	python3 tests/hostile.py build/asan/tokenmeter
+	python3 tests/operation.py build/asan/tokenmeter
 
 VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99
 check-valgrind: $(CHECKBIN) $(BIN)

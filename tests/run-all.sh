@@ -11,7 +11,8 @@ step() { echo; echo "##### $*"; }
 step build;            make -s
 step lint;             make -s lint
 step format-check;     make -s format-check
-step unit+golden+hostile; make -s check
+step unit+golden+hostile+operation; make -s check
+step install;          make -s check-install
 step asan+ubsan;       make -s check-asan
 step valgrind;         make -s check-valgrind
 step integration;      make -s check-integration

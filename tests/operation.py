@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""How `tokenmeter execd` behaves as a Telegraf child (SPEC §6), through the
+real binary on pipes, the way Telegraf's inputs.execd runs it:
+
+  * a point arrives while stdin stays open (flushed when input is idle);
+  * a blank line, SIGHUP and SIGUSR1 each produce one tokenmeter_stats point;
+  * EOF: flush and exit 0; SIGTERM/SIGINT: flush and exit 0;
+  * a closed stdout (EPIPE) ends the process with a clear message, exit 74;
+  * stderr lines carry Telegraf's level prefixes;
+  * configuration errors name file, line and key and exit 78; usage errors 64;
+  * `replay` feeds dead letters back and refuses to replay a file into itself.
+
+Waits are liveness bounds (how long to wait before declaring a hang), never
+assertions about speed.
+
+Usage: operation.py BINARY
+"""
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration"))
+import tmlib  # noqa: E402
+
+CHAT = ('{"id":"chatcmpl-%d","object":"chat.completion","created":1787666592,"model":"m",'
+        '"usage":{"prompt_tokens":10,"completion_tokens":2}}')
+HANG = 20  # seconds before a missing line counts as a hang
+
+
+class Child:
+    def __init__(self, binary, args, tmp):
+        self.dl = os.path.join(tmp, "dl.ndjson")
+        self.p = subprocess.Popen([binary, "execd", "--dead-letter", self.dl] + args,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.buf = b""
+
+    def send(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def read_line(self):
+        """The next stdout line, or None if none arrives in HANG seconds."""
+        while b"\n" not in self.buf:
+            r, _, _ = select.select([self.p.stdout], [], [], HANG)
+            if not r:
+                return None
+            chunk = os.read(self.p.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def finish(self):
+        if self.p.stdin and self.p.stdin.closed:
+            self.p.stdin = None  # communicate() would flush it
+        out, err = self.p.communicate(timeout=HANG)
+        return self.p.returncode, self.buf + out, err.decode()
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    res = tmlib.Results("operation")
+    with tempfile.TemporaryDirectory() as tmp:
+        # flushed while stdin stays open; gather signals; EOF
+        c = Child(binary, [], tmp)
+        c.send((CHAT % 1 + "\n").encode())
+        line = c.read_line()
+        res.check(line is not None and line.startswith("llm_usage,"),
+                  "a point arrives while stdin stays open")
+        c.send(b"\n")
+        line = c.read_line()
+        res.check(line is not None and line.startswith("tokenmeter_stats lines=1i,events=1i,"
+                                                       "written=1i"),
+                  "a blank line gives a stats point: %r" % (line or "")[:80])
+        for sig in (signal.SIGUSR1, signal.SIGHUP):
+            c.p.send_signal(sig)
+            line = c.read_line()
+            res.check(line is not None and line.startswith("tokenmeter_stats "),
+                      "%s gives a stats point" % sig.name)
+        c.send((CHAT % 2 + "\r\n").encode())  # CRLF
+        res.check((c.read_line() or "").startswith("llm_usage,"), "CRLF line accepted")
+        c.p.stdin.close()
+        rc, rest, err = c.finish()
+        res.equal(rc, 0, "EOF: exit 0")
+        res.check(all(l[:3] in ("E! ", "W! ", "I! ", "D! ") for l in err.splitlines()),
+                  "every stderr line has a Telegraf prefix")
+        res.check("I! done: 2 lines, 2 events, 2 written" in err, "closing counters logged")
+
+        # SIGTERM: the pending input is finished and flushed, exit 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            c = Child(binary, [], tmp)
+            c.send((CHAT % 3 + "\n").encode())
+            res.check(c.read_line() is not None, "%s: point before the signal" % sig.name)
+            c.p.send_signal(sig)
+            rc, rest, err = c.finish()
+            res.equal(rc, 0, "%s: exit 0" % sig.name)
+
+        # EPIPE: nobody reads stdout any more
+        c = Child(binary, [], tmp)
+        c.p.stdout.close()
+        try:
+            for i in range(2000):
+                c.send((CHAT % (100 + i) + "\n").encode())
+        except BrokenPipeError:
+            pass
+        try:
+            c.p.stdin.close()
+        except BrokenPipeError:
+            pass
+        c.p.wait(timeout=HANG)
+        err = c.p.stderr.read().decode()
+        res.equal(c.p.returncode, 74, "closed stdout: exit 74")
+        res.check("E! stdout was closed (EPIPE)" in err, "closed stdout: a clear message")
+
+        # configuration and usage errors
+        conf = os.path.join(tmp, "bad.conf")
+        with open(conf, "w") as f:
+            f.write("[ingest]\n# comment\ndedupe = tag\n")
+        p = subprocess.run([binary, "-c", conf, "execd"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        res.equal(p.returncode, 78, "unknown key: exit 78")
+        res.check("%s:3: unknown key \"dedupe\" in section [ingest]" % conf in p.stderr,
+                  "unknown key: names file, line and key")
+        p = subprocess.run([binary, "execd", "-c", os.path.join(tmp, "missing.conf")],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        res.equal(p.returncode, 78, "-c after the command, missing file: exit 78")
+        p = subprocess.run([binary, "execd", "--dedup", "sometimes", "--dead-letter",
+                            os.path.join(tmp, "x")], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        res.equal(p.returncode, 78, "bad flag value: exit 78")
+        res.check("expected timestamp, tag or off" in p.stderr, "bad flag value: says why")
+        p = subprocess.run([binary, "execd", "--no-such-flag"], capture_output=True, text=True)
+        res.equal(p.returncode, 64, "unknown flag: exit 64")
+        p = subprocess.run([binary, "frobnicate"], capture_output=True, text=True)
+        res.equal(p.returncode, 64, "unknown command: exit 64")
+        p = subprocess.run([binary, "execd", "--dead-letter", "/nonexistent/dir/dl"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        res.equal(p.returncode, 73, "dead-letter file cannot be created: exit 73")
+        p = subprocess.run([binary, "execd", "--dead-letter", os.path.join(tmp, "d"),
+                            os.path.join(tmp, "no-such-input")], capture_output=True, text=True)
+        res.equal(p.returncode, 66, "missing input file: exit 66")
+        p = subprocess.run([binary, "execd", "--help"], capture_output=True, text=True)
+        res.check(p.returncode == 0 and "8519680 bytes per 1000000" in p.stdout,
+                  "--help states the duplicate cache's fixed memory")
+        p = subprocess.run([binary, "--version"], capture_output=True, text=True)
+        res.check(p.returncode == 0 and p.stdout.startswith("tokenmeter "), "--version")
+
+        # replay: bodies rejected under one config are written under another
+        dl = os.path.join(tmp, "replay-dl.ndjson")
+        body = json.dumps({"id": "msg_r", "type": "message", "model": "m",
+                           "usage": {"input_tokens": 5, "output_tokens": 1}})
+        p = subprocess.run([binary, "execd", "--dead-letter", dl, "--source", "gemini"],
+                           input=body + "\n", capture_output=True, text=True)
+        res.check(p.returncode == 0 and p.stdout == "", "forced wrong source: rejected")
+        p = subprocess.run([binary, "replay", "--dead-letter", dl, dl], capture_output=True,
+                           text=True)
+        res.equal(p.returncode, 64, "replay refuses its own dead-letter file")
+        retry = os.path.join(tmp, "retry.ndjson")
+        os.rename(dl, retry)
+        with open(retry, "a") as f:
+            f.write("this is not a record\n")
+        p = subprocess.run([binary, "replay", "--dead-letter", dl, retry], capture_output=True,
+                           text=True)
+        res.check(p.stdout.startswith("llm_usage,model=m,") and "event_id=\"msg_r\"" in p.stdout,
+                  "replay writes the fixed body")
+        res.equal(p.returncode, 65, "replay: a malformed record gives exit 65")
+        res.check("line 2: not a dead-letter record" in p.stderr,
+                  "replay names the malformed line")
+    return res.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
