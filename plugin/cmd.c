@@ -16,14 +16,9 @@ const char cmd_common_help[] =
     "      --log-level L     error, warn, info (default) or debug\n"
     "  -h, --help            this help\n";
 
-/* Storage for the assignments built by cmd_common_set(): they live until
- * exit, like argv. */
-static char *cmd_built_sets[CMD_MAX_SETS];
-static size_t cmd_nbuilt;
-
 int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value)
 {
-    if (c->nsets >= CMD_MAX_SETS || cmd_nbuilt >= CMD_MAX_SETS) {
+    if (c->nsets >= CMD_MAX_SETS || c->nowned >= CMD_MAX_SETS) {
         log_msg_always(LOG_LEVEL_ERROR, "too many configuration overrides");
         return -1;
     }
@@ -34,9 +29,17 @@ int cmd_common_set(struct cmd_common *c, const char *section_key, const char *va
         return -1;
     }
     snprintf(s, n, "%s=%s", section_key, value);
-    cmd_built_sets[cmd_nbuilt++] = s;
+    c->owned[c->nowned++] = s;
     c->sets[c->nsets++] = s;
     return 0;
+}
+
+void cmd_common_free(struct cmd_common *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    c->nowned = 0;
+    c->nsets = 0;
 }
 
 int cmd_common_option(struct cmd_common *c, int opt, const char *arg)

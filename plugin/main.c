@@ -69,9 +69,13 @@ int main(int argc, char **argv)
         return common.help ? EX_OK : EX_USAGE;
     }
     const char *name = argv[optind];
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(main_commands[i].name, name) == 0)
-            return main_commands[i].run(argc - optind, argv + optind, &common);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(main_commands[i].name, name) == 0) {
+            int status = main_commands[i].run(argc - optind, argv + optind, &common);
+            cmd_common_free(&common);
+            return status;
+        }
+    }
     log_msg_always(LOG_LEVEL_ERROR, "unknown command \"%s\"; try 'tokenmeter --help'", name);
     return EX_USAGE;
 }

@@ -21,8 +21,13 @@ struct cmd_common {
     const char *config_path; /* NULL: the default path, which may be missing */
     const char *sets[CMD_MAX_SETS]; /* "section.key=value" flag overrides, in order */
     size_t nsets;
+    char *owned[CMD_MAX_SETS]; /* the assignments cmd_common_set() built */
+    size_t nowned;
     bool help;
 };
+
+/* Releases what cmd_common_set() allocated. */
+void cmd_common_free(struct cmd_common *c);
 
 /* getopt_long codes of the common options (above any character). */
 enum {
