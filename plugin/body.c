@@ -303,7 +303,7 @@ int body_dump(const struct body_node *n, struct buf *out)
     const json_t *j = J(n);
     if (!j)
         return -EINVAL;
-    int rc = json_dump_callback(j, body_dump_cb, out,
-                                JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    int rc =
+        json_dump_callback(j, body_dump_cb, out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     return rc < 0 ? -ENOSPC : 0;
 }

@@ -179,8 +179,7 @@ int cmd_io_close(struct cmd_io *io, int rc)
     const struct stats *s = &io->stats;
     log_msg_always(LOG_LEVEL_INFO,
                    "done: %" PRIu64 " lines, %" PRIu64 " events, %" PRIu64 " written, %" PRIu64
-                   " duplicates, %" PRIu64 " ignored, %" PRIu64 " rejected, %" PRIu64
-                   " unpriced",
+                   " duplicates, %" PRIu64 " ignored, %" PRIu64 " rejected, %" PRIu64 " unpriced",
                    s->lines, s->events, s->written, s->duplicates, s->ignored, s->rejected,
                    s->unpriced);
     if (rc < 0 || frc < 0)

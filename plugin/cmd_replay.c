@@ -128,8 +128,9 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
     deadletter_reader_close(r);
     status = cmd_io_close(&io, rc);
     if (status == EX_OK && malformed) {
-        log_msg_always(LOG_LEVEL_ERROR, "replay: %" PRIu64 " of %" PRIu64
-                       " records were not dead-letter records", malformed, record);
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "replay: %" PRIu64 " of %" PRIu64 " records were not dead-letter records",
+                       malformed, record);
         status = EX_DATAERR;
     }
     return status;

@@ -50,8 +50,8 @@ static const struct config_key config_keys[] = {
     {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
      "INFLUXDB_RETENTION_DAYS", false},
     {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL, false},
-    {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0,
-     "false", NULL, false},
+    {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0, "false",
+     NULL, false},
 
     {"ingest", "measurement", CT_STRING, OFF(ingest.measurement), 0, 0, "llm_usage", NULL, false},
     {"ingest", "dedup", CT_DEDUP, OFF(ingest.dedup), 0, 0, "timestamp", NULL, false},
@@ -76,8 +76,7 @@ static const struct config_key config_keys[] = {
     {"aggregate", "sqlite", CT_STRING, OFF(aggregate.sqlite), 0, 0,
      "/var/lib/tokenmeter/summaries.sqlite", NULL, false},
     {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL, false},
-    {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL,
-     false},
+    {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL, false},
     {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL, false},
     {"aggregate", "measurement", CT_STRING, OFF(aggregate.measurement), 0, 0, "llm_usage_daily",
      NULL, false},
@@ -202,10 +201,10 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         int64_t v = 0;
         int prc = k->type == CT_INT ? parse_int(value, &v) : parse_seconds(value, &v);
         if (prc < 0 || v < k->min || v > k->max) {
-            snprintf(err, CONFIG_ERR_MAX,
-                     "%s: [%s] %s = \"%s\": expected %s between %lld and %lld", origin,
-                     k->section, k->key, value, k->type == CT_INT ? "an integer" : "seconds",
-                     (long long)k->min, (long long)k->max);
+            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected %s between %lld and %lld",
+                     origin, k->section, k->key, value,
+                     k->type == CT_INT ? "an integer" : "seconds", (long long)k->min,
+                     (long long)k->max);
             goto out;
         }
         *(int64_t *)field = v;
@@ -227,9 +226,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "off") == 0)
             *d = CONFIG_DEDUP_OFF;
         else {
-            snprintf(err, CONFIG_ERR_MAX,
-                     "%s: [%s] %s = \"%s\": expected timestamp, tag or off", origin, k->section,
-                     k->key, value);
+            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected timestamp, tag or off",
+                     origin, k->section, k->key, value);
             goto out;
         }
         break;
@@ -241,8 +239,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "base64") == 0)
             *e = CONFIG_ENCODING_BASE64;
         else {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64",
-                     origin, k->section, k->key, value);
+            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64", origin,
+                     k->section, k->key, value);
             goto out;
         }
         break;

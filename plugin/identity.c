@@ -26,7 +26,7 @@ int64_t identity_timestamp(int64_t time_ns, const char *source, const char *even
 }
 
 struct identity_cache {
-    size_t nbuckets; /* power of two */
+    size_t nbuckets;     /* power of two */
     unsigned char *next; /* per bucket: the way to overwrite next (FIFO) */
     uint64_t *keys;      /* nbuckets * IDENTITY_WAYS; 0 marks an empty way */
 };

@@ -11,9 +11,9 @@ int stats_format_point(const struct stats *s, int64_t now_ns, struct buf *out)
         const char *name;
         uint64_t v;
     } f[] = {
-        {"lines", s->lines},       {"events", s->events},     {"written", s->written},
-        {"duplicates", s->duplicates}, {"ignored", s->ignored}, {"rejected", s->rejected},
-        {"unpriced", s->unpriced}, {"truncated", s->truncated}, {"bytes", s->bytes},
+        {"lines", s->lines},           {"events", s->events},       {"written", s->written},
+        {"duplicates", s->duplicates}, {"ignored", s->ignored},     {"rejected", s->rejected},
+        {"unpriced", s->unpriced},     {"truncated", s->truncated}, {"bytes", s->bytes},
     };
     size_t mark = out->len;
     bool first = true;

@@ -15,10 +15,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* owned; NULL until the first append */
-    size_t len;  /* bytes in use, excluding the terminating NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard ceiling for len */
+    char *data; /* owned; NULL until the first append */
+    size_t len; /* bytes in use, excluding the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard ceiling for len */
 };
 
 /* Initialises an empty buffer that may hold at most `max` bytes. Allocates

@@ -54,8 +54,7 @@ struct deadletter_reader;
 
 /* Opens a dead-letter file for reading. Returns a new reader or NULL with
  * the reason in err. */
-struct deadletter_reader *deadletter_reader_open(const char *path,
-                                                 char err[DEADLETTER_ERR_MAX]);
+struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEADLETTER_ERR_MAX]);
 
 /* Reads the next record's body into raw (reset first) and its reason into
  * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL

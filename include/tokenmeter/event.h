@@ -34,8 +34,8 @@ struct event {
     const char *source; /* static name: "openai", "litellm", ... */
     const char *event_id;
     const char *trace_id;
-    int64_t time_ns;   /* when the request started */
-    bool time_known;   /* false: the body had no time; receive time is used */
+    int64_t time_ns; /* when the request started */
+    bool time_known; /* false: the body had no time; receive time is used */
     const char *org;
     const char *team;
     const char *user;

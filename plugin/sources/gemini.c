@@ -44,8 +44,8 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
     int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
     if (source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err) < 0 ||
         source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err) < 0 ||
-        source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens,
-                     err) < 0 ||
+        source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens, err) <
+            0 ||
         source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err) < 0 ||
         source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err) < 0 ||
         source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err) < 0)

@@ -47,8 +47,9 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
     struct event ev;
     event_init(&ev, "openai");
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
-        snprintf(err, SOURCE_ERR_MAX, "chat completion without a usage object (streamed chunks "
-                                      "carry usage only in the last one)");
+        snprintf(err, SOURCE_ERR_MAX,
+                 "chat completion without a usage object (streamed chunks "
+                 "carry usage only in the last one)");
         return -EINVAL;
     }
     ev.event_id = body_str_nonempty(doc, "/id");

@@ -53,8 +53,8 @@ static int openrouter_generation_extract(const struct body_node *doc, struct sou
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = "error";
     }
-    const char *in_ptr = body_has(g, "/native_tokens_prompt") ? "/native_tokens_prompt"
-                                                              : "/tokens_prompt";
+    const char *in_ptr =
+        body_has(g, "/native_tokens_prompt") ? "/native_tokens_prompt" : "/tokens_prompt";
     const char *out_ptr = body_has(g, "/native_tokens_completion") ? "/native_tokens_completion"
                                                                    : "/tokens_completion";
     if (source_count(g, in_ptr, &ev.input_tokens, err) < 0 ||
