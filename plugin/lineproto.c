@@ -30,6 +30,17 @@ static int lp_visible(char c)
     }
 }
 
+/* True for the bytes lp_escape() must rewrite (or drop) in this context. */
+static bool lp_special(char c, enum lp_kind kind)
+{
+    unsigned char u = (unsigned char)c;
+    if (u < 0x20 || u == 0x7f || c == '\\')
+        return true;
+    if (kind == LP_STRING)
+        return c == '"';
+    return c == ',' || c == ' ' || (c == '=' && kind == LP_TAG);
+}
+
 static int lp_name_safe_after_backslash(char next)
 {
     unsigned char u = (unsigned char)next;
@@ -55,8 +66,16 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
     size_t len = strlen(s);
     size_t n = lp_cut(s, len, max);
     int truncated = n < len;
+    size_t run = 0; /* start of the pending run of bytes copied as they are */
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
+        if (!lp_special(c, kind))
+            continue;
+        /* Most values have no special byte at all: copy runs in one go. */
+        int rc = buf_append(b, s + run, i - run);
+        if (rc < 0)
+            return rc;
+        run = i + 1;
         char out[3];
         size_t on = 0;
         int vis = lp_visible(c);
@@ -89,10 +108,12 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
         } else {
             out[on++] = c;
         }
-        int rc = buf_append(b, out, on);
-        if (rc < 0)
+        if ((rc = buf_append(b, out, on)) < 0)
             return rc;
     }
+    int rc = buf_append(b, s + run, n - run);
+    if (rc < 0)
+        return rc;
     *written = b->len - start;
     return truncated;
 }
@@ -140,12 +161,29 @@ static int lp_field_key(struct buf *b, bool *first, const char *key)
     return buf_putc(b, '=');
 }
 
+/* Appends the decimal digits of v and an optional suffix; printf is most of
+ * the cost of a line otherwise. */
+static int lp_put_int(struct buf *b, int64_t v, const char *suffix)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    int rc = buf_append(b, tmp + i, sizeof(tmp) - i);
+    return rc < 0 ? rc : buf_puts(b, suffix);
+}
+
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
     int rc = lp_field_key(b, first, key);
     if (rc < 0)
         return rc;
-    return buf_printf(b, "%" PRId64 "i", v);
+    return lp_put_int(b, v, "i");
 }
 
 void lineproto_format_float(double v, char out[32])
@@ -189,7 +227,8 @@ int lineproto_field_str(struct buf *b, bool *first, const char *key, const char 
 
 int lineproto_end(struct buf *b, int64_t ns)
 {
-    return buf_printf(b, " %" PRId64 "\n", ns);
+    int rc = buf_putc(b, ' ');
+    return rc < 0 ? rc : lp_put_int(b, ns, "\n");
 }
 
 /* ---- reader ------------------------------------------------------------ */
