@@ -27,7 +27,10 @@
 #include "tokenmeter/identity.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/pipeline.h"
+#include "tokenmeter/spool.h"
 #include "tokenmeter/timeutil.h"
+
+#define EXECD_SPOOL_POLL_MS 200 /* how often an idle spool is looked at */
 
 static const char execd_usage[] =
     "usage: tokenmeter execd [options] [FILE...]\n"
@@ -53,6 +56,11 @@ static const char execd_usage[] =
     "      --receive-time T     time (RFC 3339, or ns since the epoch) given to bodies\n"
     "                           that carry none (Anthropic, Helicone); default: now.\n"
     "                           For backfills of archived responses.\n"
+    "      --spool DIR          also drain the maildir-style spool DIR: senders write\n"
+    "                           each body to DIR/tmp/NAME, then rename it to\n"
+    "                           DIR/new/NAME; files are read in name order, one body\n"
+    "                           each, and removed once their points are flushed.\n"
+    "                           stdin still carries gather signals; EOF ends the run.\n"
     "%s"
     "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 66 an input\n"
@@ -69,6 +77,7 @@ enum {
     EXECD_OPT_SOURCE,
     EXECD_OPT_MAX_BODY,
     EXECD_OPT_RECEIVE_TIME,
+    EXECD_OPT_SPOOL,
 };
 
 static const struct {
@@ -100,97 +109,252 @@ static int execd_line(struct cmd_io *io, const char *line, size_t len, const cha
     return rc < 0 ? rc : 0;
 }
 
+/* An NDJSON stream being read: the line held across reads, and whether the
+ * current line is too long and being streamed to the dead-letter file. */
+struct execd_reader {
+    const char *name;
+    struct buf line;
+    uint64_t lineno;
+    bool oversize;
+};
+
+static void execd_reader_init(struct execd_reader *r, const char *name, size_t max)
+{
+    r->name = name;
+    buf_init(&r->line, max + 2); /* room for "\r" and one byte past the limit */
+    r->lineno = 1;
+    r->oversize = false;
+}
+
+/* Consumes one chunk: every line it completes is fed. Returns 0 or a
+ * negative errno that ends the process. */
+static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *chunk, size_t n)
+{
+    size_t max = (size_t)io->cfg->ingest.max_body_bytes;
+    char origin[320];
+    int rc = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        if (chunk[i] != '\n')
+            continue;
+        if (r->oversize) {
+            rc = cmd_io_oversize_append(io, chunk + start, i - start);
+            if (rc >= 0)
+                rc = cmd_io_oversize_end(io);
+            r->oversize = false;
+        } else if (r->line.len) {
+            rc = buf_append(&r->line, chunk + start, i - start);
+            if (rc == -ENOSPC) {
+                snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
+                rc = cmd_io_oversize_begin(io, origin, &r->line, chunk + start, i - start);
+                if (rc >= 0)
+                    rc = cmd_io_oversize_end(io);
+            } else if (rc >= 0) {
+                rc = execd_line(io, r->line.data, r->line.len, r->name, r->lineno);
+            }
+        } else {
+            /* The common case: the whole line is inside this chunk. */
+            if (i - start > max + 1) {
+                snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
+                rc = cmd_io_oversize_begin(io, origin, &r->line, chunk + start, i - start);
+                if (rc >= 0)
+                    rc = cmd_io_oversize_end(io);
+            } else {
+                rc = execd_line(io, chunk + start, i - start, r->name, r->lineno);
+            }
+        }
+        buf_reset(&r->line);
+        r->lineno++;
+        start = i + 1;
+    }
+    if (rc < 0 || start >= n)
+        return rc;
+    const char *rest = chunk + start;
+    size_t rlen = n - start;
+    if (r->oversize) {
+        rc = cmd_io_oversize_append(io, rest, rlen);
+    } else if ((rc = buf_append(&r->line, rest, rlen)) == -ENOSPC) {
+        snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
+        rc = cmd_io_oversize_begin(io, origin, &r->line, rest, rlen);
+        buf_reset(&r->line);
+        r->oversize = true;
+    }
+    return rc;
+}
+
+/* End of the stream: a last line without '\n' is still a body. */
+static int execd_eof(struct cmd_io *io, struct execd_reader *r)
+{
+    int rc = 0;
+    if (r->oversize)
+        rc = cmd_io_oversize_end(io);
+    else if (r->line.len)
+        rc = execd_line(io, r->line.data, r->line.len, r->name, r->lineno);
+    r->oversize = false;
+    buf_reset(&r->line);
+    return rc;
+}
+
+/* Reads fd once. Returns 1 with data consumed, 0 at EOF (the last line
+ * fed), or a negative errno that ends the process. EINTR acts on the
+ * signals and returns 1. */
+static int execd_read(struct cmd_io *io, struct execd_reader *r, int fd)
+{
+    char chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0) {
+        if (errno == EINTR) {
+            int rc = cmd_io_handle_signals(io);
+            return rc < 0 ? rc : 1;
+        }
+        int e = errno;
+        log_msg_always(LOG_LEVEL_ERROR, "reading %s: %s", r->name, strerror(e));
+        return -e;
+    }
+    if (n == 0) {
+        int rc = execd_eof(io, r);
+        return rc < 0 ? rc : 0;
+    }
+    int rc = execd_chunk(io, r, chunk, (size_t)n);
+    return rc < 0 ? rc : 1;
+}
+
 /* Reads one descriptor to EOF (or until asked to stop). Returns 0 or a
  * negative errno that ends the process. */
 static int execd_stream(struct cmd_io *io, int fd, const char *name)
 {
-    struct buf line;
-    char chunk[65536];
-    uint64_t lineno = 1;
-    bool oversize = false; /* the current line is being streamed away */
-    size_t max = (size_t)io->cfg->ingest.max_body_bytes;
-    char origin[320];
+    struct execd_reader r;
     int rc = 0;
-    buf_init(&line, max + 2); /* room for "\r" and one byte past the limit */
+    execd_reader_init(&r, name, (size_t)io->cfg->ingest.max_body_bytes);
     while (!cmd_io_stop_requested()) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR) {
-                if ((rc = cmd_io_handle_signals(io)) < 0)
-                    break;
-                continue;
-            }
-            rc = -errno;
-            log_msg_always(LOG_LEVEL_ERROR, "reading %s: %s", name, strerror(errno));
+        if ((rc = execd_read(io, &r, fd)) <= 0)
             break;
-        }
-        if (n == 0) {
-            /* A last line without '\n' is still a body. */
-            if (oversize) {
-                rc = cmd_io_oversize_end(io);
-            } else if (line.len) {
-                rc = execd_line(io, line.data, line.len, name, lineno);
-            }
-            break;
-        }
-        size_t start = 0;
-        for (size_t i = 0; i < (size_t)n && rc >= 0; i++) {
-            if (chunk[i] != '\n')
-                continue;
-            if (oversize) {
-                rc = cmd_io_oversize_append(io, chunk + start, i - start);
-                if (rc >= 0)
-                    rc = cmd_io_oversize_end(io);
-                oversize = false;
-            } else if (line.len) {
-                rc = buf_append(&line, chunk + start, i - start);
-                if (rc == -ENOSPC) {
-                    snprintf(origin, sizeof(origin), "%s:%" PRIu64, name, lineno);
-                    rc = cmd_io_oversize_begin(io, origin, &line, chunk + start, i - start);
-                    if (rc >= 0)
-                        rc = cmd_io_oversize_end(io);
-                } else if (rc >= 0) {
-                    rc = execd_line(io, line.data, line.len, name, lineno);
-                }
-            } else {
-                /* The common case: the whole line is inside this chunk. */
-                if (i - start > max + 1) {
-                    snprintf(origin, sizeof(origin), "%s:%" PRIu64, name, lineno);
-                    rc = cmd_io_oversize_begin(io, origin, &line, chunk + start, i - start);
-                    if (rc >= 0)
-                        rc = cmd_io_oversize_end(io);
-                } else {
-                    rc = execd_line(io, chunk + start, i - start, name, lineno);
-                }
-            }
-            buf_reset(&line);
-            lineno++;
-            start = i + 1;
-        }
-        if (rc < 0)
-            break;
-        if (start < (size_t)n) {
-            const char *rest = chunk + start;
-            size_t rlen = (size_t)n - start;
-            if (oversize) {
-                rc = cmd_io_oversize_append(io, rest, rlen);
-            } else if ((rc = buf_append(&line, rest, rlen)) == -ENOSPC) {
-                snprintf(origin, sizeof(origin), "%s:%" PRIu64, name, lineno);
-                rc = cmd_io_oversize_begin(io, origin, &line, rest, rlen);
-                buf_reset(&line);
-                oversize = true;
-            }
-            if (rc < 0)
-                break;
-        }
         if ((rc = cmd_io_maybe_flush(io, fd)) < 0)
             break;
         if ((rc = cmd_io_handle_signals(io)) < 0)
             break;
     }
-    if (rc >= 0 && oversize && cmd_io_stop_requested())
+    if (rc >= 0 && r.oversize && cmd_io_stop_requested())
         rc = cmd_io_oversize_end(io);
-    buf_free(&line);
+    buf_free(&r.line);
+    return rc;
+}
+
+/* One spool file: fed as one body, or, over max_body_bytes, streamed to
+ * the dead-letter file without being held. Its points are flushed before
+ * it is removed. `fixed_ns` is --receive-time (-1: the file's mtime, which
+ * stays the same if the file is read again after a crash). */
+static int execd_spool_file(struct cmd_io *io, struct spool *sp, const char *name, int64_t fixed_ns)
+{
+    struct spool_file f;
+    struct buf body;
+    size_t max = (size_t)io->cfg->ingest.max_body_bytes;
+    char chunk[65536];
+    int rc = spool_file_open(sp, name, &f);
+    if (rc == -ENOENT || rc == -EBADF)
+        return 0; /* gone, or set aside (logged) */
+    if (rc < 0)
+        return rc;
+    buf_init(&body, max + 1);
+    bool oversize = f.size > (off_t)max;
+    if (oversize)
+        rc = cmd_io_oversize_begin(io, f.path, &body, NULL, 0);
+    while (rc >= 0) {
+        ssize_t n = read(f.fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            log_msg_always(LOG_LEVEL_ERROR, "reading %s: %s", f.path, strerror(errno));
+        }
+        if (n <= 0)
+            break;
+        if (oversize) {
+            rc = cmd_io_oversize_append(io, chunk, (size_t)n);
+        } else if ((rc = buf_append(&body, chunk, (size_t)n)) == -ENOSPC) {
+            /* It grew after we looked: a sender that did not rename. */
+            rc = cmd_io_oversize_begin(io, f.path, &body, chunk, (size_t)n);
+            oversize = true;
+        }
+    }
+    if (rc >= 0 && oversize) {
+        rc = cmd_io_oversize_end(io);
+    } else if (rc >= 0) {
+        pipeline_set_receive_time(io->pipeline, fixed_ns >= 0 ? fixed_ns : f.mtime_ns);
+        rc = pipeline_feed(io->pipeline, body.data ? body.data : "", body.len, f.path, NULL,
+                           &io->out);
+    }
+    spool_file_close(&f);
+    buf_free(&body);
+    if (rc >= 0)
+        rc = cmd_io_flush(io);
+    if (rc >= 0)
+        rc = spool_remove(sp, name);
+    return rc;
+}
+
+/* Reads what stdin has for us without waiting longer than timeout_ms.
+ * Clears *open at EOF. Returns 0 or a negative errno. */
+static int execd_spool_stdin(struct cmd_io *io, struct execd_reader *r, bool *open, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    int pr = poll(&pfd, 1, timeout_ms);
+    int rc = 0;
+    if (pr < 0 && errno != EINTR)
+        return -errno;
+    if (pr > 0) {
+        rc = execd_read(io, r, STDIN_FILENO);
+        if (rc == 0)
+            *open = false;
+        if (rc >= 0)
+            rc = cmd_io_flush(io);
+    }
+    return rc < 0 ? rc : cmd_io_handle_signals(io);
+}
+
+/* --spool DIR: drains DIR/new while stdin still carries Telegraf's gather
+ * signals (blank lines) and bodies. EOF on stdin: the files already listed
+ * are drained (SIGTERM stops that after the current file), then the run
+ * ends; anything newer waits for the next run. */
+static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns)
+{
+    char err[SPOOL_ERR_MAX];
+    struct execd_reader r;
+    int rc = 0;
+    bool stdin_open = true;
+    struct spool *sp = spool_open(dir, err);
+    if (!sp) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        return -ENOTDIR;
+    }
+    execd_reader_init(&r, "stdin", (size_t)io->cfg->ingest.max_body_bytes);
+    bool busy = true; /* the last scan found files: look again at once */
+    while (rc >= 0 && !cmd_io_stop_requested()) {
+        if (stdin_open)
+            rc = execd_spool_stdin(io, &r, &stdin_open, busy ? 0 : EXECD_SPOOL_POLL_MS);
+        if (rc < 0)
+            break;
+        long n = spool_scan(sp);
+        if (n < 0) {
+            rc = (int)n;
+            break;
+        }
+        busy = n > 0;
+        for (long i = 0; i < n && rc >= 0 && !cmd_io_stop_requested(); i++) {
+            rc = execd_spool_file(io, sp, spool_name(sp, (size_t)i), fixed_ns);
+            /* Keep answering gather signals while a long backlog drains. */
+            if (rc >= 0 && stdin_open && i % 64 == 63)
+                rc = execd_spool_stdin(io, &r, &stdin_open, 0);
+            else if (rc >= 0)
+                rc = cmd_io_handle_signals(io);
+        }
+        if (!stdin_open)
+            break;
+    }
+    if (rc >= 0 && r.oversize)
+        rc = cmd_io_oversize_end(io);
+    buf_free(&r.line);
+    spool_close(sp);
     return rc;
 }
 
@@ -207,12 +371,14 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         {"source", required_argument, NULL, EXECD_OPT_SOURCE},
         {"max-body-bytes", required_argument, NULL, EXECD_OPT_MAX_BODY},
         {"receive-time", required_argument, NULL, EXECD_OPT_RECEIVE_TIME},
+        {"spool", required_argument, NULL, EXECD_OPT_SPOOL},
         {NULL, 0, NULL, 0},
     };
     struct cmd_io io;
     int opt;
     int status = EX_OK;
     int64_t receive_ns = -1;
+    const char *spool_dir = NULL;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         int handled = cmd_common_option(common, opt, optarg);
@@ -220,6 +386,10 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
             return EX_USAGE;
         if (handled)
             continue;
+        if (opt == EXECD_OPT_SPOOL) {
+            spool_dir = optarg;
+            continue;
+        }
         if (opt == EXECD_OPT_RECEIVE_TIME) {
             if (cmd_parse_time(optarg, &receive_ns) < 0) {
                 log_msg_always(LOG_LEVEL_ERROR,
@@ -250,7 +420,14 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         return status;
     pipeline_set_receive_time(io.pipeline, receive_ns);
     int rc = 0;
-    if (optind >= argc) {
+    if (spool_dir && optind < argc) {
+        log_msg_always(LOG_LEVEL_ERROR, "--spool reads stdin and the spool, not FILEs");
+        status = EX_USAGE;
+    } else if (spool_dir) {
+        rc = execd_spool(&io, spool_dir, receive_ns);
+        if (rc == -ENOTDIR)
+            status = EX_CANTCREAT;
+    } else if (optind >= argc) {
         rc = execd_stream(&io, STDIN_FILENO, "stdin");
     } else {
         for (int i = optind; i < argc && rc >= 0 && !cmd_io_stop_requested(); i++) {

@@ -244,48 +244,74 @@ void lineproto_point_free(struct lineproto_point *pt)
     buf_free(&pt->arena);
 }
 
-long lineproto_line_end(const char *data, size_t len)
+void lineproto_scanner_init(struct lineproto_scanner *sc)
 {
-    /* States: in the series key (measurement, tags), in the field set
-     * (quotes matter only in field values, after '='), in a quoted value,
-     * or in the timestamp. */
-    enum { KEY, FIELDS_KEY, FIELDS_VALUE, QUOTED, TIME } st = KEY;
+    sc->state = 0;
+    sc->escaped = false;
+}
+
+/* States of the scanner: in the series key (measurement, tags), in the field
+ * set (quotes matter only in field values, after '='), in a quoted value, or
+ * in the timestamp. */
+enum { LP_SCAN_KEY, LP_SCAN_FIELDS_KEY, LP_SCAN_FIELDS_VALUE, LP_SCAN_QUOTED, LP_SCAN_TIME };
+
+long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size_t len)
+{
+    int st = sc->state;
+    bool esc = sc->escaped;
     for (size_t i = 0; i < len; i++) {
         char c = data[i];
-        if (c == '\n' && st != QUOTED)
+        /* Outside quotes a newline ends the line even after a backslash:
+         * an escape never joins two metrics. */
+        if (c == '\n' && st != LP_SCAN_QUOTED) {
+            lineproto_scanner_init(sc);
             return (long)i;
+        }
+        if (esc) {
+            esc = false;
+            continue;
+        }
         switch (st) {
-        case KEY:
+        case LP_SCAN_KEY:
             if (c == '\\')
-                i++;
+                esc = true;
             else if (c == ' ')
-                st = FIELDS_KEY;
+                st = LP_SCAN_FIELDS_KEY;
             break;
-        case FIELDS_KEY:
+        case LP_SCAN_FIELDS_KEY:
             if (c == '\\')
-                i++;
+                esc = true;
             else if (c == '=')
-                st = FIELDS_VALUE;
+                st = LP_SCAN_FIELDS_VALUE;
             break;
-        case FIELDS_VALUE:
+        case LP_SCAN_FIELDS_VALUE:
             if (c == '"')
-                st = QUOTED;
+                st = LP_SCAN_QUOTED;
             else if (c == ',')
-                st = FIELDS_KEY;
+                st = LP_SCAN_FIELDS_KEY;
             else if (c == ' ')
-                st = TIME;
+                st = LP_SCAN_TIME;
             break;
-        case QUOTED:
+        case LP_SCAN_QUOTED:
             if (c == '\\')
-                i++;
+                esc = true;
             else if (c == '"')
-                st = FIELDS_VALUE;
+                st = LP_SCAN_FIELDS_VALUE;
             break;
-        case TIME:
+        default:
             break;
         }
     }
+    sc->state = st;
+    sc->escaped = esc;
     return -1;
+}
+
+long lineproto_line_end(const char *data, size_t len)
+{
+    struct lineproto_scanner sc;
+    lineproto_scanner_init(&sc);
+    return lineproto_scanner_feed(&sc, data, len);
 }
 
 /* Copies an escaped name (measurement, tag key/value, field key) into the

@@ -24,6 +24,7 @@ struct main_command {
 static const struct main_command main_commands[] = {
     {"execd", cmd_execd_main, "webhook JSON (stdin, files) -> line protocol (inputs.execd)"},
     {"replay", cmd_replay_main, "feed a dead-letter file back through the normalizer"},
+    {"process", cmd_process_main, "Telegraf metrics holding webhook bodies -> line protocol"},
 };
 
 #define N_COMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

@@ -65,5 +65,6 @@ int cmd_parse_time(const char *s, int64_t *ns);
 /* Entry points, one per command: argv[0] is the command name. */
 int cmd_execd_main(int argc, char **argv, struct cmd_common *common);
 int cmd_replay_main(int argc, char **argv, struct cmd_common *common);
+int cmd_process_main(int argc, char **argv, struct cmd_common *common);
 
 #endif

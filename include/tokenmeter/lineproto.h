@@ -69,7 +69,7 @@ enum lineproto_type {
 };
 
 struct lineproto_tag {
-    const char *key;   /* unescaped, NUL-terminated, borrowed from the point */
+    const char *key; /* unescaped, NUL-terminated, borrowed from the point */
     const char *value;
 };
 
@@ -108,6 +108,19 @@ void lineproto_point_free(struct lineproto_point *pt);
  * its terminating '\n' (outside quotes), or -1 when the line is not complete
  * yet (more input needed). */
 long lineproto_line_end(const char *data, size_t len);
+
+/* The same scan, resumable across chunks of a stream, so a long metric is
+ * scanned once however it arrives. Initialise once; feed each chunk: the
+ * return is the offset in this chunk of the '\n' that ends the current
+ * line (the scanner is then ready for the next line), or -1 when the chunk
+ * ended inside the line (the state is kept for the next chunk). */
+struct lineproto_scanner {
+    int state;
+    bool escaped;
+};
+
+void lineproto_scanner_init(struct lineproto_scanner *sc);
+long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size_t len);
 
 /* Parses one line (without its '\n'; a trailing '\r' is allowed) into pt.
  * Returns 0, 1 for a blank or comment line (pt empty), or -EINVAL with a

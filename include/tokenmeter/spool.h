@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool — the maildir-style directory that `execd --spool DIR` drains
+ * (SPEC §6), for senders that cannot pipe into Telegraf.
+ *
+ * A sender writes each body to a file in DIR/tmp and then rename(2)s it
+ * into DIR/new, so the reader never sees half a file. The reader takes
+ * the files in DIR/new in name order (name files with a sortable time prefix to keep
+ * arrival order), one body per file, and removes a file only after its
+ * points were written and flushed; a crash in between means the file is
+ * read again, and the repeated points land on the same identity.
+ *
+ * Names starting with '.' are skipped (a sender's own temporaries). An
+ * entry that is not a readable regular file (a directory, a symlink, a
+ * FIFO, a file without read permission) is moved to DIR/bad with a warning,
+ * so it can neither stall the spool nor vanish. One reader per spool.
+ */
+#ifndef TOKENMETER_SPOOL_H
+#define TOKENMETER_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SPOOL_ERR_MAX  512
+#define SPOOL_SCAN_MAX 100000 /* names taken per scan; the rest wait for the next */
+#define SPOOL_PATH_MAX 4096
+
+struct spool;
+
+/* An opened spool file. */
+struct spool_file {
+    int fd;                    /* owned: close with spool_file_close() */
+    off_t size;                /* at open time */
+    int64_t mtime_ns;          /* when the sender finished writing it */
+    char path[SPOOL_PATH_MAX]; /* DIR/new/NAME, for logs and records */
+};
+
+/* Opens the spool at dir, creating dir, dir/tmp and dir/new (mode 0750)
+ * when missing. Returns a new spool, or NULL with the reason in err. */
+struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX]);
+
+/* Releases the spool. Accepts NULL. */
+void spool_close(struct spool *sp);
+
+/* Lists DIR/new afresh in name order. Returns the number of names (at most
+ * SPOOL_SCAN_MAX), or -errno after logging why. */
+long spool_scan(struct spool *sp);
+
+/* The i-th name of the last scan (borrowed until the next scan). */
+const char *spool_name(const struct spool *sp, size_t i);
+
+/* Opens DIR/new/NAME for reading. Returns 0 with f filled; -ENOENT when the
+ * file is gone; -EBADF when the entry was not a readable regular file and
+ * was moved to DIR/bad (logged); another -errno on failure (logged). */
+int spool_file_open(struct spool *sp, const char *name, struct spool_file *f);
+
+/* Closes the descriptor. Accepts a file that was never opened (fd -1). */
+void spool_file_close(struct spool_file *f);
+
+/* Removes DIR/new/NAME once its points are safe. Returns 0 (also when it is
+ * already gone) or -errno after logging why. */
+int spool_remove(struct spool *sp, const char *name);
+
+#endif
