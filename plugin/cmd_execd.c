@@ -53,6 +53,9 @@ static const char execd_usage[] =
     "      --source NAME        treat every body as this source ([ingest] source)\n"
     "      --max-body-bytes N   larger bodies are rejected ([ingest] max_body_bytes,\n"
     "                           default 8388608)\n"
+    "      --prices FILE        price table in LiteLLM's model_prices_and_context_window\n"
+    "                           .json format, for events without a reported cost\n"
+    "                           ([ingest] prices; reloaded on SIGHUP)\n"
     "      --receive-time T     time (RFC 3339, or ns since the epoch) given to bodies\n"
     "                           that carry none (Anthropic, Helicone); default: now.\n"
     "                           For backfills of archived responses.\n"
@@ -78,6 +81,7 @@ enum {
     EXECD_OPT_MAX_BODY,
     EXECD_OPT_RECEIVE_TIME,
     EXECD_OPT_SPOOL,
+    EXECD_OPT_PRICES,
 };
 
 static const struct {
@@ -88,6 +92,7 @@ static const struct {
     {EXECD_OPT_DEDUP_CACHE, "ingest.dedup_cache"}, {EXECD_OPT_MEASUREMENT, "ingest.measurement"},
     {EXECD_OPT_DEFAULT_ORG, "ingest.default_org"}, {EXECD_OPT_EXTRA_TAGS, "ingest.extra_tags"},
     {EXECD_OPT_SOURCE, "ingest.source"},           {EXECD_OPT_MAX_BODY, "ingest.max_body_bytes"},
+    {EXECD_OPT_PRICES, "ingest.prices"},
 };
 
 static void execd_help(void)
@@ -372,6 +377,7 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         {"max-body-bytes", required_argument, NULL, EXECD_OPT_MAX_BODY},
         {"receive-time", required_argument, NULL, EXECD_OPT_RECEIVE_TIME},
         {"spool", required_argument, NULL, EXECD_OPT_SPOOL},
+        {"prices", required_argument, NULL, EXECD_OPT_PRICES},
         {NULL, 0, NULL, 0},
     };
     struct cmd_io io;

@@ -15,6 +15,7 @@
 /* Signal flags: the only state handlers touch. */
 static volatile sig_atomic_t cmd_io_stop;
 static volatile sig_atomic_t cmd_io_stats_wanted;
+static volatile sig_atomic_t cmd_io_reload_wanted;
 
 static void cmd_io_on_stop(int sig)
 {
@@ -28,6 +29,14 @@ static void cmd_io_on_stats(int sig)
     cmd_io_stats_wanted = 1;
 }
 
+/* SIGHUP: reload the price table, and emit the stats point as SIGUSR1 does. */
+static void cmd_io_on_hup(int sig)
+{
+    (void)sig;
+    cmd_io_reload_wanted = 1;
+    cmd_io_stats_wanted = 1;
+}
+
 static void cmd_io_signals(void)
 {
     struct sigaction sa;
@@ -37,8 +46,9 @@ static void cmd_io_signals(void)
     sa.sa_handler = cmd_io_on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = cmd_io_on_stats;
+    sa.sa_handler = cmd_io_on_hup;
     sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = cmd_io_on_stats;
     sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -120,6 +130,15 @@ bool cmd_io_stop_requested(void)
 
 int cmd_io_handle_signals(struct cmd_io *io)
 {
+    if (cmd_io_reload_wanted) {
+        char err[CONFIG_ERR_MAX];
+        cmd_io_reload_wanted = 0;
+        if (pipeline_reload_prices(io->pipeline, err) < 0)
+            log_msg_always(LOG_LEVEL_ERROR, "SIGHUP: %s; keeping the previous price table", err);
+        else
+            log_msg_always(LOG_LEVEL_INFO, "SIGHUP: price table reloaded (%zu models)",
+                           pipeline_price_count(io->pipeline));
+    }
     if (cmd_io_stats_wanted) {
         cmd_io_stats_wanted = 0;
         return cmd_io_emit_stats(io);

@@ -15,6 +15,8 @@
 #include "tokenmeter/identity.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/mapping.h"
+#include "tokenmeter/pricing.h"
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
 
@@ -42,6 +44,8 @@ struct pipeline {
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns; /* -1: use the clock */
+    struct pricing *prices;   /* never NULL once built; replaced on reload */
+    struct mapping *mapping;  /* the [mapping] source, or NULL */
 };
 
 /* What an extraction needs to finish an event: the document, and the
@@ -85,7 +89,36 @@ struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl,
         pipeline_free(p);
         return NULL;
     }
+    if (pricing_load(cfg->ingest.prices, &cfg->prices, &p->prices, err) < 0 ||
+        mapping_new(&cfg->mapping, &p->mapping, err) < 0) {
+        pipeline_free(p);
+        return NULL;
+    }
+    if (cfg->ingest.prices && *cfg->ingest.prices)
+        log_msg_always(LOG_LEVEL_INFO, "prices: %zu models from %s and [prices]",
+                       pricing_count(p->prices), cfg->ingest.prices);
     return p;
+}
+
+int pipeline_reload_prices(struct pipeline *p, char err[CONFIG_ERR_MAX])
+{
+    struct pricing *t = NULL;
+    int rc = pricing_load(p->cfg->ingest.prices, &p->cfg->prices, &t, err);
+    if (rc < 0)
+        return rc;
+    pricing_free(p->prices);
+    p->prices = t;
+    return 0;
+}
+
+size_t pipeline_price_count(const struct pipeline *p)
+{
+    return pricing_count(p->prices);
+}
+
+const struct mapping *source_ctx_mapping(const struct source_ctx *ctx)
+{
+    return ctx->p->mapping;
 }
 
 void pipeline_free(struct pipeline *p)
@@ -93,6 +126,8 @@ void pipeline_free(struct pipeline *p)
     if (!p)
         return;
     identity_cache_free(p->cache);
+    pricing_free(p->prices);
+    mapping_free(p->mapping);
     buf_free(&p->pending);
     buf_free(&p->scratch);
     free(p->points);
@@ -210,8 +245,15 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
         ev->ttft_ms = round(ev->ttft_ms * 1000.0) / 1000.0;
     if (ev->cost_not_computed)
         ev->cost_usd = NAN;
-    ev->cost_source = isnan(ev->cost_usd) ? EVENT_COST_UNPRICED : EVENT_COST_REPORTED;
-    return pipeline_check_tokens(ev, ctx->err);
+    int rc = pipeline_check_tokens(ev, ctx->err);
+    if (rc < 0)
+        return rc;
+    /* A reported cost always wins; only the rest is priced (SPEC §3.1). */
+    if (isnan(ev->cost_usd))
+        pricing_apply(p->prices, ev);
+    else
+        ev->cost_source = EVENT_COST_REPORTED;
+    return 0;
 }
 
 static const char *const pipeline_cost_names[] = {"", "reported", "computed", "unpriced"};
@@ -396,7 +438,7 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
     const char *only = ctx->forced_source;
     if (!only && strcmp(p->cfg->ingest.source, "auto") != 0)
         only = p->cfg->ingest.source;
-    const struct source *src = source_detect(doc, only, ctx->err);
+    const struct source *src = source_detect_mapped(doc, only, p->mapping, ctx->err);
     if (!src)
         return pipeline_reject(p, origin, raw, raw_len, "%s", ctx->err);
     int rc = src->extract(doc, ctx, ctx->err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tokenmeter/mapping.h"
 #include "tokenmeter/timeutil.h"
 
 /* Every shape tokenmeter understands. Order does not matter: detection asks
@@ -17,6 +18,15 @@ static const struct source *const source_registry[] = {
     &source_openai_responses,
     &source_anthropic,
     &source_gemini,
+    &source_openrouter_otlp,
+    &source_otel_otlp,
+    &source_otel_flat,
+    &source_helicone,
+    &source_langfuse,
+    &source_kong,
+    &source_cloudflare,
+    &source_portkey,
+    &source_mapped,
 };
 
 #define N_SOURCES (sizeof(source_registry) / sizeof(source_registry[0]))
@@ -37,6 +47,12 @@ bool source_name_known(const char *name)
 const struct source *source_detect(const struct body_node *doc, const char *only,
                                    char err[SOURCE_ERR_MAX])
 {
+    return source_detect_mapped(doc, only, NULL, err);
+}
+
+const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
+                                          const struct mapping *mapping, char err[SOURCE_ERR_MAX])
+{
     const struct source *found = NULL;
     if (body_type(doc) != BODY_OBJECT) {
         snprintf(err, SOURCE_ERR_MAX, "not a JSON object");
@@ -46,7 +62,7 @@ const struct source *source_detect(const struct body_node *doc, const char *only
         const struct source *s = source_registry[i];
         if (only && strcmp(s->name, only) != 0)
             continue;
-        if (!s->match(doc))
+        if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;
         if (found) {
             snprintf(err, SOURCE_ERR_MAX, "ambiguous shape: matches both %s (%s) and %s (%s)",
@@ -62,10 +78,11 @@ const struct source *source_detect(const struct body_node *doc, const char *only
                      named ? named->signature : "a known shape");
         } else {
             snprintf(err, SOURCE_ERR_MAX,
-                     "unrecognised shape: no known source matched (looked for OpenAI "
-                     "\"object\", Anthropic \"type\":\"message\", Gemini \"usageMetadata\", "
-                     "LiteLLM \"call_type\"/\"litellm_call_id\", OpenRouter "
-                     "\"native_tokens_prompt\"/\"data\"; or use an envelope with \"source\")");
+                     "unrecognised shape: no source matched (looked for \"object\", "
+                     "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
+                     "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
+                     "tokens_in, ai_model%s)",
+                     mapping ? ", the [mapping] match" : "");
         }
     }
     return found;
@@ -182,4 +199,58 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
             return -EINVAL;
     }
     return 0;
+}
+
+int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
+                           char err[SOURCE_ERR_MAX])
+{
+    static const struct {
+        const char *ptr;
+        size_t off;
+    } map[] = {
+        {"/cache_read_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {"/cache_creation_input_tokens", offsetof(struct event, cache_write_tokens)},
+        {"/cache_creation/ephemeral_1h_input_tokens",
+         offsetof(struct event, cache_write_1h_tokens)},
+        {"/output_tokens", offsetof(struct event, output_tokens)},
+        {"/output_tokens_details/thinking_tokens", offsetof(struct event, reasoning_tokens)},
+        {"/input_tokens", offsetof(struct event, input_tokens)},
+    };
+    char ptr[256];
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
+        if (source_count(doc, ptr, (int64_t *)((char *)ev + map[i].off), err) < 0)
+            return -EINVAL;
+    }
+    /* input_tokens is the uncached part; each part is below 2^63, and the
+     * sum is checked so it cannot wrap. */
+    int64_t parts[2] = {ev->cached_input_tokens, ev->cache_write_tokens};
+    for (int i = 0; i < 2 && ev->input_tokens != EVENT_ABSENT; i++) {
+        if (parts[i] == EVENT_ABSENT)
+            continue;
+        if (ev->input_tokens > INT64_MAX - parts[i]) {
+            snprintf(err, SOURCE_ERR_MAX, "%s: input token sum out of range", base);
+            return -EINVAL;
+        }
+        ev->input_tokens += parts[i];
+    }
+    return 0;
+}
+
+const char *source_join_id(struct event *ev, const char *a, const char *b)
+{
+    char joined[2 * sizeof(ev->id_buf)];
+    snprintf(joined, sizeof(joined), "%s:%s", a, b);
+    return event_keep(ev->id_buf, sizeof(ev->id_buf), joined);
+}
+
+void source_set_error(struct event *ev, int64_t http_status)
+{
+    ev->status = EVENT_STATUS_ERROR;
+    if (http_status >= 400 && http_status <= 999) {
+        snprintf(ev->error_buf, sizeof(ev->error_buf), "http_%d", (int)http_status);
+        ev->error_type = ev->error_buf;
+    } else {
+        ev->error_type = "error";
+    }
 }

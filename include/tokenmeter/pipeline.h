@@ -28,7 +28,10 @@ struct pipeline_tenancy {
 };
 
 /* Returns a new pipeline, or NULL with a reason in err. `cfg`, `dl` and
- * `stats` are borrowed and must outlive the pipeline. */
+ * `stats` are borrowed and must outlive the pipeline. The price table
+ * (`[ingest] prices` + [prices]) and the [mapping] source are built here:
+ * a bad price file, override or mapping is a config error (NULL, with the
+ * file and line or model key in err). */
 struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl,
                               struct stats *stats, char err[CONFIG_ERR_MAX]);
 
@@ -47,6 +50,15 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
  * no time of their own (backfills of archived responses; reproducible
  * output). A negative value goes back to the clock. */
 void pipeline_set_receive_time(struct pipeline *p, int64_t ns);
+
+/* Loads the price table again from the config's `prices` file and [prices]
+ * overrides (SIGHUP). On success the new table replaces the old one and 0
+ * is returned; on failure the old table stays and a negative errno is
+ * returned with the reason (file, model key) in err. */
+int pipeline_reload_prices(struct pipeline *p, char err[CONFIG_ERR_MAX]);
+
+/* Number of models in the current price table. */
+size_t pipeline_price_count(const struct pipeline *p);
 
 /* Records a body that was rejected before it could be parsed (e.g. a line
  * over max_body_bytes that the caller streamed to the dead-letter file

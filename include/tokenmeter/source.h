@@ -25,6 +25,7 @@
 
 /* The pipeline's side of an extraction (opaque to sources). */
 struct source_ctx;
+struct mapping;
 
 /* Hands a filled event to the pipeline. The event's strings must stay valid
  * until the call returns. Returns 0, or a negative error that the source
@@ -58,6 +59,15 @@ bool source_name_known(const char *name);
 const struct source *source_detect(const struct body_node *doc, const char *only,
                                    char err[SOURCE_ERR_MAX]);
 
+/* source_detect(), with the config's [mapping] (may be NULL) as one more
+ * candidate named "mapped": it takes part in detection (and ambiguity) like
+ * any built-in shape. */
+const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
+                                          const struct mapping *mapping, char err[SOURCE_ERR_MAX]);
+
+/* The [mapping] the pipeline was built with (borrowed), or NULL. */
+const struct mapping *source_ctx_mapping(const struct source_ctx *ctx);
+
 /* Helpers shared by the source families. All return 0 or -EINVAL with a
  * reason naming the JSON path in err. */
 
@@ -83,6 +93,20 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[SOURCE_ERR_MAX]);
 
+/* Reads an Anthropic usage object at `base` below doc into ev. Anthropic's
+ * input_tokens EXCLUDES cache reads and writes; they are added so that
+ * ev->input_tokens is the total. */
+int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
+                           char err[SOURCE_ERR_MAX]);
+
+/* Composes "a:b" into ev->id_buf (cut at a UTF-8 boundary when long) and
+ * returns it (borrowed from ev). */
+const char *source_join_id(struct event *ev, const char *a, const char *b);
+
+/* Marks ev as failed, with error_type "http_<status>" for an HTTP error
+ * status (400..999) and "error" otherwise. */
+void source_set_error(struct event *ev, int64_t http_status);
+
 /* True when a chat.completion body comes from OpenRouter (it names the
  * serving provider, reports usage.cost, or has a "gen-" id). */
 bool source_openai_chat_is_openrouter(const struct body_node *doc);
@@ -95,5 +119,14 @@ extern const struct source source_openai_chat;
 extern const struct source source_openai_responses;
 extern const struct source source_anthropic;
 extern const struct source source_gemini;
+extern const struct source source_openrouter_otlp;
+extern const struct source source_otel_otlp;
+extern const struct source source_otel_flat;
+extern const struct source source_helicone;
+extern const struct source source_langfuse;
+extern const struct source source_kong;
+extern const struct source source_cloudflare;
+extern const struct source source_portkey;
+extern const struct source source_mapped; /* detected only through source_detect_mapped() */
 
 #endif
