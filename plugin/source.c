@@ -81,7 +81,7 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
                      "unrecognised shape: no source matched (looked for \"object\", "
                      "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
                      "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
-                     "tokens_in, ai_model%s)",
+                     "success+status_code, ai_model%s)",
                      mapping ? ", the [mapping] match" : "");
         }
     }
