@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * summary_store — the only user of SQLite: the daily summaries (SPEC §7).
+ *
+ * Schema (PRAGMA user_version = SUMMARY_STORE_SCHEMA, created on first use):
+ *   daily_usage      one row per (day, timezone, org, model, provider, team)
+ *                    with requests, successful, failed, the token sums,
+ *                    cost_usd, unpriced_requests, updated_at; team is ''
+ *                    when summaries are not split by team
+ *   aggregate_runs   one row per aggregate run: started_at, finished_at,
+ *                    first_day, last_day, days, timezone, rows, source
+ *                    ("influx" or "input"), outcome ("ok" or the error)
+ * A store written by a newer schema is refused rather than misread.
+ *
+ * Runs are kept apart by an flock(2) on "<store>.lock" held for the whole
+ * run (query included), so a second run waits, then gives up with -EAGAIN.
+ */
+#ifndef TOKENMETER_SUMMARY_STORE_H
+#define TOKENMETER_SUMMARY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SUMMARY_STORE_SCHEMA 1
+#define SUMMARY_ERR_MAX      512
+#define SUMMARY_DAY_LEN      11 /* "YYYY-MM-DD" */
+
+/* The counted columns of a row, in schema order. */
+enum summary_count {
+    SUMMARY_REQUESTS,
+    SUMMARY_SUCCESSFUL,
+    SUMMARY_FAILED,
+    SUMMARY_INPUT_TOKENS,
+    SUMMARY_CACHED_INPUT_TOKENS,
+    SUMMARY_CACHE_WRITE_TOKENS,
+    SUMMARY_OUTPUT_TOKENS,
+    SUMMARY_REASONING_TOKENS,
+    SUMMARY_TOTAL_TOKENS,
+    SUMMARY_UNPRICED_REQUESTS,
+    SUMMARY_NCOUNTS,
+};
+
+/* Column names of the counts, indexed by enum summary_count. */
+extern const char *const summary_count_names[SUMMARY_NCOUNTS];
+
+struct summary_row {
+    char day[SUMMARY_DAY_LEN];
+    char *org; /* owned by the row set */
+    char *model;
+    char *provider;
+    char *team;
+    int64_t counts[SUMMARY_NCOUNTS];
+    double cost_usd;
+    char updated_at[32]; /* filled by queries */
+};
+
+/* A set of rows, unique by (day, org, model, provider, team). */
+struct summary_rows {
+    struct summary_row *items;
+    size_t len;
+    size_t cap;
+    uint32_t *index; /* open-addressing hash of row numbers + 1 */
+    size_t index_cap;
+};
+
+void summary_rows_init(struct summary_rows *rs);
+void summary_rows_free(struct summary_rows *rs);
+
+/* Borrowed: the row with this key, added (zeroed, strings copied) when
+ * missing. NULL on ENOMEM. The pointer is valid until the next call. */
+struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, const char *org,
+                                     const char *model, const char *provider, const char *team);
+
+/* Sorts by day, org, team, model, provider. */
+void summary_rows_sort(struct summary_rows *rs);
+
+/* Rounds cost to 1e-9 USD: InfluxDB and the --input path add floats in
+ * different orders, and rounding makes both give the same stored value. */
+double summary_round_cost(double usd);
+
+/* Takes the run lock for the store at path: waits up to wait_s seconds.
+ * Returns 0 with the lock's descriptor in *fd (release with
+ * summary_store_unlock()), -EAGAIN when another run still holds it, or
+ * another negative errno (err set). */
+int summary_store_lock(const char *path, int wait_s, int *fd, char err[SUMMARY_ERR_MAX]);
+void summary_store_unlock(int fd);
+
+struct summary_store;
+
+/* Opens (read-write: creating file and schema when missing; read-only:
+ * -ENOENT when missing) the store. Returns 0 with a new store in *out
+ * (close with summary_store_close()), or a negative errno with err set. */
+int summary_store_open(const char *path, bool readonly, struct summary_store **out,
+                       char err[SUMMARY_ERR_MAX]);
+void summary_store_close(struct summary_store *s);
+
+/* Replaces every row of tz from first_day to last_day (inclusive) by rows,
+ * in one transaction: on failure the previous rows stay. */
+int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
+                          const char *last_day, const struct summary_rows *rows,
+                          char err[SUMMARY_ERR_MAX]);
+
+struct summary_audit {
+    int64_t started_ns;
+    int64_t finished_ns;
+    const char *first_day;
+    const char *last_day;
+    int days;
+    const char *tz;
+    int64_t rows;
+    const char *source;  /* "influx" or "input" */
+    const char *outcome; /* "ok" or the error */
+};
+
+int summary_store_audit(struct summary_store *s, const struct summary_audit *a,
+                        char err[SUMMARY_ERR_MAX]);
+
+/* Rows of tz between first_day and last_day (NULL: unbounded), of org when
+ * org is not NULL, appended to out in sorted order. */
+int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,
+                        const char *last_day, const char *org, struct summary_rows *out,
+                        char err[SUMMARY_ERR_MAX]);
+
+#endif

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokenmeter report — prints the daily summaries from the SQLite store as an
+ * aligned table, CSV or JSON, with totals. Read-only: it never creates or
+ * changes the store.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tokenmeter/cmd.h"
+#include "tokenmeter/lineproto.h"
+#include "tokenmeter/log.h"
+#include "tokenmeter/summary_store.h"
+#include "tokenmeter/tzday.h"
+
+static const char report_usage[] =
+    "usage: tokenmeter report [options] [--day D | --from D [--to D] | --last N]\n"
+    "\n"
+    "Prints the daily summaries stored by 'tokenmeter aggregate', one row per\n"
+    "(day, org, [team,] model, provider), then the totals. Without a day option:\n"
+    "every stored day.\n"
+    "\n"
+    "options:\n"
+    "      --org ORG             only this organization\n"
+    "      --day D               one day (YYYY-MM-DD)\n"
+    "      --from D [--to D]     a range of days, both included (--to: today)\n"
+    "      --last N              the N days ending today\n"
+    "      --tz ZONE             the zone the summaries were built in ([aggregate] timezone)\n"
+    "      --format F            table (default), csv or json\n"
+    "      --sqlite PATH         the store ([aggregate] sqlite)\n"
+    "%s"
+    "\n"
+    "exit status: 0 ok (also when nothing matches), 64 usage, 66 no store yet,\n"
+    "74 the store cannot be read, 78 configuration error.\n";
+
+enum {
+    REPORT_OPT_ORG = CMD_OPT_FIRST_LOCAL,
+    REPORT_OPT_DAY,
+    REPORT_OPT_FROM,
+    REPORT_OPT_TO,
+    REPORT_OPT_LAST,
+    REPORT_OPT_TZ,
+    REPORT_OPT_FORMAT,
+    REPORT_OPT_SQLITE,
+};
+
+enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+
+enum { REPORT_COL_DAY, REPORT_COL_ORG, REPORT_COL_TEAM, REPORT_COL_MODEL, REPORT_COL_PROVIDER };
+#define REPORT_NTEXT 5
+#define REPORT_NCOLS (REPORT_NTEXT + SUMMARY_NCOUNTS + 1)
+
+static const char *const report_text_names[REPORT_NTEXT] = {"day", "org", "team", "model",
+                                                            "provider"};
+
+/* A cell as text: names are made printable (control bytes would break the
+ * table's alignment), numbers are formatted. */
+static void report_cell(const struct summary_row *r, int col, char *out, size_t cap)
+{
+    const char *text[REPORT_NTEXT] = {r->day, r->org, r->team, r->model, r->provider};
+    if (col < REPORT_NTEXT) {
+        snprintf(out, cap, "%s", text[col]);
+        return;
+    }
+    if (col < REPORT_NTEXT + SUMMARY_NCOUNTS) {
+        snprintf(out, cap, "%" PRId64, r->counts[col - REPORT_NTEXT]);
+        return;
+    }
+    snprintf(out, cap, "%.6f", r->cost_usd);
+}
+
+static const char *report_col_name(int col)
+{
+    if (col < REPORT_NTEXT)
+        return report_text_names[col];
+    if (col < REPORT_NTEXT + SUMMARY_NCOUNTS)
+        return summary_count_names[col - REPORT_NTEXT];
+    return "cost_usd";
+}
+
+/* Display width: UTF-8 continuation bytes take no column. */
+static size_t report_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static void report_printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+enum report_line { REPORT_LINE_HEADER, REPORT_LINE_ROW, REPORT_LINE_RULE };
+
+static void report_table_line(const struct summary_row *r, enum report_line kind,
+                              const size_t *width, bool team)
+{
+    char cell[1200];
+    const char *sep = "";
+    for (int c = 0; c < REPORT_NCOLS; c++) {
+        if (c == REPORT_COL_TEAM && !team)
+            continue;
+        if (kind == REPORT_LINE_HEADER)
+            snprintf(cell, sizeof(cell), "%s", report_col_name(c));
+        else if (kind == REPORT_LINE_ROW)
+            report_cell(r, c, cell, sizeof(cell));
+        else
+            memset(cell, '-', width[c]), cell[width[c]] = '\0';
+        report_printable(cell);
+        int pad = (int)(width[c] - report_width(cell));
+        /* Names left-aligned, numbers right-aligned. */
+        if (c < REPORT_NTEXT)
+            printf("%s%s%*s", sep, cell, c == REPORT_NCOLS - 1 ? 0 : pad, "");
+        else
+            printf("%s%*s%s", sep, pad, "", cell);
+        sep = "  ";
+    }
+    printf("\n");
+}
+
+static void report_table(const struct summary_rows *rows, const struct summary_row *total,
+                         bool team)
+{
+    size_t width[REPORT_NCOLS];
+    char cell[1200];
+    for (int c = 0; c < REPORT_NCOLS; c++)
+        width[c] = strlen(report_col_name(c));
+    for (size_t i = 0; i <= rows->len; i++) {
+        const struct summary_row *r = i < rows->len ? &rows->items[i] : total;
+        for (int c = 0; c < REPORT_NCOLS; c++) {
+            report_cell(r, c, cell, sizeof(cell));
+            size_t w = report_width(cell);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    report_table_line(NULL, REPORT_LINE_HEADER, width, team);
+    for (size_t i = 0; i < rows->len; i++)
+        report_table_line(&rows->items[i], REPORT_LINE_ROW, width, team);
+    report_table_line(NULL, REPORT_LINE_RULE, width, team);
+    report_table_line(total, REPORT_LINE_ROW, width, team);
+}
+
+static void report_csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void report_csv(const struct summary_rows *rows, const struct summary_row *total, bool team)
+{
+    char cell[1200];
+    for (size_t i = 0; i <= rows->len + 1; i++) {
+        const struct summary_row *r = i == 0 ? NULL : i <= rows->len ? &rows->items[i - 1] : total;
+        const char *sep = "";
+        for (int c = 0; c < REPORT_NCOLS; c++) {
+            if (c == REPORT_COL_TEAM && !team)
+                continue;
+            fputs(sep, stdout);
+            sep = ",";
+            if (!r)
+                report_csv_field(report_col_name(c));
+            else if (c == REPORT_NCOLS - 1) {
+                lineproto_format_float(r->cost_usd, cell);
+                fputs(cell, stdout);
+            } else {
+                report_cell(r, c, cell, sizeof(cell));
+                report_csv_field(cell);
+            }
+        }
+        putchar('\n');
+    }
+}
+
+static void report_json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static void report_json_row(const struct summary_row *r, bool with_keys, bool team)
+{
+    char num[32];
+    const char *text[REPORT_NTEXT] = {r->day, r->org, r->team, r->model, r->provider};
+    putchar('{');
+    for (int c = 0; with_keys && c < REPORT_NTEXT; c++) {
+        if (c == REPORT_COL_TEAM && !team)
+            continue;
+        printf("\"%s\":", report_text_names[c]);
+        report_json_str(text[c]);
+        putchar(',');
+    }
+    for (int k = 0; k < SUMMARY_NCOUNTS; k++)
+        printf("\"%s\":%" PRId64 ",", summary_count_names[k], r->counts[k]);
+    lineproto_format_float(r->cost_usd, num);
+    printf("\"cost_usd\":%s}", num);
+}
+
+static void report_json(const struct summary_rows *rows, const struct summary_row *total, bool team,
+                        const char *tz, const char *org)
+{
+    printf("{\"timezone\":");
+    report_json_str(tz);
+    if (org) {
+        printf(",\"org\":");
+        report_json_str(org);
+    }
+    printf(",\"rows\":[");
+    for (size_t i = 0; i < rows->len; i++) {
+        if (i)
+            putchar(',');
+        report_json_row(&rows->items[i], true, team);
+    }
+    printf("],\"totals\":");
+    report_json_row(total, false, team);
+    printf("}\n");
+}
+
+int cmd_report_main(int argc, char **argv, struct cmd_common *common)
+{
+    static const struct option longopts[] = {
+        CMD_COMMON_LONGOPTS,
+        {"org", required_argument, NULL, REPORT_OPT_ORG},
+        {"day", required_argument, NULL, REPORT_OPT_DAY},
+        {"from", required_argument, NULL, REPORT_OPT_FROM},
+        {"to", required_argument, NULL, REPORT_OPT_TO},
+        {"last", required_argument, NULL, REPORT_OPT_LAST},
+        {"tz", required_argument, NULL, REPORT_OPT_TZ},
+        {"format", required_argument, NULL, REPORT_OPT_FORMAT},
+        {"sqlite", required_argument, NULL, REPORT_OPT_SQLITE},
+        {NULL, 0, NULL, 0},
+    };
+    const char *org = NULL, *day = NULL, *from = NULL, *to = NULL, *last = NULL;
+    enum report_format format = REPORT_TABLE;
+    struct config *cfg = NULL;
+    struct summary_store *store = NULL;
+    struct summary_rows rows;
+    struct tzday_range range;
+    char err[SUMMARY_ERR_MAX], terr[TZDAY_ERR_MAX];
+    int opt, status = EX_OK;
+    summary_rows_init(&rows);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        int handled = cmd_common_option(common, opt, optarg), rc = 0;
+        if (handled < 0)
+            return EX_USAGE;
+        if (handled)
+            continue;
+        if (opt == REPORT_OPT_ORG)
+            org = optarg;
+        else if (opt == REPORT_OPT_DAY)
+            day = optarg;
+        else if (opt == REPORT_OPT_FROM)
+            from = optarg;
+        else if (opt == REPORT_OPT_TO)
+            to = optarg;
+        else if (opt == REPORT_OPT_LAST)
+            last = optarg;
+        else if (opt == REPORT_OPT_TZ)
+            rc = cmd_common_set(common, "aggregate.timezone", optarg);
+        else if (opt == REPORT_OPT_SQLITE)
+            rc = cmd_common_set(common, "aggregate.sqlite", optarg);
+        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "table") == 0)
+            format = REPORT_TABLE;
+        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "csv") == 0)
+            format = REPORT_CSV;
+        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "json") == 0)
+            format = REPORT_JSON;
+        else
+            rc = -1;
+        if (rc < 0) {
+            log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter report --help'");
+            return EX_USAGE;
+        }
+    }
+    if (common->help) {
+        printf(report_usage, cmd_common_help);
+        return EX_OK;
+    }
+    if (optind < argc) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: unexpected argument \"%s\"", argv[optind]);
+        return EX_USAGE;
+    }
+    status = cmd_load_config(common, &cfg);
+    if (status != EX_OK)
+        return status;
+    const char *tz = cfg->aggregate.timezone;
+    if (tzday_zone_valid(tz) < 0) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "[aggregate] timezone \"%s\": not a zone of the TZ "
+                       "database",
+                       tz);
+        status = EX_CONFIG;
+        goto out;
+    }
+    tzday_use(tz);
+    int rc = tzday_range_resolve(day, from, to, last, &range, terr);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: %s", terr);
+        status = EX_USAGE;
+        goto out;
+    }
+    char f[TZDAY_DATE_LEN], l[TZDAY_DATE_LEN];
+    tzday_format(range.first, f);
+    tzday_format(range.last, l);
+    rc = summary_store_open(cfg->aggregate.sqlite, true, &store, err);
+    if (rc == 0)
+        rc = summary_store_query(store, tz, day || from || last ? f : NULL,
+                                 day || from || last ? l : NULL, org, &rows, err);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
+        status = rc == -ENOENT ? EX_NOINPUT : EX_IOERR;
+        goto out;
+    }
+    struct summary_row total;
+    memset(&total, 0, sizeof(total));
+    snprintf(total.day, sizeof(total.day), "total");
+    char empty[1] = "";
+    total.org = total.team = total.model = total.provider = empty;
+    bool team = false;
+    for (size_t i = 0; i < rows.len; i++) {
+        for (int k = 0; k < SUMMARY_NCOUNTS; k++)
+            total.counts[k] += rows.items[i].counts[k];
+        total.cost_usd += rows.items[i].cost_usd;
+        team = team || rows.items[i].team[0];
+    }
+    total.cost_usd = summary_round_cost(total.cost_usd);
+    if (format == REPORT_TABLE)
+        report_table(&rows, &total, team);
+    else if (format == REPORT_CSV)
+        report_csv(&rows, &total, team);
+    else
+        report_json(&rows, &total, team, tz, org);
+    if (fflush(stdout) != 0)
+        status = EX_IOERR;
+out:
+    summary_store_close(store);
+    summary_rows_free(&rows);
+    config_free(cfg);
+    return status;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokenmeter retention check|apply — makes InfluxDB keep the raw points
+ * for [influxdb] retention_days: a 1.x retention policy (REPLICATION 1) or
+ * the expire rule of a 2.x bucket (see influx.h for which API is used).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tokenmeter/cmd.h"
+#include "tokenmeter/influx.h"
+#include "tokenmeter/log.h"
+
+static const char retention_usage[] =
+    "usage: tokenmeter retention check|apply [options]\n"
+    "\n"
+    "check: compares InfluxDB's retention with [influxdb] retention_days.\n"
+    "apply: makes it so. InfluxDB 1.x: ALTER (or CREATE, with the database when\n"
+    "missing) RETENTION POLICY ... DURATION Nd REPLICATION 1 on [influxdb]\n"
+    "retention_policy, or on the database's default policy when that is unset.\n"
+    "InfluxDB 2.x ([influxdb] bucket set): the bucket's expire rule, through\n"
+    "PATCH /api/v2/buckets/{id}. retention_days = 0 means keep forever.\n"
+    "\n"
+    "options:\n"
+    "      --days N              the retention to check or apply (retention_days)\n"
+    "%s"
+    "\n"
+    "exit status: 0 retention as configured (check) or applied (apply); 1 it\n"
+    "differs (check); 69 InfluxDB refused (no such database/bucket, statement\n"
+    "error); 75 InfluxDB unreachable or timed out; 77 credentials rejected;\n"
+    "64 usage; 78 configuration error.\n";
+
+enum { RETENTION_OPT_DAYS = CMD_OPT_FIRST_LOCAL };
+
+/* "30 days" or "36h": whole days when it is a whole number of days. */
+static void retention_format(int64_t seconds, char *out, size_t cap)
+{
+    if (seconds == 0)
+        snprintf(out, cap, "forever");
+    else if (seconds % 86400 == 0)
+        snprintf(out, cap, "%" PRId64 " days", seconds / 86400);
+    else
+        snprintf(out, cap, "%" PRId64 "h%" PRId64 "m", seconds / 3600, seconds % 3600 / 60);
+}
+
+/* Describes what is being managed, for messages. */
+static void retention_subject(const struct influx *c, const struct config *cfg,
+                              const struct influx_retention *r, char *out, size_t cap)
+{
+    if (influx_is_v2(c))
+        snprintf(out, cap, "bucket \"%s\"", cfg->influxdb.bucket);
+    else if (r->exists)
+        snprintf(out, cap, "retention policy \"%s\" on \"%s\"", r->name, cfg->influxdb.database);
+    else if (cfg->influxdb.retention_policy && *cfg->influxdb.retention_policy)
+        snprintf(out, cap, "retention policy \"%s\" on \"%s\"", cfg->influxdb.retention_policy,
+                 cfg->influxdb.database);
+    else
+        snprintf(out, cap, "database \"%s\"", cfg->influxdb.database);
+}
+
+int cmd_retention_check(struct influx *c, const struct config *cfg, char *line, size_t cap)
+{
+    struct influx_retention r;
+    char ierr[INFLUX_ERR_MAX], subject[400], have[48], want[48];
+    int rc = influx_retention_get(c, &r, ierr);
+    if (rc < 0) {
+        snprintf(line, cap, "%s", ierr);
+        return rc;
+    }
+    retention_subject(c, cfg, &r, subject, sizeof(subject));
+    retention_format(cfg->influxdb.retention_days * 86400, want, sizeof(want));
+    if (!r.exists) {
+        snprintf(line, cap, "%s does not exist; retention_days = %" PRId64 " (%s)", subject,
+                 cfg->influxdb.retention_days, want);
+        return 1;
+    }
+    retention_format(r.seconds, have, sizeof(have));
+    if (r.seconds == cfg->influxdb.retention_days * 86400) {
+        snprintf(line, cap, "%s keeps %s, as configured", subject, have);
+        return 0;
+    }
+    snprintf(line, cap, "%s keeps %s, configured %s (run 'tokenmeter retention apply')", subject,
+             have, want);
+    return 1;
+}
+
+int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
+{
+    static const struct option longopts[] = {
+        CMD_COMMON_LONGOPTS,
+        {"days", required_argument, NULL, RETENTION_OPT_DAYS},
+        {NULL, 0, NULL, 0},
+    };
+    struct config *cfg = NULL;
+    struct influx *c = NULL;
+    char ierr[INFLUX_ERR_MAX], line[1024];
+    int opt, status;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        int handled = cmd_common_option(common, opt, optarg);
+        if (handled < 0)
+            return EX_USAGE;
+        if (handled)
+            continue;
+        if (opt == RETENTION_OPT_DAYS &&
+            cmd_common_set(common, "influxdb.retention_days", optarg) == 0)
+            continue;
+        log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter retention --help'");
+        return EX_USAGE;
+    }
+    if (common->help) {
+        printf(retention_usage, cmd_common_help);
+        return EX_OK;
+    }
+    bool apply = argc - optind == 1 && strcmp(argv[optind], "apply") == 0;
+    if (argc - optind != 1 || (!apply && strcmp(argv[optind], "check") != 0)) {
+        log_msg_always(LOG_LEVEL_ERROR, "retention: expected 'check' or 'apply'; try "
+                                        "'tokenmeter retention --help'");
+        return EX_USAGE;
+    }
+    status = cmd_load_config(common, &cfg);
+    if (status != EX_OK)
+        return status;
+    int rc = influx_new(&cfg->influxdb, &c, ierr);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "config: %s", ierr);
+        status = rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+        goto out;
+    }
+    if (apply) {
+        rc = influx_retention_apply(c, cfg->influxdb.retention_days, ierr);
+        if (rc < 0) {
+            log_msg_always(LOG_LEVEL_ERROR, "retention apply: %s", ierr);
+            status = influx_exit_code(rc);
+            goto out;
+        }
+    }
+    rc = cmd_retention_check(c, cfg, line, sizeof(line));
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "retention: %s", line);
+        status = influx_exit_code(rc);
+    } else {
+        printf("%s: %s\n", rc == 0 ? "ok" : "differs", line);
+        status = rc == 0 ? EX_OK : 1;
+    }
+out:
+    influx_free(c);
+    config_free(cfg);
+    return status;
+}

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+#include "tokenmeter/summary_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tokenmeter/timeutil.h"
+
+const char *const summary_count_names[SUMMARY_NCOUNTS] = {
+    "requests",          "successful",          "failed",
+    "input_tokens",      "cached_input_tokens", "cache_write_tokens",
+    "output_tokens",     "reasoning_tokens",    "total_tokens",
+    "unpriced_requests",
+};
+
+struct summary_store {
+    sqlite3 *db;
+};
+
+/* ---- row sets ------------------------------------------------------- */
+
+void summary_rows_init(struct summary_rows *rs)
+{
+    memset(rs, 0, sizeof(*rs));
+}
+
+void summary_rows_free(struct summary_rows *rs)
+{
+    for (size_t i = 0; i < rs->len; i++) {
+        free(rs->items[i].org);
+        free(rs->items[i].model);
+        free(rs->items[i].provider);
+        free(rs->items[i].team);
+    }
+    free(rs->items);
+    free(rs->index);
+    summary_rows_init(rs);
+}
+
+static uint64_t summary_hash_str(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= 0xff; /* separator: ("ab","c") and ("a","bc") differ */
+    return h * 1099511628211ULL;
+}
+
+static uint64_t summary_key_hash(const char *day, const char *org, const char *model,
+                                 const char *provider, const char *team)
+{
+    uint64_t h = 14695981039346656037ULL;
+    h = summary_hash_str(h, day);
+    h = summary_hash_str(h, org);
+    h = summary_hash_str(h, model);
+    h = summary_hash_str(h, provider);
+    return summary_hash_str(h, team);
+}
+
+static bool summary_row_is(const struct summary_row *r, const char *day, const char *org,
+                           const char *model, const char *provider, const char *team)
+{
+    return strcmp(r->day, day) == 0 && strcmp(r->org, org) == 0 && strcmp(r->model, model) == 0 &&
+           strcmp(r->provider, provider) == 0 && strcmp(r->team, team) == 0;
+}
+
+static int summary_rows_reindex(struct summary_rows *rs, size_t cap)
+{
+    uint32_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx)
+        return -ENOMEM;
+    for (size_t i = 0; i < rs->len; i++) {
+        const struct summary_row *r = &rs->items[i];
+        size_t slot = summary_key_hash(r->day, r->org, r->model, r->provider, r->team) & (cap - 1);
+        while (idx[slot])
+            slot = (slot + 1) & (cap - 1);
+        idx[slot] = (uint32_t)(i + 1);
+    }
+    free(rs->index);
+    rs->index = idx;
+    rs->index_cap = cap;
+    return 0;
+}
+
+struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, const char *org,
+                                     const char *model, const char *provider, const char *team)
+{
+    if (rs->len >= UINT32_MAX - 1)
+        return NULL;
+    if ((rs->len + 1) * 2 > rs->index_cap &&
+        summary_rows_reindex(rs, rs->index_cap ? rs->index_cap * 2 : 64) < 0)
+        return NULL;
+    size_t mask = rs->index_cap - 1;
+    size_t slot = summary_key_hash(day, org, model, provider, team) & mask;
+    for (; rs->index[slot]; slot = (slot + 1) & mask) {
+        struct summary_row *r = &rs->items[rs->index[slot] - 1];
+        if (summary_row_is(r, day, org, model, provider, team))
+            return r;
+    }
+    if (rs->len == rs->cap) {
+        size_t ncap = rs->cap ? rs->cap * 2 : 32;
+        struct summary_row *p = realloc(rs->items, ncap * sizeof(*p));
+        if (!p)
+            return NULL;
+        rs->items = p;
+        rs->cap = ncap;
+    }
+    struct summary_row *r = &rs->items[rs->len];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->day, sizeof(r->day), "%s", day);
+    r->org = strdup(org);
+    r->model = strdup(model);
+    r->provider = strdup(provider);
+    r->team = strdup(team);
+    if (!r->org || !r->model || !r->provider || !r->team) {
+        free(r->org);
+        free(r->model);
+        free(r->provider);
+        free(r->team);
+        return NULL;
+    }
+    rs->index[slot] = (uint32_t)(++rs->len);
+    return r;
+}
+
+static int summary_row_cmp(const void *a, const void *b)
+{
+    const struct summary_row *x = a, *y = b;
+    int c = strcmp(x->day, y->day);
+    if (!c)
+        c = strcmp(x->org, y->org);
+    if (!c)
+        c = strcmp(x->team, y->team);
+    if (!c)
+        c = strcmp(x->model, y->model);
+    if (!c)
+        c = strcmp(x->provider, y->provider);
+    return c;
+}
+
+void summary_rows_sort(struct summary_rows *rs)
+{
+    if (rs->len > 1)
+        qsort(rs->items, rs->len, sizeof(rs->items[0]), summary_row_cmp);
+    if (rs->index_cap)
+        summary_rows_reindex(rs, rs->index_cap); /* on ENOMEM the old index is kept */
+}
+
+double summary_round_cost(double usd)
+{
+    return round(usd * 1e9) / 1e9;
+}
+
+/* ---- lock ----------------------------------------------------------- */
+
+int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[SUMMARY_ERR_MAX])
+{
+    char lock[4096];
+    *fd_out = -1;
+    if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
+        snprintf(err, SUMMARY_ERR_MAX, "sqlite path too long");
+        return -ENAMETOOLONG;
+    }
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, SUMMARY_ERR_MAX, "%.300s: %s", lock, strerror(e));
+        return -e;
+    }
+    for (int waited_ms = 0;; waited_ms += 100) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            *fd_out = fd;
+            return 0;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+            snprintf(err, SUMMARY_ERR_MAX, "%.300s: %s", lock, strerror(e));
+            close(fd);
+            return -e;
+        }
+        if (waited_ms >= wait_s * 1000)
+            break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    snprintf(err, SUMMARY_ERR_MAX,
+             "another aggregate run holds %.300s (waited %d s); try again later", lock, wait_s);
+    return -EAGAIN;
+}
+
+void summary_store_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing releases the flock */
+}
+
+/* ---- store ---------------------------------------------------------- */
+
+static const char summary_schema[] =
+    "CREATE TABLE daily_usage ("
+    " day TEXT NOT NULL, timezone TEXT NOT NULL, org TEXT NOT NULL, model TEXT NOT NULL,"
+    " provider TEXT NOT NULL, team TEXT NOT NULL DEFAULT '',"
+    " requests INTEGER NOT NULL, successful INTEGER NOT NULL, failed INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,"
+    " cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " unpriced_requests INTEGER NOT NULL, cost_usd REAL NOT NULL, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY (timezone, day, org, model, provider, team));"
+    "CREATE TABLE aggregate_runs ("
+    " id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
+    " first_day TEXT NOT NULL, last_day TEXT NOT NULL, days INTEGER NOT NULL,"
+    " timezone TEXT NOT NULL, rows INTEGER NOT NULL, source TEXT NOT NULL,"
+    " outcome TEXT NOT NULL);"
+    "PRAGMA user_version = 1;";
+
+static int summary_fail(struct summary_store *s, const char *what, char err[SUMMARY_ERR_MAX])
+{
+    snprintf(err, SUMMARY_ERR_MAX, "sqlite: %s: %s", what,
+             s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    return -EIO;
+}
+
+static int summary_exec(struct summary_store *s, const char *sql, char err[SUMMARY_ERR_MAX])
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return summary_fail(s, sql, err);
+    return 0;
+}
+
+static int summary_user_version(struct summary_store *s, int *v, char err[SUMMARY_ERR_MAX])
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return summary_fail(s, "reading the schema version", err);
+    }
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int summary_store_open(const char *path, bool readonly, struct summary_store **out,
+                       char err[SUMMARY_ERR_MAX])
+{
+    struct summary_store *s = calloc(1, sizeof(*s));
+    int rc = -ENOMEM;
+    int version = 0;
+    *out = NULL;
+    if (!s) {
+        snprintf(err, SUMMARY_ERR_MAX, "out of memory");
+        goto out;
+    }
+    if (readonly && access(path, F_OK) < 0) {
+        snprintf(err, SUMMARY_ERR_MAX, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
+        rc = -ENOENT;
+        goto out;
+    }
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, SUMMARY_ERR_MAX, "sqlite: %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    rc = summary_user_version(s, &version, err);
+    if (rc < 0)
+        goto out;
+    if (version > SUMMARY_STORE_SCHEMA) {
+        snprintf(err, SUMMARY_ERR_MAX,
+                 "%s: schema version %d is newer than this tokenmeter's (%d); upgrade tokenmeter",
+                 path, version, SUMMARY_STORE_SCHEMA);
+        rc = -EPROTO;
+        goto out;
+    }
+    if (version == 0 && readonly) {
+        snprintf(err, SUMMARY_ERR_MAX, "%s: not a tokenmeter summary store", path);
+        rc = -EPROTO;
+        goto out;
+    }
+    if (version == 0) {
+        rc = summary_exec(s, "BEGIN IMMEDIATE", err);
+        if (rc == 0)
+            rc = summary_exec(s, summary_schema, err);
+        if (rc == 0)
+            rc = summary_exec(s, "COMMIT", err);
+        if (rc < 0) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    summary_store_close(s);
+    return rc;
+}
+
+void summary_store_close(struct summary_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static void summary_now(char out[32])
+{
+    timeutil_format_rfc3339(timeutil_now_ns(), out, 32);
+}
+
+int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
+                          const char *last_day, const struct summary_rows *rows,
+                          char err[SUMMARY_ERR_MAX])
+{
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    char now[32];
+    int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        return rc;
+    summary_now(now);
+    rc = -EIO;
+    if (sqlite3_prepare_v2(
+            s->db, "DELETE FROM daily_usage WHERE timezone = ?1 AND day >= ?2 AND day <= ?3", -1,
+            &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT INTO daily_usage (day, timezone, org, model, provider, team,"
+                           " requests, successful, failed, input_tokens, cached_input_tokens,"
+                           " cache_write_tokens, output_tokens, reasoning_tokens, total_tokens,"
+                           " unpriced_requests, cost_usd, updated_at) VALUES (?1, ?2, ?3, ?4, ?5,"
+                           " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        summary_fail(s, "prepare", err);
+        goto out;
+    }
+    sqlite3_bind_text(del, 1, tz, -1, SQLITE_STATIC);
+    sqlite3_bind_text(del, 2, first_day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(del, 3, last_day, -1, SQLITE_STATIC);
+    if (sqlite3_step(del) != SQLITE_DONE) {
+        summary_fail(s, "delete", err);
+        goto out;
+    }
+    for (size_t i = 0; i < rows->len; i++) {
+        const struct summary_row *r = &rows->items[i];
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, r->day, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, tz, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, r->org, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, r->model, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 5, r->provider, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, r->team, -1, SQLITE_STATIC);
+        for (int k = 0; k < SUMMARY_NCOUNTS; k++)
+            sqlite3_bind_int64(ins, 7 + k, r->counts[k]);
+        sqlite3_bind_double(ins, 17, summary_round_cost(r->cost_usd));
+        sqlite3_bind_text(ins, 18, now, -1, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            summary_fail(s, "insert", err);
+            goto out;
+        }
+    }
+    rc = summary_exec(s, "COMMIT", err);
+out:
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    if (rc < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int summary_store_audit(struct summary_store *s, const struct summary_audit *a,
+                        char err[SUMMARY_ERR_MAX])
+{
+    sqlite3_stmt *st = NULL;
+    char started[32], finished[32];
+    int rc = -EIO;
+    timeutil_format_rfc3339(a->started_ns, started, sizeof(started));
+    timeutil_format_rfc3339(a->finished_ns, finished, sizeof(finished));
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO aggregate_runs (started_at, finished_at, first_day,"
+                           " last_day, days, timezone, rows, source, outcome)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        summary_fail(s, "prepare audit", err);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, started, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, finished, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->first_day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->last_day, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, a->days);
+    sqlite3_bind_text(st, 6, a->tz, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, a->rows);
+    sqlite3_bind_text(st, 8, a->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, a->outcome, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        summary_fail(s, "insert audit", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const char *summary_col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,
+                        const char *last_day, const char *org, struct summary_rows *out,
+                        char err[SUMMARY_ERR_MAX])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT day, org, model, provider, team, requests, successful, failed, input_tokens,"
+            " cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
+            " total_tokens, unpriced_requests, cost_usd, updated_at FROM daily_usage"
+            " WHERE timezone = ?1 AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3)"
+            " AND (?4 IS NULL OR org = ?4) ORDER BY day, org, team, model, provider",
+            -1, &st, NULL) != SQLITE_OK) {
+        summary_fail(s, "prepare query", err);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, tz, -1, SQLITE_STATIC);
+    if (first_day)
+        sqlite3_bind_text(st, 2, first_day, -1, SQLITE_STATIC);
+    if (last_day)
+        sqlite3_bind_text(st, 3, last_day, -1, SQLITE_STATIC);
+    if (org)
+        sqlite3_bind_text(st, 4, org, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct summary_row *r = summary_rows_get(out, summary_col_text(st, 0),
+                                                 summary_col_text(st, 1), summary_col_text(st, 2),
+                                                 summary_col_text(st, 3), summary_col_text(st, 4));
+        if (!r) {
+            snprintf(err, SUMMARY_ERR_MAX, "out of memory");
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (int k = 0; k < SUMMARY_NCOUNTS; k++)
+            r->counts[k] = sqlite3_column_int64(st, 5 + k);
+        r->cost_usd = sqlite3_column_double(st, 15);
+        snprintf(r->updated_at, sizeof(r->updated_at), "%s", summary_col_text(st, 16));
+    }
+    if (step != SQLITE_DONE) {
+        summary_fail(s, "query", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
