@@ -96,17 +96,20 @@ static bool otel_otlp_match(const struct body_node *doc)
 }
 
 /* A token count attribute: intValue (number or decimal string, as OTLP/JSON
- * encodes int64), or an integral doubleValue. Left untouched when absent. */
+ * encodes int64), an integral doubleValue, or a decimal stringValue (some
+ * exporters stringify). Left untouched when the attribute is absent. */
 static int otlp_count(const struct body_node *attrs, const char *key, int64_t *dst,
                       char err[SOURCE_ERR_MAX])
 {
+    static const char *const kinds[] = {"/intValue", "/doubleValue", "/stringValue"};
     const struct body_node *v = otlp_attr(attrs, key);
     if (*dst != EVENT_ABSENT || !v)
         return 0;
-    const char *ptr = body_has(v, "/intValue") ? "/intValue" : "/doubleValue";
-    int rc = body_count(v, ptr, dst);
-    if (rc == -ENOENT)
-        return 0;
+    const char *ptr = NULL;
+    for (size_t i = 0; i < 3 && !ptr; i++)
+        if (body_has(v, kinds[i]))
+            ptr = kinds[i];
+    int rc = ptr ? body_count(v, ptr, dst) : -EINVAL;
     if (rc < 0) {
         snprintf(err, SOURCE_ERR_MAX, "attribute %s: not a non-negative integer", key);
         return -EINVAL;
