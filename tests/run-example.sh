@@ -10,6 +10,6 @@ sh tests/setup-debian.sh >&2
 make -s >&2
 rm -f build/example-dead-letter.ndjson
 ./build/tokenmeter execd --dead-letter build/example-dead-letter.ndjson \
-    examples/webhooks.ndjson
+    --prices examples/prices.json examples/webhooks.ndjson
 echo "--- dead-letter records (build/example-dead-letter.ndjson):" >&2
 cat build/example-dead-letter.ndjson >&2
