@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tokenmeter/cmd.h"
+#include "tokenmeter/identity.h"
 #include "tokenmeter/influx.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
@@ -321,16 +322,6 @@ static struct agg_point *agg_points_slot(struct agg_points *p, uint64_t key)
     return &p->slots[j];
 }
 
-static uint64_t agg_fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* InfluxDB's identity: measurement, tags in key order, timestamp. The
  * 64-bit hash stands for it (two identities in 1e6 points share one with a
  * chance of about 3e-8). */
@@ -345,13 +336,13 @@ static uint64_t agg_identity(const struct lineproto_point *pt)
         }
         order[j] = i;
     }
-    uint64_t h = agg_fnv(14695981039346656037ULL, pt->measurement, strlen(pt->measurement) + 1);
+    uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, pt->measurement, strlen(pt->measurement) + 1);
     for (size_t i = 0; i < pt->ntags; i++) {
         const struct lineproto_tag *t = &pt->tags[order[i]];
-        h = agg_fnv(h, t->key, strlen(t->key) + 1);
-        h = agg_fnv(h, t->value, strlen(t->value) + 1);
+        h = identity_fnv1a(h, t->key, strlen(t->key) + 1);
+        h = identity_fnv1a(h, t->value, strlen(t->value) + 1);
     }
-    h = agg_fnv(h, &pt->time_ns, sizeof(pt->time_ns));
+    h = identity_fnv1a(h, &pt->time_ns, sizeof(pt->time_ns));
     return h ? h : 1;
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tokenmeter/identity.h"
 #include "tokenmeter/timeutil.h"
 
 const char *const summary_count_names[SUMMARY_NCOUNTS] = {
@@ -46,20 +47,16 @@ void summary_rows_free(struct summary_rows *rs)
     summary_rows_init(rs);
 }
 
+/* Includes the NUL, so ("ab","c") and ("a","bc") differ. */
 static uint64_t summary_hash_str(uint64_t h, const char *s)
 {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    h ^= 0xff; /* separator: ("ab","c") and ("a","bc") differ */
-    return h * 1099511628211ULL;
+    return identity_fnv1a(h, s, strlen(s) + 1);
 }
 
 static uint64_t summary_key_hash(const char *day, const char *org, const char *model,
                                  const char *provider, const char *team)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = IDENTITY_FNV_OFFSET;
     h = summary_hash_str(h, day);
     h = summary_hash_str(h, org);
     h = summary_hash_str(h, model);

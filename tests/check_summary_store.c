@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "tokenmeter/summary_store.h"
+
+static char tmp[64], db[128], lock[140];
+
+static void setup(void)
+{
+    tu_tmpdir(tmp, sizeof(tmp));
+    snprintf(db, sizeof(db), "%s/s.sqlite", tmp);
+    snprintf(lock, sizeof(lock), "%s.lock", db);
+}
+
+static void teardown(void)
+{
+    unlink(db);
+    unlink(lock);
+    rmdir(tmp);
+}
+
+static struct summary_row *row(struct summary_rows *rs, const char *day, const char *org,
+                               const char *model, int64_t requests, double cost)
+{
+    struct summary_row *r = summary_rows_get(rs, day, org, model, "openai", "");
+    ck_assert_ptr_nonnull(r);
+    r->counts[SUMMARY_REQUESTS] += requests;
+    r->counts[SUMMARY_SUCCESSFUL] += requests;
+    r->counts[SUMMARY_INPUT_TOKENS] += 100 * requests;
+    r->cost_usd += cost;
+    return r;
+}
+
+START_TEST(row_sets)
+{
+    struct summary_rows rs;
+    summary_rows_init(&rs);
+    char org[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(org, sizeof(org), "org%03d", 999 - i);
+        row(&rs, "2026-08-25", org, "m", 1, 0);
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(org, sizeof(org), "org%03d", i);
+        row(&rs, "2026-08-25", org, "m", 2, 0); /* the same keys: no new rows */
+    }
+    ck_assert_uint_eq(rs.len, 1000);
+    summary_rows_sort(&rs);
+    ck_assert_str_eq(rs.items[0].org, "org000");
+    ck_assert_int_eq(rs.items[0].counts[SUMMARY_REQUESTS], 3);
+    /* lookups still work after sorting */
+    ck_assert_ptr_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", ""),
+                     &rs.items[500]);
+    /* keys that only concatenate alike are different rows */
+    summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "");
+    summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "");
+    ck_assert_uint_eq(rs.len, 1002);
+    summary_rows_free(&rs);
+    ck_assert(summary_round_cost(0.1 + 0.2) == 0.3);
+    ck_assert(summary_round_cost(1.0000000004) == 1.0);
+}
+END_TEST
+
+START_TEST(schema_replace_query)
+{
+    char err[SUMMARY_ERR_MAX];
+    struct summary_store *s = NULL;
+    struct summary_rows in, out;
+    summary_rows_init(&in);
+    summary_rows_init(&out);
+    ck_assert_int_eq(summary_store_open(db, true, &s, err), -ENOENT); /* read-only never creates */
+    ck_assert_int_ne(access(db, F_OK), 0);
+    ck_assert_int_eq(summary_store_open(db, false, &s, err), 0);
+    row(&in, "2026-08-24", "acme", "m1", 1, 0.5);
+    row(&in, "2026-08-25", "acme", "m1", 2, 0.25);
+    /* values from webhooks reach SQL only as bound parameters */
+    row(&in, "2026-08-25", "x'); DROP TABLE daily_usage; --", "m2", 4, 0);
+    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-24", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, NULL, &out, err), 0);
+    ck_assert_uint_eq(out.len, 3);
+    ck_assert_str_eq(out.items[2].org, "x'); DROP TABLE daily_usage; --");
+    ck_assert_int_eq(out.items[1].counts[SUMMARY_INPUT_TOKENS], 200);
+    ck_assert(out.items[0].cost_usd == 0.5);
+    ck_assert_int_ne(out.items[0].updated_at[0], '\0');
+    summary_rows_free(&out);
+
+    /* Replacing one day leaves the other day and other zones alone. */
+    summary_rows_free(&in);
+    row(&in, "2026-08-25", "globex", "m3", 9, 1.0);
+    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-25", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(
+        summary_store_replace(s, "Europe/Berlin", "2026-08-25", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, NULL, &out, err), 0);
+    ck_assert_uint_eq(out.len, 2);
+    ck_assert_str_eq(out.items[0].day, "2026-08-24");
+    ck_assert_str_eq(out.items[1].org, "globex");
+    summary_rows_free(&out);
+    ck_assert_int_eq(summary_store_query(s, "UTC", "2026-08-25", "2026-08-25", "globex", &out, err),
+                     0);
+    ck_assert_uint_eq(out.len, 1);
+    summary_rows_free(&out);
+    ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, "nobody", &out, err), 0);
+    ck_assert_uint_eq(out.len, 0);
+
+    struct summary_audit a = {1, 2, "2026-08-25", "2026-08-25", 1, "UTC", 1, "influx", "ok"};
+    ck_assert_int_eq(summary_store_audit(s, &a, err), 0);
+    ck_assert_int_eq(summary_store_audit(s, &a, err), 0);
+    summary_store_close(s);
+    summary_rows_free(&in);
+    summary_rows_free(&out);
+
+    /* The audit table holds both runs; the schema is versioned. */
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                        "SELECT (SELECT count(*) FROM aggregate_runs),"
+                                        " (SELECT user_version FROM pragma_user_version)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(st, 1), SUMMARY_STORE_SCHEMA);
+    sqlite3_finalize(st);
+    /* A store from a newer tokenmeter is refused, not misread. */
+    ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(summary_store_open(db, false, &s, err), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(err, "newer"));
+}
+END_TEST
+
+START_TEST(not_a_store)
+{
+    char err[SUMMARY_ERR_MAX];
+    struct summary_store *s = NULL;
+    tu_write_file(db, "this is not sqlite, just text that is long enough to be a header......");
+    ck_assert_int_lt(summary_store_open(db, false, &s, err), 0);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(run_lock)
+{
+    char err[SUMMARY_ERR_MAX];
+    int a = -1, b = -1;
+    ck_assert_int_eq(summary_store_lock(db, 0, &a, err), 0);
+    /* flock conflicts between two open file descriptions, even in one
+     * process: the second run waits (here 0 s), then gives up. */
+    ck_assert_int_eq(summary_store_lock(db, 0, &b, err), -EAGAIN);
+    ck_assert_ptr_nonnull(strstr(err, "another aggregate run"));
+    ck_assert_int_eq(b, -1);
+    summary_store_unlock(a);
+    ck_assert_int_eq(summary_store_lock(db, 0, &b, err), 0);
+    summary_store_unlock(b);
+    summary_store_unlock(-1);
+    ck_assert_int_lt(summary_store_lock("/nonexistent-dir/x.sqlite", 0, &a, err), 0);
+}
+END_TEST
+
+Suite *check_summary_store_suite(void);
+Suite *check_summary_store_suite(void)
+{
+    Suite *s = suite_create("summary_store");
+    TCase *t = tcase_create("summary_store");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, row_sets);
+    tcase_add_test(t, schema_replace_query);
+    tcase_add_test(t, not_a_store);
+    tcase_add_test(t, run_lock);
+    suite_add_tcase(s, t);
+    return s;
+}
