@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: MIT */
+/* The price table: LiteLLM file + [prices] overrides, the lookup rule, the
+ * cost formula with cache and reasoning tokens, every load error, a reported
+ * cost never replaced, one warning per unpriced model, and SIGHUP reload. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "runbin.h"
+#include "testutil.h"
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/event.h"
+#include "tokenmeter/pipeline.h"
+#include "tokenmeter/pricing.h"
+
+static char dir[64];
+static char path[160];
+
+static void setup(void)
+{
+    tu_tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/prices.json", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The repository's example table, found from $TESTDATA (tests/data). */
+static const char *example_prices(void)
+{
+    static char p[512];
+    const char *td = getenv("TESTDATA");
+    snprintf(p, sizeof(p), "%s/../../examples/prices.json", td && *td ? td : "tests/data");
+    return p;
+}
+
+/* A kv list holding `n` overrides "key = value" from f.ini lines 2.. */
+struct kvs {
+    struct config_kv items[8];
+    char origins[8][32];
+    struct config_kv_list list;
+};
+
+static void kvs_init(struct kvs *k, const char *const *pairs)
+{
+    memset(k, 0, sizeof(*k));
+    size_t n = 0;
+    for (; pairs[2 * n]; n++) {
+        snprintf(k->origins[n], sizeof(k->origins[n]), "f.ini:%zu", n + 2);
+        k->items[n] =
+            (struct config_kv){(char *)pairs[2 * n], (char *)pairs[2 * n + 1], k->origins[n]};
+    }
+    k->list = (struct config_kv_list){k->items, n, n};
+}
+
+static struct pricing *load_ok(const char *file, const struct config_kv_list *ov)
+{
+    char err[PRICING_ERR_MAX] = "";
+    struct pricing *t = NULL;
+    ck_assert_msg(pricing_load(file, ov, &t, err) == 0, "%s", err);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* Loading must fail with rc and a message holding each needle. */
+static void load_fails(const char *file, const struct config_kv_list *ov, int rc, const char *n1,
+                       const char *n2)
+{
+    char err[PRICING_ERR_MAX] = "";
+    struct pricing *t = (struct pricing *)1;
+    ck_assert_int_eq(pricing_load(file, ov, &t, err), rc);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(err, n1), "\"%s\" not in: %s", n1, err);
+    ck_assert_msg(!n2 || strstr(err, n2), "\"%s\" not in: %s", n2, err);
+}
+
+START_TEST(example_file_loads_per_token_models_only)
+{
+    struct pricing *t = load_ok(example_prices(), NULL);
+    /* sample_spec (documentation) and dall-e-3 (per pixel) are skipped. */
+    ck_assert_uint_eq(pricing_count(t), 6);
+    ck_assert_ptr_null(pricing_lookup(t, "sample_spec", NULL));
+    ck_assert_ptr_null(pricing_lookup(t, "dall-e-3", NULL));
+    const struct pricing_price *p = pricing_lookup(t, "gpt-4o-mini", NULL);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_double_eq(p->input, 1.5e-07);
+    ck_assert_double_eq(p->output, 6e-07);
+    ck_assert_double_eq(p->cache_read, 7.5e-08);
+    ck_assert(isnan(p->cache_write) && isnan(p->reasoning));
+    p = pricing_lookup(t, "claude-sonnet-4-20250514", NULL);
+    ck_assert_double_eq(p->cache_write, 3.75e-06);
+    ck_assert_double_eq(p->cache_write_1h, 6e-06);
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(lookup_rule)
+{
+    const char *pairs[] = {"gpt-4o",
+                           "input=1 output=1",
+                           "openai/house",
+                           "input=2 output=2",
+                           "vendor/x/y",
+                           "input=3 output=3",
+                           NULL};
+    struct kvs k;
+    kvs_init(&k, pairs);
+    struct pricing *t = load_ok(NULL, &k.list);
+    /* exact */
+    ck_assert_double_eq(pricing_lookup(t, "gpt-4o", NULL)->input, 1);
+    ck_assert_double_eq(pricing_lookup(t, "openai/house", "azure")->input, 2);
+    /* without the provider/ prefix */
+    ck_assert_double_eq(pricing_lookup(t, "openai/gpt-4o", NULL)->input, 1);
+    ck_assert_double_eq(pricing_lookup(t, "azure/gpt-4o", "azure")->input, 1);
+    /* with the event's provider prefix added */
+    ck_assert_double_eq(pricing_lookup(t, "house", "openai")->input, 2);
+    ck_assert_ptr_null(pricing_lookup(t, "house", "azure"));
+    ck_assert_ptr_null(pricing_lookup(t, "house", NULL));
+    /* only the first segment is removed */
+    ck_assert_double_eq(pricing_lookup(t, "vendor/x/y", NULL)->input, 3);
+    ck_assert_double_eq(pricing_lookup(t, "a/vendor/x/y", NULL)->input, 3);
+    ck_assert_ptr_null(pricing_lookup(t, "b/a/vendor/x/y", NULL));
+    ck_assert_ptr_null(pricing_lookup(t, "", "openai"));
+    ck_assert_ptr_null(pricing_lookup(t, NULL, "openai"));
+    ck_assert_ptr_null(pricing_lookup(NULL, "gpt-4o", NULL));
+    pricing_free(t);
+}
+END_TEST
+
+static struct event tokens(int64_t in, int64_t cached, int64_t writes, int64_t writes_1h,
+                           int64_t out, int64_t reasoning)
+{
+    struct event ev;
+    event_init(&ev, "test");
+    ev.input_tokens = in;
+    ev.cached_input_tokens = cached;
+    ev.cache_write_tokens = writes;
+    ev.cache_write_1h_tokens = writes_1h;
+    ev.output_tokens = out;
+    ev.reasoning_tokens = reasoning;
+    return ev;
+}
+
+START_TEST(cost_with_cache_and_reasoning)
+{
+    struct pricing_price p = {.input = 3e-06,
+                              .output = 1.5e-05,
+                              .cache_read = 3e-07,
+                              .cache_write = 3.75e-06,
+                              .cache_write_1h = 6e-06,
+                              .reasoning = 2e-05};
+    double usd = 0;
+    /* 312 uncached, 10240 read, 850 5-minute + 1000 1-hour writes; 86 output + 400 reasoning */
+    struct event ev = tokens(12402, 10240, 1850, 1000, 486, 400);
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    double want =
+        312 * 3e-06 + 10240 * 3e-07 + 850 * 3.75e-06 + 1000 * 6e-06 + 86 * 1.5e-05 + 400 * 2e-05;
+    ck_assert_double_eq_tol(usd, want, 1e-12);
+    ck_assert_double_eq(usd, 0.0224855);
+    /* reasoning without its own price is output-priced, and never twice */
+    p.reasoning = NAN;
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq(usd, 0.0204855);
+    /* without a 1-hour price the 1-hour writes take the write price */
+    p.cache_write_1h = NAN;
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq(usd, 0.0182355);
+}
+END_TEST
+
+START_TEST(missing_cache_prices_fall_back_to_input)
+{
+    struct pricing_price p = {.input = 1e-06,
+                              .output = 2e-06,
+                              .cache_read = NAN,
+                              .cache_write = NAN,
+                              .cache_write_1h = NAN,
+                              .reasoning = NAN};
+    double usd = 0;
+    struct event ev = tokens(1000, 600, 300, 100, 10, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq(usd, 1000 * 1e-06 + 10 * 2e-06);
+}
+END_TEST
+
+START_TEST(the_sample_call_costs_what_litellm_reported)
+{
+    struct pricing *t = load_ok(example_prices(), NULL);
+    double usd = 0;
+    struct event ev = tokens(2150, 1536, EVENT_ABSENT, EVENT_ABSENT, 212, 0);
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "gpt-4o-mini", NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq(usd, 0.0003345); /* exact after picodollar rounding */
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(missing_prices_and_tokens)
+{
+    struct pricing_price p = {.input = 1e-06,
+                              .output = NAN,
+                              .cache_read = NAN,
+                              .cache_write = NAN,
+                              .cache_write_1h = NAN,
+                              .reasoning = NAN};
+    double usd = -1;
+    const char *missing = NULL;
+    /* an embedding: input only */
+    struct event ev =
+        tokens(100, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), 0);
+    ck_assert_double_eq(usd, 1e-04);
+    ck_assert_ptr_null(missing);
+    /* output tokens without an output price cannot be priced */
+    ev.output_tokens = 5;
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENOENT);
+    ck_assert_str_eq(missing, "output");
+    /* zero output tokens need no output price */
+    ev.output_tokens = 0;
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), 0);
+    /* no token counts at all: nothing to price */
+    ev = tokens(EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENODATA);
+}
+END_TEST
+
+START_TEST(apply_sets_cost_source)
+{
+    const char *pairs[] = {"m", "input=1e-06 output=2e-06", NULL};
+    struct kvs k;
+    kvs_init(&k, pairs);
+    struct pricing *t = load_ok(NULL, &k.list);
+    struct event ev = tokens(10, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 5, EVENT_ABSENT);
+    ev.model = "m";
+    pricing_apply(t, &ev);
+    ck_assert_int_eq(ev.cost_source, EVENT_COST_COMPUTED);
+    ck_assert_double_eq(ev.cost_usd, 2e-05);
+    ev.model = "unknown-model";
+    pricing_apply(t, &ev);
+    ck_assert_int_eq(ev.cost_source, EVENT_COST_UNPRICED);
+    ck_assert(isnan(ev.cost_usd));
+    ev.model = NULL;
+    pricing_apply(NULL, &ev);
+    ck_assert_int_eq(ev.cost_source, EVENT_COST_UNPRICED);
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(override_replaces_file_entry)
+{
+    const char *pairs[] = {"gpt-4o-mini", "input=1e-06, output=2e-06", NULL};
+    struct kvs k;
+    kvs_init(&k, pairs);
+    struct pricing *t = load_ok(example_prices(), &k.list);
+    const struct pricing_price *p = pricing_lookup(t, "gpt-4o-mini", NULL);
+    ck_assert_double_eq(p->input, 1e-06);
+    ck_assert_double_eq(p->output, 2e-06);
+    ck_assert(isnan(p->cache_read)); /* replaced as a whole, not merged */
+    ck_assert_uint_eq(pricing_count(t), 6);
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(override_errors_name_origin_and_key)
+{
+    static const struct {
+        const char *value;
+        const char *needle;
+    } bad[] = {
+        {"input", "is not NAME=USD_PER_TOKEN"},
+        {"input=1e-6 price=2", "unknown price \"price\""},
+        {"input=-1", "input: expected a non-negative number"},
+        {"input=abc", "input: expected a non-negative number"},
+        {"input=", "input: expected a non-negative number"},
+        {"input=inf", "input: expected a non-negative number"},
+        {"cache_read=1e-7", "give at least input= or output="},
+        {"", "give at least input= or output="},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *pairs[] = {"ok-model", "output=1", "my-model", bad[i].value, NULL};
+        struct kvs k;
+        kvs_init(&k, pairs);
+        load_fails(NULL, &k.list, -EINVAL, "f.ini:3: [prices] my-model", bad[i].needle);
+    }
+}
+END_TEST
+
+START_TEST(bad_files_name_file_and_model)
+{
+    load_fails("/nonexistent/prices.json", NULL, -ENOENT, "/nonexistent/prices.json",
+               "cannot open");
+    tu_write_file(path, "{\"a\": ");
+    load_fails(path, NULL, -EINVAL, path, "invalid JSON");
+    tu_write_file(path, "[1, 2]");
+    load_fails(path, NULL, -EINVAL, path, "not a JSON object keyed by model name");
+    tu_write_file(path, "{\"m\": {\"input_cost_per_token\": -1e-6}}");
+    load_fails(path, NULL, -EINVAL, "model \"m\"", "input_cost_per_token");
+    tu_write_file(path, "{\"m\": {\"input_cost_per_token\": 1e-6, "
+                        "\"cache_read_input_token_cost\": \"cheap\"}}");
+    load_fails(path, NULL, -EINVAL, "model \"m\"", "cache_read_input_token_cost");
+    /* null means "no price", like an absent key */
+    tu_write_file(path, "{\"m\": {\"input_cost_per_token\": 1e-6, "
+                        "\"output_cost_per_token\": null}}");
+    struct pricing *t = load_ok(path, NULL);
+    ck_assert(isnan(pricing_lookup(t, "m", NULL)->output));
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(large_table_every_model_found)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("{", fp);
+    for (int i = 0; i < 5000; i++)
+        fprintf(fp,
+                "%s\"provider%d/model-%d\": {\"input_cost_per_token\": %d, "
+                "\"output_cost_per_token\": 1}",
+                i ? "," : "", i % 7, i, i);
+    fputs("}", fp);
+    fclose(fp);
+    struct pricing *t = load_ok(path, NULL);
+    ck_assert_uint_eq(pricing_count(t), 5000);
+    for (int i = 0; i < 5000; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "model-%d", i);
+        char prov[32];
+        snprintf(prov, sizeof(prov), "provider%d", i % 7);
+        const struct pricing_price *p = pricing_lookup(t, name, prov);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_double_eq(p->input, i);
+    }
+    ck_assert_ptr_null(pricing_lookup(t, "model-5000", "provider0"));
+    pricing_free(t);
+}
+END_TEST
+
+/* Through the pipeline: a reported cost wins over any price. */
+START_TEST(reported_cost_is_never_replaced)
+{
+    char err[CONFIG_ERR_MAX];
+    char dl[200];
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    struct config *cfg = config_new();
+    ck_assert_int_eq(config_set(cfg, "prices", "gpt-4o-mini", "input=1 output=1", "t:1", err), 0);
+    ck_assert_int_eq(config_finish(cfg, err), 0);
+    struct deadletter *d = deadletter_open(dl, err);
+    struct stats st;
+    memset(&st, 0, sizeof(st));
+    struct pipeline *p = pipeline_new(cfg, d, &st, err);
+    ck_assert_ptr_nonnull(p);
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    const char *reported = "{\"id\":\"a\",\"call_type\":\"acompletion\",\"status\":\"success\","
+                           "\"startTime\":1787666591.5,\"model\":\"gpt-4o-mini\","
+                           "\"prompt_tokens\":100,\"completion_tokens\":10,"
+                           "\"response_cost\":0.000021}";
+    const char *zero = "{\"id\":\"b\",\"call_type\":\"acompletion\",\"status\":\"failure\","
+                       "\"startTime\":1787666591.5,\"model\":\"gpt-4o-mini\","
+                       "\"prompt_tokens\":100,\"completion_tokens\":10,\"response_cost\":0}";
+    const char *not_computed = "{\"id\":\"c\",\"call_type\":\"acompletion\",\"status\":\"success\","
+                               "\"startTime\":1787666591.5,\"model\":\"gpt-4o-mini\","
+                               "\"prompt_tokens\":100,\"completion_tokens\":10,"
+                               "\"response_cost\":0,\"response_cost_failure_debug_info\":{}}";
+    ck_assert_int_eq(pipeline_feed(p, reported, strlen(reported), "t:1", NULL, &out), 0);
+    ck_assert_int_eq(pipeline_feed(p, zero, strlen(zero), "t:2", NULL, &out), 0);
+    ck_assert_int_eq(pipeline_feed(p, not_computed, strlen(not_computed), "t:3", NULL, &out), 0);
+    ck_assert_msg(strstr(out.data, "cost_usd=2.1e-05,cost_source=\"reported\""), "%s", out.data);
+    ck_assert_int_eq(tu_count(out.data, "cost_source=\"reported\""), 2);
+    ck_assert_int_eq(tu_count(out.data, "cost_usd=0,"), 1);
+    /* LiteLLM said it could not compute its cost: the price table decides */
+    ck_assert_int_eq(tu_count(out.data, "cost_usd=110,cost_source=\"computed\""), 1);
+    ck_assert_uint_eq(st.unpriced, 0);
+    buf_free(&out);
+    pipeline_free(p);
+    deadletter_close(d);
+    config_free(cfg);
+}
+END_TEST
+
+/* The binary: one W! per unpriced model however many events, and the stats
+ * count every unpriced event. */
+START_TEST(unpriced_model_warned_once_and_counted)
+{
+    char in[200], out[200], errp[200], dl[200];
+    snprintf(in, sizeof(in), "%s/in.ndjson", dir);
+    snprintf(out, sizeof(out), "%s/out.lp", dir);
+    snprintf(errp, sizeof(errp), "%s/err.txt", dir);
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    tu_write_file(in, "{\"object\":\"chat.completion\",\"id\":\"x1\",\"created\":1787666591,"
+                      "\"model\":\"llama-3-70b\",\"usage\":{\"prompt_tokens\":5,"
+                      "\"completion_tokens\":1}}\n"
+                      "{\"object\":\"chat.completion\",\"id\":\"x2\",\"created\":1787666591,"
+                      "\"model\":\"llama-3-70b\",\"usage\":{\"prompt_tokens\":5,"
+                      "\"completion_tokens\":1}}\n"
+                      "{\"object\":\"chat.completion\",\"id\":\"x3\",\"created\":1787666591,"
+                      "\"model\":\"gpt-4o-mini\",\"usage\":{\"prompt_tokens\":5,"
+                      "\"completion_tokens\":1}}\n"
+                      "\n");
+    const char *args[] = {"execd", "--dead-letter", dl, "--prices", example_prices(), NULL};
+    ck_assert_int_eq(rb_run(args, in, out, errp), 0);
+    char *e = tu_read_file(errp);
+    char *o = tu_read_file(out);
+    ck_assert_int_eq(tu_count(e, "W! no price for model \"llama-3-70b\""), 1);
+    ck_assert_int_eq(tu_count(o, "cost_source=\"unpriced\""), 2);
+    ck_assert_int_eq(tu_count(o, "cost_source=\"computed\""), 1);
+    ck_assert_msg(strstr(o, "unpriced=2i"), "%s", o);
+    free(e);
+    free(o);
+}
+END_TEST
+
+START_TEST(bad_prices_are_config_errors)
+{
+    char cfgp[200], out[200], errp[200], dl[200];
+    snprintf(cfgp, sizeof(cfgp), "%s/t.conf", dir);
+    snprintf(out, sizeof(out), "%s/out.lp", dir);
+    snprintf(errp, sizeof(errp), "%s/err.txt", dir);
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    tu_write_file(cfgp, "[prices]\ngpt-4o = input=1e-6 outptu=2e-6\n");
+    const char *args[] = {"-c", cfgp, "execd", "--dead-letter", dl, NULL};
+    ck_assert_int_eq(rb_run(args, NULL, out, errp), 78);
+    char *e = tu_read_file(errp);
+    ck_assert_msg(strstr(e, "t.conf:2: [prices] gpt-4o: unknown price \"outptu\""), "%s", e);
+    free(e);
+    tu_write_file(path, "{\"m\": {\"output_cost_per_token\": \"x\"}}");
+    const char *args2[] = {"execd", "--dead-letter", dl, "--prices", path, NULL};
+    ck_assert_int_eq(rb_run(args2, NULL, out, errp), 78);
+    e = tu_read_file(errp);
+    ck_assert_msg(strstr(e, path) && strstr(e, "model \"m\": output_cost_per_token"), "%s", e);
+    free(e);
+}
+END_TEST
+
+/* Reads from fd until `needle` has been seen in everything read so far. */
+static void read_until(int fd, struct buf *acc, const char *needle)
+{
+    char chunk[4096];
+    while (!acc->len || !strstr(acc->data, needle)) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        ck_assert_msg(n > 0, "EOF before \"%s\" in:\n%s", needle, acc->len ? acc->data : "");
+        ck_assert_int_eq(buf_append(acc, chunk, (size_t)n), 0);
+    }
+}
+
+START_TEST(sighup_reloads_prices_and_keeps_old_on_error)
+{
+    char errp[200], dl[200];
+    snprintf(errp, sizeof(errp), "%s/err.txt", dir);
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    tu_write_file(path, "{\"m\": {\"input_cost_per_token\": 1, \"output_cost_per_token\": 1}}");
+    int to_child[2], from_child[2];
+    ck_assert_int_eq(pipe(to_child), 0);
+    ck_assert_int_eq(pipe(from_child), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        dup2(e, 2);
+        close(to_child[1]);
+        close(from_child[0]);
+        execl(rb_binary(), rb_binary(), "execd", "--dead-letter", dl, "--prices", path,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    struct buf acc;
+    buf_init(&acc, 1 << 20);
+#define SIGHUP_LINE                                                                                \
+    "{\"object\":\"chat.completion\",\"id\":\"%s\",\"created\":1787666591,\"model\":\"m\","        \
+    "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n"
+    char body[300];
+    snprintf(body, sizeof(body), SIGHUP_LINE, "first");
+    ck_assert_int_eq(write(to_child[1], body, strlen(body)), (ssize_t)strlen(body));
+    read_until(from_child[0], &acc, "cost_usd=2,");
+    /* a new price, then SIGHUP: the stats point it emits follows the reload */
+    tu_write_file(path, "{\"m\": {\"input_cost_per_token\": 5, \"output_cost_per_token\": 5}}");
+    kill(pid, SIGHUP);
+    read_until(from_child[0], &acc, "tokenmeter_stats");
+    snprintf(body, sizeof(body), SIGHUP_LINE, "second");
+    ck_assert_int_eq(write(to_child[1], body, strlen(body)), (ssize_t)strlen(body));
+    read_until(from_child[0], &acc, "cost_usd=10,");
+    /* a broken file: the old table stays */
+    tu_write_file(path, "{ broken");
+    kill(pid, SIGHUP);
+    buf_reset(&acc);
+    read_until(from_child[0], &acc, "tokenmeter_stats");
+    snprintf(body, sizeof(body), SIGHUP_LINE, "third");
+    ck_assert_int_eq(write(to_child[1], body, strlen(body)), (ssize_t)strlen(body));
+    read_until(from_child[0], &acc, "cost_usd=10,");
+    close(to_child[1]);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(from_child[0]);
+    buf_free(&acc);
+    char *e = tu_read_file(errp);
+    ck_assert_int_eq(tu_count(e, "I! SIGHUP: price table reloaded (1 models)"), 1);
+    ck_assert_msg(strstr(e, "E! SIGHUP: prices ") && strstr(e, "keeping the previous price table"),
+                  "%s", e);
+    free(e);
+}
+END_TEST
+
+Suite *check_pricing_suite(void);
+Suite *check_pricing_suite(void)
+{
+    Suite *s = suite_create("pricing");
+    TCase *tc = tcase_create("pricing");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, example_file_loads_per_token_models_only);
+    tcase_add_test(tc, lookup_rule);
+    tcase_add_test(tc, cost_with_cache_and_reasoning);
+    tcase_add_test(tc, missing_cache_prices_fall_back_to_input);
+    tcase_add_test(tc, the_sample_call_costs_what_litellm_reported);
+    tcase_add_test(tc, missing_prices_and_tokens);
+    tcase_add_test(tc, apply_sets_cost_source);
+    tcase_add_test(tc, override_replaces_file_entry);
+    tcase_add_test(tc, override_errors_name_origin_and_key);
+    tcase_add_test(tc, bad_files_name_file_and_model);
+    tcase_add_test(tc, large_table_every_model_found);
+    tcase_add_test(tc, reported_cost_is_never_replaced);
+    tcase_add_test(tc, unpriced_model_warned_once_and_counted);
+    tcase_add_test(tc, bad_prices_are_config_errors);
+    tcase_add_test(tc, sighup_reloads_prices_and_keeps_old_on_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
