@@ -129,41 +129,39 @@ static void agg_day_name(const struct agg_run *run, int idx, char out[TZDAY_DATE
 
 /* ---- from InfluxDB -------------------------------------------------- */
 
-static int agg_build_query(const struct agg_run *run, struct buf *q)
+/* Statement 0 counts and sums everything, statement 1 counts the unpriced
+ * requests (a field condition). They go in separate requests because
+ * InfluxDB 1.6 answers a multi-statement query on a missing database with
+ * only "not executed", hiding the reason. */
+static int agg_build_query(const struct agg_run *run, int stmt, struct buf *q)
 {
-    const char *m = run->cfg->ingest.measurement;
-    int64_t a = run->starts[0], b = run->starts[run->range.ndays];
-    struct buf group;
-    buf_init(&group, 1024);
-    int rc = buf_printf(&group, " WHERE time >= %" PRId64 " AND time < %" PRId64, a, b);
-    for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
-        if (stmt == 0) {
-            rc = buf_puts(q, "SELECT count(\"event_id\") AS \"requests\"");
-            for (size_t i = 0; rc == 0 && i < AGG_NSUMS; i++)
-                rc = buf_printf(q, ", sum(\"%s\") AS \"%s\"", agg_sums[i].field, agg_sums[i].field);
-            if (rc == 0)
-                rc = buf_puts(q, ", sum(\"cost_usd\") AS \"cost_usd\" FROM ");
-        } else {
-            rc = buf_puts(q, "; SELECT count(\"event_id\") AS \"unpriced\" FROM ");
-        }
+    int rc;
+    if (stmt == 0) {
+        rc = buf_puts(q, "SELECT count(\"event_id\") AS \"requests\"");
+        for (size_t i = 0; rc == 0 && i < AGG_NSUMS; i++)
+            rc = buf_printf(q, ", sum(\"%s\") AS \"%s\"", agg_sums[i].field, agg_sums[i].field);
         if (rc == 0)
-            rc = influx_quote(q, m, '"');
-        if (rc == 0)
-            rc = buf_append(q, group.data, group.len);
-        if (rc == 0 && stmt == 1)
-            rc = buf_puts(q, " AND \"cost_source\" = 'unpriced'");
-        if (rc == 0)
-            rc = buf_puts(q, " GROUP BY time(1d), \"org\", \"model\", \"provider\", \"status\"");
-        if (rc == 0 && run->by_team)
-            rc = buf_puts(q, ", \"team\"");
-        if (rc == 0)
-            rc = buf_puts(q, " fill(none) tz(");
-        if (rc == 0)
-            rc = influx_quote(q, run->tz, '\'');
-        if (rc == 0)
-            rc = buf_puts(q, ")");
+            rc = buf_puts(q, ", sum(\"cost_usd\") AS \"cost_usd\" FROM ");
+    } else {
+        rc = buf_puts(q, "SELECT count(\"event_id\") AS \"unpriced\" FROM ");
     }
-    buf_free(&group);
+    if (rc == 0)
+        rc = influx_quote(q, run->cfg->ingest.measurement, '"');
+    if (rc == 0)
+        rc = buf_printf(q, " WHERE time >= %" PRId64 " AND time < %" PRId64, run->starts[0],
+                        run->starts[run->range.ndays]);
+    if (rc == 0 && stmt == 1)
+        rc = buf_puts(q, " AND \"cost_source\" = 'unpriced'");
+    if (rc == 0)
+        rc = buf_puts(q, " GROUP BY time(1d), \"org\", \"model\", \"provider\", \"status\"");
+    if (rc == 0 && run->by_team)
+        rc = buf_puts(q, ", \"team\"");
+    if (rc == 0)
+        rc = buf_puts(q, " fill(none) tz(");
+    if (rc == 0)
+        rc = influx_quote(q, run->tz, '\'');
+    if (rc == 0)
+        rc = buf_puts(q, ")");
     return rc;
 }
 
@@ -176,10 +174,10 @@ static int64_t agg_int(const struct body_node *v)
     return body_num(v, "", &d) == 0 ? (int64_t)d : 0;
 }
 
-static int agg_read_series(struct agg_run *run, const struct influx_response *resp, size_t stmt)
+static int agg_read_series(struct agg_run *run, const struct influx_response *resp, int stmt)
 {
     struct influx_series s;
-    for (size_t i = 0; influx_response_series(resp, stmt, i, &s) == 0; i++) {
+    for (size_t i = 0; influx_response_series(resp, 0, i, &s) == 0; i++) {
         const char *status = influx_series_tag(&s, "status");
         bool success = strcmp(status, "success") == 0;
         int ctime = influx_series_column(&s, "time");
@@ -239,33 +237,26 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
 static int agg_from_influx(struct agg_run *run, struct influx *client)
 {
     struct buf q;
-    struct influx_response *resp = NULL;
     char ierr[INFLUX_ERR_MAX];
+    int rc = 0;
     buf_init(&q, 1u << 16);
-    int rc = agg_build_query(run, &q);
-    if (rc < 0) {
-        snprintf(run->err, AGG_ERR_MAX, "query too long");
-        rc = -EINVAL;
-        goto out;
+    for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
+        struct influx_response *resp = NULL;
+        buf_reset(&q);
+        if (agg_build_query(run, stmt, &q) < 0) {
+            snprintf(run->err, AGG_ERR_MAX, "query too long");
+            rc = -EINVAL;
+            break;
+        }
+        log_debug("aggregate: %s", q.data);
+        rc = influx_query(client, influx_query_db(client), run->cfg->influxdb.retention_policy,
+                          q.data, false, &resp, ierr);
+        if (rc < 0)
+            snprintf(run->err, AGG_ERR_MAX, "%s", ierr);
+        else
+            rc = agg_read_series(run, resp, stmt);
+        influx_response_free(resp);
     }
-    log_debug("aggregate: %s", q.data);
-    rc = influx_query(client, influx_query_db(client), run->cfg->influxdb.retention_policy, q.data,
-                      false, &resp, ierr);
-    if (rc < 0) {
-        snprintf(run->err, AGG_ERR_MAX, "%s", ierr);
-        goto out;
-    }
-    if (influx_response_statements(resp) != 2) {
-        snprintf(run->err, AGG_ERR_MAX, "InfluxDB answered %zu statements, expected 2",
-                 influx_response_statements(resp));
-        rc = -EBADMSG;
-        goto out;
-    }
-    rc = agg_read_series(run, resp, 0);
-    if (rc == 0)
-        rc = agg_read_series(run, resp, 1);
-out:
-    influx_response_free(resp);
     buf_free(&q);
     return rc;
 }
@@ -619,7 +610,7 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
         {NULL, 0, NULL, 0},
     };
     int opt, rc = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
     while (rc == 0 && (opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         int handled = cmd_common_option(common, opt, optarg);
         if (handled)

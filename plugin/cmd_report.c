@@ -263,7 +263,7 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     char err[SUMMARY_ERR_MAX], terr[TZDAY_ERR_MAX];
     int opt, status = EX_OK;
     summary_rows_init(&rows);
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         int handled = cmd_common_option(common, opt, optarg), rc = 0;
         if (handled < 0)

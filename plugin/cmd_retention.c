@@ -98,7 +98,7 @@ int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
     struct influx *c = NULL;
     char ierr[INFLUX_ERR_MAX], line[1024];
     int opt, status;
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         int handled = cmd_common_option(common, opt, optarg);
         if (handled < 0)

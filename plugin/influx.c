@@ -588,12 +588,16 @@ int influx_response_parse(const char *data, size_t len, struct influx_response *
         snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: response has no \"results\" array");
         goto out;
     }
-    for (size_t i = 0; i < body_array_len(results); i++) {
-        const char *e = body_str(body_array_at(results, i), "/error");
-        if (e) {
-            snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: statement %zu: %s", i + 1, e);
-            rc = -EREMOTEIO;
-            goto out;
+    /* After a failed statement the rest say only "not executed": report the
+     * one with a reason. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < body_array_len(results); i++) {
+            const char *e = body_str(body_array_at(results, i), "/error");
+            if (e && (pass == 1 || strcmp(e, "not executed") != 0)) {
+                snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: statement %zu: %s", i + 1, e);
+                rc = -EREMOTEIO;
+                goto out;
+            }
         }
     }
     rc = -ENOMEM;

@@ -130,6 +130,10 @@ START_TEST(response_errors)
     ck_assert_int_eq(influx_response_parse(stmt, strlen(stmt), &r, err), -EREMOTEIO);
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(err, "statement 2: database not found: nodb"));
+    const char *skipped = "{\"results\":[{\"statement_id\":0,\"error\":\"not executed\"},"
+                          "{\"statement_id\":1,\"error\":\"bad thing\"}]}";
+    ck_assert_int_eq(influx_response_parse(skipped, strlen(skipped), &r, err), -EREMOTEIO);
+    ck_assert_ptr_nonnull(strstr(err, "statement 2: bad thing"));
     const char *top = "{\"error\":\"error parsing query: found EOF\"}";
     ck_assert_int_eq(influx_response_parse(top, strlen(top), &r, err), -EREMOTEIO);
     ck_assert_ptr_nonnull(strstr(err, "error parsing query"));
