@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* The gateway and observability sources through the pipeline: the rules the
+ * golden cases do not isolate, and the cross-source consistency of one call
+ * expressed as OpenAI, LiteLLM, Helicone, Langfuse, Kong and Cloudflare
+ * payloads (tests/data/cross-source*). */
+#include <check.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/lineproto.h"
+#include "tokenmeter/pipeline.h"
+
+static char dir[64];
+
+struct fixture {
+    struct config *cfg;
+    struct deadletter *dl;
+    struct stats st;
+    struct pipeline *p;
+    struct buf out;
+};
+
+static const char *data_path(const char *rel)
+{
+    static char p[512];
+    const char *td = getenv("TESTDATA");
+    snprintf(p, sizeof(p), "%s/%s", td && *td ? td : "tests/data", rel);
+    return p;
+}
+
+static void fx_open(struct fixture *fx, bool prices)
+{
+    char err[CONFIG_ERR_MAX], dl[128];
+    tu_tmpdir(dir, sizeof(dir));
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    memset(fx, 0, sizeof(*fx));
+    fx->cfg = config_new();
+    if (prices)
+        ck_assert_int_eq(config_set(fx->cfg, "ingest", "prices",
+                                    data_path("../../examples/prices.json"), "test", err),
+                         0);
+    ck_assert_int_eq(config_finish(fx->cfg, err), 0);
+    fx->dl = deadletter_open(dl, err);
+    fx->p = pipeline_new(fx->cfg, fx->dl, &fx->st, err);
+    ck_assert_msg(fx->p != NULL, "%s", err);
+    pipeline_set_receive_time(fx->p, 1787666591000000000LL);
+    buf_init(&fx->out, 1 << 22);
+}
+
+static void fx_close(struct fixture *fx)
+{
+    char cmd[128];
+    pipeline_free(fx->p);
+    deadletter_close(fx->dl);
+    config_free(fx->cfg);
+    buf_free(&fx->out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void feed(struct fixture *fx, const char *json)
+{
+    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "t:1", NULL, &fx->out), 0);
+}
+
+static void want(const struct fixture *fx, const char *needle)
+{
+    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
+                  fx->out.len ? fx->out.data : "(nothing)");
+}
+
+#define SPAN(id, parent, svc_tokens)                                                               \
+    "{\"traceId\":\"t1\",\"spanId\":\"" id "\"" parent ",\"attributes\":[" svc_tokens "]}"
+#define USAGE "{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"10\"}}"
+
+START_TEST(otlp_one_event_per_generation)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    /* parent with usage, two attempts repeating it, a grandchild too, and a
+     * second root generation in the same trace: two events */
+    feed(&fx,
+         "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+         "\"value\":{\"stringValue\":\"openrouter\"}}]},\"scopeSpans\":[{\"spans\":["
+         "" SPAN("a", "", USAGE) "," SPAN("b", ",\"parentSpanId\":\"a\"", USAGE) "," SPAN(
+             "c", ",\"parentSpanId\":\"a\"",
+             USAGE) "," SPAN("d", ",\"parentSpanId\":\"c\"",
+                             USAGE) "," SPAN("e", "", USAGE) "]}]},"
+                                                             "{\"resource\":{\"attributes\":[]},"
+                                                             "\"scopeSpans\":[{\"spans\":[" SPAN(
+                                                                 "f", ",\"parentSpanId\":\"zz\"",
+                                                                 USAGE) "]}]}]}");
+    ck_assert_uint_eq(fx.st.written, 3);
+    ck_assert_int_eq(tu_count(fx.out.data, "source=openrouter"), 2);
+    ck_assert_int_eq(tu_count(fx.out.data, "source=otel"), 1); /* a resource of its own */
+    want(&fx, "event_id=\"t1:a\"");
+    want(&fx, "event_id=\"t1:e\"");
+    want(&fx, "event_id=\"t1:f\"");
+    /* a bad count anywhere rejects the export whole: nothing of it is written */
+    buf_reset(&fx.out);
+    feed(&fx, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[" SPAN("a", "", USAGE) "," SPAN(
+                  "b", "",
+                  "{\"key\":\"gen_ai.usage.output_tokens\",\"value\":{\"intValue\":\"-3\"}}") "]}]}"
+                                                                                              "]}");
+    ck_assert_uint_eq(fx.st.rejected, 1);
+    ck_assert_uint_eq(fx.out.len, 0);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(zero_event_bodies_are_ignored)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    feed(&fx, "{\"resourceSpans\":[]}");
+    feed(&fx, "{\"batch\":[]}");
+    feed(&fx,
+         "{\"batch\":[{\"id\":\"e\",\"type\":\"trace-create\",\"body\":{\"id\":\"t\"}},"
+         "{\"id\":\"g\",\"type\":\"generation-create\",\"body\":{\"id\":\"o\",\"model\":\"m\"}}]}");
+    ck_assert_uint_eq(fx.st.ignored, 3);
+    ck_assert_uint_eq(fx.st.rejected, 0);
+    ck_assert_uint_eq(fx.st.written, 0);
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(langfuse_cache_split_without_total)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    feed(&fx, "{\"batch\":[{\"id\":\"e\",\"type\":\"generation-create\",\"body\":{\"id\":\"o\","
+              "\"model\":\"m\",\"usageDetails\":{\"input\":100,\"input_cache_creation_5m\":20,"
+              "\"input_cache_creation_1h\":30,\"input_audio_tokens\":5,\"output\":7,"
+              "\"output_reasoning\":3,\"total\":165,\"my_custom_unit\":99}}}]}");
+    want(&fx, "input_tokens=155i,cache_write_tokens=50i,output_tokens=10i,reasoning_tokens=3i,"
+              "total_tokens=165i");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(helicone_reads_the_provider_body)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    /* response_body wins over Helicone's own counts (which may exclude cache) */
+    feed(&fx, "{\"request_id\":\"r\",\"response_body\":\"{\\\"type\\\":\\\"message\\\","
+              "\\\"usage\\\":{\\\"input_tokens\\\":3,\\\"cache_read_input_tokens\\\":40,"
+              "\\\"output_tokens\\\":2}}\",\"model\":\"claude\",\"provider\":\"ANTHROPIC\","
+              "\"metadata\":{\"promptTokens\":3,\"completionTokens\":2}}");
+    want(&fx, "provider=anthropic,source=helicone");
+    want(&fx, "input_tokens=43i,cached_input_tokens=40i,output_tokens=2i");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(kong_cost_zero_is_not_a_price)
+{
+    struct fixture fx;
+    fx_open(&fx, true);
+    feed(&fx, "{\"request\":{\"id\":\"k1\"},\"started_at\":1787666591000,\"ai\":{\"proxy\":"
+              "{\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"cost\":0},"
+              "\"meta\":{\"response_model\":\"gpt-4o-mini\"}}}}");
+    want(&fx, "cost_usd=0,cost_source=\"reported\"");
+    buf_reset(&fx.out);
+    feed(&fx, "{\"request\":{\"id\":\"k2\"},\"started_at\":1787666591000,\"ai\":{\"proxy\":"
+              "{\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":0,\"cost\":0},"
+              "\"meta\":{\"response_model\":\"gpt-4o-mini\"}}}}");
+    want(&fx, "cost_usd=0.00015,cost_source=\"computed\"");
+    fx_close(&fx);
+}
+END_TEST
+
+/* The token and cost fields of every point in a golden case's output,
+ * checked equal across its lines. */
+static void consistent(const char *case_dir, const char *cost_source)
+{
+    struct fixture fx;
+    fx_open(&fx, true);
+    char rel[128];
+    snprintf(rel, sizeof(rel), "%s/input.ndjson", case_dir);
+    char *in = tu_read_file(data_path(rel));
+    ck_assert_ptr_nonnull(in);
+    size_t n = 0;
+    for (char *p = in; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        ck_assert_int_eq(pipeline_feed(fx.p, p, len, "t", NULL, &fx.out), 0);
+        n++;
+        p += len + (nl ? 1 : 0);
+    }
+    free(in);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_uint_eq(fx.st.written, 6);
+    static const char *const same[] = {"input_tokens", "output_tokens", "total_tokens"};
+    const char *src[6] = {0};
+    size_t i = 0;
+    for (const char *p = fx.out.data; *p && i < 6; i++) {
+        const char *nl = strchr(p, '\n');
+        struct lineproto_point pt;
+        char err[LINEPROTO_ERR_MAX];
+        lineproto_point_init(&pt);
+        ck_assert_msg(lineproto_parse(p, (size_t)(nl - p), &pt, err) == 0, "%s", err);
+        src[i] = lineproto_point_tag(&pt, "source");
+        for (size_t k = 0; k < 3; k++) {
+            const struct lineproto_field *f = lineproto_point_field(&pt, same[k]);
+            ck_assert_ptr_nonnull(f);
+            ck_assert_int_eq(f->i, k == 0 ? 2150 : k == 1 ? 212 : 2362);
+        }
+        /* Cloudflare logs no cache split: its input is all uncached, so only
+         * its computed cost may differ. */
+        bool has_split = strcmp(src[i], "cloudflare") != 0;
+        const struct lineproto_field *cached = lineproto_point_field(&pt, "cached_input_tokens");
+        ck_assert(has_split ? cached && cached->i == 1536 : cached == NULL);
+        const struct lineproto_field *cost = lineproto_point_field(&pt, "cost_usd");
+        const struct lineproto_field *cs = lineproto_point_field(&pt, "cost_source");
+        ck_assert_ptr_nonnull(cost);
+        if (has_split || strcmp(cost_source, "reported") == 0)
+            ck_assert_double_eq(cost->f, 0.0003345);
+        else
+            ck_assert_double_eq(cost->f, 2150 * 1.5e-07 + 212 * 6e-07);
+        /* OpenAI reports no cost: priced from the table in both runs */
+        ck_assert_str_eq(cs->s, strcmp(src[i], "openai") == 0 ? "computed" : cost_source);
+        lineproto_point_free(&pt);
+        p = nl + 1;
+    }
+    ck_assert_uint_eq(i, 6);
+    fx_close(&fx);
+}
+
+START_TEST(cross_source_reported)
+{
+    consistent("cross-source", "reported");
+}
+END_TEST
+
+START_TEST(cross_source_computed)
+{
+    consistent("cross-source-computed", "computed");
+}
+END_TEST
+
+Suite *check_sources_gateways_suite(void);
+Suite *check_sources_gateways_suite(void)
+{
+    Suite *s = suite_create("sources_gateways");
+    TCase *tc = tcase_create("sources_gateways");
+    tcase_add_test(tc, otlp_one_event_per_generation);
+    tcase_add_test(tc, zero_event_bodies_are_ignored);
+    tcase_add_test(tc, langfuse_cache_split_without_total);
+    tcase_add_test(tc, helicone_reads_the_provider_body);
+    tcase_add_test(tc, kong_cost_zero_is_not_a_price);
+    tcase_add_test(tc, cross_source_reported);
+    tcase_add_test(tc, cross_source_computed);
+    suite_add_tcase(s, tc);
+    return s;
+}
