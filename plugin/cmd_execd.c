@@ -64,6 +64,8 @@ static const char execd_usage[] =
     "                           DIR/new/NAME; files are read in name order, one body\n"
     "                           each, and removed once their points are flushed.\n"
     "                           stdin still carries gather signals; EOF ends the run.\n"
+    "      --once               with --spool: ignore stdin, drain the spool until it\n"
+    "                           is empty, then exit (cron, backfills).\n"
     "%s"
     "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 66 an input\n"
@@ -81,6 +83,7 @@ enum {
     EXECD_OPT_MAX_BODY,
     EXECD_OPT_RECEIVE_TIME,
     EXECD_OPT_SPOOL,
+    EXECD_OPT_ONCE,
     EXECD_OPT_PRICES,
 };
 
@@ -288,6 +291,7 @@ static int execd_spool_file(struct cmd_io *io, struct spool *sp, const char *nam
         pipeline_set_receive_time(io->pipeline, fixed_ns >= 0 ? fixed_ns : f.mtime_ns);
         rc = pipeline_feed(io->pipeline, body.data ? body.data : "", body.len, f.path, NULL,
                            &io->out);
+        pipeline_set_receive_time(io->pipeline, fixed_ns); /* stdin bodies: the clock */
     }
     spool_file_close(&f);
     buf_free(&body);
@@ -318,15 +322,16 @@ static int execd_spool_stdin(struct cmd_io *io, struct execd_reader *r, bool *op
 }
 
 /* --spool DIR: drains DIR/new while stdin still carries Telegraf's gather
- * signals (blank lines) and bodies. EOF on stdin: the files already listed
- * are drained (SIGTERM stops that after the current file), then the run
- * ends; anything newer waits for the next run. */
-static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns)
+ * signals (blank lines) and bodies. EOF on stdin (Telegraf stops or
+ * reloads) ends the run after the current file; the rest waits for the
+ * next run. With --once stdin is not read: the spool is drained until a
+ * scan finds it empty. */
+static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns, bool once)
 {
     char err[SPOOL_ERR_MAX];
     struct execd_reader r;
     int rc = 0;
-    bool stdin_open = true;
+    bool stdin_open = !once;
     struct spool *sp = spool_open(dir, err);
     if (!sp) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
@@ -335,17 +340,20 @@ static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns)
     execd_reader_init(&r, "stdin", (size_t)io->cfg->ingest.max_body_bytes);
     bool busy = true; /* the last scan found files: look again at once */
     while (rc >= 0 && !cmd_io_stop_requested()) {
-        if (stdin_open)
+        if (!once) {
             rc = execd_spool_stdin(io, &r, &stdin_open, busy ? 0 : EXECD_SPOOL_POLL_MS);
-        if (rc < 0)
-            break;
+            if (rc < 0 || !stdin_open)
+                break;
+        }
         long n = spool_scan(sp);
-        if (n < 0) {
+        if (n <= 0) {
             rc = (int)n;
-            break;
+            if (once || rc < 0)
+                break;
         }
         busy = n > 0;
-        for (long i = 0; i < n && rc >= 0 && !cmd_io_stop_requested(); i++) {
+        for (long i = 0; i < n && rc >= 0 && (once || stdin_open) && !cmd_io_stop_requested();
+             i++) {
             rc = execd_spool_file(io, sp, spool_name(sp, (size_t)i), fixed_ns);
             /* Keep answering gather signals while a long backlog drains. */
             if (rc >= 0 && stdin_open && i % 64 == 63)
@@ -353,8 +361,6 @@ static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns)
             else if (rc >= 0)
                 rc = cmd_io_handle_signals(io);
         }
-        if (!stdin_open)
-            break;
     }
     if (rc >= 0 && r.oversize)
         rc = cmd_io_oversize_end(io);
@@ -377,6 +383,7 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         {"max-body-bytes", required_argument, NULL, EXECD_OPT_MAX_BODY},
         {"receive-time", required_argument, NULL, EXECD_OPT_RECEIVE_TIME},
         {"spool", required_argument, NULL, EXECD_OPT_SPOOL},
+        {"once", no_argument, NULL, EXECD_OPT_ONCE},
         {"prices", required_argument, NULL, EXECD_OPT_PRICES},
         {NULL, 0, NULL, 0},
     };
@@ -385,6 +392,7 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
     int status = EX_OK;
     int64_t receive_ns = -1;
     const char *spool_dir = NULL;
+    bool once = false;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         int handled = cmd_common_option(common, opt, optarg);
@@ -392,8 +400,9 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
             return EX_USAGE;
         if (handled)
             continue;
-        if (opt == EXECD_OPT_SPOOL) {
-            spool_dir = optarg;
+        if (opt == EXECD_OPT_SPOOL || opt == EXECD_OPT_ONCE) {
+            spool_dir = opt == EXECD_OPT_SPOOL ? optarg : spool_dir;
+            once = once || opt == EXECD_OPT_ONCE;
             continue;
         }
         if (opt == EXECD_OPT_RECEIVE_TIME) {
@@ -421,16 +430,18 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         execd_help();
         return EX_OK;
     }
+    if ((spool_dir && optind < argc) || (once && !spool_dir)) {
+        log_msg_always(LOG_LEVEL_ERROR, "--spool reads stdin and the spool, not FILEs; --once "
+                                        "needs --spool");
+        return EX_USAGE;
+    }
     status = cmd_io_open(&io, common);
     if (status != EX_OK)
         return status;
     pipeline_set_receive_time(io.pipeline, receive_ns);
     int rc = 0;
-    if (spool_dir && optind < argc) {
-        log_msg_always(LOG_LEVEL_ERROR, "--spool reads stdin and the spool, not FILEs");
-        status = EX_USAGE;
-    } else if (spool_dir) {
-        rc = execd_spool(&io, spool_dir, receive_ns);
+    if (spool_dir) {
+        rc = execd_spool(&io, spool_dir, receive_ns, once);
         if (rc == -ENOTDIR)
             status = EX_CANTCREAT;
     } else if (optind >= argc) {

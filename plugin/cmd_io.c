@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tokenmeter/log.h"
@@ -191,10 +193,26 @@ int cmd_io_oversize_end(struct cmd_io *io)
     return rc;
 }
 
+void cmd_io_wait_drained(const struct cmd_io *io, int timeout_ms)
+{
+    struct stat st;
+    if (fstat(io->out_fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+        return;
+    for (int waited = 0; waited < timeout_ms; waited += 5) {
+        int unread = 0;
+        if (ioctl(io->out_fd, FIONREAD, &unread) < 0 || unread <= 0)
+            return;
+        poll(NULL, 0, 5);
+    }
+    log_msg_always(LOG_LEVEL_WARN, "exiting with points still unread in the stdout pipe");
+}
+
 int cmd_io_close(struct cmd_io *io, int rc)
 {
     int status = EX_OK;
     int frc = rc == -EPIPE ? rc : cmd_io_flush(io);
+    if (frc >= 0)
+        cmd_io_wait_drained(io, CMD_IO_DRAIN_MS);
     const struct stats *s = &io->stats;
     log_msg_always(LOG_LEVEL_INFO,
                    "done: %" PRIu64 " lines, %" PRIu64 " events, %" PRIu64 " written, %" PRIu64

@@ -131,11 +131,10 @@ struct spool_run {
     int status;
 };
 
-/* Runs `execd --spool` with stdin at EOF: it drains the files listed, then
- * exits. */
+/* Runs `execd --spool --once`: it drains the spool, then exits. */
 static void run_spool(struct spool_run *r, const char *max_body)
 {
-    const char *args[] = {"execd",         "-c",  "/dev/null",        "--spool", r->spool,
+    const char *args[] = {"execd",         "-c",  "/dev/null",        "--spool", r->spool, "--once",
                           "--dead-letter", r->dl, "--max-body-bytes", max_body,  NULL};
     r->status = rb_run(args, NULL, r->out, r->err);
     free(r->stdout_text);
@@ -262,7 +261,7 @@ START_TEST(execd_spool_keeps_a_file_whose_points_were_not_flushed)
         dup2(err, 2);
         close(fds[0]);
         signal(SIGPIPE, SIG_DFL);
-        execl(rb_binary(), rb_binary(), "execd", "-c", "/dev/null", "--spool", r.spool,
+        execl(rb_binary(), rb_binary(), "execd", "-c", "/dev/null", "--spool", r.spool, "--once",
               "--dead-letter", r.dl, (char *)NULL);
         _exit(127);
     }
@@ -299,6 +298,8 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     const char *bad[] = {"execd",         "-c", "/dev/null", "--spool", r.spool,
                          "--dead-letter", r.dl, in,          NULL};
     ck_assert_int_eq(rb_run(bad, NULL, r.out, r.err), 64);
+    const char *once[] = {"execd", "-c", "/dev/null", "--once", NULL};
+    ck_assert_int_eq(rb_run(once, NULL, r.out, r.err), 64);
     spool_run_free(&r);
 }
 END_TEST

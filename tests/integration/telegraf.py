@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: MIT
+"""A real Telegraf for the end-to-end tests (Python stdlib only).
+
+telegraf_binary() finds a Telegraf v1.39.3 that has every plugin the shipped
+configs use, or builds one from its Go module into a stable cache directory
+(about 40 s with a warm module cache). If it cannot, it raises: the tests
+fail loudly, they never pass by skipping.
+
+Telegraf(config_text) runs it on a config written to a throwaway directory;
+shipped_config() reads a file from telegraf/ and substitutes paths and
+ports, and nothing else.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from tmlib import ROOT, Influx, binary
+
+VERSION = "v1.39.3"
+PLUGINS = ["inputs.execd", "inputs.http_listener_v2", "processors.execd", "outputs.influxdb",
+           "outputs.influxdb_v2", "outputs.file", "parsers.influx", "parsers.value",
+           "serializers.influx"]
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "tokenmeter", "telegraf-" + VERSION)
+
+
+def _usable(path):
+    """True when path is a Telegraf of VERSION with every plugin in PLUGINS."""
+    if not path or not os.access(path, os.X_OK):
+        return False
+    try:
+        mod = subprocess.run(["go", "version", "-m", path], capture_output=True, text=True,
+                             timeout=60).stdout
+        listed = subprocess.run([path, "plugins"], capture_output=True, text=True,
+                                timeout=60).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if not re.search(r"^\s*mod\s+github\.com/influxdata/telegraf\s+%s\s" % re.escape(VERSION),
+                     mod, re.M):
+        return False
+    return all(p in listed for p in PLUGINS)
+
+
+def telegraf_binary():
+    """The path of a usable Telegraf; builds it when there is none."""
+    candidates = [os.environ.get("TELEGRAF"), os.path.join(CACHE, "telegraf"),
+                  os.path.join(os.path.expanduser("~"), "go", "bin", "telegraf")]
+    for c in candidates:
+        if _usable(c):
+            return c
+    os.makedirs(CACHE, exist_ok=True)
+    env = dict(os.environ, GOBIN=CACHE, GOFLAGS="-buildvcs=false")
+    tags = "custom," + ",".join(PLUGINS)
+    cmd = ["go", "install", "-tags", tags, "github.com/influxdata/telegraf/cmd/telegraf@" + VERSION]
+    print("building Telegraf %s into %s (once per machine)" % (VERSION, CACHE), flush=True)
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError("cannot build Telegraf (%s): %s" % (" ".join(cmd), e))
+    path = os.path.join(CACHE, "telegraf")
+    if r.returncode != 0 or not _usable(path):
+        raise RuntimeError("cannot build Telegraf (%s): exit %d\n%s"
+                           % (" ".join(cmd), r.returncode, r.stderr[-3000:]))
+    return path
+
+
+def shipped_config(name, subst):
+    """telegraf/NAME with each key of subst (a path or host:port that the
+    file documents) replaced by its value. Every key must occur."""
+    with open(os.path.join(ROOT, "telegraf", name)) as f:
+        text = f.read()
+    for old, new in subst.items():
+        if old not in text:
+            raise RuntimeError("%s does not mention %s" % (name, old))
+        text = text.replace(old, new)
+    return text
+
+
+class Telegraf:
+    """One Telegraf process on a config; its log (stderr) in self.log."""
+
+    def __init__(self, config_text, workdir=None):
+        self.bin = telegraf_binary()
+        self.dir = workdir or tempfile.mkdtemp(prefix="tm-telegraf-")
+        self.conf = os.path.join(self.dir, "telegraf.conf")
+        with open(self.conf, "w") as f:
+            f.write(config_text)
+        self.log = os.path.join(self.dir, "telegraf.log")
+        self.proc = None
+        self.starts = 0
+
+    def start(self, debug=False):
+        logf = open(self.log, "a")
+        args = [self.bin, "--config", self.conf]
+        if debug:
+            args.append("--debug")
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, cwd=self.dir)
+        logf.close()
+        self.starts += 1
+        return self
+
+    def wait_log(self, pattern, timeout=60, count=1):
+        """Waits until pattern (a regex) matched count times in the log."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            if len(rx.findall(self.text())) >= count:
+                return True
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError("telegraf exited (%s):\n%s"
+                                   % (self.proc.returncode, self.text()[-3000:]))
+            time.sleep(0.1)
+        raise RuntimeError("telegraf log never showed %r:\n%s" % (pattern, self.text()[-3000:]))
+
+    def text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Stops Telegraf and returns its exit status."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise RuntimeError("telegraf did not stop within %d s" % timeout)
+        return self.proc.returncode
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- what the end-to-end tests compare --------------------------------------
+
+DATA = os.path.join(ROOT, "tests", "data")
+
+
+def golden_bodies():
+    """Every body of the golden cases that need no config of their own, in
+    order: one per non-blank line, without its line end (what execd feeds)."""
+    bodies = []
+    for case in sorted(os.listdir(DATA)):
+        d = os.path.join(DATA, case)
+        if os.path.exists(os.path.join(d, "config.ini")):
+            continue
+        with open(os.path.join(d, "input.ndjson"), "rb") as f:
+            for line in f.read().split(b"\n"):
+                line = line[:-1] if line.endswith(b"\r") else line
+                if line.strip(b" \t"):
+                    bodies.append(line)
+    return bodies
+
+
+def openai_body(event_id, prompt, completion, created):
+    """A minimal OpenAI chat completion, as a JSON body."""
+    return json.dumps({"id": event_id, "object": "chat.completion", "created": created,
+                       "model": "e2e-model",
+                       "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}}).encode()
+
+
+def _unescape(s, i, stops):
+    out = []
+    while i < len(s) and s[i] not in stops:
+        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in ",= \\\"":
+            i += 1
+        out.append(s[i])
+        i += 1
+    return "".join(out), i
+
+
+def parse_lp(line):
+    """(measurement, tags, fields, ts) of one line as tokenmeter writes it."""
+    name, i = _unescape(line, 0, ", ")
+    tags, fields = {}, {}
+    while line[i] == ",":
+        k, i = _unescape(line, i + 1, "=")
+        v, i = _unescape(line, i + 1, ", ")
+        tags[k] = v
+    i += 1
+    while True:
+        k, i = _unescape(line, i, "=")
+        i += 1
+        if line[i] == '"':
+            v, i = _unescape(line, i + 1, '"')
+            i += 1
+        else:
+            j = i
+            while line[j] not in ", ":
+                j += 1
+            raw, i = line[i:j], j
+            v = int(raw[:-1]) if raw.endswith("i") else float(raw)
+        fields[k] = v
+        if line[i] == ",":
+            i += 1
+            continue
+        break
+    return name, tags, fields, int(line[i + 1:])
+
+
+def reference(conf, bodies, receive_time):
+    """What `tokenmeter execd` makes of the bodies with this config: the
+    points (parsed) and the dead-letter records (dicts)."""
+    dl = os.path.join(os.path.dirname(conf), "reference-dl-%d.ndjson" % receive_time)
+    r = subprocess.run([binary(), "-c", conf, "execd", "--dead-letter", dl,
+                        "--receive-time", str(receive_time)],
+                       input=b"\n".join(bodies) + b"\n", capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("reference execd failed: %s" % r.stderr[-2000:])
+    points = [parse_lp(l) for l in r.stdout.decode().splitlines()]
+    records = []
+    if os.path.exists(dl):
+        with open(dl) as f:
+            records = [json.loads(l) for l in f if l.strip()]
+        os.unlink(dl)
+    return points, records
+
+
+def influx_points(infl, db, where=""):
+    """llm_usage rows as (measurement, tags, fields, ts), tags told apart
+    from fields by SHOW TAG KEYS."""
+    doc = infl.query("SHOW TAG KEYS FROM llm_usage", db=db)
+    tagkeys = set()
+    for res in doc.get("results", []):
+        for s in res.get("series", []):
+            tagkeys.update(v[0] for v in s["values"])
+    out = []
+    for row in infl.rows("SELECT * FROM llm_usage " + where, db):
+        ts = row.pop("time")
+        tags = {k: v for k, v in row.items() if k in tagkeys and v is not None}
+        fields = {k: v for k, v in row.items() if k not in tagkeys and v is not None}
+        out.append(("llm_usage", tags, fields, ts))
+    return out
+
+
+def point_key(p):
+    return (tuple(sorted(p[1].items())), p[2].get("event_id"))
+
+
+def record_body(rec):
+    """A dead-letter record's body, as bytes."""
+    return rec["raw"].encode() if "raw" in rec else base64.b64decode(rec["raw_base64"])
+
+
+def dead_letter_bodies(path):
+    """The raw bodies of a dead-letter file, as bytes, in order."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for l in f:
+            out.append(record_body(json.loads(l)))
+    return out
+
+
+class Setup:
+    """A throwaway directory with a tokenmeter.conf (dead letters inside it),
+    a real InfluxDB, and the substitutions that point a shipped config at
+    them. close() stops and removes everything."""
+
+    def __init__(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.dead_letter = os.path.join(self.dir, "lib", "dead-letter.ndjson")
+        os.makedirs(os.path.dirname(self.dead_letter))
+        self.conf = os.path.join(self.dir, "tokenmeter.conf")
+        with open(self.conf, "w") as f:
+            f.write("[ingest]\ndead_letter = %s\n" % self.dead_letter)
+        self.influx = None
+        self.telegraf = None
+
+    def start(self, config_name, subst):
+        """Starts InfluxDB, then Telegraf on the shipped config with the
+        common paths and the InfluxDB port substituted, plus subst."""
+        self.influx = Influx().start()
+        common = {
+            "/usr/bin/tokenmeter": binary(),
+            "/etc/tokenmeter/tokenmeter.conf": self.conf,
+            "/var/lib/telegraf/tokenmeter-buffer": os.path.join(self.dir, "buffer"),
+            "127.0.0.1:8086": "127.0.0.1:%d" % self.influx.port,
+        }
+        common.update(subst)
+        self.telegraf = Telegraf(shipped_config(config_name, common))
+        self.telegraf.start()
+        return self
+
+    def close(self):
+        if self.telegraf:
+            self.telegraf.close()
+        if self.influx:
+            self.influx.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Golden:
+    """The golden bodies and what `tokenmeter execd` makes of them with the
+    test's config: the reference the Telegraf paths are held to."""
+
+    def __init__(self, conf):
+        self.bodies = golden_bodies()
+        ref, self.dead_letters = reference(conf, self.bodies, 1787666591000000000)
+        # Bodies without a time of their own get the receive time (Telegraf's
+        # for process, the file's mtime for the spool): timestamps are
+        # compared only where another receive time changes nothing.
+        other, _ = reference(conf, self.bodies, 1700000000000000000)
+        ts_other = {point_key(p): p[3] for p in other}
+        self.fixed = {point_key(p): p[3] for p in ref if ts_other.get(point_key(p)) == p[3]}
+        self.want = {point_key(p): p for p in ref}  # InfluxDB keeps one per identity
+        self.sources = sorted({p[1]["source"] for p in ref})
+
+    def check(self, results, rows):
+        """Holds InfluxDB's rows to the reference."""
+        got = {point_key(p): p for p in rows}
+        want = self.want
+        results.equal(len(rows), len(got), "no golden event stored twice")
+        results.equal(sorted(got), sorted(want), "InfluxDB holds exactly execd's golden events")
+        results.equal([k for k in want if k in got and want[k][2] != got[k][2]], [],
+                      "with execd's fields, value for value")
+        results.equal([k for k, ts in self.fixed.items() if k in got and got[k][3] != ts], [],
+                      "and execd's timestamps where the body has a time (%d events)"
+                      % len(self.fixed))
+        results.check(len(self.sources) >= 5 and
+                      sorted({p[1]["source"] for p in rows}) == self.sources,
+                      "every source arrived: %s" % " ".join(self.sources))
