@@ -272,6 +272,29 @@ def main():
                     for k, v in want_utc.items()),
                 "llm_usage_daily values and day-start timestamps match the rows")
 
+        # --- team split ([ingest] extra_tags = team) -----------------------
+        ix.create_db("teams")
+        tl = ['llm_usage,model=m,org=o,provider=p,source=openai,status=success,team=%s '
+              'input_tokens=%di,total_tokens=%di,cost_source="unpriced",event_id="t%d" %d'
+              % (team, n, n, n, 1787616000000000000 + n * 10**9)
+              for n, team in enumerate(["red", "red", "blue", "blue", "blue"], 1)]
+        tl.append(tl[0])  # a re-send: the same identity counts once
+        ix.write("teams", tl)
+        tpath = os.path.join(WORK, "teams.lp")
+        with open(tpath, "w") as f:
+            f.write("\n".join(tl) + "\n")
+        team_set = ["--set", "ingest.extra_tags=team", "--day", "2026-08-25"]
+        cfg_t1 = write_config("team1", ix.url)
+        cfg_t2 = write_config("team2", ix.url)
+        p1 = run(["aggregate", "--set", "influxdb.database=teams"] + team_set, cfg_t1)
+        p2 = run(["aggregate", "--input", tpath] + team_set, cfg_t2)
+        q = "SELECT team, requests, input_tokens FROM daily_usage ORDER BY team"
+        t1 = sqlite3.connect(os.path.join(WORK, "team1.sqlite")).execute(q).fetchall()
+        t2 = sqlite3.connect(os.path.join(WORK, "team2.sqlite")).execute(q).fetchall()
+        R.check(p1.returncode == 0 and p2.returncode == 0 and
+                t1 == [("blue", 3, 12), ("red", 2, 3)] and t1 == t2,
+                "extra_tags=team: one row per team, both paths (%s / %s)" % (t1, t2))
+
         # --- a statement error inside HTTP 200 ----------------------------
         before = stored(db, "UTC")
         p = run(["aggregate", "--set", "influxdb.database=no_such_db"] + span, cfg)
