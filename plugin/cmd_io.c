@@ -193,32 +193,33 @@ int cmd_io_oversize_end(struct cmd_io *io)
     return rc;
 }
 
-void cmd_io_wait_drained(const struct cmd_io *io, int timeout_ms)
+bool cmd_io_wait_drained(int fd, int timeout_ms)
 {
     struct stat st;
-    if (fstat(io->out_fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-        return;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+        return true;
     for (int waited = 0; waited < timeout_ms; waited += 5) {
         int unread = 0;
-        if (ioctl(io->out_fd, FIONREAD, &unread) < 0 || unread <= 0)
-            return;
+        if (ioctl(fd, FIONREAD, &unread) < 0 || unread <= 0)
+            return true;
         poll(NULL, 0, 5);
     }
-    log_msg_always(LOG_LEVEL_WARN, "exiting with points still unread in the stdout pipe");
+    return false;
 }
 
 int cmd_io_close(struct cmd_io *io, int rc)
 {
     int status = EX_OK;
     int frc = rc == -EPIPE ? rc : cmd_io_flush(io);
-    if (frc >= 0)
-        cmd_io_wait_drained(io, CMD_IO_DRAIN_MS);
+    if (frc >= 0 && !cmd_io_wait_drained(io->out_fd, CMD_IO_DRAIN_MS))
+        log_msg_always(LOG_LEVEL_WARN, "exiting with points still unread in the stdout pipe");
     const struct stats *s = &io->stats;
     log_msg_always(LOG_LEVEL_INFO,
                    "done: %" PRIu64 " lines, %" PRIu64 " events, %" PRIu64 " written, %" PRIu64
                    " duplicates, %" PRIu64 " ignored, %" PRIu64 " rejected, %" PRIu64 " unpriced",
                    s->lines, s->events, s->written, s->duplicates, s->ignored, s->rejected,
                    s->unpriced);
+    cmd_io_wait_drained(STDERR_FILENO, CMD_IO_DRAIN_MS); /* the summary too */
     if (rc < 0 || frc < 0)
         status = (rc == -ENOMEM || frc == -ENOMEM) ? EX_OSERR : EX_IOERR;
     pipeline_free(io->pipeline);

@@ -41,12 +41,13 @@ struct cmd_io {
  * logging why (EX_CONFIG, EX_CANTCREAT, EX_OSERR). */
 int cmd_io_open(struct cmd_io *io, struct cmd_common *common);
 
-/* When stdout is a pipe, waits (at most timeout_ms) until its reader has
- * taken every byte written. Telegraf closes a child's stdout pipe as soon as
- * the child exits (Go's cmd.Wait), and whatever it had not read yet is lost;
- * so a command leaves only once its last points left the pipe. */
-#define CMD_IO_DRAIN_MS 3000 /* well inside Telegraf's 5 s before SIGTERM */
-void cmd_io_wait_drained(const struct cmd_io *io, int timeout_ms);
+/* When fd is a pipe, waits (at most timeout_ms) until its reader has taken
+ * every byte written; returns false if it had not by then. Telegraf closes
+ * a child's stdout and stderr pipes as soon as the child exits (Go's
+ * cmd.Wait), and whatever it had not read yet is lost; so a command leaves
+ * only once its last points (and its summary line) left the pipes. */
+#define CMD_IO_DRAIN_MS 2000 /* twice: well inside Telegraf's 5 s before SIGTERM */
+bool cmd_io_wait_drained(int fd, int timeout_ms);
 
 /* Flushes, waits for the pipe to drain, logs the run's counters at I!
  * level and releases everything.
