@@ -47,7 +47,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
-        check-asan check-valgrind \
+        check-asan check-valgrind fuzz \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
@@ -126,6 +126,11 @@ check-valgrind: $(CHECKBIN) $(BIN)
 
 bench: $(BIN)
 	tests/bench/run.sh $(abspath $(BIN))
+
+# Coverage-guided fuzzing with clang's libFuzzer (not part of CI; needs
+# clang-14 and libclang-rt-14-dev). FUZZ_SECONDS per target, default 60.
+fuzz:
+	tests/fuzz/run.sh
 
 # ---- style -----------------------------------------------------------------
 

@@ -427,7 +427,8 @@ static int body_array(struct body_parser *ps, struct body_node **out, int depth)
     struct body_node **items = count ? body_alloc(ps->b, count * sizeof(*items)) : NULL;
     if (!n || (count && !items))
         return body_fail(ps, "out of memory");
-    memcpy(items, ps->stack.items + base, count * sizeof(*items));
+    if (count)
+        memcpy(items, ps->stack.items + base, count * sizeof(*items));
     ps->stack.len = base;
     n->u.items = items;
     n->len = count;
