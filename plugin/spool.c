@@ -137,7 +137,8 @@ out:
         spool_forget(sp);
         return rc;
     }
-    qsort(sp->names, sp->nnames, sizeof(*sp->names), spool_cmp);
+    if (sp->nnames > 1) /* qsort wants a non-NULL base even for 0 items */
+        qsort(sp->names, sp->nnames, sizeof(*sp->names), spool_cmp);
     return (long)sp->nnames;
 }
 

@@ -210,7 +210,7 @@ START_TEST(execd_spool_drains_in_name_order_and_removes)
     ck_assert_ptr_nonnull(strstr(r.dl_text, "\"reason\":\"body exceeds max_body_bytes (1024)\""));
     ck_assert_ptr_nonnull(strstr(r.dl_text, "/new/0005\",\"raw_base64\":\"eyAg"));
     for (int i = 1; i <= 5; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "%04d", i);
         ck_assert_msg(!exists(r.spool, "new", name), "%s still in the spool", name);
     }
