@@ -2,6 +2,7 @@
 #include "tokenmeter/cmd.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +111,51 @@ int cmd_parse_time(const char *s, int64_t *ns)
         return 0;
     }
     return timeutil_parse_iso8601(s, ns) == 0 ? 0 : -EINVAL;
+}
+
+int cmd_usage_error(const char *command, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_msg_always(LOG_LEVEL_ERROR, "%s: %s; try 'tokenmeter %s --help'", command, msg, command);
+    return EX_USAGE;
+}
+
+int cmd_getopt_next(struct cmd_getopt *g, const char **arg)
+{
+    if (!g->started) {
+        /* 0, not 1: main() parsed with "+" (stop at the command); glibc
+         * re-reads the option string only when optind is 0, so options may
+         * again follow operands here. */
+        optind = 0;
+        opterr = 0;
+        g->started = true;
+    }
+    for (;;) {
+        int opt = getopt_long(g->argc, g->argv, "c:h", g->longopts, NULL);
+        *arg = optarg;
+        if (opt == -1)
+            return CMD_GETOPT_END;
+        if (opt == '?' || opt == ':') {
+            cmd_usage_error(g->command, "unknown option or missing argument: %s",
+                            g->argv[optind - 1]);
+            return CMD_GETOPT_ERROR;
+        }
+        int handled = cmd_common_option(g->common, opt, optarg);
+        if (handled < 0)
+            return CMD_GETOPT_ERROR;
+        if (handled)
+            continue;
+        const struct cmd_flag *f = NULL;
+        for (size_t i = 0; i < g->nflags && !f; i++)
+            if (g->flags[i].opt == opt)
+                f = &g->flags[i];
+        if (!f)
+            return opt;
+        if (cmd_common_set(g->common, f->key, f->value ? f->value : optarg) < 0)
+            return CMD_GETOPT_ERROR;
+    }
 }

@@ -609,51 +609,54 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
         {"lock-wait", required_argument, NULL, AGG_OPT_LOCK_WAIT},
         {NULL, 0, NULL, 0},
     };
-    int opt, rc = 0;
-    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
-    while (rc == 0 && (opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled)
-            rc = handled < 0 ? -1 : 0;
-        else if (opt == AGG_OPT_DAY)
-            o->day = optarg;
-        else if (opt == AGG_OPT_FROM)
-            o->from = optarg;
-        else if (opt == AGG_OPT_TO)
-            o->to = optarg;
-        else if (opt == AGG_OPT_LAST)
-            o->last = optarg;
-        else if (opt == AGG_OPT_TZ)
-            rc = cmd_common_set(common, "aggregate.timezone", optarg);
-        else if (opt == AGG_OPT_WRITE || opt == AGG_OPT_NO_WRITE)
-            rc = cmd_common_set(common, "aggregate.write_influx",
-                                opt == AGG_OPT_WRITE ? "true" : "false");
-        else if (opt == AGG_OPT_SQLITE)
-            rc = cmd_common_set(common, "aggregate.sqlite", optarg);
-        else if (opt == AGG_OPT_INPUT && o->ninputs < AGG_MAX_INPUTS)
-            o->inputs[o->ninputs++] = optarg;
-        else if (opt == AGG_OPT_LOCK_WAIT) {
+    static const struct cmd_flag flags[] = {
+        {AGG_OPT_TZ, "aggregate.timezone", NULL},
+        {AGG_OPT_SQLITE, "aggregate.sqlite", NULL},
+        {AGG_OPT_WRITE, "aggregate.write_influx", "true"},
+        {AGG_OPT_NO_WRITE, "aggregate.write_influx", "false"},
+    };
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "aggregate",
+                           .longopts = longopts,
+                           .flags = flags,
+                           .nflags = sizeof(flags) / sizeof(flags[0]),
+                           .common = common};
+    const char *arg = NULL;
+    int opt;
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END) {
+        if (opt == CMD_GETOPT_ERROR)
+            return -1;
+        if (opt == AGG_OPT_DAY) {
+            o->day = arg;
+        } else if (opt == AGG_OPT_FROM) {
+            o->from = arg;
+        } else if (opt == AGG_OPT_TO) {
+            o->to = arg;
+        } else if (opt == AGG_OPT_LAST) {
+            o->last = arg;
+        } else if (opt == AGG_OPT_INPUT) {
+            if (o->ninputs == AGG_MAX_INPUTS) {
+                cmd_usage_error("aggregate", "at most %d --input files", AGG_MAX_INPUTS);
+                return -1;
+            }
+            o->inputs[o->ninputs++] = arg;
+        } else if (opt == AGG_OPT_LOCK_WAIT) {
             char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 0 || v > 86400) {
-                log_msg_always(LOG_LEVEL_ERROR, "--lock-wait %s: expected seconds", optarg);
-                rc = -1;
+            long v = strtol(arg, &end, 10);
+            if (end == arg || *end || v < 0 || v > 86400) {
+                cmd_usage_error("aggregate", "--lock-wait %s: expected seconds (0-86400)", arg);
+                return -1;
             }
             o->lock_wait = (int)v;
-        } else {
-            rc = -1;
         }
     }
-    if (rc == 0 && optind < argc) {
-        log_msg_always(LOG_LEVEL_ERROR,
-                       "aggregate: unexpected argument \"%s\" (files go after "
-                       "--input)",
-                       argv[optind]);
-        rc = -1;
+    if (optind < argc) {
+        cmd_usage_error("aggregate", "unexpected argument \"%s\" (files go after --input)",
+                        argv[optind]);
+        return -1;
     }
-    if (rc < 0)
-        log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter aggregate --help'");
-    return rc;
+    return 0;
 }
 
 int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)

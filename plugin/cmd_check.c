@@ -188,15 +188,15 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
     struct config *cfg = NULL;
     struct influx *c = NULL;
     char err[INFLUX_ERR_MAX], version[INFLUX_VERSION_MAX], line[1024];
+    struct cmd_getopt g = {
+        .argc = argc, .argv = argv, .command = "check", .longopts = longopts, .common = common};
+    const char *arg = NULL;
     int opt;
-    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled <= 0) {
-            log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter check --help'");
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END)
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        }
-    }
+    if (optind < argc)
+        return cmd_usage_error("check", "unexpected argument \"%s\"", argv[optind]);
     if (common->help) {
         printf(check_usage, cmd_common_help);
         return EX_OK;

@@ -87,15 +87,16 @@ enum {
     EXECD_OPT_PRICES,
 };
 
-static const struct {
-    int opt;
-    const char *key;
-} execd_flag_keys[] = {
-    {EXECD_OPT_DEAD_LETTER, "ingest.dead_letter"}, {EXECD_OPT_DEDUP, "ingest.dedup"},
-    {EXECD_OPT_DEDUP_CACHE, "ingest.dedup_cache"}, {EXECD_OPT_MEASUREMENT, "ingest.measurement"},
-    {EXECD_OPT_DEFAULT_ORG, "ingest.default_org"}, {EXECD_OPT_EXTRA_TAGS, "ingest.extra_tags"},
-    {EXECD_OPT_SOURCE, "ingest.source"},           {EXECD_OPT_MAX_BODY, "ingest.max_body_bytes"},
-    {EXECD_OPT_PRICES, "ingest.prices"},
+static const struct cmd_flag execd_flags[] = {
+    {EXECD_OPT_DEAD_LETTER, "ingest.dead_letter", NULL},
+    {EXECD_OPT_DEDUP, "ingest.dedup", NULL},
+    {EXECD_OPT_DEDUP_CACHE, "ingest.dedup_cache", NULL},
+    {EXECD_OPT_MEASUREMENT, "ingest.measurement", NULL},
+    {EXECD_OPT_DEFAULT_ORG, "ingest.default_org", NULL},
+    {EXECD_OPT_EXTRA_TAGS, "ingest.extra_tags", NULL},
+    {EXECD_OPT_SOURCE, "ingest.source", NULL},
+    {EXECD_OPT_MAX_BODY, "ingest.max_body_bytes", NULL},
+    {EXECD_OPT_PRICES, "ingest.prices", NULL},
 };
 
 static void execd_help(void)
@@ -393,37 +394,24 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
     int64_t receive_ns = -1;
     const char *spool_dir = NULL;
     bool once = false;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled < 0)
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "execd",
+                           .longopts = longopts,
+                           .flags = execd_flags,
+                           .nflags = sizeof(execd_flags) / sizeof(execd_flags[0]),
+                           .common = common};
+    const char *arg = NULL;
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END) {
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        if (handled)
-            continue;
-        if (opt == EXECD_OPT_SPOOL || opt == EXECD_OPT_ONCE) {
-            spool_dir = opt == EXECD_OPT_SPOOL ? optarg : spool_dir;
-            once = once || opt == EXECD_OPT_ONCE;
-            continue;
-        }
-        if (opt == EXECD_OPT_RECEIVE_TIME) {
-            if (cmd_parse_time(optarg, &receive_ns) < 0) {
-                log_msg_always(LOG_LEVEL_ERROR,
-                               "--receive-time %s: expected RFC 3339 or nanoseconds", optarg);
-                return EX_USAGE;
-            }
-            continue;
-        }
-        bool found = false;
-        for (size_t i = 0; i < sizeof(execd_flag_keys) / sizeof(execd_flag_keys[0]); i++) {
-            if (execd_flag_keys[i].opt == opt) {
-                if (cmd_common_set(common, execd_flag_keys[i].key, optarg) < 0)
-                    return EX_USAGE;
-                found = true;
-            }
-        }
-        if (!found) {
-            fprintf(stderr, "E! try 'tokenmeter execd --help'\n");
-            return EX_USAGE;
+        if (opt == EXECD_OPT_SPOOL) {
+            spool_dir = arg;
+        } else if (opt == EXECD_OPT_ONCE) {
+            once = true;
+        } else if (opt == EXECD_OPT_RECEIVE_TIME && cmd_parse_time(arg, &receive_ns) < 0) {
+            return cmd_usage_error("execd", "--receive-time %s: expected RFC 3339 or nanoseconds",
+                                   arg);
         }
     }
     if (common->help) {

@@ -67,17 +67,14 @@ enum {
     PROCESS_OPT_MAX_BODY,
 };
 
-static const struct {
-    int opt;
-    const char *key;
-} process_flag_keys[] = {
-    {PROCESS_OPT_BODY_FIELD, "process.body_field"},
-    {PROCESS_OPT_BODY_ENCODING, "process.body_encoding"},
-    {PROCESS_OPT_ORG_TAG, "process.org_tag"},
-    {PROCESS_OPT_TEAM_TAG, "process.team_tag"},
-    {PROCESS_OPT_USER_TAG, "process.user_tag"},
-    {PROCESS_OPT_DEAD_LETTER, "ingest.dead_letter"},
-    {PROCESS_OPT_MAX_BODY, "ingest.max_body_bytes"},
+static const struct cmd_flag process_flags[] = {
+    {PROCESS_OPT_BODY_FIELD, "process.body_field", NULL},
+    {PROCESS_OPT_BODY_ENCODING, "process.body_encoding", NULL},
+    {PROCESS_OPT_ORG_TAG, "process.org_tag", NULL},
+    {PROCESS_OPT_TEAM_TAG, "process.team_tag", NULL},
+    {PROCESS_OPT_USER_TAG, "process.user_tag", NULL},
+    {PROCESS_OPT_DEAD_LETTER, "ingest.dead_letter", NULL},
+    {PROCESS_OPT_MAX_BODY, "ingest.max_body_bytes", NULL},
 };
 
 /* Room for a metric around a body of max_body_bytes: Telegraf's serializer
@@ -280,33 +277,24 @@ int cmd_process_main(int argc, char **argv, struct cmd_common *common)
     };
     struct cmd_io io;
     struct process_state ps;
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "process",
+                           .longopts = longopts,
+                           .flags = process_flags,
+                           .nflags = sizeof(process_flags) / sizeof(process_flags[0]),
+                           .common = common};
+    const char *arg = NULL;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled < 0)
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END)
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        for (size_t i = 0; !handled && i < sizeof(process_flag_keys) / sizeof(process_flag_keys[0]);
-             i++) {
-            if (process_flag_keys[i].opt != opt)
-                continue;
-            if (cmd_common_set(common, process_flag_keys[i].key, optarg) < 0)
-                return EX_USAGE;
-            handled = 1;
-        }
-        if (!handled) {
-            fprintf(stderr, "E! try 'tokenmeter process --help'\n");
-            return EX_USAGE;
-        }
-    }
     if (common->help) {
         printf(process_usage, cmd_common_help);
         return EX_OK;
     }
-    if (optind < argc) {
-        fprintf(stderr, "E! process reads stdin only; try 'tokenmeter process --help'\n");
-        return EX_USAGE;
-    }
+    if (optind < argc)
+        return cmd_usage_error("process", "it reads stdin only, not \"%s\"", argv[optind]);
     int status = cmd_io_open(&io, common);
     if (status != EX_OK)
         return status;

@@ -45,30 +45,27 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
     };
     char err[DEADLETTER_ERR_MAX];
     struct cmd_io io;
+    static const struct cmd_flag flags[] = {
+        {REPLAY_OPT_DEAD_LETTER, "ingest.dead_letter", NULL},
+    };
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "replay",
+                           .longopts = longopts,
+                           .flags = flags,
+                           .nflags = 1,
+                           .common = common};
+    const char *arg = NULL;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled < 0)
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END)
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        if (handled)
-            continue;
-        if (opt == REPLAY_OPT_DEAD_LETTER) {
-            if (cmd_common_set(common, "ingest.dead_letter", optarg) < 0)
-                return EX_USAGE;
-            continue;
-        }
-        fprintf(stderr, "E! try 'tokenmeter replay --help'\n");
-        return EX_USAGE;
-    }
     if (common->help) {
         printf(replay_usage, cmd_common_help);
         return EX_OK;
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "E! replay takes exactly one FILE; try 'tokenmeter replay --help'\n");
-        return EX_USAGE;
-    }
+    if (argc - optind != 1)
+        return cmd_usage_error("replay", "exactly one FILE expected");
     const char *path = argv[optind];
     struct deadletter_reader *r = deadletter_reader_open(path, err);
     if (!r) {

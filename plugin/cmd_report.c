@@ -263,39 +263,39 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     char err[SUMMARY_ERR_MAX], terr[TZDAY_ERR_MAX];
     int opt, status = EX_OK;
     summary_rows_init(&rows);
-    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg), rc = 0;
-        if (handled < 0)
+    static const struct cmd_flag flags[] = {
+        {REPORT_OPT_TZ, "aggregate.timezone", NULL},
+        {REPORT_OPT_SQLITE, "aggregate.sqlite", NULL},
+    };
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "report",
+                           .longopts = longopts,
+                           .flags = flags,
+                           .nflags = sizeof(flags) / sizeof(flags[0]),
+                           .common = common};
+    const char *arg = NULL;
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END) {
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        if (handled)
-            continue;
         if (opt == REPORT_OPT_ORG)
-            org = optarg;
+            org = arg;
         else if (opt == REPORT_OPT_DAY)
-            day = optarg;
+            day = arg;
         else if (opt == REPORT_OPT_FROM)
-            from = optarg;
+            from = arg;
         else if (opt == REPORT_OPT_TO)
-            to = optarg;
+            to = arg;
         else if (opt == REPORT_OPT_LAST)
-            last = optarg;
-        else if (opt == REPORT_OPT_TZ)
-            rc = cmd_common_set(common, "aggregate.timezone", optarg);
-        else if (opt == REPORT_OPT_SQLITE)
-            rc = cmd_common_set(common, "aggregate.sqlite", optarg);
-        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "table") == 0)
+            last = arg;
+        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "table") == 0)
             format = REPORT_TABLE;
-        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "csv") == 0)
+        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "csv") == 0)
             format = REPORT_CSV;
-        else if (opt == REPORT_OPT_FORMAT && strcmp(optarg, "json") == 0)
+        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "json") == 0)
             format = REPORT_JSON;
         else
-            rc = -1;
-        if (rc < 0) {
-            log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter report --help'");
-            return EX_USAGE;
-        }
+            return cmd_usage_error("report", "--format %s: expected table, csv or json", arg);
     }
     if (common->help) {
         printf(report_usage, cmd_common_help);

@@ -98,29 +98,27 @@ int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
     struct influx *c = NULL;
     char ierr[INFLUX_ERR_MAX], line[1024];
     int opt, status;
-    optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        int handled = cmd_common_option(common, opt, optarg);
-        if (handled < 0)
+    static const struct cmd_flag flags[] = {
+        {RETENTION_OPT_DAYS, "influxdb.retention_days", NULL},
+    };
+    struct cmd_getopt g = {.argc = argc,
+                           .argv = argv,
+                           .command = "retention",
+                           .longopts = longopts,
+                           .flags = flags,
+                           .nflags = 1,
+                           .common = common};
+    const char *arg = NULL;
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END)
+        if (opt == CMD_GETOPT_ERROR)
             return EX_USAGE;
-        if (handled)
-            continue;
-        if (opt == RETENTION_OPT_DAYS &&
-            cmd_common_set(common, "influxdb.retention_days", optarg) == 0)
-            continue;
-        log_msg_always(LOG_LEVEL_ERROR, "try 'tokenmeter retention --help'");
-        return EX_USAGE;
-    }
     if (common->help) {
         printf(retention_usage, cmd_common_help);
         return EX_OK;
     }
     bool apply = argc - optind == 1 && strcmp(argv[optind], "apply") == 0;
-    if (argc - optind != 1 || (!apply && strcmp(argv[optind], "check") != 0)) {
-        log_msg_always(LOG_LEVEL_ERROR, "retention: expected 'check' or 'apply'; try "
-                                        "'tokenmeter retention --help'");
-        return EX_USAGE;
-    }
+    if (argc - optind != 1 || (!apply && strcmp(argv[optind], "check") != 0))
+        return cmd_usage_error("retention", "expected 'check' or 'apply'");
     status = cmd_load_config(common, &cfg);
     if (status != EX_OK)
         return status;

@@ -23,12 +23,12 @@ struct main_command {
 
 static const struct main_command main_commands[] = {
     {"execd", cmd_execd_main, "webhook JSON (stdin, files) -> line protocol (inputs.execd)"},
+    {"process", cmd_process_main, "Telegraf metrics holding webhook bodies -> line protocol"},
     {"replay", cmd_replay_main, "feed a dead-letter file back through the normalizer"},
     {"aggregate", cmd_aggregate_main, "daily summaries from InfluxDB (or .lp files) into SQLite"},
     {"report", cmd_report_main, "print the daily summaries (table, csv, json)"},
     {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)"},
     {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe"},
-    {"process", cmd_process_main, "Telegraf metrics holding webhook bodies -> line protocol"},
 };
 
 #define N_COMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

@@ -49,6 +49,43 @@ extern const char cmd_common_help[];
  * one, 0 when it was not, or -1 after logging a usage error. */
 int cmd_common_option(struct cmd_common *c, int opt, const char *arg);
 
+/* A flag that only overrides a config key: "--dedup tag" is
+ * "--set ingest.dedup=tag". `value` is NULL for a flag that takes an
+ * argument, or the fixed value a flag without one sets ("--write-influx"
+ * sets "true"). */
+struct cmd_flag {
+    int opt;
+    const char *key;
+    const char *value;
+};
+
+/* Option parsing shared by every command: the common options and the
+ * cmd_flag rows are handled inside; what is left is the command's own. */
+struct cmd_getopt {
+    int argc;
+    char **argv;
+    const char *command; /* for "try 'tokenmeter COMMAND --help'" */
+    const struct option *longopts;
+    const struct cmd_flag *flags;
+    size_t nflags;
+    struct cmd_common *common;
+    bool started;
+};
+
+#define CMD_GETOPT_END   (-1)
+#define CMD_GETOPT_ERROR (-2)
+
+/* Returns the next option the command handles itself (its argument, if
+ * any, in *arg), CMD_GETOPT_END when the options are over (optind then
+ * indexes the first operand; options and operands may be mixed), or
+ * CMD_GETOPT_ERROR after a usage error was logged with a --help hint. */
+int cmd_getopt_next(struct cmd_getopt *g, const char **arg);
+
+/* Logs a usage error for `command` followed by the --help hint and returns
+ * EX_USAGE. */
+int cmd_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Adds a "section.key=value" override (flags like --dedup build these so
  * flags and --set share one precedence). Returns 0 or -1 (too many). */
 int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value);
