@@ -92,8 +92,8 @@ int base64_decode(struct buf *out, const char *text, size_t len)
                 return -EINVAL;
             }
         }
-        unsigned x = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-                     (unsigned)v[3];
+        unsigned x =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         unsigned char o[3] = {(unsigned char)(x >> 16), (unsigned char)(x >> 8), (unsigned char)x};
         int rc = buf_append(out, o, 3 - (size_t)pad);
         if (rc < 0)

@@ -38,12 +38,12 @@ struct body_node {
     enum body_type type;
     size_t len; /* string bytes, array elements, object members, number lexeme */
     union {
-        const char *str;               /* BODY_STRING: NUL-terminated */
-        int64_t i;                     /* BODY_INT */
-        double d;                      /* BODY_REAL */
-        bool b;                        /* BODY_BOOL */
-        struct body_node **items;      /* BODY_ARRAY */
-        struct body_member *members;   /* BODY_OBJECT */
+        const char *str;             /* BODY_STRING: NUL-terminated */
+        int64_t i;                   /* BODY_INT */
+        double d;                    /* BODY_REAL */
+        bool b;                      /* BODY_BOOL */
+        struct body_node **items;    /* BODY_ARRAY */
+        struct body_member *members; /* BODY_OBJECT */
     } u;
     const char *lexeme; /* numbers: the text as written, for body_dump() */
 };
@@ -104,8 +104,8 @@ struct body_parser {
 static int body_fail(struct body_parser *ps, const char *msg)
 {
     if (!ps->failed) {
-        snprintf(ps->err, BODY_ERR_MAX, "invalid JSON at byte %zu: %s",
-                 (size_t)(ps->p - ps->start), msg);
+        snprintf(ps->err, BODY_ERR_MAX, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start),
+                 msg);
         ps->failed = true;
     }
     return -EINVAL;
@@ -128,8 +128,7 @@ static int body_push(struct body_parser *ps, void *v)
 
 static void body_ws(struct body_parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -418,8 +417,8 @@ static int body_array(struct body_parser *ps, struct body_node **out, int depth)
                 ps->p++;
                 break;
             }
-            return body_fail(ps, ps->p < ps->end ? "',' or ']' expected"
-                                                       : "unexpected end of input");
+            return body_fail(ps,
+                             ps->p < ps->end ? "',' or ']' expected" : "unexpected end of input");
         }
     }
     struct body_node *n = body_new_node(ps, BODY_ARRAY);
@@ -450,7 +449,7 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
             struct body_node *v = NULL;
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
-                                                           : "unexpected end of input");
+                                                     : "unexpected end of input");
             if (body_string(ps, &key, &klen) < 0)
                 return -EINVAL;
             body_ws(ps);
@@ -474,8 +473,8 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
                 ps->p++;
                 break;
             }
-            return body_fail(ps, ps->p < ps->end ? "',' or '}' expected"
-                                                       : "unexpected end of input");
+            return body_fail(ps,
+                             ps->p < ps->end ? "',' or '}' expected" : "unexpected end of input");
         }
     }
     struct body_node *n = body_new_node(ps, BODY_OBJECT);

@@ -29,7 +29,7 @@ struct pipeline_point {
     bool unpriced;
 };
 
-#define PIPELINE_LINE_MAX  (64 * 1024)
+#define PIPELINE_LINE_MAX    (64 * 1024)
 #define PIPELINE_PENDING_MAX ((size_t)256 * 1024 * 1024)
 
 struct pipeline {
@@ -60,8 +60,8 @@ struct source_ctx {
     char err[SOURCE_ERR_MAX];
 };
 
-struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl,
-                              struct stats *stats, char err[CONFIG_ERR_MAX])
+struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
+                              char err[CONFIG_ERR_MAX])
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -192,8 +192,7 @@ static int pipeline_check_tokens(struct event *ev, char err[SOURCE_ERR_MAX])
         return -EINVAL;
     }
     if (ev->output_tokens != EVENT_ABSENT && ev->reasoning_tokens > ev->output_tokens) {
-        snprintf(err, SOURCE_ERR_MAX,
-                 "reasoning_tokens %" PRId64 " exceed output_tokens %" PRId64,
+        snprintf(err, SOURCE_ERR_MAX, "reasoning_tokens %" PRId64 " exceed output_tokens %" PRId64,
                  ev->reasoning_tokens, ev->output_tokens);
         return -EINVAL;
     }
@@ -290,8 +289,8 @@ static int pipeline_format(const struct pipeline *p, const struct event *ev, int
     pipeline_lp(&acc, lineproto_tag(b, "org", ev->org));
     pipeline_lp(&acc, lineproto_tag(b, "provider", ev->provider));
     pipeline_lp(&acc, lineproto_tag(b, "source", ev->source));
-    pipeline_lp(&acc,
-                lineproto_tag(b, "status", ev->status == EVENT_STATUS_SUCCESS ? "success" : "error"));
+    pipeline_lp(
+        &acc, lineproto_tag(b, "status", ev->status == EVENT_STATUS_SUCCESS ? "success" : "error"));
     if (in->tag_team)
         pipeline_lp(&acc, lineproto_tag(b, "team", ev->team));
     if (in->tag_user)
@@ -322,8 +321,8 @@ static int pipeline_format(const struct pipeline *p, const struct event *ev, int
     for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++)
         if (isfinite(floats[i].v))
             pipeline_lp(&acc, lineproto_field_float(b, &first, floats[i].name, floats[i].v));
-    pipeline_lp(&acc,
-                lineproto_field_str(b, &first, "cost_source", pipeline_cost_names[ev->cost_source]));
+    pipeline_lp(
+        &acc, lineproto_field_str(b, &first, "cost_source", pipeline_cost_names[ev->cost_source]));
     if (!tag_mode)
         pipeline_lp(&acc, lineproto_field_str(b, &first, "event_id", ev->event_id));
     const struct {
@@ -428,8 +427,7 @@ static int pipeline_commit(struct pipeline *p, struct buf *out)
 /* Extracts and commits one document; rejects it on any failure.
  * raw/raw_len are the bytes to dead-letter for it. */
 static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc,
-                             const char *origin, const char *raw, size_t raw_len,
-                             struct buf *out)
+                             const char *origin, const char *raw, size_t raw_len, struct buf *out)
 {
     struct pipeline *p = ctx->p;
     ctx->doc = doc;
@@ -455,8 +453,8 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
 
 /* Each array element stands alone: good ones are written, a bad one is
  * dead-lettered by itself (as its compact JSON). */
-static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr,
-                          const char *origin, struct buf *out)
+static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, const char *origin,
+                          struct buf *out)
 {
     struct pipeline *p = ctx->p;
     size_t n = body_array_len(arr);
@@ -530,8 +528,9 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
     p->stats->bytes += len;
     p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
-        rc = pipeline_reject(p, origin, data, len, "body of %zu bytes exceeds max_body_bytes (%lld)",
-                             len, (long long)p->cfg->ingest.max_body_bytes);
+        rc =
+            pipeline_reject(p, origin, data, len, "body of %zu bytes exceeds max_body_bytes (%lld)",
+                            len, (long long)p->cfg->ingest.max_body_bytes);
         goto out;
     }
     const char *json = data;

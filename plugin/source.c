@@ -88,16 +88,14 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
     return found;
 }
 
-int source_count(const struct body_node *n, const char *ptr, int64_t *dst,
-                 char err[SOURCE_ERR_MAX])
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[SOURCE_ERR_MAX])
 {
     int64_t v = 0;
     int rc = body_count(n, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc == -ERANGE) {
-        snprintf(err, SOURCE_ERR_MAX, "%s: token count out of range (negative or above 2^63)",
-                 ptr);
+        snprintf(err, SOURCE_ERR_MAX, "%s: token count out of range (negative or above 2^63)", ptr);
         return -EINVAL;
     }
     if (rc < 0) {

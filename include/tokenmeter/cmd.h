@@ -18,7 +18,7 @@
 #define CMD_MAX_SETS 128
 
 struct cmd_common {
-    const char *config_path; /* NULL: the default path, which may be missing */
+    const char *config_path;        /* NULL: the default path, which may be missing */
     const char *sets[CMD_MAX_SETS]; /* "section.key=value" flag overrides, in order */
     size_t nsets;
     char *owned[CMD_MAX_SETS]; /* the assignments cmd_common_set() built */
@@ -38,9 +38,11 @@ enum {
 
 /* The common long options; a command lists them at the start of its table. */
 #define CMD_COMMON_LONGOPTS                                                                        \
-    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, CMD_OPT_SET},      \
+    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, CMD_OPT_SET},       \
         {"log-level", required_argument, NULL, CMD_OPT_LOG_LEVEL},                                 \
-        {"help", no_argument, NULL, 'h'}
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 /* The common options' help text, for a command's --help. */
 extern const char cmd_common_help[];

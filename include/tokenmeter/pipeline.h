@@ -32,8 +32,8 @@ struct pipeline_tenancy {
  * (`[ingest] prices` + [prices]) and the [mapping] source are built here:
  * a bad price file, override or mapping is a config error (NULL, with the
  * file and line or model key in err). */
-struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl,
-                              struct stats *stats, char err[CONFIG_ERR_MAX]);
+struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
+                              char err[CONFIG_ERR_MAX]);
 
 /* Releases the pipeline. Accepts NULL. */
 void pipeline_free(struct pipeline *p);

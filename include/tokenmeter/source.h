@@ -39,8 +39,7 @@ struct source {
     /* Emits zero or more events from doc. Returns 0, or a negative error with
      * a reason in err (the whole document is then rejected, and nothing it
      * emitted is written). */
-    int (*extract)(const struct body_node *doc, struct source_ctx *ctx,
-                   char err[SOURCE_ERR_MAX]);
+    int (*extract)(const struct body_node *doc, struct source_ctx *ctx, char err[SOURCE_ERR_MAX]);
     /* What match() looks for, for "unrecognised shape" messages. */
     const char *signature;
 };

@@ -45,12 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_init();
     struct buf out;
     buf_init(&out, 1 << 26);
-    uint64_t before = fuzz_stats.written + fuzz_stats.duplicates + fuzz_stats.ignored +
-                      fuzz_stats.rejected;
+    uint64_t before =
+        fuzz_stats.written + fuzz_stats.duplicates + fuzz_stats.ignored + fuzz_stats.rejected;
     if (pipeline_feed(fuzz_p, (const char *)data, size, "fuzz", NULL, &out) < 0)
         abort();
-    uint64_t after = fuzz_stats.written + fuzz_stats.duplicates + fuzz_stats.ignored +
-                     fuzz_stats.rejected;
+    uint64_t after =
+        fuzz_stats.written + fuzz_stats.duplicates + fuzz_stats.ignored + fuzz_stats.rejected;
     if (after == before) /* every body ends somewhere */
         abort();
     size_t lines = 0;
