@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runbin.h"
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include "tokenmeter/config.h"
 #include "tokenmeter/deadletter.h"
@@ -176,46 +177,18 @@ START_TEST(binary_exits_78_on_bad_mapping)
 }
 END_TEST
 
-struct fixture {
-    struct config *cfg;
-    struct deadletter *dl;
-    struct stats st;
-    struct pipeline *p;
-    struct buf out;
-};
-
 static void fx_open(struct fixture *fx, const char *const *pairs)
 {
-    char err[CONFIG_ERR_MAX], dl[128];
+    char dl[128];
     snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
-    memset(fx, 0, sizeof(*fx));
-    fx->cfg = mapping_config(pairs);
-    ck_assert_int_eq(config_finish(fx->cfg, err), 0);
-    fx->dl = deadletter_open(dl, err);
-    fx->p = pipeline_new(fx->cfg, fx->dl, &fx->st, err);
-    ck_assert_msg(fx->p != NULL, "%s", err);
-    pipeline_set_receive_time(fx->p, 1787666591000000000LL);
-    buf_init(&fx->out, 1 << 20);
+    fx_open_config(fx, mapping_config(pairs), dl);
 }
 
-static void fx_close(struct fixture *fx)
-{
-    pipeline_free(fx->p);
-    deadletter_close(fx->dl);
-    config_free(fx->cfg);
-    buf_free(&fx->out);
-}
-
-static void feed(struct fixture *fx, const char *json)
+/* Each case reads only its own points. */
+static void feed_only(struct fixture *fx, const char *json)
 {
     buf_reset(&fx->out);
-    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "t:1", NULL, &fx->out), 0);
-}
-
-static void want(const struct fixture *fx, const char *needle)
-{
-    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
-                  fx->out.len ? fx->out.data : "(nothing)");
+    feed(fx, json);
 }
 
 START_TEST(exclusive_input_and_time_formats)
@@ -246,7 +219,7 @@ START_TEST(exclusive_input_and_time_formats)
                  "{\"kind\":\"u\",\"model\":\"m\",\"in\":10,\"cached\":30,\"written\":5,"
                  "\"out\":2,\"t\":%s}",
                  cases[i].t);
-        feed(&fx, body);
+        feed_only(&fx, body);
         want(&fx, "source=mapped");
         want(&fx, "input_tokens=45i,cached_input_tokens=30i,cache_write_tokens=5i,"
                   "output_tokens=2i,total_tokens=47i");
@@ -261,9 +234,9 @@ START_TEST(bad_values_reject_the_body)
     const char *pairs[] = {BASE, "time", "/t", "org", "/org", NULL};
     struct fixture fx;
     fx_open(&fx, pairs);
-    feed(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":1,\"t\":1787666600}"); /* rfc3339 wanted */
-    feed(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":-1}");
-    feed(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":1,\"org\":42}");
+    feed_only(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":1,\"t\":1787666600}"); /* rfc3339 wanted */
+    feed_only(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":-1}");
+    feed_only(&fx, "{\"kind\":1,\"model\":\"m\",\"in\":1,\"org\":42}");
     ck_assert_uint_eq(fx.st.rejected, 3);
     ck_assert_uint_eq(fx.st.written, 0);
     fx_close(&fx);
@@ -292,7 +265,7 @@ START_TEST(status_rules)
         fx_open(&fx, pairs);
         char body[128];
         snprintf(body, sizeof(body), "{\"kind\":1,\"model\":\"m\",\"in\":1,\"s\":%s}", cases[i].s);
-        feed(&fx, body);
+        feed_only(&fx, body);
         want(&fx, cases[i].want);
         fx_close(&fx);
     }
@@ -307,12 +280,12 @@ START_TEST(mapping_takes_part_in_detection)
         "match", "/object", "model", "/model", "input_tokens", "/usage/prompt_tokens", NULL};
     struct fixture fx;
     fx_open(&fx, pairs);
-    feed(&fx, "{\"object\":\"chat.completion\",\"id\":\"c\",\"model\":\"gpt-4o\","
-              "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}");
+    feed_only(&fx, "{\"object\":\"chat.completion\",\"id\":\"c\",\"model\":\"gpt-4o\","
+                   "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}");
     ck_assert_uint_eq(fx.st.rejected, 1);
     /* forced through an envelope, the mapping reads it */
-    feed(&fx, "{\"tokenmeter\":1,\"source\":\"mapped\",\"body\":{\"object\":\"x\","
-              "\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":7}}}");
+    feed_only(&fx, "{\"tokenmeter\":1,\"source\":\"mapped\",\"body\":{\"object\":\"x\","
+                   "\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":7}}}");
     want(&fx, "source=mapped");
     want(&fx, "input_tokens=7i");
     fx_close(&fx);
@@ -324,7 +297,7 @@ START_TEST(forced_mapped_without_mapping)
     struct fixture fx;
     const char *none[] = {NULL};
     fx_open(&fx, none);
-    feed(&fx, "{\"tokenmeter\":1,\"source\":\"mapped\",\"body\":{\"a\":1}}");
+    feed_only(&fx, "{\"tokenmeter\":1,\"source\":\"mapped\",\"body\":{\"a\":1}}");
     ck_assert_uint_eq(fx.st.rejected, 1);
     fx_close(&fx);
 }

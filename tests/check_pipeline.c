@@ -5,6 +5,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include "tokenmeter/config.h"
 #include "tokenmeter/deadletter.h"
@@ -12,14 +13,6 @@
 
 static char dir[64];
 static char dlpath[128];
-
-struct fixture {
-    struct config *cfg;
-    struct deadletter *dl;
-    struct stats st;
-    struct pipeline *p;
-    struct buf out;
-};
 
 static void setup(void)
 {
@@ -37,43 +30,10 @@ static void teardown(void)
 static void fx_open(struct fixture *fx, const char *const *sets)
 {
     char err[CONFIG_ERR_MAX];
-    memset(fx, 0, sizeof(*fx));
-    fx->cfg = config_new();
+    struct config *cfg = config_new();
     for (; sets && *sets; sets++)
-        ck_assert_msg(config_set_assignment(fx->cfg, *sets, err) == 0, "%s", err);
-    ck_assert_int_eq(config_finish(fx->cfg, err), 0);
-    fx->dl = deadletter_open(dlpath, err);
-    ck_assert_ptr_nonnull(fx->dl);
-    fx->p = pipeline_new(fx->cfg, fx->dl, &fx->st, err);
-    ck_assert_ptr_nonnull(fx->p);
-    pipeline_set_receive_time(fx->p, 1787666591000000000LL);
-    buf_init(&fx->out, 1 << 20);
-}
-
-static void fx_close(struct fixture *fx)
-{
-    pipeline_free(fx->p);
-    deadletter_close(fx->dl);
-    config_free(fx->cfg);
-    buf_free(&fx->out);
-}
-
-static void feed(struct fixture *fx, const char *json)
-{
-    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "test:1", NULL, &fx->out), 0);
-}
-
-/* The output must contain each needle. */
-static void want(const struct fixture *fx, const char *needle)
-{
-    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
-                  fx->out.len ? fx->out.data : "(nothing)");
-}
-
-static void want_not(const struct fixture *fx, const char *needle)
-{
-    ck_assert_msg(!fx->out.len || !strstr(fx->out.data, needle), "unexpected \"%s\" in:\n%s",
-                  needle, fx->out.data);
+        ck_assert_msg(config_set_assignment(cfg, *sets, err) == 0, "%s", err);
+    fx_open_config(fx, cfg, dlpath);
 }
 
 START_TEST(anthropic_adds_cache_to_input)

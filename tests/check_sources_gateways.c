@@ -6,6 +6,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include "tokenmeter/config.h"
 #include "tokenmeter/deadletter.h"
@@ -13,14 +14,6 @@
 #include "tokenmeter/pipeline.h"
 
 static char dir[64];
-
-struct fixture {
-    struct config *cfg;
-    struct deadletter *dl;
-    struct stats st;
-    struct pipeline *p;
-    struct buf out;
-};
 
 static const char *data_path(const char *rel)
 {
@@ -35,40 +28,20 @@ static void fx_open(struct fixture *fx, bool prices)
     char err[CONFIG_ERR_MAX], dl[128];
     tu_tmpdir(dir, sizeof(dir));
     snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
-    memset(fx, 0, sizeof(*fx));
-    fx->cfg = config_new();
+    struct config *cfg = config_new();
     if (prices)
-        ck_assert_int_eq(config_set(fx->cfg, "ingest", "prices",
+        ck_assert_int_eq(config_set(cfg, "ingest", "prices",
                                     data_path("../../examples/prices.json"), "test", err),
                          0);
-    ck_assert_int_eq(config_finish(fx->cfg, err), 0);
-    fx->dl = deadletter_open(dl, err);
-    fx->p = pipeline_new(fx->cfg, fx->dl, &fx->st, err);
-    ck_assert_msg(fx->p != NULL, "%s", err);
-    pipeline_set_receive_time(fx->p, 1787666591000000000LL);
-    buf_init(&fx->out, 1 << 22);
+    fx_open_config(fx, cfg, dl);
 }
 
-static void fx_close(struct fixture *fx)
+static void fx_close_dir(struct fixture *fx)
 {
     char cmd[128];
-    pipeline_free(fx->p);
-    deadletter_close(fx->dl);
-    config_free(fx->cfg);
-    buf_free(&fx->out);
+    fx_close(fx);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
-}
-
-static void feed(struct fixture *fx, const char *json)
-{
-    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "t:1", NULL, &fx->out), 0);
-}
-
-static void want(const struct fixture *fx, const char *needle)
-{
-    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
-                  fx->out.len ? fx->out.data : "(nothing)");
 }
 
 #define SPAN(id, parent, svc_tokens)                                                               \
@@ -106,7 +79,7 @@ START_TEST(otlp_one_event_per_generation)
                                                                                               "]}");
     ck_assert_uint_eq(fx.st.rejected, 1);
     ck_assert_uint_eq(fx.out.len, 0);
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 END_TEST
 
@@ -122,7 +95,7 @@ START_TEST(zero_event_bodies_are_ignored)
     ck_assert_uint_eq(fx.st.ignored, 3);
     ck_assert_uint_eq(fx.st.rejected, 0);
     ck_assert_uint_eq(fx.st.written, 0);
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 END_TEST
 
@@ -136,7 +109,7 @@ START_TEST(langfuse_cache_split_without_total)
               "\"output_reasoning\":3,\"total\":165,\"my_custom_unit\":99}}}]}");
     want(&fx, "input_tokens=155i,cache_write_tokens=50i,output_tokens=10i,reasoning_tokens=3i,"
               "total_tokens=165i");
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 END_TEST
 
@@ -151,7 +124,7 @@ START_TEST(helicone_reads_the_provider_body)
               "\"metadata\":{\"promptTokens\":3,\"completionTokens\":2}}");
     want(&fx, "provider=anthropic,source=helicone");
     want(&fx, "input_tokens=43i,cached_input_tokens=40i,output_tokens=2i");
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 END_TEST
 
@@ -168,7 +141,7 @@ START_TEST(kong_cost_zero_is_not_a_price)
               "{\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":0,\"cost\":0},"
               "\"meta\":{\"response_model\":\"gpt-4o-mini\"}}}}");
     want(&fx, "cost_usd=0.00015,cost_source=\"computed\"");
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 END_TEST
 
@@ -226,7 +199,7 @@ static void consistent(const char *case_dir, const char *cost_source)
         p = nl + 1;
     }
     ck_assert_uint_eq(i, 6);
-    fx_close(&fx);
+    fx_close_dir(&fx);
 }
 
 START_TEST(cross_source_reported)

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A pipeline with its config, dead-letter file, counters and an output
+ * buffer, for the suites that drive bodies through it (test code only).
+ * Each suite builds the config it needs and hands it to fx_open_config().
+ */
+#ifndef TOKENMETER_PIPELINE_FIXTURE_H
+#define TOKENMETER_PIPELINE_FIXTURE_H
+
+#include <check.h>
+#include <string.h>
+
+#include "tokenmeter/config.h"
+#include "tokenmeter/deadletter.h"
+#include "tokenmeter/pipeline.h"
+
+/* The receive time of bodies without their own: 2026-08-25T14:03:11Z. */
+#define FX_RECEIVE_NS 1787666591000000000LL
+
+struct fixture {
+    struct config *cfg;
+    struct deadletter *dl;
+    struct stats st;
+    struct pipeline *p;
+    struct buf out;
+};
+
+/* Finishes cfg (taken over: fx_close() frees it) and builds the pipeline,
+ * with its dead letters in dlpath. */
+static inline void fx_open_config(struct fixture *fx, struct config *cfg, const char *dlpath)
+{
+    char err[CONFIG_ERR_MAX];
+    memset(fx, 0, sizeof(*fx));
+    fx->cfg = cfg;
+    ck_assert_msg(config_finish(cfg, err) == 0, "%s", err);
+    fx->dl = deadletter_open(dlpath, err);
+    ck_assert_msg(fx->dl != NULL, "%s", err);
+    fx->p = pipeline_new(cfg, fx->dl, &fx->st, err);
+    ck_assert_msg(fx->p != NULL, "%s", err);
+    pipeline_set_receive_time(fx->p, FX_RECEIVE_NS);
+    buf_init(&fx->out, 1 << 22);
+}
+
+static inline void fx_close(struct fixture *fx)
+{
+    pipeline_free(fx->p);
+    deadletter_close(fx->dl);
+    config_free(fx->cfg);
+    buf_free(&fx->out);
+}
+
+/* Feeds one body; its points are appended to fx->out. */
+static inline void feed(struct fixture *fx, const char *json)
+{
+    ck_assert_int_eq(pipeline_feed(fx->p, json, strlen(json), "test:1", NULL, &fx->out), 0);
+}
+
+/* The output must (not) contain needle. */
+static inline void want(const struct fixture *fx, const char *needle)
+{
+    ck_assert_msg(fx->out.len && strstr(fx->out.data, needle), "missing \"%s\" in:\n%s", needle,
+                  fx->out.len ? fx->out.data : "(nothing)");
+}
+
+static inline void want_not(const struct fixture *fx, const char *needle)
+{
+    ck_assert_msg(!fx->out.len || !strstr(fx->out.data, needle), "unexpected \"%s\" in:\n%s",
+                  needle, fx->out.data);
+}
+
+#endif
