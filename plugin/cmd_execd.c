@@ -143,9 +143,9 @@ static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *ch
     char origin[320];
     int rc = 0;
     size_t start = 0;
-    for (size_t i = 0; i < n && rc >= 0; i++) {
-        if (chunk[i] != '\n')
-            continue;
+    const char *nl;
+    while (rc >= 0 && start < n && (nl = memchr(chunk + start, '\n', n - start)) != NULL) {
+        size_t i = (size_t)(nl - chunk);
         if (r->oversize) {
             rc = cmd_io_oversize_append(io, chunk + start, i - start);
             if (rc >= 0)
