@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ struct deadletter {
     char *path;
     struct buf rec;
     struct base64_stream b64;
+    int stream_fd; /* the streamed record being built, or -1 */
 };
 
 struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX])
@@ -32,6 +34,7 @@ struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX
         snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
         return NULL;
     }
+    dl->stream_fd = -1;
     dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (dl->fd < 0) {
         snprintf(err, DEADLETTER_ERR_MAX, "cannot open dead-letter file %s: %s", path,
@@ -55,6 +58,8 @@ void deadletter_close(struct deadletter *dl)
         return;
     if (dl->fd >= 0)
         close(dl->fd);
+    if (dl->stream_fd >= 0)
+        close(dl->stream_fd); /* an unfinished stream: its file is already unlinked */
     buf_free(&dl->rec);
     free(dl->path);
     free(dl);
@@ -161,12 +166,12 @@ static int deadletter_head(struct deadletter *dl, const char *reason, const char
     return rc;
 }
 
-/* Writes the whole buffer; a short write to a regular file is retried. */
-static int deadletter_flush(struct deadletter *dl)
+/* Writes all n bytes; a short write is continued, EINTR retried. */
+static int deadletter_write_all(int fd, const char *p, size_t n)
 {
     size_t off = 0;
-    while (off < dl->rec.len) {
-        ssize_t w = write(dl->fd, dl->rec.data + off, dl->rec.len - off);
+    while (off < n) {
+        ssize_t w = write(fd, p + off, n - off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -174,8 +179,20 @@ static int deadletter_flush(struct deadletter *dl)
         }
         off += (size_t)w;
     }
-    buf_reset(&dl->rec);
     return 0;
+}
+
+/* Appends the record in dl->rec. The exclusive lock keeps records whole
+ * when several processes (execd, process, replay) share the file. */
+static int deadletter_flush(struct deadletter *dl)
+{
+    while (flock(dl->fd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return -errno;
+    int rc = deadletter_write_all(dl->fd, dl->rec.data, dl->rec.len);
+    flock(dl->fd, LOCK_UN);
+    buf_reset(&dl->rec);
+    return rc;
 }
 
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
@@ -204,9 +221,50 @@ int deadletter_write(struct deadletter *dl, const char *reason, const char *orig
     return deadletter_flush(dl);
 }
 
+/* A streamed record is built in a private, already unlinked file next to
+ * the dead-letter file and appended whole at the end, so records written
+ * meanwhile (a spool file rejected while a huge stdin line is still
+ * arriving) never land inside it. */
+static int deadletter_stream_open(struct deadletter *dl)
+{
+    size_t n = strlen(dl->path) + sizeof(".partial.XXXXXX");
+    char *tmpl = malloc(n);
+    if (!tmpl)
+        return -ENOMEM;
+    snprintf(tmpl, n, "%s.partial.XXXXXX", dl->path);
+    int fd = mkstemp(tmpl);
+    if (fd >= 0)
+        unlink(tmpl);
+    free(tmpl);
+    if (fd < 0) {
+        FILE *fp = tmpfile(); /* the dead-letter directory refused: try TMPDIR */
+        if (!fp)
+            return -errno;
+        fd = dup(fileno(fp));
+        fclose(fp);
+        if (fd < 0)
+            return -errno;
+    }
+    dl->stream_fd = fd;
+    return 0;
+}
+
+static int deadletter_stream_spill(struct deadletter *dl)
+{
+    int rc = deadletter_write_all(dl->stream_fd, dl->rec.data, dl->rec.len);
+    buf_reset(&dl->rec);
+    return rc;
+}
+
 int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin)
 {
-    int rc = deadletter_head(dl, reason, origin);
+    if (dl->stream_fd >= 0) {
+        close(dl->stream_fd); /* an abandoned stream: discard it */
+        dl->stream_fd = -1;
+    }
+    int rc = deadletter_stream_open(dl);
+    if (rc >= 0)
+        rc = deadletter_head(dl, reason, origin);
     if (rc >= 0)
         rc = buf_puts(&dl->rec, ",\"raw_base64\":\"");
     base64_stream_init(&dl->b64);
@@ -214,25 +272,46 @@ int deadletter_stream_begin(struct deadletter *dl, const char *reason, const cha
         buf_reset(&dl->rec);
         return rc;
     }
-    return deadletter_flush(dl);
+    return deadletter_stream_spill(dl);
 }
 
 int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len)
 {
+    if (dl->stream_fd < 0)
+        return -EBADF;
     int rc = base64_stream_feed(&dl->b64, &dl->rec, data, len);
     if (rc < 0)
         return rc;
-    return deadletter_flush(dl);
+    return deadletter_stream_spill(dl);
 }
 
 int deadletter_stream_end(struct deadletter *dl)
 {
+    if (dl->stream_fd < 0)
+        return -EBADF;
     int rc = base64_stream_finish(&dl->b64, &dl->rec);
     if (rc >= 0)
         rc = buf_puts(&dl->rec, "\"}\n");
-    if (rc < 0)
-        return rc;
-    return deadletter_flush(dl);
+    if (rc >= 0)
+        rc = deadletter_stream_spill(dl);
+    if (rc >= 0 && lseek(dl->stream_fd, 0, SEEK_SET) < 0)
+        rc = -errno;
+    if (rc >= 0) {
+        while (flock(dl->fd, LOCK_EX) < 0 && errno == EINTR)
+            ;
+        char chunk[65536];
+        ssize_t n;
+        while (rc >= 0 && (n = read(dl->stream_fd, chunk, sizeof(chunk))) != 0) {
+            if (n < 0)
+                rc = errno == EINTR ? 0 : -errno;
+            else
+                rc = deadletter_write_all(dl->fd, chunk, (size_t)n);
+        }
+        flock(dl->fd, LOCK_UN);
+    }
+    close(dl->stream_fd);
+    dl->stream_fd = -1;
+    return rc;
 }
 
 static void deadletter_fd_identity(int fd, dev_t *dev, ino_t *ino)

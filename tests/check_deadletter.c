@@ -81,6 +81,41 @@ START_TEST(streamed_record)
 }
 END_TEST
 
+/* A record written while a streamed one is still open (a spool file
+ * rejected while a huge stdin line arrives) must not land inside it. */
+START_TEST(streamed_record_is_not_interleaved)
+{
+    char err[DEADLETTER_ERR_MAX];
+    struct deadletter *dl = deadletter_open(path, err);
+    ck_assert_int_eq(deadletter_stream_begin(dl, "big", "stdin:1"), 0);
+    ck_assert_int_eq(deadletter_stream_append(dl, "abc", 3), 0);
+    ck_assert_int_eq(deadletter_write(dl, "small", "spool:x", "{}", 2), 0);
+    ck_assert_int_eq(deadletter_stream_append(dl, "def", 3), 0);
+    ck_assert_int_eq(deadletter_stream_end(dl), 0);
+    /* an abandoned stream leaves nothing behind */
+    ck_assert_int_eq(deadletter_stream_begin(dl, "cut", "stdin:2"), 0);
+    ck_assert_int_eq(deadletter_stream_append(dl, "xyz", 3), 0);
+    deadletter_close(dl);
+    struct deadletter_reader *r = deadletter_reader_open(path, err);
+    struct buf raw, reason;
+    buf_init(&raw, 1024);
+    buf_init(&reason, 1024);
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+    ck_assert_str_eq(reason.data, "small");
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+    ck_assert_str_eq(reason.data, "big");
+    ck_assert_str_eq(raw.data, "abcdef");
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 0);
+    deadletter_reader_close(r);
+    buf_free(&raw);
+    buf_free(&reason);
+    /* no partial files were left next to the dead-letter file */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "ls %s | grep -q partial", dir);
+    ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(malformed_records_and_open_errors)
 {
     char err[DEADLETTER_ERR_MAX];
@@ -130,6 +165,7 @@ Suite *check_deadletter_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, text_and_binary_roundtrip_byte_exact);
     tcase_add_test(t, streamed_record);
+    tcase_add_test(t, streamed_record_is_not_interleaved);
     tcase_add_test(t, malformed_records_and_open_errors);
     tcase_add_test(t, utf8_validation);
     suite_add_tcase(s, t);

@@ -7,9 +7,11 @@
  *    "raw":"<the body>"}
  * `raw` holds the body byte-exact as a JSON string when it is valid UTF-8
  * without NUL bytes; otherwise `raw_base64` holds it base64-encoded. Each
- * record is appended with one write(2) on an O_APPEND descriptor, so a crash
- * never leaves half a record behind a complete one. `tokenmeter replay`
- * reads the records back with deadletter_reader_*.
+ * record is appended whole, under an exclusive flock(2) on an O_APPEND
+ * descriptor, so records of concurrent writers never interleave. A streamed
+ * record (a body too large to hold) is built in a private unlinked file and
+ * appended whole when it ends. `tokenmeter replay` reads the records back
+ * with deadletter_reader_*.
  */
 #ifndef TOKENMETER_DEADLETTER_H
 #define TOKENMETER_DEADLETTER_H
@@ -39,7 +41,9 @@ int deadletter_write(struct deadletter *dl, const char *reason, const char *orig
                      const void *data, size_t len);
 
 /* Streams a record whose body is too large to hold in memory: begin, any
- * number of appends, end. The body is always stored as raw_base64. */
+ * number of appends, end. The body is always stored as raw_base64. Records
+ * written with deadletter_write() in between are appended before it; a
+ * stream that is begun again or closed without an end is discarded. */
 int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin);
 int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len);
 int deadletter_stream_end(struct deadletter *dl);
