@@ -105,7 +105,9 @@ int timeutil_from_seconds(double seconds, int64_t *ns)
 
 int timeutil_from_units(int64_t value, int64_t unit_ns, int64_t *ns)
 {
-    if (value < 0 || value > INT64_MAX / unit_ns)
+    /* The same ceiling as the other parsers, so the identity timestamp
+     * (the second plus up to 1e9 - 1 ns) cannot overflow either. */
+    if (value < 0 || value > (TIMEUTIL_MAX_S - 1) * (TIMEUTIL_NS_PER_S / unit_ns))
         return -ERANGE;
     *ns = value * unit_ns;
     return 0;

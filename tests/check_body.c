@@ -144,6 +144,11 @@ START_TEST(epoch_conversions)
     ck_assert_int_eq(timeutil_from_units(1787666591482LL, 1000000, &ns), 0);
     ck_assert_int_eq(ns, 1787666591482000000LL);
     ck_assert_int_eq(timeutil_from_units(INT64_MAX / 10, 1000000000, &ns), -ERANGE);
+    /* just under INT64_MAX ns is still refused: the identity timestamp adds
+     * up to a second to it (Kong started_at, OTLP startTimeUnixNano) */
+    ck_assert_int_eq(timeutil_from_units(9223372036854LL, 1000000, &ns), -ERANGE);
+    ck_assert_int_eq(timeutil_from_units(INT64_MAX, 1, &ns), -ERANGE);
+    ck_assert_int_eq(timeutil_from_units(9223372035LL * 1000, 1000000, &ns), 0);
     char out[40];
     timeutil_format_rfc3339(1787666591482000000LL, out, sizeof(out));
     ck_assert_str_eq(out, "2026-08-25T14:03:11.482Z");

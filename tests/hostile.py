@@ -117,6 +117,12 @@ def build():
     lines.append((b"{\"id\":\"max%d\",\"type\":\"message\",\"model\":\"m\",\"usage\":"
                   b"{\"input_tokens\":9223372036854775807,\"output_tokens\":1}}" % n,
                   "rejected", None))  # input + output overflows total
+    # times at the edge of int64 nanoseconds: refused, never wrapped
+    for t in (b"9223372036854", b"9223372036854775807", b"-1"):
+        lines.append((b"{\"request\":{\"id\":\"k\"},\"started_at\":" + t +
+                      b",\"ai\":{\"proxy\":{\"usage\":{\"prompt_tokens\":1,"
+                      b"\"completion_tokens\":1},\"meta\":{\"response_model\":\"m\"}}}}",
+                      "rejected", None))
     # a 5 MB body (under the 8 MiB limit: accepted) and a 9 MB one (streamed away)
     big = fill(LITELLM, "big", "big-5mb")
     big["messages"] = [{"role": "user", "content": "z" * (5 * 1024 * 1024)}]
