@@ -137,13 +137,15 @@ static int agg_build_query(const struct agg_run *run, int stmt, struct buf *q)
 {
     int rc;
     if (stmt == 0) {
-        rc = buf_puts(q, "SELECT count(\"event_id\") AS \"requests\"");
+        /* cost_source is the one field every point carries in every
+         * dedup mode (event_id is a tag under dedup = tag) */
+        rc = buf_puts(q, "SELECT count(\"cost_source\") AS \"requests\"");
         for (size_t i = 0; rc == 0 && i < AGG_NSUMS; i++)
             rc = buf_printf(q, ", sum(\"%s\") AS \"%s\"", agg_sums[i].field, agg_sums[i].field);
         if (rc == 0)
             rc = buf_puts(q, ", sum(\"cost_usd\") AS \"cost_usd\" FROM ");
     } else {
-        rc = buf_puts(q, "SELECT count(\"event_id\") AS \"unpriced\" FROM ");
+        rc = buf_puts(q, "SELECT count(\"cost_source\") AS \"unpriced\" FROM ");
     }
     if (rc == 0)
         rc = influx_quote(q, run->cfg->ingest.measurement, '"');
@@ -171,7 +173,20 @@ static int64_t agg_int(const struct body_node *v)
     if (body_int(v, "", &x) == 0)
         return x;
     double d = 0;
-    return body_num(v, "", &d) == 0 ? (int64_t)d : 0;
+    if (body_num(v, "", &d) < 0)
+        return 0;
+    /* a sum InfluxDB returned as a float: clamp rather than overflow */
+    if (d >= 9223372036854775807.0)
+        return INT64_MAX;
+    return d <= 0 ? 0 : (int64_t)d;
+}
+
+/* Token sums come from webhooks: a hostile count must not wrap a day's row,
+ * so sums stop at INT64_MAX. */
+static void agg_add(int64_t *acc, int64_t v)
+{
+    if (__builtin_add_overflow(*acc, v, acc))
+        *acc = v < 0 ? INT64_MIN : INT64_MAX;
 }
 
 static int agg_read_series(struct agg_run *run, const struct influx_response *resp, int stmt)
@@ -219,13 +234,14 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
             }
             int64_t n = agg_int(influx_series_value(&s, row, creq));
             if (stmt == 1) {
-                r->counts[SUMMARY_UNPRICED_REQUESTS] += n;
+                agg_add(&r->counts[SUMMARY_UNPRICED_REQUESTS], n);
                 continue;
             }
-            r->counts[SUMMARY_REQUESTS] += n;
-            r->counts[success ? SUMMARY_SUCCESSFUL : SUMMARY_FAILED] += n;
+            agg_add(&r->counts[SUMMARY_REQUESTS], n);
+            agg_add(&r->counts[success ? SUMMARY_SUCCESSFUL : SUMMARY_FAILED], n);
             for (size_t k = 0; k < AGG_NSUMS; k++)
-                r->counts[agg_sums[k].count] += agg_int(influx_series_value(&s, row, csum[k]));
+                agg_add(&r->counts[agg_sums[k].count],
+                        agg_int(influx_series_value(&s, row, csum[k])));
             double cost = 0;
             if (body_num(influx_series_value(&s, row, ccost), "", &cost) == 0)
                 r->cost_usd += cost;
@@ -268,15 +284,14 @@ static int agg_from_influx(struct agg_run *run, struct influx *client)
 struct agg_point {
     uint64_t key; /* 0: empty slot */
     uint32_t group;
-    uint8_t present;     /* bit k: agg_sums[k]; bit 6: cost_usd; bit 7: event_id */
+    uint8_t present;     /* bit k: agg_sums[k]; bit 6: cost_usd */
     uint8_t cost_source; /* 0 absent, 1 "unpriced", 2 anything else */
     bool success;
     int64_t v[AGG_NSUMS];
     double cost;
 };
 
-#define AGG_BIT_COST  (1u << 6)
-#define AGG_BIT_EVENT (1u << 7)
+#define AGG_BIT_COST (1u << 6)
 
 struct agg_points {
     struct agg_point *slots;
@@ -392,8 +407,6 @@ static int agg_point_add(struct agg_run *run, struct summary_rows *groups, struc
         p->cost = cost->f;
         p->present |= AGG_BIT_COST;
     }
-    if (lineproto_point_field(pt, "event_id"))
-        p->present |= AGG_BIT_EVENT;
     if (cs)
         p->cost_source = cs->type == LINEPROTO_STRING && strcmp(cs->s, "unpriced") == 0 ? 1 : 2;
     return 0;
@@ -492,7 +505,7 @@ static int agg_from_input(struct agg_run *run, const char *const *inputs, size_t
             rc = -ENOMEM;
             break;
         }
-        if (p->present & AGG_BIT_EVENT) {
+        if (p->cost_source) { /* a request: as count("cost_source") in InfluxDB */
             r->counts[SUMMARY_REQUESTS]++;
             r->counts[p->success ? SUMMARY_SUCCESSFUL : SUMMARY_FAILED]++;
             if (p->cost_source == 1)
@@ -500,7 +513,7 @@ static int agg_from_input(struct agg_run *run, const char *const *inputs, size_t
         }
         for (size_t k = 0; k < AGG_NSUMS; k++)
             if (p->present & (1u << k))
-                r->counts[agg_sums[k].count] += p->v[k];
+                agg_add(&r->counts[agg_sums[k].count], p->v[k]);
         if (p->present & AGG_BIT_COST)
             r->cost_usd += p->cost;
     }

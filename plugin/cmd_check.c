@@ -108,7 +108,7 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
     char err[INFLUX_ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
-    int rc = buf_puts(&q, "SELECT count(\"event_id\") AS \"n\" FROM ");
+    int rc = buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
     if (rc == 0)
         rc = influx_quote(&q, cfg->ingest.measurement, '"');
     if (rc == 0)

@@ -344,7 +344,8 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     bool team = false;
     for (size_t i = 0; i < rows.len; i++) {
         for (int k = 0; k < SUMMARY_NCOUNTS; k++)
-            total.counts[k] += rows.items[i].counts[k];
+            if (__builtin_add_overflow(total.counts[k], rows.items[i].counts[k], &total.counts[k]))
+                total.counts[k] = INT64_MAX; /* rows hold non-negative sums */
         total.cost_usd += rows.items[i].cost_usd;
         team = team || rows.items[i].team[0];
     }

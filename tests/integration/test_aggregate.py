@@ -295,6 +295,25 @@ def main():
                 t1 == [("blue", 3, 12), ("red", 2, 3)] and t1 == t2,
                 "extra_tags=team: one row per team, both paths (%s / %s)" % (t1, t2))
 
+        # --- dedup = tag: event_id is a tag, requests are still counted ----
+        p = run(["execd", "--dedup", "tag", "--dead-letter", os.path.join(WORK, "dead.ndjson")],
+                stdin="\n".join(lines) + "\n")
+        ix.create_db("tagmode")
+        ix.write("tagmode", p.stdout)
+        tag_path = os.path.join(WORK, "tagmode.lp")
+        with open(tag_path, "w") as f:
+            f.write(p.stdout)
+        cfg_tag = write_config("tagmode", ix.url)
+        p1 = run(["aggregate", "--set", "influxdb.database=tagmode"] + span, cfg_tag)
+        R.equal(p1.returncode, 0, "dedup=tag: aggregate exits 0 (%s)" % p1.stderr.strip()[-300:])
+        same_rows(stored(os.path.join(WORK, "tagmode.sqlite"), "UTC"), want_utc,
+                  "dedup=tag: rows (requests included) equal the independent sums")
+        cfg_tag_in = write_config("tagmode-input", "http://127.0.0.1:9")
+        p2 = run(["aggregate", "--input", tag_path] + span, cfg_tag_in)
+        R.check(p2.returncode == 0 and stored(os.path.join(WORK, "tagmode-input.sqlite"), "UTC")
+                == stored(os.path.join(WORK, "tagmode.sqlite"), "UTC"),
+                "dedup=tag: --input rows are identical to the InfluxDB rows")
+
         # --- a statement error inside HTTP 200 ----------------------------
         before = stored(db, "UTC")
         p = run(["aggregate", "--set", "influxdb.database=no_such_db"] + span, cfg)
