@@ -11,7 +11,9 @@
  *    tenancy tags as defaults, and replaced by the resulting points; a body
  *    that cannot be normalized is dead-lettered, never passed on.
  *  - Every other metric passes through byte-for-byte, newline included.
- *  - Input that is not line protocol is dead-lettered with its reason.
+ *  - Input the reader cannot parse passes through unchanged unless it has a
+ *    body_field="..." string (then it is dead-lettered with the reason): other
+ *    metrics are Telegraf's to judge, and bodies are never passed on.
  *  - A blank line, SIGHUP or SIGUSR1 emits the tokenmeter_stats point; EOF
  *    flushes and exits 0 (Telegraf forwards what we write after EOF).
  */
@@ -125,6 +127,19 @@ static const char *process_tag(const struct lineproto_point *pt, const char *nam
     return lineproto_point_tag(pt, name);
 }
 
+/* True when the raw line has a string field named `field` (`field="` after a
+ * space or comma): a metric that may carry a webhook body. */
+static bool process_may_hold_body(const char *line, size_t len, const char *field)
+{
+    size_t fl = strlen(field);
+    for (size_t at = 1; at + fl + 1 < len; at++) {
+        if ((line[at - 1] == ' ' || line[at - 1] == ',') && memcmp(line + at, field, fl) == 0 &&
+            line[at + fl] == '=' && line[at + fl + 1] == '"')
+            return true;
+    }
+    return false;
+}
+
 /* Handles one complete metric (without its '\n'). */
 static int process_metric(struct process_state *ps, const char *line, size_t len)
 {
@@ -134,6 +149,13 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
     if (cmd_io_blank(line, len))
         return cmd_io_emit_stats(io);
     int prc = lineproto_parse(line, len, &ps->pt, err);
+    if (prc < 0 && !process_may_hold_body(line, len, cp->body_field)) {
+        /* Not ours, even if our reader cannot read it (Telegraf's is the
+         * judge of other metrics): pass it on untouched. */
+        log_debug("stdin:%" PRIu64 ": passed through unread: %s", ps->metric, err);
+        int rc = buf_append(&io->out, line, len);
+        return rc < 0 ? rc : buf_putc(&io->out, '\n');
+    }
     if (prc < 0) {
         char reason[LINEPROTO_ERR_MAX + 32];
         snprintf(reason, sizeof(reason), "not line protocol: %s", err);

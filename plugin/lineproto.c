@@ -253,7 +253,14 @@ void lineproto_scanner_init(struct lineproto_scanner *sc)
 /* States of the scanner: in the series key (measurement, tags), in the field
  * set (quotes matter only in field values, after '='), in a quoted value, or
  * in the timestamp. */
-enum { LP_SCAN_KEY, LP_SCAN_FIELDS_KEY, LP_SCAN_FIELDS_VALUE, LP_SCAN_QUOTED, LP_SCAN_TIME };
+enum {
+    LP_SCAN_KEY,
+    LP_SCAN_FIELDS_KEY,
+    LP_SCAN_VALUE_START, /* just after '=': only here does '"' open a string */
+    LP_SCAN_FIELDS_VALUE,
+    LP_SCAN_QUOTED,
+    LP_SCAN_TIME
+};
 
 long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size_t len)
 {
@@ -282,15 +289,18 @@ long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size
             if (c == '\\')
                 esc = true;
             else if (c == '=')
-                st = LP_SCAN_FIELDS_VALUE;
+                st = LP_SCAN_VALUE_START;
             break;
+        case LP_SCAN_VALUE_START:
         case LP_SCAN_FIELDS_VALUE:
-            if (c == '"')
+            if (c == '"' && st == LP_SCAN_VALUE_START)
                 st = LP_SCAN_QUOTED;
             else if (c == ',')
                 st = LP_SCAN_FIELDS_KEY;
             else if (c == ' ')
                 st = LP_SCAN_TIME;
+            else
+                st = LP_SCAN_FIELDS_VALUE;
             break;
         case LP_SCAN_QUOTED:
             if (c == '\\')
@@ -315,7 +325,7 @@ long lineproto_line_end(const char *data, size_t len)
 }
 
 /* Copies an escaped name (measurement, tag key/value, field key) into the
- * arena, unescaping "\\," "\\ " "\\=" (and "\\\\" "\\\"" as Telegraf does).
+ * arena, unescaping "\\," "\\ " and "\\=".
  * Stops at an unescaped byte in `stops`. Returns the arena offset of the
  * copy, or -1 on allocation failure. */
 static long lp_read_name(const char *s, size_t len, size_t *pos, const char *stops,
@@ -325,7 +335,9 @@ static long lp_read_name(const char *s, size_t len, size_t *pos, const char *sto
     size_t i = *pos;
     while (i < len && !strchr(stops, s[i])) {
         char c = s[i];
-        if (c == '\\' && i + 1 < len && strchr(", =\\\"", s[i + 1])) {
+        /* names unescape only what the writers escape: "\\," "\\ " "\\=";
+         * InfluxDB and Telegraf keep any other backslash as it is */
+        if (c == '\\' && i + 1 < len && (s[i + 1] == ',' || s[i + 1] == ' ' || s[i + 1] == '=')) {
             c = s[i + 1];
             i++;
         }
@@ -348,7 +360,9 @@ static int lp_fail(char err[LINEPROTO_ERR_MAX], const char *what, size_t pos)
 /* Parses an unquoted field value s[0..n). */
 static int lp_scalar(const char *s, size_t n, struct lineproto_field *f)
 {
-    char tmp[64];
+    /* Telegraf writes floats without exponents ('f' format): a denormal
+     * takes 330 digits. */
+    char tmp[400];
     if (n == 0 || n >= sizeof(tmp))
         return -EINVAL;
     memcpy(tmp, s, n);

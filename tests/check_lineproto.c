@@ -195,6 +195,10 @@ START_TEST(reader_types_and_errors)
     ck_assert(pt.fields[3].b);
     ck_assert(!pt.fields[4].b);
     ck_assert(!pt.has_time);
+    /* names unescape only \\, \\space \\= : InfluxDB keeps other backslashes */
+    const char *kept = "m,t=a\\\"b\\\\c f=1i";
+    ck_assert_int_eq(lineproto_parse(kept, strlen(kept), &pt, err), 0);
+    ck_assert_str_eq(pt.tags[0].value, "a\\\"b\\\\c");
     ck_assert_int_eq(lineproto_parse("# c", 3, &pt, err), 1);
     ck_assert_int_eq(lineproto_parse("  ", 2, &pt, err), 1);
     static const char *const bad[] = {"m",         "m f",     "m f=",      "m f=\"open", "m,t f=1",

@@ -156,16 +156,17 @@ START_TEST(bad_inputs_are_dead_lettered_and_the_stream_goes_on)
     static const char in[] = "this is not line protocol\n"
                              "w value=\"{\\\"no\\\": \\\"known source\\\"}\" 1756130599000000000\n"
                              "w value=\"{broken json\" 1756130599000000000\n"
+                             "w value=\"body\" not-a-timestamp\n"
                              "cpu usage=1 1\n";
     struct run r;
     run_process(&r, in, sizeof(in) - 1, NULL);
     ck_assert_int_eq(r.status, 0);
-    /* Only the unrelated metric comes out; nothing of the bad ones. */
-    ck_assert_str_eq(r.stdout_text, "cpu usage=1 1\n");
+    /* What cannot hold a body is Telegraf's to judge: it passes through,
+     * unread. Nothing of the bad bodies comes out. */
+    ck_assert_str_eq(r.stdout_text, "this is not line protocol\ncpu usage=1 1\n");
     ck_assert_int_eq(tu_count(r.dl_text, "\n"), 3);
-    ck_assert_ptr_nonnull(strstr(r.dl_text, "\"reason\":\"not line protocol: "));
-    ck_assert_ptr_nonnull(strstr(r.dl_text, "\"origin\":\"stdin:1\",\"raw\":\"this is not line "
-                                            "protocol\""));
+    ck_assert_ptr_nonnull(strstr(r.dl_text, "\"reason\":\"not line protocol: bad timestamp"));
+    ck_assert_ptr_nonnull(strstr(r.dl_text, "\"origin\":\"stdin:4\",\"raw\":\"w value="));
     /* The body itself (unescaped), not the metric, is what replay needs. */
     ck_assert_ptr_nonnull(strstr(r.dl_text, "\"origin\":\"stdin:2\",\"raw\":\"{\\\"no\\\": "
                                             "\\\"known source\\\"}\""));
@@ -174,6 +175,31 @@ START_TEST(bad_inputs_are_dead_lettered_and_the_stream_goes_on)
     ck_assert_ptr_nonnull(strstr(r.stderr_text, "I! done: 3 lines, 0 events, 0 written, 0 "
                                                 "duplicates, 0 ignored, 3 rejected"));
     run_free(&r);
+}
+END_TEST
+
+/* Valid metrics our reader is not built for (a 70-digit float as Telegraf
+ * writes large values, 300 fields) and a stray quote inside an unquoted
+ * value: all pass through, and the quote does not swallow the next lines. */
+START_TEST(unusual_metrics_pass_through)
+{
+    struct buf in;
+    buf_init(&in, 1 << 16);
+    buf_puts(&in, "bad f=1x\" 1\nok x=1 1\n");
+    buf_puts(&in, "sensor,host=a reading=1");
+    for (int i = 0; i < 70; i++)
+        buf_putc(&in, '0');
+    buf_puts(&in, " 1\nmysql,host=a ");
+    for (int i = 0; i < 300; i++)
+        buf_printf(&in, "%sf%d=%di", i ? "," : "", i, i);
+    buf_puts(&in, " 1\nok2 y=\"z\" 1\n");
+    struct run r;
+    run_process(&r, in.data, in.len, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.stdout_text, in.data);
+    ck_assert_str_eq(r.dl_text, "");
+    run_free(&r);
+    buf_free(&in);
 }
 END_TEST
 
@@ -293,6 +319,7 @@ Suite *check_process_suite(void)
     TCase *tc = tcase_create("process");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, other_metrics_pass_through_byte_for_byte);
+    tcase_add_test(tc, unusual_metrics_pass_through);
     tcase_add_test(tc, string_body_with_raw_newlines_becomes_a_point);
     tcase_add_test(tc, base64_body_takes_the_metric_time_and_custom_tags);
     tcase_add_test(tc, envelope_tenancy_outranks_tags);

@@ -84,8 +84,8 @@ struct lineproto_field {
     size_t slen;   /* may contain NUL bytes only if the input did */
 };
 
-#define LINEPROTO_MAX_TAGS   64
-#define LINEPROTO_MAX_FIELDS 64
+#define LINEPROTO_MAX_TAGS   256
+#define LINEPROTO_MAX_FIELDS 256
 #define LINEPROTO_ERR_MAX    160
 
 /* A parsed point. Its strings live in `arena`; reuse the struct for the
