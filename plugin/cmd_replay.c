@@ -91,7 +91,10 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
         return EX_USAGE;
     }
     struct buf raw, reason;
-    buf_init(&raw, (size_t)io.cfg->ingest.max_body_bytes * 2 + 16);
+    /* Room for what any writer records: process stores whole metrics of up
+     * to 2 x max_body_bytes + 64 KiB. Larger records are reported and
+     * skipped. */
+    buf_init(&raw, (size_t)io.cfg->ingest.max_body_bytes * 4 + 1024 * 1024);
     buf_init(&reason, 4096);
     uint64_t record = 0, malformed = 0;
     int rc = 0;

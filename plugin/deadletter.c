@@ -400,13 +400,16 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     const struct body_node *text = body_get(root, "/raw");
     const char *b64 = body_str(root, "/raw_base64");
     if (why && buf_puts(reason, why) < 0)
-        goto nomem;
+        goto too_large;
     if (body_type(text) == BODY_STRING) {
         const char *s = body_str(root, "/raw");
         if (buf_puts(raw, s) < 0)
-            goto nomem;
+            goto too_large;
     } else if (b64) {
-        if (base64_decode(raw, b64, strlen(b64)) < 0) {
+        int drc = base64_decode(raw, b64, strlen(b64));
+        if (drc == -ENOSPC)
+            goto too_large;
+        if (drc < 0) {
             snprintf(err, DEADLETTER_ERR_MAX, "line %ld: raw_base64 is not valid base64",
                      r->lineno);
             goto out;
@@ -418,9 +421,11 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     }
     rc = 1;
     goto out;
-nomem:
-    snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record too large", r->lineno);
-    rc = -ENOMEM;
+too_large:
+    /* Reported like a malformed record, so the reader goes on with the next. */
+    snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record larger than %zu bytes, skipped", r->lineno,
+             raw->max);
+    rc = -EINVAL;
 out:
     body_free(b);
     return rc;

@@ -145,6 +145,33 @@ START_TEST(malformed_records_and_open_errors)
 }
 END_TEST
 
+START_TEST(too_large_record_is_skipped_not_fatal)
+{
+    char err[DEADLETTER_ERR_MAX];
+    struct deadletter *dl = deadletter_open(path, err);
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    ck_assert_int_eq(deadletter_write(dl, "text", NULL, big, sizeof(big)), 0);
+    big[0] = '\xff'; /* not UTF-8: stored as raw_base64 */
+    ck_assert_int_eq(deadletter_write(dl, "binary", NULL, big, sizeof(big)), 0);
+    ck_assert_int_eq(deadletter_write(dl, "small", NULL, "ok", 2), 0);
+    deadletter_close(dl);
+    struct deadletter_reader *r = deadletter_reader_open(path, err);
+    struct buf raw, reason;
+    buf_init(&raw, 100);
+    buf_init(&reason, 100);
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "line 1: record larger than 100 bytes, skipped"));
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "line 2: record larger than 100 bytes"));
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+    ck_assert_str_eq(raw.data, "ok");
+    deadletter_reader_close(r);
+    buf_free(&raw);
+    buf_free(&reason);
+}
+END_TEST
+
 START_TEST(utf8_validation)
 {
     ck_assert(deadletter_is_text("plain é 😀", strlen("plain é 😀")));
@@ -167,6 +194,7 @@ Suite *check_deadletter_suite(void)
     tcase_add_test(t, streamed_record);
     tcase_add_test(t, streamed_record_is_not_interleaved);
     tcase_add_test(t, malformed_records_and_open_errors);
+    tcase_add_test(t, too_large_record_is_skipped_not_fatal);
     tcase_add_test(t, utf8_validation);
     suite_add_tcase(s, t);
     return s;

@@ -62,8 +62,8 @@ struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEAD
 
 /* Reads the next record's body into raw (reset first) and its reason into
  * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL
- * for a malformed record (err names the line; reading may continue), or
- * another negative errno for an I/O error. */
+ * for a malformed record or one larger than raw's cap (err names the line;
+ * reading may continue), or another negative errno for an I/O error. */
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
                            char err[DEADLETTER_ERR_MAX]);
 
