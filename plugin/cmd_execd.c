@@ -210,6 +210,11 @@ static int execd_eof(struct cmd_io *io, struct execd_reader *r)
 static int execd_read(struct cmd_io *io, struct execd_reader *r, int fd)
 {
     char chunk[65536];
+    int wait = cmd_io_wait_input(io, fd, -1);
+    if (wait == -EINTR) {
+        int rc = cmd_io_handle_signals(io);
+        return rc < 0 ? rc : 1;
+    }
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0) {
         if (errno == EINTR) {
@@ -228,6 +233,24 @@ static int execd_read(struct cmd_io *io, struct execd_reader *r, int fd)
     return rc < 0 ? rc : 1;
 }
 
+/* Stopped by a signal in the middle of a line: the part that arrived is
+ * dead-lettered, never dropped in silence. */
+static int execd_stopped(struct cmd_io *io, struct execd_reader *r)
+{
+    if (r->oversize) {
+        r->oversize = false;
+        return cmd_io_oversize_end(io);
+    }
+    if (!r->line.len)
+        return 0;
+    char origin[320];
+    snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
+    int rc = cmd_io_reject_raw(io, origin, r->line.data, r->line.len,
+                               "incomplete line: stopped (SIGTERM/SIGINT) before its newline");
+    buf_reset(&r->line);
+    return rc;
+}
+
 /* Reads one descriptor to EOF (or until asked to stop). Returns 0 or a
  * negative errno that ends the process. */
 static int execd_stream(struct cmd_io *io, int fd, const char *name)
@@ -243,8 +266,8 @@ static int execd_stream(struct cmd_io *io, int fd, const char *name)
         if ((rc = cmd_io_handle_signals(io)) < 0)
             break;
     }
-    if (rc >= 0 && r.oversize && cmd_io_stop_requested())
-        rc = cmd_io_oversize_end(io);
+    if (rc >= 0 && cmd_io_stop_requested())
+        rc = execd_stopped(io, &r);
     buf_free(&r.line);
     return rc;
 }
@@ -307,11 +330,10 @@ static int execd_spool_file(struct cmd_io *io, struct spool *sp, const char *nam
  * Clears *open at EOF. Returns 0 or a negative errno. */
 static int execd_spool_stdin(struct cmd_io *io, struct execd_reader *r, bool *open, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-    int pr = poll(&pfd, 1, timeout_ms);
+    int pr = cmd_io_wait_input(io, STDIN_FILENO, timeout_ms);
     int rc = 0;
-    if (pr < 0 && errno != EINTR)
-        return -errno;
+    if (pr < 0 && pr != -EINTR)
+        return pr;
     if (pr > 0) {
         rc = execd_read(io, r, STDIN_FILENO);
         if (rc == 0)

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -39,8 +40,22 @@ static void cmd_io_on_hup(int sig)
     cmd_io_stats_wanted = 1;
 }
 
-static void cmd_io_signals(void)
+/* The signals stay blocked except while waiting for input
+ * (cmd_io_wait_input), so one that arrives between checking the flags and
+ * starting to wait is not left pending until the next byte arrives. */
+static void cmd_io_signals(struct cmd_io *io)
 {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, &io->wait_mask);
+    sigdelset(&io->wait_mask, SIGTERM);
+    sigdelset(&io->wait_mask, SIGINT);
+    sigdelset(&io->wait_mask, SIGHUP);
+    sigdelset(&io->wait_mask, SIGUSR1);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
@@ -78,7 +93,7 @@ int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
         config_free(io->cfg);
         return EX_CONFIG;
     }
-    cmd_io_signals();
+    cmd_io_signals(io);
     return EX_OK;
 }
 
@@ -123,6 +138,31 @@ int cmd_io_emit_stats(struct cmd_io *io)
     if (rc < 0)
         return rc;
     return cmd_io_flush(io);
+}
+
+int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
+{
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(fd, &rd);
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    int n = pselect(fd + 1, &rd, NULL, NULL, timeout_ms < 0 ? NULL : &ts, &io->wait_mask);
+    if (n < 0)
+        return -errno;
+    return n > 0;
+}
+
+int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, size_t len,
+                      const char *reason)
+{
+    io->stats.lines++;
+    io->stats.bytes += len;
+    int rc = deadletter_write(io->dl, reason, origin, data, len);
+    pipeline_count_rejected(io->pipeline, origin, reason);
+    if (rc < 0)
+        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
+                       deadletter_path(io->dl), strerror(-rc));
+    return rc;
 }
 
 bool cmd_io_stop_requested(void)

@@ -108,15 +108,7 @@ static const char *process_origin(struct process_state *ps)
 static int process_reject_metric(struct process_state *ps, const char *line, size_t len,
                                  const char *reason)
 {
-    struct cmd_io *io = ps->io;
-    io->stats.lines++;
-    io->stats.bytes += len;
-    int rc = deadletter_write(io->dl, reason, process_origin(ps), line, len);
-    pipeline_count_rejected(io->pipeline, ps->origin, reason);
-    if (rc < 0)
-        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
-                       deadletter_path(io->dl), strerror(-rc));
-    return rc;
+    return cmd_io_reject_raw(ps->io, process_origin(ps), line, len, reason);
 }
 
 /* The tag named by a [process] *_tag key, or NULL (an empty key disables). */
@@ -252,6 +244,11 @@ static int process_stream(struct process_state *ps)
     char chunk[65536];
     int rc = 0;
     while (!cmd_io_stop_requested()) {
+        if (cmd_io_wait_input(io, STDIN_FILENO, -1) == -EINTR) {
+            if ((rc = cmd_io_handle_signals(io)) < 0)
+                break;
+            continue;
+        }
         ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
         if (n < 0) {
             if (errno == EINTR) {
@@ -281,6 +278,10 @@ static int process_stream(struct process_state *ps)
     }
     if (rc >= 0 && ps->oversize)
         rc = cmd_io_oversize_end(io);
+    else if (rc >= 0 && ps->pending.len)
+        /* stopped by a signal in the middle of a metric: never dropped in silence */
+        rc = process_reject_metric(ps, ps->pending.data, ps->pending.len,
+                                   "incomplete metric: stopped (SIGTERM/SIGINT) before its end");
     return rc;
 }
 

@@ -102,6 +102,21 @@ def main():
             rc, rest, err = c.finish()
             res.equal(rc, 0, "%s: exit 0" % sig.name)
 
+        # SIGTERM in the middle of a line: the part that arrived is
+        # dead-lettered, not dropped
+        c = Child(binary, [], tmp)
+        c.send((CHAT % 4 + "\n" + (CHAT % 5)[:60]).encode())
+        res.check(c.read_line() is not None, "SIGTERM mid-line: the whole line's point arrives")
+        c.p.send_signal(signal.SIGTERM)
+        rc, rest, err = c.finish()
+        res.equal(rc, 0, "SIGTERM mid-line: exit 0")
+        with open(c.dl) as f:
+            recs = [json.loads(l) for l in f if l.strip()]
+        res.check(recs and recs[-1]["raw"] == (CHAT % 5)[:60] and
+                  "incomplete line" in recs[-1]["reason"],
+                  "SIGTERM mid-line: the partial line is dead-lettered with its reason")
+        res.check("1 rejected" in err, "SIGTERM mid-line: counted as rejected")
+
         # EPIPE: nobody reads stdout any more
         c = Child(binary, [], tmp)
         c.p.stdout.close()

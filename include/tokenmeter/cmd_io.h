@@ -4,15 +4,17 @@
  * replay, process): signals, the stdout flush policy, EPIPE, the stats
  * point, and bodies too large to hold.
  *
- * Signals only set flags (SIGTERM/SIGINT: stop; SIGHUP/SIGUSR1: stats);
- * they are installed without SA_RESTART so a blocking read returns EINTR
- * and the loop acts on them at once. SIGPIPE is ignored so a closed stdout
+ * Signals only set flags (SIGTERM/SIGINT: stop; SIGHUP/SIGUSR1: stats).
+ * They are blocked except inside cmd_io_wait_input(), which waits for input
+ * with pselect(2) and the signals unblocked: a signal is acted on at once,
+ * however it falls relative to the checks of the flags. SIGPIPE is ignored so a closed stdout
  * shows up as EPIPE and a clear message instead of a silent death.
  */
 #ifndef TOKENMETER_CMD_IO_H
 #define TOKENMETER_CMD_IO_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "tokenmeter/buf.h"
@@ -31,6 +33,7 @@ struct cmd_io {
     struct pipeline *pipeline;
     struct buf out; /* points not yet written to stdout */
     int out_fd;
+    sigset_t wait_mask; /* the signal mask while waiting for input */
     /* the over-size body being streamed to the dead-letter file, if any */
     char oversize_origin[320];
     size_t oversize_bytes;
@@ -53,6 +56,17 @@ bool cmd_io_wait_drained(int fd, int timeout_ms);
  * level and releases everything.
  * `rc` is the loop's result; returns the process exit status for it. */
 int cmd_io_close(struct cmd_io *io, int rc);
+
+/* Waits until fd is readable (1), timeout_ms passes (0; a negative timeout
+ * waits for ever), or a signal arrives (-EINTR: act on the flags). The only
+ * place the streaming commands' signals are unblocked. */
+int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms);
+
+/* Dead-letters bytes that never became a body the pipeline could see (an
+ * unreadable metric, a line cut short by shutdown), counts them as a
+ * rejected line and logs the reason. Returns 0 or -errno. */
+int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, size_t len,
+                      const char *reason);
 
 /* True once SIGTERM or SIGINT arrived. */
 bool cmd_io_stop_requested(void);
