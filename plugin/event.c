@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "tokenmeter/event.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "tokenmeter/identity.h"
 
 void event_init(struct event *ev, const char *source)
 {
@@ -33,4 +37,18 @@ const char *event_keep(char *dst, size_t cap, const char *s)
     memcpy(dst, s, n);
     dst[n] = '\0';
     return dst;
+}
+
+const char *event_compact_id(struct event *ev, const char *id)
+{
+    size_t n = strlen(id);
+    if (n < EVENT_ID_MAX)
+        return id;
+    /* Distinct long ids must stay distinct: keep a readable prefix and add
+     * the hash of the whole id. */
+    uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, id, n);
+    char prefix[EVENT_ID_MAX - 18];
+    event_keep(prefix, sizeof(prefix), id);
+    snprintf(ev->id_buf, sizeof(ev->id_buf), "%s~%016" PRIx64, prefix, h);
+    return ev->id_buf;
 }

@@ -227,6 +227,7 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
         snprintf(ev->id_buf, sizeof(ev->id_buf), "body-%016" PRIx64, h);
         ev->event_id = ev->id_buf;
     }
+    ev->event_id = event_compact_id(ev, ev->event_id);
     if (!ev->time_known)
         ev->time_ns = p->receive_ns;
     if (ev->provider) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenmeter/mapping.h"
@@ -237,9 +238,20 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
 
 const char *source_join_id(struct event *ev, const char *a, const char *b)
 {
-    char joined[2 * sizeof(ev->id_buf)];
-    snprintf(joined, sizeof(joined), "%s:%s", a, b);
-    return event_keep(ev->id_buf, sizeof(ev->id_buf), joined);
+    size_t al = strlen(a), bl = strlen(b), n = al + bl + 2;
+    if (n <= sizeof(ev->id_buf)) {
+        memcpy(ev->id_buf, a, al);
+        ev->id_buf[al] = ':';
+        memcpy(ev->id_buf + al + 1, b, bl + 1);
+        return ev->id_buf;
+    }
+    char *joined = malloc(n);
+    if (!joined)
+        return NULL; /* the pipeline then hashes the body for an id */
+    snprintf(joined, n, "%s:%s", a, b);
+    const char *id = event_compact_id(ev, joined);
+    free(joined);
+    return id;
 }
 
 void source_set_error(struct event *ev, int64_t http_status)

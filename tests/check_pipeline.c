@@ -308,6 +308,29 @@ START_TEST(body_without_id_gets_stable_hash)
 }
 END_TEST
 
+/* Long ids that share a prefix are still distinct events (the written id
+ * is a prefix plus the hash of the whole id). */
+START_TEST(long_ids_stay_distinct)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    char body[1024], id[400];
+    memset(id, 'q', 300);
+    for (int i = 0; i < 2; i++) {
+        snprintf(id + 300, sizeof(id) - 300, "-%d", i);
+        snprintf(body, sizeof(body),
+                 "{\"id\":\"%s\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+                 "{\"input_tokens\":1,\"output_tokens\":2}}",
+                 id);
+        feed(&fx, body);
+    }
+    ck_assert_int_eq(fx.st.written, 2);
+    ck_assert_int_eq(fx.st.duplicates, 0);
+    ck_assert_int_eq(tu_count(fx.out.data, "qqqq~"), 2);
+    fx_close(&fx);
+}
+END_TEST
+
 START_TEST(bom_and_oversize)
 {
     struct fixture fx;
@@ -373,6 +396,7 @@ Suite *check_pipeline_suite(void)
     tcase_add_test(p, array_elements_stand_alone);
     tcase_add_test(p, identity_modes);
     tcase_add_test(p, body_without_id_gets_stable_hash);
+    tcase_add_test(p, long_ids_stay_distinct);
     tcase_add_test(p, bom_and_oversize);
     tcase_add_test(p, forced_source);
     suite_add_tcase(s, p);

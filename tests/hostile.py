@@ -262,9 +262,19 @@ def main():
 
     # 2. every input line has its outcome
     want_written = [c[2] for c in cases if c[1] == "written"]
-    # ids are cut to 4096 bytes and visible-escaped; compare the same way
+    # ids of 160 bytes or more become prefix~FNV-1a-64 (event_compact_id);
+    # strings are visible-escaped; compare the same way
+    def fnv1a(data):
+        h = 0xcbf29ce484222325
+        for byte in data:
+            h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        return h
+
     def as_written(ident):
-        b = ident.encode()[:4096].decode("utf-8", "ignore")
+        raw = ident.encode()
+        if len(raw) >= 160:
+            ident = "%s~%016x" % (raw[:141].decode("utf-8", "ignore"), fnv1a(raw))
+        b = ident
         for ch, vis in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\f", "\\f")):
             b = b.replace(ch, vis)
         return "".join(c for c in b if ord(c) >= 0x20 and c != "\x7f")

@@ -18,6 +18,9 @@
 
 #define EVENT_ABSENT (-1)
 
+/* Ids at least this long are compacted (see event_compact_id). */
+#define EVENT_ID_MAX 160
+
 enum event_status {
     EVENT_STATUS_SUCCESS = 0,
     EVENT_STATUS_ERROR,
@@ -60,7 +63,7 @@ struct event {
     const char *error_type;
 
     /* Storage for values the source composes rather than borrows. */
-    char id_buf[160];
+    char id_buf[EVENT_ID_MAX];
     char trace_buf[160];
     char provider_buf[64];
     char error_buf[64];
@@ -68,6 +71,11 @@ struct event {
 
 /* Resets every member to "absent". */
 void event_init(struct event *ev, const char *source);
+
+/* Returns id itself when it is shorter than EVENT_ID_MAX, else a compact
+ * form in ev->id_buf (a prefix, '~', and the FNV-1a-64 of the whole id) so
+ * that long ids that share a prefix never share an identity. */
+const char *event_compact_id(struct event *ev, const char *id);
 
 /* Copies s into one of the event's buffers (truncating at a UTF-8 boundary)
  * and returns it (borrowed from ev). */

@@ -98,8 +98,8 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
 int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
                            char err[SOURCE_ERR_MAX]);
 
-/* Composes "a:b" into ev->id_buf (cut at a UTF-8 boundary when long) and
- * returns it (borrowed from ev). */
+/* Composes "a:b" into ev->id_buf, compacted with event_compact_id() when
+ * long, and returns it (borrowed from ev); NULL when out of memory. */
 const char *source_join_id(struct event *ev, const char *a, const char *b);
 
 /* Marks ev as failed, with error_type "http_<status>" for an HTTP error
