@@ -27,64 +27,59 @@ struct config_key {
     int64_t max;
     const char *def; /* default as text; NULL means unset */
     const char *env; /* environment variable, or NULL */
-    bool secret;
 };
 
 #define OFF(field) offsetof(struct config, field)
 
 static const struct config_key config_keys[] = {
-    {"influxdb", "url", CT_STRING, OFF(influxdb.url), 0, 0, "http://127.0.0.1:8086", "INFLUXDB_URL",
-     false},
+    {"influxdb", "url", CT_STRING, OFF(influxdb.url), 0, 0, "http://127.0.0.1:8086",
+     "INFLUXDB_URL"},
     {"influxdb", "database", CT_STRING, OFF(influxdb.database), 0, 0, "telegraf",
-     "INFLUXDB_DATABASE", false},
-    {"influxdb", "retention_policy", CT_STRING, OFF(influxdb.retention_policy), 0, 0, NULL, NULL,
-     false},
-    {"influxdb", "org", CT_STRING, OFF(influxdb.org), 0, 0, NULL, "INFLUXDB_ORG", false},
-    {"influxdb", "bucket", CT_STRING, OFF(influxdb.bucket), 0, 0, NULL, "INFLUXDB_BUCKET", false},
-    {"influxdb", "token", CT_STRING, OFF(influxdb.token), 0, 0, NULL, "INFLUXDB_TOKEN", true},
-    {"influxdb", "token_file", CT_STRING, OFF(influxdb.token_file), 0, 0, NULL, NULL, false},
-    {"influxdb", "username", CT_STRING, OFF(influxdb.username), 0, 0, NULL, NULL, false},
-    {"influxdb", "password", CT_STRING, OFF(influxdb.password), 0, 0, NULL, NULL, true},
+     "INFLUXDB_DATABASE"},
+    {"influxdb", "retention_policy", CT_STRING, OFF(influxdb.retention_policy), 0, 0, NULL, NULL},
+    {"influxdb", "org", CT_STRING, OFF(influxdb.org), 0, 0, NULL, "INFLUXDB_ORG"},
+    {"influxdb", "bucket", CT_STRING, OFF(influxdb.bucket), 0, 0, NULL, "INFLUXDB_BUCKET"},
+    {"influxdb", "token", CT_STRING, OFF(influxdb.token), 0, 0, NULL, "INFLUXDB_TOKEN"},
+    {"influxdb", "token_file", CT_STRING, OFF(influxdb.token_file), 0, 0, NULL, NULL},
+    {"influxdb", "username", CT_STRING, OFF(influxdb.username), 0, 0, NULL, NULL},
+    {"influxdb", "password", CT_STRING, OFF(influxdb.password), 0, 0, NULL, NULL},
     {"influxdb", "timeout", CT_SECONDS, OFF(influxdb.timeout_s), 1, 3600, "30",
-     "INFLUXDB_BATCH_QUERY_TIMEOUT", false},
+     "INFLUXDB_BATCH_QUERY_TIMEOUT"},
     {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
-     "INFLUXDB_RETENTION_DAYS", false},
-    {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL, false},
+     "INFLUXDB_RETENTION_DAYS"},
+    {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL},
     {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0, "false",
-     NULL, false},
+     NULL},
 
-    {"ingest", "measurement", CT_STRING, OFF(ingest.measurement), 0, 0, "llm_usage", NULL, false},
-    {"ingest", "dedup", CT_DEDUP, OFF(ingest.dedup), 0, 0, "timestamp", NULL, false},
-    {"ingest", "dedup_cache", CT_INT, OFF(ingest.dedup_cache), 0, 100000000, "1000000", NULL,
-     false},
+    {"ingest", "measurement", CT_STRING, OFF(ingest.measurement), 0, 0, "llm_usage", NULL},
+    {"ingest", "dedup", CT_DEDUP, OFF(ingest.dedup), 0, 0, "timestamp", NULL},
+    {"ingest", "dedup_cache", CT_INT, OFF(ingest.dedup_cache), 0, 100000000, "1000000", NULL},
     {"ingest", "dead_letter", CT_STRING, OFF(ingest.dead_letter), 0, 0,
-     "/var/lib/tokenmeter/dead-letter.ndjson", NULL, false},
-    {"ingest", "prices", CT_STRING, OFF(ingest.prices), 0, 0, NULL, NULL, false},
-    {"ingest", "default_org", CT_STRING, OFF(ingest.default_org), 0, 0, NULL, NULL, false},
-    {"ingest", "extra_tags", CT_STRING, OFF(ingest.extra_tags), 0, 0, "", NULL, false},
-    {"ingest", "source", CT_STRING, OFF(ingest.source), 0, 0, "auto", NULL, false},
+     "/var/lib/tokenmeter/dead-letter.ndjson", NULL},
+    {"ingest", "prices", CT_STRING, OFF(ingest.prices), 0, 0, NULL, NULL},
+    {"ingest", "default_org", CT_STRING, OFF(ingest.default_org), 0, 0, NULL, NULL},
+    {"ingest", "extra_tags", CT_STRING, OFF(ingest.extra_tags), 0, 0, "", NULL},
+    {"ingest", "source", CT_STRING, OFF(ingest.source), 0, 0, "auto", NULL},
     {"ingest", "max_body_bytes", CT_INT, OFF(ingest.max_body_bytes), 1024, 1073741824, "8388608",
-     NULL, false},
+     NULL},
 
-    {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL, false},
-    {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL,
-     false},
-    {"process", "org_tag", CT_STRING, OFF(process.org_tag), 0, 0, "org", NULL, false},
-    {"process", "team_tag", CT_STRING, OFF(process.team_tag), 0, 0, "team", NULL, false},
-    {"process", "user_tag", CT_STRING, OFF(process.user_tag), 0, 0, "user", NULL, false},
+    {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL},
+    {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL},
+    {"process", "org_tag", CT_STRING, OFF(process.org_tag), 0, 0, "org", NULL},
+    {"process", "team_tag", CT_STRING, OFF(process.team_tag), 0, 0, "team", NULL},
+    {"process", "user_tag", CT_STRING, OFF(process.user_tag), 0, 0, "user", NULL},
 
     {"aggregate", "sqlite", CT_STRING, OFF(aggregate.sqlite), 0, 0,
-     "/var/lib/tokenmeter/summaries.sqlite", NULL, false},
-    {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL, false},
-    {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL, false},
-    {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL, false},
+     "/var/lib/tokenmeter/summaries.sqlite", NULL},
+    {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL},
+    {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL},
+    {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL},
     {"aggregate", "measurement", CT_STRING, OFF(aggregate.measurement), 0, 0, "llm_usage_daily",
-     NULL, false},
-    {"aggregate", "write_database", CT_STRING, OFF(aggregate.write_database), 0, 0, NULL, NULL,
-     false},
+     NULL},
+    {"aggregate", "write_database", CT_STRING, OFF(aggregate.write_database), 0, 0, NULL, NULL},
     {"aggregate", "write_retention_policy", CT_STRING, OFF(aggregate.write_retention_policy), 0, 0,
-     NULL, NULL, false},
-    {"aggregate", "write_bucket", CT_STRING, OFF(aggregate.write_bucket), 0, 0, NULL, NULL, false},
+     NULL, NULL},
+    {"aggregate", "write_bucket", CT_STRING, OFF(aggregate.write_bucket), 0, 0, NULL, NULL},
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -542,55 +537,4 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX])
         return -1;
     }
     return 0;
-}
-
-static void config_dump_kv(FILE *fp, const char *section, const struct config_kv_list *l)
-{
-    if (!l->len)
-        return;
-    fprintf(fp, "\n[%s]\n", section);
-    for (size_t i = 0; i < l->len; i++)
-        fprintf(fp, "%s = %s\n", l->items[i].key, l->items[i].value);
-}
-
-void config_dump(const struct config *cfg, FILE *fp)
-{
-    const char *section = "";
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const struct config_key *k = &config_keys[i];
-        const void *field = (const char *)cfg + k->offset;
-        if (strcmp(section, k->section) != 0) {
-            fprintf(fp, "%s[%s]\n", *section ? "\n" : "", k->section);
-            section = k->section;
-        }
-        switch (k->type) {
-        case CT_STRING: {
-            const char *v = *(char *const *)field;
-            if (!v)
-                fprintf(fp, "# %s is unset\n", k->key);
-            else
-                fprintf(fp, "%s = %s\n", k->key, k->secret && *v ? "(set, hidden)" : v);
-            break;
-        }
-        case CT_INT:
-        case CT_SECONDS:
-            fprintf(fp, "%s = %lld\n", k->key, (long long)*(const int64_t *)field);
-            break;
-        case CT_BOOL:
-            fprintf(fp, "%s = %s\n", k->key, *(const bool *)field ? "true" : "false");
-            break;
-        case CT_DEDUP: {
-            static const char *const names[] = {"timestamp", "tag", "off"};
-            fprintf(fp, "%s = %s\n", k->key, names[*(const enum config_dedup *)field]);
-            break;
-        }
-        case CT_ENCODING:
-            fprintf(fp, "%s = %s\n", k->key,
-                    *(const enum config_encoding *)field == CONFIG_ENCODING_BASE64 ? "base64"
-                                                                                   : "string");
-            break;
-        }
-    }
-    config_dump_kv(fp, "prices", &cfg->prices);
-    config_dump_kv(fp, "mapping", &cfg->mapping);
 }

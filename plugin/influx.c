@@ -204,9 +204,19 @@ int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[
     int rc = -EINVAL;
     buf_init(&hdr, INFLUX_TOKEN_MAX + 64);
     *out = NULL;
+    /* The url is echoed in messages, so it must never carry a secret: a
+     * scheme that is not http(s) is refused without printing it, and
+     * "user:password@" is refused outright. */
     if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8))) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] url \"%s\": expected http://... or https://...",
-                 cfg->url ? cfg->url : "");
+        snprintf(err, INFLUX_ERR_MAX, "[influxdb] url: expected http://HOST:PORT or https://...");
+        goto out;
+    }
+    const char *authority = strstr(cfg->url, "://") + 3;
+    size_t alen = strcspn(authority, "/?#");
+    if (memchr(authority, '@', alen)) {
+        snprintf(err, INFLUX_ERR_MAX,
+                 "[influxdb] url must not hold credentials (user:password@): "
+                 "use username/password, token or token_file");
         goto out;
     }
     bool has_token = influx_set(cfg->token) || influx_set(cfg->token_file);

@@ -196,8 +196,17 @@ START_TEST(client_config)
     ck_assert_ptr_null(strstr(err, "SECRET"));
     cfg.password = NULL;
 
-    cfg.url = "ftp://h";
+    cfg.url = "ftp://user:SECRET@h";
     ck_assert_int_eq(influx_new(&cfg, &c, err), -EINVAL);
+    ck_assert_ptr_null(strstr(err, "SECRET"));
+    /* credentials in the url would be echoed in messages: refused */
+    cfg.url = "http://admin:SECRET@h:8086/";
+    ck_assert_int_eq(influx_new(&cfg, &c, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "must not hold credentials"));
+    ck_assert_ptr_null(strstr(err, "SECRET"));
+    cfg.url = "http://h:8086/path@with-at"; /* an @ after the host is no credential */
+    ck_assert_int_eq(influx_new(&cfg, &c, err), 0);
+    influx_free(c);
     cfg.url = "http://h";
 
     tu_tmpdir(dir, sizeof(dir));

@@ -18,7 +18,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/tokenmeter/tokenmeter.conf"
 #define CONFIG_LINE_MAX     199 /* longest line Debian's inih (r55) reads whole */
@@ -138,9 +137,5 @@ int config_set_assignment(struct config *cfg, const char *assignment, char err[C
 /* Validates cross-key rules and fills derived values. Call once, after the
  * last config_set(). Returns 0, or -1 with a message in err. */
 int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX]);
-
-/* Writes the effective configuration as INI to `fp` with secrets masked
- * ("check" and debugging). */
-void config_dump(const struct config *cfg, FILE *fp);
 
 #endif
