@@ -30,10 +30,11 @@ static const char check_usage[] =
     "prices the price table lacks.\n"
     "%s"
     "\n"
-    "exit status: 0 every probe passed; otherwise the first failure's: 1 retention\n"
-    "differs, 69 InfluxDB refused (no such database/bucket, wrong API), 73 store\n"
+    "exit status: 0 every probe passed; otherwise the first failure's: 69 InfluxDB\n"
+    "refused (no such database/bucket, wrong API), 73 store\n"
     "not writable, 75 unreachable or timed out, 77 credentials rejected, 78\n"
-    "configuration error.\n";
+    "configuration error or retention not as configured (EX_CONFIG: found in a\n"
+    "misconfigured state).\n";
 
 struct check_state {
     int status; /* the first failure's exit code */
@@ -232,7 +233,11 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
     rc = cmd_retention_check(c, cfg, line, sizeof(line));
     if (influx_is_v2(c) && rc != -EACCES)
         check_line(&st, 0, "auth", "token accepted");
-    check_line(&st, rc == 0 ? 0 : rc == 1 ? 1 : influx_exit_code(rc), "retention", "%s", line);
+    check_line(&st,
+               rc == 0   ? 0
+               : rc == 1 ? EX_CONFIG
+                         : influx_exit_code(rc),
+               "retention", "%s", line);
     struct influx_target t = {NULL, NULL, NULL};
     rc = influx_write_probe(c, &t, err);
     if (rc < 0)

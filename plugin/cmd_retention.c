@@ -28,10 +28,11 @@ static const char retention_usage[] =
     "      --days N              the retention to check or apply (retention_days)\n"
     "%s"
     "\n"
-    "exit status: 0 retention as configured (check) or applied (apply); 1 it\n"
-    "differs (check); 69 InfluxDB refused (no such database/bucket, statement\n"
-    "error); 75 InfluxDB unreachable or timed out; 77 credentials rejected;\n"
-    "64 usage; 78 configuration error.\n";
+    "exit status: 0 retention as configured (check) or applied (apply); 78 it\n"
+    "differs (check; EX_CONFIG, \"found in a misconfigured state\") or the\n"
+    "configuration is invalid; 69 InfluxDB refused (no such database/bucket,\n"
+    "statement error); 75 InfluxDB unreachable or timed out; 77 credentials\n"
+    "rejected; 64 usage.\n";
 
 enum { RETENTION_OPT_DAYS = CMD_OPT_FIRST_LOCAL };
 
@@ -142,7 +143,8 @@ int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
         status = influx_exit_code(rc);
     } else {
         printf("%s: %s\n", rc == 0 ? "ok" : "differs", line);
-        status = rc == 0 ? EX_OK : 1;
+        /* sysexits' EX_CONFIG: "found in an unconfigured or misconfigured state" */
+        status = rc == 0 ? EX_OK : EX_CONFIG;
     }
 out:
     influx_free(c);
