@@ -275,6 +275,17 @@ static int config_kv_add(struct config_kv_list *l, const char *key, const char *
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
                const char *origin, char err[CONFIG_ERR_MAX])
 {
+    /* inih ends a value at " ;" (an inline comment) even inside quotes: an
+     * opened quote that does not close is how that shows. The value is not
+     * echoed: it may be a secret. */
+    size_t vl = strlen(value);
+    if (vl && value[0] == '"' && (vl < 2 || value[vl - 1] != '"')) {
+        snprintf(err, CONFIG_ERR_MAX,
+                 "%s: [%s] %s: the value opens a double quote and does not close it (\" ;\" "
+                 "starts a comment even inside quotes; put such a secret in token_file)",
+                 origin, section, key);
+        return -1;
+    }
     struct config_kv_list *kvl = config_kv_section(cfg, section);
     if (kvl) {
         if (config_kv_add(kvl, key, value, origin) < 0) {

@@ -91,6 +91,7 @@ static const struct {
     {"[ingest]\nmax_body_bytes = 12abc\n", "max_body_bytes = \"12abc\""},
     {"[influxdb]\ninsecure_skip_verify = maybe\n", ":2: [influxdb] insecure_skip_verify"},
     {"[ingest]\nthis line has no equals sign\n", ":2: syntax error"},
+    {"[influxdb]\npassword = \"abc ;def\"\n", ":2: [influxdb] password: the value opens a double"},
 };
 
 START_TEST(file_errors_name_file_line_key)
