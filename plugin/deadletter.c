@@ -195,8 +195,23 @@ static int deadletter_flush(struct deadletter *dl)
     return rc;
 }
 
+/* Appends ,"KEY":"value" when value is set. */
+static int deadletter_field(struct buf *b, const char *key, const char *value)
+{
+    if (!value)
+        return 0;
+    int rc = buf_printf(b, ",\"%s\":", key);
+    return rc < 0 ? rc : deadletter_json_string(b, value, strlen(value));
+}
+
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
                      const void *data, size_t len)
+{
+    return deadletter_write_meta(dl, reason, origin, NULL, data, len);
+}
+
+int deadletter_write_meta(struct deadletter *dl, const char *reason, const char *origin,
+                          const struct deadletter_meta *meta, const void *data, size_t len)
 {
     int rc = deadletter_head(dl, reason, origin);
     if (rc >= 0) {
@@ -211,6 +226,15 @@ int deadletter_write(struct deadletter *dl, const char *reason, const char *orig
             if (rc >= 0)
                 rc = buf_putc(&dl->rec, '"');
         }
+    }
+    if (rc >= 0 && meta) {
+        rc = deadletter_field(&dl->rec, "org", meta->org);
+        if (rc >= 0)
+            rc = deadletter_field(&dl->rec, "team", meta->team);
+        if (rc >= 0)
+            rc = deadletter_field(&dl->rec, "user", meta->user);
+        if (rc >= 0 && meta->received_ns >= 0)
+            rc = buf_printf(&dl->rec, ",\"received_ns\":%lld", (long long)meta->received_ns);
     }
     if (rc >= 0)
         rc = buf_puts(&dl->rec, "}\n");
@@ -336,7 +360,32 @@ struct deadletter_reader {
     char *line;
     size_t cap;
     long lineno;
+    struct deadletter_meta meta; /* of the last record; strings owned */
 };
+
+static void deadletter_meta_clear(struct deadletter_meta *m)
+{
+    free((char *)m->org);
+    free((char *)m->team);
+    free((char *)m->user);
+    m->org = m->team = m->user = NULL;
+    m->received_ns = -1;
+}
+
+const struct deadletter_meta *deadletter_reader_meta(const struct deadletter_reader *r)
+{
+    return &r->meta;
+}
+
+/* Copies an optional string member of the record; -ENOMEM on failure. */
+static int deadletter_meta_str(const struct body_node *root, const char *ptr, const char **out)
+{
+    const char *v = body_str_nonempty(root, ptr);
+    if (!v)
+        return 0;
+    *out = strdup(v);
+    return *out ? 0 : -ENOMEM;
+}
 
 struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEADLETTER_ERR_MAX])
 {
@@ -345,6 +394,7 @@ struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEAD
         snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
         return NULL;
     }
+    r->meta.received_ns = -1;
     r->fp = fopen(path, "r");
     if (!r->fp) {
         snprintf(err, DEADLETTER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
@@ -366,6 +416,7 @@ void deadletter_reader_close(struct deadletter_reader *r)
     if (r->fp)
         fclose(r->fp);
     free(r->line);
+    deadletter_meta_clear(&r->meta);
     free(r);
 }
 
@@ -376,6 +427,7 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     int rc = -EINVAL;
     buf_reset(raw);
     buf_reset(reason);
+    deadletter_meta_clear(&r->meta);
     ssize_t n;
     do {
         errno = 0;
@@ -397,6 +449,16 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     }
     const struct body_node *root = body_root(b);
     const char *why = body_str(root, "/reason");
+    int64_t received = -1;
+    if (body_int(root, "/received_ns", &received) == 0 && received >= 0)
+        r->meta.received_ns = received;
+    if (deadletter_meta_str(root, "/org", &r->meta.org) < 0 ||
+        deadletter_meta_str(root, "/team", &r->meta.team) < 0 ||
+        deadletter_meta_str(root, "/user", &r->meta.user) < 0) {
+        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
     const struct body_node *text = body_get(root, "/raw");
     const char *b64 = body_str(root, "/raw_base64");
     if (why && buf_puts(reason, why) < 0)

@@ -43,9 +43,10 @@ struct pipeline {
     size_t cap_points;
     struct buf scratch;
     int64_t receive_ns;
-    int64_t fixed_receive_ns; /* -1: use the clock */
-    struct pricing *prices;   /* never NULL once built; replaced on reload */
-    struct mapping *mapping;  /* the [mapping] source, or NULL */
+    int64_t fixed_receive_ns;                 /* -1: use the clock */
+    const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
+    struct pricing *prices;                   /* never NULL once built; replaced on reload */
+    struct mapping *mapping;                  /* the [mapping] source, or NULL */
 };
 
 /* What an extraction needs to finish an event: the document, and the
@@ -149,7 +150,14 @@ static int pipeline_reject(struct pipeline *p, const char *origin, const void *d
     va_end(ap);
     p->stats->rejected++;
     log_error("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(p->dl));
-    int rc = deadletter_write(p->dl, reason, origin, data, len);
+    /* What replay needs to treat the body as it would have been treated:
+     * the transport's tenancy and the receive time. */
+    const struct pipeline_tenancy *t = p->transport;
+    struct deadletter_meta meta = {.org = t ? t->org : NULL,
+                                   .team = t ? t->team : NULL,
+                                   .user = t ? t->user : NULL,
+                                   .received_ns = p->receive_ns};
+    int rc = deadletter_write_meta(p->dl, reason, origin, &meta, data, len);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(p->dl), strerror(-rc));
@@ -452,8 +460,38 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
     return pipeline_commit(p, out);
 }
 
+static bool pipeline_enveloped(const struct source_ctx *ctx)
+{
+    return ctx->envelope.org || ctx->envelope.team || ctx->envelope.user || ctx->forced_source;
+}
+
+/* An element of an enveloped array is dead-lettered inside its envelope, so
+ * replay gives it the same tenancy and source: this writes the envelope's
+ * head, up to "body": (nothing when there is no envelope). */
+static int pipeline_envelope_open(const struct source_ctx *ctx, struct buf *b)
+{
+    if (!pipeline_enveloped(ctx))
+        return 0;
+    const struct {
+        const char *key, *value;
+    } members[] = {{"org", ctx->envelope.org},
+                   {"team", ctx->envelope.team},
+                   {"user", ctx->envelope.user},
+                   {"source", ctx->forced_source}};
+    int rc = buf_puts(b, "{\"tokenmeter\":1");
+    for (size_t i = 0; rc >= 0 && i < sizeof(members) / sizeof(members[0]); i++) {
+        if (!members[i].value)
+            continue;
+        rc = buf_printf(b, ",\"%s\":", members[i].key);
+        if (rc >= 0)
+            rc = deadletter_json_string(b, members[i].value, strlen(members[i].value));
+    }
+    return rc < 0 ? rc : buf_puts(b, ",\"body\":");
+}
+
 /* Each array element stands alone: good ones are written, a bad one is
- * dead-lettered by itself (as its compact JSON). */
+ * dead-lettered by itself (as its compact JSON, inside its envelope when
+ * the array came in one). */
 static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, const char *origin,
                           struct buf *out)
 {
@@ -469,7 +507,11 @@ static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, c
         snprintf(where, sizeof(where), "%s[%zu]", origin, i);
         struct buf dump;
         buf_init(&dump, (size_t)p->cfg->ingest.max_body_bytes * 2 + 1024);
-        int rc = body_dump(el, &dump);
+        int rc = pipeline_envelope_open(ctx, &dump);
+        if (rc == 0)
+            rc = body_dump(el, &dump);
+        if (rc == 0 && pipeline_enveloped(ctx))
+            rc = buf_putc(&dump, '}');
         if (rc == 0) {
             if (body_type(el) != BODY_OBJECT)
                 rc = pipeline_reject(p, where, dump.data, dump.len,
@@ -528,6 +570,7 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
     p->stats->lines++;
     p->stats->bytes += len;
     p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
+    p->transport = tenancy;
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
         rc =
             pipeline_reject(p, origin, data, len, "body of %zu bytes exceeds max_body_bytes (%lld)",

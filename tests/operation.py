@@ -197,6 +197,38 @@ def main():
         res.equal(p.returncode, 65, "replay: a malformed record gives exit 65")
         res.check("line 2: not a dead-letter record" in p.stderr,
                   "replay names the malformed line")
+        # replay treats a body as it was first treated: an enveloped array's
+        # element keeps its envelope, a process-mode body its tags and its
+        # receive time
+        dl2 = os.path.join(tmp, "ctx-dl.ndjson")
+        msg = {"id": "msg_ctx", "type": "message", "model": "m",
+               "usage": {"input_tokens": 5, "output_tokens": 1}}
+        env = json.dumps({"tokenmeter": 1, "org": "org_env", "body": [msg]})
+        p = subprocess.run([binary, "execd", "--dead-letter", dl2, "--source", "gemini"],
+                           input=env + "\n", capture_output=True, text=True)
+        metric = ('http_listener_v2,org=org_tag value="%s" 1787666591000000000\n'
+                  % json.dumps(dict(msg, id="msg_tag")).replace('"', '\\"'))
+        p = subprocess.run([binary, "process", "--dead-letter", dl2, "--set",
+                            "ingest.source=gemini"], input=metric, capture_output=True, text=True)
+        res.check(p.returncode == 0 and p.stdout == "", "process: forced wrong source rejects")
+        retry2 = os.path.join(tmp, "ctx-retry.ndjson")
+        os.rename(dl2, retry2)
+        with open(retry2) as f:
+            recs = [json.loads(l) for l in f]
+        res.check(json.loads(recs[0]["raw"]).get("org") == "org_env",
+                  "an enveloped array's element is dead-lettered inside its envelope")
+        res.check(recs[1].get("org") == "org_tag" and
+                  recs[1].get("received_ns") == 1787666591000000000,
+                  "a process-mode record keeps the metric's tags and time")
+        p = subprocess.run([binary, "replay", "--dead-letter", dl2, retry2], capture_output=True,
+                           text=True)
+        out = p.stdout.splitlines()
+        res.check(p.returncode == 0 and len(out) == 2, "replay writes both")
+        res.check(any("org=org_env," in l and 'event_id="msg_ctx"' in l for l in out),
+                  "replay: the envelope's org")
+        res.check(any("org=org_tag," in l and 'event_id="msg_tag"' in l and
+                      l.split(" ")[-1].startswith("1787666591") for l in out),
+                  "replay: the tag's org and the original receive time")
     return res.finish()
 
 

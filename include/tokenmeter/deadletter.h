@@ -4,7 +4,7 @@
  *
  * One NDJSON record per rejected body:
  *   {"time":"2026-08-25T14:03:11.482Z","reason":"...","origin":"stdin:12",
- *    "raw":"<the body>"}
+ *    "raw":"<the body>"[,"org":..,"team":..,"user":..,"received_ns":..]}
  * `raw` holds the body byte-exact as a JSON string when it is valid UTF-8
  * without NUL bytes; otherwise `raw_base64` holds it base64-encoded. Each
  * record is appended whole, under an exclusive flock(2) on an O_APPEND
@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "tokenmeter/buf.h"
@@ -36,9 +37,24 @@ void deadletter_close(struct deadletter *dl);
 /* The path given to deadletter_open() (borrowed). */
 const char *deadletter_path(const struct deadletter *dl);
 
+/* What a body had besides its bytes, so that replay treats it the same:
+ * the tenancy its transport gave (process mode: the metric's tags) and the
+ * receive time given to a body without a time of its own. */
+struct deadletter_meta {
+    const char *org; /* any may be NULL */
+    const char *team;
+    const char *user;
+    int64_t received_ns; /* -1: none */
+};
+
 /* Appends one record. `origin` may be NULL. Returns 0 or -errno. */
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
                      const void *data, size_t len);
+
+/* The same, recording meta (may be NULL) as "org", "team", "user" and
+ * "received_ns" members. */
+int deadletter_write_meta(struct deadletter *dl, const char *reason, const char *origin,
+                          const struct deadletter_meta *meta, const void *data, size_t len);
 
 /* Streams a record whose body is too large to hold in memory: begin, any
  * number of appends, end. The body is always stored as raw_base64. Records
@@ -66,6 +82,10 @@ struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEAD
  * reading may continue), or another negative errno for an I/O error. */
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
                            char err[DEADLETTER_ERR_MAX]);
+
+/* The meta of the record last read (borrowed: valid until the next
+ * deadletter_reader_next()); members absent from it are NULL / -1. */
+const struct deadletter_meta *deadletter_reader_meta(const struct deadletter_reader *r);
 
 /* The device and inode of the reader's file, to refuse replaying a file
  * into itself. */
