@@ -94,8 +94,10 @@ struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, c
 {
     if (rs->len >= UINT32_MAX - 1)
         return NULL;
-    if ((rs->len + 1) * 2 > rs->index_cap &&
-        summary_rows_reindex(rs, rs->index_cap ? rs->index_cap * 2 : 64) < 0)
+    size_t want = rs->index_cap ? rs->index_cap : 64;
+    while (want < (rs->len + 1) * 2)
+        want *= 2;
+    if (want != rs->index_cap && summary_rows_reindex(rs, want) < 0)
         return NULL;
     size_t mask = rs->index_cap - 1;
     size_t slot = summary_key_hash(day, org, model, provider, team) & mask;
@@ -149,8 +151,13 @@ void summary_rows_sort(struct summary_rows *rs)
 {
     if (rs->len > 1)
         qsort(rs->items, rs->len, sizeof(rs->items[0]), summary_row_cmp);
-    if (rs->index_cap)
-        summary_rows_reindex(rs, rs->index_cap); /* on ENOMEM the old index is kept */
+    if (rs->index_cap && summary_rows_reindex(rs, rs->index_cap) < 0) {
+        /* The old index points at rows that moved: drop it rather than keep
+         * a wrong one; the next insert rebuilds it. */
+        free(rs->index);
+        rs->index = NULL;
+        rs->index_cap = 0;
+    }
 }
 
 double summary_round_cost(double usd)
