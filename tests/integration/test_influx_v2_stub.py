@@ -119,7 +119,7 @@ def main():
         stub.seen.clear()
         stub.answer(200, bucket(7 * 86400))
         p = run(["retention", "check"], cfg)
-        R.equal(p.returncode, 1, "retention check: 7 days configured 14 -> exit 1")
+        R.equal(p.returncode, 78, "retention check: 7 days configured 14 -> exit 78")
         stub.answer(200, {"buckets": []})
         p = run(["retention", "apply"], cfg)
         R.equal(p.returncode, 69, "retention apply on a missing bucket exits 69")
