@@ -495,7 +495,7 @@ static int agg_from_input(struct agg_run *run, const char *const *inputs, size_t
     }
     for (size_t i = 0; rc == 0 && i < pts.cap; i++) {
         const struct agg_point *p = &pts.slots[i];
-        if (!p->key || !p->present)
+        if (!p->key || (!p->present && !p->cost_source))
             continue; /* fill(none): a point with none of the queried fields */
         const struct summary_row *g = &groups.items[p->group];
         struct summary_row *r =

@@ -610,6 +610,24 @@ int influx_response_parse(const char *data, size_t len, struct influx_response *
             }
         }
     }
+    /* InfluxDB cuts a result at [http] max-row-limit and marks it partial:
+     * sums from it would replace complete rows with smaller ones. */
+    for (size_t i = 0; i < body_array_len(results); i++) {
+        const struct body_node *res = body_array_at(results, i);
+        bool partial = false;
+        for (size_t k = 0; !partial && k < body_array_len(body_get(res, "/series")); k++)
+            body_bool(body_array_at(body_get(res, "/series"), k), "/partial", &partial);
+        if (!partial)
+            body_bool(res, "/partial", &partial);
+        if (partial) {
+            snprintf(err, INFLUX_ERR_MAX,
+                     "InfluxDB /query: statement %zu: the result was cut short (\"partial\": "
+                     "InfluxDB's [http] max-row-limit); raise the limit or query fewer days",
+                     i + 1);
+            rc = -EREMOTEIO;
+            goto out;
+        }
+    }
     rc = -ENOMEM;
     struct influx_response *r = calloc(1, sizeof(*r));
     if (!r)

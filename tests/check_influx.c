@@ -138,6 +138,14 @@ START_TEST(response_errors)
     ck_assert_int_eq(influx_response_parse(top, strlen(top), &r, err), -EREMOTEIO);
     ck_assert_ptr_nonnull(strstr(err, "error parsing query"));
     ck_assert_int_eq(influx_response_parse("<html>", 6, &r, err), -EBADMSG);
+    /* a result cut at max-row-limit is not a result to store */
+    const char *cut_series = "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+                             "\"columns\":[\"time\"],\"values\":[[1]],\"partial\":true}]}]}";
+    ck_assert_int_eq(influx_response_parse(cut_series, strlen(cut_series), &r, err), -EREMOTEIO);
+    ck_assert_ptr_nonnull(strstr(err, "max-row-limit"));
+    const char *cut_result = "{\"results\":[{\"statement_id\":0,\"partial\":true}]}";
+    ck_assert_int_eq(influx_response_parse(cut_result, strlen(cut_result), &r, err), -EREMOTEIO);
+    ck_assert_ptr_null(r);
     ck_assert_int_eq(influx_response_parse("{}", 2, &r, err), -EBADMSG);
     ck_assert_int_eq(influx_response_parse("{\"results\":{}}", 14, &r, err), -EBADMSG);
     ck_assert_int_eq(influx_response_parse("", 0, &r, err), -EBADMSG);

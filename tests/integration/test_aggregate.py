@@ -314,6 +314,29 @@ def main():
                 == stored(os.path.join(WORK, "tagmode.sqlite"), "UTC"),
                 "dedup=tag: --input rows are identical to the InfluxDB rows")
 
+        # --- a request with no token or cost field still counts, both paths -
+        ix.create_db("sparse")
+        sl = ['llm_usage,model=m,org=o,provider=p,source=litellm,status=error '
+              'cost_source="unpriced",event_id="f1" 1787616001000000000',
+              'llm_usage,model=m,org=o,provider=p,source=litellm,status=success '
+              'input_tokens=3i,total_tokens=3i,cost_source="unpriced",event_id="s1" '
+              '1787616002000000000']
+        ix.write("sparse", sl)
+        spath = os.path.join(WORK, "sparse.lp")
+        with open(spath, "w") as f:
+            f.write("\n".join(sl) + "\n")
+        day = ["--day", "2026-08-25"]
+        cfg_s1 = write_config("sparse1", ix.url)
+        cfg_s2 = write_config("sparse2", "http://127.0.0.1:9")
+        p1 = run(["aggregate", "--set", "influxdb.database=sparse"] + day, cfg_s1)
+        p2 = run(["aggregate", "--input", spath] + day, cfg_s2)
+        q = "SELECT requests, successful, failed, unpriced_requests, input_tokens FROM daily_usage"
+        s1 = sqlite3.connect(os.path.join(WORK, "sparse1.sqlite")).execute(q).fetchall()
+        s2 = sqlite3.connect(os.path.join(WORK, "sparse2.sqlite")).execute(q).fetchall()
+        R.check(p1.returncode == 0 and p2.returncode == 0 and s1 == [(2, 1, 1, 2, 3)] and s1 == s2,
+                "a failure without token fields counts as a request on both paths (%s / %s)"
+                % (s1, s2))
+
         # --- a statement error inside HTTP 200 ----------------------------
         before = stored(db, "UTC")
         p = run(["aggregate", "--set", "influxdb.database=no_such_db"] + span, cfg)
