@@ -124,7 +124,7 @@ struct execd_reader {
     const char *name;
     struct buf line;
     uint64_t lineno;
-    bool oversize;
+    struct cmd_io_oversize ov; /* ov.stream: the line is being streamed away */
 };
 
 static void execd_reader_init(struct execd_reader *r, const char *name, size_t max)
@@ -132,7 +132,7 @@ static void execd_reader_init(struct execd_reader *r, const char *name, size_t m
     r->name = name;
     buf_init(&r->line, max + 2); /* room for "\r" and one byte past the limit */
     r->lineno = 1;
-    r->oversize = false;
+    memset(&r->ov, 0, sizeof(r->ov));
 }
 
 /* Consumes one chunk: every line it completes is fed. Returns 0 or a
@@ -146,18 +146,17 @@ static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *ch
     const char *nl;
     while (rc >= 0 && start < n && (nl = memchr(chunk + start, '\n', n - start)) != NULL) {
         size_t i = (size_t)(nl - chunk);
-        if (r->oversize) {
-            rc = cmd_io_oversize_append(io, chunk + start, i - start);
+        if (r->ov.stream) {
+            rc = cmd_io_oversize_append(&r->ov, chunk + start, i - start);
             if (rc >= 0)
-                rc = cmd_io_oversize_end(io);
-            r->oversize = false;
+                rc = cmd_io_oversize_end(io, &r->ov);
         } else if (r->line.len) {
             rc = buf_append(&r->line, chunk + start, i - start);
             if (rc == -ENOSPC) {
                 snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
-                rc = cmd_io_oversize_begin(io, origin, &r->line, chunk + start, i - start);
+                rc = cmd_io_oversize_begin(io, &r->ov, origin, &r->line, chunk + start, i - start);
                 if (rc >= 0)
-                    rc = cmd_io_oversize_end(io);
+                    rc = cmd_io_oversize_end(io, &r->ov);
             } else if (rc >= 0) {
                 rc = execd_line(io, r->line.data, r->line.len, r->name, r->lineno);
             }
@@ -165,9 +164,9 @@ static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *ch
             /* The common case: the whole line is inside this chunk. */
             if (i - start > max + 1) {
                 snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
-                rc = cmd_io_oversize_begin(io, origin, &r->line, chunk + start, i - start);
+                rc = cmd_io_oversize_begin(io, &r->ov, origin, &r->line, chunk + start, i - start);
                 if (rc >= 0)
-                    rc = cmd_io_oversize_end(io);
+                    rc = cmd_io_oversize_end(io, &r->ov);
             } else {
                 rc = execd_line(io, chunk + start, i - start, r->name, r->lineno);
             }
@@ -180,13 +179,12 @@ static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *ch
         return rc;
     const char *rest = chunk + start;
     size_t rlen = n - start;
-    if (r->oversize) {
-        rc = cmd_io_oversize_append(io, rest, rlen);
+    if (r->ov.stream) {
+        rc = cmd_io_oversize_append(&r->ov, rest, rlen);
     } else if ((rc = buf_append(&r->line, rest, rlen)) == -ENOSPC) {
         snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
-        rc = cmd_io_oversize_begin(io, origin, &r->line, rest, rlen);
+        rc = cmd_io_oversize_begin(io, &r->ov, origin, &r->line, rest, rlen);
         buf_reset(&r->line);
-        r->oversize = true;
     }
     return rc;
 }
@@ -195,11 +193,10 @@ static int execd_chunk(struct cmd_io *io, struct execd_reader *r, const char *ch
 static int execd_eof(struct cmd_io *io, struct execd_reader *r)
 {
     int rc = 0;
-    if (r->oversize)
-        rc = cmd_io_oversize_end(io);
+    if (r->ov.stream)
+        rc = cmd_io_oversize_end(io, &r->ov);
     else if (r->line.len)
         rc = execd_line(io, r->line.data, r->line.len, r->name, r->lineno);
-    r->oversize = false;
     buf_reset(&r->line);
     return rc;
 }
@@ -237,9 +234,8 @@ static int execd_read(struct cmd_io *io, struct execd_reader *r, int fd)
  * dead-lettered, never dropped in silence. */
 static int execd_stopped(struct cmd_io *io, struct execd_reader *r)
 {
-    if (r->oversize) {
-        r->oversize = false;
-        return cmd_io_oversize_end(io);
+    if (r->ov.stream) {
+        return cmd_io_oversize_end(io, &r->ov);
     }
     if (!r->line.len)
         return 0;
@@ -268,6 +264,7 @@ static int execd_stream(struct cmd_io *io, int fd, const char *name)
     }
     if (rc >= 0 && cmd_io_stop_requested())
         rc = execd_stopped(io, &r);
+    deadletter_stream_free(r.ov.stream); /* only after an error: nothing to save */
     buf_free(&r.line);
     return rc;
 }
@@ -288,9 +285,10 @@ static int execd_spool_file(struct cmd_io *io, struct spool *sp, const char *nam
     if (rc < 0)
         return rc;
     buf_init(&body, max + 1);
-    bool oversize = f.size > (off_t)max;
-    if (oversize)
-        rc = cmd_io_oversize_begin(io, f.path, &body, NULL, 0);
+    struct cmd_io_oversize ov; /* the file's own: stdin may be streaming too */
+    memset(&ov, 0, sizeof(ov));
+    if (f.size > (off_t)max)
+        rc = cmd_io_oversize_begin(io, &ov, f.path, &body, NULL, 0);
     while (rc >= 0) {
         ssize_t n = read(f.fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR)
@@ -301,16 +299,15 @@ static int execd_spool_file(struct cmd_io *io, struct spool *sp, const char *nam
         }
         if (n <= 0)
             break;
-        if (oversize) {
-            rc = cmd_io_oversize_append(io, chunk, (size_t)n);
+        if (ov.stream) {
+            rc = cmd_io_oversize_append(&ov, chunk, (size_t)n);
         } else if ((rc = buf_append(&body, chunk, (size_t)n)) == -ENOSPC) {
             /* It grew after we looked: a sender that did not rename. */
-            rc = cmd_io_oversize_begin(io, f.path, &body, chunk, (size_t)n);
-            oversize = true;
+            rc = cmd_io_oversize_begin(io, &ov, f.path, &body, chunk, (size_t)n);
         }
     }
-    if (rc >= 0 && oversize) {
-        rc = cmd_io_oversize_end(io);
+    if (rc >= 0 && ov.stream) {
+        rc = cmd_io_oversize_end(io, &ov);
     } else if (rc >= 0) {
         pipeline_set_receive_time(io->pipeline, fixed_ns >= 0 ? fixed_ns : f.mtime_ns);
         rc = pipeline_feed(io->pipeline, body.data ? body.data : "", body.len, f.path, NULL,
@@ -385,8 +382,11 @@ static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns, boo
                 rc = cmd_io_handle_signals(io);
         }
     }
-    if (rc >= 0 && r.oversize)
-        rc = cmd_io_oversize_end(io);
+    if (rc >= 0 && cmd_io_stop_requested())
+        rc = execd_stopped(io, &r); /* a line cut short is dead-lettered */
+    else if (rc >= 0 && r.ov.stream)
+        rc = cmd_io_oversize_end(io, &r.ov);
+    deadletter_stream_free(r.ov.stream);
     buf_free(&r.line);
     spool_close(sp);
     return rc;

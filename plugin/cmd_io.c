@@ -196,37 +196,42 @@ bool cmd_io_blank(const char *line, size_t len)
     return true;
 }
 
-int cmd_io_oversize_begin(struct cmd_io *io, const char *origin, const struct buf *held,
-                          const char *more, size_t more_len)
+int cmd_io_oversize_begin(struct cmd_io *io, struct cmd_io_oversize *ov, const char *origin,
+                          const struct buf *held, const char *more, size_t more_len)
 {
     char reason[160];
     snprintf(reason, sizeof(reason), "body exceeds max_body_bytes (%lld)",
              (long long)io->cfg->ingest.max_body_bytes);
-    snprintf(io->oversize_origin, sizeof(io->oversize_origin), "%s", origin);
-    io->oversize_bytes = 0;
-    int rc = deadletter_stream_begin(io->dl, reason, origin);
+    snprintf(ov->origin, sizeof(ov->origin), "%s", origin);
+    ov->bytes = 0;
+    deadletter_stream_free(ov->stream);
+    int rc = deadletter_stream_begin(io->dl, reason, origin, &ov->stream);
     if (rc >= 0 && held->len)
-        rc = cmd_io_oversize_append(io, held->data, held->len);
+        rc = cmd_io_oversize_append(ov, held->data, held->len);
     if (rc >= 0 && more_len)
-        rc = cmd_io_oversize_append(io, more, more_len);
+        rc = cmd_io_oversize_append(ov, more, more_len);
+    if (rc < 0)
+        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
+                       deadletter_path(io->dl), strerror(-rc));
     return rc;
 }
 
-int cmd_io_oversize_append(struct cmd_io *io, const char *data, size_t len)
+int cmd_io_oversize_append(struct cmd_io_oversize *ov, const char *data, size_t len)
 {
-    io->oversize_bytes += len;
-    return deadletter_stream_append(io->dl, data, len);
+    ov->bytes += len;
+    return ov->stream ? deadletter_stream_append(ov->stream, data, len) : -EBADF;
 }
 
-int cmd_io_oversize_end(struct cmd_io *io)
+int cmd_io_oversize_end(struct cmd_io *io, struct cmd_io_oversize *ov)
 {
-    int rc = deadletter_stream_end(io->dl);
+    int rc = ov->stream ? deadletter_stream_end(io->dl, ov->stream) : -EBADF;
+    ov->stream = NULL;
     char reason[200];
     io->stats.lines++;
-    io->stats.bytes += io->oversize_bytes;
-    snprintf(reason, sizeof(reason), "body of %zu bytes exceeds max_body_bytes (%lld)",
-             io->oversize_bytes, (long long)io->cfg->ingest.max_body_bytes);
-    pipeline_count_rejected(io->pipeline, io->oversize_origin, reason);
+    io->stats.bytes += ov->bytes;
+    snprintf(reason, sizeof(reason), "body of %zu bytes exceeds max_body_bytes (%lld)", ov->bytes,
+             (long long)io->cfg->ingest.max_body_bytes);
+    pipeline_count_rejected(io->pipeline, ov->origin, reason);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(io->dl), strerror(-rc));

@@ -89,10 +89,10 @@ struct process_state {
     struct cmd_io *io;
     struct lineproto_scanner scan;
     struct lineproto_point pt;
-    struct buf pending; /* the metric being assembled across reads */
-    struct buf body;    /* the decoded body */
-    uint64_t metric;    /* 1-based number of the current metric */
-    bool oversize;      /* the current metric is being streamed away */
+    struct buf pending;        /* the metric being assembled across reads */
+    struct buf body;           /* the decoded body */
+    uint64_t metric;           /* 1-based number of the current metric */
+    struct cmd_io_oversize ov; /* ov.stream: the metric is being streamed away */
     char origin[64];
 };
 
@@ -195,34 +195,35 @@ static int process_chunk(struct process_state *ps, const char *data, size_t n)
     while (n > 0 && rc >= 0) {
         long e = lineproto_scanner_feed(&ps->scan, data, n);
         size_t take = e < 0 ? n : (size_t)e;
-        if (ps->oversize) {
-            rc = cmd_io_oversize_append(io, data, take);
+        if (ps->ov.stream) {
+            rc = cmd_io_oversize_append(&ps->ov, data, take);
             if (e >= 0 && rc >= 0) {
-                rc = cmd_io_oversize_end(io);
-                ps->oversize = false;
+                rc = cmd_io_oversize_end(io, &ps->ov);
             }
         } else if (e < 0) {
             rc = buf_append(&ps->pending, data, take);
             if (rc == -ENOSPC) {
-                rc = cmd_io_oversize_begin(io, process_origin(ps), &ps->pending, data, take);
+                rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
+                                           take);
                 buf_reset(&ps->pending);
-                ps->oversize = true;
             }
         } else if (ps->pending.len == 0) {
             /* The common case: the whole metric is inside this chunk. */
             if (take > ps->pending.max) {
-                rc = cmd_io_oversize_begin(io, process_origin(ps), &ps->pending, data, take);
+                rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
+                                           take);
                 if (rc >= 0)
-                    rc = cmd_io_oversize_end(io);
+                    rc = cmd_io_oversize_end(io, &ps->ov);
             } else {
                 rc = process_metric(ps, data, take);
             }
         } else {
             rc = buf_append(&ps->pending, data, take);
             if (rc == -ENOSPC) {
-                rc = cmd_io_oversize_begin(io, process_origin(ps), &ps->pending, data, take);
+                rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
+                                           take);
                 if (rc >= 0)
-                    rc = cmd_io_oversize_end(io);
+                    rc = cmd_io_oversize_end(io, &ps->ov);
             } else if (rc >= 0) {
                 rc = process_metric(ps, ps->pending.data, ps->pending.len);
             }
@@ -262,11 +263,10 @@ static int process_stream(struct process_state *ps)
         }
         if (n == 0) {
             /* A last metric without '\n' still counts. */
-            if (ps->oversize)
-                rc = cmd_io_oversize_end(io);
+            if (ps->ov.stream)
+                rc = cmd_io_oversize_end(io, &ps->ov);
             else if (ps->pending.len)
                 rc = process_metric(ps, ps->pending.data, ps->pending.len);
-            ps->oversize = false;
             break;
         }
         if ((rc = process_chunk(ps, chunk, (size_t)n)) < 0)
@@ -276,8 +276,8 @@ static int process_stream(struct process_state *ps)
         if ((rc = cmd_io_handle_signals(io)) < 0)
             break;
     }
-    if (rc >= 0 && ps->oversize)
-        rc = cmd_io_oversize_end(io);
+    if (rc >= 0 && ps->ov.stream)
+        rc = cmd_io_oversize_end(io, &ps->ov);
     else if (rc >= 0 && ps->pending.len)
         /* stopped by a signal in the middle of a metric: never dropped in silence */
         rc = process_reject_metric(ps, ps->pending.data, ps->pending.len,
@@ -330,6 +330,7 @@ int cmd_process_main(int argc, char **argv, struct cmd_common *common)
     buf_init(&ps.pending, max * 2 + PROCESS_METRIC_SLACK);
     buf_init(&ps.body, max * 2 + PROCESS_METRIC_SLACK);
     int rc = process_stream(&ps);
+    deadletter_stream_free(ps.ov.stream); /* only after an error: nothing to save */
     buf_free(&ps.pending);
     buf_free(&ps.body);
     lineproto_point_free(&ps.pt);

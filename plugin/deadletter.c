@@ -23,8 +23,13 @@ struct deadletter {
     int fd;
     char *path;
     struct buf rec;
+};
+
+/* A record too large to hold, being built in a private unlinked file. */
+struct deadletter_stream {
+    int fd;
+    struct buf rec; /* encoded bytes not yet written to fd */
     struct base64_stream b64;
-    int stream_fd; /* the streamed record being built, or -1 */
 };
 
 struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX])
@@ -34,7 +39,6 @@ struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX
         snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
         return NULL;
     }
-    dl->stream_fd = -1;
     dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (dl->fd < 0) {
         snprintf(err, DEADLETTER_ERR_MAX, "cannot open dead-letter file %s: %s", path,
@@ -58,8 +62,6 @@ void deadletter_close(struct deadletter *dl)
         return;
     if (dl->fd >= 0)
         close(dl->fd);
-    if (dl->stream_fd >= 0)
-        close(dl->stream_fd); /* an unfinished stream: its file is already unlinked */
     buf_free(&dl->rec);
     free(dl->path);
     free(dl);
@@ -144,24 +146,24 @@ int deadletter_json_string(struct buf *out, const char *s, size_t len)
     return rc;
 }
 
-static int deadletter_head(struct deadletter *dl, const char *reason, const char *origin)
+static int deadletter_head(struct buf *rec, const char *reason, const char *origin)
 {
     char ts[40];
     timeutil_format_rfc3339(timeutil_now_ns(), ts, sizeof(ts));
-    buf_reset(&dl->rec);
-    int rc = buf_printf(&dl->rec, "{\"time\":\"%s\",\"reason\":", ts);
+    buf_reset(rec);
+    int rc = buf_printf(rec, "{\"time\":\"%s\",\"reason\":", ts);
     /* Reasons may quote input; keep them valid JSON whatever they hold. */
     size_t rl = strlen(reason);
     if (rc >= 0) {
         if (deadletter_is_text(reason, rl))
-            rc = deadletter_json_string(&dl->rec, reason, rl);
+            rc = deadletter_json_string(rec, reason, rl);
         else
-            rc = buf_puts(&dl->rec, "\"(reason not valid UTF-8)\"");
+            rc = buf_puts(rec, "\"(reason not valid UTF-8)\"");
     }
     if (rc >= 0 && origin) {
-        rc = buf_puts(&dl->rec, ",\"origin\":");
+        rc = buf_puts(rec, ",\"origin\":");
         if (rc >= 0)
-            rc = deadletter_json_string(&dl->rec, origin, strlen(origin));
+            rc = deadletter_json_string(rec, origin, strlen(origin));
     }
     return rc;
 }
@@ -213,7 +215,7 @@ int deadletter_write(struct deadletter *dl, const char *reason, const char *orig
 int deadletter_write_meta(struct deadletter *dl, const char *reason, const char *origin,
                           const struct deadletter_meta *meta, const void *data, size_t len)
 {
-    int rc = deadletter_head(dl, reason, origin);
+    int rc = deadletter_head(&dl->rec, reason, origin);
     if (rc >= 0) {
         if (deadletter_is_text(data, len)) {
             rc = buf_puts(&dl->rec, ",\"raw\":");
@@ -248,8 +250,9 @@ int deadletter_write_meta(struct deadletter *dl, const char *reason, const char 
 /* A streamed record is built in a private, already unlinked file next to
  * the dead-letter file and appended whole at the end, so records written
  * meanwhile (a spool file rejected while a huge stdin line is still
- * arriving) never land inside it. */
-static int deadletter_stream_open(struct deadletter *dl)
+ * arriving) never land inside it. Each stream is its own, so several can be
+ * open at once. */
+static int deadletter_stream_file(const struct deadletter *dl)
 {
     size_t n = strlen(dl->path) + sizeof(".partial.XXXXXX");
     char *tmpl = malloc(n);
@@ -260,72 +263,88 @@ static int deadletter_stream_open(struct deadletter *dl)
     if (fd >= 0)
         unlink(tmpl);
     free(tmpl);
-    if (fd < 0) {
-        FILE *fp = tmpfile(); /* the dead-letter directory refused: try TMPDIR */
-        if (!fp)
-            return -errno;
-        fd = dup(fileno(fp));
-        fclose(fp);
-        if (fd < 0)
-            return -errno;
-    }
-    dl->stream_fd = fd;
-    return 0;
+    if (fd >= 0)
+        return fd;
+    FILE *fp = tmpfile(); /* the dead-letter directory refused: try TMPDIR */
+    if (!fp)
+        return -errno;
+    fd = dup(fileno(fp));
+    fclose(fp);
+    return fd < 0 ? -errno : fd;
 }
 
-static int deadletter_stream_spill(struct deadletter *dl)
+static int deadletter_stream_spill(struct deadletter_stream *st)
 {
-    int rc = deadletter_write_all(dl->stream_fd, dl->rec.data, dl->rec.len);
-    buf_reset(&dl->rec);
+    int rc = deadletter_write_all(st->fd, st->rec.data, st->rec.len);
+    buf_reset(&st->rec);
     return rc;
 }
 
-int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin)
+void deadletter_stream_free(struct deadletter_stream *st)
 {
-    if (dl->stream_fd >= 0) {
-        close(dl->stream_fd); /* an abandoned stream: discard it */
-        dl->stream_fd = -1;
-    }
-    int rc = deadletter_stream_open(dl);
+    if (!st)
+        return;
+    if (st->fd >= 0)
+        close(st->fd); /* already unlinked: nothing is left behind */
+    buf_free(&st->rec);
+    free(st);
+}
+
+int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin,
+                            struct deadletter_stream **out)
+{
+    struct deadletter_stream *st = calloc(1, sizeof(*st));
+    *out = NULL;
+    if (!st)
+        return -ENOMEM;
+    buf_init(&st->rec, 1024 * 1024);
+    base64_stream_init(&st->b64);
+    st->fd = deadletter_stream_file(dl);
+    int rc = st->fd < 0 ? st->fd : deadletter_head(&st->rec, reason, origin);
     if (rc >= 0)
-        rc = deadletter_head(dl, reason, origin);
+        rc = buf_puts(&st->rec, ",\"raw_base64\":\"");
     if (rc >= 0)
-        rc = buf_puts(&dl->rec, ",\"raw_base64\":\"");
-    base64_stream_init(&dl->b64);
+        rc = deadletter_stream_spill(st);
     if (rc < 0) {
-        buf_reset(&dl->rec);
+        deadletter_stream_free(st);
         return rc;
     }
-    return deadletter_stream_spill(dl);
+    *out = st;
+    return 0;
 }
 
-int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len)
+int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len)
 {
-    if (dl->stream_fd < 0)
-        return -EBADF;
-    int rc = base64_stream_feed(&dl->b64, &dl->rec, data, len);
-    if (rc < 0)
-        return rc;
-    return deadletter_stream_spill(dl);
+    /* in slices, so the encoded text stays within the buffer's cap */
+    const char *p = data;
+    while (len) {
+        size_t n = len < 512 * 1024 ? len : 512 * 1024;
+        int rc = base64_stream_feed(&st->b64, &st->rec, p, n);
+        if (rc >= 0)
+            rc = deadletter_stream_spill(st);
+        if (rc < 0)
+            return rc;
+        p += n;
+        len -= n;
+    }
+    return 0;
 }
 
-int deadletter_stream_end(struct deadletter *dl)
+int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st)
 {
-    if (dl->stream_fd < 0)
-        return -EBADF;
-    int rc = base64_stream_finish(&dl->b64, &dl->rec);
+    int rc = base64_stream_finish(&st->b64, &st->rec);
     if (rc >= 0)
-        rc = buf_puts(&dl->rec, "\"}\n");
+        rc = buf_puts(&st->rec, "\"}\n");
     if (rc >= 0)
-        rc = deadletter_stream_spill(dl);
-    if (rc >= 0 && lseek(dl->stream_fd, 0, SEEK_SET) < 0)
+        rc = deadletter_stream_spill(st);
+    if (rc >= 0 && lseek(st->fd, 0, SEEK_SET) < 0)
         rc = -errno;
     if (rc >= 0) {
         while (flock(dl->fd, LOCK_EX) < 0 && errno == EINTR)
             ;
         char chunk[65536];
         ssize_t n;
-        while (rc >= 0 && (n = read(dl->stream_fd, chunk, sizeof(chunk))) != 0) {
+        while (rc >= 0 && (n = read(st->fd, chunk, sizeof(chunk))) != 0) {
             if (n < 0)
                 rc = errno == EINTR ? 0 : -errno;
             else
@@ -333,8 +352,7 @@ int deadletter_stream_end(struct deadletter *dl)
         }
         flock(dl->fd, LOCK_UN);
     }
-    close(dl->stream_fd);
-    dl->stream_fd = -1;
+    deadletter_stream_free(st);
     return rc;
 }
 

@@ -62,10 +62,11 @@ START_TEST(streamed_record)
     struct deadletter *dl = deadletter_open(path, err);
     char chunk[1000];
     memset(chunk, 'x', sizeof(chunk));
-    ck_assert_int_eq(deadletter_stream_begin(dl, "too big", "stdin:9"), 0);
+    struct deadletter_stream *st = NULL;
+    ck_assert_int_eq(deadletter_stream_begin(dl, "too big", "stdin:9", &st), 0);
     for (int i = 0; i < 7; i++)
-        ck_assert_int_eq(deadletter_stream_append(dl, chunk, (size_t)(100 + i)), 0);
-    ck_assert_int_eq(deadletter_stream_end(dl), 0);
+        ck_assert_int_eq(deadletter_stream_append(st, chunk, (size_t)(100 + i)), 0);
+    ck_assert_int_eq(deadletter_stream_end(dl, st), 0);
     deadletter_close(dl);
     struct deadletter_reader *r = deadletter_reader_open(path, err);
     struct buf raw, reason;
@@ -81,30 +82,38 @@ START_TEST(streamed_record)
 }
 END_TEST
 
-/* A record written while a streamed one is still open (a spool file
- * rejected while a huge stdin line arrives) must not land inside it. */
-START_TEST(streamed_record_is_not_interleaved)
+/* Records written while streamed ones are still open (a spool file
+ * rejected while a huge stdin line arrives; two huge bodies at once) must
+ * not land inside them. */
+START_TEST(streamed_records_are_not_interleaved)
 {
     char err[DEADLETTER_ERR_MAX];
     struct deadletter *dl = deadletter_open(path, err);
-    ck_assert_int_eq(deadletter_stream_begin(dl, "big", "stdin:1"), 0);
-    ck_assert_int_eq(deadletter_stream_append(dl, "abc", 3), 0);
+    struct deadletter_stream *a = NULL, *b = NULL, *cut = NULL;
+    ck_assert_int_eq(deadletter_stream_begin(dl, "big", "stdin:1", &a), 0);
+    ck_assert_int_eq(deadletter_stream_append(a, "abc", 3), 0);
     ck_assert_int_eq(deadletter_write(dl, "small", "spool:x", "{}", 2), 0);
-    ck_assert_int_eq(deadletter_stream_append(dl, "def", 3), 0);
-    ck_assert_int_eq(deadletter_stream_end(dl), 0);
+    ck_assert_int_eq(deadletter_stream_begin(dl, "other", "spool:y", &b), 0);
+    ck_assert_int_eq(deadletter_stream_append(b, "123", 3), 0);
+    ck_assert_int_eq(deadletter_stream_append(a, "def", 3), 0);
+    ck_assert_int_eq(deadletter_stream_end(dl, b), 0);
+    ck_assert_int_eq(deadletter_stream_end(dl, a), 0);
     /* an abandoned stream leaves nothing behind */
-    ck_assert_int_eq(deadletter_stream_begin(dl, "cut", "stdin:2"), 0);
-    ck_assert_int_eq(deadletter_stream_append(dl, "xyz", 3), 0);
+    ck_assert_int_eq(deadletter_stream_begin(dl, "cut", "stdin:2", &cut), 0);
+    ck_assert_int_eq(deadletter_stream_append(cut, "xyz", 3), 0);
+    deadletter_stream_free(cut);
+    deadletter_stream_free(NULL);
     deadletter_close(dl);
     struct deadletter_reader *r = deadletter_reader_open(path, err);
     struct buf raw, reason;
     buf_init(&raw, 1024);
     buf_init(&reason, 1024);
-    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
-    ck_assert_str_eq(reason.data, "small");
-    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
-    ck_assert_str_eq(reason.data, "big");
-    ck_assert_str_eq(raw.data, "abcdef");
+    static const char *const want[][2] = {{"small", "{}"}, {"other", "123"}, {"big", "abcdef"}};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+        ck_assert_str_eq(reason.data, want[i][0]);
+        ck_assert_str_eq(raw.data, want[i][1]);
+    }
     ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 0);
     deadletter_reader_close(r);
     buf_free(&raw);
@@ -192,7 +201,7 @@ Suite *check_deadletter_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, text_and_binary_roundtrip_byte_exact);
     tcase_add_test(t, streamed_record);
-    tcase_add_test(t, streamed_record_is_not_interleaved);
+    tcase_add_test(t, streamed_records_are_not_interleaved);
     tcase_add_test(t, malformed_records_and_open_errors);
     tcase_add_test(t, too_large_record_is_skipped_not_fatal);
     tcase_add_test(t, utf8_validation);

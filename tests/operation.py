@@ -16,6 +16,7 @@ assertions about speed.
 
 Usage: operation.py BINARY
 """
+import base64
 import json
 import os
 import select
@@ -125,6 +126,31 @@ def main():
                   "SIGTERM mid-line: the partial line is dead-lettered with its reason (%r)"
                   % (recs[-1:],))
         res.check("1 rejected" in err, "SIGTERM mid-line: counted as rejected")
+
+        # --spool: an over-size stdin line still arriving and an over-size
+        # spool file are streamed to the dead-letter file at the same time;
+        # both records come out whole
+        spool = os.path.join(tmp, "spool")
+        os.makedirs(os.path.join(spool, "new"))
+        os.makedirs(os.path.join(spool, "tmp"))
+        c = Child(binary, ["--spool", spool, "--max-body-bytes", "1024"], tmp)
+        c.send(b'{"a":"' + b"x" * 3000)
+        with open(os.path.join(spool, "tmp", "f1"), "w") as f:
+            f.write('{"b":"' + "y" * 3000 + '"}')
+        os.rename(os.path.join(spool, "tmp", "f1"), os.path.join(spool, "new", "f1"))
+        for _ in range(HANG * 10):  # until the reader has taken the file
+            if not os.listdir(os.path.join(spool, "new")):
+                break
+            select.select([], [], [], 0.1)
+        c.send(b'"}\n')
+        c.p.stdin.close()
+        rc, rest, err = c.finish()
+        with open(c.dl) as f:
+            recs = [json.loads(l) for l in f if l.strip()][-2:]
+        sizes = sorted(len(base64.b64decode(r.get("raw_base64", ""))) for r in recs)
+        res.check(rc == 0 and sizes == [3008, 3008] and
+                  {r["origin"] for r in recs} == {"stdin:1", os.path.join(spool, "new", "f1")},
+                  "--spool: two over-size bodies streamed at once both land whole (%r)" % sizes)
 
         # EPIPE: nobody reads stdout any more
         c = Child(binary, [], tmp)

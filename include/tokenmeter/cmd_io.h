@@ -34,9 +34,15 @@ struct cmd_io {
     struct buf out; /* points not yet written to stdout */
     int out_fd;
     sigset_t wait_mask; /* the signal mask while waiting for input */
-    /* the over-size body being streamed to the dead-letter file, if any */
-    char oversize_origin[320];
-    size_t oversize_bytes;
+};
+
+/* A body over max_body_bytes being streamed to the dead-letter file. Each
+ * reader (stdin, a spool file, Telegraf's metrics) has its own, so two can
+ * be under way at once. Zero-initialise; `stream` is NULL when none is. */
+struct cmd_io_oversize {
+    struct deadletter_stream *stream;
+    char origin[320];
+    size_t bytes;
 };
 
 /* Loads the config, opens the dead-letter file, builds the pipeline and
@@ -92,9 +98,9 @@ bool cmd_io_blank(const char *line, size_t len);
 /* A body over max_body_bytes: begins a dead-letter record with the bytes
  * held so far (`held`, then `more`), continues with _append and ends with
  * _end, which also counts the rejection. Return 0 or -errno. */
-int cmd_io_oversize_begin(struct cmd_io *io, const char *origin, const struct buf *held,
-                          const char *more, size_t more_len);
-int cmd_io_oversize_append(struct cmd_io *io, const char *data, size_t len);
-int cmd_io_oversize_end(struct cmd_io *io);
+int cmd_io_oversize_begin(struct cmd_io *io, struct cmd_io_oversize *ov, const char *origin,
+                          const struct buf *held, const char *more, size_t more_len);
+int cmd_io_oversize_append(struct cmd_io_oversize *ov, const char *data, size_t len);
+int cmd_io_oversize_end(struct cmd_io *io, struct cmd_io_oversize *ov);
 
 #endif

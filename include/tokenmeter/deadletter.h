@@ -56,13 +56,21 @@ int deadletter_write(struct deadletter *dl, const char *reason, const char *orig
 int deadletter_write_meta(struct deadletter *dl, const char *reason, const char *origin,
                           const struct deadletter_meta *meta, const void *data, size_t len);
 
-/* Streams a record whose body is too large to hold in memory: begin, any
- * number of appends, end. The body is always stored as raw_base64. Records
- * written with deadletter_write() in between are appended before it; a
- * stream that is begun again or closed without an end is discarded. */
-int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin);
-int deadletter_stream_append(struct deadletter *dl, const void *data, size_t len);
-int deadletter_stream_end(struct deadletter *dl);
+/* A record whose body is too large to hold in memory, streamed: begin,
+ * any number of appends, then end (which appends the record whole and
+ * frees the stream) or deadletter_stream_free() to discard it. Streams are
+ * independent: records written meanwhile, streamed or not, land before it.
+ * The body is stored as raw_base64. */
+struct deadletter_stream;
+
+/* Returns 0 with a new stream in *out, or -errno. */
+int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin,
+                            struct deadletter_stream **out);
+int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len);
+/* Steals st: it is freed whatever the result. Returns 0 or -errno. */
+int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st);
+/* Discards an unfinished stream. Accepts NULL. */
+void deadletter_stream_free(struct deadletter_stream *st);
 
 /* True when len bytes are valid UTF-8 without NUL bytes. */
 bool deadletter_is_text(const void *data, size_t len);
