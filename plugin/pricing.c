@@ -394,7 +394,9 @@ int pricing_cost(const struct pricing_price *p, const struct event *ev, double *
                  const char **missing)
 {
     const char *miss = NULL;
-    if (ev->input_tokens == EVENT_ABSENT && ev->output_tokens == EVENT_ABSENT)
+    /* Absent means unknown, not zero (SPEC 3): a cost from half the counts
+     * would look complete while it is not. */
+    if (ev->input_tokens == EVENT_ABSENT || ev->output_tokens == EVENT_ABSENT)
         return -ENODATA;
     int64_t cached = pricing_known(ev->cached_input_tokens);
     int64_t writes = pricing_known(ev->cache_write_tokens);

@@ -212,9 +212,13 @@ START_TEST(missing_prices_and_tokens)
                               .reasoning = NAN};
     double usd = -1;
     const char *missing = NULL;
-    /* an embedding: input only */
+    /* input only: the output count is unknown, not zero (SPEC 3), so a cost
+     * from the input alone would look complete while it is not */
     struct event ev =
         tokens(100, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENODATA);
+    /* an embedding that says it produced no output is priced */
+    ev.output_tokens = 0;
     ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), 0);
     ck_assert_double_eq(usd, 1e-04);
     ck_assert_ptr_null(missing);

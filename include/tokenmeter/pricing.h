@@ -68,10 +68,11 @@ const struct pricing_price *pricing_lookup(const struct pricing *t, const char *
                                            const char *provider);
 
 /* Computes the cost of ev's token counts at price p into *usd. Returns 0;
- * -ENODATA when ev has neither input nor output tokens; -ENOENT when a
- * count is non-zero and no price applies to it (what is missing is named
- * in `missing`, which may be NULL). Absent counts are taken as zero once at
- * least one of input and output is known. */
+ * -ENODATA when input or output tokens are absent (unknown is not zero:
+ * half a cost must not pass for a whole one); -ENOENT when a count is
+ * non-zero and no price applies to it (what is missing is named in
+ * `missing`, which may be NULL). Absent cache and reasoning parts count as
+ * zero: they only split the totals. */
 int pricing_cost(const struct pricing_price *p, const struct event *ev, double *usd,
                  const char **missing);
 
