@@ -113,6 +113,32 @@ START_TEST(langfuse_cache_split_without_total)
 }
 END_TEST
 
+/* A create and its update in one batch are one generation: the update's
+ * cost joins the create's model and time (Langfuse upserts). */
+START_TEST(langfuse_create_and_update_merge)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    feed(&fx, "{\"batch\":[{\"id\":\"e1\",\"type\":\"generation-create\",\"timestamp\":"
+              "\"2026-08-25T14:03:11Z\",\"body\":{\"id\":\"obs\",\"model\":\"gpt-4o-mini\","
+              "\"startTime\":\"2026-08-25T14:03:10Z\",\"usageDetails\":{\"input\":10,"
+              "\"output\":5}}},{\"id\":\"e2\",\"type\":\"generation-update\",\"timestamp\":"
+              "\"2026-08-25T14:03:12Z\",\"body\":{\"id\":\"obs\",\"endTime\":"
+              "\"2026-08-25T14:03:12Z\",\"usageDetails\":{\"input\":10,\"output\":5},"
+              "\"costDetails\":{\"total\":0.25}}},{\"id\":\"e3\",\"type\":"
+              "\"generation-create\",\"body\":{\"id\":\"other\",\"model\":\"m2\","
+              "\"startTime\":\"2026-08-25T14:03:10Z\",\"usageDetails\":{\"input\":1,"
+              "\"output\":1}}}]}");
+    ck_assert_int_eq(fx.st.written, 2);
+    want(&fx, "model=gpt-4o-mini,org=unknown,provider=unknown,source=langfuse,status=success "
+              "input_tokens=10i,output_tokens=5i,total_tokens=15i,cost_usd=0.25,latency_ms=2000,"
+              "cost_source=\"reported\",event_id=\"obs\"");
+    want(&fx, "model=m2,");
+    ck_assert_ptr_null(strstr(fx.out.data, "model=unknown"));
+    fx_close_dir(&fx);
+}
+END_TEST
+
 START_TEST(helicone_reads_the_provider_body)
 {
     struct fixture fx;
@@ -222,6 +248,7 @@ Suite *check_sources_gateways_suite(void)
     tcase_add_test(tc, otlp_one_event_per_generation);
     tcase_add_test(tc, zero_event_bodies_are_ignored);
     tcase_add_test(tc, langfuse_cache_split_without_total);
+    tcase_add_test(tc, langfuse_create_and_update_merge);
     tcase_add_test(tc, helicone_reads_the_provider_body);
     tcase_add_test(tc, kong_cost_zero_is_not_a_price);
     tcase_add_test(tc, cross_source_reported);

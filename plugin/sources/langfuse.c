@@ -21,8 +21,11 @@
  * else usage.totalCost.
  *
  * The event id is body.id, the observation that a create and its updates
- * share, so a generation reported twice is the same event; the envelope id
- * is the fallback. Level ERROR is an error; WARNING is a success.
+ * share; the envelope id is the fallback. Within a batch the items of one
+ * observation are merged as Langfuse upserts them (a later item's field
+ * replaces an earlier one's), so a create and its update are one event.
+ * Across batches tokenmeter keeps no state: an update that arrives alone
+ * must carry the model and usage itself (README). Level ERROR is an error; WARNING is a success.
  * Org, team and user come from body.metadata org_id / team_id / user_id.
  */
 #include <errno.h>
@@ -167,59 +170,113 @@ static int langfuse_cost(const struct body_node *b, struct event *ev, char err[S
     return source_number(b, "/usage/totalCost", 1.0, &ev->cost_usd, err);
 }
 
-/* Milliseconds from the time at `from` to the time at `to`, when both exist. */
-static int langfuse_span_ms(const struct body_node *b, const char *from, const char *to,
-                            double *out, char err[SOURCE_ERR_MAX])
+/* Milliseconds from start's startTime to the time at `to` in `end`, when
+ * both are valid (they may come from different items of one observation). */
+static int langfuse_span_ms_between(const struct body_node *start, const struct body_node *end,
+                                    const char *to, double *out, char err[SOURCE_ERR_MAX])
 {
     struct event t0, t1;
     event_init(&t0, "langfuse");
     event_init(&t1, "langfuse");
-    if (source_time(b, from, TIMEUTIL_NS_PER_S, &t0, err) < 0 ||
-        source_time(b, to, TIMEUTIL_NS_PER_S, &t1, err) < 0)
+    if (source_time(start, "/startTime", TIMEUTIL_NS_PER_S, &t0, err) < 0 ||
+        source_time(end, to, TIMEUTIL_NS_PER_S, &t1, err) < 0)
         return -EINVAL;
     if (t0.time_known && t1.time_known && t1.time_ns >= t0.time_ns)
         *out = (double)(t1.time_ns - t0.time_ns) / 1e6;
     return 0;
 }
 
-static int langfuse_item(const struct body_node *item, size_t idx, struct source_ctx *ctx,
-                         char err[SOURCE_ERR_MAX])
+/* The items of one observation, in batch order: Langfuse upserts, so a
+ * later item's field replaces an earlier one's. */
+#define LANGFUSE_MAX_PARTS 64
+
+struct langfuse_obs {
+    const struct body_node *item[LANGFUSE_MAX_PARTS]; /* batch items */
+    const struct body_node *body[LANGFUSE_MAX_PARTS]; /* their bodies */
+    size_t n;
+    size_t first; /* batch index of the first item, for messages */
+};
+
+/* The last body that has ptr, or NULL. */
+static const struct body_node *langfuse_pick(const struct langfuse_obs *o, const char *ptr)
 {
-    const struct body_node *b = body_get(item, "/body");
+    for (size_t k = o->n; k-- > 0;)
+        if (body_has(o->body[k], ptr))
+            return o->body[k];
+    return NULL;
+}
+
+static const char *langfuse_pick_str(const struct langfuse_obs *o, const char *ptr)
+{
+    return body_str_nonempty(langfuse_pick(o, ptr), ptr);
+}
+
+static int langfuse_observation(const struct langfuse_obs *o, struct source_ctx *ctx,
+                                char err[SOURCE_ERR_MAX])
+{
+    /* usage (tokens) and cost may arrive in different items */
+    const struct body_node *ub = langfuse_pick(o, "/usageDetails");
+    if (!ub)
+        ub = langfuse_pick(o, "/usage");
+    const struct body_node *cb = langfuse_pick(o, "/costDetails");
+    if (!cb)
+        cb = langfuse_pick(o, "/usage/totalCost");
+    if (!ub && !cb)
+        return 0; /* a generation whose usage comes in a later batch */
     struct event ev;
     event_init(&ev, "langfuse");
-    ev.event_id = body_str_nonempty(b, "/id");
+    ev.event_id = langfuse_pick_str(o, "/id");
     if (!ev.event_id)
-        ev.event_id = body_str_nonempty(item, "/id");
-    ev.trace_id = body_str_nonempty(b, "/traceId");
-    ev.model = body_str_nonempty(b, "/model");
-    ev.org = body_str_nonempty(b, "/metadata/org_id");
-    ev.team = body_str_nonempty(b, "/metadata/team_id");
-    ev.user = body_str_nonempty(b, "/metadata/user_id");
-    const char *level = body_str(b, "/level");
+        ev.event_id = body_str_nonempty(o->item[0], "/id");
+    ev.trace_id = langfuse_pick_str(o, "/traceId");
+    ev.model = langfuse_pick_str(o, "/model");
+    ev.org = langfuse_pick_str(o, "/metadata/org_id");
+    ev.team = langfuse_pick_str(o, "/metadata/team_id");
+    ev.user = langfuse_pick_str(o, "/metadata/user_id");
+    const char *level = langfuse_pick_str(o, "/level");
     if (level && strcmp(level, "ERROR") == 0) {
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = "error";
     }
-    const char *start = body_has(b, "/startTime") ? "/startTime" : NULL;
-    int rc = langfuse_tokens(b, &ev, err);
+    const struct body_node *tb = langfuse_pick(o, "/startTime");
+    int rc = ub ? langfuse_tokens(ub, &ev, err) : 0;
+    if (rc == 0 && cb)
+        rc = langfuse_cost(cb, &ev, err);
+    /* without a startTime, the first item's timestamp: when it was created */
     if (rc == 0)
-        rc = langfuse_cost(b, &ev, err);
-    if (rc == 0)
-        rc = start ? source_time(b, start, TIMEUTIL_NS_PER_S, &ev, err)
-                   : source_time(item, "/timestamp", TIMEUTIL_NS_PER_S, &ev, err);
-    if (rc == 0)
-        rc = langfuse_span_ms(b, "/startTime", "/endTime", &ev.latency_ms, err);
-    if (rc == 0)
-        rc = langfuse_span_ms(b, "/startTime", "/completionStartTime", &ev.ttft_ms, err);
+        rc = tb ? source_time(tb, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)
+                : source_time(o->item[0], "/timestamp", TIMEUTIL_NS_PER_S, &ev, err);
+    const struct body_node *eb = langfuse_pick(o, "/endTime");
+    const struct body_node *fb = langfuse_pick(o, "/completionStartTime");
+    if (rc == 0 && tb && eb)
+        rc = langfuse_span_ms_between(tb, eb, "/endTime", &ev.latency_ms, err);
+    if (rc == 0 && tb && fb)
+        rc = langfuse_span_ms_between(tb, fb, "/completionStartTime", &ev.ttft_ms, err);
     if (rc < 0) {
         /* Name the batch element: a batch holds many. */
         char inner[SOURCE_ERR_MAX];
         snprintf(inner, sizeof(inner), "%s", err);
-        snprintf(err, SOURCE_ERR_MAX, "/batch/%zu: %.200s", idx, inner);
+        snprintf(err, SOURCE_ERR_MAX, "/batch/%zu: %.200s", o->first, inner);
         return rc;
     }
     return source_emit(ctx, &ev);
+}
+
+static bool langfuse_usable(const struct body_node *item)
+{
+    return langfuse_is_generation(item) && body_type(body_get(item, "/body")) == BODY_OBJECT;
+}
+
+/* True when an earlier usable item shares item's observation id. */
+static bool langfuse_seen(const struct body_node *batch, size_t i, const char *id)
+{
+    for (size_t j = 0; id && j < i; j++) {
+        const struct body_node *prev = body_array_at(batch, j);
+        const char *pid = body_str_nonempty(prev, "/body/id");
+        if (pid && strcmp(pid, id) == 0 && langfuse_usable(prev))
+            return true;
+    }
+    return false;
 }
 
 static int langfuse_extract(const struct body_node *doc, struct source_ctx *ctx,
@@ -229,12 +286,22 @@ static int langfuse_extract(const struct body_node *doc, struct source_ctx *ctx,
     size_t n = body_array_len(batch);
     for (size_t i = 0; i < n; i++) {
         const struct body_node *item = body_array_at(batch, i);
-        const struct body_node *b = body_get(item, "/body");
-        if (!langfuse_is_generation(item) || body_type(b) != BODY_OBJECT)
+        if (!langfuse_usable(item))
             continue;
-        if (!body_has(b, "/usageDetails") && !body_has(b, "/usage") && !body_has(b, "/costDetails"))
-            continue; /* a generation whose usage comes in a later update */
-        int rc = langfuse_item(item, i, ctx, err);
+        const char *id = body_str_nonempty(item, "/body/id");
+        if (langfuse_seen(batch, i, id))
+            continue; /* merged into the observation's first item */
+        /* A create and its updates in one batch are one generation. */
+        struct langfuse_obs o = {.n = 0, .first = i};
+        for (size_t j = i; j < n && o.n < LANGFUSE_MAX_PARTS; j++) {
+            const struct body_node *it = body_array_at(batch, j);
+            const char *jid = body_str_nonempty(it, "/body/id");
+            if (!langfuse_usable(it) || (j > i && (!id || !jid || strcmp(jid, id) != 0)))
+                continue;
+            o.item[o.n] = it;
+            o.body[o.n++] = body_get(it, "/body");
+        }
+        int rc = langfuse_observation(&o, ctx, err);
         if (rc < 0)
             return rc;
     }
