@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tokenmeter/log.h"
@@ -42,6 +43,61 @@ static int spool_path(const struct spool *sp, const char *sub, const char *name,
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* Moves an entry we cannot read out of DIR/new, keeping it for the
+ * operator. */
+static int spool_set_aside_from(struct spool *sp, const char *sub, const char *name,
+                                const char *why)
+{
+    char from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX], err[SPOOL_ERR_MAX];
+    if (spool_path(sp, sub, name, from, sizeof(from)) < 0 ||
+        spool_path(sp, "bad", NULL, to, sizeof(to)) < 0)
+        return -ENAMETOOLONG;
+    if (spool_mkdir(to, err) < 0) {
+        log_error("%s", err);
+        return -EIO;
+    }
+    if (spool_path(sp, "bad", name, to, sizeof(to)) < 0)
+        return -ENAMETOOLONG;
+    if (rename(from, to) < 0) {
+        int e = errno;
+        log_error("spool: %s is %s and cannot be moved to %s: %s", from, why, to, strerror(e));
+        return -e;
+    }
+    log_warn("spool: %s is %s; moved to %s", from, why, to);
+    return -EBADF;
+}
+
+static int spool_set_aside(struct spool *sp, const char *name, const char *why)
+{
+    return spool_set_aside_from(sp, "new", name, why);
+}
+
+/* A sender that died between writing DIR/tmp/NAME and renaming it leaves
+ * the file there for good. As maildir readers do, such files are cleared
+ * after a day and a half — moved to DIR/bad, with a warning, never deleted. */
+#define SPOOL_TMP_MAX_AGE_S (36 * 3600)
+
+static void spool_sweep_tmp(struct spool *sp)
+{
+    char dir[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX];
+    if (spool_path(sp, "tmp", NULL, dir, sizeof(dir)) < 0)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' || spool_path(sp, "tmp", e->d_name, path, sizeof(path)) < 0 ||
+            lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || now - st.st_mtime < SPOOL_TMP_MAX_AGE_S)
+            continue;
+        spool_set_aside_from(sp, "tmp", e->d_name,
+                             "older than 36 hours and never moved to new/ (its sender died?)");
+    }
+    closedir(d);
+}
+
 struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX])
 {
     char path[SPOOL_PATH_MAX];
@@ -64,6 +120,7 @@ struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX])
         if (spool_mkdir(path, err) < 0)
             goto fail;
     }
+    spool_sweep_tmp(sp);
     return sp;
 fail:
     spool_close(sp);
@@ -145,29 +202,6 @@ out:
 const char *spool_name(const struct spool *sp, size_t i)
 {
     return i < sp->nnames ? sp->names[i] : NULL;
-}
-
-/* Moves an entry we cannot read out of DIR/new, keeping it for the
- * operator. */
-static int spool_set_aside(struct spool *sp, const char *name, const char *why)
-{
-    char from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX], err[SPOOL_ERR_MAX];
-    if (spool_path(sp, "new", name, from, sizeof(from)) < 0 ||
-        spool_path(sp, "bad", NULL, to, sizeof(to)) < 0)
-        return -ENAMETOOLONG;
-    if (spool_mkdir(to, err) < 0) {
-        log_error("%s", err);
-        return -EIO;
-    }
-    if (spool_path(sp, "bad", name, to, sizeof(to)) < 0)
-        return -ENAMETOOLONG;
-    if (rename(from, to) < 0) {
-        int e = errno;
-        log_error("spool: %s is %s and cannot be moved to %s: %s", from, why, to, strerror(e));
-        return -e;
-    }
-    log_warn("spool: %s is %s; moved to %s", from, why, to);
-    return -EBADF;
 }
 
 int spool_file_open(struct spool *sp, const char *name, struct spool_file *f)

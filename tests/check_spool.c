@@ -125,6 +125,32 @@ START_TEST(unreadable_entries_are_set_aside)
 }
 END_TEST
 
+/* A file a sender wrote to tmp/ and never renamed is moved to bad/ after
+ * 36 hours; younger ones are left for their sender. */
+START_TEST(stale_tmp_files_are_set_aside_on_open)
+{
+    char base[64], path[256];
+    char err[SPOOL_ERR_MAX];
+    tu_tmpdir(base, sizeof(base));
+    struct spool *sp = spool_open(base, err);
+    spool_close(sp);
+    snprintf(path, sizeof(path), "%s/tmp/old", base);
+    tu_write_file(path, "{}");
+    struct timespec ts[2] = {{time(NULL) - 37 * 3600, 0}, {time(NULL) - 37 * 3600, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    snprintf(path, sizeof(path), "%s/tmp/fresh", base);
+    tu_write_file(path, "{}");
+    sp = spool_open(base, err);
+    ck_assert_ptr_nonnull(sp);
+    ck_assert(exists(base, "bad", "old"));
+    ck_assert(!exists(base, "tmp", "old"));
+    ck_assert(exists(base, "tmp", "fresh"));
+    ck_assert_int_eq(spool_scan(sp), 0);
+    spool_close(sp);
+    rm_rf(base);
+}
+END_TEST
+
 struct spool_run {
     char base[64], spool[128], out[160], err[160], dl[160];
     char *stdout_text, *stderr_text, *dl_text;
@@ -312,6 +338,7 @@ Suite *check_spool_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, open_creates_the_layout_and_scan_sorts);
     tcase_add_test(tc, unreadable_entries_are_set_aside);
+    tcase_add_test(tc, stale_tmp_files_are_set_aside_on_open);
     tcase_add_test(tc, execd_spool_drains_in_name_order_and_removes);
     tcase_add_test(tc, execd_spool_rereading_a_file_gives_the_same_point);
     tcase_add_test(tc, execd_spool_keeps_a_file_whose_points_were_not_flushed);
