@@ -47,7 +47,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
-        check-asan check-valgrind fuzz \
+        check-asan check-valgrind check-integration-asan fuzz \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
@@ -106,6 +106,12 @@ check-install: $(BIN)
 
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
+
+# The integration tests again with the ASan+UBSan binary (built by check-asan):
+# the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
+check-integration-asan:
+	$(MAKE) BUILDDIR=build/asan CFLAGS="-O1 -g" SANFLAGS="$(SAN)" build/asan/tokenmeter
+	tests/integration/run.sh $(abspath build/asan/tokenmeter)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 check-asan:

@@ -17,6 +17,7 @@ step install;          make -s check-install
 step asan+ubsan;       make -s check-asan
 step valgrind;         make -s check-valgrind
 step integration;      make -s check-integration
+step integration-asan; make -s check-integration-asan
 echo
 # Each stage stops the run (set -e) when it fails; reaching here means all passed.
 echo "test stages: $stages passed, 0 failed"
