@@ -160,6 +160,56 @@ START_TEST(openrouter_generation_wrapped_and_bare)
 }
 END_TEST
 
+/* Streams and half-done snapshots hold no event; reused ids and failure
+ * finish reasons are told apart (from review, with real payload shapes). */
+START_TEST(stream_chunks_snapshots_and_reused_ids)
+{
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    /* LiteLLM: providers reuse short ids; LiteLLM's call id keeps two calls apart */
+#define LITELLM_424(call, tokens)                                                                  \
+    "{\"id\":\"chatcmpl-424\",\"litellm_call_id\":\"" call "\",\"call_type\":\"acompletion\","     \
+    "\"status\":\"success\",\"model\":\"m\",\"prompt_tokens\":" tokens ",\"completion_tokens\":1," \
+    "\"startTime\":1787666591.0}"
+    feed(&fx, LITELLM_424("1111", "100"));
+    feed(&fx, LITELLM_424("2222", "900"));
+#undef LITELLM_424
+    ck_assert_int_eq(fx.st.written, 2);
+    want(&fx, "input_tokens=900i");
+    want(&fx, "event_id=\"chatcmpl-424:2222\"");
+    /* Gemini streamGenerateContent: only the chunk with a finishReason counts */
+    feed(&fx, "[{\"responseId\":\"r-1\",\"modelVersion\":\"g\",\"candidates\":[{\"content\":{}}],"
+              "\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":3}},"
+              "{\"responseId\":\"r-1\",\"modelVersion\":\"g\",\"candidates\":[{\"finishReason\":"
+              "\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":311,"
+              "\"thoughtsTokenCount\":744}}]");
+    want(&fx, "input_tokens=5i,output_tokens=1055i,reasoning_tokens=744i");
+    want_not(&fx, "output_tokens=3i");
+    /* a SAFETY stop is a failed call */
+    feed(&fx,
+         "{\"responseId\":\"v1\",\"modelVersion\":\"g\",\"candidates\":[{\"finishReason\":"
+         "\"SAFETY\"}],\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":0}}");
+    want(&fx, "status=error input_tokens=10i");
+    want(&fx, "error_type=\"SAFETY\"");
+    /* OpenAI: chunks without usage and unfinished Responses snapshots */
+    feed(&fx, "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1787666591,"
+              "\"model\":\"m\",\"choices\":[],\"usage\":null}");
+    feed(&fx, "{\"id\":\"resp_2\",\"object\":\"response\",\"created_at\":1787666591,"
+              "\"status\":\"in_progress\",\"model\":\"m\",\"usage\":null}");
+    /* OTLP: the status enum's name means error too */
+    feed(&fx, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"t\",\"spanId\":"
+              "\"s\",\"startTimeUnixNano\":\"1787666591000000000\",\"status\":{\"code\":"
+              "\"STATUS_CODE_ERROR\"},\"attributes\":[{\"key\":\"gen_ai.request.model\","
+              "\"value\":{\"stringValue\":\"m\"}},{\"key\":\"gen_ai.usage.input_tokens\","
+              "\"value\":{\"intValue\":\"7\"}}]}]}]}]}");
+    want(&fx, "status=error input_tokens=7i");
+    ck_assert_int_eq(fx.st.rejected, 0);
+    ck_assert_int_eq(fx.st.ignored, 3); /* the early chunk, the usage-less chunk, the snapshot */
+    ck_assert_int_eq(fx.st.written, 5);
+    fx_close(&fx);
+}
+END_TEST
+
 START_TEST(envelope_outranks_body_tenancy)
 {
     struct fixture fx;
@@ -386,6 +436,7 @@ Suite *check_pipeline_suite(void)
     tcase_add_test(src, litellm_split_from_usage_object);
     tcase_add_test(src, litellm_failure_and_unreliable_cost);
     tcase_add_test(src, openrouter_generation_wrapped_and_bare);
+    tcase_add_test(src, stream_chunks_snapshots_and_reused_ids);
     suite_add_tcase(s, src);
     TCase *p = tcase_create("pipeline");
     tcase_add_checked_fixture(p, setup, teardown);

@@ -4,6 +4,9 @@
  * promptTokenCount includes cachedContentTokenCount; toolUsePromptTokenCount
  * is further input; thoughtsTokenCount is OUTSIDE candidatesTokenCount, so
  * output = candidates + thoughts, with thoughts as the reasoning part.
+ * streamGenerateContent sends chunks that share a responseId; only the last
+ * (with a finishReason) has the final counts, so earlier ones yield no event.
+ * A finish reason such as SAFETY or RECITATION means the call failed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,9 +35,35 @@ static int gemini_add(int64_t *acc, int64_t v)
     return 0;
 }
 
+/* A candidate finished, or the prompt was blocked: the call is over. A
+ * streamGenerateContent chunk before the last has neither, and its counts
+ * are partial (the last chunk repeats the whole). */
+static bool gemini_final(const struct body_node *doc)
+{
+    const struct body_node *cands = body_get(doc, "/candidates");
+    for (size_t i = 0; i < body_array_len(cands); i++)
+        if (body_str_nonempty(body_array_at(cands, i), "/finishReason"))
+            return true;
+    return body_has(doc, "/promptFeedback/blockReason") || body_array_len(cands) == 0;
+}
+
+/* Finish reasons that mean the model did not answer as asked. */
+static bool gemini_failed(const char *reason)
+{
+    static const char *const failed[] = {"SAFETY",       "RECITATION", "PROHIBITED_CONTENT",
+                                         "BLOCKLIST",    "SPII",       "MALFORMED_FUNCTION_CALL",
+                                         "IMAGE_SAFETY", "LANGUAGE"};
+    for (size_t i = 0; reason && i < sizeof(failed) / sizeof(failed[0]); i++)
+        if (strcmp(reason, failed[i]) == 0)
+            return true;
+    return false;
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
                           char err[SOURCE_ERR_MAX])
 {
+    if (!gemini_final(doc))
+        return 0; /* a mid-stream chunk: the final one carries the counts */
     struct event ev;
     event_init(&ev, "gemini");
     ev.event_id = body_str_nonempty(doc, "/responseId");
@@ -61,6 +90,9 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
     if (block) {
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = block;
+    } else if (gemini_failed(ev.finish_reason)) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = ev.finish_reason;
     }
     return source_emit(ctx, &ev);
 }

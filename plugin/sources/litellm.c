@@ -27,9 +27,14 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx,
 {
     struct event ev;
     event_init(&ev, "litellm");
-    ev.event_id = body_str_nonempty(doc, "/id");
-    if (!ev.event_id)
-        ev.event_id = body_str_nonempty(doc, "/litellm_call_id");
+    /* `id` is the provider's response id, and providers reuse short ones
+     * ("chatcmpl-424", LiteLLM PR #28396): with LiteLLM's own per-call id
+     * beside it, two calls can never share an identity. */
+    const char *id = body_str_nonempty(doc, "/id");
+    const char *call = body_str_nonempty(doc, "/litellm_call_id");
+    ev.event_id = id && call && strcmp(id, call) != 0 ? source_join_id(&ev, id, call)
+                  : id                                ? id
+                                                      : call;
     ev.trace_id = body_str_nonempty(doc, "/trace_id");
     ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
     ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");

@@ -46,10 +46,13 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
 {
     struct event ev;
     event_init(&ev, "openai");
+    const char *object = body_str(doc, "/object");
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
-        snprintf(err, SOURCE_ERR_MAX,
-                 "chat completion without a usage object (streamed chunks "
-                 "carry usage only in the last one)");
+        /* Streamed chunks carry usage only in the last one (with
+         * stream_options.include_usage): the others hold no event. */
+        if (object && strcmp(object, "chat.completion.chunk") == 0)
+            return 0;
+        snprintf(err, SOURCE_ERR_MAX, "chat completion without a usage object");
         return -EINVAL;
     }
     ev.event_id = body_str_nonempty(doc, "/id");
@@ -91,8 +94,12 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
     if (!ev.user)
         ev.user = body_str_nonempty(doc, "/user");
     /* completed is the only status in which the call did what was asked;
-     * failed, incomplete and cancelled are errors (SPEC §3 status). */
+     * failed, incomplete and cancelled are errors (SPEC §3 status). A
+     * queued or in_progress snapshot is not over yet: the final body for the
+     * same id will say how it ended, so this one holds no event. */
     const char *status = body_str(doc, "/status");
+    if (status && (strcmp(status, "queued") == 0 || strcmp(status, "in_progress") == 0))
+        return 0;
     if (status && strcmp(status, "completed") != 0) {
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = body_str_nonempty(doc, "/error/code");

@@ -256,10 +256,13 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
         ev.finish_reason = body_str_nonempty(otlp_attr(attrs, "gen_ai.response.finish_reasons"),
                                              "/arrayValue/values/0/stringValue");
 
-    /* Span status code 2 is STATUS_CODE_ERROR. */
+    /* Span status code 2 is STATUS_CODE_ERROR; OTLP/JSON mandates the
+     * integer, but some exporters send the enum's name. */
     int64_t code = 0;
+    const char *code_name = body_str(u->span, "/status/code");
     const char *etype = otlp_str(attrs, "error.type");
-    if ((body_int(u->span, "/status/code", &code) == 0 && code == 2) || etype) {
+    if ((body_int(u->span, "/status/code", &code) == 0 && code == 2) || etype ||
+        (code_name && strcmp(code_name, "STATUS_CODE_ERROR") == 0)) {
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = etype ? etype : "error";
     }
