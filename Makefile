@@ -156,7 +156,14 @@ lint:
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tokenmeter
 	install -D -m 0644 packaging/tokenmeter.1 $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
-	install -D -m 0644 packaging/tokenmeter.conf $(DESTDIR)$(SYSCONFDIR)/tokenmeter/tokenmeter.conf
+	@# An edited config is never overwritten (it may hold a password: 0640).
+	@conf=$(DESTDIR)$(SYSCONFDIR)/tokenmeter/tokenmeter.conf; \
+	if [ -e "$$conf" ]; then \
+	    install -m 0640 packaging/tokenmeter.conf "$$conf.new"; \
+	    echo "kept $$conf; the shipped example is $$conf.new"; \
+	else \
+	    install -D -m 0640 packaging/tokenmeter.conf "$$conf"; \
+	fi
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson

@@ -69,8 +69,9 @@ static const char execd_usage[] =
     "%s"
     "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 66 an input\n"
-    "file cannot be opened, 74 stdout closed or dead-letter file not writable,\n"
-    "78 configuration error.\n";
+    "file cannot be opened, 73 the dead-letter file (or the spool) cannot be\n"
+    "created, 74 stdout closed or dead-letter file not writable, 75 another\n"
+    "tokenmeter drains the spool (try again later), 78 configuration error.\n";
 
 enum {
     EXECD_OPT_DEAD_LETTER = CMD_OPT_FIRST_LOCAL,
@@ -357,6 +358,11 @@ static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns, boo
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
         return -ENOTDIR;
     }
+    if ((rc = spool_lock(sp, err)) < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        spool_close(sp);
+        return rc == -EBUSY ? rc : -ENOTDIR;
+    }
     execd_reader_init(&r, "stdin", (size_t)io->cfg->ingest.max_body_bytes);
     bool busy = true; /* the last scan found files: look again at once */
     while (rc >= 0 && !cmd_io_stop_requested()) {
@@ -454,6 +460,8 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         rc = execd_spool(&io, spool_dir, receive_ns, once);
         if (rc == -ENOTDIR)
             status = EX_CANTCREAT;
+        else if (rc == -EBUSY)
+            status = EX_TEMPFAIL; /* another reader: try again later */
     } else if (optind >= argc) {
         rc = execd_stream(&io, STDIN_FILENO, "stdin");
     } else {

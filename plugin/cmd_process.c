@@ -38,9 +38,10 @@ static const char process_usage[] =
     "line protocol on stdin; a metric whose string field [process] body_field\n"
     "(default \"value\") holds a webhook body is replaced by the normalized\n"
     "llm_usage points, with its tags [process] org_tag, team_tag and user_tag\n"
-    "as tenancy defaults. Every other metric passes through unchanged. Bodies\n"
-    "that cannot be normalized, and input that is not line protocol, go to the\n"
-    "dead-letter file with their reason.\n"
+    "as tenancy defaults. Every other metric passes through unchanged, even one\n"
+    "tokenmeter's reader cannot parse. Bodies that cannot be normalized, and\n"
+    "unreadable metrics that carry a body field, go to the dead-letter file with\n"
+    "their reason.\n"
     "\n"
     "options:\n"
     "      --body-field NAME     the string field holding the body ([process] body_field)\n"
@@ -56,8 +57,9 @@ static const char process_usage[] =
     "Other [ingest] keys (dedup, measurement, default_org, extra_tags, ...) come\n"
     "from the configuration file or --set.\n"
     "\n"
-    "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 74 stdout\n"
-    "closed or dead-letter file not writable, 78 configuration error.\n";
+    "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 73 the\n"
+    "dead-letter file cannot be created, 74 stdout closed or dead-letter file not\n"
+    "writable, 78 configuration error.\n";
 
 enum {
     PROCESS_OPT_BODY_FIELD = CMD_OPT_FIRST_LOCAL,

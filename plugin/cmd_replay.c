@@ -31,8 +31,9 @@ static const char replay_usage[] =
     "%s"
     "\n"
     "exit status: 0 when every record was read, 65 when some record was not a\n"
-    "dead-letter record (each one is reported), 66 FILE cannot be opened,\n"
-    "64 usage, 74 stdout closed, 78 configuration error.\n";
+    "dead-letter record (each one is reported), 66 FILE cannot be opened, 64\n"
+    "usage (also: FILE is the configured dead-letter file), 73 the dead-letter\n"
+    "file cannot be created, 74 stdout closed, 78 configuration error.\n";
 
 enum { REPLAY_OPT_DEAD_LETTER = CMD_OPT_FIRST_LOCAL };
 

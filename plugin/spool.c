@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,13 +19,15 @@ struct spool {
     char **names; /* the last scan, sorted */
     size_t nnames;
     size_t cap;
+    int lock_fd; /* DIR itself, flock'ed by spool_lock(); -1 */
 };
 
 /* Creates path unless it exists as a directory. */
 static int spool_mkdir(const char *path, char err[SPOOL_ERR_MAX])
 {
     struct stat st;
-    if (mkdir(path, 0750) == 0)
+    /* group-writable (umask permitting): senders may write as a group */
+    if (mkdir(path, 0770) == 0)
         return 0;
     int e = errno;
     if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -102,6 +105,8 @@ struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX])
 {
     char path[SPOOL_PATH_MAX];
     struct spool *sp = calloc(1, sizeof(*sp));
+    if (sp)
+        sp->lock_fd = -1;
     if (!sp || !(sp->dir = strdup(dir))) {
         snprintf(err, SPOOL_ERR_MAX, "spool: out of memory");
         goto fail;
@@ -134,10 +139,33 @@ static void spool_forget(struct spool *sp)
     sp->nnames = 0;
 }
 
+int spool_lock(struct spool *sp, char err[SPOOL_ERR_MAX])
+{
+    sp->lock_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->lock_fd < 0) {
+        int e = errno;
+        snprintf(err, SPOOL_ERR_MAX, "spool: cannot open %s: %s", sp->dir, strerror(e));
+        return -e;
+    }
+    if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        snprintf(err, SPOOL_ERR_MAX,
+                 "spool: %s is being drained by another tokenmeter; "
+                 "one reader at a time",
+                 sp->dir);
+        close(sp->lock_fd);
+        sp->lock_fd = -1;
+        return e == EWOULDBLOCK ? -EBUSY : -e;
+    }
+    return 0;
+}
+
 void spool_close(struct spool *sp)
 {
     if (!sp)
         return;
+    if (sp->lock_fd >= 0)
+        close(sp->lock_fd);
     spool_forget(sp);
     free(sp->names);
     free(sp->dir);

@@ -326,6 +326,20 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     ck_assert_int_eq(rb_run(bad, NULL, r.out, r.err), 64);
     const char *once[] = {"execd", "-c", "/dev/null", "--once", NULL};
     ck_assert_int_eq(rb_run(once, NULL, r.out, r.err), 64);
+    /* One reader at a time: while another holds the spool, exit 75. */
+    char err[SPOOL_ERR_MAX];
+    struct spool *other = spool_open(r.spool, err);
+    ck_assert_ptr_nonnull(other);
+    ck_assert_int_eq(spool_lock(other, err), 0);
+    deliver(r.spool, "0001", "{}", 1787666591);
+    run_spool(&r, "1048576");
+    ck_assert_int_eq(r.status, 75);
+    ck_assert_ptr_nonnull(strstr(r.stderr_text, "being drained by another tokenmeter"));
+    ck_assert(exists(r.spool, "new", "0001")); /* untouched */
+    spool_close(other);
+    run_spool(&r, "1048576");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(!exists(r.spool, "new", "0001"));
     spool_run_free(&r);
 }
 END_TEST

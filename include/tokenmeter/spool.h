@@ -40,6 +40,12 @@ struct spool_file {
  * when missing. Returns a new spool, or NULL with the reason in err. */
 struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX]);
 
+/* Takes the spool for this process alone (an exclusive flock on DIR), so
+ * two readers never feed the same file twice. Returns 0, -EBUSY when
+ * another reader holds it (err says so), or -errno. Released by
+ * spool_close(). */
+int spool_lock(struct spool *sp, char err[SPOOL_ERR_MAX]);
+
 /* Releases the spool. Accepts NULL. */
 void spool_close(struct spool *sp);
 
