@@ -12,22 +12,39 @@ DOCDIR     ?= $(PREFIX)/share/doc/tokenmeter
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
-CC       ?= cc
-CFLAGS   ?= -O2 -g
-BUILDDIR ?= build
-SANFLAGS ?=
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+BUILDDIR   ?= build
+SANFLAGS   ?=
+# Warnings are errors in development and CI (tests/run-all.sh sets WERROR=1);
+# off by default so that a packager's newer compiler never fails a build
+# over a new warning.
+WERROR     ?= 0
+# V=1 prints the real compiler lines (Debian's build-log checker needs them).
+V          ?= 0
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @echo
+endif
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes \
-        -Wmissing-prototypes -Werror
+        -Wmissing-prototypes -Wconversion -Wcast-qual
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
 PKGS := inih libcurl sqlite3
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
-# jansson is the tests' reference parser (tests/check_body_oracle.c), not a
-# dependency of the binary.
-CHECK_CFLAGS := $(shell pkg-config --cflags check jansson)
-CHECK_LIBS   := $(shell pkg-config --libs check jansson)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# Test-only packages are asked for only when a test target is built
+# (recursive variables): `make install` needs neither check nor jansson.
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check jansson)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check jansson)
 
 ALL_CPPFLAGS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DTOKENMETER_VERSION='"$(VERSION)"' \
                 -Iinclude $(CPPFLAGS)
@@ -55,24 +72,37 @@ all: $(BIN) tokenmeter
 tokenmeter: $(BIN)
 	ln -sf $(BIN) $@
 
-$(BUILDDIR)/obj/%.o: plugin/%.c $(HDR)
+# Test code only: Check's ck_assert_int_eq compares through intmax_t, and
+# jansson's json_object_foreach and execv take non-const pointers.
+TEST_WARN := -Wno-sign-conversion -Wno-cast-qual
+
+# -MMD -MP: each object depends on the headers it includes, no more.
+DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
+
+$(BUILDDIR)/obj/%.o: plugin/%.c
 	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(quiet) "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILDDIR)/tests/check_suites.inc: $(TSRC)
 	@mkdir -p $(dir $@)
 	@printf 'CHECK_SUITE(%s)\n' $(SUITES) > $@.tmp && mv $@.tmp $@
 
-$(BUILDDIR)/tests/%.o: tests/%.c $(HDR) $(wildcard tests/*.h) $(BUILDDIR)/tests/check_suites.inc
+$(BUILDDIR)/tests/%.o: tests/%.c $(BUILDDIR)/tests/check_suites.inc
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) -I$(BUILDDIR)/tests -Itests $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(quiet) "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) -I$(BUILDDIR)/tests -Itests $(ALL_CFLAGS) $(TEST_WARN) \
+	    $(CHECK_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BIN): $(OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS) -lm
+	$(quiet) "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS) -lm
 
 $(CHECKBIN): $(TOBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOBJ) $(LIB_OBJ) $(PKG_LIBS) $(CHECK_LIBS) -lm
+	$(quiet) "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOBJ) $(LIB_OBJ) $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+-include $(OBJ:.o=.d) $(TOBJ:.o=.d)
 
 # ---- tests -----------------------------------------------------------------
 # check: everything that needs no server. check-integration: real InfluxDB and

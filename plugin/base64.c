@@ -84,7 +84,7 @@ int base64_decode(struct buf *out, const char *text, size_t len)
         int v[4];
         int pad = 0;
         for (int k = 0; k < 4; k++) {
-            char c = text[i + k];
+            char c = text[i + (size_t)k];
             if (c == '=' && i + 4 == len && k >= 2) {
                 v[k] = 0;
                 pad++;

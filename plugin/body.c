@@ -104,7 +104,7 @@ struct body_parser {
 static int body_fail(struct body_parser *ps, const char *msg)
 {
     if (!ps->failed) {
-        snprintf(ps->err, BODY_ERR_MAX, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start),
+        snprintf(ps->err, ERR_MAX, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start),
                  msg);
         ps->failed = true;
     }
@@ -151,11 +151,11 @@ static int body_hex4(const unsigned char *p, unsigned *out)
         unsigned char c = p[i];
         v <<= 4;
         if (c >= '0' && c <= '9')
-            v |= c - '0';
+            v |= (unsigned)(c - '0');
         else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
+            v |= (unsigned)(c - 'a' + 10);
         else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
+            v |= (unsigned)(c - 'A' + 10);
         else
             return -1;
     }
@@ -458,8 +458,9 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
             ps->p++;
             body_ws(ps);
             /* A key and its value take two stack slots; the key's length is
-             * recomputed from the NUL at close (keys hold no NUL). */
-            if (body_value(ps, &v, depth) < 0 || body_push(ps, (void *)key) < 0 ||
+             * recomputed from the NUL at close (keys hold no NUL). The slot
+             * type is void *; the key is only read back as const char *. */
+            if (body_value(ps, &v, depth) < 0 || body_push(ps, (void *)(uintptr_t)key) < 0 ||
                 body_push(ps, v) < 0)
                 return -EINVAL;
             (void)klen;
@@ -524,12 +525,12 @@ static int body_value(struct body_parser *ps, struct body_node **out, int depth)
     }
 }
 
-int body_parse(const char *data, size_t len, struct body **out, char err[BODY_ERR_MAX])
+int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
     struct body *b = calloc(1, sizeof(*b));
     *out = NULL;
     if (!b) {
-        snprintf(err, BODY_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         return -ENOMEM;
     }
     struct body_parser ps = {.p = (const unsigned char *)data,

@@ -13,6 +13,7 @@ void buf_init(struct buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->err = 0;
 }
 
 void buf_free(struct buf *b)
@@ -21,20 +22,30 @@ void buf_free(struct buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
 }
 
 void buf_reset(struct buf *b)
 {
     b->len = 0;
+    b->err = 0;
     if (b->data)
         b->data[0] = '\0';
 }
 
-/* Makes room for `extra` more bytes plus the terminating NUL. */
+int buf_error(const struct buf *b)
+{
+    return b->err;
+}
+
+/* Makes room for `extra` more bytes plus the terminating NUL; a failure
+ * becomes the buffer's sticky error. */
 static int buf_reserve(struct buf *b, size_t extra)
 {
+    if (b->err)
+        return b->err;
     if (extra > b->max || b->len > b->max - extra)
-        return -ENOSPC;
+        return b->err = -ENOSPC;
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
@@ -45,7 +56,7 @@ static int buf_reserve(struct buf *b, size_t extra)
         ncap = b->max + 1;
     char *p = realloc(b->data, ncap);
     if (!p)
-        return -ENOMEM;
+        return b->err = -ENOMEM;
     b->data = p;
     b->cap = ncap;
     return 0;
@@ -79,8 +90,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
+    if (b->err)
+        return b->err;
     if (n < 0)
-        return -EINVAL;
+        return b->err = -EINVAL;
     int rc = buf_reserve(b, (size_t)n);
     if (rc < 0)
         return rc;
@@ -101,7 +114,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 void buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {
-        buf_reset(b);
+        b->len = 0;
+        if (b->data)
+            b->data[0] = '\0';
         return;
     }
     memmove(b->data, b->data + n, b->len - n);

@@ -76,7 +76,7 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
 
 int cmd_load_config(struct cmd_common *c, struct config **out)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *cfg = config_new();
     *out = NULL;
     if (!cfg) {

@@ -66,7 +66,6 @@ enum {
 };
 
 #define AGG_MAX_INPUTS 256
-#define AGG_ERR_MAX    1024
 
 /* The summed fields and the count each one lands in. */
 static const struct {
@@ -89,7 +88,7 @@ struct agg_run {
     int64_t *starts; /* ndays + 1 boundaries */
     bool by_team;
     struct summary_rows rows;
-    char err[AGG_ERR_MAX];
+    char err[ERR_MAX];
 };
 
 /* The day whose first instant is exactly t, or -1. */
@@ -202,13 +201,13 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
         for (size_t k = 0; k < AGG_NSUMS; k++)
             csum[k] = influx_series_column(&s, agg_sums[k].field);
         if (ctime < 0 || creq < 0) {
-            snprintf(run->err, AGG_ERR_MAX, "InfluxDB: unexpected columns in the result");
+            snprintf(run->err, ERR_MAX, "InfluxDB: unexpected columns in the result");
             return -EBADMSG;
         }
         for (size_t row = 0; row < influx_series_rows(&s); row++) {
             int64_t t = 0;
             if (body_int(influx_series_value(&s, row, ctime), "", &t) < 0) {
-                snprintf(run->err, AGG_ERR_MAX, "InfluxDB: a row without a time");
+                snprintf(run->err, ERR_MAX, "InfluxDB: a row without a time");
                 return -EBADMSG;
             }
             int day = agg_day_starting(run, t);
@@ -216,7 +215,7 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
                 /* A bucket that does not start one of our days would mean
                  * InfluxDB split days differently (its tz data): refuse
                  * rather than store shifted days. */
-                snprintf(run->err, AGG_ERR_MAX,
+                snprintf(run->err, ERR_MAX,
                          "InfluxDB grouped a day starting at %" PRId64
                          " ns, which is not a local midnight in %s",
                          t, run->tz);
@@ -229,7 +228,7 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
                                  influx_series_tag(&s, "model"), influx_series_tag(&s, "provider"),
                                  run->by_team ? influx_series_tag(&s, "team") : "");
             if (!r) {
-                snprintf(run->err, AGG_ERR_MAX, "out of memory");
+                snprintf(run->err, ERR_MAX, "out of memory");
                 return -ENOMEM;
             }
             int64_t n = agg_int(influx_series_value(&s, row, creq));
@@ -253,14 +252,14 @@ static int agg_read_series(struct agg_run *run, const struct influx_response *re
 static int agg_from_influx(struct agg_run *run, struct influx *client)
 {
     struct buf q;
-    char ierr[INFLUX_ERR_MAX];
+    char ierr[ERR_MAX];
     int rc = 0;
     buf_init(&q, 1u << 16);
     for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
         struct influx_response *resp = NULL;
         buf_reset(&q);
         if (agg_build_query(run, stmt, &q) < 0) {
-            snprintf(run->err, AGG_ERR_MAX, "query too long");
+            snprintf(run->err, ERR_MAX, "query too long");
             rc = -EINVAL;
             break;
         }
@@ -268,7 +267,7 @@ static int agg_from_influx(struct agg_run *run, struct influx *client)
         rc = influx_query(client, influx_query_db(client), run->cfg->influxdb.retention_policy,
                           q.data, false, &resp, ierr);
         if (rc < 0)
-            snprintf(run->err, AGG_ERR_MAX, "%s", ierr);
+            snprintf(run->err, ERR_MAX, "%s", ierr);
         else
             rc = agg_read_series(run, resp, stmt);
         influx_response_free(resp);
@@ -419,12 +418,12 @@ static int agg_read_file(struct agg_run *run, const char *path, struct summary_r
 {
     struct lineproto_point pt;
     struct buf in;
-    char perr[LINEPROTO_ERR_MAX];
+    char perr[ERR_MAX];
     int rc = 0;
     long lineno = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(run->err, AGG_ERR_MAX, "--input %s: %s", path, strerror(errno));
+        snprintf(run->err, ERR_MAX, "--input %s: %s", path, strerror(errno));
         return -EIO;
     }
     lineproto_point_init(&pt);
@@ -441,14 +440,14 @@ static int agg_read_file(struct agg_run *run, const char *path, struct summary_r
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
-                snprintf(run->err, AGG_ERR_MAX, "--input %s: %s", path, strerror(errno));
+                snprintf(run->err, ERR_MAX, "--input %s: %s", path, strerror(errno));
                 rc = -EIO;
                 goto out;
             }
             if (n == 0)
                 eof = true;
             else if (buf_append(&in, chunk, (size_t)n) < 0) {
-                snprintf(run->err, AGG_ERR_MAX, "--input %s:%ld: line longer than 64 MiB", path,
+                snprintf(run->err, ERR_MAX, "--input %s:%ld: line longer than 64 MiB", path,
                          lineno + 1);
                 rc = -EINVAL;
                 goto out;
@@ -462,7 +461,7 @@ static int agg_read_file(struct agg_run *run, const char *path, struct summary_r
         if (prc == 0)
             prc = agg_point_add(run, groups, pts, &pt, &reason);
         if (prc == -ENOMEM) {
-            snprintf(run->err, AGG_ERR_MAX, "out of memory");
+            snprintf(run->err, ERR_MAX, "out of memory");
             rc = -ENOMEM;
             goto out;
         }
@@ -489,7 +488,7 @@ static int agg_from_input(struct agg_run *run, const char *const *inputs, size_t
     for (size_t i = 0; rc == 0 && i < ninputs; i++)
         rc = agg_read_file(run, inputs[i], &groups, &pts, &bad);
     if (rc == 0 && bad) {
-        snprintf(run->err, AGG_ERR_MAX,
+        snprintf(run->err, ERR_MAX,
                  "%ld malformed line(s) in the input (reported above); nothing stored", bad);
         rc = -EINVAL;
     }
@@ -501,7 +500,7 @@ static int agg_from_input(struct agg_run *run, const char *const *inputs, size_t
         struct summary_row *r =
             summary_rows_get(&run->rows, g->day, g->org, g->model, g->provider, g->team);
         if (!r) {
-            snprintf(run->err, AGG_ERR_MAX, "out of memory");
+            snprintf(run->err, ERR_MAX, "out of memory");
             rc = -ENOMEM;
             break;
         }
@@ -557,17 +556,17 @@ static int agg_format_points(const struct agg_run *run, struct buf *out)
 static int agg_write_influx(struct agg_run *run, struct influx *client)
 {
     struct buf lp;
-    char ierr[INFLUX_ERR_MAX] = "";
+    char ierr[ERR_MAX] = "";
     const struct config_aggregate *a = &run->cfg->aggregate;
     struct influx_target t = {a->write_database, a->write_retention_policy, a->write_bucket};
     buf_init(&lp, 1u << 30);
     int rc = agg_format_points(run, &lp);
     if (rc < 0)
-        snprintf(run->err, AGG_ERR_MAX, "formatting %s points: %s", a->measurement, strerror(-rc));
+        snprintf(run->err, ERR_MAX, "formatting %s points: %s", a->measurement, strerror(-rc));
     else
         rc = influx_write(client, &t, lp.data ? lp.data : "", lp.len, ierr);
     if (rc < 0 && ierr[0])
-        snprintf(run->err, AGG_ERR_MAX, "writing %.100s: %.800s", a->measurement, ierr);
+        snprintf(run->err, ERR_MAX, "writing %.100s: %.800s", a->measurement, ierr);
     buf_free(&lp);
     return rc;
 }
@@ -591,7 +590,7 @@ static int agg_exit_code(int rc)
 static void agg_audit(struct agg_run *run, struct summary_store *store, int64_t started,
                       const char *source, const char *outcome)
 {
-    char f[TZDAY_DATE_LEN], l[TZDAY_DATE_LEN], err[SUMMARY_ERR_MAX];
+    char f[TZDAY_DATE_LEN], l[TZDAY_DATE_LEN], err[ERR_MAX];
     tzday_format(run->range.first, f);
     tzday_format(run->range.last, l);
     struct summary_audit a = {started, timeutil_now_ns(),      f,      l,      run->range.ndays,
@@ -679,7 +678,7 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
     struct config *cfg = NULL;
     struct influx *client = NULL;
     struct summary_store *store = NULL;
-    char err[AGG_ERR_MAX], terr[TZDAY_ERR_MAX];
+    char err[ERR_MAX], terr[ERR_MAX];
     int lock_fd = -1, status = EX_OK, rc;
     int64_t started = timeutil_now_ns();
     memset(&o, 0, sizeof(o));
@@ -725,7 +724,7 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
     for (int i = 0; i <= run.range.ndays; i++)
         run.starts[i] = tzday_start_ns(tzday_add(run.range.first, i));
     if (!o.ninputs || cfg->aggregate.write_influx) {
-        char ierr[INFLUX_ERR_MAX];
+        char ierr[ERR_MAX];
         rc = influx_new(&cfg->influxdb, &client, ierr);
         if (rc < 0) {
             log_msg_always(LOG_LEVEL_ERROR, "config: %s", ierr);
@@ -733,7 +732,7 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
             goto out;
         }
     }
-    char serr[SUMMARY_ERR_MAX];
+    char serr[ERR_MAX];
     rc = summary_store_lock(cfg->aggregate.sqlite, o.lock_wait, &lock_fd, serr);
     if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s", serr);

@@ -78,7 +78,7 @@ static bool check_has_database(const struct influx_response *r, const char *name
 static void check_database(struct check_state *st, struct influx *c, const struct config *cfg)
 {
     struct influx_response *r = NULL;
-    char err[INFLUX_ERR_MAX];
+    char err[ERR_MAX];
     const char *db = influx_query_db(c);
     int rc = influx_query(c, NULL, NULL, "SHOW DATABASES", false, &r, err);
     if (rc < 0) {
@@ -106,7 +106,7 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
 {
     struct buf q, list;
     struct influx_response *r = NULL;
-    char err[INFLUX_ERR_MAX];
+    char err[ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
     int rc = buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
@@ -188,7 +188,7 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
     struct check_state st = {EX_OK};
     struct config *cfg = NULL;
     struct influx *c = NULL;
-    char err[INFLUX_ERR_MAX], version[INFLUX_VERSION_MAX], line[1024];
+    char err[ERR_MAX], version[INFLUX_VERSION_MAX], line[1024];
     struct cmd_getopt g = {
         .argc = argc, .argv = argv, .command = "check", .longopts = longopts, .common = common};
     const char *arg = NULL;

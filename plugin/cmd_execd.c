@@ -349,7 +349,7 @@ static int execd_spool_stdin(struct cmd_io *io, struct execd_reader *r, bool *op
  * scan finds it empty. */
 static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns, bool once)
 {
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     struct execd_reader r;
     int rc = 0;
     bool stdin_open = !once;

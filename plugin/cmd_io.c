@@ -73,7 +73,7 @@ static void cmd_io_signals(struct cmd_io *io)
 
 int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
 {
-    char err[CONFIG_ERR_MAX > DEADLETTER_ERR_MAX ? CONFIG_ERR_MAX : DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     memset(io, 0, sizeof(*io));
     io->out_fd = STDOUT_FILENO;
     buf_init(&io->out, (size_t)256 * 1024 * 1024);
@@ -173,7 +173,7 @@ bool cmd_io_stop_requested(void)
 int cmd_io_handle_signals(struct cmd_io *io)
 {
     if (cmd_io_reload_wanted) {
-        char err[CONFIG_ERR_MAX];
+        char err[ERR_MAX];
         cmd_io_reload_wanted = 0;
         if (pipeline_reload_prices(io->pipeline, err) < 0)
             log_msg_always(LOG_LEVEL_ERROR, "SIGHUP: %s; keeping the previous price table", err);

@@ -139,7 +139,7 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
 {
     struct cmd_io *io = ps->io;
     const struct config_process *cp = &io->cfg->process;
-    char err[LINEPROTO_ERR_MAX];
+    char err[ERR_MAX];
     if (cmd_io_blank(line, len))
         return cmd_io_emit_stats(io);
     int prc = lineproto_parse(line, len, &ps->pt, err);
@@ -151,7 +151,7 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
         return rc < 0 ? rc : buf_putc(&io->out, '\n');
     }
     if (prc < 0) {
-        char reason[LINEPROTO_ERR_MAX + 32];
+        char reason[ERR_MAX + 32];
         snprintf(reason, sizeof(reason), "not line protocol: %s", err);
         return process_reject_metric(ps, line, len, reason);
     }

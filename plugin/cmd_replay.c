@@ -44,7 +44,7 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
         {"dead-letter", required_argument, NULL, REPLAY_OPT_DEAD_LETTER},
         {NULL, 0, NULL, 0},
     };
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     struct cmd_io io;
     static const struct cmd_flag flags[] = {
         {REPLAY_OPT_DEAD_LETTER, "ingest.dead_letter", NULL},

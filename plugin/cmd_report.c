@@ -260,7 +260,7 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     struct summary_store *store = NULL;
     struct summary_rows rows;
     struct tzday_range range;
-    char err[SUMMARY_ERR_MAX], terr[TZDAY_ERR_MAX];
+    char err[ERR_MAX], terr[ERR_MAX];
     int opt, status = EX_OK;
     summary_rows_init(&rows);
     static const struct cmd_flag flags[] = {

@@ -65,7 +65,7 @@ static void retention_subject(const struct influx *c, const struct config *cfg,
 int cmd_retention_check(struct influx *c, const struct config *cfg, char *line, size_t cap)
 {
     struct influx_retention r;
-    char ierr[INFLUX_ERR_MAX], subject[400], have[48], want[48];
+    char ierr[ERR_MAX], subject[400], have[48], want[48];
     int rc = influx_retention_get(c, &r, ierr);
     if (rc < 0) {
         snprintf(line, cap, "%s", ierr);
@@ -97,7 +97,7 @@ int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
     };
     struct config *cfg = NULL;
     struct influx *c = NULL;
-    char ierr[INFLUX_ERR_MAX], line[1024];
+    char ierr[ERR_MAX], line[1024];
     int opt, status;
     static const struct cmd_flag flags[] = {
         {RETENTION_OPT_DAYS, "influxdb.retention_days", NULL},

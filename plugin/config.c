@@ -174,12 +174,12 @@ static char *config_unquote(const char *value)
 }
 
 static int config_apply(struct config *cfg, const struct config_key *k, const char *raw,
-                        const char *origin, char err[CONFIG_ERR_MAX])
+                        const char *origin, char err[ERR_MAX])
 {
     char *value = config_unquote(raw);
     int rc = -1;
     if (!value) {
-        snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", origin);
+        snprintf(err, ERR_MAX, "%s: out of memory", origin);
         goto out;
     }
     void *field = (char *)cfg + k->offset;
@@ -196,7 +196,7 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         int64_t v = 0;
         int prc = k->type == CT_INT ? parse_int(value, &v) : parse_seconds(value, &v);
         if (prc < 0 || v < k->min || v > k->max) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected %s between %lld and %lld",
+            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected %s between %lld and %lld",
                      origin, k->section, k->key, value,
                      k->type == CT_INT ? "an integer" : "seconds", (long long)k->min,
                      (long long)k->max);
@@ -207,7 +207,7 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
     }
     case CT_BOOL:
         if (parse_bool(value, (bool *)field) < 0) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected true or false", origin,
+            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected true or false", origin,
                      k->section, k->key, value);
             goto out;
         }
@@ -221,8 +221,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "off") == 0)
             *d = CONFIG_DEDUP_OFF;
         else {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected timestamp, tag or off",
-                     origin, k->section, k->key, value);
+            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected timestamp, tag or off", origin,
+                     k->section, k->key, value);
             goto out;
         }
         break;
@@ -234,7 +234,7 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "base64") == 0)
             *e = CONFIG_ENCODING_BASE64;
         else {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64", origin,
+            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64", origin,
                      k->section, k->key, value);
             goto out;
         }
@@ -273,14 +273,14 @@ static int config_kv_add(struct config_kv_list *l, const char *key, const char *
 }
 
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
-               const char *origin, char err[CONFIG_ERR_MAX])
+               const char *origin, char err[ERR_MAX])
 {
     /* inih ends a value at " ;" (an inline comment) even inside quotes: an
      * opened quote that does not close is how that shows. The value is not
      * echoed: it may be a secret. */
     size_t vl = strlen(value);
     if (vl && value[0] == '"' && (vl < 2 || value[vl - 1] != '"')) {
-        snprintf(err, CONFIG_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "%s: [%s] %s: the value opens a double quote and does not close it (\" ;\" "
                  "starts a comment even inside quotes; put such a secret in token_file)",
                  origin, section, key);
@@ -289,36 +289,35 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
     struct config_kv_list *kvl = config_kv_section(cfg, section);
     if (kvl) {
         if (config_kv_add(kvl, key, value, origin) < 0) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", origin);
+            snprintf(err, ERR_MAX, "%s: out of memory", origin);
             return -1;
         }
         return 0;
     }
     if (!config_section_known(section)) {
-        snprintf(err, CONFIG_ERR_MAX, "%s: unknown section [%s]", origin, section);
+        snprintf(err, ERR_MAX, "%s: unknown section [%s]", origin, section);
         return -1;
     }
     const struct config_key *k = config_find(section, key);
     if (!k) {
-        snprintf(err, CONFIG_ERR_MAX, "%s: unknown key \"%s\" in section [%s]", origin, key,
-                 section);
+        snprintf(err, ERR_MAX, "%s: unknown key \"%s\" in section [%s]", origin, key, section);
         return -1;
     }
     return config_apply(cfg, k, value, origin, err);
 }
 
-int config_set_assignment(struct config *cfg, const char *assignment, char err[CONFIG_ERR_MAX])
+int config_set_assignment(struct config *cfg, const char *assignment, char err[ERR_MAX])
 {
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
     if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
-        snprintf(err, CONFIG_ERR_MAX, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
+        snprintf(err, ERR_MAX, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
         return -1;
     }
     char section[64], key[128];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof(section) || kl >= sizeof(key)) {
-        snprintf(err, CONFIG_ERR_MAX, "--set: section or key too long");
+        snprintf(err, ERR_MAX, "--set: section or key too long");
         return -1;
     }
     memcpy(section, assignment, sl);
@@ -333,7 +332,7 @@ int config_set_assignment(struct config *cfg, const char *assignment, char err[C
 struct config *config_new(void)
 {
     struct config *cfg = calloc(1, sizeof(*cfg));
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     if (!cfg)
         return NULL;
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -388,11 +387,11 @@ static int config_handler(void *user, const char *section, const char *name, con
     int line = st->calls < st->nlines ? st->lines[st->calls] : 0;
     st->calls++;
     char origin[300];
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
     if (config_set(st->cfg, section, name, value, origin, err) < 0) {
         if (!st->have_error) {
-            snprintf(st->err, CONFIG_ERR_MAX, "%s", err);
+            snprintf(st->err, ERR_MAX, "%s", err);
             st->have_error = true;
         }
         return 0;
@@ -403,7 +402,7 @@ static int config_handler(void *user, const char *section, const char *name, con
 /* Rejects lines inih would truncate, before inih silently splits them, and
  * records which lines will reach the handler. Returns 0 or -1 (err set). */
 static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n_out,
-                          char err[CONFIG_ERR_MAX])
+                          char err[ERR_MAX])
 {
     int *lines = NULL;
     size_t n = 0, cap = 0;
@@ -420,7 +419,7 @@ static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n
                     size_t ncap = cap ? cap * 2 : 32;
                     int *p = realloc(lines, ncap * sizeof(*p));
                     if (!p) {
-                        snprintf(err, CONFIG_ERR_MAX, "%s: out of memory", path);
+                        snprintf(err, ERR_MAX, "%s: out of memory", path);
                         goto out;
                     }
                     lines = p;
@@ -438,7 +437,7 @@ static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n
         if (!first && c != ' ' && c != '\t' && c != '\r')
             first = c;
         if (++col > CONFIG_LINE_MAX) {
-            snprintf(err, CONFIG_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "%s:%d: line longer than %d bytes (libinih would truncate it); put long "
                      "secrets in token_file",
                      path, line, CONFIG_LINE_MAX);
@@ -455,8 +454,7 @@ out:
     return rc;
 }
 
-int config_load_file(struct config *cfg, const char *path, bool must_exist,
-                     char err[CONFIG_ERR_MAX])
+int config_load_file(struct config *cfg, const char *path, bool must_exist, char err[ERR_MAX])
 {
     int rc = -1;
     int *lines = NULL;
@@ -465,7 +463,7 @@ int config_load_file(struct config *cfg, const char *path, bool must_exist,
     if (!fp) {
         if (errno == ENOENT && !must_exist)
             return 0;
-        snprintf(err, CONFIG_ERR_MAX, "%s: cannot open config: %s", path, strerror(errno));
+        snprintf(err, ERR_MAX, "%s: cannot open config: %s", path, strerror(errno));
         return -1;
     }
     if (config_prescan(fp, path, &lines, &nlines, err) < 0)
@@ -476,12 +474,12 @@ int config_load_file(struct config *cfg, const char *path, bool must_exist,
     if (st.have_error)
         goto out; /* err already names file:line and key */
     if (line > 0) {
-        snprintf(err, CONFIG_ERR_MAX, "%s:%d: syntax error (expected [section] or key = value)",
-                 path, line);
+        snprintf(err, ERR_MAX, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 line);
         goto out;
     }
     if (line < 0) {
-        snprintf(err, CONFIG_ERR_MAX, "%s: cannot read config", path);
+        snprintf(err, ERR_MAX, "%s: cannot read config", path);
         goto out;
     }
     free(cfg->path);
@@ -493,7 +491,7 @@ out:
     return rc;
 }
 
-int config_load_env(struct config *cfg, char err[CONFIG_ERR_MAX])
+int config_load_env(struct config *cfg, char err[ERR_MAX])
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct config_key *k = &config_keys[i];
@@ -510,7 +508,7 @@ int config_load_env(struct config *cfg, char err[CONFIG_ERR_MAX])
     return 0;
 }
 
-int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX])
+int config_finish(struct config *cfg, char err[ERR_MAX])
 {
     struct config_ingest *in = &cfg->ingest;
     in->tag_team = false;
@@ -529,22 +527,22 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX])
         else if (n == 4 && strncmp(p, "user", 4) == 0)
             in->tag_user = true;
         else if (n > 0) {
-            snprintf(err, CONFIG_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "[ingest] extra_tags: unknown tag \"%.*s\" (allowed: team, user)", (int)n, p);
             return -1;
         }
         p = e;
     }
     if (!in->measurement || !*in->measurement) {
-        snprintf(err, CONFIG_ERR_MAX, "[ingest] measurement must not be empty");
+        snprintf(err, ERR_MAX, "[ingest] measurement must not be empty");
         return -1;
     }
     if (!in->dead_letter || !*in->dead_letter) {
-        snprintf(err, CONFIG_ERR_MAX, "[ingest] dead_letter must name a file");
+        snprintf(err, ERR_MAX, "[ingest] dead_letter must name a file");
         return -1;
     }
     if (!cfg->process.body_field || !*cfg->process.body_field) {
-        snprintf(err, CONFIG_ERR_MAX, "[process] body_field must not be empty");
+        snprintf(err, ERR_MAX, "[process] body_field must not be empty");
         return -1;
     }
     return 0;

@@ -32,24 +32,23 @@ struct deadletter_stream {
     struct base64_stream b64;
 };
 
-struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX])
+struct deadletter *deadletter_open(const char *path, char err[ERR_MAX])
 {
     struct deadletter *dl = calloc(1, sizeof(*dl));
     if (!dl) {
-        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         return NULL;
     }
     dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (dl->fd < 0) {
-        snprintf(err, DEADLETTER_ERR_MAX, "cannot open dead-letter file %s: %s", path,
-                 strerror(errno));
+        snprintf(err, ERR_MAX, "cannot open dead-letter file %s: %s", path, strerror(errno));
         free(dl);
         return NULL;
     }
     dl->path = strdup(path);
     buf_init(&dl->rec, DEADLETTER_RECORD_MAX);
     if (!dl->path) {
-        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         deadletter_close(dl);
         return NULL;
     }
@@ -378,16 +377,18 @@ struct deadletter_reader {
     char *line;
     size_t cap;
     long lineno;
-    struct deadletter_meta meta; /* of the last record; strings owned */
+    struct deadletter_meta meta; /* of the last record; strings point into owned[] */
+    char *owned[3];              /* org, team, user */
 };
 
-static void deadletter_meta_clear(struct deadletter_meta *m)
+static void deadletter_meta_clear(struct deadletter_reader *r)
 {
-    free((char *)m->org);
-    free((char *)m->team);
-    free((char *)m->user);
-    m->org = m->team = m->user = NULL;
-    m->received_ns = -1;
+    for (size_t i = 0; i < sizeof(r->owned) / sizeof(r->owned[0]); i++) {
+        free(r->owned[i]);
+        r->owned[i] = NULL;
+    }
+    r->meta.org = r->meta.team = r->meta.user = NULL;
+    r->meta.received_ns = -1;
 }
 
 const struct deadletter_meta *deadletter_reader_meta(const struct deadletter_reader *r)
@@ -396,26 +397,28 @@ const struct deadletter_meta *deadletter_reader_meta(const struct deadletter_rea
 }
 
 /* Copies an optional string member of the record; -ENOMEM on failure. */
-static int deadletter_meta_str(const struct body_node *root, const char *ptr, const char **out)
+static int deadletter_meta_str(const struct body_node *root, const char *ptr, char **owned,
+                               const char **out)
 {
     const char *v = body_str_nonempty(root, ptr);
     if (!v)
         return 0;
-    *out = strdup(v);
-    return *out ? 0 : -ENOMEM;
+    *owned = strdup(v);
+    *out = *owned;
+    return *owned ? 0 : -ENOMEM;
 }
 
-struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEADLETTER_ERR_MAX])
+struct deadletter_reader *deadletter_reader_open(const char *path, char err[ERR_MAX])
 {
     struct deadletter_reader *r = calloc(1, sizeof(*r));
     if (!r) {
-        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         return NULL;
     }
     r->meta.received_ns = -1;
     r->fp = fopen(path, "r");
     if (!r->fp) {
-        snprintf(err, DEADLETTER_ERR_MAX, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, ERR_MAX, "cannot open %s: %s", path, strerror(errno));
         free(r);
         return NULL;
     }
@@ -434,35 +437,34 @@ void deadletter_reader_close(struct deadletter_reader *r)
     if (r->fp)
         fclose(r->fp);
     free(r->line);
-    deadletter_meta_clear(&r->meta);
+    deadletter_meta_clear(r);
     free(r);
 }
 
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
-                           char err[DEADLETTER_ERR_MAX])
+                           char err[ERR_MAX])
 {
     struct body *b = NULL;
     int rc = -EINVAL;
     buf_reset(raw);
     buf_reset(reason);
-    deadletter_meta_clear(&r->meta);
+    deadletter_meta_clear(r);
     ssize_t n;
     do {
         errno = 0;
         n = getline(&r->line, &r->cap, r->fp);
         if (n < 0) {
             if (errno) {
-                snprintf(err, DEADLETTER_ERR_MAX, "read error: %s", strerror(errno));
+                snprintf(err, ERR_MAX, "read error: %s", strerror(errno));
                 return -errno;
             }
             return 0;
         }
         r->lineno++;
     } while (n == 0 || (n == 1 && r->line[0] == '\n'));
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     if (body_parse(r->line, (size_t)n, &b, perr) < 0) {
-        snprintf(err, DEADLETTER_ERR_MAX, "line %ld: not a dead-letter record: %s", r->lineno,
-                 perr);
+        snprintf(err, ERR_MAX, "line %ld: not a dead-letter record: %.900s", r->lineno, perr);
         goto out;
     }
     const struct body_node *root = body_root(b);
@@ -470,10 +472,10 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     int64_t received = -1;
     if (body_int(root, "/received_ns", &received) == 0 && received >= 0)
         r->meta.received_ns = received;
-    if (deadletter_meta_str(root, "/org", &r->meta.org) < 0 ||
-        deadletter_meta_str(root, "/team", &r->meta.team) < 0 ||
-        deadletter_meta_str(root, "/user", &r->meta.user) < 0) {
-        snprintf(err, DEADLETTER_ERR_MAX, "out of memory");
+    if (deadletter_meta_str(root, "/org", &r->owned[0], &r->meta.org) < 0 ||
+        deadletter_meta_str(root, "/team", &r->owned[1], &r->meta.team) < 0 ||
+        deadletter_meta_str(root, "/user", &r->owned[2], &r->meta.user) < 0) {
+        snprintf(err, ERR_MAX, "out of memory");
         rc = -ENOMEM;
         goto out;
     }
@@ -490,21 +492,18 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
         if (drc == -ENOSPC)
             goto too_large;
         if (drc < 0) {
-            snprintf(err, DEADLETTER_ERR_MAX, "line %ld: raw_base64 is not valid base64",
-                     r->lineno);
+            snprintf(err, ERR_MAX, "line %ld: raw_base64 is not valid base64", r->lineno);
             goto out;
         }
     } else {
-        snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record has neither raw nor raw_base64",
-                 r->lineno);
+        snprintf(err, ERR_MAX, "line %ld: record has neither raw nor raw_base64", r->lineno);
         goto out;
     }
     rc = 1;
     goto out;
 too_large:
     /* Reported like a malformed record, so the reader goes on with the next. */
-    snprintf(err, DEADLETTER_ERR_MAX, "line %ld: record larger than %zu bytes, skipped", r->lineno,
-             raw->max);
+    snprintf(err, ERR_MAX, "line %ld: record larger than %zu bytes, skipped", r->lineno, raw->max);
     rc = -EINVAL;
 out:
     body_free(b);

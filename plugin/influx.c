@@ -158,11 +158,11 @@ int influx_parse_duration(const char *s, int64_t *seconds)
 
 /* ---- client --------------------------------------------------------- */
 
-static int influx_read_token_file(const char *path, char **out, char err[INFLUX_ERR_MAX])
+static int influx_read_token_file(const char *path, char **out, char err[ERR_MAX])
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] token_file %s: %s", path, strerror(errno));
+        snprintf(err, ERR_MAX, "[influxdb] token_file %s: %s", path, strerror(errno));
         return -EINVAL;
     }
     char *line = calloc(1, INFLUX_TOKEN_MAX + 2);
@@ -171,7 +171,7 @@ static int influx_read_token_file(const char *path, char **out, char err[INFLUX_
         goto out;
     rc = -EINVAL;
     if (!fgets(line, INFLUX_TOKEN_MAX + 2, fp)) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] token_file %s: empty", path);
+        snprintf(err, ERR_MAX, "[influxdb] token_file %s: empty", path);
         goto out;
     }
     size_t n = strlen(line);
@@ -179,7 +179,7 @@ static int influx_read_token_file(const char *path, char **out, char err[INFLUX_
                      line[n - 1] == '\t'))
         line[--n] = '\0';
     if (n == 0 || n > INFLUX_TOKEN_MAX) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] token_file %s: %s", path,
+        snprintf(err, ERR_MAX, "[influxdb] token_file %s: %s", path,
                  n ? "token longer than 4096 bytes" : "first line is empty");
         goto out;
     }
@@ -197,7 +197,7 @@ static bool influx_set(const char *s)
     return s && *s;
 }
 
-int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[INFLUX_ERR_MAX])
+int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[ERR_MAX])
 {
     struct influx *c = NULL;
     struct buf hdr;
@@ -208,25 +208,25 @@ int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[
      * scheme that is not http(s) is refused without printing it, and
      * "user:password@" is refused outright. */
     if (!cfg->url || (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8))) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] url: expected http://HOST:PORT or https://...");
+        snprintf(err, ERR_MAX, "[influxdb] url: expected http://HOST:PORT or https://...");
         goto out;
     }
     const char *authority = strstr(cfg->url, "://") + 3;
     size_t alen = strcspn(authority, "/?#");
     if (memchr(authority, '@', alen)) {
-        snprintf(err, INFLUX_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "[influxdb] url must not hold credentials (user:password@): "
                  "use username/password, token or token_file");
         goto out;
     }
     bool has_token = influx_set(cfg->token) || influx_set(cfg->token_file);
     if (has_token && (influx_set(cfg->username) || influx_set(cfg->password))) {
-        snprintf(err, INFLUX_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "[influxdb]: set either token/token_file or username/password, not both");
         goto out;
     }
     if (influx_set(cfg->password) && !influx_set(cfg->username)) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] password is set but username is not");
+        snprintf(err, ERR_MAX, "[influxdb] password is set but username is not");
         goto out;
     }
     rc = -ENOMEM;
@@ -268,7 +268,7 @@ out:
         memset(hdr.data, 0, hdr.len);
     buf_free(&hdr);
     if (rc == -ENOMEM)
-        snprintf(err, INFLUX_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
     influx_free(c);
     return rc;
 }
@@ -356,7 +356,7 @@ static size_t influx_on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 static void influx_error_text(const struct buf *body, char *out, size_t cap)
 {
     struct body *doc = NULL;
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     out[0] = '\0';
     if (body->len && body_parse(body->data, body->len, &doc, perr) == 0) {
         const char *m = body_str(body_root(doc), "/error");
@@ -495,13 +495,13 @@ static int influx_http_rc(long status, bool *retry)
  * request in messages. */
 static int influx_http(struct influx *c, const char *method, const char *path,
                        const char *const *params, const char *ctype, const char *data, size_t len,
-                       struct influx_http *res, char err[INFLUX_ERR_MAX])
+                       struct influx_http *res, char err[ERR_MAX])
 {
     struct buf url;
     int rc = 0;
     buf_init(&url, 1u << 20);
     if (influx_url(&url, c->cfg->url, path, params) < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "%s %s: request too large", method, path);
+        snprintf(err, ERR_MAX, "%s %s: request too large", method, path);
         rc = -ENOMEM;
         goto out;
     }
@@ -515,7 +515,7 @@ static int influx_http(struct influx *c, const char *method, const char *path,
         snprintf(res->version, sizeof(res->version), "unknown");
         rc = influx_setup(c, method, url.data, ctype, data, len, res, &hdrs, curl_err);
         if (rc < 0) {
-            snprintf(err, INFLUX_ERR_MAX, "out of memory");
+            snprintf(err, ERR_MAX, "out of memory");
             goto out;
         }
         c->requests++;
@@ -524,23 +524,23 @@ static int influx_http(struct influx *c, const char *method, const char *path,
         c->bytes += res->body.len;
         if (cc != CURLE_OK) {
             rc = influx_curl_rc(cc, &retry);
-            snprintf(err, INFLUX_ERR_MAX, "InfluxDB %s %s: %s%s%s", method, path,
-                     curl_easy_strerror(cc), curl_err[0] ? ": " : "", curl_err);
+            snprintf(err, ERR_MAX, "InfluxDB %s %s: %s%s%s", method, path, curl_easy_strerror(cc),
+                     curl_err[0] ? ": " : "", curl_err);
             if (rc == -EPROTO)
-                snprintf(err + strlen(err), INFLUX_ERR_MAX - strlen(err),
+                snprintf(err + strlen(err), ERR_MAX - strlen(err),
                          " (set [influxdb] tls_ca to the CA that signed the server's "
                          "certificate)");
             else if (rc == -EBADMSG && res->body.len >= INFLUX_RESPONSE_MAX)
-                snprintf(err, INFLUX_ERR_MAX, "InfluxDB %s %s: response larger than %u bytes",
-                         method, path, INFLUX_RESPONSE_MAX);
+                snprintf(err, ERR_MAX, "InfluxDB %s %s: response larger than %u bytes", method,
+                         path, INFLUX_RESPONSE_MAX);
         } else {
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
             rc = influx_http_rc(res->status, &retry);
             if (rc < 0) {
                 char text[300];
                 influx_error_text(&res->body, text, sizeof(text));
-                snprintf(err, INFLUX_ERR_MAX, "InfluxDB %s %s: HTTP %ld%s%s", method, path,
-                         res->status, text[0] ? ": " : "", text);
+                snprintf(err, ERR_MAX, "InfluxDB %s %s: HTTP %ld%s%s", method, path, res->status,
+                         text[0] ? ": " : "", text);
             }
         }
         if (rc == 0 || !retry || attempt == INFLUX_ATTEMPTS)
@@ -562,7 +562,7 @@ static void influx_http_init(struct influx_http *res)
     res->retry_after = -1;
 }
 
-int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[INFLUX_ERR_MAX])
+int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR_MAX])
 {
     struct influx_http res;
     influx_http_init(&res);
@@ -576,26 +576,26 @@ int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[INF
 /* ---- /query --------------------------------------------------------- */
 
 int influx_response_parse(const char *data, size_t len, struct influx_response **out,
-                          char err[INFLUX_ERR_MAX])
+                          char err[ERR_MAX])
 {
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     struct body *doc = NULL;
     int rc = -EBADMSG;
     *out = NULL;
     if (body_parse(data, len, &doc, perr) < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: response is not JSON: %s", perr);
+        snprintf(err, ERR_MAX, "InfluxDB /query: response is not JSON: %.900s", perr);
         goto out;
     }
     const struct body_node *root = body_root(doc);
     const char *top = body_str(root, "/error");
     if (top) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: %s", top);
+        snprintf(err, ERR_MAX, "InfluxDB /query: %s", top);
         rc = -EREMOTEIO;
         goto out;
     }
     const struct body_node *results = body_get(root, "/results");
     if (body_type(results) != BODY_ARRAY) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: response has no \"results\" array");
+        snprintf(err, ERR_MAX, "InfluxDB /query: response has no \"results\" array");
         goto out;
     }
     /* After a failed statement the rest say only "not executed": report the
@@ -604,7 +604,7 @@ int influx_response_parse(const char *data, size_t len, struct influx_response *
         for (size_t i = 0; i < body_array_len(results); i++) {
             const char *e = body_str(body_array_at(results, i), "/error");
             if (e && (pass == 1 || strcmp(e, "not executed") != 0)) {
-                snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: statement %zu: %s", i + 1, e);
+                snprintf(err, ERR_MAX, "InfluxDB /query: statement %zu: %s", i + 1, e);
                 rc = -EREMOTEIO;
                 goto out;
             }
@@ -620,7 +620,7 @@ int influx_response_parse(const char *data, size_t len, struct influx_response *
         if (!partial)
             body_bool(res, "/partial", &partial);
         if (partial) {
-            snprintf(err, INFLUX_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "InfluxDB /query: statement %zu: the result was cut short (\"partial\": "
                      "InfluxDB's [http] max-row-limit); raise the limit or query fewer days",
                      i + 1);
@@ -650,7 +650,7 @@ void influx_response_free(struct influx_response *r)
 }
 
 int influx_query(struct influx *c, const char *db, const char *rp, const char *q, bool post,
-                 struct influx_response **out, char err[INFLUX_ERR_MAX])
+                 struct influx_response **out, char err[ERR_MAX])
 {
     struct influx_http res;
     struct buf form;
@@ -665,7 +665,7 @@ int influx_query(struct influx *c, const char *db, const char *rp, const char *q
         if (rc == 0)
             rc = influx_percent_encode(&form, q);
         if (rc < 0) {
-            snprintf(err, INFLUX_ERR_MAX, "InfluxDB /query: statement too long");
+            snprintf(err, ERR_MAX, "InfluxDB /query: statement too long");
             goto out;
         }
         rc = influx_http(c, "POST", "/query", params, "application/x-www-form-urlencoded",
@@ -741,7 +741,7 @@ const struct body_node *influx_series_value(const struct influx_series *s, size_
 /* ---- /write --------------------------------------------------------- */
 
 static int influx_write_batch(struct influx *c, const struct influx_target *t, const char *data,
-                              size_t len, char err[INFLUX_ERR_MAX])
+                              size_t len, char err[ERR_MAX])
 {
     struct influx_http res;
     int rc;
@@ -765,7 +765,7 @@ static int influx_write_batch(struct influx *c, const struct influx_target *t, c
 }
 
 int influx_write(struct influx *c, const struct influx_target *t, const char *lines, size_t len,
-                 char err[INFLUX_ERR_MAX])
+                 char err[ERR_MAX])
 {
     size_t start = 0, pos = 0, nlines = 0;
     while (pos < len) {
@@ -786,15 +786,14 @@ int influx_write(struct influx *c, const struct influx_target *t, const char *li
     return 0;
 }
 
-int influx_write_probe(struct influx *c, const struct influx_target *t, char err[INFLUX_ERR_MAX])
+int influx_write_probe(struct influx *c, const struct influx_target *t, char err[ERR_MAX])
 {
     return influx_write_batch(c, t, "", 0, err);
 }
 
 /* ---- retention ------------------------------------------------------ */
 
-static int influx_retention_get_v1(struct influx *c, struct influx_retention *r,
-                                   char err[INFLUX_ERR_MAX])
+static int influx_retention_get_v1(struct influx *c, struct influx_retention *r, char err[ERR_MAX])
 {
     struct buf q;
     struct influx_response *resp = NULL;
@@ -805,7 +804,7 @@ static int influx_retention_get_v1(struct influx *c, struct influx_retention *r,
     if (rc == 0)
         rc = influx_quote(&q, c->cfg->database, '"');
     if (rc < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "[influxdb] database name too long");
+        snprintf(err, ERR_MAX, "[influxdb] database name too long");
         rc = -EINVAL;
         goto out;
     }
@@ -822,7 +821,7 @@ static int influx_retention_get_v1(struct influx *c, struct influx_retention *r,
     int cn = influx_series_column(&s, "name"), cd = influx_series_column(&s, "duration");
     int cdef = influx_series_column(&s, "default");
     if (cn < 0 || cd < 0 || cdef < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB: SHOW RETENTION POLICIES: unexpected columns");
+        snprintf(err, ERR_MAX, "InfluxDB: SHOW RETENTION POLICIES: unexpected columns");
         rc = -EBADMSG;
         goto out;
     }
@@ -836,8 +835,7 @@ static int influx_retention_get_v1(struct influx *c, struct influx_retention *r,
         if (influx_set(want) ? strcmp(name, want) != 0 : !is_default)
             continue;
         if (influx_parse_duration(dur, &r->seconds) < 0) {
-            snprintf(err, INFLUX_ERR_MAX, "InfluxDB: retention policy \"%s\": duration \"%s\"",
-                     name, dur);
+            snprintf(err, ERR_MAX, "InfluxDB: retention policy \"%s\": duration \"%s\"", name, dur);
             rc = -EBADMSG;
             goto out;
         }
@@ -851,12 +849,11 @@ out:
     return rc;
 }
 
-static int influx_retention_get_v2(struct influx *c, struct influx_retention *r,
-                                   char err[INFLUX_ERR_MAX])
+static int influx_retention_get_v2(struct influx *c, struct influx_retention *r, char err[ERR_MAX])
 {
     struct influx_http res;
     struct body *doc = NULL;
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     influx_http_init(&res);
     const char *const params[] = {"name", c->cfg->bucket, "org", c->cfg->org, NULL};
     int rc = influx_http(c, "GET", "/api/v2/buckets", params, NULL, NULL, 0, &res, err);
@@ -864,12 +861,12 @@ static int influx_retention_get_v2(struct influx *c, struct influx_retention *r,
         goto out;
     rc = -EBADMSG;
     if (body_parse(res.body.data ? res.body.data : "", res.body.len, &doc, perr) < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB GET /api/v2/buckets: not JSON: %s", perr);
+        snprintf(err, ERR_MAX, "InfluxDB GET /api/v2/buckets: not JSON: %.900s", perr);
         goto out;
     }
     const struct body_node *buckets = body_get(body_root(doc), "/buckets");
     if (body_type(buckets) != BODY_ARRAY) {
-        snprintf(err, INFLUX_ERR_MAX, "InfluxDB GET /api/v2/buckets: no \"buckets\" array");
+        snprintf(err, ERR_MAX, "InfluxDB GET /api/v2/buckets: no \"buckets\" array");
         goto out;
     }
     rc = 0;
@@ -881,7 +878,7 @@ static int influx_retention_get_v2(struct influx *c, struct influx_retention *r,
             continue;
         /* The ID goes into a path: accept only what InfluxDB issues. */
         if (strlen(id) >= sizeof(r->id) || strspn(id, "0123456789abcdef") != strlen(id)) {
-            snprintf(err, INFLUX_ERR_MAX, "InfluxDB GET /api/v2/buckets: unexpected bucket id");
+            snprintf(err, ERR_MAX, "InfluxDB GET /api/v2/buckets: unexpected bucket id");
             rc = -EBADMSG;
             goto out;
         }
@@ -905,14 +902,14 @@ out:
     return rc;
 }
 
-int influx_retention_get(struct influx *c, struct influx_retention *r, char err[INFLUX_ERR_MAX])
+int influx_retention_get(struct influx *c, struct influx_retention *r, char err[ERR_MAX])
 {
     memset(r, 0, sizeof(*r));
     return influx_is_v2(c) ? influx_retention_get_v2(c, r, err)
                            : influx_retention_get_v1(c, r, err);
 }
 
-static int influx_exec(struct influx *c, const struct buf *q, char err[INFLUX_ERR_MAX])
+static int influx_exec(struct influx *c, const struct buf *q, char err[ERR_MAX])
 {
     struct influx_response *resp = NULL;
     int rc = influx_query(c, NULL, NULL, q->data, true, &resp, err);
@@ -920,7 +917,7 @@ static int influx_exec(struct influx *c, const struct buf *q, char err[INFLUX_ER
     return rc;
 }
 
-static int influx_retention_apply_v1(struct influx *c, int64_t days, char err[INFLUX_ERR_MAX])
+static int influx_retention_apply_v1(struct influx *c, int64_t days, char err[ERR_MAX])
 {
     struct influx_retention cur;
     struct buf q;
@@ -943,7 +940,7 @@ static int influx_retention_apply_v1(struct influx *c, int64_t days, char err[IN
     if (rc < 0)
         goto out;
     if (!cur.exists && !influx_set(want)) {
-        snprintf(err, INFLUX_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "InfluxDB: database \"%s\" has no default retention policy; set [influxdb] "
                  "retention_policy",
                  db);
@@ -968,7 +965,7 @@ static int influx_retention_apply_v1(struct influx *c, int64_t days, char err[IN
     else if (rc == 0 && days > 0 && days < 7)
         rc = buf_puts(&q, " SHARD DURATION 1d");
     if (rc < 0) {
-        snprintf(err, INFLUX_ERR_MAX, "retention statement too long");
+        snprintf(err, ERR_MAX, "retention statement too long");
         rc = -EINVAL;
         goto out;
     }
@@ -978,7 +975,7 @@ out:
     return rc;
 }
 
-static int influx_retention_apply_v2(struct influx *c, int64_t days, char err[INFLUX_ERR_MAX])
+static int influx_retention_apply_v2(struct influx *c, int64_t days, char err[ERR_MAX])
 {
     struct influx_retention cur;
     struct influx_http res;
@@ -990,7 +987,7 @@ static int influx_retention_apply_v2(struct influx *c, int64_t days, char err[IN
     if (rc < 0)
         goto out;
     if (!cur.exists) {
-        snprintf(err, INFLUX_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "InfluxDB: bucket \"%s\" not found in org \"%s\" (create it with "
                  "'influx bucket create')",
                  c->cfg->bucket, c->cfg->org ? c->cfg->org : "");
@@ -1002,7 +999,7 @@ static int influx_retention_apply_v2(struct influx *c, int64_t days, char err[IN
                    "{\"retentionRules\":[{\"type\":\"expire\",\"everySeconds\":%" PRId64 "}]}",
                    days * 86400) < 0) {
         rc = -ENOMEM;
-        snprintf(err, INFLUX_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         goto out;
     }
     rc = influx_http(c, "PATCH", path.data, NULL, "application/json", json.data, json.len, &res,
@@ -1014,7 +1011,7 @@ out:
     return rc;
 }
 
-int influx_retention_apply(struct influx *c, int64_t days, char err[INFLUX_ERR_MAX])
+int influx_retention_apply(struct influx *c, int64_t days, char err[ERR_MAX])
 {
     return influx_is_v2(c) ? influx_retention_apply_v2(c, days, err)
                            : influx_retention_apply_v1(c, days, err);

@@ -351,9 +351,9 @@ static long lp_read_name(const char *s, size_t len, size_t *pos, const char *sto
     return (long)start;
 }
 
-static int lp_fail(char err[LINEPROTO_ERR_MAX], const char *what, size_t pos)
+static int lp_fail(char err[ERR_MAX], const char *what, size_t pos)
 {
-    snprintf(err, LINEPROTO_ERR_MAX, "%s at byte %zu", what, pos);
+    snprintf(err, ERR_MAX, "%s at byte %zu", what, pos);
     return -EINVAL;
 }
 
@@ -406,8 +406,7 @@ static int lp_scalar(const char *s, size_t n, struct lineproto_field *f)
     return 0;
 }
 
-int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt,
-                    char err[LINEPROTO_ERR_MAX])
+int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, char err[ERR_MAX])
 {
     /* Offsets into the arena, turned into pointers at the end: the arena
      * may move while it grows. */

@@ -84,14 +84,14 @@ static const char *const mapping_time_formats[] = {"rfc3339", "unix_s", "unix_ms
 
 /* Sets one key. Returns 0 or -EINVAL with err set. */
 static int mapping_set(struct mapping *m, const struct mapping_key *k, const struct config_kv *kv,
-                       char err[CONFIG_ERR_MAX])
+                       char err[ERR_MAX])
 {
     void *dst = (char *)m + k->off;
     const char *v = kv->value;
     switch (k->kind) {
     case MK_PTR:
         if (*v != '/' || !mapping_pointer_valid(v)) {
-            snprintf(err, CONFIG_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: \"/a/b\", "
                      "~0 for ~ and ~1 for /, each step under 256 bytes)",
                      kv->origin, k->name, v);
@@ -103,7 +103,7 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
         struct mapping_str *s = dst;
         if (*v == '/') {
             if (!mapping_pointer_valid(v)) {
-                snprintf(err, CONFIG_ERR_MAX,
+                snprintf(err, ERR_MAX,
                          "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: ~0 for "
                          "~ and ~1 for /, each step under 256 bytes)",
                          kv->origin, k->name, v);
@@ -111,9 +111,8 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
             }
             s->ptr = v;
         } else if (*v == '\0') {
-            snprintf(err, CONFIG_ERR_MAX,
-                     "%s: [mapping] %s is empty (a JSON pointer, or a constant)", kv->origin,
-                     k->name);
+            snprintf(err, ERR_MAX, "%s: [mapping] %s is empty (a JSON pointer, or a constant)",
+                     kv->origin, k->name);
             return -EINVAL;
         } else {
             s->literal = v;
@@ -122,14 +121,14 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
     }
     case MK_TEXT:
         if (*v == '\0') {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] %s is empty", kv->origin, k->name);
+            snprintf(err, ERR_MAX, "%s: [mapping] %s is empty", kv->origin, k->name);
             return -EINVAL;
         }
         *(const char **)dst = v;
         return 0;
     case MK_BOOL:
         if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] %s = \"%.100s\": expected true or false",
+            snprintf(err, ERR_MAX, "%s: [mapping] %s = \"%.100s\": expected true or false",
                      kv->origin, k->name, v);
             return -EINVAL;
         }
@@ -143,7 +142,7 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
                 return 0;
             }
         }
-        snprintf(err, CONFIG_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "%s: [mapping] time_format = \"%.100s\": expected rfc3339, unix_s, unix_ms, "
                  "unix_us or unix_ns",
                  kv->origin, v);
@@ -153,7 +152,7 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
             *(double *)dst = strcmp(v, "usd") == 0 ? 1.0 : 0.01;
             return 0;
         }
-        snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] cost_unit = \"%.100s\": expected usd or cents",
+        snprintf(err, ERR_MAX, "%s: [mapping] cost_unit = \"%.100s\": expected usd or cents",
                  kv->origin, v);
         return -EINVAL;
     }
@@ -165,14 +164,14 @@ static const char *mapping_origin(const struct config_kv_list *kv)
     return kv->len ? kv->items[0].origin : "[mapping]";
 }
 
-int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[CONFIG_ERR_MAX])
+int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[ERR_MAX])
 {
     *out = NULL;
     if (!kv || kv->len == 0)
         return 0;
     struct mapping *m = calloc(1, sizeof(*m));
     if (!m) {
-        snprintf(err, CONFIG_ERR_MAX, "[mapping]: out of memory");
+        snprintf(err, ERR_MAX, "[mapping]: out of memory");
         return -ENOMEM;
     }
     m->input_includes_cache = true;
@@ -185,14 +184,14 @@ int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[
         while (k < MAPPING_NKEYS && strcmp(mapping_keys[k].name, item->key) != 0)
             k++;
         if (k == MAPPING_NKEYS) {
-            snprintf(err, CONFIG_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "%s: [mapping] unknown key \"%.64s\" (see README \"Custom mappings\")",
                      item->origin, item->key);
             goto fail;
         }
         if (given[k]) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] %s given twice (first at %s)",
-                     item->origin, item->key, given[k]->origin);
+            snprintf(err, ERR_MAX, "%s: [mapping] %s given twice (first at %s)", item->origin,
+                     item->key, given[k]->origin);
             goto fail;
         }
         given[k] = item;
@@ -207,24 +206,24 @@ int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[
         while (strcmp(mapping_keys[j].name, needs) != 0)
             j++;
         if (!given[j]) {
-            snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] %s is given without %s", given[k]->origin,
+            snprintf(err, ERR_MAX, "%s: [mapping] %s is given without %s", given[k]->origin,
                      mapping_keys[k].name, needs);
             goto fail;
         }
     }
     if (!m->match) {
-        snprintf(err, CONFIG_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "%s: [mapping] has no match key (the JSON pointer that must exist for a "
                  "document to be read by the mapping)",
                  mapping_origin(kv));
         goto fail;
     }
     if (!m->model.ptr && !m->model.literal) {
-        snprintf(err, CONFIG_ERR_MAX, "%s: [mapping] has no model key", mapping_origin(kv));
+        snprintf(err, ERR_MAX, "%s: [mapping] has no model key", mapping_origin(kv));
         goto fail;
     }
     if (!m->input_tokens && !m->output_tokens && !m->cost) {
-        snprintf(err, CONFIG_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "%s: [mapping] maps no usage: give input_tokens, output_tokens or cost",
                  mapping_origin(kv));
         goto fail;

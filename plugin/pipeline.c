@@ -58,15 +58,15 @@ struct source_ctx {
     struct pipeline_tenancy envelope;
     const struct pipeline_tenancy *transport;
     const char *origin;
-    char err[SOURCE_ERR_MAX];
+    char err[ERR_MAX];
 };
 
 struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
-                              char err[CONFIG_ERR_MAX])
+                              char err[ERR_MAX])
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     if (!p) {
-        snprintf(err, CONFIG_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         return NULL;
     }
     p->cfg = cfg;
@@ -78,15 +78,14 @@ struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, s
     if (cfg->ingest.dedup != CONFIG_DEDUP_OFF && cfg->ingest.dedup_cache > 0) {
         p->cache = identity_cache_new((size_t)cfg->ingest.dedup_cache);
         if (!p->cache) {
-            snprintf(err, CONFIG_ERR_MAX, "cannot allocate the duplicate cache (%zu bytes)",
+            snprintf(err, ERR_MAX, "cannot allocate the duplicate cache (%zu bytes)",
                      identity_cache_bytes((size_t)cfg->ingest.dedup_cache));
             pipeline_free(p);
             return NULL;
         }
     }
     if (strcmp(cfg->ingest.source, "auto") != 0 && !source_name_known(cfg->ingest.source)) {
-        snprintf(err, CONFIG_ERR_MAX, "[ingest] source = \"%s\": unknown source",
-                 cfg->ingest.source);
+        snprintf(err, ERR_MAX, "[ingest] source = \"%s\": unknown source", cfg->ingest.source);
         pipeline_free(p);
         return NULL;
     }
@@ -101,7 +100,7 @@ struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, s
     return p;
 }
 
-int pipeline_reload_prices(struct pipeline *p, char err[CONFIG_ERR_MAX])
+int pipeline_reload_prices(struct pipeline *p, char err[ERR_MAX])
 {
     struct pricing *t = NULL;
     int rc = pricing_load(p->cfg->ingest.prices, &p->cfg->prices, &t, err);
@@ -182,13 +181,13 @@ static const char *first_of(const char *a, const char *b, const char *c)
 
 /* The one place where the token rules of SPEC §3 are checked, whatever the
  * source: parts never exceed their totals, and total = input + output. */
-static int pipeline_check_tokens(struct event *ev, char err[SOURCE_ERR_MAX])
+static int pipeline_check_tokens(struct event *ev, char err[ERR_MAX])
 {
     if (ev->input_tokens != EVENT_ABSENT) {
         int64_t cached = ev->cached_input_tokens > 0 ? ev->cached_input_tokens : 0;
         int64_t writes = ev->cache_write_tokens > 0 ? ev->cache_write_tokens : 0;
         if (cached > ev->input_tokens || writes > ev->input_tokens - cached) {
-            snprintf(err, SOURCE_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "cache tokens (read %" PRId64 ", write %" PRId64
                      ") exceed input_tokens %" PRId64,
                      cached, writes, ev->input_tokens);
@@ -196,17 +195,17 @@ static int pipeline_check_tokens(struct event *ev, char err[SOURCE_ERR_MAX])
         }
     }
     if (ev->cache_write_1h_tokens > 0 && ev->cache_write_1h_tokens > ev->cache_write_tokens) {
-        snprintf(err, SOURCE_ERR_MAX, "1-hour cache writes exceed cache writes");
+        snprintf(err, ERR_MAX, "1-hour cache writes exceed cache writes");
         return -EINVAL;
     }
     if (ev->output_tokens != EVENT_ABSENT && ev->reasoning_tokens > ev->output_tokens) {
-        snprintf(err, SOURCE_ERR_MAX, "reasoning_tokens %" PRId64 " exceed output_tokens %" PRId64,
+        snprintf(err, ERR_MAX, "reasoning_tokens %" PRId64 " exceed output_tokens %" PRId64,
                  ev->reasoning_tokens, ev->output_tokens);
         return -EINVAL;
     }
     if (ev->input_tokens != EVENT_ABSENT && ev->output_tokens != EVENT_ABSENT) {
         if (ev->input_tokens > INT64_MAX - ev->output_tokens) {
-            snprintf(err, SOURCE_ERR_MAX, "input + output tokens out of range");
+            snprintf(err, ERR_MAX, "input + output tokens out of range");
             return -EINVAL;
         }
         ev->total_tokens = ev->input_tokens + ev->output_tokens;
@@ -380,7 +379,7 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
     rc = pipeline_format(p, ev, ts, &p->pending);
     if (rc < 0 || p->pending.len - off >= PIPELINE_LINE_MAX) {
         buf_truncate(&p->pending, off);
-        snprintf(ctx->err, SOURCE_ERR_MAX, "cannot format the point (%s)",
+        snprintf(ctx->err, ERR_MAX, "cannot format the point (%s)",
                  rc < 0 ? strerror(-rc) : "line too long");
         return rc < 0 ? rc : -E2BIG;
     }
@@ -528,18 +527,18 @@ static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, c
 
 /* The tokenmeter envelope (SPEC §2): tenancy and source for a bare body. */
 static int pipeline_envelope(struct source_ctx *ctx, const struct body_node *root,
-                             const struct body_node **doc, char err[SOURCE_ERR_MAX])
+                             const struct body_node **doc, char err[ERR_MAX])
 {
     int64_t version = 0;
     if (body_int(root, "/tokenmeter", &version) < 0 || version != 1) {
-        snprintf(err, SOURCE_ERR_MAX, "envelope: \"tokenmeter\" must be 1 (the only version)");
+        snprintf(err, ERR_MAX, "envelope: \"tokenmeter\" must be 1 (the only version)");
         return -EINVAL;
     }
     static const char *const keys[] = {"/org", "/team", "/user", "/source"};
     for (size_t i = 0; i < 4; i++) {
         enum body_type t = body_type(body_get(root, keys[i]));
         if (t != BODY_ABSENT && t != BODY_NULL && t != BODY_STRING) {
-            snprintf(err, SOURCE_ERR_MAX, "envelope: \"%s\" must be a string", keys[i] + 1);
+            snprintf(err, ERR_MAX, "envelope: \"%s\" must be a string", keys[i] + 1);
             return -EINVAL;
         }
     }
@@ -548,14 +547,14 @@ static int pipeline_envelope(struct source_ctx *ctx, const struct body_node *roo
     ctx->envelope.user = body_str_nonempty(root, "/user");
     const char *src = body_str_nonempty(root, "/source");
     if (src && !source_name_known(src)) {
-        snprintf(err, SOURCE_ERR_MAX, "envelope: unknown source \"%.64s\"", src);
+        snprintf(err, ERR_MAX, "envelope: unknown source \"%.64s\"", src);
         return -EINVAL;
     }
     ctx->forced_source = src;
     *doc = body_get(root, "/body");
     enum body_type bt = body_type(*doc);
     if (bt != BODY_OBJECT && bt != BODY_ARRAY) {
-        snprintf(err, SOURCE_ERR_MAX, "envelope: \"body\" must be a JSON object or array");
+        snprintf(err, ERR_MAX, "envelope: \"body\" must be a JSON object or array");
         return -EINVAL;
     }
     return 0;
@@ -583,7 +582,7 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
         json += 3;
         jlen -= 3;
     }
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     if (body_parse(json, jlen, &b, perr) < 0) {
         rc = pipeline_reject(p, origin, data, len, "%s", perr);
         goto out;

@@ -140,12 +140,12 @@ static int pricing_put(struct pricing *t, const char *name, const struct pricing
     return 0;
 }
 
-static int pricing_read_file(const char *path, struct buf *b, char err[PRICING_ERR_MAX])
+static int pricing_read_file(const char *path, struct buf *b, char err[ERR_MAX])
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         int e = errno;
-        snprintf(err, PRICING_ERR_MAX, "prices %s: cannot open: %s", path, strerror(e));
+        snprintf(err, ERR_MAX, "prices %s: cannot open: %s", path, strerror(e));
         return -e;
     }
     char chunk[65536];
@@ -154,14 +154,14 @@ static int pricing_read_file(const char *path, struct buf *b, char err[PRICING_E
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
         rc = buf_append(b, chunk, n);
         if (rc < 0) {
-            snprintf(err, PRICING_ERR_MAX, "prices %s: %s", path,
+            snprintf(err, ERR_MAX, "prices %s: %s", path,
                      rc == -ENOSPC ? "file larger than 64 MiB" : "out of memory");
             break;
         }
     }
     if (rc == 0 && ferror(fp)) {
         rc = -EIO;
-        snprintf(err, PRICING_ERR_MAX, "prices %s: read error", path);
+        snprintf(err, ERR_MAX, "prices %s: read error", path);
     }
     fclose(fp);
     return rc;
@@ -172,7 +172,7 @@ static int pricing_read_file(const char *path, struct buf *b, char err[PRICING_E
  * skipped: they cannot price a token count. Returns 0, 1 (skipped) or
  * -EINVAL with err set. */
 static int pricing_file_entry(const char *path, const char *model, const struct body_node *v,
-                              struct pricing_price *p, char err[PRICING_ERR_MAX])
+                              struct pricing_price *p, char err[ERR_MAX])
 {
     pricing_price_init(p);
     if (strcmp(model, "sample_spec") == 0 || body_type(v) != BODY_OBJECT)
@@ -185,9 +185,8 @@ static int pricing_file_entry(const char *path, const char *model, const struct 
         if (rc == -ENOENT)
             continue;
         if (rc < 0 || d < 0) {
-            snprintf(err, PRICING_ERR_MAX,
-                     "prices %s: model \"%.128s\": %s is not a non-negative number", path, model,
-                     pricing_file_keys[i].key);
+            snprintf(err, ERR_MAX, "prices %s: model \"%.128s\": %s is not a non-negative number",
+                     path, model, pricing_file_keys[i].key);
             return -EINVAL;
         }
         *pricing_field(p, i) = d;
@@ -195,7 +194,7 @@ static int pricing_file_entry(const char *path, const char *model, const struct 
     return isnan(p->input) && isnan(p->output) ? 1 : 0;
 }
 
-static int pricing_load_file(struct pricing *t, const char *path, char err[PRICING_ERR_MAX])
+static int pricing_load_file(struct pricing *t, const char *path, char err[ERR_MAX])
 {
     struct buf b;
     struct body *doc = NULL;
@@ -203,14 +202,14 @@ static int pricing_load_file(struct pricing *t, const char *path, char err[PRICI
     buf_init(&b, PRICING_FILE_MAX);
     if ((rc = pricing_read_file(path, &b, err)) < 0)
         goto out;
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     if ((rc = body_parse(b.data ? b.data : "", b.len, &doc, perr)) < 0) {
-        snprintf(err, PRICING_ERR_MAX, "prices %s: %s", path, perr);
+        snprintf(err, ERR_MAX, "prices %.300s: %.700s", path, perr);
         goto out;
     }
     const struct body_node *root = body_root(doc);
     if (body_type(root) != BODY_OBJECT) {
-        snprintf(err, PRICING_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "prices %s: not a JSON object keyed by model name (LiteLLM's "
                  "model_prices_and_context_window.json format)",
                  path);
@@ -225,7 +224,7 @@ static int pricing_load_file(struct pricing *t, const char *path, char err[PRICI
         if (rc < 0)
             goto out;
         if (rc == 0 && (rc = pricing_put(t, model, &p)) < 0) {
-            snprintf(err, PRICING_ERR_MAX, "prices %s: out of memory", path);
+            snprintf(err, ERR_MAX, "prices %s: out of memory", path);
             goto out;
         }
     }
@@ -238,7 +237,7 @@ out:
 
 /* Parses one [prices] override: "input=1.5e-7 output=6e-7 cache_read=7.5e-8". */
 static int pricing_parse_override(const struct config_kv *kv, struct pricing_price *p,
-                                  char err[PRICING_ERR_MAX])
+                                  char err[ERR_MAX])
 {
     pricing_price_init(p);
     const char *s = kv->value;
@@ -250,9 +249,8 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
         size_t len = strcspn(s, " \t,");
         const char *eq = memchr(s, '=', len);
         if (!eq) {
-            snprintf(err, PRICING_ERR_MAX,
-                     "%s: [prices] %.128s: \"%.*s\" is not NAME=USD_PER_TOKEN", kv->origin, kv->key,
-                     (int)(len > 64 ? 64 : len), s);
+            snprintf(err, ERR_MAX, "%s: [prices] %.128s: \"%.*s\" is not NAME=USD_PER_TOKEN",
+                     kv->origin, kv->key, (int)(len > 64 ? 64 : len), s);
             return -EINVAL;
         }
         size_t nlen = (size_t)(eq - s);
@@ -262,7 +260,7 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
                 memcmp(pricing_override_names[i], s, nlen) == 0)
                 break;
         if (i == PRICING_NKEYS) {
-            snprintf(err, PRICING_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "%s: [prices] %.128s: unknown price \"%.*s\" (expected input, output, "
                      "cache_read, cache_write, cache_write_1h or reasoning)",
                      kv->origin, kv->key, (int)(nlen > 64 ? 64 : nlen), s);
@@ -281,7 +279,7 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
                 d = NAN;
         }
         if (!isfinite(d) || d < 0) {
-            snprintf(err, PRICING_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "%s: [prices] %.128s: %s: expected a non-negative number of USD per token",
                      kv->origin, kv->key, pricing_override_names[i]);
             return -EINVAL;
@@ -290,25 +288,25 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
         s += len;
     }
     if (isnan(p->input) && isnan(p->output)) {
-        snprintf(err, PRICING_ERR_MAX,
-                 "%s: [prices] %.128s: give at least input= or output=", kv->origin, kv->key);
+        snprintf(err, ERR_MAX, "%s: [prices] %.128s: give at least input= or output=", kv->origin,
+                 kv->key);
         return -EINVAL;
     }
     return 0;
 }
 
 int pricing_load(const char *path, const struct config_kv_list *overrides, struct pricing **out,
-                 char err[PRICING_ERR_MAX])
+                 char err[ERR_MAX])
 {
     int rc = 0;
     struct pricing *t = calloc(1, sizeof(*t));
     *out = NULL;
     if (!t) {
-        snprintf(err, PRICING_ERR_MAX, "prices: out of memory");
+        snprintf(err, ERR_MAX, "prices: out of memory");
         return -ENOMEM;
     }
     if ((rc = pricing_index(t)) < 0) {
-        snprintf(err, PRICING_ERR_MAX, "prices: out of memory");
+        snprintf(err, ERR_MAX, "prices: out of memory");
         goto out;
     }
     if (path && *path && (rc = pricing_load_file(t, path, err)) < 0)
@@ -319,7 +317,7 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
         if ((rc = pricing_parse_override(kv, &p, err)) < 0)
             goto out;
         if ((rc = pricing_put(t, kv->key, &p)) < 0) {
-            snprintf(err, PRICING_ERR_MAX, "%s: out of memory", kv->origin);
+            snprintf(err, ERR_MAX, "%s: out of memory", kv->origin);
             goto out;
         }
     }

@@ -45,18 +45,17 @@ bool source_name_known(const char *name)
     return source_find(name) != NULL;
 }
 
-const struct source *source_detect(const struct body_node *doc, const char *only,
-                                   char err[SOURCE_ERR_MAX])
+const struct source *source_detect(const struct body_node *doc, const char *only, char err[ERR_MAX])
 {
     return source_detect_mapped(doc, only, NULL, err);
 }
 
 const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
-                                          const struct mapping *mapping, char err[SOURCE_ERR_MAX])
+                                          const struct mapping *mapping, char err[ERR_MAX])
 {
     const struct source *found = NULL;
     if (body_type(doc) != BODY_OBJECT) {
-        snprintf(err, SOURCE_ERR_MAX, "not a JSON object");
+        snprintf(err, ERR_MAX, "not a JSON object");
         return NULL;
     }
     for (size_t i = 0; i < N_SOURCES; i++) {
@@ -66,8 +65,8 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
         if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;
         if (found) {
-            snprintf(err, SOURCE_ERR_MAX, "ambiguous shape: matches both %s (%s) and %s (%s)",
-                     found->name, found->signature, s->name, s->signature);
+            snprintf(err, ERR_MAX, "ambiguous shape: matches both %s (%s) and %s (%s)", found->name,
+                     found->signature, s->name, s->signature);
             return NULL;
         }
         found = s;
@@ -75,10 +74,10 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
     if (!found) {
         if (only) {
             const struct source *named = source_find(only);
-            snprintf(err, SOURCE_ERR_MAX, "not a %s body: expected %s", only,
+            snprintf(err, ERR_MAX, "not a %s body: expected %s", only,
                      named ? named->signature : "a known shape");
         } else {
-            snprintf(err, SOURCE_ERR_MAX,
+            snprintf(err, ERR_MAX,
                      "unrecognised shape: no source matched (looked for \"object\", "
                      "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
                      "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
@@ -89,18 +88,18 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
     return found;
 }
 
-int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[SOURCE_ERR_MAX])
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX])
 {
     int64_t v = 0;
     int rc = body_count(n, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc == -ERANGE) {
-        snprintf(err, SOURCE_ERR_MAX, "%s: token count out of range (negative or above 2^63)", ptr);
+        snprintf(err, ERR_MAX, "%s: token count out of range (negative or above 2^63)", ptr);
         return -EINVAL;
     }
     if (rc < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "%s: not a non-negative integer", ptr);
+        snprintf(err, ERR_MAX, "%s: not a non-negative integer", ptr);
         return -EINVAL;
     }
     *dst = v;
@@ -108,7 +107,7 @@ int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char 
 }
 
 int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
-                char err[SOURCE_ERR_MAX])
+                char err[ERR_MAX])
 {
     const struct body_node *t = body_get(n, ptr);
     int rc = 0;
@@ -144,7 +143,7 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
         rc = -EINVAL;
     }
     if (rc < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "%s: %s", ptr,
+        snprintf(err, ERR_MAX, "%s: %s", ptr,
                  rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
         return -EINVAL;
     }
@@ -154,14 +153,14 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
 }
 
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
-                  char err[SOURCE_ERR_MAX])
+                  char err[ERR_MAX])
 {
     double v = 0;
     int rc = body_num(n, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "%s: not a finite number", ptr);
+        snprintf(err, ERR_MAX, "%s: not a finite number", ptr);
         return -EINVAL;
     }
     *dst = v * scale;
@@ -169,7 +168,7 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
 }
 
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
-                        char err[SOURCE_ERR_MAX])
+                        char err[ERR_MAX])
 {
     /* Chat Completions names first, then Responses names: an object carries
      * one set or the other. Both count cached tokens inside the prompt. */
@@ -201,7 +200,7 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
 }
 
 int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
-                           char err[SOURCE_ERR_MAX])
+                           char err[ERR_MAX])
 {
     static const struct {
         const char *ptr;
@@ -228,7 +227,7 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
         if (parts[i] == EVENT_ABSENT)
             continue;
         if (ev->input_tokens > INT64_MAX - parts[i]) {
-            snprintf(err, SOURCE_ERR_MAX, "%s: input token sum out of range", base);
+            snprintf(err, ERR_MAX, "%s: input token sum out of range", base);
             return -EINVAL;
         }
         ev->input_tokens += parts[i];

@@ -23,7 +23,7 @@ struct spool {
 };
 
 /* Creates path unless it exists as a directory. */
-static int spool_mkdir(const char *path, char err[SPOOL_ERR_MAX])
+static int spool_mkdir(const char *path, char err[ERR_MAX])
 {
     struct stat st;
     /* group-writable (umask permitting): senders may write as a group */
@@ -32,7 +32,7 @@ static int spool_mkdir(const char *path, char err[SPOOL_ERR_MAX])
     int e = errno;
     if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
-    snprintf(err, SPOOL_ERR_MAX, "spool: cannot create directory %s: %s", path,
+    snprintf(err, ERR_MAX, "spool: cannot create directory %s: %s", path,
              e == EEXIST ? "exists and is not a directory" : strerror(e));
     return -1;
 }
@@ -51,7 +51,7 @@ static int spool_path(const struct spool *sp, const char *sub, const char *name,
 static int spool_set_aside_from(struct spool *sp, const char *sub, const char *name,
                                 const char *why)
 {
-    char from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX], err[SPOOL_ERR_MAX];
+    char from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX], err[ERR_MAX];
     if (spool_path(sp, sub, name, from, sizeof(from)) < 0 ||
         spool_path(sp, "bad", NULL, to, sizeof(to)) < 0)
         return -ENAMETOOLONG;
@@ -101,14 +101,14 @@ static void spool_sweep_tmp(struct spool *sp)
     closedir(d);
 }
 
-struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX])
+struct spool *spool_open(const char *dir, char err[ERR_MAX])
 {
     char path[SPOOL_PATH_MAX];
     struct spool *sp = calloc(1, sizeof(*sp));
     if (sp)
         sp->lock_fd = -1;
     if (!sp || !(sp->dir = strdup(dir))) {
-        snprintf(err, SPOOL_ERR_MAX, "spool: out of memory");
+        snprintf(err, ERR_MAX, "spool: out of memory");
         goto fail;
     }
     /* Trailing slashes would double up in every path we print. */
@@ -119,7 +119,7 @@ struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX])
     static const char *const subs[] = {"tmp", "new"};
     for (size_t i = 0; i < 2; i++) {
         if (spool_path(sp, subs[i], NULL, path, sizeof(path)) < 0) {
-            snprintf(err, SPOOL_ERR_MAX, "spool: directory name too long");
+            snprintf(err, ERR_MAX, "spool: directory name too long");
             goto fail;
         }
         if (spool_mkdir(path, err) < 0)
@@ -139,17 +139,17 @@ static void spool_forget(struct spool *sp)
     sp->nnames = 0;
 }
 
-int spool_lock(struct spool *sp, char err[SPOOL_ERR_MAX])
+int spool_lock(struct spool *sp, char err[ERR_MAX])
 {
     sp->lock_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->lock_fd < 0) {
         int e = errno;
-        snprintf(err, SPOOL_ERR_MAX, "spool: cannot open %s: %s", sp->dir, strerror(e));
+        snprintf(err, ERR_MAX, "spool: cannot open %s: %s", sp->dir, strerror(e));
         return -e;
     }
     if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
-        snprintf(err, SPOOL_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "spool: %s is being drained by another tokenmeter; "
                  "one reader at a time",
                  sp->dir);

@@ -167,18 +167,18 @@ double summary_round_cost(double usd)
 
 /* ---- lock ----------------------------------------------------------- */
 
-int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[SUMMARY_ERR_MAX])
+int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_MAX])
 {
     char lock[4096];
     *fd_out = -1;
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
-        snprintf(err, SUMMARY_ERR_MAX, "sqlite path too long");
+        snprintf(err, ERR_MAX, "sqlite path too long");
         return -ENAMETOOLONG;
     }
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, SUMMARY_ERR_MAX, "%.300s: %s", lock, strerror(e));
+        snprintf(err, ERR_MAX, "%.300s: %s", lock, strerror(e));
         return -e;
     }
     for (int waited_ms = 0;; waited_ms += 100) {
@@ -188,7 +188,7 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[SUMMA
         }
         if (errno != EWOULDBLOCK && errno != EINTR) {
             int e = errno;
-            snprintf(err, SUMMARY_ERR_MAX, "%.300s: %s", lock, strerror(e));
+            snprintf(err, ERR_MAX, "%.300s: %s", lock, strerror(e));
             close(fd);
             return -e;
         }
@@ -198,8 +198,8 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[SUMMA
         nanosleep(&ts, NULL);
     }
     close(fd);
-    snprintf(err, SUMMARY_ERR_MAX,
-             "another aggregate run holds %.300s (waited %d s); try again later", lock, wait_s);
+    snprintf(err, ERR_MAX, "another aggregate run holds %.300s (waited %d s); try again later",
+             lock, wait_s);
     return -EAGAIN;
 }
 
@@ -228,21 +228,21 @@ static const char summary_schema[] =
     " outcome TEXT NOT NULL);"
     "PRAGMA user_version = 1;";
 
-static int summary_fail(struct summary_store *s, const char *what, char err[SUMMARY_ERR_MAX])
+static int summary_fail(struct summary_store *s, const char *what, char err[ERR_MAX])
 {
-    snprintf(err, SUMMARY_ERR_MAX, "sqlite: %s: %s", what,
+    snprintf(err, ERR_MAX, "sqlite: %s: %s", what,
              s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
     return -EIO;
 }
 
-static int summary_exec(struct summary_store *s, const char *sql, char err[SUMMARY_ERR_MAX])
+static int summary_exec(struct summary_store *s, const char *sql, char err[ERR_MAX])
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return summary_fail(s, sql, err);
     return 0;
 }
 
-static int summary_user_version(struct summary_store *s, int *v, char err[SUMMARY_ERR_MAX])
+static int summary_user_version(struct summary_store *s, int *v, char err[ERR_MAX])
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
@@ -256,24 +256,24 @@ static int summary_user_version(struct summary_store *s, int *v, char err[SUMMAR
 }
 
 int summary_store_open(const char *path, bool readonly, struct summary_store **out,
-                       char err[SUMMARY_ERR_MAX])
+                       char err[ERR_MAX])
 {
     struct summary_store *s = calloc(1, sizeof(*s));
     int rc = -ENOMEM;
     int version = 0;
     *out = NULL;
     if (!s) {
-        snprintf(err, SUMMARY_ERR_MAX, "out of memory");
+        snprintf(err, ERR_MAX, "out of memory");
         goto out;
     }
     if (readonly && access(path, F_OK) < 0) {
-        snprintf(err, SUMMARY_ERR_MAX, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
+        snprintf(err, ERR_MAX, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
         rc = -ENOENT;
         goto out;
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, SUMMARY_ERR_MAX, "sqlite: %s: %s", path,
+        snprintf(err, ERR_MAX, "sqlite: %s: %s", path,
                  s->db ? sqlite3_errmsg(s->db) : "cannot open");
         rc = -EIO;
         goto out;
@@ -283,14 +283,14 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
     if (rc < 0)
         goto out;
     if (version > SUMMARY_STORE_SCHEMA) {
-        snprintf(err, SUMMARY_ERR_MAX,
+        snprintf(err, ERR_MAX,
                  "%s: schema version %d is newer than this tokenmeter's (%d); upgrade tokenmeter",
                  path, version, SUMMARY_STORE_SCHEMA);
         rc = -EPROTO;
         goto out;
     }
     if (version == 0 && readonly) {
-        snprintf(err, SUMMARY_ERR_MAX, "%s: not a tokenmeter summary store", path);
+        snprintf(err, ERR_MAX, "%s: not a tokenmeter summary store", path);
         rc = -EPROTO;
         goto out;
     }
@@ -327,8 +327,7 @@ static void summary_now(char out[32])
 }
 
 int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
-                          const char *last_day, const struct summary_rows *rows,
-                          char err[SUMMARY_ERR_MAX])
+                          const char *last_day, const struct summary_rows *rows, char err[ERR_MAX])
 {
     sqlite3_stmt *del = NULL, *ins = NULL;
     char now[32];
@@ -384,8 +383,7 @@ out:
     return rc;
 }
 
-int summary_store_audit(struct summary_store *s, const struct summary_audit *a,
-                        char err[SUMMARY_ERR_MAX])
+int summary_store_audit(struct summary_store *s, const struct summary_audit *a, char err[ERR_MAX])
 {
     sqlite3_stmt *st = NULL;
     char started[32], finished[32];
@@ -427,7 +425,7 @@ static const char *summary_col_text(sqlite3_stmt *st, int i)
 
 int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,
                         const char *last_day, const char *org, struct summary_rows *out,
-                        char err[SUMMARY_ERR_MAX])
+                        char err[ERR_MAX])
 {
     sqlite3_stmt *st = NULL;
     int rc = -EIO;
@@ -455,7 +453,7 @@ int summary_store_query(struct summary_store *s, const char *tz, const char *fir
                                                  summary_col_text(st, 1), summary_col_text(st, 2),
                                                  summary_col_text(st, 3), summary_col_text(st, 4));
         if (!r) {
-            snprintf(err, SUMMARY_ERR_MAX, "out of memory");
+            snprintf(err, ERR_MAX, "out of memory");
             rc = -ENOMEM;
             goto out;
         }

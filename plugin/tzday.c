@@ -138,7 +138,7 @@ int64_t tzday_start_ns(struct tzday_date d)
 }
 
 int tzday_range_resolve(const char *day, const char *from, const char *to, const char *last,
-                        struct tzday_range *out, char err[TZDAY_ERR_MAX])
+                        struct tzday_range *out, char err[ERR_MAX])
 {
     struct tzday_date today = tzday_of(timeutil_now_ns());
     struct tzday_range r;
@@ -146,17 +146,17 @@ int tzday_range_resolve(const char *day, const char *from, const char *to, const
     if (given == 0)
         return 1;
     if (given > 1) {
-        snprintf(err, TZDAY_ERR_MAX, "use one of --day, --from/--to and --last");
+        snprintf(err, ERR_MAX, "use one of --day, --from/--to and --last");
         return -EINVAL;
     }
     if (day || from || to) {
         const char *a = day ? day : from, *b = day ? day : to;
         if (!a) {
-            snprintf(err, TZDAY_ERR_MAX, "--to needs --from");
+            snprintf(err, ERR_MAX, "--to needs --from");
             return -EINVAL;
         }
         if (tzday_parse(a, &r.first) < 0 || (b && tzday_parse(b, &r.last) < 0)) {
-            snprintf(err, TZDAY_ERR_MAX, "\"%.40s\": expected a date YYYY-MM-DD",
+            snprintf(err, ERR_MAX, "\"%.40s\": expected a date YYYY-MM-DD",
                      tzday_parse(a, &r.first) < 0 ? a : b);
             return -EINVAL;
         }
@@ -167,20 +167,19 @@ int tzday_range_resolve(const char *day, const char *from, const char *to, const
         errno = 0;
         long n = strtol(last, &end, 10);
         if (errno || end == last || *end || n < 1 || n > TZDAY_MAX_DAYS) {
-            snprintf(err, TZDAY_ERR_MAX, "--last \"%.40s\": expected 1 to %d days", last,
-                     TZDAY_MAX_DAYS);
+            snprintf(err, ERR_MAX, "--last \"%.40s\": expected 1 to %d days", last, TZDAY_MAX_DAYS);
             return -EINVAL;
         }
         r.last = today;
         r.first = tzday_add(today, (int)-(n - 1));
     }
     if (tzday_cmp(r.first, r.last) > 0) {
-        snprintf(err, TZDAY_ERR_MAX, "the first day is after the last day");
+        snprintf(err, ERR_MAX, "the first day is after the last day");
         return -EINVAL;
     }
     r.ndays = tzday_diff(r.first, r.last) + 1;
     if (r.ndays > TZDAY_MAX_DAYS) {
-        snprintf(err, TZDAY_ERR_MAX, "%d days: at most %d at once", r.ndays, TZDAY_MAX_DAYS);
+        snprintf(err, ERR_MAX, "%d days: at most %d at once", r.ndays, TZDAY_MAX_DAYS);
         return -EINVAL;
     }
     *out = r;

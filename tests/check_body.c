@@ -13,7 +13,7 @@
 static struct body *parse(const char *json)
 {
     struct body *b = NULL;
-    char err[BODY_ERR_MAX];
+    char err[ERR_MAX];
     ck_assert_int_eq(body_parse(json, strlen(json), &b, err), 0);
     return b;
 }
@@ -76,7 +76,7 @@ END_TEST
 START_TEST(parse_errors)
 {
     struct body *b = NULL;
-    char err[BODY_ERR_MAX];
+    char err[ERR_MAX];
     ck_assert_int_eq(body_parse("{\"a\":", 5, &b, err), -EINVAL);
     ck_assert_ptr_null(b);
     ck_assert_ptr_nonnull(strstr(err, "invalid JSON"));

@@ -154,7 +154,7 @@ static void compare(const char *text, size_t len)
     json_error_t jerr;
     json_t *j = json_loadb(text, len, 0, &jerr);
     struct body *b = NULL;
-    char err[BODY_ERR_MAX];
+    char err[ERR_MAX];
     int rc = body_parse(text, len, &b, err);
     compared++;
     ck_assert_msg((j != NULL) == (rc == 0), "jansson %s, body %s for [%.*s]: %s",

@@ -27,7 +27,7 @@ static void teardown(void)
 START_TEST(defaults)
 {
     struct config *c = config_new();
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     ck_assert_int_eq(config_finish(c, err), 0);
     ck_assert_str_eq(c->ingest.measurement, "llm_usage");
     ck_assert_int_eq(c->ingest.dedup, CONFIG_DEDUP_TIMESTAMP);
@@ -47,7 +47,7 @@ END_TEST
 
 START_TEST(precedence_file_env_flag)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     tu_write_file(path, "; comment\n[influxdb]\nurl = http://file:8086\ntimeout = 10\n"
                         "retention_days = 7\n[ingest]\nmeasurement = \"from_file\"\n");
     setenv("INFLUXDB_URL", "http://env:8086", 1);
@@ -67,7 +67,7 @@ END_TEST
 
 START_TEST(timeout_units)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *c = config_new();
     setenv("INFLUXDB_BATCH_QUERY_TIMEOUT", "2m", 1);
     ck_assert_int_eq(config_load_env(c, err), 0);
@@ -96,7 +96,7 @@ static const struct {
 
 START_TEST(file_errors_name_file_line_key)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     tu_write_file(path, bad_files[_i].text);
     struct config *c = config_new();
     ck_assert_int_eq(config_load_file(c, path, true, err), -1);
@@ -109,7 +109,7 @@ END_TEST
 
 START_TEST(long_line_rejected)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     char text[400];
     snprintf(text, sizeof(text), "[influxdb]\ntoken = %0250d\n", 7);
     tu_write_file(path, text);
@@ -125,7 +125,7 @@ END_TEST
 
 START_TEST(missing_files)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *c = config_new();
     ck_assert_int_eq(config_load_file(c, "/nonexistent/tm.conf", false, err), 0);
     ck_assert_int_eq(config_load_file(c, "/nonexistent/tm.conf", true, err), -1);
@@ -136,7 +136,7 @@ END_TEST
 
 START_TEST(kv_sections_keep_origin)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     tu_write_file(path, "[prices]\n\ngpt-x = input:1e-6\n[mapping]\nid = /request/id\n");
     struct config *c = config_new();
     ck_assert_int_eq(config_load_file(c, path, true, err), 0);
@@ -154,7 +154,7 @@ END_TEST
 
 START_TEST(extra_tags_and_assignments)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *c = config_new();
     ck_assert_int_eq(config_set_assignment(c, "ingest.extra_tags=team, user", err), 0);
     ck_assert_int_eq(config_finish(c, err), 0);

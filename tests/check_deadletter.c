@@ -22,7 +22,7 @@ static void teardown(void)
 
 START_TEST(text_and_binary_roundtrip_byte_exact)
 {
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     struct deadletter *dl = deadletter_open(path, err);
     ck_assert_ptr_nonnull(dl);
     const char text[] = "{\"a\":\"quote\\\" tab\t ctl\x01 é\"}";
@@ -58,7 +58,7 @@ END_TEST
 
 START_TEST(streamed_record)
 {
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     struct deadletter *dl = deadletter_open(path, err);
     char chunk[1000];
     memset(chunk, 'x', sizeof(chunk));
@@ -87,7 +87,7 @@ END_TEST
  * not land inside them. */
 START_TEST(streamed_records_are_not_interleaved)
 {
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     struct deadletter *dl = deadletter_open(path, err);
     struct deadletter_stream *a = NULL, *b = NULL, *cut = NULL;
     ck_assert_int_eq(deadletter_stream_begin(dl, "big", "stdin:1", &a), 0);
@@ -127,7 +127,7 @@ END_TEST
 
 START_TEST(malformed_records_and_open_errors)
 {
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     tu_write_file(path,
                   "not json\n{\"reason\":\"x\"}\n{\"raw_base64\":\"!!\"}\n\n{\"raw\":\"ok\"}\n");
     struct deadletter_reader *r = deadletter_reader_open(path, err);
@@ -156,7 +156,7 @@ END_TEST
 
 START_TEST(too_large_record_is_skipped_not_fatal)
 {
-    char err[DEADLETTER_ERR_MAX];
+    char err[ERR_MAX];
     struct deadletter *dl = deadletter_open(path, err);
     char big[300];
     memset(big, 'x', sizeof(big));

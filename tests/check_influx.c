@@ -89,7 +89,7 @@ static const char good_doc[] =
 
 START_TEST(response_series)
 {
-    char err[INFLUX_ERR_MAX];
+    char err[ERR_MAX];
     struct influx_response *r = NULL;
     ck_assert_int_eq(influx_response_parse(good_doc, strlen(good_doc), &r, err), 0);
     ck_assert_uint_eq(influx_response_statements(r), 2);
@@ -122,7 +122,7 @@ END_TEST
 
 START_TEST(response_errors)
 {
-    char err[INFLUX_ERR_MAX];
+    char err[ERR_MAX];
     struct influx_response *r = NULL;
     /* Statement errors come back as HTTP 200 with results[i].error. */
     const char *stmt = "{\"results\":[{\"statement_id\":0},{\"statement_id\":1,"
@@ -173,7 +173,7 @@ END_TEST
 
 START_TEST(client_config)
 {
-    char err[INFLUX_ERR_MAX], dir[64], path[128];
+    char err[ERR_MAX], dir[64], path[128];
     struct influx *c = NULL;
     struct config_influxdb cfg;
     memset(&cfg, 0, sizeof(cfg));

@@ -13,7 +13,7 @@ static void roundtrip(const char *v, struct lineproto_point *pt)
     struct buf b;
     buf_init(&b, 1 << 20);
     bool first = true;
-    char err[LINEPROTO_ERR_MAX];
+    char err[ERR_MAX];
     ck_assert_int_ge(lineproto_measurement(&b, "m"), 0);
     ck_assert_int_ge(lineproto_tag(&b, "t", v), 0);
     ck_assert_int_ge(lineproto_field_str(&b, &first, "s", v), 0);
@@ -163,7 +163,7 @@ START_TEST(reader_raw_newline_in_string)
     long end = lineproto_line_end(in, strlen(in));
     ck_assert_int_eq(end, (long)(strchr(in, '}') - in) + 5);
     struct lineproto_point pt;
-    char err[LINEPROTO_ERR_MAX];
+    char err[ERR_MAX];
     lineproto_point_init(&pt);
     ck_assert_int_eq(lineproto_parse(in, (size_t)end, &pt, err), 0);
     ck_assert_str_eq(pt.measurement, "http_listener_v2");
@@ -182,7 +182,7 @@ END_TEST
 START_TEST(reader_types_and_errors)
 {
     struct lineproto_point pt;
-    char err[LINEPROTO_ERR_MAX];
+    char err[ERR_MAX];
     lineproto_point_init(&pt);
     const char *ok = "m\\ x,t\\,k=v\\=1 i=-5i,u=5u,f=1.5e3,b=t,B=FALSE";
     ck_assert_int_eq(lineproto_parse(ok, strlen(ok), &pt, err), 0);

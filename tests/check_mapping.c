@@ -31,7 +31,7 @@ static void teardown(void)
  * each with origin "m.ini:<2 + index>". */
 static struct config *mapping_config(const char *const *pairs)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *cfg = config_new();
     for (size_t i = 0; pairs[2 * i]; i++) {
         char origin[32];
@@ -52,7 +52,7 @@ START_TEST(valid_mapping)
                            "false", "org",         "/a~1b/c~0d", NULL};
     struct config *cfg = mapping_config(pairs);
     struct mapping *m = NULL;
-    char err[CONFIG_ERR_MAX] = "";
+    char err[ERR_MAX] = "";
     ck_assert_msg(mapping_new(&cfg->mapping, &m, err) == 0, "%s", err);
     ck_assert_str_eq(m->match, "/kind");
     ck_assert_str_eq(m->model.ptr, "/model");
@@ -71,7 +71,7 @@ START_TEST(empty_section_is_no_mapping)
 {
     struct config *cfg = config_new();
     struct mapping *m = (struct mapping *)1;
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     ck_assert_int_eq(mapping_new(&cfg->mapping, &m, err), 0);
     ck_assert_ptr_null(m);
     config_free(cfg);
@@ -133,7 +133,7 @@ START_TEST(config_errors)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config *cfg = mapping_config(bad[i].pairs);
         struct mapping *m = (struct mapping *)1;
-        char err[CONFIG_ERR_MAX] = "";
+        char err[ERR_MAX] = "";
         ck_assert_int_eq(mapping_new(&cfg->mapping, &m, err), -EINVAL);
         ck_assert_ptr_null(m);
         ck_assert_msg(strstr(err, bad[i].needle), "case %zu: \"%s\" not in: %s", i, bad[i].needle,

@@ -29,7 +29,7 @@ static void teardown(void)
 /* Builds a pipeline with "section.key=value" overrides (NULL-terminated). */
 static void fx_open(struct fixture *fx, const char *const *sets)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *cfg = config_new();
     for (; sets && *sets; sets++)
         ck_assert_msg(config_set_assignment(cfg, *sets, err) == 0, "%s", err);
@@ -412,7 +412,7 @@ START_TEST(forced_source)
     char *dl = tu_read_file(dlpath);
     ck_assert_ptr_nonnull(strstr(dl, "not a gemini body"));
     free(dl);
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     struct config *c = config_new();
     config_set_assignment(c, "ingest.source=nosuch", err);
     config_finish(c, err);

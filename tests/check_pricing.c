@@ -63,7 +63,7 @@ static void kvs_init(struct kvs *k, const char *const *pairs)
 
 static struct pricing *load_ok(const char *file, const struct config_kv_list *ov)
 {
-    char err[PRICING_ERR_MAX] = "";
+    char err[ERR_MAX] = "";
     struct pricing *t = NULL;
     ck_assert_msg(pricing_load(file, ov, &t, err) == 0, "%s", err);
     ck_assert_ptr_nonnull(t);
@@ -74,7 +74,7 @@ static struct pricing *load_ok(const char *file, const struct config_kv_list *ov
 static void load_fails(const char *file, const struct config_kv_list *ov, int rc, const char *n1,
                        const char *n2)
 {
-    char err[PRICING_ERR_MAX] = "";
+    char err[ERR_MAX] = "";
     struct pricing *t = (struct pricing *)1;
     ck_assert_int_eq(pricing_load(file, ov, &t, err), rc);
     ck_assert_ptr_null(t);
@@ -349,7 +349,7 @@ END_TEST
 /* Through the pipeline: a reported cost wins over any price. */
 START_TEST(reported_cost_is_never_replaced)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     char dl[200];
     snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
     struct config *cfg = config_new();

@@ -25,7 +25,7 @@ static const char *data_path(const char *rel)
 
 static void fx_open(struct fixture *fx, bool prices)
 {
-    char err[CONFIG_ERR_MAX], dl[128];
+    char err[ERR_MAX], dl[128];
     tu_tmpdir(dir, sizeof(dir));
     snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
     struct config *cfg = config_new();
@@ -198,7 +198,7 @@ static void consistent(const char *case_dir, const char *cost_source)
     for (const char *p = fx.out.data; *p && i < 6; i++) {
         const char *nl = strchr(p, '\n');
         struct lineproto_point pt;
-        char err[LINEPROTO_ERR_MAX];
+        char err[ERR_MAX];
         lineproto_point_init(&pt);
         ck_assert_msg(lineproto_parse(p, (size_t)(nl - p), &pt, err) == 0, "%s", err);
         src[i] = lineproto_point_tag(&pt, "source");

@@ -62,7 +62,7 @@ static void rm_rf(const char *dir)
 START_TEST(open_creates_the_layout_and_scan_sorts)
 {
     char base[64], dir[128];
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     tu_tmpdir(base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/spool/", base);
     struct spool *sp = spool_open(dir, err);
@@ -93,7 +93,7 @@ END_TEST
 START_TEST(unreadable_entries_are_set_aside)
 {
     char base[64], path[256];
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     struct spool_file f;
     tu_tmpdir(base, sizeof(base));
     struct spool *sp = spool_open(base, err);
@@ -130,7 +130,7 @@ END_TEST
 START_TEST(stale_tmp_files_are_set_aside_on_open)
 {
     char base[64], path[256];
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     tu_tmpdir(base, sizeof(base));
     struct spool *sp = spool_open(base, err);
     spool_close(sp);
@@ -182,7 +182,7 @@ static void spool_run_init(struct spool_run *r)
     snprintf(r->out, sizeof(r->out), "%s/out", r->base);
     snprintf(r->err, sizeof(r->err), "%s/err", r->base);
     snprintf(r->dl, sizeof(r->dl), "%s/dl.ndjson", r->base);
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     struct spool *sp = spool_open(r->spool, err);
     ck_assert_ptr_nonnull(sp);
     spool_close(sp);
@@ -327,7 +327,7 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     const char *once[] = {"execd", "-c", "/dev/null", "--once", NULL};
     ck_assert_int_eq(rb_run(once, NULL, r.out, r.err), 64);
     /* One reader at a time: while another holds the spool, exit 75. */
-    char err[SPOOL_ERR_MAX];
+    char err[ERR_MAX];
     struct spool *other = spool_open(r.spool, err);
     ck_assert_ptr_nonnull(other);
     ck_assert_int_eq(spool_lock(other, err), 0);

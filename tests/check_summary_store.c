@@ -69,7 +69,7 @@ END_TEST
 
 START_TEST(schema_replace_query)
 {
-    char err[SUMMARY_ERR_MAX];
+    char err[ERR_MAX];
     struct summary_store *s = NULL;
     struct summary_rows in, out;
     summary_rows_init(&in);
@@ -138,7 +138,7 @@ END_TEST
 
 START_TEST(not_a_store)
 {
-    char err[SUMMARY_ERR_MAX];
+    char err[ERR_MAX];
     struct summary_store *s = NULL;
     tu_write_file(db, "this is not sqlite, just text that is long enough to be a header......");
     ck_assert_int_lt(summary_store_open(db, false, &s, err), 0);
@@ -148,7 +148,7 @@ END_TEST
 
 START_TEST(run_lock)
 {
-    char err[SUMMARY_ERR_MAX];
+    char err[ERR_MAX];
     int a = -1, b = -1;
     ck_assert_int_eq(summary_store_lock(db, 0, &a, err), 0);
     /* flock conflicts between two open file descriptions, even in one

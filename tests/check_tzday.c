@@ -94,7 +94,7 @@ END_TEST
 START_TEST(ranges)
 {
     struct tzday_range r;
-    char err[TZDAY_ERR_MAX], out[TZDAY_DATE_LEN];
+    char err[ERR_MAX], out[TZDAY_DATE_LEN];
     tzday_use("UTC");
     ck_assert_int_eq(tzday_range_resolve(NULL, NULL, NULL, NULL, &r, err), 1);
     ck_assert_int_eq(tzday_range_resolve("2026-08-25", NULL, NULL, NULL, &r, err), 0);

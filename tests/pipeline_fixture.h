@@ -29,7 +29,7 @@ struct fixture {
  * with its dead letters in dlpath. */
 static inline void fx_open_config(struct fixture *fx, struct config *cfg, const char *dlpath)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     memset(fx, 0, sizeof(*fx));
     fx->cfg = cfg;
     ck_assert_msg(config_finish(cfg, err) == 0, "%s", err);

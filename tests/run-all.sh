@@ -5,6 +5,8 @@
 # checks, and the integration tests against a real InfluxDB and a real
 # Telegraf started on 127.0.0.1. Installs what it needs (Debian 12, as root).
 set -eu
+# Warnings are errors here (the Makefile leaves them off for packagers).
+export WERROR=1
 cd "$(dirname "$0")/.."
 sh tests/setup-debian.sh
 stages=0

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "tokenmeter/buf.h"
+#include "tokenmeter/err.h"
 
 struct body;      /* a parsed document; owns every node in it */
 struct body_node; /* a value inside a body (opaque, borrowed) */
@@ -34,13 +35,11 @@ enum body_type {
     BODY_OBJECT,
 };
 
-#define BODY_ERR_MAX 256
-
 /* Parses len bytes of JSON (an object or an array at the top level).
  * On success returns a new body in *out (free with body_free()) and 0.
  * On failure returns -EINVAL and a human-readable reason in err (including
  * nesting beyond the parser's depth limit and invalid UTF-8). */
-int body_parse(const char *data, size_t len, struct body **out, char err[BODY_ERR_MAX]);
+int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX]);
 
 /* Releases a body and every node borrowed from it. Accepts NULL. */
 void body_free(struct body *b);

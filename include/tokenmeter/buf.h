@@ -7,6 +7,11 @@
  * cap, never make the process grow without bound. The data is always
  * NUL-terminated so it can be handed to C string functions, but it may also
  * contain NUL bytes; `len` is authoritative.
+ *
+ * The first failed append is remembered (curl's dynbuf does the same): every
+ * later append is a no-op returning that error, so a formatter may append a
+ * whole record and check buf_error() once at the end instead of guarding
+ * each call. buf_reset() and buf_free() clear it.
  */
 #ifndef TOKENMETER_BUF_H
 #define TOKENMETER_BUF_H
@@ -19,6 +24,7 @@ struct buf {
     size_t len; /* bytes in use, excluding the terminating NUL */
     size_t cap; /* bytes allocated */
     size_t max; /* hard ceiling for len */
+    int err;    /* 0, or the first failure (-ENOSPC, -ENOMEM, -EINVAL) */
 };
 
 /* Initialises an empty buffer that may hold at most `max` bytes. Allocates
@@ -29,11 +35,16 @@ void buf_init(struct buf *b, size_t max);
  * Accepts a buffer that was never appended to. */
 void buf_free(struct buf *b);
 
-/* Empties the buffer, keeping its storage for reuse. */
+/* Empties the buffer and clears its error, keeping its storage for reuse. */
 void buf_reset(struct buf *b);
 
+/* The sticky error: 0 while every append since the last reset succeeded,
+ * else the first failure's code. */
+int buf_error(const struct buf *b);
+
 /* Appends n bytes. Returns 0, -ENOSPC when the cap would be exceeded (the
- * buffer is left unchanged), or -ENOMEM. */
+ * buffer is left unchanged), or -ENOMEM; once an append has failed, returns
+ * that error without appending (see buf_error). */
 int buf_append(struct buf *b, const void *p, size_t n);
 
 /* Appends a NUL-terminated string; same returns as buf_append. */
@@ -50,7 +61,7 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /* Removes the first n bytes (n <= len), shifting the rest down. */
 void buf_consume(struct buf *b, size_t n);
 
-/* Truncates to n bytes (n <= len). */
+/* Truncates to n bytes (n <= len). Keeps the sticky error. */
 void buf_truncate(struct buf *b, size_t n);
 
 #endif

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenmeter/err.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/tokenmeter/tokenmeter.conf"
 #define CONFIG_LINE_MAX     199 /* longest line Debian's inih (r55) reads whole */
 
@@ -107,8 +109,6 @@ struct config {
     struct config_kv_list mapping;
 };
 
-#define CONFIG_ERR_MAX 512
-
 /* Returns a new config holding the built-in defaults, or NULL on ENOMEM.
  * Free with config_free(). */
 struct config *config_new(void);
@@ -119,23 +119,22 @@ void config_free(struct config *cfg);
 /* Reads an INI file over the current values. When `must_exist` is false a
  * missing file is not an error (the default path). Returns 0, or -1 with a
  * message naming file, line and key in err. */
-int config_load_file(struct config *cfg, const char *path, bool must_exist,
-                     char err[CONFIG_ERR_MAX]);
+int config_load_file(struct config *cfg, const char *path, bool must_exist, char err[ERR_MAX]);
 
 /* Applies the documented environment variables (INFLUXDB_URL, ...).
  * Returns 0, or -1 with a message naming the variable in err. */
-int config_load_env(struct config *cfg, char err[CONFIG_ERR_MAX]);
+int config_load_env(struct config *cfg, char err[ERR_MAX]);
 
 /* Sets one key as a flag would ("--set ingest.dedup=tag"). `origin` names
  * the flag in messages. Returns 0, or -1 with a message in err. */
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
-               const char *origin, char err[CONFIG_ERR_MAX]);
+               const char *origin, char err[ERR_MAX]);
 
 /* Parses "section.key=value" and calls config_set(). */
-int config_set_assignment(struct config *cfg, const char *assignment, char err[CONFIG_ERR_MAX]);
+int config_set_assignment(struct config *cfg, const char *assignment, char err[ERR_MAX]);
 
 /* Validates cross-key rules and fills derived values. Call once, after the
  * last config_set(). Returns 0, or -1 with a message in err. */
-int config_finish(struct config *cfg, char err[CONFIG_ERR_MAX]);
+int config_finish(struct config *cfg, char err[ERR_MAX]);
 
 #endif

@@ -22,14 +22,13 @@
 #include <sys/types.h>
 
 #include "tokenmeter/buf.h"
-
-#define DEADLETTER_ERR_MAX 512
+#include "tokenmeter/err.h"
 
 struct deadletter;
 
 /* Opens (creating, mode 0640) the file for appending. Returns a new handle,
  * or NULL with the reason in err. Free with deadletter_close(). */
-struct deadletter *deadletter_open(const char *path, char err[DEADLETTER_ERR_MAX]);
+struct deadletter *deadletter_open(const char *path, char err[ERR_MAX]);
 
 /* Closes the handle. Accepts NULL. */
 void deadletter_close(struct deadletter *dl);
@@ -82,14 +81,14 @@ struct deadletter_reader;
 
 /* Opens a dead-letter file for reading. Returns a new reader or NULL with
  * the reason in err. */
-struct deadletter_reader *deadletter_reader_open(const char *path, char err[DEADLETTER_ERR_MAX]);
+struct deadletter_reader *deadletter_reader_open(const char *path, char err[ERR_MAX]);
 
 /* Reads the next record's body into raw (reset first) and its reason into
  * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL
  * for a malformed record or one larger than raw's cap (err names the line;
  * reading may continue), or another negative errno for an I/O error. */
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
-                           char err[DEADLETTER_ERR_MAX]);
+                           char err[ERR_MAX]);
 
 /* The meta of the record last read (borrowed: valid until the next
  * deadletter_reader_next()); members absent from it are NULL / -1. */

@@ -45,8 +45,8 @@
 #include "tokenmeter/body.h"
 #include "tokenmeter/buf.h"
 #include "tokenmeter/config.h"
+#include "tokenmeter/err.h"
 
-#define INFLUX_ERR_MAX      512
 #define INFLUX_VERSION_MAX  64
 #define INFLUX_ATTEMPTS     3
 #define INFLUX_RESPONSE_MAX (64u << 20) /* largest response body read */
@@ -58,7 +58,7 @@ struct influx;
 /* Creates a client from the [influxdb] section (read token_file now).
  * Returns 0 with a new client in *out (free with influx_free()), -EINVAL
  * with err set for a configuration problem, or -ENOMEM. */
-int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[INFLUX_ERR_MAX]);
+int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[ERR_MAX]);
 
 /* Releases the client. Accepts NULL. */
 void influx_free(struct influx *c);
@@ -75,7 +75,7 @@ unsigned influx_requests(const struct influx *c);
 
 /* GET /ping. On success copies X-Influxdb-Version (or "unknown") into
  * version. */
-int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[INFLUX_ERR_MAX]);
+int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR_MAX]);
 
 /* A parsed /query response; owns its document. */
 struct influx_response;
@@ -86,13 +86,13 @@ struct influx_response;
  * influx_response_free()); a statement error in a 200 response is
  * -EREMOTEIO with InfluxDB's text in err. */
 int influx_query(struct influx *c, const char *db, const char *rp, const char *q, bool post,
-                 struct influx_response **out, char err[INFLUX_ERR_MAX]);
+                 struct influx_response **out, char err[ERR_MAX]);
 
 /* Parses a /query JSON document (exposed for tests). Returns 0 and a new
  * response, -EREMOTEIO with the first statement error (or a top-level
  * "error") in err, or -EBADMSG when it is not a /query document. */
 int influx_response_parse(const char *data, size_t len, struct influx_response **out,
-                          char err[INFLUX_ERR_MAX]);
+                          char err[ERR_MAX]);
 
 void influx_response_free(struct influx_response *r);
 
@@ -136,11 +136,11 @@ struct influx_target {
  * INFLUX_BATCH_LINES lines / INFLUX_BATCH_BYTES bytes. Stops at the first
  * failed batch; earlier batches stay written. */
 int influx_write(struct influx *c, const struct influx_target *t, const char *lines, size_t len,
-                 char err[INFLUX_ERR_MAX]);
+                 char err[ERR_MAX]);
 
 /* Sends an empty /write to the target: it answers whether the target
  * exists and the credentials may write there, without writing a point. */
-int influx_write_probe(struct influx *c, const struct influx_target *t, char err[INFLUX_ERR_MAX]);
+int influx_write_probe(struct influx *c, const struct influx_target *t, char err[ERR_MAX]);
 
 /* Retention of the configured database/RP (1.x) or bucket (2.x). */
 struct influx_retention {
@@ -152,12 +152,12 @@ struct influx_retention {
 
 /* Reads the current retention. A missing database/RP/bucket is not an
  * error: r->exists is false. */
-int influx_retention_get(struct influx *c, struct influx_retention *r, char err[INFLUX_ERR_MAX]);
+int influx_retention_get(struct influx *c, struct influx_retention *r, char err[ERR_MAX]);
 
 /* Makes the retention `days` (0 = forever): 1.x CREATE (database and RP
  * when missing) or ALTER RETENTION POLICY ... DURATION Nd REPLICATION 1;
  * 2.x PATCH /api/v2/buckets/{id} with one expire rule. */
-int influx_retention_apply(struct influx *c, int64_t days, char err[INFLUX_ERR_MAX]);
+int influx_retention_apply(struct influx *c, int64_t days, char err[ERR_MAX]);
 
 /* Parses a Go duration as SHOW RETENTION POLICIES prints it ("720h0m0s",
  * "0s", "1h30m0s") into whole seconds. Returns 0 or -EINVAL. */

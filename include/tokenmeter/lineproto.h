@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "tokenmeter/buf.h"
+#include "tokenmeter/err.h"
 
 #define LINEPROTO_TAG_MAX    512  /* bytes of input kept per tag value */
 #define LINEPROTO_STRING_MAX 4096 /* bytes of input kept per string field */
@@ -86,7 +87,6 @@ struct lineproto_field {
 
 #define LINEPROTO_MAX_TAGS   256
 #define LINEPROTO_MAX_FIELDS 256
-#define LINEPROTO_ERR_MAX    160
 
 /* A parsed point. Its strings live in `arena`; reuse the struct for the
  * next line (lineproto_point_init once, lineproto_point_free at the end). */
@@ -125,8 +125,7 @@ long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size
 /* Parses one line (without its '\n'; a trailing '\r' is allowed) into pt.
  * Returns 0, 1 for a blank or comment line (pt empty), or -EINVAL with a
  * reason in err. */
-int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt,
-                    char err[LINEPROTO_ERR_MAX]);
+int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, char err[ERR_MAX]);
 
 /* The field named key (borrowed), or NULL. */
 const struct lineproto_field *lineproto_point_field(const struct lineproto_point *pt,

@@ -62,7 +62,7 @@ struct mapping {
  * when the section is empty, 0 with a new mapping in *out (free with
  * mapping_free()), or -EINVAL / -ENOMEM with "FILE:LINE: [mapping] ..." in
  * err. */
-int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[CONFIG_ERR_MAX]);
+int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[ERR_MAX]);
 
 /* Releases the mapping. Accepts NULL. */
 void mapping_free(struct mapping *m);

@@ -33,7 +33,7 @@ struct pipeline_tenancy {
  * a bad price file, override or mapping is a config error (NULL, with the
  * file and line or model key in err). */
 struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
-                              char err[CONFIG_ERR_MAX]);
+                              char err[ERR_MAX]);
 
 /* Releases the pipeline. Accepts NULL. */
 void pipeline_free(struct pipeline *p);
@@ -55,7 +55,7 @@ void pipeline_set_receive_time(struct pipeline *p, int64_t ns);
  * overrides (SIGHUP). On success the new table replaces the old one and 0
  * is returned; on failure the old table stays and a negative errno is
  * returned with the reason (file, model key) in err. */
-int pipeline_reload_prices(struct pipeline *p, char err[CONFIG_ERR_MAX]);
+int pipeline_reload_prices(struct pipeline *p, char err[ERR_MAX]);
 
 /* Number of models in the current price table. */
 size_t pipeline_price_count(const struct pipeline *p);

@@ -28,9 +28,8 @@
 #include <stddef.h>
 
 #include "tokenmeter/config.h"
+#include "tokenmeter/err.h"
 #include "tokenmeter/event.h"
-
-#define PRICING_ERR_MAX 512
 
 /* USD per token; NAN where the table gives no price. */
 struct pricing_price {
@@ -54,7 +53,7 @@ struct pricing;
  * -EACCES ... (file unreadable) or -ENOMEM, with a message in err naming the
  * file and model key, or the override's FILE:LINE and key. */
 int pricing_load(const char *path, const struct config_kv_list *overrides, struct pricing **out,
-                 char err[PRICING_ERR_MAX]);
+                 char err[ERR_MAX]);
 
 /* Releases the table. Accepts NULL. */
 void pricing_free(struct pricing *t);

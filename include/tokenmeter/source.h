@@ -19,9 +19,8 @@
 #include <stdint.h>
 
 #include "tokenmeter/body.h"
+#include "tokenmeter/err.h"
 #include "tokenmeter/event.h"
-
-#define SOURCE_ERR_MAX 256
 
 /* The pipeline's side of an extraction (opaque to sources). */
 struct source_ctx;
@@ -39,7 +38,7 @@ struct source {
     /* Emits zero or more events from doc. Returns 0, or a negative error with
      * a reason in err (the whole document is then rejected, and nothing it
      * emitted is written). */
-    int (*extract)(const struct body_node *doc, struct source_ctx *ctx, char err[SOURCE_ERR_MAX]);
+    int (*extract)(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX]);
     /* What match() looks for, for "unrecognised shape" messages. */
     const char *signature;
 };
@@ -56,13 +55,13 @@ bool source_name_known(const char *name);
  * `only` when it is not NULL. Returns it (borrowed), or NULL with a reason in
  * err when none or more than one match. */
 const struct source *source_detect(const struct body_node *doc, const char *only,
-                                   char err[SOURCE_ERR_MAX]);
+                                   char err[ERR_MAX]);
 
 /* source_detect(), with the config's [mapping] (may be NULL) as one more
  * candidate named "mapped": it takes part in detection (and ambiguity) like
  * any built-in shape. */
 const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
-                                          const struct mapping *mapping, char err[SOURCE_ERR_MAX]);
+                                          const struct mapping *mapping, char err[ERR_MAX]);
 
 /* The [mapping] the pipeline was built with (borrowed), or NULL. */
 const struct mapping *source_ctx_mapping(const struct source_ctx *ctx);
@@ -72,31 +71,30 @@ const struct mapping *source_ctx_mapping(const struct source_ctx *ctx);
 
 /* Reads an optional token count at ptr into *dst (left untouched when
  * absent or null). */
-int source_count(const struct body_node *n, const char *ptr, int64_t *dst,
-                 char err[SOURCE_ERR_MAX]);
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX]);
 
 /* Reads an optional time at ptr into ev->time_ns / ev->time_known: an ISO
  * 8601 string, or a number of `unit_ns` units since the epoch (a numeric
  * string is accepted too). */
 int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
-                char err[SOURCE_ERR_MAX]);
+                char err[ERR_MAX]);
 
 /* Reads an optional finite number at ptr into *dst, multiplied by scale. */
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
-                  char err[SOURCE_ERR_MAX]);
+                  char err[ERR_MAX]);
 
 /* Fills still-absent tokens from the OpenAI-style usage object at JSON
  * pointer `base` below doc (chat: prompt_tokens / completion_tokens /
  * *_details; responses: input_tokens / output_tokens / *_details). Prompt
  * counts already include cached tokens. */
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
-                        char err[SOURCE_ERR_MAX]);
+                        char err[ERR_MAX]);
 
 /* Reads an Anthropic usage object at `base` below doc into ev. Anthropic's
  * input_tokens EXCLUDES cache reads and writes; they are added so that
  * ev->input_tokens is the total. */
 int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
-                           char err[SOURCE_ERR_MAX]);
+                           char err[ERR_MAX]);
 
 /* Composes "a:b" into ev->id_buf, compacted with event_compact_id() when
  * long, and returns it (borrowed from ev); NULL when out of memory. */

@@ -22,7 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SPOOL_ERR_MAX  512
+#include "tokenmeter/err.h"
+
 #define SPOOL_SCAN_MAX 100000 /* names taken per scan; the rest wait for the next */
 #define SPOOL_PATH_MAX 4096
 
@@ -38,13 +39,13 @@ struct spool_file {
 
 /* Opens the spool at dir, creating dir, dir/tmp and dir/new (mode 0750)
  * when missing. Returns a new spool, or NULL with the reason in err. */
-struct spool *spool_open(const char *dir, char err[SPOOL_ERR_MAX]);
+struct spool *spool_open(const char *dir, char err[ERR_MAX]);
 
 /* Takes the spool for this process alone (an exclusive flock on DIR), so
  * two readers never feed the same file twice. Returns 0, -EBUSY when
  * another reader holds it (err says so), or -errno. Released by
  * spool_close(). */
-int spool_lock(struct spool *sp, char err[SPOOL_ERR_MAX]);
+int spool_lock(struct spool *sp, char err[ERR_MAX]);
 
 /* Releases the spool. Accepts NULL. */
 void spool_close(struct spool *sp);

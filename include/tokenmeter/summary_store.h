@@ -22,8 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenmeter/err.h"
+
 #define SUMMARY_STORE_SCHEMA 1
-#define SUMMARY_ERR_MAX      512
 #define SUMMARY_DAY_LEN      11 /* "YYYY-MM-DD" */
 
 /* The counted columns of a row, in schema order. */
@@ -83,7 +84,7 @@ double summary_round_cost(double usd);
  * Returns 0 with the lock's descriptor in *fd (release with
  * summary_store_unlock()), -EAGAIN when another run still holds it, or
  * another negative errno (err set). */
-int summary_store_lock(const char *path, int wait_s, int *fd, char err[SUMMARY_ERR_MAX]);
+int summary_store_lock(const char *path, int wait_s, int *fd, char err[ERR_MAX]);
 void summary_store_unlock(int fd);
 
 struct summary_store;
@@ -92,14 +93,13 @@ struct summary_store;
  * -ENOENT when missing) the store. Returns 0 with a new store in *out
  * (close with summary_store_close()), or a negative errno with err set. */
 int summary_store_open(const char *path, bool readonly, struct summary_store **out,
-                       char err[SUMMARY_ERR_MAX]);
+                       char err[ERR_MAX]);
 void summary_store_close(struct summary_store *s);
 
 /* Replaces every row of tz from first_day to last_day (inclusive) by rows,
  * in one transaction: on failure the previous rows stay. */
 int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
-                          const char *last_day, const struct summary_rows *rows,
-                          char err[SUMMARY_ERR_MAX]);
+                          const char *last_day, const struct summary_rows *rows, char err[ERR_MAX]);
 
 struct summary_audit {
     int64_t started_ns;
@@ -113,13 +113,12 @@ struct summary_audit {
     const char *outcome; /* "ok" or the error */
 };
 
-int summary_store_audit(struct summary_store *s, const struct summary_audit *a,
-                        char err[SUMMARY_ERR_MAX]);
+int summary_store_audit(struct summary_store *s, const struct summary_audit *a, char err[ERR_MAX]);
 
 /* Rows of tz between first_day and last_day (NULL: unbounded), of org when
  * org is not NULL, appended to out in sorted order. */
 int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,
                         const char *last_day, const char *org, struct summary_rows *out,
-                        char err[SUMMARY_ERR_MAX]);
+                        char err[ERR_MAX]);
 
 #endif

@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include "tokenmeter/err.h"
+
 /* A proleptic Gregorian date; compare with tzday_cmp(). */
 struct tzday_date {
     int y, m, d;
@@ -64,7 +66,6 @@ struct tzday_range {
 };
 
 #define TZDAY_MAX_DAYS 3660
-#define TZDAY_ERR_MAX  160
 
 /* Resolves the day options shared by aggregate and report: `day` alone,
  * `from` with or without `to` (default: today), or `last` (N days ending
@@ -72,6 +73,6 @@ struct tzday_range {
  * untouched), or -EINVAL with a message in err (bad date, from after to,
  * mixed options, more than TZDAY_MAX_DAYS days). */
 int tzday_range_resolve(const char *day, const char *from, const char *to, const char *last,
-                        struct tzday_range *out, char err[TZDAY_ERR_MAX]);
+                        struct tzday_range *out, char err[ERR_MAX]);
 
 #endif

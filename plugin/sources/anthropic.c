@@ -16,8 +16,7 @@ static bool anthropic_match(const struct body_node *doc)
     return type && strcmp(type, "message") == 0 && body_has(doc, "/usage/input_tokens");
 }
 
-static int anthropic_extract(const struct body_node *doc, struct source_ctx *ctx,
-                             char err[SOURCE_ERR_MAX])
+static int anthropic_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "anthropic");

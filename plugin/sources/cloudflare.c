@@ -26,7 +26,7 @@ static bool cloudflare_match(const struct body_node *doc)
 }
 
 static int cloudflare_extract(const struct body_node *doc, struct source_ctx *ctx,
-                              char err[SOURCE_ERR_MAX])
+                              char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "cloudflare");

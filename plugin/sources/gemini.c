@@ -59,8 +59,7 @@ static bool gemini_failed(const char *reason)
     return false;
 }
 
-static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
-                          char err[SOURCE_ERR_MAX])
+static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     if (!gemini_final(doc))
         return 0; /* a mid-stream chunk: the final one carries the counts */
@@ -82,7 +81,7 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx,
     if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
         gemini_add(&ev.output_tokens, candidates) < 0 ||
         gemini_add(&ev.output_tokens, ev.reasoning_tokens) < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "/usageMetadata: token sum out of range");
+        snprintf(err, ERR_MAX, "/usageMetadata: token sum out of range");
         return -EINVAL;
     }
     /* A prompt blocked before generation reports only promptTokenCount. */

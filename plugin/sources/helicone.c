@@ -29,7 +29,7 @@ static bool helicone_match(const struct body_node *doc)
 
 /* Token counts from the provider's own response, when it is one we know. */
 static int helicone_response_usage(const struct body_node *resp, struct event *ev,
-                                   char err[SOURCE_ERR_MAX])
+                                   char err[ERR_MAX])
 {
     const char *type = body_str(resp, "/type");
     if (type && strcmp(type, "message") == 0 && body_has(resp, "/usage/input_tokens"))
@@ -39,8 +39,7 @@ static int helicone_response_usage(const struct body_node *resp, struct event *e
     return 0;
 }
 
-static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
-                            char err[SOURCE_ERR_MAX])
+static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     struct body *inner = NULL;
@@ -53,7 +52,7 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
     ev.provider = body_str_nonempty(doc, "/provider");
 
     const char *raw = body_str(doc, "/response_body");
-    char perr[BODY_ERR_MAX];
+    char perr[ERR_MAX];
     if (raw && body_parse(raw, strlen(raw), &inner, perr) == 0 &&
         body_type(body_root(inner)) == BODY_OBJECT)
         resp = body_root(inner);

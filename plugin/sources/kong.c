@@ -45,7 +45,7 @@ static bool kong_match(const struct body_node *doc)
 }
 
 static int kong_call(const struct body_node *doc, const char *name, const struct body_node *call,
-                     struct source_ctx *ctx, char err[SOURCE_ERR_MAX])
+                     struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "kong");
@@ -76,9 +76,9 @@ static int kong_call(const struct body_node *doc, const char *name, const struct
         source_number(u, "/time_to_first_token", 1.0, &ev.ttft_ms, err) < 0 ||
         source_number(call, "/meta/llm_latency", 1.0, &ev.latency_ms, err) < 0 ||
         source_time(doc, "/started_at", 1000000, &ev, err) < 0) {
-        char inner[SOURCE_ERR_MAX];
+        char inner[ERR_MAX];
         snprintf(inner, sizeof(inner), "%s", err);
-        snprintf(err, SOURCE_ERR_MAX, "%.100s: %.140s", base, inner);
+        snprintf(err, ERR_MAX, "%.100s: %.140s", base, inner);
         return -EINVAL;
     }
     if (ev.cost_usd == 0 && (ev.input_tokens > 0 || ev.output_tokens > 0))
@@ -86,8 +86,7 @@ static int kong_call(const struct body_node *doc, const char *name, const struct
     return source_emit(ctx, &ev);
 }
 
-static int kong_extract(const struct body_node *doc, struct source_ctx *ctx,
-                        char err[SOURCE_ERR_MAX])
+static int kong_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     const struct body_node *ai = body_get(doc, "/ai");
     size_t n = body_object_len(ai);

@@ -53,11 +53,11 @@ static bool langfuse_is_generation(const struct body_node *item)
 }
 
 /* *acc += v, where an absent accumulator starts at zero. */
-static int langfuse_add(int64_t *acc, int64_t v, const char *key, char err[SOURCE_ERR_MAX])
+static int langfuse_add(int64_t *acc, int64_t v, const char *key, char err[ERR_MAX])
 {
     int64_t cur = *acc == EVENT_ABSENT ? 0 : *acc;
     if (cur > INT64_MAX - v) {
-        snprintf(err, SOURCE_ERR_MAX, "usageDetails: %.64s: token sum out of range", key);
+        snprintf(err, ERR_MAX, "usageDetails: %.64s: token sum out of range", key);
         return -EINVAL;
     }
     *acc = cur + v;
@@ -73,7 +73,7 @@ static bool langfuse_key_is(const char *key, const char *const *names)
 }
 
 /* Langfuse's exclusive usageDetails map. */
-static int langfuse_details(const struct body_node *u, struct event *ev, char err[SOURCE_ERR_MAX])
+static int langfuse_details(const struct body_node *u, struct event *ev, char err[ERR_MAX])
 {
     static const char *const cached_keys[] = {"input_cached_tokens", "input_cache_read", NULL};
     static const char *const write_keys[] = {"input_cache_creation", "input_cache_write", NULL};
@@ -98,7 +98,7 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
             continue; /* a custom usage type: neither input nor output */
         int rc = body_count(v, "", &c);
         if (rc < 0) {
-            snprintf(err, SOURCE_ERR_MAX, "usageDetails: %.64s: not a non-negative integer", key);
+            snprintf(err, ERR_MAX, "usageDetails: %.64s: not a non-negative integer", key);
             return -EINVAL;
         }
         bool is_split = langfuse_key_is(key, split_keys);
@@ -126,7 +126,7 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
     return 0;
 }
 
-static int langfuse_tokens(const struct body_node *b, struct event *ev, char err[SOURCE_ERR_MAX])
+static int langfuse_tokens(const struct body_node *b, struct event *ev, char err[ERR_MAX])
 {
     const struct body_node *u = body_get(b, "/usageDetails");
     if (body_type(u) == BODY_OBJECT) {
@@ -147,7 +147,7 @@ static int langfuse_tokens(const struct body_node *b, struct event *ev, char err
     return 0;
 }
 
-static int langfuse_cost(const struct body_node *b, struct event *ev, char err[SOURCE_ERR_MAX])
+static int langfuse_cost(const struct body_node *b, struct event *ev, char err[ERR_MAX])
 {
     const struct body_node *cd = body_get(b, "/costDetails");
     if (body_type(cd) == BODY_OBJECT && body_has(cd, "/total"))
@@ -158,7 +158,7 @@ static int langfuse_cost(const struct body_node *b, struct event *ev, char err[S
         for (size_t i = 0; i < n; i++) {
             double v = 0;
             if (body_num(body_object_value(cd, i), "", &v) < 0) {
-                snprintf(err, SOURCE_ERR_MAX, "costDetails: %.64s: not a finite number",
+                snprintf(err, ERR_MAX, "costDetails: %.64s: not a finite number",
                          body_object_key(cd, i));
                 return -EINVAL;
             }
@@ -173,7 +173,7 @@ static int langfuse_cost(const struct body_node *b, struct event *ev, char err[S
 /* Milliseconds from start's startTime to the time at `to` in `end`, when
  * both are valid (they may come from different items of one observation). */
 static int langfuse_span_ms_between(const struct body_node *start, const struct body_node *end,
-                                    const char *to, double *out, char err[SOURCE_ERR_MAX])
+                                    const char *to, double *out, char err[ERR_MAX])
 {
     struct event t0, t1;
     event_init(&t0, "langfuse");
@@ -212,7 +212,7 @@ static const char *langfuse_pick_str(const struct langfuse_obs *o, const char *p
 }
 
 static int langfuse_observation(const struct langfuse_obs *o, struct source_ctx *ctx,
-                                char err[SOURCE_ERR_MAX])
+                                char err[ERR_MAX])
 {
     /* usage (tokens) and cost may arrive in different items */
     const struct body_node *ub = langfuse_pick(o, "/usageDetails");
@@ -254,9 +254,9 @@ static int langfuse_observation(const struct langfuse_obs *o, struct source_ctx 
         rc = langfuse_span_ms_between(tb, fb, "/completionStartTime", &ev.ttft_ms, err);
     if (rc < 0) {
         /* Name the batch element: a batch holds many. */
-        char inner[SOURCE_ERR_MAX];
+        char inner[ERR_MAX];
         snprintf(inner, sizeof(inner), "%s", err);
-        snprintf(err, SOURCE_ERR_MAX, "/batch/%zu: %.200s", o->first, inner);
+        snprintf(err, ERR_MAX, "/batch/%zu: %.200s", o->first, inner);
         return rc;
     }
     return source_emit(ctx, &ev);
@@ -279,8 +279,7 @@ static bool langfuse_seen(const struct body_node *batch, size_t i, const char *i
     return false;
 }
 
-static int langfuse_extract(const struct body_node *doc, struct source_ctx *ctx,
-                            char err[SOURCE_ERR_MAX])
+static int langfuse_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     const struct body_node *batch = body_get(doc, "/batch");
     size_t n = body_array_len(batch);

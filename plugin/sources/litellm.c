@@ -22,8 +22,7 @@ static bool litellm_match(const struct body_node *doc)
            body_has(doc, "/status") && body_has(doc, "/startTime");
 }
 
-static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx,
-                           char err[SOURCE_ERR_MAX])
+static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "litellm");

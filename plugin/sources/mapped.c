@@ -23,7 +23,7 @@ static bool mapped_match(const struct body_node *doc)
 /* A string member: the constant, or the string at the pointer. A number or
  * boolean there is not a name; it is an error rather than silently absent. */
 static int mapped_str(const struct body_node *doc, const char *key, const struct mapping_str *s,
-                      const char **dst, char err[SOURCE_ERR_MAX])
+                      const char **dst, char err[ERR_MAX])
 {
     if (s->literal) {
         *dst = s->literal;
@@ -33,7 +33,7 @@ static int mapped_str(const struct body_node *doc, const char *key, const struct
         return 0;
     enum body_type t = body_type(body_get(doc, s->ptr));
     if (t != BODY_ABSENT && t != BODY_NULL && t != BODY_STRING) {
-        snprintf(err, SOURCE_ERR_MAX, "%s at %.100s: not a string", key, s->ptr);
+        snprintf(err, ERR_MAX, "%s at %.100s: not a string", key, s->ptr);
         return -EINVAL;
     }
     *dst = body_str_nonempty(doc, s->ptr);
@@ -41,7 +41,7 @@ static int mapped_str(const struct body_node *doc, const char *key, const struct
 }
 
 static int mapped_time(const struct mapping *m, const struct body_node *doc, struct event *ev,
-                       char err[SOURCE_ERR_MAX])
+                       char err[ERR_MAX])
 {
     static const int64_t units[] = {0, TIMEUTIL_NS_PER_S, 1000000, 1000, 1};
     if (!m->time)
@@ -54,7 +54,7 @@ static int mapped_time(const struct mapping *m, const struct body_node *doc, str
         const char *s = body_str(doc, m->time);
         int rc = s ? timeutil_parse_iso8601(s, &ns) : -EINVAL;
         if (rc < 0) {
-            snprintf(err, SOURCE_ERR_MAX, "time at %.100s: not an RFC 3339 time", m->time);
+            snprintf(err, ERR_MAX, "time at %.100s: not an RFC 3339 time", m->time);
             return -EINVAL;
         }
         ev->time_ns = ns;
@@ -63,7 +63,7 @@ static int mapped_time(const struct mapping *m, const struct body_node *doc, str
     }
     double d = 0;
     if (body_num(doc, m->time, &d) < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "time at %.100s: not a number of epoch units", m->time);
+        snprintf(err, ERR_MAX, "time at %.100s: not a number of epoch units", m->time);
         return -EINVAL;
     }
     return source_time(doc, m->time, units[m->time_format], ev, err);
@@ -120,26 +120,25 @@ static bool mapped_success(const struct mapping *m, const struct body_node *doc,
 }
 
 /* Adds part to *total, for sources whose totals exclude their parts. */
-static int mapped_add(int64_t *total, int64_t part, char err[SOURCE_ERR_MAX])
+static int mapped_add(int64_t *total, int64_t part, char err[ERR_MAX])
 {
     if (*total == EVENT_ABSENT || part == EVENT_ABSENT)
         return 0;
     if (*total > INT64_MAX - part) {
-        snprintf(err, SOURCE_ERR_MAX, "token sum out of range");
+        snprintf(err, ERR_MAX, "token sum out of range");
         return -EINVAL;
     }
     *total += part;
     return 0;
 }
 
-static int mapped_extract(const struct body_node *doc, struct source_ctx *ctx,
-                          char err[SOURCE_ERR_MAX])
+static int mapped_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     const struct mapping *m = source_ctx_mapping(ctx);
     struct event ev;
     event_init(&ev, "mapped");
     if (!m) {
-        snprintf(err, SOURCE_ERR_MAX, "no [mapping] section is configured");
+        snprintf(err, ERR_MAX, "no [mapping] section is configured");
         return -EINVAL;
     }
     if (m->id)

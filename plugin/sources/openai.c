@@ -42,7 +42,7 @@ static void openai_metadata_tenancy(const struct body_node *doc, struct event *e
 }
 
 static int openai_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
-                               char err[SOURCE_ERR_MAX])
+                               char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "openai");
@@ -52,7 +52,7 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
          * stream_options.include_usage): the others hold no event. */
         if (object && strcmp(object, "chat.completion.chunk") == 0)
             return 0;
-        snprintf(err, SOURCE_ERR_MAX, "chat completion without a usage object");
+        snprintf(err, ERR_MAX, "chat completion without a usage object");
         return -EINVAL;
     }
     ev.event_id = body_str_nonempty(doc, "/id");
@@ -81,7 +81,7 @@ static bool openai_responses_match(const struct body_node *doc)
 }
 
 static int openai_responses_extract(const struct body_node *doc, struct source_ctx *ctx,
-                                    char err[SOURCE_ERR_MAX])
+                                    char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "openai");
@@ -108,7 +108,7 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
     }
     ev.finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev.status == EVENT_STATUS_SUCCESS) {
-        snprintf(err, SOURCE_ERR_MAX, "completed response without a usage object");
+        snprintf(err, ERR_MAX, "completed response without a usage object");
         return -EINVAL;
     }
     if (source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||

@@ -33,7 +33,7 @@ static bool openrouter_generation_match(const struct body_node *doc)
 }
 
 static int openrouter_generation_extract(const struct body_node *doc, struct source_ctx *ctx,
-                                         char err[SOURCE_ERR_MAX])
+                                         char err[ERR_MAX])
 {
     const struct body_node *g = openrouter_generation_object(doc);
     struct event ev;
@@ -89,12 +89,12 @@ static bool openrouter_chat_match(const struct body_node *doc)
 }
 
 static int openrouter_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
-                                   char err[SOURCE_ERR_MAX])
+                                   char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "openrouter");
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
-        snprintf(err, SOURCE_ERR_MAX, "chat completion without a usage object");
+        snprintf(err, ERR_MAX, "chat completion without a usage object");
         return -EINVAL;
     }
     ev.event_id = body_str_nonempty(doc, "/id");

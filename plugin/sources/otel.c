@@ -30,8 +30,7 @@ static const char *otel_first(const struct body_node *doc, const char *a, const 
     return v ? v : body_str_nonempty(doc, b);
 }
 
-static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx,
-                             char err[SOURCE_ERR_MAX])
+static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "otel");

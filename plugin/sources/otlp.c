@@ -99,7 +99,7 @@ static bool otel_otlp_match(const struct body_node *doc)
  * encodes int64), an integral doubleValue, or a decimal stringValue (some
  * exporters stringify). Left untouched when the attribute is absent. */
 static int otlp_count(const struct body_node *attrs, const char *key, int64_t *dst,
-                      char err[SOURCE_ERR_MAX])
+                      char err[ERR_MAX])
 {
     static const char *const kinds[] = {"/intValue", "/doubleValue", "/stringValue"};
     const struct body_node *v = otlp_attr(attrs, key);
@@ -111,7 +111,7 @@ static int otlp_count(const struct body_node *attrs, const char *key, int64_t *d
             ptr = kinds[i];
     int rc = ptr ? body_count(v, ptr, dst) : -EINVAL;
     if (rc < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "attribute %s: not a non-negative integer", key);
+        snprintf(err, ERR_MAX, "attribute %s: not a non-negative integer", key);
         return -EINVAL;
     }
     return 0;
@@ -187,8 +187,7 @@ static bool otlp_index_has(const struct otlp_index *ix, const char *trace, const
 
 /* Collects every span with usage. Spans must name their trace and span id:
  * without them there is no event id and no parent relation. */
-static int otlp_collect(const struct body_node *doc, struct otlp_index *ix,
-                        char err[SOURCE_ERR_MAX])
+static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, char err[ERR_MAX])
 {
     const struct body_node *rss = body_get(doc, "/resourceSpans");
     for (size_t r = 0; r < body_array_len(rss); r++) {
@@ -207,7 +206,7 @@ static int otlp_collect(const struct body_node *doc, struct otlp_index *ix,
                     .id = body_str_nonempty(span, "/spanId"),
                 };
                 if (!u.trace || !u.id) {
-                    snprintf(err, SOURCE_ERR_MAX,
+                    snprintf(err, ERR_MAX,
                              "/resourceSpans/%zu/scopeSpans/%zu/spans/%zu: span with "
                              "gen_ai.usage.* but without traceId or spanId",
                              r, s, k);
@@ -234,7 +233,7 @@ static const char *otlp_first_str(const struct body_node *attrs, const char *con
 }
 
 static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *ctx,
-                           char err[SOURCE_ERR_MAX])
+                           char err[ERR_MAX])
 {
     const struct body_node *attrs = body_get(u->span, "/attributes");
     struct event ev;
@@ -288,7 +287,7 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
     int64_t start = 0, end = 0;
     int trc = body_int(u->span, "/startTimeUnixNano", &start);
     if (trc == -EINVAL || trc == -ERANGE || start < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "span %.64s: startTimeUnixNano is not a valid time", u->id);
+        snprintf(err, ERR_MAX, "span %.64s: startTimeUnixNano is not a valid time", u->id);
         return -EINVAL;
     }
     if (trc == 0 && start > 0) {
@@ -300,8 +299,7 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
     return source_emit(ctx, &ev);
 }
 
-static int otlp_extract(const struct body_node *doc, struct source_ctx *ctx,
-                        char err[SOURCE_ERR_MAX])
+static int otlp_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct otlp_index ix = {0};
     int rc = otlp_collect(doc, &ix, err);

@@ -22,8 +22,7 @@ static bool portkey_match(const struct body_node *doc)
     return body_has(doc, "/ai_model") && body_has(doc, "/is_success");
 }
 
-static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx,
-                           char err[SOURCE_ERR_MAX])
+static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "portkey");
@@ -41,7 +40,7 @@ static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx,
     if (body_bool(doc, "/is_success", &b) == 0)
         flag = b;
     else if (body_int(doc, "/is_success", &flag) < 0) {
-        snprintf(err, SOURCE_ERR_MAX, "/is_success: expected 1 or 0");
+        snprintf(err, ERR_MAX, "/is_success: expected 1 or 0");
         return -EINVAL;
     }
     bool http_error = body_int(doc, "/response_status_code", &code) == 0 && code >= 400;
@@ -49,7 +48,7 @@ static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx,
         source_set_error(&ev, code);
     const char *currency = body_str(doc, "/cost_currency");
     if (currency && *currency && strcmp(currency, "USD") != 0) {
-        snprintf(err, SOURCE_ERR_MAX, "/cost_currency: \"%.16s\" (only USD cents are understood)",
+        snprintf(err, ERR_MAX, "/cost_currency: \"%.16s\" (only USD cents are understood)",
                  currency);
         return -EINVAL;
     }

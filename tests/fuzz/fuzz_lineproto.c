@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct lineproto_point pt;
-    char err[LINEPROTO_ERR_MAX];
+    char err[ERR_MAX];
     lineproto_point_init(&pt);
     const char *p = (const char *)data;
     size_t left = size;

@@ -25,7 +25,7 @@ static struct stats fuzz_stats;
 
 static void fuzz_init(void)
 {
-    char err[CONFIG_ERR_MAX];
+    char err[ERR_MAX];
     log_set_level(LOG_LEVEL_ERROR);
     fuzz_cfg = config_new();
     config_set_assignment(fuzz_cfg, "ingest.extra_tags=team,user", err);
