@@ -9,6 +9,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/tokenmeter
+DATADIR    ?= $(PREFIX)/share/tokenmeter
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
@@ -47,6 +48,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check jansson)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check jansson)
 
 ALL_CPPFLAGS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DTOKENMETER_VERSION='"$(VERSION)"' \
+                -DTOKENMETER_DATADIR='"$(DATADIR)"' \
                 -Iinclude $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
 
@@ -64,6 +66,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
+        check-pricing-oracle \
         check-asan check-valgrind check-integration-asan fuzz \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
@@ -134,6 +137,11 @@ check-install: $(BIN)
 	    execd --dead-letter $(BUILDDIR)/stage/dl.ndjson < examples/webhooks.ndjson > /dev/null
 	@echo "check-install: 1 passed, 0 failed"
 
+# Differential test of the cost against LiteLLM's calculator (a pinned
+# litellm installed once from PyPI into a cached venv; runs offline).
+check-pricing-oracle: $(BIN)
+	@py=$$(tests/oracle/setup-litellm.sh) && "$$py" tests/oracle/pricing_oracle.py $(BIN)
+
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
 
@@ -194,6 +202,8 @@ install: $(BIN)
 	else \
 	    install -D -m 0640 packaging/tokenmeter.conf "$$conf"; \
 	fi
+	install -D -m 0644 data/model_prices.json $(DESTDIR)$(DATADIR)/model_prices.json
+	install -m 0644 data/NOTICE $(DESTDIR)$(DATADIR)/NOTICE
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
@@ -201,7 +211,7 @@ install: $(BIN)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 
 clean:
 	rm -rf build tokenmeter tests/out

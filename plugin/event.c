@@ -20,6 +20,11 @@ void event_init(struct event *ev, const char *source)
     ev->output_tokens = EVENT_ABSENT;
     ev->reasoning_tokens = EVENT_ABSENT;
     ev->total_tokens = EVENT_ABSENT;
+    ev->input_audio_tokens = EVENT_ABSENT;
+    ev->input_image_tokens = EVENT_ABSENT;
+    ev->output_audio_tokens = EVENT_ABSENT;
+    ev->output_image_tokens = EVENT_ABSENT;
+    ev->web_search_requests = EVENT_ABSENT;
     ev->cost_usd = NAN;
     ev->latency_ms = NAN;
     ev->ttft_ms = NAN;

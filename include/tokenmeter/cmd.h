@@ -108,6 +108,7 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common);
 int cmd_report_main(int argc, char **argv, struct cmd_common *common);
 int cmd_retention_main(int argc, char **argv, struct cmd_common *common);
 int cmd_check_main(int argc, char **argv, struct cmd_common *common);
+int cmd_prices_main(int argc, char **argv, struct cmd_common *common);
 
 /* Compares InfluxDB's retention with [influxdb] retention_days and
  * describes it in line: 0 as configured, 1 differs, or a negative influx.h

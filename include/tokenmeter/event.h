@@ -67,6 +67,18 @@ struct event {
     char trace_buf[160];
     char provider_buf[64];
     char error_buf[64];
+
+    /* Parts that bill at their own price where the table has one (see
+     * docs on pricing): audio and image tokens are inside input_tokens /
+     * output_tokens, like cached and reasoning tokens. */
+    int64_t input_audio_tokens;
+    int64_t input_image_tokens;
+    int64_t output_audio_tokens;
+    int64_t output_image_tokens;
+    int64_t web_search_requests; /* server-side web searches the call ran */
+    /* The provider's service tier as it reported it ("flex", "priority",
+     * "batch", "default", ...); NULL when it did not say. Borrowed. */
+    const char *service_tier;
 };
 
 /* Resets every member to "absent". */
