@@ -314,6 +314,11 @@ static int pipeline_format(const struct pipeline *p, const struct event *ev, int
         {"output_tokens", ev->output_tokens},
         {"reasoning_tokens", ev->reasoning_tokens},
         {"total_tokens", ev->total_tokens},
+        {"input_audio_tokens", ev->input_audio_tokens},
+        {"input_image_tokens", ev->input_image_tokens},
+        {"output_audio_tokens", ev->output_audio_tokens},
+        {"output_image_tokens", ev->output_image_tokens},
+        {"web_search_requests", ev->web_search_requests},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
         if (ints[i].v != EVENT_ABSENT)
@@ -340,6 +345,7 @@ static int pipeline_format(const struct pipeline *p, const struct event *ev, int
         {"trace_id", ev->trace_id},
         {"finish_reason", ev->finish_reason},
         {"error_type", ev->error_type},
+        {"service_tier", ev->service_tier},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (strs[i].v)

@@ -186,6 +186,11 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
         {"/output_tokens", offsetof(struct event, output_tokens)},
         {"/completion_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
         {"/output_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        /* Audio and image parts bill at their own prices (docs/pricing.md). */
+        {"/prompt_tokens_details/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {"/prompt_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
+        {"/input_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
+        {"/completion_tokens_details/audio_tokens", offsetof(struct event, output_audio_tokens)},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         int64_t *dst = (int64_t *)((char *)ev + map[i].off);

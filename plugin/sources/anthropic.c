@@ -24,7 +24,13 @@ static int anthropic_extract(const struct body_node *doc, struct source_ctx *ctx
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = "anthropic";
     ev.finish_reason = body_str_nonempty(doc, "/stop_reason");
-    if (source_anthropic_usage(doc, "/usage", &ev, err) < 0)
+    /* usage.service_tier: "standard", "priority" or "batch"; server tool
+     * use counts the web searches billed per search (docs.anthropic.com
+     * Messages API, Usage object). */
+    ev.service_tier = body_str_nonempty(doc, "/usage/service_tier");
+    if (source_anthropic_usage(doc, "/usage", &ev, err) < 0 ||
+        source_count(doc, "/usage/server_tool_use/web_search_requests", &ev.web_search_requests,
+                     err) < 0)
         return -EINVAL;
     return source_emit(ctx, &ev);
 }

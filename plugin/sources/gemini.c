@@ -59,6 +59,27 @@ static bool gemini_failed(const char *reason)
     return false;
 }
 
+/* Adds the tokenCount of the entries of a ModalityTokenCount list (e.g.
+ * usageMetadata.promptTokensDetails) whose modality is `modality` ("AUDIO",
+ * "IMAGE") to *dst; *dst stays absent when the list has none. */
+static int gemini_modality(const struct body_node *doc, const char *list, const char *modality,
+                           int64_t *dst, char err[ERR_MAX])
+{
+    const struct body_node *l = body_get(doc, list);
+    for (size_t i = 0; i < body_array_len(l); i++) {
+        const struct body_node *e = body_array_at(l, i);
+        const char *m = body_str(e, "/modality");
+        int64_t n = EVENT_ABSENT;
+        if (!m || strcmp(m, modality) != 0)
+            continue;
+        if (source_count(e, "/tokenCount", &n, err) < 0)
+            return -EINVAL;
+        if (gemini_add(dst, n) < 0)
+            return err_set(err, -EINVAL, "%s: token sum out of range", list);
+    }
+    return 0;
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     if (!gemini_final(doc))
@@ -76,7 +97,15 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
             0 ||
         source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err) < 0 ||
         source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err) < 0 ||
-        source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err) < 0)
+        source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
+        gemini_modality(doc, "/usageMetadata/promptTokensDetails", "AUDIO", &ev.input_audio_tokens,
+                        err) < 0 ||
+        gemini_modality(doc, "/usageMetadata/promptTokensDetails", "IMAGE", &ev.input_image_tokens,
+                        err) < 0 ||
+        gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "AUDIO",
+                        &ev.output_audio_tokens, err) < 0 ||
+        gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "IMAGE",
+                        &ev.output_image_tokens, err) < 0)
         return -EINVAL;
     if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
         gemini_add(&ev.output_tokens, candidates) < 0 ||

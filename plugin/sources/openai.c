@@ -61,6 +61,7 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
     ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
     openai_metadata_tenancy(doc, &ev);
     ev.user = ev.user ? ev.user : body_str_nonempty(doc, "/user");
+    ev.service_tier = body_str_nonempty(doc, "/service_tier");
     if (source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
         source_openai_usage(doc, "/usage", &ev, err) < 0)
         return -EINVAL;
@@ -78,6 +79,20 @@ static bool openai_responses_match(const struct body_node *doc)
 {
     const char *object = body_str(doc, "/object");
     return object && strcmp(object, "response") == 0;
+}
+
+/* The web searches a response ran: its web_search_call output items
+ * (platform.openai.com/docs/api-reference/responses/object), each billed as
+ * a tool call; absent when it ran none. */
+static int64_t openai_web_searches(const struct body_node *doc)
+{
+    const struct body_node *out = body_get(doc, "/output");
+    int64_t n = 0;
+    for (size_t i = 0; i < body_array_len(out); i++) {
+        const char *type = body_str(body_array_at(out, i), "/type");
+        n += type && strcmp(type, "web_search_call") == 0;
+    }
+    return n ? n : EVENT_ABSENT;
 }
 
 static int openai_responses_extract(const struct body_node *doc, struct source_ctx *ctx,
@@ -107,6 +122,8 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
             ev.error_type = status;
     }
     ev.finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
+    ev.service_tier = body_str_nonempty(doc, "/service_tier");
+    ev.web_search_requests = openai_web_searches(doc);
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev.status == EVENT_STATUS_SUCCESS) {
         snprintf(err, ERR_MAX, "completed response without a usage object");
         return -EINVAL;
