@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tokenmeter process — the child of Telegraf's processors.execd, behind
- * inputs.http_listener_v2 (SPEC §1, §2, §6).
+ * inputs.http_listener_v2 (docs/operations.md).
  *
  * stdin is Telegraf's influx serialization, one metric per line, except that
  * a quoted string field may hold raw newlines (a pretty-printed JSON body),
