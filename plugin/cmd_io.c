@@ -15,7 +15,8 @@
 #include "tokenmeter/log.h"
 #include "tokenmeter/timeutil.h"
 
-/* Signal flags: the only state handlers touch. */
+/* Signal flags: the only state handlers touch (cmd_io.h says who reads
+ * them). */
 static volatile sig_atomic_t cmd_io_stop;
 static volatile sig_atomic_t cmd_io_stats_wanted;
 static volatile sig_atomic_t cmd_io_reload_wanted;

@@ -19,8 +19,8 @@
 #define CMD_MAX_SETS 128
 
 struct cmd_common {
-    const char *config_path;        /* NULL: the default path, which may be missing */
-    const char *sets[CMD_MAX_SETS]; /* "section.key=value" flag overrides, in order */
+    const char *config_path; /* borrowed (argv); NULL: the default path, which may be missing */
+    const char *sets[CMD_MAX_SETS]; /* borrowed: "section.key=value" flag overrides, in order */
     size_t nsets;
     char *owned[CMD_MAX_SETS]; /* owned: the assignments cmd_common_set() built */
     size_t nowned;
