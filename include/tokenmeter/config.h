@@ -9,7 +9,9 @@
  * file, line and key (or the environment variable, or the flag).
  *
  * Values are taken literally after one pair of surrounding double quotes is
- * removed (docs/configuration.md lists every key). Debian's libinih truncates lines at 200 bytes;
+ * removed (docs/configuration.md lists every key). Every string in the
+ * structs below is owned by the config (NULL when unset); config_free()
+ * releases them. Debian's libinih truncates lines at 200 bytes;
  * lines that long are rejected before inih sees them, so long secrets must come from token_file.
  */
 #ifndef TOKENMETER_CONFIG_H
