@@ -355,7 +355,8 @@ START_TEST(reported_cost_is_never_replaced)
     struct config *cfg = config_new();
     ck_assert_int_eq(config_set(cfg, "prices", "gpt-4o-mini", "input=1 output=1", "t:1", err), 0);
     ck_assert_int_eq(config_finish(cfg, err), 0);
-    struct deadletter *d = deadletter_open(dl, err);
+    struct deadletter *d = NULL;
+    ck_assert_int_eq(deadletter_open(dl, &d, err), 0);
     struct stats st;
     memset(&st, 0, sizeof(st));
     struct pipeline *p = pipeline_new(cfg, d, &st, err);

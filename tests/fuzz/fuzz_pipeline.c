@@ -32,7 +32,7 @@ static void fuzz_init(void)
     config_set_assignment(fuzz_cfg, "ingest.dedup_cache=1000", err);
     if (config_finish(fuzz_cfg, err) < 0)
         abort();
-    fuzz_dl = deadletter_open("/dev/null", err);
+    deadletter_open("/dev/null", &fuzz_dl, err);
     fuzz_p = pipeline_new(fuzz_cfg, fuzz_dl, &fuzz_stats, err);
     if (!fuzz_dl || !fuzz_p)
         abort();
