@@ -16,7 +16,9 @@
 
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/influx.h"
+#include "tokenmeter/influxql.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/retention.h"
 #include "tokenmeter/tzday.h"
 
 static const char check_usage[] =
@@ -109,17 +111,18 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
     char err[ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
-    int rc = buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
-    if (rc == 0)
-        rc = influx_quote(&q, cfg->ingest.measurement, '"');
-    if (rc == 0)
-        rc = buf_printf(&q,
-                        " WHERE time >= now() - %" PRId64 "d AND \"cost_source\" = 'unpriced'"
-                        " GROUP BY \"model\"",
-                        cfg->aggregate.lookback_days);
-    rc = rc < 0 ? rc
-                : influx_query(c, influx_query_db(c), cfg->influxdb.retention_policy, q.data, false,
-                               &r, err);
+    buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
+    influxql_quote(&q, cfg->ingest.measurement, '"');
+    buf_printf(&q,
+               " WHERE time >= now() - %" PRId64 "d AND \"cost_source\" = 'unpriced'"
+               " GROUP BY \"model\"",
+               cfg->aggregate.lookback_days);
+    int rc = buf_error(&q);
+    if (rc < 0)
+        err_set(err, rc, "the unpriced-models query is too long");
+    else
+        rc = influx_query(c, influx_query_db(c), cfg->influxdb.retention_policy, q.data, false, &r,
+                          err);
     if (rc < 0) {
         check_line(st, influx_exit_code(rc), "query", "%s", err);
         goto out;
@@ -230,7 +233,7 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
     check_version(&st, c, version);
     if (!influx_is_v2(c))
         check_database(&st, c, cfg);
-    rc = cmd_retention_check(c, cfg, line, sizeof(line));
+    rc = retention_check(c, line, sizeof(line));
     if (influx_is_v2(c) && rc != -EACCES)
         check_line(&st, 0, "auth", "token accepted");
     check_line(&st,
