@@ -106,11 +106,12 @@ static void check_database(struct check_state *st, struct influx *c, const struc
 
 static void check_unpriced(struct check_state *st, struct influx *c, const struct config *cfg)
 {
-    struct buf q, list;
+    struct buf q, list, item;
     struct influx_response *r = NULL;
     char err[ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
+    buf_init(&item, 512);
     buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
     influxql_quote(&q, cfg->ingest.measurement, '"');
     buf_printf(&q,
@@ -129,26 +130,33 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
     }
     check_line(st, 0, "query", "query permitted on \"%s\"", influx_query_db(c));
     struct influx_series s;
-    size_t n = 0;
     for (size_t i = 0; influx_response_series(r, 0, i, &s) == 0; i++) {
         int64_t count = 0;
         body_int(influx_series_value(&s, 0, influx_series_column(&s, "n")), "", &count);
-        if (buf_printf(&list, "%s%s (%" PRId64 ")", n ? ", " : "", influx_series_tag(&s, "model"),
-                       count) < 0) {
-            buf_puts(&list, ", ...");
+        buf_reset(&item);
+        buf_printf(&item, "%s%s (%" PRId64 ")", list.len ? ", " : "",
+                   influx_series_tag(&s, "model"), count);
+        /* Room is kept for the ", ..." that says the list goes on. */
+        if (buf_error(&item) || list.len + item.len + 5 > list.max) {
+            buf_puts(&list, list.len ? ", ..." : "...");
             break;
         }
-        n++;
+        buf_append(&list, item.data, item.len);
+    }
+    if (buf_error(&item) == -ENOMEM || buf_error(&list) == -ENOMEM) {
+        check_line(st, EX_OSERR, "unpriced models", "out of memory");
+        goto out;
     }
     check_line(st, -2, "unpriced models",
-               n ? "%s in the last %" PRId64 " days; add their prices ([ingest] prices or "
-                   "[prices])"
-                 : "none in the last %.0s%" PRId64 " days",
-               n ? list.data : "", cfg->aggregate.lookback_days);
+               list.len ? "%s in the last %" PRId64 " days; add their prices ([ingest] prices or "
+                          "[prices])"
+                        : "none in the last %.0s%" PRId64 " days",
+               list.len ? list.data : "", cfg->aggregate.lookback_days);
 out:
     influx_response_free(r);
     buf_free(&q);
     buf_free(&list);
+    buf_free(&item);
 }
 
 static void check_version(struct check_state *st, struct influx *c, const char *version)
