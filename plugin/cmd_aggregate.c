@@ -18,6 +18,7 @@
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/identity.h"
 #include "tokenmeter/influx.h"
+#include "tokenmeter/influxql.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/summary_store.h"
@@ -147,7 +148,7 @@ static int agg_build_query(const struct agg_run *run, int stmt, struct buf *q)
         rc = buf_puts(q, "SELECT count(\"cost_source\") AS \"unpriced\" FROM ");
     }
     if (rc == 0)
-        rc = influx_quote(q, run->cfg->ingest.measurement, '"');
+        rc = influxql_quote(q, run->cfg->ingest.measurement, '"');
     if (rc == 0)
         rc = buf_printf(q, " WHERE time >= %" PRId64 " AND time < %" PRId64, run->starts[0],
                         run->starts[run->range.ndays]);
@@ -160,7 +161,7 @@ static int agg_build_query(const struct agg_run *run, int stmt, struct buf *q)
     if (rc == 0)
         rc = buf_puts(q, " fill(none) tz(");
     if (rc == 0)
-        rc = influx_quote(q, run->tz, '\'');
+        rc = influxql_quote(q, run->tz, '\'');
     if (rc == 0)
         rc = buf_puts(q, ")");
     return rc;
