@@ -28,7 +28,8 @@ static void teardown(void)
 static struct summary_row *row(struct summary_rows *rs, const char *day, const char *org,
                                const char *model, int64_t requests, double cost)
 {
-    struct summary_row *r = summary_rows_get(rs, day, org, model, "openai", "");
+    struct summary_row *r = NULL;
+    ck_assert_int_eq(summary_rows_get(rs, day, org, model, "openai", "", &r), 0);
     ck_assert_ptr_nonnull(r);
     r->counts[SUMMARY_REQUESTS] += requests;
     r->counts[SUMMARY_SUCCESSFUL] += requests;
@@ -55,12 +56,18 @@ START_TEST(row_sets)
     ck_assert_str_eq(rs.items[0].org, "org000");
     ck_assert_int_eq(rs.items[0].counts[SUMMARY_REQUESTS], 3);
     /* lookups still work after sorting */
-    ck_assert_ptr_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", ""),
-                     &rs.items[500]);
+    struct summary_row *r = NULL;
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", "", &r), 0);
+    ck_assert_ptr_eq(r, &rs.items[500]);
+    ck_assert_uint_eq(rs.len, 1000);
     /* keys that only concatenate alike are different rows */
-    summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "");
-    summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "");
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "", &r), 0);
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "", &r), 0);
     ck_assert_uint_eq(rs.len, 1002);
+    /* the team is part of the key */
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "t", &r), 0);
+    ck_assert_uint_eq(rs.len, 1003);
+    ck_assert_str_eq(r->team, "t");
     summary_rows_free(&rs);
     ck_assert(summary_round_cost(0.1 + 0.2) == 0.3);
     ck_assert(summary_round_cost(1.0000000004) == 1.0);
