@@ -249,6 +249,12 @@ START_TEST(base64_roundtrip)
     ck_assert_int_eq(base64_decode(&d, "Zm9", 3), -EINVAL);
     ck_assert_int_eq(base64_decode(&d, "Zm=v", 4), -EINVAL);
     ck_assert_int_eq(base64_decode(&d, "Z!9v", 4), -EINVAL);
+    /* a capped output is reported, not silently cut */
+    struct buf small;
+    buf_init(&small, 5);
+    ck_assert_int_eq(base64_encode(&small, "foobar", 6), -ENOSPC);
+    ck_assert_int_eq(base64_decode(&small, "Zm9vYmFy", 8), -ENOSPC);
+    buf_free(&small);
     buf_free(&d);
     buf_free(&b);
 }
