@@ -166,7 +166,7 @@ static int body_hex4(const unsigned char *p, unsigned *out)
         else if (c >= 'A' && c <= 'F')
             v |= (unsigned)(c - 'A' + 10);
         else
-            return -1;
+            return -EINVAL;
     }
     *out = v;
     return 0;

@@ -88,12 +88,13 @@ int body_bool(const struct body_node *n, const char *ptr, bool *out);
 /* True when the path exists and is not null. */
 bool body_has(const struct body_node *n, const char *ptr);
 
-/* Elements of an array node (0 for anything else) and the i-th (borrowed). */
+/* Elements of an array node (0 for anything else) and the i-th (borrowed
+ * from the body; NULL past the end). */
 size_t body_array_len(const struct body_node *n);
 const struct body_node *body_array_at(const struct body_node *n, size_t i);
 
-/* Members of an object node: count, and the i-th key and value (borrowed),
- * in document order. */
+/* Members of an object node: count, and the i-th key and value (borrowed
+ * from the body; NULL past the end), in document order. */
 size_t body_object_len(const struct body_node *n);
 const char *body_object_key(const struct body_node *n, size_t i);
 const struct body_node *body_object_value(const struct body_node *n, size_t i);

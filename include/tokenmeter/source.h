@@ -47,7 +47,7 @@ struct source {
     const char *signature;
 };
 
-/* The descriptor with this name (borrowed), or NULL. Several descriptors may
+/* The descriptor with this name (borrowed, static), or NULL. Several descriptors may
  * share a name (e.g. the OpenAI chat and responses shapes are both "openai");
  * a forced name then still detects among them. */
 const struct source *source_find(const char *name);
@@ -55,15 +55,16 @@ const struct source *source_find(const char *name);
 /* True when `name` is the name of at least one descriptor. */
 bool source_name_known(const char *name);
 
-/* Finds the one descriptor that matches doc, restricted to descriptors named
- * `only` when it is not NULL. Returns it (borrowed), or NULL with a reason in
- * err when none or more than one match. */
+/* Finds the one descriptor that matches doc (borrowed for the call),
+ * restricted to descriptors named `only` when it is not NULL. Returns it
+ * (borrowed, static), or NULL with a reason in err when none or more than
+ * one match. */
 const struct source *source_detect(const struct body_node *doc, const char *only,
                                    char err[ERR_MAX]);
 
 /* source_detect(), with the config's [mapping] (may be NULL) as one more
- * candidate named "mapped": it takes part in detection (and ambiguity) like
- * any built-in shape. */
+ * candidate named "mapped" (mapping borrowed for the call): it takes part in
+ * detection (and ambiguity) like any built-in shape. */
 const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
                                           const struct mapping *mapping, char err[ERR_MAX]);
 
@@ -106,15 +107,17 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
  * 0, or -ENOMEM with err set (ev->event_id untouched). */
 int source_join_id(struct event *ev, const char *a, const char *b, char err[ERR_MAX]);
 
-/* Marks ev as failed, with error_type "http_<status>" for an HTTP error
- * status (400..999) and "error" otherwise. */
+/* Marks ev as failed, with error_type "http_<status>" (composed in
+ * ev->error_buf, so borrowed from ev) for an HTTP error status (400..999)
+ * and "error" otherwise. */
 void source_set_error(struct event *ev, int64_t http_status);
 
-/* True when a chat.completion body comes from OpenRouter (it names the
- * serving provider, reports usage.cost, or has a "gen-" id). */
+/* True when a chat.completion body (borrowed for the call) comes from
+ * OpenRouter (it names the serving provider, reports usage.cost, or has a
+ * "gen-" id). */
 bool source_openai_chat_is_openrouter(const struct body_node *doc);
 
-/* The descriptors, one per shape. */
+/* The descriptors, one per shape (static; borrowed by every user). */
 extern const struct source source_openrouter_generation;
 extern const struct source source_openrouter_chat;
 extern const struct source source_litellm;
