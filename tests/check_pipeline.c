@@ -418,7 +418,9 @@ START_TEST(forced_source)
     config_finish(c, err);
     struct stats st;
     memset(&st, 0, sizeof(st));
-    ck_assert_ptr_null(pipeline_new(c, NULL, &st, err));
+    struct pipeline *p = (struct pipeline *)&st; /* must be reset to NULL */
+    ck_assert_int_eq(pipeline_new(c, NULL, &st, &p, err), -EINVAL);
+    ck_assert_ptr_null(p);
     ck_assert_ptr_nonnull(strstr(err, "unknown source"));
     config_free(c);
 }
