@@ -57,7 +57,7 @@ const char *event_compact_id(struct event *ev, const char *id)
 }
 
 /* Parts never exceed their totals, and total = input + output: checked here
- * once for every source (docs/schema.md, "Tokens"). */
+ * once for every source (docs/sources.md, "Token rules"). */
 static int event_check_tokens(struct event *ev, char err[ERR_MAX])
 {
     if (ev->input_tokens != EVENT_ABSENT) {

@@ -213,7 +213,7 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     if (rc < 0)
         return rc;
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
-     * "Cost"). */
+     * "Prices and cost"). */
     if (isnan(ev->cost_usd))
         pricing_apply(p->prices, ev);
     else

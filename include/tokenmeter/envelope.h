@@ -12,7 +12,7 @@
  * required; org, team, user and source are optional strings, and null or ""
  * counts as absent. The envelope's tenancy outranks both the transport's
  * and the body's own; "source" skips detection among the other shapes. See
- * docs/sources.md.
+ * docs/sources.md ("Input forms", "Tenancy").
  *
  * This module only reads and writes the wrapper: what becomes of the inner
  * body is the pipeline's business.

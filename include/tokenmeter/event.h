@@ -2,7 +2,8 @@
 /*
  * event — the normalized usage event, and the one place that knows how it
  * is stored: the measurement's tags and fields, their names and types, and
- * the token rules every source's event obeys (docs/schema.md).
+ * the token rules every source's event obeys (docs/schema.md; the rules:
+ * docs/sources.md, "Token rules").
  *
  * Token counts are non-negative; EVENT_ABSENT means "the source did not say",
  * which is different from zero and is never written as 0. Floats use NAN for

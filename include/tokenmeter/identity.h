@@ -2,7 +2,7 @@
 /*
  * identity — where a re-sent event lands in InfluxDB, and the bounded
  * in-process cache that drops repeats before they are written
- * (docs/schema.md, "Identity and duplicates").
+ * (docs/schema.md, "Identity and deduplication").
  *
  * InfluxDB identifies a point by measurement + tag set + timestamp; a second
  * write with the same identity overwrites the first. In the default
