@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tokenmeter/identity.h"
+#include "tokenmeter/map.h"
 
 START_TEST(fnv1a_vectors)
 {
