@@ -87,12 +87,12 @@ int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
         config_free(io->cfg);
         return rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
     }
-    io->pipeline = pipeline_new(io->cfg, io->dl, &io->stats, err);
-    if (!io->pipeline) {
+    rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, err);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
         deadletter_close(io->dl);
         config_free(io->cfg);
-        return EX_CONFIG;
+        return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
     }
     cmd_io_signals(io);
     return EX_OK;
