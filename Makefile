@@ -66,7 +66,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
-        check-pricing-oracle \
+        check-pricing-oracle check-prices-cmd \
         check-asan check-valgrind check-integration-asan fuzz \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
@@ -111,7 +111,7 @@ $(CHECKBIN): $(TOBJ) $(LIB_OBJ)
 # check: everything that needs no server. check-integration: real InfluxDB and
 # real Telegraf (started by the scripts on 127.0.0.1, stopped afterwards).
 
-check: check-unit check-golden check-hostile check-operation
+check: check-unit check-golden check-hostile check-operation check-prices-cmd
 
 check-unit: $(CHECKBIN) $(BIN)
 	TOKENMETER=$(abspath $(BIN)) TESTDATA=$(abspath tests/data) $(CHECKBIN)
@@ -124,6 +124,10 @@ check-hostile: $(BIN)
 
 check-operation: $(BIN)
 	python3 tests/operation.py $(BIN)
+
+# tokenmeter prices update/show against a local HTTP server.
+check-prices-cmd: $(BIN)
+	python3 tests/prices_cmd.py $(BIN)
 
 # make install into a scratch tree, then run the installed binary.
 check-install: $(BIN)

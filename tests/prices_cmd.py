@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`tokenmeter prices update|show` against a local HTTP server (127.0.0.1).
+
+update: a good map replaces the file (and nothing is left beside it); a
+404, a body that is not JSON, JSON that holds no per-token model, and an
+unreachable server each fail with exit 69 and leave the old file byte for
+byte. show: the entry, the lookup step that found it, and its rates.
+Prints "N passed, M failed" last.
+"""
+import http.server
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "./tokenmeter"
+GOOD = json.dumps({
+    "sample_spec": {"input_cost_per_token": 0},
+    "gpt-new": {"input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06,
+                "input_cost_per_token_above_200k_tokens": 2e-06,
+                "litellm_provider": "openai"},
+}).encode()
+BODIES = {
+    "/good.json": (200, GOOD),
+    "/html": (200, b"<html>not a map</html>"),
+    "/empty.json": (200, b"{\"dall-e\": {\"output_cost_per_image\": 0.04}}"),
+    "/bad-price.json": (200, b"{\"m\": {\"input_cost_per_token\": -1}}"),
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code, body = BODIES.get(self.path, (404, b"not found"))
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def run(*args):
+    p = subprocess.run([BIN, "-c", "/dev/null", "prices"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def main():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % srv.server_address[1]
+    passed, failed = 0, []
+
+    def check(name, cond, detail=""):
+        nonlocal passed
+        if cond:
+            passed += 1
+        else:
+            failed.append(name)
+            print("FAIL %s %s" % (name, detail))
+
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "prices.json")
+        old = b"{\"old-model\": {\"input_cost_per_token\": 1, \"output_cost_per_token\": 1}}"
+        with open(out, "wb") as f:
+            f.write(old)
+        for path in ("/missing", "/html", "/empty.json", "/bad-price.json"):
+            rc, _, err = run("update", "--url", base + path, "--output", out)
+            with open(out, "rb") as f:
+                kept = f.read() == old
+            check("update %s fails" % path, rc == 69 and "is unchanged" in err, (rc, err))
+            check("update %s keeps the old file" % path, kept)
+            check("update %s leaves no temporary file" % path, os.listdir(d) == ["prices.json"],
+                  os.listdir(d))
+        rc, _, err = run("update", "--url", "http://127.0.0.1:1/x", "--output", out)
+        check("update unreachable fails", rc == 69, (rc, err))
+        rc, so, err = run("update", "--url", base + "/good.json", "--output", out)
+        with open(out, "rb") as f:
+            check("update replaces the file", rc == 0 and f.read() == GOOD, (rc, err))
+        check("update says how to reload", "SIGHUP" in so and "1 models" in so, so)
+        check("update leaves no temporary file", os.listdir(d) == ["prices.json"], os.listdir(d))
+        rc, so, _ = run("show", "openai/gpt-new", "--set", "ingest.prices=" + out)
+        check("show finds by stripping the provider", rc == 0 and
+              "entry \"gpt-new\", found by the model name without its first" in so, so)
+        check("show lists the tier rate", "input_cost_per_token_above_200k_tokens" in so, so)
+        rc, so, _ = run("show", "gpt-old", "--set", "ingest.prices=" + out)
+        check("show of an unknown model exits 1", rc == 1 and "no entry" in so, (rc, so))
+    srv.shutdown()
+    print("%d passed, %d failed" % (passed, len(failed)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
