@@ -24,7 +24,10 @@ static const char report_usage[] =
     "\n"
     "Prints the daily summaries stored by 'tokenmeter aggregate', one row per\n"
     "(day, org, [team,] model, provider), then the totals. Without a day option:\n"
-    "every stored day.\n"
+    "every stored day. Unknown cost is never shown as zero: in the table a cost\n"
+    "some requests had no price for ends with '+' (a lower bound), and one no\n"
+    "request had a price for reads 'unknown'; csv and json give unpriced_requests\n"
+    "beside every cost_usd.\n"
     "\n"
     "options:\n"
     "      --org ORG             only this organization\n"
@@ -72,7 +75,13 @@ static void report_cell(const struct summary_row *r, int col, char *out, size_t 
         snprintf(out, cap, "%" PRId64, r->counts[col - REPORT_NTEXT]);
         return;
     }
-    snprintf(out, cap, "%.6f", r->cost_usd);
+    /* A cost some requests had no price for is a lower bound, and one none
+     * had a price for is unknown: neither may read as a whole sum. */
+    int64_t unpriced = r->counts[SUMMARY_UNPRICED_REQUESTS];
+    if (unpriced > 0 && unpriced >= r->counts[SUMMARY_REQUESTS])
+        snprintf(out, cap, "unknown");
+    else
+        snprintf(out, cap, "%.6f%s", r->cost_usd, unpriced > 0 ? "+" : "");
 }
 
 static const char *report_col_name(int col)
@@ -149,6 +158,13 @@ static void report_table(const struct summary_rows *rows, const struct summary_r
         report_table_line(&rows->items[i], REPORT_LINE_ROW, width, team);
     report_table_line(NULL, REPORT_LINE_RULE, width, team);
     report_table_line(total, REPORT_LINE_ROW, width, team);
+    /* On stderr, so the table stays what scripts parse. */
+    if (total->counts[SUMMARY_UNPRICED_REQUESTS] > 0)
+        log_msg_always(LOG_LEVEL_WARN,
+                       "report: %" PRId64 " requests had no price (cost_source=\"unpriced\"): a "
+                       "cost marked + is a lower bound, \"unknown\" has none priced; "
+                       "'tokenmeter check' names the models",
+                       total->counts[SUMMARY_UNPRICED_REQUESTS]);
 }
 
 static void report_csv_field(const char *s)

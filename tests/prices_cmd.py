@@ -6,6 +6,8 @@ update: a good map replaces the file (and nothing is left beside it); a
 404, a body that is not JSON, JSON that holds no per-token model, and an
 unreachable server each fail with exit 69 and leave the old file byte for
 byte. show: the entry, the lookup step that found it, and its rates.
+report: a cost some requests had no price for is marked as a lower bound,
+one with none priced reads "unknown", never 0.
 Prints "N passed, M failed" last.
 """
 import http.server
@@ -89,6 +91,37 @@ def main():
         check("show lists the tier rate", "input_cost_per_token_above_200k_tokens" in so, so)
         rc, so, _ = run("show", "gpt-old", "--set", "ingest.prices=" + out)
         check("show of an unknown model exits 1", rc == 1 and "no entry" in so, (rc, so))
+        # report never shows unknown cost as zero
+        lp = os.path.join(d, "u.lp")
+        db = os.path.join(d, "s.sqlite")
+        with open(lp, "w") as f:
+            f.write('llm_usage,model=a,org=o,provider=p,source=openai,status=success '
+                    'input_tokens=1i,output_tokens=1i,cost_usd=0.5,cost_source="computed",'
+                    'event_id="1" 1787666500000000000\n'
+                    'llm_usage,model=a,org=o,provider=p,source=openai,status=success '
+                    'input_tokens=1i,output_tokens=1i,cost_source="unpriced",'
+                    'event_id="2" 1787666500000000001\n'
+                    'llm_usage,model=b,org=o,provider=p,source=openai,status=success '
+                    'input_tokens=1i,output_tokens=1i,cost_source="unpriced",'
+                    'event_id="3" 1787666500000000002\n')
+        p = subprocess.run([BIN, "-c", "/dev/null", "aggregate", "--input", lp, "--sqlite", db,
+                            "--from", "2026-08-25", "--to", "2026-08-25"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check("aggregate the report's store", p.returncode == 0, p.stderr)
+        p = subprocess.run([BIN, "-c", "/dev/null", "report", "--sqlite", db],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        rows = {l.split()[2]: l.split()[-1] for l in p.stdout.decode().splitlines()
+                if l.startswith("2026-")}
+        total = p.stdout.decode().splitlines()[-1].split()[-1]
+        check("report marks a partly priced cost", rows.get("a") == "0.500000+", rows)
+        check("report says unknown, not 0", rows.get("b") == "unknown", rows)
+        check("report total is a lower bound", total == "0.500000+", total)
+        check("report says why on stderr", b"2 requests had no price" in p.stderr, p.stderr)
+        p = subprocess.run([BIN, "-c", "/dev/null", "report", "--sqlite", db, "--format", "csv"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        head, *body = p.stdout.decode().splitlines()
+        check("csv gives unpriced_requests beside cost_usd",
+              head.endswith("unpriced_requests,cost_usd") and body[-1].endswith(",2,0.5"), body)
     srv.shutdown()
     print("%d passed, %d failed" % (passed, len(failed)))
     return 1 if failed else 0
