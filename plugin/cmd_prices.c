@@ -142,6 +142,7 @@ static int prices_event(const struct body_node *doc, struct event *ev, char err[
         {"/output_tokens", offsetof(struct event, output_tokens)},
         {"/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
         {"/input_audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {"/cached_input_audio_tokens", offsetof(struct event, cached_input_audio_tokens)},
         {"/input_image_tokens", offsetof(struct event, input_image_tokens)},
         {"/output_audio_tokens", offsetof(struct event, output_audio_tokens)},
         {"/output_image_tokens", offsetof(struct event, output_image_tokens)},

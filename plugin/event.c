@@ -24,6 +24,7 @@ void event_init(struct event *ev, const char *source)
     ev->reasoning_tokens = EVENT_ABSENT;
     ev->total_tokens = EVENT_ABSENT;
     ev->input_audio_tokens = EVENT_ABSENT;
+    ev->cached_input_audio_tokens = EVENT_ABSENT;
     ev->input_image_tokens = EVENT_ABSENT;
     ev->output_audio_tokens = EVENT_ABSENT;
     ev->output_image_tokens = EVENT_ABSENT;
@@ -97,6 +98,10 @@ static int event_check_tokens(struct event *ev, char err[ERR_MAX])
      * add up to more than their total would bill tokens twice. */
     const int64_t in[] = {ev->input_audio_tokens, ev->input_image_tokens};
     const int64_t out[] = {ev->reasoning_tokens, ev->output_audio_tokens, ev->output_image_tokens};
+    if (ev->cached_input_audio_tokens > 0 &&
+        (ev->cached_input_audio_tokens > ev->cached_input_tokens ||
+         ev->cached_input_audio_tokens > ev->input_audio_tokens))
+        return err_set(err, -EINVAL, "cached audio tokens exceed cached or audio input tokens");
     if (!event_parts_fit(ev->input_tokens, in, 2))
         return err_set(err, -EINVAL, "audio and image tokens exceed input_tokens %" PRId64,
                        ev->input_tokens);
@@ -180,6 +185,7 @@ int event_format_point(const struct event *ev, const struct event_schema *schema
         {"reasoning_tokens", ev->reasoning_tokens},
         {"total_tokens", ev->total_tokens},
         {"input_audio_tokens", ev->input_audio_tokens},
+        {"cached_input_audio_tokens", ev->cached_input_audio_tokens},
         {"input_image_tokens", ev->input_image_tokens},
         {"output_audio_tokens", ev->output_audio_tokens},
         {"output_image_tokens", ev->output_image_tokens},

@@ -596,7 +596,9 @@ static const char *pricing_tier_suffix(const char *tier)
 
 /* The counts the cost is made of; absent parts are zero. */
 struct pricing_counts {
-    int64_t prompt, cached, writes, writes_1h, audio, image;
+    int64_t prompt, cached, writes, writes_1h;
+    int64_t audio, cached_audio; /* input audio not read from the cache, and read from it */
+    int64_t image;
     int64_t output, reasoning, out_audio, out_image, searches;
 };
 
@@ -746,7 +748,12 @@ static double pricing_standard(const struct pricing_model *m, const struct prici
         text = text > 0 ? text : 0;
     }
     pricing_part(text, r.input, "input", &sum, miss);
-    pricing_part(c->cached, r.cache_read, "cache_read", &sum, miss);
+    /* _calculate_cache_read_cost: cached audio at its own rate. */
+    pricing_part(c->cached - c->cached_audio, r.cache_read, "cache_read", &sum, miss);
+    pricing_part(
+        c->cached_audio,
+        pricing_or(pricing_tiered(m, "cache_read_input_audio_token_cost", sfx), r.cache_read),
+        "cache_read_audio", &sum, miss);
     if (audio > 0)
         pricing_part(
             audio, pricing_modality_rate(m, "input_cost_per_audio_token", sfx, c->prompt, r.input),
@@ -846,7 +853,20 @@ static double pricing_batch(const struct pricing_model *m, const struct pricing_
                      "input_audio", &sum, miss);
         pricing_part(c->image, pricing_batch_modality(m, "input_cost_per_image_token", 0, input),
                      "input_image", &sum, miss);
-        pricing_part(cached, read, "cache_read", &sum, miss);
+        int64_t cached_audio = isnan(read) ? 0 : c->cached_audio;
+        pricing_part(cached - cached_audio, read, "cache_read", &sum, miss);
+        /* _cached_audio_batch_fallback */
+        double audio_read = batch_read;
+        if (isnan(audio_read)) {
+            char key[PRICING_KEY_MAX * 2];
+            pricing_modality_key(m, "cache_read_input_audio_token_cost", "", c->prompt, key,
+                                 sizeof(key));
+            audio_read = pricing_or(pricing_get(m, key), pricing_or(read, 0));
+        }
+        pricing_part(
+            cached_audio,
+            pricing_batch_modality(m, "cache_read_input_audio_token_cost", c->prompt, audio_read),
+            "cache_read_audio", &sum, miss);
         write = pricing_or(write, input);
         pricing_part(writes - c->writes_1h, write, "cache_write", &sum, miss);
         pricing_part(bills_writes ? c->writes_1h : 0, pricing_or(write_1h, write), "cache_write_1h",
@@ -891,6 +911,7 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
         .writes = pricing_known(ev->cache_write_tokens),
         .writes_1h = pricing_known(ev->cache_write_1h_tokens),
         .audio = pricing_known(ev->input_audio_tokens),
+        .cached_audio = pricing_known(ev->cached_input_audio_tokens),
         .image = pricing_known(ev->input_image_tokens),
         .output = ev->output_tokens,
         .reasoning = pricing_known(ev->reasoning_tokens),
@@ -898,6 +919,10 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
         .out_image = pricing_known(ev->output_image_tokens),
         .searches = pricing_known(ev->web_search_requests),
     };
+    /* parse_prompt_tokens_details: cached audio is part of the cache hits
+     * and leaves the audio count. */
+    c.cached_audio = c.cached_audio < c.cached ? c.cached_audio : c.cached;
+    c.audio = c.audio > c.cached_audio ? c.audio - c.cached_audio : 0;
     bool batch = ev->service_tier && strcasecmp(ev->service_tier, "batch") == 0;
     double sum = batch ? pricing_batch(m, &c, &miss)
                        : pricing_standard(m, &c, pricing_tier_suffix(ev->service_tier), &miss);

@@ -78,6 +78,7 @@ struct event {
      * docs on pricing): audio and image tokens are inside input_tokens /
      * output_tokens, like cached and reasoning tokens. */
     int64_t input_audio_tokens;
+    int64_t cached_input_audio_tokens; /* the part of input audio read from the cache */
     int64_t input_image_tokens;
     int64_t output_audio_tokens;
     int64_t output_image_tokens;

@@ -103,6 +103,8 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
         (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
         (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "AUDIO",
                               &ev.input_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/cacheTokensDetails", "AUDIO",
+                              &ev.cached_input_audio_tokens, err)) < 0 ||
         (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "IMAGE",
                               &ev.input_image_tokens, err)) < 0 ||
         (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "AUDIO",

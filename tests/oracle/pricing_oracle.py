@@ -71,6 +71,10 @@ SKIPPED_PROVIDERS = {
     "xai": "thresholds inclusive (>=) for xAI",
     "fireworks_ai": "default cache-read rate for Fireworks",
     "perplexity": "Perplexity's own calculator (request and citation fees)",
+    # LiteLLM signs in to these to resolve the model (a network call): never here.
+    "github_copilot": "LiteLLM signs in to the provider first",
+    "chatgpt": "LiteLLM signs in to the provider first",
+    "gigachat": "LiteLLM signs in to the provider first",
 }
 
 
@@ -121,10 +125,15 @@ def gen_usage(rng, entry):
         rest -= w
         if w and rng.random() < 0.5:
             c["cache_write_1h_tokens"] = rng.randint(0, w)
-    audio_priced = any(k.startswith("input_cost_per_audio_token") for k in entry)
+    audio_priced = any(k.startswith(("input_cost_per_audio_token", "cache_read_input_audio"))
+                       for k in entry)
     if rest and rng.random() < (0.6 if audio_priced else 0.15):
         c["input_audio_tokens"] = rng.randint(0, rest)
         rest -= c["input_audio_tokens"]
+        # audio read from the cache: part of both the cache hits and the audio
+        if c.get("cached_input_tokens") and rng.random() < 0.5:
+            c["cached_input_audio_tokens"] = rng.randint(0, c["cached_input_tokens"])
+            c["input_audio_tokens"] += c["cached_input_audio_tokens"]
     image_priced = any(k.startswith("input_cost_per_image_token") for k in entry)
     if rest and rng.random() < (0.6 if image_priced else 0.15):
         c["input_image_tokens"] = rng.randint(0, rest)
@@ -152,6 +161,8 @@ def litellm_cost(key, entry, c, tier):
         cached_tokens=g("cached_input_tokens", 0),
         cache_creation_tokens=writes,
         audio_tokens=g("input_audio_tokens", 0),
+        cached_tokens_details={"audio_tokens": g("cached_input_audio_tokens")}
+        if g("cached_input_audio_tokens") is not None else None,
         image_tokens=g("input_image_tokens", 0),
         cache_creation_token_details=CacheCreationTokenDetails(
             ephemeral_5m_input_tokens=writes - writes_1h, ephemeral_1h_input_tokens=writes_1h)
