@@ -41,7 +41,18 @@ struct pricing_model {
     size_t name;  /* offset into t->text */
     size_t first; /* rates[first .. first + n) */
     size_t n;
+    unsigned flags; /* PRICING_F_*: provider rules LiteLLM keys to litellm_provider */
 };
+
+/* xAI bills a tier once the prompt reaches its threshold (>=, not >), and
+ * its completion as a whole at the output rate (llms/xai/cost_calculator.py). */
+#define PRICING_F_XAI 1u
+/* Fireworks: a model without a cache-read price reads at half the input
+ * price (llms/fireworks_ai/cache_pricing.py), and LiteLLM's Fireworks
+ * calculator prices every request at the standard tier. */
+#define PRICING_F_FIREWORKS    2u
+#define PRICING_FIREWORKS_READ 0.5
+#define PRICING_XAI_SEARCH     5e-3 /* LiteLLM's xAI default per search */
 
 struct pricing {
     struct buf text; /* every model name and rate key, NUL-terminated */
@@ -146,12 +157,13 @@ static int pricing_add_rate(struct pricing *t, const char *key, double usd)
 
 /* Makes the rates from `first` on the entry of `name`, replacing an
  * existing entry's rates as a whole. */
-static int pricing_put(struct pricing *t, const char *name, size_t first)
+static int pricing_put(struct pricing *t, const char *name, size_t first, unsigned flags)
 {
     struct pricing_model *m = pricing_find(t, name);
     if (m) {
         m->first = first;
         m->n = t->nrates - first;
+        m->flags = flags;
         return 0;
     }
     size_t off = t->text.len;
@@ -161,7 +173,7 @@ static int pricing_put(struct pricing *t, const char *name, size_t first)
         return -ENOMEM;
     if (map_insert(&t->index, map_hash_str(MAP_HASH_INIT, name), t->nmodels) < 0)
         return -ENOMEM;
-    t->models[t->nmodels++] = (struct pricing_model){t, off, first, t->nrates - first};
+    t->models[t->nmodels++] = (struct pricing_model){t, off, first, t->nrates - first, flags};
     return 0;
 }
 
@@ -230,7 +242,23 @@ static int pricing_search_rates(struct pricing *t, const char *path, const char 
                        path, model);
     if (!priced && google)
         usd = PRICING_GOOGLE_SEARCH;
-    if (((priced || google) && pricing_add_rate(t, PRICING_SEARCH, usd) < 0) ||
+    /* xAI: the first positive of medium, low, high, else LiteLLM's default. */
+    const char *provider = body_str(v, "/litellm_provider");
+    bool xai = provider && strcmp(provider, "xai") == 0;
+    if (xai) {
+        static const char *const sizes[] = {"/" PRICING_SEARCH "/search_context_size_medium",
+                                            "/" PRICING_SEARCH "/search_context_size_low",
+                                            "/" PRICING_SEARCH "/search_context_size_high"};
+        usd = PRICING_XAI_SEARCH;
+        for (size_t i = 0; i < PRICING_N(sizes); i++) {
+            double d = 0;
+            if (pricing_value(body_get(v, sizes[i]), &d) == 0 && d > 0) {
+                usd = d;
+                break;
+            }
+        }
+    }
+    if (((priced || google || xai) && pricing_add_rate(t, PRICING_SEARCH, usd) < 0) ||
         (google && !(unit && strcmp(unit, "per_query") == 0) &&
          pricing_add_rate(t, PRICING_PER_PROMPT, 1) < 0))
         return err_set(err, -ENOMEM, "prices %s: out of memory", path);
@@ -266,7 +294,12 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
     }
     if ((rc = pricing_search_rates(t, path, model, v, err)) < 0)
         return rc;
-    if (pricing_put(t, model, first) < 0)
+    const char *provider = body_str(v, "/litellm_provider");
+    unsigned flags = !provider                               ? 0
+                     : strcmp(provider, "xai") == 0          ? PRICING_F_XAI
+                     : strcmp(provider, "fireworks_ai") == 0 ? PRICING_F_FIREWORKS
+                                                             : 0;
+    if (pricing_put(t, model, first, flags) < 0)
         return err_set(err, -ENOMEM, "prices %s: out of memory", path);
     return 0;
 }
@@ -401,7 +434,7 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
         size_t first = t->nrates;
         if ((rc = pricing_parse_override(t, kv, err)) < 0)
             goto out;
-        if ((rc = pricing_put(t, kv->key, first)) < 0) {
+        if ((rc = pricing_put(t, kv->key, first, 0)) < 0) {
             err_set(err, rc, "%s: out of memory", kv->origin);
             goto out;
         }
@@ -545,10 +578,17 @@ static bool pricing_nonstandard(const char *key)
     return false;
 }
 
+/* _prompt_exceeds_threshold: above it, or at it where the provider's
+ * thresholds are inclusive. */
+static bool pricing_above(int64_t prompt, double th, bool inclusive)
+{
+    return (double)prompt > th || (inclusive && (double)prompt == th);
+}
+
 /* get_modality_token_cost_key: the key of the highest threshold of `base`
  * (+ sfx) that `prompt` exceeds, else base + sfx, into out. */
 static void pricing_modality_key(const struct pricing_model *m, const char *base, const char *sfx,
-                                 int64_t prompt, char *out, size_t cap)
+                                 int64_t prompt, bool inclusive, char *out, size_t cap)
 {
     char prefix[PRICING_KEY_MAX], tail[PRICING_KEY_MAX], best_str[PRICING_KEY_MAX], str[64];
     snprintf(prefix, sizeof(prefix), "%s_above_", base);
@@ -561,7 +601,7 @@ static void pricing_modality_key(const struct pricing_model *m, const char *base
             (!pricing_ends(key, "_tokens") && !pricing_ends(key, tail)))
             continue;
         double th = pricing_threshold(key, str, sizeof(str));
-        if (th >= 0 && (double)prompt > th && th > best) {
+        if (th >= 0 && pricing_above(prompt, th, inclusive) && th > best) {
             best = th;
             best_i = i;
         }
@@ -622,6 +662,8 @@ static struct pricing_rates pricing_base_rates(const struct pricing_model *m, co
         r.output = pricing_or(pricing_get(m, "output_cost_per_image_token"), r.output);
     r.cache_write = pricing_tiered(m, "cache_creation_input_token_cost", sfx);
     r.cache_read = pricing_tiered(m, "cache_read_input_token_cost", sfx);
+    if (isnan(r.cache_read) && (m->flags & PRICING_F_FIREWORKS))
+        r.cache_read = pricing_get(m, "input_cost_per_token") * PRICING_FIREWORKS_READ;
     char ttl_key[PRICING_KEY_MAX];
     snprintf(ttl_key, sizeof(ttl_key), "cache_creation_input_token_cost_above_1hr%s", sfx);
 
@@ -654,7 +696,7 @@ static struct pricing_rates pricing_base_rates(const struct pricing_model *m, co
         order[j] = i;
     }
     for (size_t k = 0; k < n; k++) {
-        if (!((double)prompt > ths[k]))
+        if (!pricing_above(prompt, ths[k], m->flags & PRICING_F_XAI))
             continue;
         pricing_threshold(pricing_text(m->t, m->t->rates[m->first + order[k]].key), str,
                           sizeof(str));
@@ -704,7 +746,7 @@ static double pricing_modality_rate(const struct pricing_model *m, const char *b
                                     const char *sfx, int64_t prompt, double input)
 {
     char key[PRICING_KEY_MAX * 2];
-    pricing_modality_key(m, base, sfx, prompt, key, sizeof(key));
+    pricing_modality_key(m, base, sfx, prompt, m->flags & PRICING_F_XAI, key, sizeof(key));
     double v = pricing_get(m, key);
     if (isnan(v) && *sfx && pricing_ends(key, sfx)) {
         key[strlen(key) - strlen(sfx)] = '\0';
@@ -764,7 +806,8 @@ static double pricing_standard(const struct pricing_model *m, const struct prici
     pricing_part(c->writes - c->writes_1h, r.cache_write, "cache_write", &sum, miss);
     pricing_part(c->writes_1h, r.cache_write_1h, "cache_write_1h", &sum, miss);
     /* Completion: without a breakdown every token is text. */
-    bool breakdown = c->reasoning > 0 || c->out_audio > 0 || c->out_image > 0;
+    bool breakdown =
+        !(m->flags & PRICING_F_XAI) && (c->reasoning > 0 || c->out_audio > 0 || c->out_image > 0);
     int64_t out_text = c->output;
     if (breakdown) {
         out_text = c->output - c->reasoning - c->out_audio - c->out_image;
@@ -804,7 +847,7 @@ static double pricing_batch_rate(const struct pricing_model *m, const char *pref
         if (strcmp(d, "_tokens" PRICING_BATCH_SFX) != 0)
             continue;
         double th = pricing_threshold(key, str, sizeof(str));
-        if (th >= 0 && (double)prompt > th && th > best) {
+        if (th >= 0 && pricing_above(prompt, th, m->flags & PRICING_F_XAI) && th > best) {
             best = th;
             rate = r->usd;
         }
@@ -817,7 +860,7 @@ static double pricing_batch_modality(const struct pricing_model *m, const char *
                                      int64_t prompt, double fallback)
 {
     char key[PRICING_KEY_MAX * 2], plain[PRICING_KEY_MAX];
-    pricing_modality_key(m, base, PRICING_BATCH_SFX, prompt, key, sizeof(key));
+    pricing_modality_key(m, base, PRICING_BATCH_SFX, prompt, false, key, sizeof(key));
     snprintf(plain, sizeof(plain), "%s" PRICING_BATCH_SFX, base);
     return pricing_or(pricing_or(pricing_get(m, key), pricing_get(m, plain)), fallback);
 }
@@ -835,7 +878,8 @@ static double pricing_batch(const struct pricing_model *m, const struct pricing_
         double read = batch_read;
         if (isnan(read)) {
             char key[PRICING_KEY_MAX * 2];
-            pricing_modality_key(m, "cache_read_input_token_cost", "", c->prompt, key, sizeof(key));
+            pricing_modality_key(m, "cache_read_input_token_cost", "", c->prompt, false, key,
+                                 sizeof(key));
             read = pricing_get(m, key);
         }
         double write = pricing_batch_rate(m, "cache_creation_input_token_cost", c->prompt);
@@ -859,7 +903,7 @@ static double pricing_batch(const struct pricing_model *m, const struct pricing_
         double audio_read = batch_read;
         if (isnan(audio_read)) {
             char key[PRICING_KEY_MAX * 2];
-            pricing_modality_key(m, "cache_read_input_audio_token_cost", "", c->prompt, key,
+            pricing_modality_key(m, "cache_read_input_audio_token_cost", "", c->prompt, false, key,
                                  sizeof(key));
             audio_read = pricing_or(pricing_get(m, key), pricing_or(read, 0));
         }
@@ -925,7 +969,11 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
     c.audio = c.audio > c.cached_audio ? c.audio - c.cached_audio : 0;
     bool batch = ev->service_tier && strcasecmp(ev->service_tier, "batch") == 0;
     double sum = batch ? pricing_batch(m, &c, &miss)
-                       : pricing_standard(m, &c, pricing_tier_suffix(ev->service_tier), &miss);
+                       : pricing_standard(m, &c,
+                                          m->flags & PRICING_F_FIREWORKS
+                                              ? ""
+                                              : pricing_tier_suffix(ev->service_tier),
+                                          &miss);
     /* Web search is billed per search at the default context size; a table
      * without a search price leaves the event unpriced (LiteLLM would add
      * nothing). */

@@ -61,15 +61,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SKIPPED = {
     "tiered_pricing": "all-or-nothing range tiers (Dashscope): not implemented",
     "off_peak_pricing": "rates by time of day: tokenmeter uses the standard rates",
-    "input_cost_per_character": "priced per character, not per token",
-    "provider_specific_entry": "provider-specific multipliers",
-    "explicit_cache_read_input_token_cost": "Gemini explicit-cache rate needs cache_type",
 }
 # Providers whose calculators add rules a token count does not carry
 # (inclusive thresholds, per-prompt grounding, regional uplifts...).
 SKIPPED_PROVIDERS = {
-    "xai": "thresholds inclusive (>=) for xAI",
-    "fireworks_ai": "default cache-read rate for Fireworks",
     "perplexity": "Perplexity's own calculator (request and citation fees)",
     # LiteLLM signs in to these to resolve the model (a network call): never here.
     "github_copilot": "LiteLLM signs in to the provider first",
@@ -181,6 +176,9 @@ def litellm_cost(key, entry, c, tier):
         if g("web_search_requests") else None,
     )
     provider = entry.get("litellm_provider")
+    if provider == "xai" and g("web_search_requests"):
+        # xAI counts searches in its own usage block (server_side_tool_usage_details)
+        usage.server_side_tool_usage_details = {"web_search_calls": g("web_search_requests")}
     if tier == "batch":
         # batch_cost_calculator re-resolves the provider from the name and
         # bills $0 when that finds no entry: not a price to compare with.
