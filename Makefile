@@ -136,6 +136,9 @@ check-install: $(BIN)
 	test -x $(BUILDDIR)/stage/usr/bin/tokenmeter
 	test -f $(BUILDDIR)/stage/usr/share/man/man1/tokenmeter.1
 	test -f $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf
+	test -f $(BUILDDIR)/stage/usr/share/tokenmeter/NOTICE
+	$(BUILDDIR)/stage/usr/bin/tokenmeter -c /dev/null prices show gpt-4o \
+	    --set ingest.prices=$(BUILDDIR)/stage/usr/share/tokenmeter/model_prices.json > /dev/null
 	$(BUILDDIR)/stage/usr/bin/tokenmeter --version
 	$(BUILDDIR)/stage/usr/bin/tokenmeter -c $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf \
 	    execd --dead-letter $(BUILDDIR)/stage/dl.ndjson < examples/webhooks.ndjson > /dev/null

@@ -303,6 +303,39 @@ START_TEST(audio_image_and_web_search)
 }
 END_TEST
 
+/* Rules LiteLLM keys to an entry's litellm_provider. */
+START_TEST(provider_rules_from_the_file)
+{
+    tu_write_file(path,
+                  "{\"grok\": {\"litellm_provider\": \"xai\", \"input_cost_per_token\": 1e-6, "
+                  "\"output_cost_per_token\": 2e-6, \"output_cost_per_reasoning_token\": 9e-6, "
+                  "\"input_cost_per_token_above_128k_tokens\": 2e-6},"
+                  "\"fw\": {\"litellm_provider\": \"fireworks_ai\", \"input_cost_per_token\": "
+                  "1e-6, \"output_cost_per_token\": 1e-6, \"input_cost_per_token_priority\": 9e-6},"
+                  "\"gem\": {\"litellm_provider\": \"gemini\", \"input_cost_per_token\": 1e-6, "
+                  "\"output_cost_per_token\": 1e-6}}");
+    struct pricing *t = load_ok(path, NULL);
+    double usd = 0;
+    /* xAI: the threshold itself takes the tier; the whole completion at the
+     * output rate; searches at $5 per 1000 without a search price */
+    struct event ev = tokens(128000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 10, 5);
+    ev.web_search_requests = 2;
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "grok", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 128000 * 2e-06 + 10 * 2e-06 + 2 * 0.005, 1e-12);
+    /* Fireworks: cache reads at half the input price; no service tier */
+    ev = tokens(1000, 100, EVENT_ABSENT, EVENT_ABSENT, 0, EVENT_ABSENT);
+    ev.service_tier = "priority";
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "fw", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 900 * 1e-06 + 100 * 5e-07, 1e-12);
+    /* Gemini: grounding billed once per prompt, at LiteLLM's default */
+    ev = tokens(1000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 0, EVENT_ABSENT);
+    ev.web_search_requests = 3;
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "gem", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 1e-06 + 0.035, 1e-12);
+    pricing_free(t);
+}
+END_TEST
+
 START_TEST(the_sample_call_costs_what_litellm_reported)
 {
     struct pricing *t = load_ok(example_prices(), NULL);
@@ -641,6 +674,7 @@ Suite *check_pricing_suite(void)
     tcase_add_test(tc, long_context_tier_reprices_the_whole_request);
     tcase_add_test(tc, service_tiers_and_batch);
     tcase_add_test(tc, audio_image_and_web_search);
+    tcase_add_test(tc, provider_rules_from_the_file);
     tcase_add_test(tc, the_sample_call_costs_what_litellm_reported);
     tcase_add_test(tc, missing_prices_and_tokens);
     tcase_add_test(tc, apply_sets_cost_source);
