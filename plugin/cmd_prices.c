@@ -109,8 +109,8 @@ static int prices_show(const struct config *cfg, const char *model, const char *
         pricing_free(t);
         return 1;
     }
-    printf("model \"%s\": entry \"%s\", found by %s\n", model, pricing_model_name(m),
-           via_names[via]);
+    printf("model \"%s\": entry \"%s\" of %s, found by %s\n", model, pricing_model_name(m),
+           pricing_path(t) ? pricing_path(t) : "[prices]", via_names[via]);
     printf("lookup order: \"%s\"", model);
     const char *slash = strchr(model, '/');
     if (slash && slash[1])

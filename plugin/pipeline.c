@@ -94,9 +94,9 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     if ((rc = pricing_load(cfg->ingest.prices, &cfg->prices, &p->prices, err)) < 0 ||
         (rc = mapping_new(&cfg->mapping, &p->mapping, err)) < 0)
         goto out;
-    if (cfg->ingest.prices && *cfg->ingest.prices)
+    if (pricing_path(p->prices))
         log_msg_always(LOG_LEVEL_INFO, "prices: %zu models from %s and [prices]",
-                       pricing_count(p->prices), cfg->ingest.prices);
+                       pricing_count(p->prices), pricing_path(p->prices));
 out:
     if (rc < 0) {
         pipeline_free(p);

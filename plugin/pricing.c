@@ -62,6 +62,7 @@ struct pricing {
     size_t nmodels, cap_models;
     struct map index;  /* model name -> models[] */
     struct map warned; /* hashes of the models already warned about */
+    char *path;        /* the file loaded, or NULL */
     bool warned_overflow;
 };
 
@@ -427,8 +428,14 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
     struct stat st;
     if (!path && stat(pricing_default_path(), &st) == 0)
         path = pricing_default_path();
-    if (path && *path && (rc = pricing_load_file(t, path, err)) < 0)
-        goto out;
+    if (path && *path) {
+        if ((rc = pricing_load_file(t, path, err)) < 0)
+            goto out;
+        if (!(t->path = strdup(path))) {
+            rc = err_set(err, -ENOMEM, "prices: out of memory");
+            goto out;
+        }
+    }
     for (size_t i = 0; overrides && i < overrides->len; i++) {
         const struct config_kv *kv = &overrides->items[i];
         size_t first = t->nrates;
@@ -455,12 +462,18 @@ void pricing_free(struct pricing *t)
     free(t->models);
     map_free(&t->index);
     map_free(&t->warned);
+    free(t->path);
     free(t);
 }
 
 size_t pricing_count(const struct pricing *t)
 {
     return t ? t->nmodels : 0;
+}
+
+const char *pricing_path(const struct pricing *t)
+{
+    return t ? t->path : NULL;
 }
 
 const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,

@@ -64,6 +64,11 @@ void pricing_free(struct pricing *t);
 /* Number of models in the table. */
 size_t pricing_count(const struct pricing *t);
 
+/* The file the table was loaded from (borrowed from t), or NULL when it
+ * holds only [prices] overrides. With path NULL, pricing_load reads the
+ * shipped snapshot when it is installed: this says whether it did. */
+const char *pricing_path(const struct pricing *t);
+
 /* How pricing_lookup found a model (the steps of the lookup rule). */
 enum pricing_via {
     PRICING_VIA_EXACT = 0,
