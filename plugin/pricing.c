@@ -95,12 +95,12 @@ static const struct {
 };
 
 /* The four families whose *_above_<N>_tokens keys move a whole request to a
- * long-context tier (LiteLLM's _BATCH_RATE_PREFIXES). */
-static const char *const pricing_tier_families[] = {
-    "input_cost_per_token",
-    "output_cost_per_token",
-    "cache_read_input_token_cost",
-    "cache_creation_input_token_cost",
+ * long-context tier (LiteLLM's _BATCH_RATE_PREFIXES), as threshold prefixes. */
+static const char *const pricing_tier_prefixes[] = {
+    "input_cost_per_token_above_",
+    "output_cost_per_token_above_",
+    "cache_read_input_token_cost_above_",
+    "cache_creation_input_token_cost_above_",
 };
 
 /* Suffixes that make a threshold key belong to a service tier or batch
@@ -689,11 +689,8 @@ static struct pricing_rates pricing_base_rates(const struct pricing_model *m, co
     for (size_t i = 0; i < m->n && n < PRICING_N(order); i++) {
         const char *key = pricing_text(m->t, m->t->rates[m->first + i].key);
         bool fam = false;
-        for (size_t f = 0; f < PRICING_N(pricing_tier_families) && !fam; f++) {
-            char p[PRICING_KEY_MAX];
-            snprintf(p, sizeof(p), "%s_above_", pricing_tier_families[f]);
-            fam = pricing_starts(key, p);
-        }
+        for (size_t f = 0; f < PRICING_N(pricing_tier_prefixes) && !fam; f++)
+            fam = pricing_starts(key, pricing_tier_prefixes[f]);
         if (!fam || !strstr(key, "_tokens") ||
             (pricing_nonstandard(key) && !(*sfx && pricing_ends(key, sfx))))
             continue;
