@@ -53,6 +53,8 @@ struct pricing_model {
 #define PRICING_F_FIREWORKS    2u
 #define PRICING_FIREWORKS_READ 0.5
 #define PRICING_XAI_SEARCH     5e-3 /* LiteLLM's xAI default per search */
+#define PRICING_TIER_FMT       "tiered_pricing.%zu."
+#define PRICING_TIERS_MAX      64
 
 struct pricing {
     struct buf text; /* every model name and rate key, NUL-terminated */
@@ -266,6 +268,50 @@ static int pricing_search_rates(struct pricing *t, const char *path, const char 
     return 0;
 }
 
+/* A tiered_pricing list (Alibaba's Model Studio and others: one tier, chosen
+ * by the prompt's size, prices the whole request): each tier with a valid
+ * "range": [start, end] is kept as the rates "tiered_pricing.<i>.range_start",
+ * ".range_end" and ".<key>" for its per-token keys. Returns the number of
+ * tiers kept with an input price, or -EINVAL / -ENOMEM with err set. */
+static int pricing_tier_rates(struct pricing *t, const char *path, const char *model,
+                              const struct body_node *v, char err[ERR_MAX])
+{
+    const struct body_node *tiers = body_get(v, "/tiered_pricing");
+    int priced = 0;
+    for (size_t i = 0, kept = 0; i < body_array_len(tiers); i++) {
+        const struct body_node *tier = body_array_at(tiers, i);
+        const struct body_node *range = body_get(tier, "/range");
+        double lo = 0, hi = 0;
+        if (body_array_len(range) != 2 || body_num(body_array_at(range, 0), "", &lo) < 0 ||
+            body_num(body_array_at(range, 1), "", &hi) < 0)
+            continue; /* LiteLLM ignores a tier without a usable range */
+        char key[PRICING_KEY_MAX * 2];
+        snprintf(key, sizeof(key), PRICING_TIER_FMT "range_start", kept);
+        int rc = pricing_add_rate(t, key, lo);
+        snprintf(key, sizeof(key), PRICING_TIER_FMT "range_end", kept);
+        if (rc < 0 || pricing_add_rate(t, key, hi) < 0)
+            return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+        for (size_t k = 0; k < body_object_len(tier); k++) {
+            const char *name = body_object_key(tier, k);
+            double usd = 0;
+            if (!pricing_kept_key(name) || body_type(body_object_value(tier, k)) == BODY_NULL)
+                continue;
+            if (strlen(name) >= PRICING_KEY_MAX ||
+                pricing_value(body_object_value(tier, k), &usd) < 0)
+                return err_set(err, -EINVAL,
+                               "prices %s: model \"%.128s\": tiered_pricing[%zu].%.100s is not a "
+                               "non-negative number",
+                               path, model, i, name);
+            snprintf(key, sizeof(key), PRICING_TIER_FMT "%s", kept, name);
+            if (pricing_add_rate(t, key, usd) < 0)
+                return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+            priced += strcmp(name, "input_cost_per_token") == 0;
+        }
+        kept++;
+    }
+    return priced;
+}
+
 /* One model of the LiteLLM file: its kept rates are appended. Entries
  * without a per-token input or output price (images, audio seconds, the
  * sample_spec documentation entry) are skipped: they cannot price a token
@@ -275,11 +321,16 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
 {
     if (strcmp(model, "sample_spec") == 0 || body_type(v) != BODY_OBJECT)
         return 1;
-    if (!body_has(v, "/input_cost_per_token") && !body_has(v, "/output_cost_per_token"))
-        return 1;
     size_t first = t->nrates;
     size_t n = body_object_len(v);
-    int rc;
+    int rc = pricing_tier_rates(t, path, model, v, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && !body_has(v, "/input_cost_per_token") &&
+        !body_has(v, "/output_cost_per_token")) {
+        t->nrates = first;
+        return 1;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *key = body_object_key(v, i);
         const struct body_node *val = body_object_value(v, i);
@@ -660,12 +711,66 @@ struct pricing_rates {
     double input, output, cache_read, cache_write, cache_write_1h;
 };
 
+/* The rate `key` of tier i, or NAN. */
+static double pricing_tier_get(const struct pricing_model *m, size_t i, const char *key)
+{
+    char k[PRICING_KEY_MAX * 2];
+    snprintf(k, sizeof(k), PRICING_TIER_FMT "%s", i, key);
+    return pricing_get(m, k);
+}
+
+/* select_tier_for_input: the tier whose (start, end] holds the prompt, the
+ * lowest start first; above every range, the highest. -1 without tiers, for
+ * an empty prompt, or when the tier has no input price (_select_priced_tier). */
+static long pricing_select_tier(const struct pricing_model *m, int64_t prompt)
+{
+    long match = -1, last = -1;
+    double match_lo = 0, last_lo = 0;
+    for (size_t i = 0; prompt > 0 && i < PRICING_TIERS_MAX; i++) {
+        double lo = pricing_tier_get(m, i, "range_start"), hi = pricing_tier_get(m, i, "range_end");
+        if (isnan(lo))
+            break;
+        if (last < 0 || lo >= last_lo) {
+            last = (long)i;
+            last_lo = lo;
+        }
+        if (lo < (double)prompt && (double)prompt <= hi && (match < 0 || lo < match_lo)) {
+            match = (long)i;
+            match_lo = lo;
+        }
+    }
+    long tier = match >= 0 ? match : last;
+    return tier >= 0 && !isnan(pricing_tier_get(m, (size_t)tier, "input_cost_per_token")) ? tier
+                                                                                          : -1;
+}
+
+/* _get_tiered_base_costs: one tier prices every token of the request; a
+ * rate the tier lacks is its input rate, except output, which falls back to
+ * the model's own output rate (and without one is missing: LiteLLM bills
+ * it at $0). */
+static struct pricing_rates pricing_tier_rates_of(const struct pricing_model *m, size_t tier)
+{
+    struct pricing_rates r;
+    r.input = pricing_tier_get(m, tier, "input_cost_per_token");
+    r.output = pricing_or(pricing_tier_get(m, tier, "output_cost_per_token"),
+                          pricing_get(m, "output_cost_per_token"));
+    r.cache_read = pricing_or(pricing_tier_get(m, tier, "cache_read_input_token_cost"), r.input);
+    r.cache_write =
+        pricing_or(pricing_tier_get(m, tier, "cache_creation_input_token_cost"), r.input);
+    r.cache_write_1h = pricing_or(
+        pricing_tier_get(m, tier, "cache_creation_input_token_cost_above_1hr"), r.cache_write);
+    return r;
+}
+
 /* _get_token_base_cost: the service tier's rates, then every
  * *_above_<N>_tokens threshold the prompt exceeds, lowest first, each
  * overlaying the rates it has. */
 static struct pricing_rates pricing_base_rates(const struct pricing_model *m, const char *sfx,
                                                int64_t prompt)
 {
+    long tier = pricing_select_tier(m, prompt);
+    if (tier >= 0)
+        return pricing_tier_rates_of(m, (size_t)tier);
     struct pricing_rates r;
     r.input = pricing_tiered(m, "input_cost_per_token", sfx);
     r.output = pricing_tiered(m, "output_cost_per_token", sfx);
@@ -766,8 +871,17 @@ static double pricing_modality_rate(const struct pricing_model *m, const char *b
 }
 
 /* _resolve_reasoning_token_cost. */
-static double pricing_reasoning_rate(const struct pricing_model *m, const char *sfx, double output)
+static double pricing_reasoning_rate(const struct pricing_model *m, const char *sfx, int64_t prompt,
+                                     double output)
 {
+    /* _get_tiered_reasoning_rate */
+    long tier = pricing_select_tier(m, prompt);
+    if (tier >= 0) {
+        double reasoning = pricing_tier_get(m, (size_t)tier, "output_cost_per_reasoning_token");
+        double out = pricing_tier_get(m, (size_t)tier, "output_cost_per_token");
+        if (!isnan(reasoning) || !isnan(out))
+            return pricing_or(reasoning, out);
+    }
     char key[PRICING_KEY_MAX];
     snprintf(key, sizeof(key), "output_cost_per_reasoning_token%s", sfx);
     double v = pricing_get(m, key);
@@ -828,8 +942,8 @@ static double pricing_standard(const struct pricing_model *m, const struct prici
         pricing_part(c->out_audio,
                      pricing_or(pricing_get(m, "output_cost_per_audio_token"), r.output),
                      "output_audio", &sum, miss);
-        pricing_part(c->reasoning, pricing_reasoning_rate(m, sfx, r.output), "reasoning", &sum,
-                     miss);
+        pricing_part(c->reasoning, pricing_reasoning_rate(m, sfx, c->prompt, r.output), "reasoning",
+                     &sum, miss);
         pricing_part(c->out_image,
                      pricing_or(pricing_tiered(m, "output_cost_per_image_token", sfx), r.output),
                      "output_image", &sum, miss);

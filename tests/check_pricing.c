@@ -336,6 +336,37 @@ START_TEST(provider_rules_from_the_file)
 }
 END_TEST
 
+/* A tiered_pricing list: the tier whose range holds the prompt prices the
+ * whole request; above every range, the last tier. */
+START_TEST(range_tiers_price_the_whole_request)
+{
+    tu_write_file(path, "{\"q\": {\"litellm_provider\": \"dashscope\", \"tiered_pricing\": ["
+                        "{\"range\": [0, 32000], \"input_cost_per_token\": 1e-6, "
+                        "\"output_cost_per_token\": 5e-6, \"cache_read_input_token_cost\": 1e-7},"
+                        "{\"range\": [32000, 128000], \"input_cost_per_token\": 2e-6, "
+                        "\"output_cost_per_token\": 9e-6}]}}");
+    struct pricing *t = load_ok(path, NULL);
+    const struct pricing_model *m = pricing_lookup(t, "q", NULL, NULL);
+    ck_assert_ptr_nonnull(m); /* kept although it has no flat price */
+    double usd = 0;
+    struct event ev = tokens(32000, 1000, EVENT_ABSENT, EVENT_ABSENT, 10, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0); /* (0, 32000] */
+    ck_assert_double_eq_tol(usd, 31000 * 1e-06 + 1000 * 1e-07 + 10 * 5e-06, 1e-12);
+    ev.input_tokens = 32001; /* second tier; it has no cache price: input rate */
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 32001 * 2e-06 + 10 * 9e-06, 1e-12);
+    ev.input_tokens = 500000; /* above every range: the last tier */
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 500000 * 2e-06 + 10 * 9e-06, 1e-12);
+    /* no prompt: no tier, and no flat output price: unpriced, not $0 */
+    ev = tokens(0, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 10, EVENT_ABSENT);
+    const char *missing = NULL;
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, &missing), -ENOENT);
+    ck_assert_str_eq(missing, "output");
+    pricing_free(t);
+}
+END_TEST
+
 START_TEST(the_sample_call_costs_what_litellm_reported)
 {
     struct pricing *t = load_ok(example_prices(), NULL);
@@ -675,6 +706,7 @@ Suite *check_pricing_suite(void)
     tcase_add_test(tc, service_tiers_and_batch);
     tcase_add_test(tc, audio_image_and_web_search);
     tcase_add_test(tc, provider_rules_from_the_file);
+    tcase_add_test(tc, range_tiers_price_the_whole_request);
     tcase_add_test(tc, the_sample_call_costs_what_litellm_reported);
     tcase_add_test(tc, missing_prices_and_tokens);
     tcase_add_test(tc, apply_sets_cost_source);

@@ -7,7 +7,8 @@
  * Each model keeps the per-token rates of the keys tokenmeter prices with
  * (input/output/cache read/cache write/reasoning/audio/image, their
  * *_above_<N>k_tokens long-context tiers, *_flex / *_priority / *_batches
- * service-tier variants) and the per-request web search price
+ * service-tier variants, tiered_pricing range tiers) and the per-request
+ * web search price
  * (search_context_cost_per_query.search_context_size_medium). A struct map
  * indexes the models, so a lookup is O(1) whatever the size of the file.
  *
@@ -16,7 +17,8 @@
  * provider and "/" prepended ("gpt-4o" with provider openai -> "openai/gpt-4o").
  *
  * The cost follows LiteLLM's cost calculator (generic_cost_per_token and
- * batch_cost_calculator) for token-priced models: the highest
+ * batch_cost_calculator) for token-priced models: a tiered_pricing range
+ * tier, when the entry has one, prices the whole request; else the highest
  * *_above_<N>k_tokens threshold that the request's whole input count
  * (cached and cache-written tokens included) exceeds reprices every part of
  * the request — input, output, cache reads and writes; a service tier picks

@@ -59,7 +59,6 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # Entries priced by something other than the usage's token counts, or by
 # a rule keyed to the serving provider that a usage event does not name.
 SKIPPED = {
-    "tiered_pricing": "all-or-nothing range tiers (Dashscope): not implemented",
     "off_peak_pricing": "rates by time of day: tokenmeter uses the standard rates",
 }
 # Providers whose calculators add rules a token count does not carry
@@ -73,12 +72,21 @@ SKIPPED_PROVIDERS = {
 }
 
 
+# LiteLLM fills these with 0 for an entry without them (a tiered-only entry):
+# tokenmeter calls such a count unpriced, counted as "unpriced-base".
+BASE_KEYS = ("input_cost_per_token", "output_cost_per_token")
+
+
 def num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def thresholds(entry):
     out = set()
+    for tier in entry.get("tiered_pricing") or []:
+        r = tier.get("range") if isinstance(tier, dict) else None
+        if isinstance(r, list) and len(r) == 2 and all(num(x) for x in r):
+            out.update(int(x) for x in r)
     for k, v in entry.items():
         if "_above_" in k and "_tokens" in k and num(v):
             s = k.rsplit("_above_", 1)[1].split("_tokens")[0]
@@ -203,7 +211,10 @@ def litellm_cost(key, entry, c, tier):
 def skip_reason(key, entry):
     if not isinstance(entry, dict):
         return "not an object"
-    if not num(entry.get("input_cost_per_token")) and not num(entry.get("output_cost_per_token")):
+    tiered = any(isinstance(t, dict) and num(t.get("input_cost_per_token"))
+                 for t in entry.get("tiered_pricing") or [])
+    if not num(entry.get("input_cost_per_token")) and not num(entry.get("output_cost_per_token")) \
+            and not tiered:
         return "not token-priced"
     for k, why in SKIPPED.items():
         if entry.get(k) is not None:
@@ -215,7 +226,8 @@ def skip_reason(key, entry):
     except Exception:
         return "LiteLLM cannot resolve the name"
     if any(info.get(k) != v for k, v in entry.items() if "cost" in k and num(v)) or \
-            any(v is not None and k not in entry for k, v in info.items() if "cost" in k):
+            any(v is not None and k not in entry and not (v == 0 and k in BASE_KEYS)
+                for k, v in info.items() if "cost" in k):
         return "LiteLLM resolves the name to another entry"
     if any(k.startswith(("input_cost_per_token_above_", "output_cost_per_token_above_"))
            and not num(v) for k, v in entry.items()):
