@@ -65,7 +65,7 @@ FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
         check-asan check-valgrind check-integration-asan fuzz \
-        check-integration format format-check lint install uninstall clean bench deb rpm
+        check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
 
@@ -136,6 +136,13 @@ check-install: $(BIN)
 
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
+
+# The HTML report in headless Chromium (setup.sh installs Debian's chromium
+# when missing; it needs root then) and the Grafana dashboard's queries
+# against a real InfluxDB. Screenshot: tests/out/report-html.png.
+check-report: $(BIN)
+	tests/browser/setup.sh
+	python3 tests/browser/test_report_html.py $(abspath $(BIN))
 
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
 # the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
