@@ -143,6 +143,7 @@ check-integration: $(BIN)
 check-report: $(BIN)
 	tests/browser/setup.sh
 	python3 tests/browser/test_report_html.py $(abspath $(BIN))
+	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
 
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
 # the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
@@ -204,11 +205,13 @@ install: $(BIN)
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
+	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana/tokenmeter.json
 	for f in telegraf/*.conf; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/; done; true
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana
 
 clean:
 	rm -rf build tokenmeter tests/out
