@@ -190,5 +190,7 @@ out:
 
 bool report_shows(const struct report *rep, enum report_key k)
 {
-    return (rep->keys & REPORT_BY(k)) && (k != REPORT_KEY_TEAM || rep->team);
+    /* The default rows hide an all-empty team; asked for, it is shown. */
+    return (rep->keys & REPORT_BY(k)) &&
+           (k != REPORT_KEY_TEAM || rep->team || rep->keys != REPORT_KEYS_DEFAULT);
 }

@@ -127,6 +127,14 @@ START_TEST(build_rollup)
     ck_assert_int_eq(rep.total.counts[SUMMARY_REQUESTS], 14);
     report_free(&rep);
 
+    /* Asked for, the team column is shown even when no row has a team. */
+    report_init(&rep);
+    ck_assert_int_eq(report_build(&rep, &stored, NULL, REPORT_BY(REPORT_KEY_TEAM), err), 0);
+    ck_assert(report_shows(&rep, REPORT_KEY_TEAM));
+    ck_assert_uint_eq(rep.rows.len, 1);
+    ck_assert_int_eq(rep.rows.items[0].counts[SUMMARY_REQUESTS], 14);
+    report_free(&rep);
+
     /* Without aliases the names stay apart. */
     report_init(&rep);
     ck_assert_int_eq(report_build(&rep, &stored, NULL, REPORT_BY(REPORT_KEY_MODEL), err), 0);

@@ -80,8 +80,8 @@ void report_free(struct report *rep);
 int report_build(struct report *rep, const struct summary_rows *stored,
                  const struct config_kv_list *aliases, unsigned keys, char err[ERR_MAX]);
 
-/* Whether column k is printed: grouped by, and for team only when some row
- * has one. */
+/* Whether column k is printed: grouped by; team in the default rows only
+ * when some row has one. */
 bool report_shows(const struct report *rep, enum report_key k);
 
 #endif
