@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tokenmeter report — prints the daily summaries from the SQLite store,
- * rolled up by the chosen keys, as an aligned table, CSV, JSON or one
- * self-contained HTML page (report_html), with totals. Read-only: it never
- * creates or changes the store. docs/report.md describes it.
+ * rolled up by the chosen keys (report), with totals: as an aligned table
+ * or CSV (here), JSON (report_json) or one self-contained HTML page
+ * (report_html). Read-only: it never creates or changes the store.
+ * docs/report.md describes it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "tokenmeter/log.h"
 #include "tokenmeter/report.h"
 #include "tokenmeter/report_html.h"
+#include "tokenmeter/report_json.h"
 #include "tokenmeter/summary_store.h"
 #include "tokenmeter/tzday.h"
 
@@ -222,100 +223,6 @@ static void report_csv(const struct report *rep)
     }
 }
 
-/* A JSON string for s (new reference), or NULL when out of memory. Names
- * reach the store from webhooks and line-protocol files and may not be
- * UTF-8, which a JSON string cannot carry: such a name is written with its
- * non-ASCII bytes as '?', as the table makes control bytes printable. */
-static json_t *report_json_text(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *ascii = strdup(s);
-    if (!ascii)
-        return NULL;
-    for (char *p = ascii; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(ascii);
-    free(ascii);
-    return j;
-}
-
-/* Significant digits that print v so that it reads back exactly: the fewest
- * of 15..17, the choice lineproto_format_float makes for line protocol. */
-static int report_real_digits(double v)
-{
-    char s[32];
-    for (int prec = 15; prec < 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            return prec;
-    }
-    return 17;
-}
-
-/* A row as a JSON object (new reference), or NULL when out of memory. */
-static json_t *report_json_row(const struct report *rep, const struct summary_row *r,
-                               bool with_keys)
-{
-    json_t *o = json_object();
-    bool bad = !o;
-    for (int k = 0; with_keys && k < REPORT_NKEYS; k++)
-        if (report_shows(rep, (enum report_key)k))
-            bad |=
-                json_object_set_new(o, report_key_names[k],
-                                    report_json_text(report_key_text(r, (enum report_key)k))) < 0;
-    for (int k = 0; k < SUMMARY_NCOUNTS; k++)
-        bad |= json_object_set_new(o, summary_count_names[k], json_integer(r->counts[k])) < 0;
-    /* JSON has no infinity: a cost sum that overflowed is written as null. */
-    bad |= json_object_set_new(o, "cost_usd",
-                               isfinite(r->cost_usd) ? json_real(r->cost_usd) : json_null()) < 0;
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* Prints the document; returns an exit status. Costs are printed with the
- * digits the most demanding one needs, so every number reads back exactly
- * and the usual costs print as short as in the csv format. */
-static int report_json(const struct report *rep)
-{
-    json_t *doc = json_object(), *list = json_array(), *by = json_array();
-    int digits = report_real_digits(rep->total.cost_usd);
-    bool bad = !doc || !list || !by;
-    for (size_t i = 0; i < rep->rows.len; i++) {
-        bad |= json_array_append_new(list, report_json_row(rep, &rep->rows.items[i], true)) < 0;
-        int d = report_real_digits(rep->rows.items[i].cost_usd);
-        digits = d > digits ? d : digits;
-    }
-    for (int k = 0; k < REPORT_NKEYS; k++)
-        if (rep->keys & REPORT_BY(k))
-            bad |= json_array_append_new(by, json_string(report_key_names[k])) < 0;
-    bad |= json_object_set_new(doc, "timezone", report_json_text(rep->tz)) < 0;
-    if (rep->org)
-        bad |= json_object_set_new(doc, "org", report_json_text(rep->org)) < 0;
-    bad |= json_object_set_new(doc, "rows", list) < 0;
-    bad |= json_object_set_new(doc, "totals", report_json_row(rep, &rep->total, false)) < 0;
-    if (rep->first[0]) {
-        bad |= json_object_set_new(doc, "from", json_string(rep->first)) < 0;
-        bad |= json_object_set_new(doc, "to", json_string(rep->last)) < 0;
-    }
-    bad |= json_object_set_new(doc, "group_by", by) < 0;
-    int status = EX_OK;
-    if (bad) {
-        log_msg_always(LOG_LEVEL_ERROR, "report: out of memory");
-        status = EX_OSERR;
-    } else if (json_dumpf(doc, stdout, JSON_COMPACT | (size_t)JSON_REAL_PRECISION(digits)) < 0 ||
-               putchar('\n') == EOF) {
-        status = EX_IOERR;
-    }
-    json_decref(doc);
-    return status;
-}
-
 /* Sets the period of rep from the day options or --month; unbounded (every
  * stored day) when none was given. Returns an exit status. */
 static int report_period(struct report *rep, const char *day, const char *from, const char *to,
@@ -454,9 +361,8 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
         report_table(&rep);
     else if (format == REPORT_CSV)
         report_csv(&rep);
-    else if (format == REPORT_JSON)
-        status = report_json(&rep);
-    else if ((rc = report_html_write(&rep, stdout, err)) < 0) {
+    else if ((rc = format == REPORT_JSON ? report_json_write(&rep, stdout, err)
+                                         : report_html_write(&rep, stdout, err)) < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
         status = rc == -ENOMEM ? EX_OSERR : EX_IOERR;
     }
