@@ -229,13 +229,15 @@ static void html_chart_close(struct buf *b, const char *caption)
 
 /* ---- the charts ------------------------------------------------------- */
 
-/* The position of org in by_org (rows grouped by org only, sorted). */
-static size_t html_org_index(const struct summary_rows *by_org, const char *org)
+/* The position of org in by_org (rows grouped by org only, sorted), found
+ * through the set's index: every org of the page has its row there, so
+ * nothing is ever added. */
+static size_t html_org_index(struct summary_rows *by_org, const char *org)
 {
-    for (size_t i = 0; i < by_org->len; i++)
-        if (strcmp(by_org->items[i].org, org) == 0)
-            return i;
-    return 0;
+    struct summary_row *r = NULL;
+    if (summary_rows_get(by_org, "", org, "", "", "", &r) < 0)
+        return 0;
+    return (size_t)(r - by_org->items);
 }
 
 /* One segment per organization and day, stacked in organization order;
@@ -243,7 +245,7 @@ static size_t html_org_index(const struct summary_rows *by_org, const char *org)
  * above its bar with their number: their cost is unknown, not zero. */
 static void html_chart_cost(struct buf *b, const struct html_days *days,
                             const struct summary_rows *by_day_org,
-                            const struct summary_rows *by_day, const struct summary_rows *by_org)
+                            const struct summary_rows *by_day, struct summary_rows *by_org)
 {
     double max = 0, w = html_slot_w(days);
     for (size_t i = 0; i < by_day->len; i++)
@@ -662,7 +664,7 @@ static const unsigned html_set_keys[HTML_NSETS] = {
     REPORT_BY(REPORT_KEY_MODEL),
 };
 
-static void html_page(struct buf *b, const struct report *rep, const struct summary_rows *sets,
+static void html_page(struct buf *b, const struct report *rep, struct summary_rows *sets,
                       const struct summary_row *const *const *ptrs,
                       const struct summary_row *const *rows)
 {
