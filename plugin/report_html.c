@@ -96,12 +96,12 @@ static void html_name(struct buf *b, const char *s)
         buf_puts(b, "(none)");
 }
 
-/* A cost to read: cents for dollars, significant digits for fractions. */
+/* A cost to read: cents from a dollar on, significant digits below. */
 static void html_usd(struct buf *b, double v)
 {
     if (!isfinite(v))
         buf_puts(b, "overflow");
-    else if (v >= 100 || v == 0)
+    else if (v >= 1 || v == 0)
         buf_printf(b, "$%.2f", v);
     else
         buf_printf(b, "$%.4g", v);
@@ -186,7 +186,7 @@ static void html_axis(struct buf *b, double max, bool usd, bool right)
         buf_printf(b, "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"%s\" dy=\".32em\">",
                    right ? CHART_W - CHART_RIGHT + 6 : CHART_LEFT - 6, y, right ? "start" : "end");
         if (right)
-            buf_printf(b, "%.0f%%", v * 100);
+            buf_printf(b, "%.3g%%", v * 100);
         else if (usd)
             html_usd(b, v);
         else
@@ -279,10 +279,16 @@ static void html_chart_cost(struct buf *b, const struct html_days *days,
         html_text(b, r->org);
         buf_puts(b, "\" data-cost=\"");
         html_exact(b, cost);
-        buf_printf(b, "\"><title>%s ", r->day);
+        int64_t unpriced = r->counts[SUMMARY_UNPRICED_REQUESTS];
+        buf_printf(b, "\" data-unpriced=\"%" PRId64 "\"><title>%s ", unpriced, r->day);
         html_name(b, r->org);
         buf_puts(b, ": ");
-        html_usd(b, cost);
+        /* Only unpriced requests: an unknown cost, which is not $0. */
+        if (cost > 0 || unpriced == 0)
+            html_usd(b, cost);
+        if (unpriced > 0)
+            buf_printf(b, "%s%" PRId64 " unpriced requests (cost unknown)", cost > 0 ? " + " : "",
+                       unpriced);
         buf_puts(b, "</title></rect>\n");
         base += cost;
     }

@@ -91,6 +91,7 @@ PROBE = r"""
   const box = e => e.getBoundingClientRect();
   const segs = [...document.querySelectorAll('#chart-cost rect.seg')].map(r => ({
       day: r.dataset.day, org: r.dataset.org, cost: num(r.dataset.cost),
+      unpriced: num(r.dataset.unpriced), tip: r.querySelector('title').textContent,
       h: box(r).height, top: box(r).top, bottom: box(r).bottom}));
   const foot = id => {
       const t = document.getElementById(id);
@@ -164,6 +165,13 @@ def check_page(page, per, js, what):
             % (what, min(ratios or [0]), max(ratios or [0])))
     zero = [s for s in segs if s["cost"] == 0]
     R.check(all(s["h"] < 0.01 for s in zero), "%s: a segment without cost has no height" % what)
+    unknown = [s for s in zero if per[(s["day"], s["org"])][1] == per[(s["day"], s["org"])][0]]
+    R.check(unknown and all("$" not in s["tip"] and "%d unpriced" % s["unpriced"] in s["tip"]
+                            for s in unknown),
+            "%s: %d segments of only unpriced requests say so, never $0"
+            % (what, len(unknown)))
+    R.check(all(s["unpriced"] == per[(s["day"], s["org"])][1] for s in segs),
+            "%s: each segment carries its unpriced requests" % what)
     # segments of a day stack without gaps or overlaps (the ones without
     # cost have no extent to check)
     days = collections.defaultdict(list)
