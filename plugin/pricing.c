@@ -45,16 +45,19 @@ struct pricing_model {
 };
 
 /* xAI bills a tier once the prompt reaches its threshold (>=, not >), and
- * its completion as a whole at the output rate (llms/xai/cost_calculator.py). */
+ * its completion as a whole at the output rate, as LiteLLM's xAI calculator
+ * does (docs/pricing.md, rule 8). */
 #define PRICING_F_XAI 1u
 /* Fireworks: a model without a cache-read price reads at half the input
- * price (llms/fireworks_ai/cache_pricing.py), and LiteLLM's Fireworks
- * calculator prices every request at the standard tier. */
+ * price, and LiteLLM's Fireworks calculator prices every request at the
+ * standard tier (docs/pricing.md, rule 8). */
 #define PRICING_F_FIREWORKS    2u
 #define PRICING_FIREWORKS_READ 0.5
 #define PRICING_XAI_SEARCH     5e-3 /* LiteLLM's xAI default per search */
-#define PRICING_TIER_FMT       "tiered_pricing.%zu."
-#define PRICING_TIERS_MAX      64
+/* The entry has tiered_pricing range tiers with an input price. */
+#define PRICING_F_TIERS   4u
+#define PRICING_TIER_FMT  "tiered_pricing.%zu."
+#define PRICING_TIERS_MAX 64
 
 struct pricing {
     struct buf text; /* every model name and rate key, NUL-terminated */
@@ -313,9 +316,10 @@ static int pricing_tier_rates(struct pricing *t, const char *path, const char *m
 }
 
 /* One model of the LiteLLM file: its kept rates are appended. Entries
- * without a per-token input or output price (images, audio seconds, the
- * sample_spec documentation entry) are skipped: they cannot price a token
- * count. Returns 0, 1 (skipped) or -EINVAL / -ENOMEM with err set. */
+ * without a per-token input or output price, flat or in a range tier
+ * (images, audio seconds, the sample_spec documentation entry), are
+ * skipped: they cannot price a token count. Returns 0, 1 (skipped) or
+ * -EINVAL / -ENOMEM with err set. */
 static int pricing_file_entry(struct pricing *t, const char *path, const char *model,
                               const struct body_node *v, char err[ERR_MAX])
 {
@@ -323,10 +327,10 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
         return 1;
     size_t first = t->nrates;
     size_t n = body_object_len(v);
-    int rc = pricing_tier_rates(t, path, model, v, err);
-    if (rc < 0)
-        return rc;
-    if (rc == 0 && !body_has(v, "/input_cost_per_token") &&
+    int tiers = pricing_tier_rates(t, path, model, v, err), rc;
+    if (tiers < 0)
+        return tiers;
+    if (tiers == 0 && !body_has(v, "/input_cost_per_token") &&
         !body_has(v, "/output_cost_per_token")) {
         t->nrates = first;
         return 1;
@@ -351,6 +355,8 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
                      : strcmp(provider, "xai") == 0          ? PRICING_F_XAI
                      : strcmp(provider, "fireworks_ai") == 0 ? PRICING_F_FIREWORKS
                                                              : 0;
+    if (tiers > 0)
+        flags |= PRICING_F_TIERS;
     if (pricing_put(t, model, first, flags) < 0)
         return err_set(err, -ENOMEM, "prices %s: out of memory", path);
     return 0;
@@ -581,9 +587,10 @@ int pricing_model_rate(const struct pricing_model *m, const char *key, double *u
 }
 
 /* ---- the cost ------------------------------------------------------------
- * What follows mirrors LiteLLM's cost calculator (llm_cost_calc/utils.py
- * generic_cost_per_token, cost_calculator.py batch_cost_calculator); the
- * comments name the LiteLLM function each step follows. */
+ * What follows mirrors LiteLLM's cost calculator (its functions
+ * generic_cost_per_token and batch_cost_calculator; docs/pricing.md states
+ * the rules); the comments name the LiteLLM function each step follows, so
+ * the two can be compared when LiteLLM changes. */
 
 /* The rate of key, or NAN. */
 static double pricing_get(const struct pricing_model *m, const char *key)
@@ -620,7 +627,9 @@ static double pricing_threshold(const char *key, char *str, size_t cap)
     char num[32];
     size_t n = 0;
     bool k = false;
-    for (const char *p = str; *p && n + 1 < sizeof(num); p++) {
+    if (strlen(str) >= sizeof(num))
+        return -1;
+    for (const char *p = str; *p; p++) {
         if (*p == 'k')
             k = true;
         else
@@ -726,6 +735,8 @@ static long pricing_select_tier(const struct pricing_model *m, int64_t prompt)
 {
     long match = -1, last = -1;
     double match_lo = 0, last_lo = 0;
+    if (!(m->flags & PRICING_F_TIERS))
+        return -1;
     for (size_t i = 0; prompt > 0 && i < PRICING_TIERS_MAX; i++) {
         double lo = pricing_tier_get(m, i, "range_start"), hi = pricing_tier_get(m, i, "range_end");
         if (isnan(lo))
@@ -979,7 +990,7 @@ static double pricing_batch_rate(const struct pricing_model *m, const char *pref
     return pricing_or(rate, pricing_get(m, flat));
 }
 
-/* cost_calculator.py _batch_rate: a modality's batch rate, else fallback. */
+/* LiteLLM's _batch_rate: a modality's batch rate, else fallback. */
 static double pricing_batch_modality(const struct pricing_model *m, const char *base,
                                      int64_t prompt, double fallback)
 {
