@@ -18,6 +18,7 @@
 #include "tokenmeter/influx.h"
 #include "tokenmeter/influxql.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/pricing.h"
 #include "tokenmeter/retention.h"
 #include "tokenmeter/tzday.h"
 
@@ -27,7 +28,9 @@ static const char check_usage[] =
     "Validates the configuration, then probes InfluxDB: reachable (/ping),\n"
     "version and API, credentials, database (1.x) or bucket (2.x), retention as\n"
     "configured, write permitted (an empty write, so no point is added), query\n"
-    "permitted; and whether the summary store's directory is writable. Lists the\n"
+    "permitted; and whether the summary store's directory is writable. Says which\n"
+    "price table execd would load (the configuration error it would be if it does\n"
+    "not load). Lists the\n"
     "models seen in the last lookback_days with cost_source = \"unpriced\", whose\n"
     "prices the price table lacks.\n"
     "%s"
@@ -175,6 +178,27 @@ static void check_version(struct check_state *st, struct influx *c, const char *
                    influx_is_v2(c) ? "2.x" : "1.x");
 }
 
+/* The price table execd would load: which file, how many models; a table
+ * that does not load is a configuration error, as it is for execd. */
+static void check_prices(struct check_state *st, const struct config *cfg)
+{
+    char err[ERR_MAX];
+    struct pricing *t = NULL;
+    int rc = pricing_load(cfg->ingest.prices, &cfg->prices, &t, err);
+    if (rc < 0)
+        check_line(st, rc == -ENOMEM ? EX_OSERR : EX_CONFIG, "prices", "%s", err);
+    else if (pricing_path(t))
+        check_line(st, 0, "prices", "%zu models from %s%s", pricing_count(t), pricing_path(t),
+                   cfg->prices.len ? " and [prices]" : "");
+    else
+        check_line(st, -2, "prices",
+                   "%zu models from [prices] only (no price file: [ingest] prices is empty, "
+                   "or unset and no snapshot is installed at %s); events of other models "
+                   "without a reported cost are unpriced",
+                   pricing_count(t), pricing_default_path());
+    pricing_free(t);
+}
+
 static void check_store(struct check_state *st, const char *path)
 {
     char *copy = strdup(path);
@@ -231,6 +255,7 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     check_line(&st, 0, "config", "%s", cfg->path ? cfg->path : "built-in defaults (no file)");
+    check_prices(&st, cfg);
     rc = influx_ping(c, version, err);
     if (rc < 0) {
         check_line(&st, influx_exit_code(rc), "reachable", "%s", err);

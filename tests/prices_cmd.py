@@ -6,6 +6,7 @@ update: a good map replaces the file (and nothing is left beside it); a
 404, a body that is not JSON, JSON that holds no per-token model, and an
 unreachable server each fail with exit 69 and leave the old file byte for
 byte. show: the entry, the lookup step that found it, and its rates.
+check: names the price table, fails (78) on one that does not load.
 report: a cost some requests had no price for is marked as a lower bound,
 one with none priced reads "unknown", never 0.
 Prints "N passed, M failed" last.
@@ -123,6 +124,19 @@ def main():
         head, *body = p.stdout.decode().splitlines()
         check("csv gives unpriced_requests beside cost_usd",
               head.endswith("unpriced_requests,cost_usd") and body[-1].endswith(",2,0.5"), body)
+        # check says which table execd would load, and fails on one that does not load
+        def check_run(prices):
+            p = subprocess.run([BIN, "-c", "/dev/null", "check", "--set",
+                                "influxdb.url=http://127.0.0.1:1", "--set",
+                                "influxdb.timeout=1", "--set", "aggregate.sqlite=" + db,
+                                "--set", "ingest.prices=" + prices],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            return p.returncode, p.stdout.decode()
+        rc, so = check_run(out)
+        check("check names the price table", ("ok   prices: 1 models from %s" % out) in so, so)
+        rc, so = check_run(os.path.join(d, "missing.json"))
+        check("check fails on a price table that does not load",
+              rc == 78 and "FAIL prices: prices " in so, (rc, so))
     srv.shutdown()
     print("%d passed, %d failed" % (passed, len(failed)))
     return 1 if failed else 0
