@@ -50,6 +50,8 @@ static const struct config_key config_keys[] = {
      "INFLUXDB_BATCH_QUERY_TIMEOUT"},
     {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
      "INFLUXDB_RETENTION_DAYS"},
+    {"influxdb", "max_response_bytes", CT_INT, OFF(influxdb.max_response_bytes), 65536, 1073741824,
+     "16777216", NULL},
     {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL},
     {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0, "false",
      NULL},
@@ -300,8 +302,15 @@ int config_set_assignment(struct config *cfg, const char *assignment, char err[E
 {
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1)
-        return err_set(err, -EINVAL, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
+    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
+        /* Only the key is echoed: "influxdb.password:SECRET" holds a secret. */
+        size_t kl = strspn(assignment, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+        return err_set(err, -EINVAL,
+                       "--set \"%.*s%s\": expected SECTION.KEY=VALUE (the rest is not shown: it "
+                       "may be a secret)",
+                       (int)(kl > 100 ? 100 : kl), assignment, assignment[kl] ? "..." : "");
+    }
     char section[64], key[128];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof(section) || kl >= sizeof(key))

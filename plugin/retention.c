@@ -212,7 +212,7 @@ static int retention_get_v2(struct influx *c, struct retention *r, char err[ERR_
     const struct config_influxdb *cfg = influx_config(c);
     const char *const params[] = {"name", cfg->bucket, "org", cfg->org, NULL};
     struct buf body;
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, influx_response_max(c));
     memset(r, 0, sizeof(*r));
     int rc = influx_request(c, "GET", "/api/v2/buckets", params, NULL, NULL, 0, &body, err);
     if (rc == 0)
@@ -271,7 +271,7 @@ static int retention_apply_v2(struct influx *c, int64_t days, char err[ERR_MAX])
     struct buf path, json, body;
     buf_init(&path, 256);
     buf_init(&json, 256);
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, influx_response_max(c));
     int rc = retention_get_v2(c, &cur, err);
     if (rc < 0)
         goto out;

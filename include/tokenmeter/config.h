@@ -64,6 +64,7 @@ struct config_influxdb {
     char *tls_ca;
     int64_t timeout_s;
     int64_t retention_days;
+    int64_t max_response_bytes;
     bool insecure_skip_verify;
 };
 
