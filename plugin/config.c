@@ -78,6 +78,7 @@ static const struct config_key config_keys[] = {
      "/var/lib/tokenmeter/summaries.sqlite", NULL},
     {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL},
     {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL},
+    {"aggregate", "history_days", CT_INT, OFF(aggregate.history_days), 0, 36500, "400", NULL},
     {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL},
     {"aggregate", "measurement", CT_STRING, OFF(aggregate.measurement), 0, 0, "llm_usage_daily",
      NULL},

@@ -95,6 +95,7 @@ struct config_aggregate {
     char *sqlite;
     char *timezone;
     int64_t lookback_days;
+    int64_t history_days; /* replaced rows kept this long; 0 forever */
     bool write_influx;
     char *measurement;
     char *write_database;
