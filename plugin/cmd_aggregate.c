@@ -217,10 +217,15 @@ static int agg_check_window(struct agg_run *run, struct influx *client)
     struct retention r;
     char rerr[ERR_MAX], day[TZDAY_DATE_LEN];
     int64_t from_ns, to_ns;
-    if (retention_get(client, &r, rerr) < 0) {
+    int rc = retention_get(client, &r, rerr);
+    if (rc == -EREMOTEIO || rc == -ENOENT || rc == -EBADMSG) {
+        /* refused or not understood (a proxy, a user without the
+         * privilege): the query may still work */
         log_warn("aggregate: the retention window is not checked: %s", rerr);
         return 0;
     }
+    if (rc < 0) /* unreachable, timed out, credentials: the query would fail alike */
+        return err_set(run->err, rc, "%s", rerr);
     if (!r.exists || r.seconds <= 0)
         return 0;
     int64_t cutoff = timeutil_now_ns() - r.seconds * 1000000000;
