@@ -67,6 +67,7 @@ static const struct config_key config_keys[] = {
     {"ingest", "source", CT_STRING, OFF(ingest.source), 0, 0, "auto", NULL},
     {"ingest", "max_body_bytes", CT_INT, OFF(ingest.max_body_bytes), 1024, 1073741824, "8388608",
      NULL},
+    {"ingest", "max_event_age", CT_STRING, OFF(ingest.max_event_age), 0, 0, "off", NULL},
 
     {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL},
     {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL},
@@ -145,6 +146,8 @@ static int parse_seconds(const char *s, int64_t *out)
         mult = 60;
     else if (strcmp(end, "h") == 0)
         mult = 3600;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400;
     else
         return -EINVAL;
     if (v > INT64_MAX / mult)
@@ -509,6 +512,27 @@ int config_load_env(struct config *cfg, char err[ERR_MAX])
     return 0;
 }
 
+/* InfluxDB drops a point older than its retention policy's duration
+ * without a word: max_event_age lets ingest refuse it visibly. "retention"
+ * is [influxdb] retention_days less an hour for the time a point spends in
+ * Telegraf's buffer. */
+static int config_event_age(struct config *cfg, char err[ERR_MAX])
+{
+    const char *v = cfg->ingest.max_event_age ? cfg->ingest.max_event_age : "off";
+    int64_t s = 0;
+    if (strcmp(v, "off") == 0)
+        s = 0;
+    else if (strcmp(v, "retention") == 0)
+        s = cfg->influxdb.retention_days > 0 ? cfg->influxdb.retention_days * 86400 - 3600 : 0;
+    else if (parse_seconds(v, &s) < 0 || s > (int64_t)36500 * 86400)
+        return err_set(err, -EINVAL,
+                       "[ingest] max_event_age = \"%s\": expected off, retention, or a duration "
+                       "(e.g. 30d, 720h)",
+                       v);
+    cfg->ingest.max_event_age_s = s;
+    return 0;
+}
+
 int config_finish(struct config *cfg, char err[ERR_MAX])
 {
     struct config_ingest *in = &cfg->ingest;
@@ -539,5 +563,5 @@ int config_finish(struct config *cfg, char err[ERR_MAX])
         return err_set(err, -EINVAL, "[ingest] dead_letter must name a file");
     if (!cfg->process.body_field || !*cfg->process.body_field)
         return err_set(err, -EINVAL, "[process] body_field must not be empty");
-    return 0;
+    return config_event_age(cfg, err);
 }

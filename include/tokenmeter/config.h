@@ -78,9 +78,13 @@ struct config_ingest {
     char *extra_tags;
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
+    char *max_event_age; /* "off", "retention" or a duration */
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
+    /* derived from max_event_age by config_finish(): events older than
+     * this many seconds are dead-lettered; 0: no limit */
+    int64_t max_event_age_s;
 };
 
 struct config_process {
