@@ -462,6 +462,22 @@ def main():
             R.check(("ok   %s:" % probe) in out, "check: %s ok" % probe)
         R.check("info unpriced models: " in out and "gpt-4o-mini" in out,
                 "check lists the unpriced models seen recently")
+        R.check('ok   newest point: "llm_usage" at ' in out, "check shows the newest point's age")
+        R.check("info last aggregated: 2026-08-24 (UTC)" in out,
+                "check shows the store's last aggregated day")
+        # Telegraf's routing against where tokenmeter reads
+        frag = os.path.join(WORK, "tokenmeter-telegraf.conf")
+        with open(frag, "w") as f:
+            f.write('[[outputs.influxdb]]\n  urls = ["%s"]\n  database = "telegraf"\n'
+                    '  namepass = ["llm_usage", "tokenmeter_stats"]\n' % ix.url)
+        p = run(["check", "--telegraf-config", frag, "--set", "influxdb.retention_days=7"], cfg)
+        R.check(p.returncode == 0 and 'ok   routing: Telegraf writes "llm_usage" to "telegraf"'
+                in p.stdout, "check: routing ok when Telegraf writes where tokenmeter reads")
+        p = run(["check", "--telegraf-config", frag, "--set", "influxdb.database=tokenmeter",
+                 "--config-only"], cfg)
+        R.check(p.returncode == 78 and "FAIL routing:" in p.stdout and "reachable" not in p.stdout,
+                "check --config-only: Telegraf writing elsewhere is a failure (78), no server "
+                "probed (%s)" % p.stdout)
         p = run(["check", "--set", "influxdb.database=missing"], cfg)
         print(p.stdout, end="")
         R.check(p.returncode != 0 and 'FAIL database: "missing" not found' in p.stdout,
