@@ -51,7 +51,7 @@ static const struct config_key config_keys[] = {
     {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
      "INFLUXDB_RETENTION_DAYS"},
     {"influxdb", "max_response_bytes", CT_INT, OFF(influxdb.max_response_bytes), 65536, 1073741824,
-     "16777216", NULL},
+     "8388608", NULL},
     {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL},
     {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0, "false",
      NULL},

@@ -151,7 +151,14 @@ void influx_redact(char *text, size_t cap, const char *const *secrets)
  * message about to be logged, returned or stored. */
 static void influx_redact_err(const struct influx *c, char err[ERR_MAX])
 {
-    const char *const secrets[] = {c->token, c->cfg->password, c->basic, NULL};
+    const char *secrets[4] = {NULL, NULL, NULL, NULL};
+    size_t n = 0;
+    if (c->token)
+        secrets[n++] = c->token;
+    if (c->cfg->password)
+        secrets[n++] = c->cfg->password;
+    if (c->basic)
+        secrets[n++] = c->basic;
     influx_redact(err, ERR_MAX, secrets);
 }
 

@@ -60,9 +60,9 @@
 
 #define INFLUX_VERSION_MAX  64
 #define INFLUX_ATTEMPTS     3
-#define INFLUX_RESPONSE_MAX (16u << 20) /* max_response_bytes when unset (0) */
-#define INFLUX_BATCH_LINES  5000        /* lines per /write request */
-#define INFLUX_BATCH_BYTES  (4u << 20)  /* bytes per /write request */
+#define INFLUX_RESPONSE_MAX (8u << 20) /* max_response_bytes when unset (0) */
+#define INFLUX_BATCH_LINES  5000       /* lines per /write request */
+#define INFLUX_BATCH_BYTES  (4u << 20) /* bytes per /write request */
 
 struct influx;
 
