@@ -344,6 +344,11 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
          * does not block the run's COMMIT. The mode stays with the file; a
          * file system without shared memory keeps the rollback journal. */
         sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        /* Keep the -wal and -shm files when the run closes the store: a
+         * reader that may not write the directory (report as another
+         * user) can open a WAL store only when they exist. */
+        int persist = 1;
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         if (version < SUMMARY_STORE_SCHEMA && (rc = summary_migrate(s, version, err)) < 0)
             goto out;
     }
