@@ -28,7 +28,7 @@ import tempfile
 TAGS = {"model", "org", "provider", "source", "status", "team", "user"}
 FIELDS = {"input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
           "reasoning_tokens", "total_tokens", "cost_usd", "latency_ms", "ttft_ms",
-          "cost_source", "event_id", "trace_id", "finish_reason", "error_type"}
+          "cost_source", "event_id", "trace_id", "finish_reason", "error_type", "operation"}
 
 HOSTILE = [
     "new\nline", "two\n\nnewlines", 'q"uote', 'x" injected=1i,y="', "c,omma", "e=q",
