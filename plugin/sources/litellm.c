@@ -319,6 +319,8 @@ static int litellm_v1_extract(const struct body_node *doc, struct source_ctx *ct
     event_init(&ev, "litellm");
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
+    /* v1 names no provider: the model family may. */
+    ev.provider = source_openai_compatible_provider(doc, ev.model);
     ev.operation = litellm_operation(body_str(doc, "/call_type"));
     const char *meta = body_str(doc, "/metadata");
     if (meta) {
