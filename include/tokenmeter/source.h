@@ -140,12 +140,14 @@ int source_anthropic_total(struct event *ev, char err[ERR_MAX]);
  * NULL when neither tells. The envelope's "provider" outranks it. */
 const char *source_openai_compatible_provider(const struct body_node *doc, const char *model);
 
-/* The status rule shared by every source (docs/sources.md "Token rules",
- * Status): a finish reason saying the provider refused or blocked the
- * answer (Anthropic "refusal", Gemini SAFETY, PROHIBITED_CONTENT, ...,
- * OpenAI "content_filter"), compared case-insensitively, makes a successful
- * event an error with that reason as error_type. Called for every event by
- * source_emit(). */
+/* The status rule shared by every source (docs/sources.md "Status"): a
+ * finish reason saying the provider refused or blocked the answer
+ * (Anthropic "refusal", Gemini SAFETY, PROHIBITED_CONTENT, ..., OpenAI
+ * "content_filter"), compared case-insensitively.
+ * source_finish_reason_failed() says whether reason (borrowed for the call;
+ * NULL allowed) is one; source_settle_status() makes a successful event
+ * with such a finish reason an error whose error_type is that reason. The
+ * pipeline calls it for every event in source_emit(). */
 bool source_finish_reason_failed(const char *reason);
 void source_settle_status(struct event *ev);
 
