@@ -78,14 +78,22 @@ static bool anthropic_stream_type(const char *type)
     return false;
 }
 
-/* Raw SSE text: its first field line is an `event:` or `data:` line, and it
- * holds a message_start or message_delta. */
+/* Raw SSE text: its first field line (after blank lines and `:` comments)
+ * is an `event:` or `data:` line, and it holds a message_start or
+ * message_delta. */
 static bool anthropic_sse_match(const char *text)
 {
-    while (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t')
-        text++;
-    return (strncmp(text, "event:", 6) == 0 || strncmp(text, "data:", 5) == 0) &&
-           (strstr(text, "message_start") || strstr(text, "message_delta"));
+    const char *p = text;
+    while (*p == ':' || *p == '\n' || *p == '\r') {
+        if (*p == ':') {
+            p = strchr(p, '\n');
+            if (!p)
+                return false;
+        }
+        p++;
+    }
+    return (strncmp(p, "event:", 6) == 0 || strncmp(p, "data:", 5) == 0) &&
+           (strstr(p, "message_start") || strstr(p, "message_delta"));
 }
 
 static bool anthropic_stream_match(const struct body_node *doc)
