@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "pipeline_fixture.h"
-#include "testutil.h"
 #include "tokenmeter/config.h"
 #include "tokenmeter/source.h"
 
