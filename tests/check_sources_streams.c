@@ -113,6 +113,29 @@ START_TEST(arrays_of_messages_stay_batches)
 }
 END_TEST
 
+/* Responses stream events: the terminal ones give an event, a delta is
+ * ignored, and a usage-bearing event of another API (Realtime's
+ * response.done) is rejected rather than dropped. */
+START_TEST(responses_stream_events)
+{
+    struct fixture fx;
+    fx_open_set(&fx, NULL);
+    feed(&fx, "{\"type\":\"response.output_text.delta\",\"sequence_number\":3,\"delta\":\"Hi\"}");
+    feed(&fx, "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"object\":"
+              "\"response\",\"status\":\"completed\",\"model\":\"gpt-5\",\"usage\":{"
+              "\"input_tokens\":3,\"output_tokens\":4}}}");
+    feed(&fx, "{\"type\":\"response.done\",\"response\":{\"object\":\"realtime.response\","
+              "\"id\":\"resp_rt\",\"status\":\"completed\",\"usage\":{\"total_tokens\":9,"
+              "\"input_tokens\":5,\"output_tokens\":4}}}");
+    feed(&fx, "{\"type\":\"response.completed\",\"sequence_number\":9}");
+    ck_assert_uint_eq(fx.st.ignored, 1);
+    ck_assert_uint_eq(fx.st.written, 1);
+    ck_assert_uint_eq(fx.st.rejected, 2);
+    want(&fx, "operation=\"responses\",event_id=\"resp_1\"");
+    fx_close_dir(&fx);
+}
+END_TEST
+
 /* The envelope's provider outranks the body's, and its id and model fill
  * only what the body lacks. */
 START_TEST(envelope_provider_id_model)
@@ -245,6 +268,7 @@ Suite *check_sources_streams_suite(void)
     tcase_add_test(tc, sse_text_bad_data_is_rejected);
     tcase_add_test(tc, incomplete_streams_are_rejected);
     tcase_add_test(tc, arrays_of_messages_stay_batches);
+    tcase_add_test(tc, responses_stream_events);
     tcase_add_test(tc, envelope_provider_id_model);
     tcase_add_test(tc, ignored_spans_count_only_with_their_export);
     tcase_add_test(tc, agent_mode_counts_agents_instead);

@@ -167,6 +167,14 @@ static int openai_responses_stream_extract(const struct body_node *doc, struct s
             return err_set(err, -EINVAL, "%s event without a \"response\" object", type);
         return openai_responses_extract(resp, ctx, err);
     }
+    /* A usage-bearing event of another kind (the Realtime API's
+     * response.done) is not a Responses stream: saying so beats dropping
+     * billed tokens silently. */
+    if (body_type(body_get(doc, "/response/usage")) == BODY_OBJECT)
+        return err_set(err, -EINVAL,
+                       "%.64s: a response event with usage that is not a Responses stream's "
+                       "end (response.completed, .incomplete or .failed)",
+                       type);
     return 0; /* created, in_progress, deltas ...: the terminal event has the usage */
 }
 
