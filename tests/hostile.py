@@ -57,6 +57,15 @@ ANTHROPIC_ID = {"id": "{S}", "type": "message", "model": "m",
                 "usage": {"input_tokens": 1, "output_tokens": 1}}
 
 
+def anthropic_sse(s, ident):
+    """An Anthropic stream as SSE text in an envelope, s in its model and stop reason."""
+    start = {"type": "message_start", "message": {"id": ident, "model": s,
+                                                  "usage": {"input_tokens": 2}}}
+    delta = {"type": "message_delta", "delta": {"stop_reason": s}, "usage": {"output_tokens": 3}}
+    text = "".join("event: %s\ndata: %s\n\n" % (e["type"], json.dumps(e)) for e in (start, delta))
+    return {"tokenmeter": 1, "body": text}
+
+
 def fill(template, s, ident):
     def walk(o):
         if isinstance(o, dict):
@@ -88,6 +97,9 @@ def build():
         n += 1
         ident = s + "#%d" % n
         lines.append((dumps(fill(ANTHROPIC_ID, ident, None)), "written", ident))
+        n += 1
+        ident = "h%d" % n
+        lines.append((dumps(anthropic_sse(s, ident)), "written", ident))
     good = dumps(fill(OPENAI_RESP, "gpt-x", "dup-1"))
     lines.append((good, "written", "dup-1"))
     lines.append((good, "duplicate", None))
