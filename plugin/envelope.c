@@ -41,6 +41,11 @@ int envelope_parse(const struct body_node *root, struct envelope *env, char err[
     enum body_type bt = body_type(env->body);
     if (bt != BODY_OBJECT && bt != BODY_ARRAY && bt != BODY_STRING)
         return err_set(err, -EINVAL, "envelope: \"body\" must be a JSON object, array or string");
+    /* Every call of a batch would get the one id, and all but the first
+     * would be dropped as re-sends. */
+    if (env->id && bt == BODY_ARRAY && !source_claims_whole(env->body))
+        return err_set(err, -EINVAL,
+                       "envelope: \"id\" names one call, but the array body is a batch");
     return 0;
 }
 

@@ -148,6 +148,10 @@ START_TEST(envelope_provider_id_model)
     want(&fx, "model=gpt-4o,org=unknown,provider=azure,");
     want(&fx, "event_id=\"chatcmpl-1\"");
     want_not(&fx, "env-");
+    /* One id for a batch would make its calls re-sends of each other. */
+    feed(&fx, "{\"tokenmeter\":1,\"id\":\"one\",\"body\":[{\"type\":\"message\",\"id\":\"m\","
+              "\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}]}");
+    ck_assert_uint_eq(fx.st.rejected, 1);
     fx_close_dir(&fx);
 }
 END_TEST

@@ -49,8 +49,10 @@ bool envelope_detect(const struct body_node *root);
 
 /* Reads the envelope at root into *env. Returns 0, or -EINVAL with the
  * reason in err ("envelope: ..."): a version other than 1, a non-string
- * org/team/user/source/provider/id/model, an unknown source name, or a
- * missing body. *env is unspecified on failure. */
+ * org/team/user/source/provider/id/model, an unknown source name, a
+ * missing body, or an "id" on an array body that is a batch of calls
+ * (source_claims_whole() says which arrays are one call). *env is
+ * unspecified on failure. */
 int envelope_parse(const struct body_node *root, struct envelope *env, char err[ERR_MAX]);
 
 /* True when env says anything about the body inside it (tenancy, source,
