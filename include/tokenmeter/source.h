@@ -114,8 +114,9 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
 
 /* Fills still-absent tokens from the OpenAI-style usage object at JSON
  * pointer `base` below doc (chat: prompt_tokens / completion_tokens /
- * *_details; responses: input_tokens / output_tokens / *_details). Prompt
- * counts already include cached tokens. */
+ * *_details; responses: input_tokens / output_tokens / *_details;
+ * DeepSeek's prompt_cache_hit_tokens as the cache reads). Prompt counts
+ * already include cached tokens. */
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[ERR_MAX]);
 
