@@ -68,6 +68,7 @@ static const struct config_key config_keys[] = {
     {"ingest", "max_body_bytes", CT_INT, OFF(ingest.max_body_bytes), 1024, 1073741824, "8388608",
      NULL},
     {"ingest", "max_event_age", CT_STRING, OFF(ingest.max_event_age), 0, 0, "off", NULL},
+    {"ingest", "otel_agent_spans", CT_BOOL, OFF(ingest.otel_agent_spans), 0, 0, "false", NULL},
 
     {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL},
     {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL},

@@ -79,6 +79,9 @@ struct config_ingest {
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
     char *max_event_age; /* "off", "retention" or a duration */
+    /* Count agent spans' usage (invoke_agent, create_agent) instead of the
+     * model calls' (docs/sources.md "Agent traces"). */
+    bool otel_agent_spans;
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
