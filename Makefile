@@ -67,7 +67,7 @@ FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
         check-pricing-oracle check-prices-cmd \
-        check-asan check-valgrind check-integration-asan fuzz check-fuzz \
+        check-asan check-valgrind check-integration-asan fuzz check-fuzz check-attack \
         check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
@@ -148,6 +148,11 @@ check-install: $(BIN)
 # litellm installed once from PyPI into a cached venv; runs offline).
 check-pricing-oracle: $(BIN)
 	@py=$$(tests/oracle/setup-litellm.sh) && "$$py" tests/oracle/pricing_oracle.py $(BIN)
+
+# Attacks on the running program (hostile senders, spool writers, failing
+# InfluxDB and SQLite neighbours), each asserting a bounded outcome.
+check-attack: $(BIN)
+	tests/attack/run.sh $(abspath $(BIN))
 
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
