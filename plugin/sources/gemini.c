@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
@@ -71,6 +72,26 @@ static int gemini_modality(const struct body_node *doc, const char *list, const 
     return 0;
 }
 
+/* usageMetadata.trafficType (Vertex AI: ON_DEMAND, ON_DEMAND_PRIORITY,
+ * ON_DEMAND_FLEX, FLEX, BATCH, PROVISIONED_THROUGHPUT ...) in the service
+ * tier words the price table's keys use (docs/pricing.md, rule 1), as
+ * LiteLLM maps them: priority traffic at the *_priority prices, flex and
+ * batch traffic at the *_flex prices; other values are kept as reported. */
+static const char *gemini_service_tier(const char *traffic)
+{
+    static const struct {
+        const char *traffic, *tier;
+    } map[] = {
+        {"ON_DEMAND", "standard"},  {"ON_DEMAND_PRIORITY", "priority"},
+        {"ON_DEMAND_FLEX", "flex"}, {"FLEX", "flex"},
+        {"BATCH", "flex"},
+    };
+    for (size_t i = 0; traffic && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(traffic, map[i].traffic) == 0)
+            return map[i].tier;
+    return traffic;
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
@@ -82,6 +103,7 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     ev.model = body_str_nonempty(doc, "/modelVersion");
     ev.provider = "google";
     ev.finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
+    ev.service_tier = gemini_service_tier(body_str_nonempty(doc, "/usageMetadata/trafficType"));
     int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
     if ((rc = source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err)) < 0 ||
         (rc = source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err)) < 0 ||
