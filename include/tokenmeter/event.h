@@ -78,8 +78,8 @@ struct event {
      * generate_content, ...; docs/schema.md "Fields"), or NULL when the
      * source cannot tell. Static or borrowed like the other strings. */
     const char *operation;
-    /* Parts that bill at their own price where the table has one (see
-     * docs on pricing): audio and image tokens are inside input_tokens /
+    /* Parts that bill at their own price where the table has one
+     * (docs/pricing.md): audio and image tokens are inside input_tokens /
      * output_tokens, like cached and reasoning tokens. */
     int64_t input_audio_tokens;
     int64_t cached_input_audio_tokens; /* the part of input audio read from the cache */
