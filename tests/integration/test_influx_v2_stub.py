@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
+# integration: no InfluxDB
 """The InfluxDB 2.x paths against a recorded-request stub.
 
 No InfluxDB 2.x server is available here (Debian 12 ships 1.6 only, and the
