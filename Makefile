@@ -38,7 +38,7 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototype
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-PKGS := inih libcurl sqlite3
+PKGS := inih libcurl sqlite3 jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # Test-only packages are asked for only when a test target is built
