@@ -8,6 +8,7 @@
 #   influxd-build.sh --background     start that in the background, return at once
 #   influxd-build.sh --wait           wait for a background build, then report
 #   influxd-build.sh --status         report only (cached / skipped and why)
+#   influxd-build.sh --retry [VERSION...]  build even if it failed in the last 12 h
 #
 # Idempotent: a cached binary that runs is used as is. A version that cannot
 # be built is reported as skipped with the reason (also written to
@@ -128,26 +129,43 @@ build() { # versions...
             exec 9>&-
             continue
         fi
+        # A build that failed is not tried again for 12 hours (or until
+        # --retry): the test runner calls this script too, and a failing
+        # 10-minute build must not run twice in one CI run.
+        if [ "$retry" = 0 ] && [ -n "$(find "$cache" -maxdepth 1 -name "influxd-v$v.failed" \
+            -mmin -720 2>/dev/null)" ]; then
+            skip "$v" "$(cat "$cache/influxd-v$v.failed") (not retried for 12 h: influxd-build.sh --retry $v)"
+            exec 9>&-
+            continue
+        fi
         say "building v$v into $cache/influxd-v$v (once per machine; log: $log)"
         start=$(date +%s)
         if (tools_env && build_one "$v") >"$log" 2>&1 && usable "$v"; then
-            rm -f "$cache/influxd-v$v.skipped"
+            rm -f "$cache/influxd-v$v.skipped" "$cache/influxd-v$v.failed"
             say "v$v built in $(($(date +%s) - start)) s: $(bin_of "$v")"
         else
-            skip "$v" "build failed after $(($(date +%s) - start)) s, see $log: $(tail -n 3 "$log" | tr '\n' ' ')"
+            printf 'build failed after %s s, see %s: %s\n' "$(($(date +%s) - start))" "$log" \
+                "$(tail -n 3 "$log" | tr '\n' ' ')" >"$cache/influxd-v$v.failed"
+            skip "$v" "$(cat "$cache/influxd-v$v.failed")"
+            rm -rf "$cache/influxd-v$v.tmp" "$cache/influxd-v$v.work"
         fi
         exec 9>&-
     done
 }
 
 mode=build
+retry=0
 case "${1:-}" in
 --background | --wait | --status)
     mode=${1#--}
     shift
     ;;
+--retry)
+    retry=1
+    shift
+    ;;
 -*)
-    echo "usage: $0 [--background|--wait|--status] [VERSION...]" >&2
+    echo "usage: $0 [--background|--wait|--status|--retry] [VERSION...]" >&2
     exit 2
     ;;
 esac

@@ -9,7 +9,8 @@
 #
 # TM_INFLUX_VERSIONS (space-separated) narrows the list, e.g. "1.6.7" for a
 # quick run. A version that is not on PATH and cannot be built is reported as
-# skipped with the reason; TM_INFLUX_REQUIRE_ALL=1 makes that a failure.
+# skipped with the reason; TM_INFLUX_REQUIRE_ALL=1 makes that a failure, and
+# the run fails when no version at all could run.
 #
 # Which tests run where: test_influx2_*.py need a 2.x server and run against
 # each 2.x version; a test whose file has the line "# integration: no InfluxDB"
@@ -24,6 +25,7 @@ cache="${TOKENMETER_CACHE:-$HOME/.cache/tokenmeter}"
 passed=0
 failed=0
 skipped=0
+servers=0
 failed_names=""
 summary=""
 
@@ -107,6 +109,7 @@ for v in $versions; do
     fi
     echo
     echo "##### InfluxDB $v ($bin)"
+    servers=$((servers + 1))
     case $v in
     1.*)
         export TM_INFLUXD="$bin"
@@ -128,6 +131,10 @@ echo "integration per server:$summary"
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 echo "integration: $passed passed, $failed failed, $skipped server versions skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] || exit 1
+if [ "$servers" -eq 0 ]; then
+    echo "integration: no InfluxDB server version could run"
+    exit 1
+fi
 if [ "$skipped" -gt 0 ] && [ "${TM_INFLUX_REQUIRE_ALL:-0}" = 1 ]; then
     echo "integration: TM_INFLUX_REQUIRE_ALL=1 and a server version was skipped"
     exit 1

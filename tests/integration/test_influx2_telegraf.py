@@ -97,12 +97,15 @@ def run1(ix, db, tg, port, conf, dl):
     R.equal(tg.stop(), 0, "Telegraf stops cleanly on SIGTERM")
     log = tg.text()
     R.check("Loaded outputs: influxdb_v2" in log, "Telegraf wrote through outputs.influxdb_v2")
+    R.check("I! [processors.execd] done:" in log, "tokenmeter's closing summary arrived")
     R.equal(telegraf.other_errors(log), [], "no other errors in Telegraf's log")
 
 
 def run2(ix, db, tg, port):
     """SIGTERM mid-burst: what the listener acknowledged reaches the bucket."""
     telegraf.sigterm_mid_burst(R, ix, tg, port, 5000, 1500, db)
+    R.check(tg.text().count("I! [processors.execd] done:") == 2,
+            "tokenmeter flushed and reported at each stop")
 
 
 if __name__ == "__main__":
