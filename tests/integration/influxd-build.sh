@@ -116,7 +116,10 @@ build() { # versions...
         log="$cache/influxd-v$v.log"
         # One build per version at a time, whoever started it.
         exec 9>"$cache/influxd-v$v.lock"
-        flock 9
+        if ! flock -n 9; then
+            say "v$v: waiting for the build already running (log: $log)"
+            flock 9
+        fi
         if usable "$v"; then
             rm -f "$cache/influxd-v$v.skipped"
             say "v$v cached: $(bin_of "$v")"
@@ -179,7 +182,7 @@ build)
     ;;
 background)
     # Niced: the other CI stages run meanwhile and must not be starved.
-    nohup nice -n 10 "$0" "$@" >"$cache/influxd-build.log" 2>&1 </dev/null &
+    nohup nice -n 10 sh "$0" "$@" >"$cache/influxd-build.log" 2>&1 </dev/null &
     echo $! >"$pidfile"
     say "building $* in the background (pid $!, log $cache/influxd-build.log)"
     ;;
