@@ -21,6 +21,8 @@ outputs.influxdb_v2 does). Then:
   --write-influx writes llm_usage_daily to the daily bucket, a re-run
   overwrites and never duplicates; a bucket without an explicit mapping goes
   through its virtual one.
+- a v1 authorization (username/password) instead of a token: /query takes
+  it, /api/v2 (retention, writes) does not.
 - faults the real server produces: a token without write access to the
   daily bucket, a field type conflict there (not retried, the SQLite rows
   stay), a wrong token, a missing bucket, the server stopped.
@@ -173,11 +175,11 @@ def main():
         token = ix.create_token("tokenmeter", [ix.bucket_id, daily_id])
         ix.write("telegraf", lp)
 
-        commands(ix, token, lp_path, facts)
+        commands(ix, token, daily_id, lp_path, facts)
         faults(ix, token, lp_path)
 
 
-def commands(ix, token, lp_path, facts):
+def commands(ix, token, daily_id, lp_path, facts):
     v2 = "bucket = telegraf\norg = %s\n" % ORG
     cfg = write_config("main", ix.url, token, v2, "write_bucket = daily\n")
     db = os.path.join(WORK, "main.sqlite")
@@ -267,6 +269,23 @@ def commands(ix, token, lp_path, facts):
     R.check(p.returncode == 0 and stored(os.path.join(WORK, "virt.sqlite"), "UTC") == utc,
             "a bucket without a DBRP mapping of its own is read through its virtual one (%s)"
             % p.stderr.strip()[-200:])
+
+    # --- a v1 authorization (username/password) instead of a token --------
+    ix.create_v1_auth("v1reader", "v1-password-0123", [ix.bucket_id, daily_id])
+    basic = "bucket = telegraf\norg = %s\nusername = v1reader\npassword = v1-password-0123\n" % ORG
+    bcfg = os.path.join(WORK, "basic.conf")
+    with open(bcfg, "w") as f:
+        f.write("[influxdb]\nurl = %s\ntimeout = 5\nretention_days = 14\n%s"
+                "[aggregate]\nsqlite = %s/basic.sqlite\n" % (ix.url, basic, WORK))
+    p = run(["aggregate"] + SPAN, bcfg)
+    R.check(p.returncode == 0 and stored(os.path.join(WORK, "basic.sqlite"), "UTC") == utc,
+            "a v1 authorization reads through /query (HTTP Basic): the same rows (%s)"
+            % p.stderr.strip()[-200:])
+    p = run(["retention", "check"], bcfg)
+    R.check(p.returncode == 77 and "HTTP 401" in p.stderr and "v1-password-0123" not in p.stderr,
+            "but /api/v2 refuses it: retention needs a token (77: %s)" % p.stderr.strip())
+    p = run(["aggregate", "--write-influx", "--set", "aggregate.write_bucket=daily"] + SPAN, bcfg)
+    R.equal(p.returncode, 77, "and so does --write-influx (%s)" % p.stderr.strip()[-200:])
 
     # --- check, now healthy --------------------------------------------------
     p = run(["check", "--set", "aggregate.write_influx=true"], cfg)

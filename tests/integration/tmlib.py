@@ -318,6 +318,17 @@ class Influx2(_Server):
             "orgID": self.org_id, "description": description, "permissions": perms})
         return doc["token"]
 
+    def create_v1_auth(self, username, password, bucket_ids):
+        """A v1 authorization (what `influx v1 auth create` makes): a
+        username and password for the 1.x-compatible endpoints, with read and
+        write on the buckets."""
+        perms = [{"action": a, "resource": {"type": "buckets", "id": b, "orgID": self.org_id}}
+                 for b in bucket_ids for a in ("read", "write")]
+        doc = self.api("POST", "/private/legacy/authorizations",
+                       {"orgID": self.org_id, "token": username, "permissions": perms})
+        self.api("POST", "/private/legacy/authorizations/%s/password" % doc["id"],
+                 {"password": password})
+
     def write(self, bucket, lines):
         """Line protocol to a bucket through /api/v2/write; raises on non-204."""
         q = urllib.parse.urlencode({"org": self.org, "bucket": bucket, "precision": "ns"})
