@@ -65,7 +65,7 @@ FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
         check-asan check-valgrind check-integration-asan fuzz check-fuzz \
-        check-integration format format-check lint install uninstall clean bench deb rpm
+        check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
 
@@ -137,6 +137,14 @@ check-install: $(BIN)
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
 
+# The HTML report in headless Chromium (setup.sh installs Debian's chromium
+# when missing; it needs root then) and the Grafana dashboard's queries
+# against a real InfluxDB. Screenshot: tests/out/report-html.png.
+check-report: $(BIN)
+	tests/browser/setup.sh
+	python3 tests/browser/test_report_html.py $(abspath $(BIN))
+	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
+
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
 # the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers,
 # against one 1.x and the 2.x (1.13 takes the same client paths as 1.6).
@@ -203,11 +211,13 @@ install: $(BIN)
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
+	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana/tokenmeter.json
 	for f in telegraf/*.conf; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/; done; true
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana
 
 clean:
 	rm -rf build tokenmeter tests/out
