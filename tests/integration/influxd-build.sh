@@ -100,7 +100,8 @@ build_one() { # version; output goes to the per-version log
             sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p') || return 1
         [ -n "$dir" ] && [ -d "$dir" ] || { echo "go mod download gave no Dir for $mod"; return 1; }
         cp -R "$dir" "$work/src" && chmod -R u+w "$work/src" || return 1
-        (cd "$work/src" && go build -ldflags "-X main.version=v$v" -o "$dest.tmp/influxd" ./cmd/influxd) || return 1
+        (cd "$work/src" &&
+            go build -ldflags "-X main.version=v$v" -o "$dest.tmp/influxd" ./cmd/influxd) || return 1
         ;;
     *)
         echo "unknown major version"
@@ -137,7 +138,7 @@ build() { # versions...
         # 10-minute build must not run twice in one CI run.
         if [ "$retry" = 0 ] && [ -n "$(find "$cache" -maxdepth 1 -name "influxd-v$v.failed" \
             -mmin -720 2>/dev/null)" ]; then
-            skip "$v" "$(cat "$cache/influxd-v$v.failed") (not retried for 12 h: influxd-build.sh --retry $v)"
+            skip "$v" "$(cat "$cache/influxd-v$v.failed")(not retried for 12 h: --retry $v)"
             exec 9>&-
             continue
         fi

@@ -60,8 +60,8 @@ COLS = ["requests", "successful", "failed", "input_tokens", "cached_input_tokens
 def run(args, cfg=None, env=None, stdin=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
     e.update(env or {})
-    return subprocess.run([BIN] + (["-c", cfg] if cfg else []) + args, input=stdin, capture_output=True, text=True,
-                          env=e, timeout=120)
+    return subprocess.run([BIN] + (["-c", cfg] if cfg else []) + args, input=stdin,
+                          capture_output=True, text=True, env=e, timeout=120)
 
 
 def write_config(name, url, token, influx="", aggregate=""):

@@ -87,7 +87,8 @@ def _query_doc(raw, q):
 
 
 class _Server:
-    """What both server classes share: self.proc, self.dir, start()."""
+    """What Influx and Influx2 share; each sets self.proc and self.dir and
+    defines start()."""
 
     def stop(self):
         _stop(self.proc)
@@ -174,8 +175,6 @@ bind-address = "127.0.0.1:%d"
                        % (self.user, self.password), method="POST", auth=False)
         return self
 
-
-
     def _auth_params(self, auth):
         if self.auth and auth:
             return {"u": self.user, "p": self.password}
@@ -215,8 +214,6 @@ class Influx2(_Server):
     throwaway directory, then POST /api/v2/setup (what `influx setup` sends)
     creating the user, the org, the first bucket with a retention period and
     the operator token (self.token, all access).
-
-    restart() stops and starts the same server on the same data.
     """
 
     def __init__(self, org="example-org", bucket="telegraf", retention_days=30):
@@ -260,12 +257,7 @@ class Influx2(_Server):
         return self
 
 
-    def restart(self):
-        self.stop()
-        return self.start()
-
-
-    def api(self, method, path, body=None, auth=True, token=None):
+    def api(self, method, path, body=None, auth=True):
         """A JSON request; returns the decoded answer (None when empty).
         Raises with the server's message on any status >= 300."""
         data = json.dumps(body).encode() if body is not None else None
@@ -273,7 +265,7 @@ class Influx2(_Server):
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if auth:
-            req.add_header("Authorization", "Token " + (token or self.token))
+            req.add_header("Authorization", "Token " + self.token)
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 raw = r.read()
