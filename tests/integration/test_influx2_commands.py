@@ -12,17 +12,17 @@ outputs.influxdb_v2 does). Then:
 
 - check: a 1.x-style config is told the server is 2.x; the 2.x config passes
   every probe, and the version is the server's own.
-- retention through INFLUXDB_BUCKET / INFLUXDB_ORG: check differs, apply,
-  the server's bucket keeps 14 days, check is satisfied; a missing bucket, a
-  rejected token.
+- retention through INFLUXDB_BUCKET / INFLUXDB_ORG: check differs, apply
+  refuses to shorten the bucket, apply --force, the server's bucket keeps 14
+  days, check is satisfied; a missing bucket, a rejected token.
 - aggregate through the v1-compatible /query: the day totals per zone equal
   sums computed here from the generator's numbers, the rows equal those of
   `aggregate --input` over the same line protocol, in UTC and Los Angeles;
   --write-influx writes llm_usage_daily to the daily bucket, a re-run
   overwrites and never duplicates; a bucket without an explicit mapping goes
   through its virtual one.
-- a v1 authorization (username/password) instead of a token: /query takes
-  it, /api/v2 (retention, writes) does not.
+- a v1 authorization (username/password) instead of a token: /api/v2
+  refuses it, so aggregate and retention exit 77.
 - faults the real server produces: a token without write access to the
   daily bucket, a field type conflict there (not retried, the SQLite rows
   stay), a wrong token, a missing bucket, the server stopped.
@@ -30,6 +30,7 @@ outputs.influxdb_v2 does). Then:
 The faults a real server cannot be made to produce on demand (429 with
 Retry-After, 503 on every attempt) are in test_influx_v2_stub.py.
 """
+import base64
 import datetime
 import json
 import os
@@ -38,6 +39,8 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from zoneinfo import ZoneInfo
 
 import tmlib
@@ -207,16 +210,21 @@ def commands(ix, token, daily_id, lp_path, facts):
     p = run(["retention", "check"], env_cfg, env)
     R.equal(p.returncode, 78, "retention check differs before apply (78)")
     p = run(["retention", "apply"], env_cfg, env)
-    R.equal(p.returncode, 0, "retention apply exits 0 (%s)" % p.stderr.strip())
+    R.equal(p.returncode, 65, "retention apply refuses to shorten the bucket without --force")
+    R.check("needs --force" in p.stdout and ix.bucket_retention("telegraf") == 30 * 86400,
+            "says why, and the server's bucket still keeps 30 days")
+    p = run(["retention", "apply", "--force"], env_cfg, env)
+    R.equal(p.returncode, 0, "retention apply --force exits 0 (%s)" % p.stderr.strip())
     R.check('bucket "telegraf" keeps 14 days' in p.stdout, "and says so: %s" % p.stdout.strip())
     R.equal(ix.bucket_retention("telegraf"), 14 * 86400, "the server's bucket now keeps 14 days")
     p = run(["retention", "check"], env_cfg, env)
     R.equal(p.returncode, 0, "retention check is satisfied after apply")
     p = run(["retention", "apply", "--days", "0"], env_cfg, env)
     R.check(p.returncode == 0 and ix.bucket_retention("telegraf") == 0,
-            "retention apply --days 0 keeps the bucket forever (%s)" % p.stderr.strip())
-    p = run(["retention", "apply"], env_cfg, env)
-    R.equal(ix.bucket_retention("telegraf"), 14 * 86400, "and back to 14 days")
+            "retention apply --days 0 (longer: no --force) keeps the bucket forever (%s)"
+            % p.stderr.strip())
+    p = run(["retention", "apply", "--force"], env_cfg, env)
+    R.equal(ix.bucket_retention("telegraf"), 14 * 86400, "and back to 14 days with --force")
     p = run(["retention", "apply"], env_cfg, dict(env, INFLUXDB_BUCKET="nope"))
     R.equal(p.returncode, 69, "retention apply on a missing bucket exits 69")
     # 2.8 answers a lookup by name with 404 and its own message.
@@ -271,21 +279,28 @@ def commands(ix, token, daily_id, lp_path, facts):
             % p.stderr.strip()[-200:])
 
     # --- a v1 authorization (username/password) instead of a token --------
+    # /query accepts it, but aggregate reads the bucket's retention window
+    # through /api/v2 first, which refuses it: on 2.x, tokenmeter needs a token.
     ix.create_v1_auth("v1reader", "v1-password-0123", [ix.bucket_id, daily_id])
     basic = "bucket = telegraf\norg = %s\nusername = v1reader\npassword = v1-password-0123\n" % ORG
     bcfg = os.path.join(WORK, "basic.conf")
     with open(bcfg, "w") as f:
         f.write("[influxdb]\nurl = %s\ntimeout = 5\nretention_days = 14\n%s"
                 "[aggregate]\nsqlite = %s/basic.sqlite\n" % (ix.url, basic, WORK))
+    req = urllib.request.Request(ix.url + "/query?" + urllib.parse.urlencode(
+        {"db": "telegraf", "q": "SELECT count(event_id) FROM llm_usage"}))
+    req.add_header("Authorization", "Basic " + base64.b64encode(
+        b"v1reader:v1-password-0123").decode())
+    with urllib.request.urlopen(req, timeout=60) as r:
+        n = json.loads(r.read())["results"][0]["series"][0]["values"][0][1]
+    R.equal(n, 400, "/query answers a v1 authorization (HTTP Basic)")
     p = run(["aggregate"] + SPAN, bcfg)
-    R.check(p.returncode == 0 and stored(os.path.join(WORK, "basic.sqlite"), "UTC") == utc,
-            "a v1 authorization reads through /query (HTTP Basic): the same rows (%s)"
+    R.check(p.returncode == 77 and "/api/v2/buckets: HTTP 401" in p.stderr and
+            "v1-password-0123" not in p.stderr,
+            "aggregate with a v1 authorization: 401 from /api/v2, exit 77 (%s)"
             % p.stderr.strip()[-200:])
     p = run(["retention", "check"], bcfg)
-    R.check(p.returncode == 77 and "HTTP 401" in p.stderr and "v1-password-0123" not in p.stderr,
-            "but /api/v2 refuses it: retention needs a token (77: %s)" % p.stderr.strip())
-    p = run(["aggregate", "--write-influx", "--set", "aggregate.write_bucket=daily"] + SPAN, bcfg)
-    R.equal(p.returncode, 77, "and so does --write-influx (%s)" % p.stderr.strip()[-200:])
+    R.check(p.returncode == 77 and "HTTP 401" in p.stderr, "retention too (%s)" % p.stderr.strip())
 
     # --- check, now healthy --------------------------------------------------
     p = run(["check", "--set", "aggregate.write_influx=true"], cfg)
@@ -294,6 +309,7 @@ def commands(ix, token, daily_id, lp_path, facts):
     R.check('ok   retention: bucket "telegraf" keeps 14 days' in p.stdout, "check: retention ok")
     R.check("info unpriced models: " in p.stdout and "gpt-4o-mini" in p.stdout,
             "check lists the unpriced models of the bucket")
+    R.check('ok   newest point: "llm_usage" at ' in p.stdout, "check: the bucket's newest point")
 
 
 def faults(ix, token, lp_path):
