@@ -166,10 +166,12 @@ check-report: $(BIN)
 	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
 
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
-# the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
+# the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers,
+# against one 1.x and the 2.x (1.13 takes the same client paths as 1.6).
 check-integration-asan:
 	$(MAKE) BUILDDIR=build/asan CFLAGS="-O1 -g" SANFLAGS="$(SAN)" build/asan/tokenmeter
-	tests/integration/run.sh $(abspath build/asan/tokenmeter)
+	TM_INFLUX_VERSIONS="$${TM_INFLUX_VERSIONS:-1.6.7 2.8.0}" \
+	    tests/integration/run.sh $(abspath build/asan/tokenmeter)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 check-asan:
