@@ -242,7 +242,7 @@ static int execd_stopped(struct cmd_io *io, struct execd_reader *r)
         return 0;
     char origin[320];
     snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
-    int rc = cmd_io_reject_raw(io, origin, r->line.data, r->line.len,
+    int rc = cmd_io_reject_raw(io, origin, r->line.data, r->line.len, NULL,
                                "incomplete line: stopped (SIGTERM/SIGINT) before its newline");
     buf_reset(&r->line);
     return rc;
@@ -451,7 +451,7 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
                                         "needs --spool");
         return EX_USAGE;
     }
-    status = cmd_io_open(&io, common);
+    status = cmd_io_open(&io, common, "execd", true);
     if (status != EX_OK)
         return status;
     pipeline_set_receive_time(io.pipeline, receive_ns);

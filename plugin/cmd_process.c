@@ -110,7 +110,7 @@ static const char *process_origin(struct process_state *ps)
 static int process_reject_metric(struct process_state *ps, const char *line, size_t len,
                                  const char *reason)
 {
-    return cmd_io_reject_raw(ps->io, process_origin(ps), line, len, reason);
+    return cmd_io_reject_raw(ps->io, process_origin(ps), line, len, "metric", reason);
 }
 
 /* The tag named by a [process] *_tag key, or NULL (an empty key disables). */
@@ -327,7 +327,7 @@ int cmd_process_main(int argc, char **argv, struct cmd_common *common)
     }
     if (optind < argc)
         return cmd_usage_error("process", "it reads stdin only, not \"%s\"", argv[optind]);
-    int status = cmd_io_open(&io, common);
+    int status = cmd_io_open(&io, common, "process", true);
     if (status != EX_OK)
         return status;
     memset(&ps, 0, sizeof(ps));

@@ -74,7 +74,7 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
         log_msg_always(LOG_LEVEL_ERROR, "replay: %s", err);
         return rc == -ENOMEM ? EX_OSERR : EX_NOINPUT;
     }
-    int status = cmd_io_open(&io, common);
+    int status = cmd_io_open(&io, common, "replay", true);
     if (status != EX_OK) {
         deadletter_reader_close(r);
         return status;

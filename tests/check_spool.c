@@ -324,7 +324,7 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     r.status = rb_run(args, in, r.out, r.err);
     ck_assert_int_eq(r.status, 0);
     r.stdout_text = tu_read_file(r.out);
-    ck_assert_ptr_nonnull(strstr(r.stdout_text, "tokenmeter_stats lines=0i,"));
+    ck_assert_ptr_nonnull(strstr(r.stdout_text, ",mode=execd lines=0i,"));
     ck_assert_ptr_nonnull(strstr(r.stdout_text, "event_id=\"msg_9\""));
     /* FILE arguments and --spool do not mix. */
     const char *bad[] = {"execd",         "-c", "/dev/null", "--spool", r.spool,

@@ -85,13 +85,13 @@ def main():
                   "a point arrives while stdin stays open")
         c.send(b"\n")
         line = c.read_line()
-        res.check(line is not None and line.startswith("tokenmeter_stats lines=1i,events=1i,"
-                                                       "written=1i"),
+        res.check(line is not None and line.startswith("tokenmeter_stats,host=")
+                  and ",mode=execd lines=1i,events=1i,written=1i" in line,
                   "a blank line gives a stats point: %r" % (line or "")[:80])
         for sig in (signal.SIGUSR1, signal.SIGHUP):
             c.p.send_signal(sig)
             line = c.read_line()
-            res.check(line is not None and line.startswith("tokenmeter_stats "),
+            res.check(line is not None and line.startswith("tokenmeter_stats,"),
                       "%s gives a stats point" % sig.name)
         c.send((CHAT % 2 + "\r\n").encode())  # CRLF
         res.check((c.read_line() or "").startswith("llm_usage,"), "CRLF line accepted")

@@ -23,8 +23,9 @@
 
 #include "tokenmeter/err.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/tokenmeter/tokenmeter.conf"
-#define CONFIG_LINE_MAX     199 /* longest line Debian's inih (r55) reads whole */
+#define CONFIG_DEFAULT_PATH        "/etc/tokenmeter/tokenmeter.conf"
+#define CONFIG_DEFAULT_DEAD_LETTER "/var/lib/tokenmeter/dead-letter.ndjson"
+#define CONFIG_LINE_MAX            199 /* longest line Debian's inih (r55) reads whole */
 
 enum config_dedup {
     CONFIG_DEDUP_TIMESTAMP = 0, /* identity in the timestamp's nanoseconds */
@@ -77,6 +78,7 @@ struct config_ingest {
     char *extra_tags;
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
+    int64_t stats_interval_s; /* 0: the stats point only when asked for */
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
