@@ -209,10 +209,10 @@ int cmd_io_open(struct cmd_io *io, struct cmd_common *common, const char *mode, 
         status = EX_OSERR;
         goto fail;
     }
-    io->pipeline = pipeline_new(io->cfg, io->dl, &io->stats, err);
-    if (!io->pipeline) {
+    int rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, err);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
-        status = EX_CONFIG;
+        status = rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
         goto fail;
     }
     if ((status = cmd_io_dead_letter_open(io)) != EX_OK)

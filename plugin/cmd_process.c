@@ -152,6 +152,10 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
     if (cmd_io_blank(line, len))
         return cmd_io_emit_stats(io);
     int prc = lineproto_parse(line, len, &ps->pt, err);
+    if (prc == -ENOMEM) { /* fatal (err.h): the metric was not judged */
+        log_msg_always(LOG_LEVEL_ERROR, "stdin:%" PRIu64 ": %s", ps->metric, err);
+        return prc;
+    }
     if (prc < 0 && !process_may_hold_body(line, len, cp->body_field)) {
         /* Not ours, even if our reader cannot read it (Telegraf's is the
          * judge of other metrics): pass it on untouched. */

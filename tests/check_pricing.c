@@ -359,8 +359,8 @@ START_TEST(reported_cost_is_never_replaced)
     ck_assert_int_eq(deadletter_open(dl, &d, err), 0);
     struct stats st;
     memset(&st, 0, sizeof(st));
-    struct pipeline *p = pipeline_new(cfg, d, &st, err);
-    ck_assert_ptr_nonnull(p);
+    struct pipeline *p = NULL;
+    ck_assert_msg(pipeline_new(cfg, d, &st, &p, err) == 0, "%s", err);
     struct buf out;
     buf_init(&out, 1 << 20);
     const char *reported = "{\"id\":\"a\",\"call_type\":\"acompletion\",\"status\":\"success\","

@@ -122,12 +122,6 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common);
 int cmd_report_main(int argc, char **argv, struct cmd_common *common);
 int cmd_retention_main(int argc, char **argv, struct cmd_common *common);
 int cmd_check_main(int argc, char **argv, struct cmd_common *common);
-
-/* Compares InfluxDB's retention with [influxdb] retention_days and
- * describes it in line: 0 as configured, 1 differs, or a negative influx.h
- * error (line holds its message). Shared by retention and check. */
-struct influx;
-int cmd_retention_check(struct influx *c, const struct config *cfg, char *line, size_t cap);
 int cmd_process_main(int argc, char **argv, struct cmd_common *common);
 
 #endif
