@@ -171,14 +171,17 @@ static void cmd_io_init(struct cmd_io *io, const char *mode)
         io->host[0] = '\0';
 }
 
-/* Releases what cmd_io_open() or cmd_io_open_degraded() built. */
+/* Releases what cmd_io_open() or cmd_io_open_degraded() built; keeps the
+ * error message. */
 static void cmd_io_release(struct cmd_io *io)
 {
     pipeline_free(io->pipeline);
     deadletter_close(io->dl);
     config_free(io->cfg);
     buf_free(&io->out);
-    memset(io, 0, sizeof(*io));
+    io->pipeline = NULL;
+    io->dl = NULL;
+    io->cfg = NULL;
 }
 
 /* The periodic stats point: Telegraf's processors.execd never sends a
@@ -191,7 +194,6 @@ static void cmd_io_schedule_stats(struct cmd_io *io)
 
 int cmd_io_open(struct cmd_io *io, struct cmd_common *common, const char *mode, bool stdout_needed)
 {
-    char err[ERR_MAX];
     cmd_io_init(io, mode);
     if (stdout_needed && common->stdout_unusable) {
         log_msg_always(LOG_LEVEL_ERROR,
@@ -200,18 +202,20 @@ int cmd_io_open(struct cmd_io *io, struct cmd_common *common, const char *mode, 
                        mode);
         return EX_IOERR;
     }
-    int status = cmd_load_config(common, &io->cfg);
-    if (status != EX_OK)
+    int status = cmd_load_config_err(common, &io->cfg, NULL, io->error);
+    if (status != EX_OK) {
+        log_msg_always(LOG_LEVEL_ERROR, "config: %s", io->error);
         return status;
+    }
     /* Everything is validated (the pipeline checks sources, prices and
      * mappings) before any file is opened or created. */
     if (cmd_io_dead_letter_new(io, io->cfg->ingest.dead_letter) < 0) {
         status = EX_OSERR;
         goto fail;
     }
-    int rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, err);
+    int rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, io->error);
     if (rc < 0) {
-        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        log_msg_always(LOG_LEVEL_ERROR, "%s", io->error);
         status = rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
         goto fail;
     }
@@ -327,6 +331,18 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
     return n > 0;
 }
 
+/* Counts and logs a rejection the pipeline did not see. */
+static void cmd_io_count_rejected(struct cmd_io *io, const char *origin, const char *reason)
+{
+    if (io->pipeline) {
+        pipeline_count_rejected(io->pipeline, origin, reason);
+    } else {
+        io->stats.rejected++;
+        /* degraded: one E! line a minute says it for all (cmd_process.c) */
+        log_debug("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(io->dl));
+    }
+}
+
 int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, size_t len,
                       const char *kind, const char *reason)
 {
@@ -334,12 +350,7 @@ int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, s
     io->stats.lines++;
     io->stats.bytes += len;
     int rc = deadletter_write_meta(io->dl, reason, origin, &meta, data, len);
-    if (io->pipeline) {
-        pipeline_count_rejected(io->pipeline, origin, reason);
-    } else {
-        io->stats.rejected++;
-        log_error("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(io->dl));
-    }
+    cmd_io_count_rejected(io, origin, reason);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(io->dl), strerror(-rc));
@@ -423,7 +434,7 @@ int cmd_io_oversize_end(struct cmd_io *io, struct cmd_io_oversize *ov)
     io->stats.bytes += ov->bytes;
     snprintf(reason, sizeof(reason), "body of %zu bytes exceeds max_body_bytes (%lld)", ov->bytes,
              (long long)io->cfg->ingest.max_body_bytes);
-    pipeline_count_rejected(io->pipeline, ov->origin, reason);
+    cmd_io_count_rejected(io, ov->origin, reason);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(io->dl), strerror(-rc));

@@ -67,6 +67,8 @@ static const struct config_key config_keys[] = {
      NULL},
     {"ingest", "stats_interval", CT_SECONDS, OFF(ingest.stats_interval_s), 0, 86400, "60", NULL},
 
+    {"process", "webhook_measurement", CT_STRING, OFF(process.webhook_measurement), 0, 0,
+     "tokenmeter_webhook", NULL},
     {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL},
     {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL},
     {"process", "org_tag", CT_STRING, OFF(process.org_tag), 0, 0, "org", NULL},

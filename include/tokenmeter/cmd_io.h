@@ -58,7 +58,8 @@ struct cmd_io {
     char host[256];            /* the stats point's host tag */
     int64_t next_stats_ns;     /* when the periodic stats point is due; 0: never */
     char dl_path[CMD_IO_PATH_MAX];
-    bool dl_per_user; /* the default path was not writable: a per-user one */
+    bool dl_per_user;    /* the default path was not writable: a per-user one */
+    char error[ERR_MAX]; /* why cmd_io_open() returned EX_CONFIG */
 };
 
 /* A body over max_body_bytes being streamed to the dead-letter file. Each
@@ -79,8 +80,9 @@ struct cmd_io_oversize {
  * (and logged): $XDG_STATE_HOME/tokenmeter/dead-letter.ndjson, else
  * ~/.local/state/tokenmeter/dead-letter.ndjson. `common` is borrowed for
  * the call. Returns EX_OK (io then owns what it holds: release with
- * cmd_io_close()), or an exit code after logging why (EX_CONFIG,
- * EX_CANTCREAT, EX_IOERR, EX_OSERR), with nothing left to release. */
+ * cmd_io_close()), or an exit code after logging why (EX_CONFIG, with the
+ * message also in io->error; EX_CANTCREAT, EX_IOERR, EX_OSERR), with
+ * nothing left to release. */
 int cmd_io_open(struct cmd_io *io, struct cmd_common *common, const char *mode, bool stdout_needed);
 
 /* For a command that keeps bodies safe while its configuration is unusable

@@ -85,6 +85,7 @@ struct config_ingest {
 };
 
 struct config_process {
+    char *webhook_measurement; /* metrics of this name are webhooks ("": none) */
     char *body_field;
     enum config_encoding body_encoding;
     char *org_tag;
