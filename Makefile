@@ -63,7 +63,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
-.PHONY: all check check-unit check-golden check-hostile check-operation check-install \
+.PHONY: all check check-unit check-golden check-hostile check-operation check-install check-attack \
         check-asan check-valgrind check-integration-asan fuzz \
         check-integration format format-check lint install uninstall clean bench deb rpm
 
@@ -121,6 +121,10 @@ check-hostile: $(BIN)
 
 check-operation: $(BIN)
 	python3 tests/operation.py $(BIN)
+
+# Hostile input and failing neighbours against the built binary (tests/attack/).
+check-attack: $(BIN)
+	tests/attack/run.sh $(abspath $(BIN))
 
 # make install into a scratch tree, then run the installed binary.
 check-install: $(BIN)

@@ -458,6 +458,13 @@ bool cmd_io_wait_drained(int fd, int timeout_ms)
 int cmd_io_close(struct cmd_io *io, int rc)
 {
     int status = EX_OK;
+    /* A signal that came with the last input is still answered: pselect(2)
+     * that reports input leaves a pending signal blocked, so let it in. */
+    sigset_t held;
+    sigprocmask(SIG_SETMASK, &io->wait_mask, &held);
+    sigprocmask(SIG_SETMASK, &held, NULL);
+    if (rc >= 0 && (cmd_io_stats_wanted || cmd_io_reload_wanted))
+        rc = cmd_io_handle_signals(io);
     int frc = rc == -EPIPE ? rc : cmd_io_flush(io);
     if (frc >= 0 && !cmd_io_wait_drained(io->out_fd, CMD_IO_DRAIN_MS))
         log_msg_always(LOG_LEVEL_WARN, "exiting with points still unread in the stdout pipe");
