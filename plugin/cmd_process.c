@@ -68,9 +68,12 @@ static const char process_usage[] =
     "Other [ingest] keys (dedup, measurement, default_org, extra_tags, ...) come\n"
     "from the configuration file or --set.\n"
     "\n"
+    "A configuration error does not stop it: every webhook metric then goes to the\n"
+    "dead-letter file with the error as its reason (replay them once it is fixed).\n"
+    "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 73 the\n"
-    "dead-letter file cannot be created, 74 stdout closed or dead-letter file not\n"
-    "writable, 78 configuration error.\n";
+    "dead-letter file cannot be created, 74 stdout closed, or rejected bodies the\n"
+    "dead-letter file refused were lost.\n";
 
 enum {
     PROCESS_OPT_BODY_FIELD = CMD_OPT_FIRST_LOCAL,
