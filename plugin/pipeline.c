@@ -42,9 +42,12 @@ struct pipeline {
     struct pipeline_point *points; /* owned; vec.h array */
     size_t npoints;
     size_t cap_points;
+    size_t nignored; /* parts of the current document a source ignored */
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns;                 /* -1: use the clock */
+    int64_t now_ns;                           /* the clock at this body, for max_event_age */
+    int64_t fixed_now_ns;                     /* -1: the wall clock */
     const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
     struct pricing *prices;                   /* owned; never NULL once built; replaced on reload */
     struct mapping *mapping;                  /* owned; the [mapping] source, or NULL */
@@ -73,6 +76,7 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     p->dl = dl;
     p->stats = stats;
     p->fixed_receive_ns = -1;
+    p->fixed_now_ns = -1;
     p->schema = (struct event_schema){.measurement = cfg->ingest.measurement,
                                       .event_id_tag = cfg->ingest.dedup == CONFIG_DEDUP_TAG,
                                       .team_tag = cfg->ingest.tag_team,
@@ -127,6 +131,21 @@ const struct mapping *source_ctx_mapping(const struct source_ctx *ctx)
     return ctx->p->mapping;
 }
 
+const struct config *source_ctx_config(const struct source_ctx *ctx)
+{
+    return ctx->p->cfg;
+}
+
+const struct envelope *source_ctx_envelope(const struct source_ctx *ctx)
+{
+    return &ctx->env;
+}
+
+void source_ignore(struct source_ctx *ctx)
+{
+    ctx->p->nignored++;
+}
+
 void pipeline_free(struct pipeline *p)
 {
     if (!p)
@@ -174,6 +193,11 @@ void pipeline_set_receive_time(struct pipeline *p, int64_t ns)
     p->fixed_receive_ns = ns;
 }
 
+void pipeline_set_clock(struct pipeline *p, int64_t ns)
+{
+    p->fixed_now_ns = ns;
+}
+
 void pipeline_count_rejected(struct pipeline *p, const char *origin, const char *reason)
 {
     p->stats->rejected++;
@@ -212,6 +236,16 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     int rc = event_normalize(ev, ctx->err);
     if (rc < 0)
         return rc;
+    int64_t max_age = p->cfg->ingest.max_event_age_s;
+    if (max_age > 0 && ev->time_ns < p->now_ns - max_age * 1000000000) {
+        char when[32];
+        timeutil_format_rfc3339(ev->time_ns, when, sizeof(when));
+        return err_set(ctx->err, -ERANGE,
+                       "event time %s is older than [ingest] max_event_age (%lld h): InfluxDB "
+                       "would drop it as beyond its retention policy; replay it with a longer "
+                       "max_event_age into a policy that keeps it",
+                       when, (long long)(max_age / 3600));
+    }
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
      * "Prices and cost"). */
     if (isnan(ev->cost_usd))
@@ -235,6 +269,15 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
     struct pipeline *p = ctx->p;
     if (ctx->env.source)
         ev->source = ctx->env.source;
+    /* The envelope names the vendor of a borrowed shape, and fills the id
+     * and model of a body that has none (docs/sources.md "Input forms"). */
+    if (ctx->env.provider)
+        ev->provider = ctx->env.provider;
+    if (!ev->event_id)
+        ev->event_id = ctx->env.id;
+    if (!ev->model)
+        ev->model = ctx->env.model;
+    source_settle_status(ev);
     int rc = pipeline_finish_event(ctx, ev);
     if (rc < 0)
         return rc;
@@ -263,14 +306,18 @@ static void pipeline_discard(struct pipeline *p)
 {
     buf_reset(&p->pending);
     p->npoints = 0;
+    p->nignored = 0;
 }
 
 /* Moves the document's points to out, dropping repeats, and counts them. */
 static int pipeline_commit(struct pipeline *p, struct buf *out)
 {
     int rc = 0;
-    if (p->npoints == 0)
+    /* A body with nothing to write is one ignored outcome, unless a source
+     * said which of its parts it ignored (agent spans): those count. */
+    if (p->npoints == 0 && p->nignored == 0)
         p->stats->ignored++;
+    p->stats->ignored += p->nignored;
     for (size_t i = 0; i < p->npoints; i++) {
         const struct pipeline_point *pt = &p->points[i];
         p->stats->events++;
@@ -363,7 +410,8 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
     struct source_ctx ctx = {.p = p, .transport = tenancy};
     p->stats->lines++;
     p->stats->bytes += len;
-    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
+    p->now_ns = p->fixed_now_ns >= 0 ? p->fixed_now_ns : timeutil_now_ns();
+    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : p->now_ns;
     p->transport = tenancy;
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
         rc =
@@ -392,7 +440,9 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
         }
         doc = ctx.env.body;
     }
-    if (body_type(doc) == BODY_ARRAY)
+    /* An array is a batch of bodies, unless a source reads it whole (the
+     * events of one stream). */
+    if (body_type(doc) == BODY_ARRAY && !source_claims_whole(doc))
         rc = pipeline_array(&ctx, doc, origin, out);
     else
         rc = pipeline_document(&ctx, doc, origin, data, len, out);

@@ -38,7 +38,7 @@ enum config_encoding {
     CONFIG_ENCODING_BASE64,
 };
 
-/* A key = value pair of a free-form section ([prices], [mapping]), kept with
+/* A key = value pair of a free-form section ([prices], [mapping], [aliases]), kept with
  * its origin so the module that interprets it can report errors precisely. */
 struct config_kv {
     char *key;
@@ -65,6 +65,7 @@ struct config_influxdb {
     char *tls_ca;
     int64_t timeout_s;
     int64_t retention_days;
+    int64_t max_response_bytes;
     bool insecure_skip_verify;
 };
 
@@ -79,9 +80,16 @@ struct config_ingest {
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
     int64_t stats_interval_s; /* 0: the stats point only when asked for */
+    char *max_event_age;      /* "off", "retention" or a duration */
+    /* Count agent spans' usage (invoke_agent, create_agent) instead of the
+     * model calls' (docs/sources.md "Agent traces"). */
+    bool otel_agent_spans;
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
+    /* derived from max_event_age by config_finish(): events older than
+     * this many seconds are dead-lettered; 0: no limit */
+    int64_t max_event_age_s;
 };
 
 struct config_process {
@@ -97,6 +105,7 @@ struct config_aggregate {
     char *sqlite;
     char *timezone;
     int64_t lookback_days;
+    int64_t history_days; /* replaced rows kept this long; 0 forever */
     bool write_influx;
     char *measurement;
     char *write_database;
@@ -112,6 +121,7 @@ struct config {
     struct config_aggregate aggregate;
     struct config_kv_list prices;
     struct config_kv_list mapping;
+    struct config_kv_list aliases; /* model = the name reports group it under */
 };
 
 /* Returns a new config holding the built-in defaults (owned by the caller:
