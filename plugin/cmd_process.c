@@ -154,42 +154,36 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
     return rc;
 }
 
-static int process_chunk(struct process_state *ps, const char *data, size_t n);
-
-/* A line with an unterminated quote: handled alone, then `rest` (the
- * lines after it) framed afresh. The bytes are moved out of `pending`
- * first, as framing the rest may fill it again. */
-static int process_resync(struct process_state *ps, const char *first, size_t first_len,
-                          const char *rest, size_t rest_len)
+/* A line with an unterminated quote: taken alone (dead-lettered if it may
+ * hold a body, else passed on), and framing starts again after it. */
+static int process_broken_line(struct process_state *ps, const char *line, size_t len)
 {
-    struct buf held = ps->pending;
-    buf_init(&ps->pending, held.max);
     lineproto_scanner_init(&ps->scan);
     ps->resync_checked = false;
     log_warn("stdin:%" PRIu64 ": a line with an unterminated quote; reading on from the next line",
              ps->metric);
-    int rc = process_metric(ps, first, first_len);
+    int rc = process_metric(ps, line, len);
     ps->metric++;
-    if (rc >= 0 && rest_len)
-        rc = process_chunk(ps, rest, rest_len);
-    buf_free(&held);
     return rc;
 }
 
-/* True when the line at p (len bytes, without its '\n') is a whole metric
- * on its own: its quotes close on the line and it parses. */
+/* True when the line at p (len bytes; p[len] is its '\n') is a whole
+ * metric on its own: its quotes close on the line and it parses. */
 static bool process_whole_line(struct process_state *ps, const char *p, size_t len)
 {
     char err[ERR_MAX];
-    return lineproto_line_end(p, len + 1) == (long)len && /* p[len] is its '\n' */
+    return lineproto_line_end(p, len + 1) == (long)len &&
            lineproto_parse(p, len, &ps->m.pt, err) == 0;
 }
 
 /* A metric still open after a raw newline: a quoted string with a newline
  * in it (a pretty-printed body), or a line whose quote never closes. Once
  * the second line is complete and reads as a metric of its own, it is the
- * latter. Returns 1 after resynchronising, 0 when not, or -errno. */
-static int process_check_open(struct process_state *ps)
+ * latter: the first line is taken alone, pending moves to *keep and *rest
+ * points at the second line in it (to be framed next). Returns 1 then, 0
+ * when the metric stays open, or -errno. */
+static int process_check_open(struct process_state *ps, struct buf *keep, const char **rest,
+                              size_t *rest_len)
 {
     const char *p = ps->pending.data;
     size_t len = ps->pending.len;
@@ -198,68 +192,69 @@ static int process_check_open(struct process_state *ps)
     if (!nl2)
         return 0;
     ps->resync_checked = true;
-    const char *second = nl1 + 1;
-    if (!process_whole_line(ps, second, (size_t)(nl2 - second)))
+    if (!process_whole_line(ps, nl1 + 1, (size_t)(nl2 - nl1 - 1)))
         return 0;
-    int rc = process_resync(ps, p, (size_t)(nl1 - p), second, len - (size_t)(second - p));
+    buf_free(keep);
+    *keep = ps->pending;
+    buf_init(&ps->pending, keep->max);
+    *rest = nl1 + 1;
+    *rest_len = len - (size_t)(nl1 + 1 - p);
+    int rc = process_broken_line(ps, p, (size_t)(nl1 - p));
     return rc < 0 ? rc : 1;
 }
 
-/* One metric framed whole (pending or in the chunk): a metric that spans
- * lines and does not parse began with an unterminated quote. */
-static int process_framed(struct process_state *ps, const char *p, size_t len)
+/* The first newline of a metric framed whole that spans lines but does not
+ * parse (it began with an unterminated quote), or NULL. */
+static const char *process_broken_at(struct process_state *ps, const char *p, size_t len)
 {
     char err[ERR_MAX];
     const char *nl = memchr(p, '\n', len);
-    if (!nl || lineproto_parse(p, len, &ps->m.pt, err) != -EINVAL)
-        return process_metric(ps, p, len);
-    /* the rest is framed again, with the newline that ended it */
-    size_t rest_len = len - (size_t)(nl + 1 - p);
-    struct buf rest;
-    buf_init(&rest, len + 1);
-    buf_append(&rest, nl + 1, rest_len);
-    if (rest_len)
-        buf_putc(&rest, '\n');
-    int rc = buf_error(&rest);
-    if (rc >= 0)
-        rc = process_resync(ps, p, (size_t)(nl - p), rest.data, rest.len);
-    if (rc >= 0 && !ps->pending.len)
-        ps->metric--; /* the rest ended the metric the caller counts */
-    buf_free(&rest);
-    return rc;
+    return nl && lineproto_parse(p, len, &ps->m.pt, err) == -EINVAL ? nl : NULL;
 }
 
-/* Consumes one chunk of stdin, metric by metric. */
+/* Consumes one chunk of stdin, metric by metric. A resynchronisation never
+ * nests deeper than one call: the bytes after a broken line are framed by
+ * this loop itself (they are the rest of the chunk, or of what was
+ * pending), so no input can make the stack grow. */
 static int process_chunk(struct process_state *ps, const char *data, size_t n)
 {
     struct cmd_io *io = ps->io;
+    struct buf keep; /* what `data` points into after a resynchronisation */
+    buf_init(&keep, 0);
     int rc = 0;
     while (n > 0 && rc >= 0) {
         long e = lineproto_scanner_feed(&ps->scan, data, n);
         size_t take = e < 0 ? n : (size_t)e;
         if (ps->ov.stream) {
             rc = cmd_io_oversize_append(&ps->ov, data, take);
-            if (e >= 0 && rc >= 0) {
+            if (e >= 0 && rc >= 0)
                 rc = cmd_io_oversize_end(io, &ps->ov);
-            }
         } else if (e < 0) {
             rc = buf_append(&ps->pending, data, take);
             if (rc == -ENOSPC) {
                 rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
                                            take);
                 buf_reset(&ps->pending);
-            } else if (rc >= 0) {
-                rc = process_check_open(ps);
+            } else if (rc >= 0 && (rc = process_check_open(ps, &keep, &data, &n)) > 0) {
+                rc = 0;
+                continue; /* frame the rest, from its second line */
             }
+            break;
         } else if (ps->pending.len == 0) {
             /* The common case: the whole metric is inside this chunk. */
+            const char *nl;
             if (take > ps->pending.max) {
                 rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
                                            take);
                 if (rc >= 0)
                     rc = cmd_io_oversize_end(io, &ps->ov);
+            } else if ((nl = process_broken_at(ps, data, take)) != NULL) {
+                rc = process_broken_line(ps, data, (size_t)(nl - data));
+                n -= (size_t)(nl + 1 - data);
+                data = nl + 1; /* the rest of it is in this chunk */
+                continue;
             } else {
-                rc = process_framed(ps, data, take);
+                rc = process_metric(ps, data, take);
             }
         } else {
             rc = buf_append(&ps->pending, data, take);
@@ -270,19 +265,57 @@ static int process_chunk(struct process_state *ps, const char *data, size_t n)
                     rc = cmd_io_oversize_end(io, &ps->ov);
                 buf_reset(&ps->pending);
             } else if (rc >= 0) {
-                /* framing it may refill pending: take the bytes out first */
+                /* framing may refill pending: take the bytes out first */
                 struct buf whole = ps->pending;
                 buf_init(&ps->pending, whole.max);
-                rc = process_framed(ps, whole.data, whole.len);
+                size_t before = whole.len - take; /* held from earlier chunks */
+                const char *nl = process_broken_at(ps, whole.data, whole.len);
+                if (!nl) {
+                    rc = process_metric(ps, whole.data, whole.len);
+                } else {
+                    size_t at = (size_t)(nl + 1 - whole.data);
+                    rc = process_broken_line(ps, whole.data, (size_t)(nl - whole.data));
+                    /* what followed the broken line: the earlier chunks'
+                     * bytes first (a call that cannot come back here: its
+                     * pending starts empty), then this chunk from its start */
+                    if (rc >= 0 && at < before)
+                        rc = process_chunk(ps, whole.data + at, before - at);
+                    size_t skip = at > before ? at - before : 0;
+                    buf_free(&whole);
+                    n -= skip;
+                    data += skip;
+                    continue;
+                }
                 buf_free(&whole);
             }
         }
-        ps->resync_checked = ps->resync_checked && e < 0;
-        if (e < 0)
-            break;
+        ps->resync_checked = false;
         ps->metric++;
         data += take + 1;
         n -= take + 1;
+    }
+    buf_free(&keep);
+    return rc;
+}
+
+/* End of input: what is pending is a last metric without its newline (or,
+ * after an unterminated quote, several). */
+static int process_eof(struct process_state *ps)
+{
+    int rc = 0;
+    while (rc >= 0 && ps->pending.len) {
+        struct buf whole = ps->pending;
+        buf_init(&ps->pending, whole.max);
+        const char *nl = process_broken_at(ps, whole.data, whole.len);
+        if (!nl) {
+            rc = process_metric(ps, whole.data, whole.len);
+        } else {
+            size_t at = (size_t)(nl + 1 - whole.data);
+            rc = process_broken_line(ps, whole.data, at - 1);
+            if (rc >= 0 && at < whole.len)
+                rc = process_chunk(ps, whole.data + at, whole.len - at);
+        }
+        buf_free(&whole);
     }
     return rc;
 }
@@ -314,11 +347,8 @@ static int process_stream(struct process_state *ps)
             /* A last metric without '\n' still counts. */
             if (ps->ov.stream) {
                 rc = cmd_io_oversize_end(io, &ps->ov);
-            } else if (ps->pending.len) {
-                struct buf whole = ps->pending;
-                buf_init(&ps->pending, whole.max);
-                rc = process_framed(ps, whole.data, whole.len);
-                buf_free(&whole);
+            } else {
+                rc = process_eof(ps);
             }
             break;
         }

@@ -83,6 +83,16 @@ def main():
         res.check(p.returncode == 0 and b"not line protocol" in p.stderr,
                   "a not-line-protocol record replays as a metric (rejected again for the "
                   "same reason, not read as JSON)")
+        # many broken lines in a row: resynchronising never nests, whatever the count
+        dl5 = os.path.join(tmp, "dl5.ndjson")
+        n = 30000
+        p = subprocess.run([BIN, "-c", "/dev/null", "process", "--dead-letter", dl5],
+                           input=('tokenmeter_webhook value="x\ncpu a=1i 1\n' * n).encode(),
+                           capture_output=True, timeout=300)
+        res.equal(p.returncode, 0, "%d broken lines: exit 0" % n)
+        res.equal(p.stdout.count(b"cpu a=1i 1\n"), n, "%d broken lines: every metric after "
+                                                       "each passes" % n)
+        res.equal(len(records(dl5)), n, "%d broken lines: one record each" % n)
     return res.finish()
 
 
