@@ -238,26 +238,30 @@ int cmd_io_open_degraded(struct cmd_io *io, struct config *partial, const char *
         return EX_OSERR;
     }
     const char *configured = io->cfg->ingest.dead_letter;
-    int status = EX_CANTCREAT;
-    if (configured && cmd_io_dead_letter_new(io, configured) < 0)
+    int status = EX_OSERR;
+    if (!configured)
+        configured = CONFIG_DEFAULT_DEAD_LETTER;
+    if (cmd_io_dead_letter_new(io, configured) < 0)
         goto fail;
-    if (configured && (status = cmd_io_dead_letter_open(io)) == EX_OK)
-        goto ok;
-    deadletter_close(io->dl);
-    io->dl = NULL;
-    if (configured)
+    if ((status = cmd_io_dead_letter_open(io)) != EX_OK &&
+        strcmp(configured, CONFIG_DEFAULT_DEAD_LETTER) != 0) {
+        /* the configured path is unusable too: the default one */
+        deadletter_close(io->dl);
+        io->dl = NULL;
         log_msg_always(LOG_LEVEL_WARN, "trying the default dead-letter file instead");
-    if (cmd_io_dead_letter_new(io, CONFIG_DEFAULT_DEAD_LETTER) < 0)
+        status = EX_OSERR;
+        if (cmd_io_dead_letter_new(io, CONFIG_DEFAULT_DEAD_LETTER) < 0)
+            goto fail;
+        status = cmd_io_dead_letter_open(io);
+    }
+    if (status != EX_OK)
         goto fail;
-    if ((status = cmd_io_dead_letter_open(io)) != EX_OK)
-        goto fail;
-ok:
     cmd_io_signals(io);
     io->next_stats_ns = 0;
     return EX_OK;
 fail:
     cmd_io_release(io);
-    return status == EX_OK ? EX_OSERR : status;
+    return status;
 }
 
 int cmd_io_flush(struct cmd_io *io)

@@ -58,6 +58,31 @@ def main():
         res.equal(len(got), 30, "fixed: replay recovers every body")
         res.check(all(",org=acme," in l for l in got), "fixed: with the metric's org tag")
 
+        # 1b. degraded, and the configured dead-letter file unusable too: the
+        # default one (here the per-user one: see test_fd_first_try.py)
+        if not (os.access("/var/lib/tokenmeter", os.W_OK) and os.geteuid() != 0):
+            home = os.path.join(tmp, "home")
+            os.mkdir(home)
+            os.chmod(tmp, 0o755)
+            bad2 = os.path.join(tmp, "bad2.conf")
+            with open(bad2, "w") as f:
+                f.write("[ingest]\ndead_letter = /nonexistent/dl.ndjson\ndedupe = tag\n")
+            os.chmod(bad2, 0o644)
+
+            def pre():
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+            if os.geteuid() == 0:
+                os.chown(home, 65534, 65534)
+            p = subprocess.run([BIN, "-c", bad2, "process"], input=webhook(99).encode(),
+                               capture_output=True, timeout=60, preexec_fn=pre,
+                               env={"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin")})
+            fallback = os.path.join(home, ".local", "state", "tokenmeter", "dead-letter.ndjson")
+            res.equal(p.returncode, 0, "bad config, unusable dead_letter: still running")
+            res.equal(len(records(fallback)), 1,
+                      "bad config, unusable dead_letter: the body is in the default file")
+
         # 2. a webhook metric without a usable body field
         dl2 = os.path.join(tmp, "dl2.ndjson")
         p = subprocess.run([BIN, "-c", "/dev/null", "process", "--dead-letter", dl2],
