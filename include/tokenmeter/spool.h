@@ -21,7 +21,7 @@
  * Senders may be allowed to write DIR itself, so they could put a symbolic
  * link or a directory of their own in place of tmp/, new/ or bad/. The
  * parts are therefore opened once, with O_DIRECTORY | O_NOFOLLOW, and must
- * be owned by DIR's owner or by this user; every file is then reached
+ * be owned by DIR's owner, this user or root; every file is then reached
  * relative to those descriptors (openat, renameat2, unlinkat) with
  * O_NOFOLLOW, so nothing outside the spool is ever read, moved or removed.
  */
@@ -51,8 +51,8 @@ struct spool_file {
  * 0770 less the umask) when missing. Returns 0 with a new spool in *out
  * (owned by the caller: free with spool_close()), or a negative errno with
  * the reason in err and *out NULL: -ENOTDIR when a part is not a directory
- * (a symbolic link, a file) or is owned by someone else than DIR's owner
- * or this user, -ENAMETOOLONG, -ENOMEM, or mkdir(2)'s or open(2)'s error
+ * (a symbolic link, a file) or is owned by someone else than DIR's owner,
+ * this user or root, -ENAMETOOLONG, -ENOMEM, or mkdir(2)'s or open(2)'s error
  * (-EACCES, -ENOENT, ...). */
 int spool_open(const char *dir, struct spool **out, char err[ERR_MAX]);
 
