@@ -27,7 +27,7 @@ import telegraf
 import tmlib
 
 R = tmlib.Results("test_telegraf_http")
-DB = "telegraf"
+DB = "tokenmeter"
 
 
 class Poster:
@@ -107,7 +107,7 @@ def run_v2():
     /api/v2/write, so this shows the config loads and the whole chain runs up
     to the v2 write request (answered 404), not that a 2.x server stores it."""
     port = tmlib.free_port()
-    os.environ["INFLUX_TOKEN"] = "e2e-token"
+    os.environ["INFLUXDB_TOKEN"] = "e2e-token"
     env = telegraf.Setup("tm-e2e-v2-")
     try:
         env.start("tokenmeter-http-influxdb-v2.conf", {"127.0.0.1:8080": "127.0.0.1:%d" % port})
