@@ -254,7 +254,7 @@ deb: dist
 	cp packaging/tokenmeter.sysusers $(BUILDDIR)/deb/$(DIST)/debian/tokenmeter.sysusers
 	python3 packaging/changelog.py deb CHANGELOG.md $(VERSION) "$(MAINTAINER)" \
 	    > $(BUILDDIR)/deb/$(DIST)/debian/changelog
-	cd $(BUILDDIR)/deb/$(DIST) && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+	cd $(BUILDDIR)/deb/$(DIST) && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
 	    dpkg-buildpackage -us -uc -b
 	@ls $(BUILDDIR)/deb/*.deb
 
@@ -267,7 +267,7 @@ rpm: dist
 	{ sed 's/^Version:.*/Version:        $(VERSION)/' packaging/rpm/tokenmeter.spec; \
 	  python3 packaging/changelog.py rpm CHANGELOG.md $(VERSION) "$(MAINTAINER)"; } \
 	    > $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
-	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS rpmbuild --define "_topdir $(abspath $(BUILDDIR)/rpm)" $(RPMBUILD_FLAGS) \
+	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR rpmbuild --define "_topdir $(abspath $(BUILDDIR)/rpm)" $(RPMBUILD_FLAGS) \
 	    -ba $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
 	@ls $(BUILDDIR)/rpm/RPMS/*/*.rpm
 
