@@ -236,6 +236,10 @@ MAINTAINER  = $(shell sed -n 's/^Maintainer: //p' packaging/deb/debian/control)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 # check-packages sets nocheck: the same sources' tests ran in earlier stages.
 DEB_BUILD_OPTIONS ?=
+# The package builds run this Makefile again inside the unpacked tarball, as
+# a packager would: none of this make's settings may leak into them.
+PKG_ENV    := env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR -u BUILDDIR -u DESTDIR \
+              -u PREFIX -u SANFLAGS -u V
 RPMBUILD_FLAGS ?=
 
 dist:
@@ -251,10 +255,10 @@ deb: dist
 	cp $(DIST_TAR) $(BUILDDIR)/deb/tokenmeter_$(VERSION).orig.tar.gz
 	tar -C $(BUILDDIR)/deb -xzf $(DIST_TAR)
 	cp -R $(BUILDDIR)/deb/$(DIST)/packaging/deb/debian $(BUILDDIR)/deb/$(DIST)/debian
-	cp packaging/tokenmeter.sysusers $(BUILDDIR)/deb/$(DIST)/debian/tokenmeter.sysusers
+	cp $(BUILDDIR)/deb/$(DIST)/packaging/tokenmeter.sysusers $(BUILDDIR)/deb/$(DIST)/debian/
 	python3 packaging/changelog.py deb CHANGELOG.md $(VERSION) "$(MAINTAINER)" \
 	    > $(BUILDDIR)/deb/$(DIST)/debian/changelog
-	cd $(BUILDDIR)/deb/$(DIST) && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+	cd $(BUILDDIR)/deb/$(DIST) && $(PKG_ENV) DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
 	    dpkg-buildpackage -us -uc -b
 	@ls $(BUILDDIR)/deb/*.deb
 
@@ -267,7 +271,7 @@ rpm: dist
 	{ sed 's/^Version:.*/Version:        $(VERSION)/' packaging/rpm/tokenmeter.spec; \
 	  python3 packaging/changelog.py rpm CHANGELOG.md $(VERSION) "$(MAINTAINER)"; } \
 	    > $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
-	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR rpmbuild --define "_topdir $(abspath $(BUILDDIR)/rpm)" $(RPMBUILD_FLAGS) \
+	$(PKG_ENV) rpmbuild --define "_topdir $(abspath $(BUILDDIR)/rpm)" $(RPMBUILD_FLAGS) \
 	    -ba $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
 	@ls $(BUILDDIR)/rpm/RPMS/*/*.rpm
 

@@ -110,6 +110,10 @@ def main():
         man1 = plain(f.read())
     with open(PAGES[1]) as f:
         man5 = plain(f.read())
+    with open(os.path.join(tmlib.ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    R.check(all(re.search(r'^\.TH .* "tokenmeter %s"' % re.escape(version), m, re.M)
+                for m in (man1, man5)), "both pages say version %s (VERSION)" % version)
 
     cmds, gaps = missing(binary, man1, man5)
     R.check(len(cmds) >= 7, "--help lists the commands: %s" % " ".join(cmds))

@@ -80,6 +80,9 @@ def main():
     R.check("shadow-utils" in reqs and "crontabs" in reqs, "Requires(pre) shadow-utils, crontabs")
     R.check("telegraf" in run("rpm", "-qp", "--recommends", rpm).stdout, "Recommends: telegraf")
     R.equal(run("rpm", "-qp", "--qf", "%{VERSION}", rpm).stdout, version, "Version from VERSION")
+    with open(os.path.join(tmlib.ROOT, "packaging", "rpm", "tokenmeter.spec")) as f:
+        R.check(re.search(r"^Version:\s+%s$" % re.escape(version), f.read(), re.M),
+                "the spec as committed (for dnf builddep) says Version %s too" % version)
 
     root = tempfile.mkdtemp(prefix="tm-rpmroot-")
     try:
