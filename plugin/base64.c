@@ -6,7 +6,7 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int b64_quantum(struct buf *out, const unsigned char *in, size_t n)
+static void b64_quantum(struct buf *out, const unsigned char *in, size_t n)
 {
     char q[4];
     unsigned v = (unsigned)in[0] << 16 | (n > 1 ? (unsigned)in[1] << 8 : 0) | (n > 2 ? in[2] : 0);
@@ -14,15 +14,15 @@ static int b64_quantum(struct buf *out, const unsigned char *in, size_t n)
     q[1] = b64_alphabet[(v >> 12) & 63];
     q[2] = n > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
     q[3] = n > 2 ? b64_alphabet[v & 63] : '=';
-    return buf_append(out, q, 4);
+    buf_append(out, q, 4);
 }
 
 int base64_encode(struct buf *out, const void *data, size_t len)
 {
     struct base64_stream st;
     base64_stream_init(&st);
-    int rc = base64_stream_feed(&st, out, data, len);
-    return rc < 0 ? rc : base64_stream_finish(&st, out);
+    base64_stream_feed(&st, out, data, len);
+    return base64_stream_finish(&st, out);
 }
 
 void base64_stream_init(struct base64_stream *st)
@@ -34,31 +34,27 @@ int base64_stream_feed(struct base64_stream *st, struct buf *out, const void *da
 {
     const unsigned char *p = data;
     size_t i = 0;
-    int rc = 0;
     /* Complete a quantum left over from the previous chunk first. */
     while (st->npending && i < len) {
         st->pending[st->npending++] = p[i++];
         if (st->npending == 3) {
             st->npending = 0;
-            if ((rc = b64_quantum(out, st->pending, 3)) < 0)
-                return rc;
+            b64_quantum(out, st->pending, 3);
         }
     }
     for (; i + 3 <= len; i += 3)
-        if ((rc = b64_quantum(out, p + i, 3)) < 0)
-            return rc;
+        b64_quantum(out, p + i, 3);
     while (i < len)
         st->pending[st->npending++] = p[i++];
-    return 0;
+    return buf_error(out);
 }
 
 int base64_stream_finish(struct base64_stream *st, struct buf *out)
 {
-    int rc = 0;
     if (st->npending)
-        rc = b64_quantum(out, st->pending, st->npending);
+        b64_quantum(out, st->pending, st->npending);
     st->npending = 0;
-    return rc;
+    return buf_error(out);
 }
 
 static int b64_value(char c)
@@ -73,7 +69,7 @@ static int b64_value(char c)
         return 62;
     if (c == '/')
         return 63;
-    return -1;
+    return -EINVAL;
 }
 
 int base64_decode(struct buf *out, const char *text, size_t len)
@@ -95,9 +91,7 @@ int base64_decode(struct buf *out, const char *text, size_t len)
         unsigned x =
             (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         unsigned char o[3] = {(unsigned char)(x >> 16), (unsigned char)(x >> 8), (unsigned char)x};
-        int rc = buf_append(out, o, 3 - (size_t)pad);
-        if (rc < 0)
-            return rc;
+        buf_append(out, o, 3 - (size_t)pad);
     }
-    return 0;
+    return buf_error(out);
 }

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenmeter/vec.h"
+
 #define BODY_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
 struct body_member {
@@ -104,24 +106,31 @@ struct body_parser {
 static int body_fail(struct body_parser *ps, const char *msg)
 {
     if (!ps->failed) {
-        snprintf(ps->err, ERR_MAX, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start),
-                 msg);
+        err_set(ps->err, -EINVAL, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->start), msg);
         ps->failed = true;
     }
     return -EINVAL;
 }
 
+/* Out of memory is not a verdict on the document (see err.h): its own code
+ * and message, so that the caller stops instead of rejecting the body. */
+static int body_oom(struct body_parser *ps)
+{
+    if (!ps->failed) {
+        err_set(ps->err, -ENOMEM, "out of memory parsing JSON at byte %zu",
+                (size_t)(ps->p - ps->start));
+        ps->failed = true;
+    }
+    return -ENOMEM;
+}
+
 static int body_push(struct body_parser *ps, void *v)
 {
     struct body_stack *s = &ps->stack;
-    if (s->len == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 256;
-        void **n = realloc(s->items, ncap * sizeof(*n));
-        if (!n)
-            return body_fail(ps, "out of memory");
-        s->items = n;
-        s->cap = ncap;
-    }
+    /* 256 slots at first: most bodies never grow the stack again. */
+    if (s->len == s->cap &&
+        vec_reserve(&s->items, &s->cap, s->cap ? s->len + 1 : 256, sizeof(*s->items)) < 0)
+        return body_oom(ps);
     s->items[s->len++] = v;
     return 0;
 }
@@ -136,7 +145,7 @@ static struct body_node *body_new_node(struct body_parser *ps, enum body_type t)
 {
     struct body_node *n = body_alloc(ps->b, sizeof(*n));
     if (!n) {
-        body_fail(ps, "out of memory");
+        body_oom(ps);
         return NULL;
     }
     memset(n, 0, sizeof(*n));
@@ -157,7 +166,7 @@ static int body_hex4(const unsigned char *p, unsigned *out)
         else if (c >= 'A' && c <= 'F')
             v |= (unsigned)(c - 'A' + 10);
         else
-            return -1;
+            return -EINVAL;
     }
     *out = v;
     return 0;
@@ -251,7 +260,7 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
     size_t raw = (size_t)(q - s);
     char *o = body_alloc(ps->b, raw + 1);
     if (!o)
-        return body_fail(ps, "out of memory");
+        return body_oom(ps);
     size_t n = 0;
     if (plain) {
         memcpy(o, s, raw);
@@ -354,7 +363,7 @@ static int body_number(struct body_parser *ps, struct body_node **out)
     size_t len = (size_t)(q - s);
     char *lex = body_alloc(ps->b, len + 1);
     if (!n || !lex)
-        return body_fail(ps, "out of memory");
+        return body_oom(ps);
     memcpy(lex, s, len);
     lex[len] = '\0';
     n->lexeme = lex;
@@ -405,8 +414,9 @@ static int body_array(struct body_parser *ps, struct body_node **out, int depth)
     } else {
         for (;;) {
             struct body_node *v = NULL;
-            if (body_value(ps, &v, depth) < 0 || body_push(ps, v) < 0)
-                return -EINVAL;
+            int rc;
+            if ((rc = body_value(ps, &v, depth)) < 0 || (rc = body_push(ps, v)) < 0)
+                return rc;
             body_ws(ps);
             if (ps->p < ps->end && *ps->p == ',') {
                 ps->p++;
@@ -425,7 +435,7 @@ static int body_array(struct body_parser *ps, struct body_node **out, int depth)
     size_t count = ps->stack.len - base;
     struct body_node **items = count ? body_alloc(ps->b, count * sizeof(*items)) : NULL;
     if (!n || (count && !items))
-        return body_fail(ps, "out of memory");
+        return body_oom(ps);
     if (count)
         memcpy(items, ps->stack.items + base, count * sizeof(*items));
     ps->stack.len = base;
@@ -447,11 +457,12 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
             const char *key = NULL;
             size_t klen = 0;
             struct body_node *v = NULL;
+            int rc;
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
-            if (body_string(ps, &key, &klen) < 0)
-                return -EINVAL;
+            if ((rc = body_string(ps, &key, &klen)) < 0)
+                return rc;
             body_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
                 return body_fail(ps, "':' expected");
@@ -460,9 +471,9 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
             /* A key and its value take two stack slots; the key's length is
              * recomputed from the NUL at close (keys hold no NUL). The slot
              * type is void *; the key is only read back as const char *. */
-            if (body_value(ps, &v, depth) < 0 || body_push(ps, (void *)(uintptr_t)key) < 0 ||
-                body_push(ps, v) < 0)
-                return -EINVAL;
+            if ((rc = body_value(ps, &v, depth)) < 0 ||
+                (rc = body_push(ps, (void *)(uintptr_t)key)) < 0 || (rc = body_push(ps, v)) < 0)
+                return rc;
             (void)klen;
             body_ws(ps);
             if (ps->p < ps->end && *ps->p == ',') {
@@ -482,7 +493,7 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
     size_t count = (ps->stack.len - base) / 2;
     struct body_member *m = count ? body_alloc(ps->b, count * sizeof(*m)) : NULL;
     if (!n || (count && !m))
-        return body_fail(ps, "out of memory");
+        return body_oom(ps);
     for (size_t i = 0; i < count; i++) {
         m[i].key = ps->stack.items[base + 2 * i];
         m[i].klen = strlen(m[i].key);
@@ -507,8 +518,11 @@ static int body_value(struct body_parser *ps, struct body_node **out, int depth)
         return *ps->p == '{' ? body_object(ps, out, depth + 1) : body_array(ps, out, depth + 1);
     case '"': {
         struct body_node *n = body_new_node(ps, BODY_STRING);
-        if (!n || body_string(ps, &n->u.str, &n->len) < 0)
-            return -EINVAL;
+        if (!n)
+            return -ENOMEM;
+        int rc = body_string(ps, &n->u.str, &n->len);
+        if (rc < 0)
+            return rc;
         *out = n;
         return 0;
     }
@@ -529,10 +543,8 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
 {
     struct body *b = calloc(1, sizeof(*b));
     *out = NULL;
-    if (!b) {
-        snprintf(err, ERR_MAX, "out of memory");
-        return -ENOMEM;
-    }
+    if (!b)
+        return err_set(err, -ENOMEM, "out of memory parsing JSON");
     struct body_parser ps = {.p = (const unsigned char *)data,
                              .end = (const unsigned char *)data + len,
                              .start = (const unsigned char *)data,
@@ -798,16 +810,17 @@ const struct body_node *body_object_value(const struct body_node *n, size_t i)
 
 /* ---- canonical dump ----------------------------------------------------- */
 
-static int body_dump_string(struct buf *out, const char *s, size_t len)
+/* Appends s as a JSON string; a failure is left in out's sticky error. */
+static void body_dump_string(struct buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    int rc = buf_putc(out, '"');
+    buf_putc(out, '"');
     size_t run = 0;
-    for (size_t i = 0; rc >= 0 && i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc = buf_append(out, s + run, i - run);
+        buf_append(out, s + run, i - run);
         run = i + 1;
         char esc[7] = {'\\', 0};
         size_t n = 2;
@@ -837,12 +850,10 @@ static int body_dump_string(struct buf *out, const char *s, size_t len)
             esc[5] = hex[c & 15];
             n = 6;
         }
-        if (rc >= 0)
-            rc = buf_append(out, esc, n);
+        buf_append(out, esc, n);
     }
-    if (rc >= 0)
-        rc = buf_append(out, s + run, len - run);
-    return rc < 0 ? rc : buf_putc(out, '"');
+    buf_append(out, s + run, len - run);
+    buf_putc(out, '"');
 }
 
 static int body_member_cmp(const void *a, const void *b)
@@ -854,6 +865,8 @@ static int body_member_cmp(const void *a, const void *b)
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* Appends n to out. Returns 0, -ENOMEM, or -EINVAL for an absent node;
+ * append failures are left in out's sticky error. */
 static int body_dump_node(const struct body_node *n, struct buf *out)
 {
     int rc = 0;
@@ -861,23 +874,27 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
     case BODY_ABSENT:
         return -EINVAL;
     case BODY_NULL:
-        return buf_puts(out, "null");
+        buf_puts(out, "null");
+        return 0;
     case BODY_BOOL:
-        return buf_puts(out, n->u.b ? "true" : "false");
+        buf_puts(out, n->u.b ? "true" : "false");
+        return 0;
     case BODY_INT:
     case BODY_REAL:
-        return buf_append(out, n->lexeme, n->len);
+        buf_append(out, n->lexeme, n->len);
+        return 0;
     case BODY_STRING:
-        return body_dump_string(out, n->u.str, n->len);
+        body_dump_string(out, n->u.str, n->len);
+        return 0;
     case BODY_ARRAY:
-        rc = buf_putc(out, '[');
-        for (size_t i = 0; rc >= 0 && i < n->len; i++) {
+        buf_putc(out, '[');
+        for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {
             if (i)
-                rc = buf_putc(out, ',');
-            if (rc >= 0)
-                rc = body_dump_node(n->u.items[i], out);
+                buf_putc(out, ',');
+            rc = body_dump_node(n->u.items[i], out);
         }
-        return rc < 0 ? rc : buf_putc(out, ']');
+        buf_putc(out, ']');
+        return rc;
     case BODY_OBJECT: {
         /* Keys sorted, so equal documents give equal bytes. */
         const struct body_member **order = malloc((n->len ? n->len : 1) * sizeof(*order));
@@ -886,19 +903,17 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
         for (size_t i = 0; i < n->len; i++)
             order[i] = &n->u.members[i];
         qsort(order, n->len, sizeof(*order), body_member_cmp);
-        rc = buf_putc(out, '{');
-        for (size_t i = 0; rc >= 0 && i < n->len; i++) {
+        buf_putc(out, '{');
+        for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {
             if (i)
-                rc = buf_putc(out, ',');
-            if (rc >= 0)
-                rc = body_dump_string(out, order[i]->key, order[i]->klen);
-            if (rc >= 0)
-                rc = buf_putc(out, ':');
-            if (rc >= 0)
-                rc = body_dump_node(order[i]->value, out);
+                buf_putc(out, ',');
+            body_dump_string(out, order[i]->key, order[i]->klen);
+            buf_putc(out, ':');
+            rc = body_dump_node(order[i]->value, out);
         }
         free(order);
-        return rc < 0 ? rc : buf_putc(out, '}');
+        buf_putc(out, '}');
+        return rc;
     }
     }
     return -EINVAL;
@@ -908,5 +923,6 @@ int body_dump(const struct body_node *n, struct buf *out)
 {
     if (!n)
         return -EINVAL;
-    return body_dump_node(n, out);
+    int rc = body_dump_node(n, out);
+    return rc < 0 ? rc : buf_error(out);
 }

@@ -21,13 +21,13 @@ int cmd_common_set(struct cmd_common *c, const char *section_key, const char *va
 {
     if (c->nsets >= CMD_MAX_SETS || c->nowned >= CMD_MAX_SETS) {
         log_msg_always(LOG_LEVEL_ERROR, "too many configuration overrides");
-        return -1;
+        return -E2BIG;
     }
     size_t n = strlen(section_key) + strlen(value) + 2;
     char *s = malloc(n);
     if (!s) {
         log_msg_always(LOG_LEVEL_ERROR, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     snprintf(s, n, "%s=%s", section_key, value);
     c->owned[c->nowned++] = s;
@@ -55,7 +55,7 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
     case CMD_OPT_SET:
         if (c->nsets >= CMD_MAX_SETS) {
             log_msg_always(LOG_LEVEL_ERROR, "too many --set options");
-            return -1;
+            return -E2BIG;
         }
         c->sets[c->nsets++] = arg;
         return 1;
@@ -64,7 +64,7 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
         if (log_parse_level(arg, &lvl) < 0) {
             log_msg_always(LOG_LEVEL_ERROR, "--log-level %s: expected error, warn, info or debug",
                            arg);
-            return -1;
+            return -EINVAL;
         }
         log_set_level(lvl);
         return 1;
@@ -77,6 +77,7 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
 int cmd_load_config(struct cmd_common *c, struct config **out)
 {
     char err[ERR_MAX];
+    int rc = 0;
     struct config *cfg = config_new();
     *out = NULL;
     if (!cfg) {
@@ -84,21 +85,21 @@ int cmd_load_config(struct cmd_common *c, struct config **out)
         return EX_OSERR;
     }
     const char *path = c->config_path ? c->config_path : CONFIG_DEFAULT_PATH;
-    if (config_load_file(cfg, path, c->config_path != NULL, err) < 0)
+    if ((rc = config_load_file(cfg, path, c->config_path != NULL, err)) < 0)
         goto fail;
-    if (config_load_env(cfg, err) < 0)
+    if ((rc = config_load_env(cfg, err)) < 0)
         goto fail;
     for (size_t i = 0; i < c->nsets; i++)
-        if (config_set_assignment(cfg, c->sets[i], err) < 0)
+        if ((rc = config_set_assignment(cfg, c->sets[i], err)) < 0)
             goto fail;
-    if (config_finish(cfg, err) < 0)
+    if ((rc = config_finish(cfg, err)) < 0)
         goto fail;
     *out = cfg;
     return EX_OK;
 fail:
     log_msg_always(LOG_LEVEL_ERROR, "config: %s", err);
     config_free(cfg);
-    return EX_CONFIG;
+    return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
 }
 
 int cmd_parse_time(const char *s, int64_t *ns)

@@ -16,7 +16,9 @@
 
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/influx.h"
+#include "tokenmeter/influxql.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/retention.h"
 #include "tokenmeter/tzday.h"
 
 static const char check_usage[] =
@@ -104,48 +106,57 @@ static void check_database(struct check_state *st, struct influx *c, const struc
 
 static void check_unpriced(struct check_state *st, struct influx *c, const struct config *cfg)
 {
-    struct buf q, list;
+    struct buf q, list, item;
     struct influx_response *r = NULL;
     char err[ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
-    int rc = buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
-    if (rc == 0)
-        rc = influx_quote(&q, cfg->ingest.measurement, '"');
-    if (rc == 0)
-        rc = buf_printf(&q,
-                        " WHERE time >= now() - %" PRId64 "d AND \"cost_source\" = 'unpriced'"
-                        " GROUP BY \"model\"",
-                        cfg->aggregate.lookback_days);
-    rc = rc < 0 ? rc
-                : influx_query(c, influx_query_db(c), cfg->influxdb.retention_policy, q.data, false,
-                               &r, err);
+    buf_init(&item, 512);
+    buf_puts(&q, "SELECT count(\"cost_source\") AS \"n\" FROM ");
+    influxql_quote(&q, cfg->ingest.measurement, '"');
+    buf_printf(&q,
+               " WHERE time >= now() - %" PRId64 "d AND \"cost_source\" = 'unpriced'"
+               " GROUP BY \"model\"",
+               cfg->aggregate.lookback_days);
+    int rc = buf_error(&q);
+    if (rc < 0)
+        err_set(err, rc, "the unpriced-models query is too long");
+    else
+        rc = influx_query(c, influx_query_db(c), cfg->influxdb.retention_policy, q.data, false, &r,
+                          err);
     if (rc < 0) {
         check_line(st, influx_exit_code(rc), "query", "%s", err);
         goto out;
     }
     check_line(st, 0, "query", "query permitted on \"%s\"", influx_query_db(c));
     struct influx_series s;
-    size_t n = 0;
     for (size_t i = 0; influx_response_series(r, 0, i, &s) == 0; i++) {
         int64_t count = 0;
         body_int(influx_series_value(&s, 0, influx_series_column(&s, "n")), "", &count);
-        if (buf_printf(&list, "%s%s (%" PRId64 ")", n ? ", " : "", influx_series_tag(&s, "model"),
-                       count) < 0) {
-            buf_puts(&list, ", ...");
+        buf_reset(&item);
+        buf_printf(&item, "%s%s (%" PRId64 ")", list.len ? ", " : "",
+                   influx_series_tag(&s, "model"), count);
+        /* Room is kept for the ", ..." that says the list goes on. */
+        if (buf_error(&item) || list.len + item.len + 5 > list.max) {
+            buf_puts(&list, list.len ? ", ..." : "...");
             break;
         }
-        n++;
+        buf_append(&list, item.data, item.len);
+    }
+    if (buf_error(&item) == -ENOMEM || buf_error(&list) == -ENOMEM) {
+        check_line(st, EX_OSERR, "unpriced models", "out of memory");
+        goto out;
     }
     check_line(st, -2, "unpriced models",
-               n ? "%s in the last %" PRId64 " days; add their prices ([ingest] prices or "
-                   "[prices])"
-                 : "none in the last %.0s%" PRId64 " days",
-               n ? list.data : "", cfg->aggregate.lookback_days);
+               list.len ? "%s in the last %" PRId64 " days; add their prices ([ingest] prices or "
+                          "[prices])"
+                        : "none in the last %.0s%" PRId64 " days",
+               list.len ? list.data : "", cfg->aggregate.lookback_days);
 out:
     influx_response_free(r);
     buf_free(&q);
     buf_free(&list);
+    buf_free(&item);
 }
 
 static void check_version(struct check_state *st, struct influx *c, const char *version)
@@ -230,7 +241,7 @@ int cmd_check_main(int argc, char **argv, struct cmd_common *common)
     check_version(&st, c, version);
     if (!influx_is_v2(c))
         check_database(&st, c, cfg);
-    rc = cmd_retention_check(c, cfg, line, sizeof(line));
+    rc = retention_check(c, line, sizeof(line));
     if (influx_is_v2(c) && rc != -EACCES)
         check_line(&st, 0, "auth", "token accepted");
     check_line(&st,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tokenmeter execd — NDJSON webhook bodies in (stdin or files), line
- * protocol out. Run by Telegraf's inputs.execd (SPEC §6):
+ * protocol out. Run by Telegraf's inputs.execd (docs/operations.md):
  *  - stdout carries only line protocol, flushed whenever no more input is
  *    immediately waiting (throughput under load, no latency when idle);
  *  - a blank line, SIGHUP or SIGUSR1 emits one tokenmeter_stats point;
@@ -353,10 +353,10 @@ static int execd_spool(struct cmd_io *io, const char *dir, int64_t fixed_ns, boo
     struct execd_reader r;
     int rc = 0;
     bool stdin_open = !once;
-    struct spool *sp = spool_open(dir, err);
-    if (!sp) {
+    struct spool *sp = NULL;
+    if ((rc = spool_open(dir, &sp, err)) < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
-        return -ENOTDIR;
+        return rc == -ENOMEM ? rc : -ENOTDIR; /* -ENOTDIR: exit EX_CANTCREAT */
     }
     if ((rc = spool_lock(sp, err)) < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);

@@ -15,7 +15,8 @@
 #include "tokenmeter/log.h"
 #include "tokenmeter/timeutil.h"
 
-/* Signal flags: the only state handlers touch. */
+/* Signal flags: the only state handlers touch (cmd_io.h says who reads
+ * them). */
 static volatile sig_atomic_t cmd_io_stop;
 static volatile sig_atomic_t cmd_io_stats_wanted;
 static volatile sig_atomic_t cmd_io_reload_wanted;
@@ -80,18 +81,18 @@ int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
     int status = cmd_load_config(common, &io->cfg);
     if (status != EX_OK)
         return status;
-    io->dl = deadletter_open(io->cfg->ingest.dead_letter, err);
-    if (!io->dl) {
+    int rc = deadletter_open(io->cfg->ingest.dead_letter, &io->dl, err);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
         config_free(io->cfg);
-        return EX_CANTCREAT;
+        return rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
     }
-    io->pipeline = pipeline_new(io->cfg, io->dl, &io->stats, err);
-    if (!io->pipeline) {
+    rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, err);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
         deadletter_close(io->dl);
         config_free(io->cfg);
-        return EX_CONFIG;
+        return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
     }
     cmd_io_signals(io);
     return EX_OK;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tokenmeter process — the child of Telegraf's processors.execd, behind
- * inputs.http_listener_v2 (SPEC §1, §2, §6).
+ * inputs.http_listener_v2 (docs/operations.md).
  *
  * stdin is Telegraf's influx serialization, one metric per line, except that
  * a quoted string field may hold raw newlines (a pretty-printed JSON body),
@@ -134,6 +134,15 @@ static bool process_may_hold_body(const char *line, size_t len, const char *fiel
     return false;
 }
 
+/* Passes a metric on unchanged, newline included. Returns 0 or the output
+ * buffer's error. */
+static int process_pass(struct cmd_io *io, const char *line, size_t len)
+{
+    buf_append(&io->out, line, len);
+    buf_putc(&io->out, '\n');
+    return buf_error(&io->out);
+}
+
 /* Handles one complete metric (without its '\n'). */
 static int process_metric(struct process_state *ps, const char *line, size_t len)
 {
@@ -143,12 +152,15 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
     if (cmd_io_blank(line, len))
         return cmd_io_emit_stats(io);
     int prc = lineproto_parse(line, len, &ps->pt, err);
+    if (prc == -ENOMEM) { /* fatal (err.h): the metric was not judged */
+        log_msg_always(LOG_LEVEL_ERROR, "stdin:%" PRIu64 ": %s", ps->metric, err);
+        return prc;
+    }
     if (prc < 0 && !process_may_hold_body(line, len, cp->body_field)) {
         /* Not ours, even if our reader cannot read it (Telegraf's is the
          * judge of other metrics): pass it on untouched. */
         log_debug("stdin:%" PRIu64 ": passed through unread: %s", ps->metric, err);
-        int rc = buf_append(&io->out, line, len);
-        return rc < 0 ? rc : buf_putc(&io->out, '\n');
+        return process_pass(io, line, len);
     }
     if (prc < 0) {
         char reason[ERR_MAX + 32];
@@ -159,8 +171,7 @@ static int process_metric(struct process_state *ps, const char *line, size_t len
         prc == 0 ? lineproto_point_field(&ps->pt, cp->body_field) : NULL;
     if (!f || f->type != LINEPROTO_STRING) {
         /* Not a webhook body (or a comment): not ours to change. */
-        int rc = buf_append(&io->out, line, len);
-        return rc < 0 ? rc : buf_putc(&io->out, '\n');
+        return process_pass(io, line, len);
     }
     const char *body = f->s;
     size_t blen = f->slen;

@@ -68,10 +68,11 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
     if (argc - optind != 1)
         return cmd_usage_error("replay", "exactly one FILE expected");
     const char *path = argv[optind];
-    struct deadletter_reader *r = deadletter_reader_open(path, err);
-    if (!r) {
+    struct deadletter_reader *r = NULL;
+    int rc = deadletter_reader_open(path, &r, err);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "replay: %s", err);
-        return EX_NOINPUT;
+        return rc == -ENOMEM ? EX_OSERR : EX_NOINPUT;
     }
     int status = cmd_io_open(&io, common);
     if (status != EX_OK) {
@@ -98,7 +99,6 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
     buf_init(&raw, (size_t)io.cfg->ingest.max_body_bytes * 4 + 1024 * 1024);
     buf_init(&reason, 4096);
     uint64_t record = 0, malformed = 0;
-    int rc = 0;
     while (!cmd_io_stop_requested()) {
         int n = deadletter_reader_next(r, &raw, &reason, err);
         if (n == 0)

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenmeter/cmd.h"
@@ -188,56 +191,89 @@ static void report_csv(const struct summary_rows *rows, const struct summary_row
     }
 }
 
-static void report_json_str(const char *s)
+/* A JSON string for s (new reference), or NULL when out of memory. Names
+ * reach the store from webhooks and line-protocol files and may not be
+ * UTF-8, which a JSON string cannot carry: such a name is written with its
+ * non-ASCII bytes as '?', as the table makes control bytes printable. */
+static json_t *report_json_text(const char *s)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *ascii = strdup(s);
+    if (!ascii)
+        return NULL;
+    for (char *p = ascii; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(ascii);
+    free(ascii);
+    return j;
 }
 
-static void report_json_row(const struct summary_row *r, bool with_keys, bool team)
+/* Significant digits that print v so that it reads back exactly: the fewest
+ * of 15..17, the choice lineproto_format_float makes for line protocol. */
+static int report_real_digits(double v)
 {
-    char num[32];
+    char s[32];
+    for (int prec = 15; prec < 17; prec++) {
+        snprintf(s, sizeof(s), "%.*g", prec, v);
+        if (strtod(s, NULL) == v)
+            return prec;
+    }
+    return 17;
+}
+
+/* A row as a JSON object (new reference), or NULL when out of memory. */
+static json_t *report_json_row(const struct summary_row *r, bool with_keys, bool team)
+{
     const char *text[REPORT_NTEXT] = {r->day, r->org, r->team, r->model, r->provider};
-    putchar('{');
-    for (int c = 0; with_keys && c < REPORT_NTEXT; c++) {
-        if (c == REPORT_COL_TEAM && !team)
-            continue;
-        printf("\"%s\":", report_text_names[c]);
-        report_json_str(text[c]);
-        putchar(',');
-    }
+    json_t *o = json_object();
+    bool bad = !o;
+    for (int c = 0; with_keys && c < REPORT_NTEXT; c++)
+        if (c != REPORT_COL_TEAM || team)
+            bad |= json_object_set_new(o, report_text_names[c], report_json_text(text[c])) < 0;
     for (int k = 0; k < SUMMARY_NCOUNTS; k++)
-        printf("\"%s\":%" PRId64 ",", summary_count_names[k], r->counts[k]);
-    lineproto_format_float(r->cost_usd, num);
-    printf("\"cost_usd\":%s}", num);
+        bad |= json_object_set_new(o, summary_count_names[k], json_integer(r->counts[k])) < 0;
+    /* JSON has no infinity: a cost sum that overflowed is written as null. */
+    bad |= json_object_set_new(o, "cost_usd",
+                               isfinite(r->cost_usd) ? json_real(r->cost_usd) : json_null()) < 0;
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
-static void report_json(const struct summary_rows *rows, const struct summary_row *total, bool team,
-                        const char *tz, const char *org)
+/* Prints the document; returns an exit status. Costs are printed with the
+ * digits the most demanding one needs, so every number reads back exactly
+ * and the usual costs print as short as in the csv format. */
+static int report_json(const struct summary_rows *rows, const struct summary_row *total, bool team,
+                       const char *tz, const char *org)
 {
-    printf("{\"timezone\":");
-    report_json_str(tz);
-    if (org) {
-        printf(",\"org\":");
-        report_json_str(org);
-    }
-    printf(",\"rows\":[");
+    json_t *doc = json_object(), *list = json_array();
+    int digits = report_real_digits(total->cost_usd);
+    bool bad = !doc || !list;
     for (size_t i = 0; i < rows->len; i++) {
-        if (i)
-            putchar(',');
-        report_json_row(&rows->items[i], true, team);
+        bad |= json_array_append_new(list, report_json_row(&rows->items[i], true, team)) < 0;
+        int d = report_real_digits(rows->items[i].cost_usd);
+        digits = d > digits ? d : digits;
     }
-    printf("],\"totals\":");
-    report_json_row(total, false, team);
-    printf("}\n");
+    bad |= json_object_set_new(doc, "timezone", report_json_text(tz)) < 0;
+    if (org)
+        bad |= json_object_set_new(doc, "org", report_json_text(org)) < 0;
+    bad |= json_object_set_new(doc, "rows", list) < 0;
+    bad |= json_object_set_new(doc, "totals", report_json_row(total, false, team)) < 0;
+    int status = EX_OK;
+    if (bad) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: out of memory");
+        status = EX_OSERR;
+    } else if (json_dumpf(doc, stdout, JSON_COMPACT | (size_t)JSON_REAL_PRECISION(digits)) < 0 ||
+               putchar('\n') == EOF) {
+        status = EX_IOERR;
+    }
+    json_decref(doc);
+    return status;
 }
 
 int cmd_report_main(int argc, char **argv, struct cmd_common *common)
@@ -355,8 +391,8 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     else if (format == REPORT_CSV)
         report_csv(&rows, &total, team);
     else
-        report_json(&rows, &total, team, tz, org);
-    if (fflush(stdout) != 0)
+        status = report_json(&rows, &total, team, tz, org);
+    if (fflush(stdout) != 0 && status == EX_OK)
         status = EX_IOERR;
 out:
     summary_store_close(store);

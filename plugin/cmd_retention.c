@@ -2,17 +2,18 @@
 /*
  * tokenmeter retention check|apply — makes InfluxDB keep the raw points
  * for [influxdb] retention_days: a 1.x retention policy (REPLICATION 1) or
- * the expire rule of a 2.x bucket (see influx.h for which API is used).
+ * the expire rule of a 2.x bucket. The logic is retention.h's; this file is
+ * the command line around it.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/influx.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/retention.h"
 
 static const char retention_usage[] =
     "usage: tokenmeter retention check|apply [options]\n"
@@ -35,58 +36,6 @@ static const char retention_usage[] =
     "rejected; 64 usage.\n";
 
 enum { RETENTION_OPT_DAYS = CMD_OPT_FIRST_LOCAL };
-
-/* "30 days" or "36h": whole days when it is a whole number of days. */
-static void retention_format(int64_t seconds, char *out, size_t cap)
-{
-    if (seconds == 0)
-        snprintf(out, cap, "forever");
-    else if (seconds % 86400 == 0)
-        snprintf(out, cap, "%" PRId64 " days", seconds / 86400);
-    else
-        snprintf(out, cap, "%" PRId64 "h%" PRId64 "m", seconds / 3600, seconds % 3600 / 60);
-}
-
-/* Describes what is being managed, for messages. */
-static void retention_subject(const struct influx *c, const struct config *cfg,
-                              const struct influx_retention *r, char *out, size_t cap)
-{
-    if (influx_is_v2(c))
-        snprintf(out, cap, "bucket \"%s\"", cfg->influxdb.bucket);
-    else if (r->exists)
-        snprintf(out, cap, "retention policy \"%s\" on \"%s\"", r->name, cfg->influxdb.database);
-    else if (cfg->influxdb.retention_policy && *cfg->influxdb.retention_policy)
-        snprintf(out, cap, "retention policy \"%s\" on \"%s\"", cfg->influxdb.retention_policy,
-                 cfg->influxdb.database);
-    else
-        snprintf(out, cap, "database \"%s\"", cfg->influxdb.database);
-}
-
-int cmd_retention_check(struct influx *c, const struct config *cfg, char *line, size_t cap)
-{
-    struct influx_retention r;
-    char ierr[ERR_MAX], subject[400], have[48], want[48];
-    int rc = influx_retention_get(c, &r, ierr);
-    if (rc < 0) {
-        snprintf(line, cap, "%s", ierr);
-        return rc;
-    }
-    retention_subject(c, cfg, &r, subject, sizeof(subject));
-    retention_format(cfg->influxdb.retention_days * 86400, want, sizeof(want));
-    if (!r.exists) {
-        snprintf(line, cap, "%s does not exist; retention_days = %" PRId64 " (%s)", subject,
-                 cfg->influxdb.retention_days, want);
-        return 1;
-    }
-    retention_format(r.seconds, have, sizeof(have));
-    if (r.seconds == cfg->influxdb.retention_days * 86400) {
-        snprintf(line, cap, "%s keeps %s, as configured", subject, have);
-        return 0;
-    }
-    snprintf(line, cap, "%s keeps %s, configured %s (run 'tokenmeter retention apply')", subject,
-             have, want);
-    return 1;
-}
 
 int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
 {
@@ -130,14 +79,14 @@ int cmd_retention_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     if (apply) {
-        rc = influx_retention_apply(c, cfg->influxdb.retention_days, ierr);
+        rc = retention_apply(c, cfg->influxdb.retention_days, ierr);
         if (rc < 0) {
             log_msg_always(LOG_LEVEL_ERROR, "retention apply: %s", ierr);
             status = influx_exit_code(rc);
             goto out;
         }
     }
-    rc = cmd_retention_check(c, cfg, line, sizeof(line));
+    rc = retention_check(c, line, sizeof(line));
     if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "retention: %s", line);
         status = influx_exit_code(rc);

@@ -5,8 +5,11 @@
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tokenmeter/vec.h"
 
 enum config_type {
     CT_STRING,
@@ -177,9 +180,9 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
                         const char *origin, char err[ERR_MAX])
 {
     char *value = config_unquote(raw);
-    int rc = -1;
+    int rc = -EINVAL;
     if (!value) {
-        snprintf(err, ERR_MAX, "%s: out of memory", origin);
+        rc = err_set(err, -ENOMEM, "%s: out of memory", origin);
         goto out;
     }
     void *field = (char *)cfg + k->offset;
@@ -196,10 +199,9 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         int64_t v = 0;
         int prc = k->type == CT_INT ? parse_int(value, &v) : parse_seconds(value, &v);
         if (prc < 0 || v < k->min || v > k->max) {
-            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected %s between %lld and %lld",
-                     origin, k->section, k->key, value,
-                     k->type == CT_INT ? "an integer" : "seconds", (long long)k->min,
-                     (long long)k->max);
+            err_set(err, rc, "%s: [%s] %s = \"%s\": expected %s between %lld and %lld", origin,
+                    k->section, k->key, value, k->type == CT_INT ? "an integer" : "seconds",
+                    (long long)k->min, (long long)k->max);
             goto out;
         }
         *(int64_t *)field = v;
@@ -207,8 +209,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
     }
     case CT_BOOL:
         if (parse_bool(value, (bool *)field) < 0) {
-            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected true or false", origin,
-                     k->section, k->key, value);
+            err_set(err, rc, "%s: [%s] %s = \"%s\": expected true or false", origin, k->section,
+                    k->key, value);
             goto out;
         }
         break;
@@ -221,8 +223,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "off") == 0)
             *d = CONFIG_DEDUP_OFF;
         else {
-            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected timestamp, tag or off", origin,
-                     k->section, k->key, value);
+            err_set(err, rc, "%s: [%s] %s = \"%s\": expected timestamp, tag or off", origin,
+                    k->section, k->key, value);
             goto out;
         }
         break;
@@ -234,8 +236,8 @@ static int config_apply(struct config *cfg, const struct config_key *k, const ch
         else if (strcmp(value, "base64") == 0)
             *e = CONFIG_ENCODING_BASE64;
         else {
-            snprintf(err, ERR_MAX, "%s: [%s] %s = \"%s\": expected string or base64", origin,
-                     k->section, k->key, value);
+            err_set(err, rc, "%s: [%s] %s = \"%s\": expected string or base64", origin, k->section,
+                    k->key, value);
             goto out;
         }
         break;
@@ -250,14 +252,8 @@ out:
 static int config_kv_add(struct config_kv_list *l, const char *key, const char *raw,
                          const char *origin)
 {
-    if (l->len == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 8;
-        struct config_kv *p = realloc(l->items, ncap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        l->items = p;
-        l->cap = ncap;
-    }
+    if (vec_reserve(&l->items, &l->cap, l->len + 1, sizeof(*l->items)) < 0)
+        return -ENOMEM;
     struct config_kv *kv = &l->items[l->len];
     kv->key = strdup(key);
     kv->value = config_unquote(raw);
@@ -280,29 +276,23 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
      * echoed: it may be a secret. */
     size_t vl = strlen(value);
     if (vl && value[0] == '"' && (vl < 2 || value[vl - 1] != '"')) {
-        snprintf(err, ERR_MAX,
-                 "%s: [%s] %s: the value opens a double quote and does not close it (\" ;\" "
-                 "starts a comment even inside quotes; put such a secret in token_file)",
-                 origin, section, key);
-        return -1;
+        return err_set(err, -EINVAL,
+                       "%s: [%s] %s: the value opens a double quote and does not close it (\" ;\" "
+                       "starts a comment even inside quotes; put such a secret in token_file)",
+                       origin, section, key);
     }
     struct config_kv_list *kvl = config_kv_section(cfg, section);
     if (kvl) {
-        if (config_kv_add(kvl, key, value, origin) < 0) {
-            snprintf(err, ERR_MAX, "%s: out of memory", origin);
-            return -1;
-        }
+        if (config_kv_add(kvl, key, value, origin) < 0)
+            return err_set(err, -ENOMEM, "%s: out of memory", origin);
         return 0;
     }
-    if (!config_section_known(section)) {
-        snprintf(err, ERR_MAX, "%s: unknown section [%s]", origin, section);
-        return -1;
-    }
+    if (!config_section_known(section))
+        return err_set(err, -EINVAL, "%s: unknown section [%s]", origin, section);
     const struct config_key *k = config_find(section, key);
-    if (!k) {
-        snprintf(err, ERR_MAX, "%s: unknown key \"%s\" in section [%s]", origin, key, section);
-        return -1;
-    }
+    if (!k)
+        return err_set(err, -EINVAL, "%s: unknown key \"%s\" in section [%s]", origin, key,
+                       section);
     return config_apply(cfg, k, value, origin, err);
 }
 
@@ -310,16 +300,12 @@ int config_set_assignment(struct config *cfg, const char *assignment, char err[E
 {
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
-        snprintf(err, ERR_MAX, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
-        return -1;
-    }
+    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1)
+        return err_set(err, -EINVAL, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
     char section[64], key[128];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
-    if (sl >= sizeof(section) || kl >= sizeof(key)) {
-        snprintf(err, ERR_MAX, "--set: section or key too long");
-        return -1;
-    }
+    if (sl >= sizeof(section) || kl >= sizeof(key))
+        return err_set(err, -EINVAL, "--set: section or key too long");
     memcpy(section, assignment, sl);
     section[sl] = '\0';
     memcpy(key, dot + 1, kl);
@@ -375,7 +361,7 @@ struct config_parse_state {
     size_t nlines;
     size_t calls;
     char *err; /* first error, kept: ini_parse() returns only a line number */
-    bool have_error;
+    int rc;    /* its code; 0 while there is none */
 };
 
 /* Debian's inih (r55) gives the handler no line number. The pre-scan records
@@ -389,18 +375,18 @@ static int config_handler(void *user, const char *section, const char *name, con
     char origin[300];
     char err[ERR_MAX];
     snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
-    if (config_set(st->cfg, section, name, value, origin, err) < 0) {
-        if (!st->have_error) {
-            snprintf(st->err, ERR_MAX, "%s", err);
-            st->have_error = true;
-        }
+    int rc = config_set(st->cfg, section, name, value, origin, err);
+    if (rc < 0) {
+        if (!st->rc)
+            st->rc = err_set(st->err, rc, "%s", err);
         return 0;
     }
     return 1;
 }
 
 /* Rejects lines inih would truncate, before inih silently splits them, and
- * records which lines will reach the handler. Returns 0 or -1 (err set). */
+ * records which lines will reach the handler. Returns 0, -EINVAL, -ENOMEM or
+ * the read error (err set). */
 static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n_out,
                           char err[ERR_MAX])
 {
@@ -410,20 +396,14 @@ static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n
     size_t col = 0;
     int first = 0; /* first non-blank byte of the current line, 0 if none yet */
     int c;
-    int rc = -1;
+    int rc = 0;
     for (;;) {
         c = fgetc(fp);
         if (c == '\n' || c == EOF) {
             if (first && first != ';' && first != '#' && first != '[') {
-                if (n == cap) {
-                    size_t ncap = cap ? cap * 2 : 32;
-                    int *p = realloc(lines, ncap * sizeof(*p));
-                    if (!p) {
-                        snprintf(err, ERR_MAX, "%s: out of memory", path);
-                        goto out;
-                    }
-                    lines = p;
-                    cap = ncap;
+                if (vec_reserve(&lines, &cap, n + 1, sizeof(*lines)) < 0) {
+                    rc = err_set(err, -ENOMEM, "%s: out of memory", path);
+                    goto out;
                 }
                 lines[n++] = line;
             }
@@ -437,18 +417,22 @@ static int config_prescan(FILE *fp, const char *path, int **lines_out, size_t *n
         if (!first && c != ' ' && c != '\t' && c != '\r')
             first = c;
         if (++col > CONFIG_LINE_MAX) {
-            snprintf(err, ERR_MAX,
-                     "%s:%d: line longer than %d bytes (libinih would truncate it); put long "
-                     "secrets in token_file",
-                     path, line, CONFIG_LINE_MAX);
+            rc = err_set(err, -EINVAL,
+                         "%s:%d: line longer than %d bytes (libinih would truncate it); put long "
+                         "secrets in token_file",
+                         path, line, CONFIG_LINE_MAX);
             goto out;
         }
+    }
+    if (ferror(fp)) { /* a directory opens, then fails to read (EISDIR) */
+        int e = errno ? errno : EIO;
+        rc = err_set(err, -e, "%s: cannot read config: %s", path, strerror(e));
+        goto out;
     }
     rewind(fp);
     *lines_out = lines;
     *n_out = n;
     lines = NULL;
-    rc = 0;
 out:
     free(lines);
     return rc;
@@ -456,35 +440,41 @@ out:
 
 int config_load_file(struct config *cfg, const char *path, bool must_exist, char err[ERR_MAX])
 {
-    int rc = -1;
+    int rc;
     int *lines = NULL;
     size_t nlines = 0;
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        if (errno == ENOENT && !must_exist)
+        int e = errno;
+        if (e == ENOENT && !must_exist)
             return 0;
-        snprintf(err, ERR_MAX, "%s: cannot open config: %s", path, strerror(errno));
-        return -1;
+        return err_set(err, -e, "%s: cannot open config: %s", path, strerror(e));
     }
-    if (config_prescan(fp, path, &lines, &nlines, err) < 0)
+    if ((rc = config_prescan(fp, path, &lines, &nlines, err)) < 0)
         goto out;
     struct config_parse_state st = {
         .cfg = cfg, .path = path, .lines = lines, .nlines = nlines, .err = err};
     int line = ini_parse_file(fp, config_handler, &st);
-    if (st.have_error)
-        goto out; /* err already names file:line and key */
+    if (st.rc < 0) {
+        rc = st.rc; /* err already names file:line and key */
+        goto out;
+    }
     if (line > 0) {
-        snprintf(err, ERR_MAX, "%s:%d: syntax error (expected [section] or key = value)", path,
-                 line);
+        rc = err_set(err, -EINVAL, "%s:%d: syntax error (expected [section] or key = value)", path,
+                     line);
         goto out;
     }
     if (line < 0) {
-        snprintf(err, ERR_MAX, "%s: cannot read config", path);
+        /* inih's -2 is its own allocation failing; -1 cannot happen with a
+         * FILE * already open. */
+        rc = line == -2 ? err_set(err, -ENOMEM, "%s: out of memory", path)
+                        : err_set(err, -EIO, "%s: cannot read config", path);
         goto out;
     }
     free(cfg->path);
     cfg->path = strdup(path);
-    rc = 0;
+    if (!cfg->path)
+        rc = err_set(err, -ENOMEM, "%s: out of memory", path);
 out:
     free(lines);
     fclose(fp);
@@ -502,8 +492,9 @@ int config_load_env(struct config *cfg, char err[ERR_MAX])
             continue;
         char origin[100];
         snprintf(origin, sizeof(origin), "environment %s", k->env);
-        if (config_apply(cfg, k, v, origin, err) < 0)
-            return -1;
+        int rc = config_apply(cfg, k, v, origin, err);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -526,24 +517,17 @@ int config_finish(struct config *cfg, char err[ERR_MAX])
             in->tag_team = true;
         else if (n == 4 && strncmp(p, "user", 4) == 0)
             in->tag_user = true;
-        else if (n > 0) {
-            snprintf(err, ERR_MAX,
-                     "[ingest] extra_tags: unknown tag \"%.*s\" (allowed: team, user)", (int)n, p);
-            return -1;
-        }
+        else if (n > 0)
+            return err_set(err, -EINVAL,
+                           "[ingest] extra_tags: unknown tag \"%.*s\" (allowed: team, user)",
+                           (int)n, p);
         p = e;
     }
-    if (!in->measurement || !*in->measurement) {
-        snprintf(err, ERR_MAX, "[ingest] measurement must not be empty");
-        return -1;
-    }
-    if (!in->dead_letter || !*in->dead_letter) {
-        snprintf(err, ERR_MAX, "[ingest] dead_letter must name a file");
-        return -1;
-    }
-    if (!cfg->process.body_field || !*cfg->process.body_field) {
-        snprintf(err, ERR_MAX, "[process] body_field must not be empty");
-        return -1;
-    }
+    if (!in->measurement || !*in->measurement)
+        return err_set(err, -EINVAL, "[ingest] measurement must not be empty");
+    if (!in->dead_letter || !*in->dead_letter)
+        return err_set(err, -EINVAL, "[ingest] dead_letter must name a file");
+    if (!cfg->process.body_field || !*cfg->process.body_field)
+        return err_set(err, -EINVAL, "[process] body_field must not be empty");
     return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,15 @@
  * largest body the pipeline accepts (1 GiB max_body_bytes, base64 4/3). */
 #define DEADLETTER_RECORD_MAX ((size_t)1536 * 1024 * 1024)
 
+/* How every record is encoded: compact, one line, members in the order they
+ * were added (docs/operations.md shows that order). jansson keeps UTF-8 as
+ * it is and escapes only '"', '\\' and control characters. */
+#define DEADLETTER_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
 struct deadletter {
     int fd;
-    char *path;
-    struct buf rec;
+    char *path;     /* owned */
+    struct buf rec; /* the record being encoded */
 };
 
 /* A record too large to hold, being built in a private unlinked file. */
@@ -32,27 +38,29 @@ struct deadletter_stream {
     struct base64_stream b64;
 };
 
-struct deadletter *deadletter_open(const char *path, char err[ERR_MAX])
+int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX])
 {
+    int rc = 0;
+    *out = NULL;
     struct deadletter *dl = calloc(1, sizeof(*dl));
-    if (!dl) {
-        snprintf(err, ERR_MAX, "out of memory");
-        return NULL;
-    }
+    if (!dl)
+        return err_set(err, -ENOMEM, "out of memory");
+    buf_init(&dl->rec, DEADLETTER_RECORD_MAX);
     dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (dl->fd < 0) {
-        snprintf(err, ERR_MAX, "cannot open dead-letter file %s: %s", path, strerror(errno));
-        free(dl);
-        return NULL;
+        int e = errno;
+        rc = err_set(err, -e, "cannot open dead-letter file %s: %s", path, strerror(e));
+        goto out;
     }
-    dl->path = strdup(path);
-    buf_init(&dl->rec, DEADLETTER_RECORD_MAX);
-    if (!dl->path) {
-        snprintf(err, ERR_MAX, "out of memory");
-        deadletter_close(dl);
-        return NULL;
+    if (!(dl->path = strdup(path))) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
     }
-    return dl;
+    *out = dl;
+    dl = NULL;
+out:
+    deadletter_close(dl);
+    return rc;
 }
 
 void deadletter_close(struct deadletter *dl)
@@ -71,100 +79,125 @@ const char *deadletter_path(const struct deadletter *dl)
     return dl->path;
 }
 
+/* The length of the UTF-8 sequence at p[i] (1 to 4), or 0 when it is not
+ * one: a NUL byte, a truncated or overlong form, a surrogate or a value
+ * past U+10FFFF. The same rules as jansson's, so that whatever passes here
+ * jansson encodes. */
+static size_t deadletter_utf8_seq(const unsigned char *p, size_t len, size_t i)
+{
+    unsigned char c = p[i];
+    size_t n;
+    uint32_t cp;
+    if (c == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        n = 1;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 2;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len - i <= n) /* truncated sequence */
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        if ((p[i + k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i + k] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return n + 1;
+}
+
 bool deadletter_is_text(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n;
-        uint32_t cp;
-        if (c == 0)
+    for (size_t i = 0, n; i < len; i += n)
+        if ((n = deadletter_utf8_seq(p, len, i)) == 0)
             return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n) /* truncated sequence */
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-            return false;
-        i += n + 1;
-    }
     return true;
+}
+
+/* A jansson string of s, whose bytes that are not UTF-8 (a spool file's
+ * name, a tag from a request header) each become U+FFFD: a record stays one
+ * valid JSON line. New reference, or NULL when out of memory. */
+static json_t *deadletter_text(const char *s)
+{
+    size_t len = strlen(s);
+    if (deadletter_is_text(s, len))
+        return json_stringn_nocheck(s, len);
+    const unsigned char *p = (const unsigned char *)s;
+    struct buf b;
+    buf_init(&b, len * 3 + 1);
+    for (size_t i = 0, n; i < len; i += n) {
+        if ((n = deadletter_utf8_seq(p, len, i)) != 0) {
+            buf_append(&b, s + i, n);
+        } else {
+            buf_puts(&b, "\xEF\xBF\xBD");
+            n = 1;
+        }
+    }
+    json_t *j = buf_error(&b) ? NULL : json_stringn_nocheck(b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return j;
+}
+
+/* Adds key: s to obj when s is set (see deadletter_text). Returns 0 or
+ * -ENOMEM. */
+static int deadletter_set_text(json_t *obj, const char *key, const char *s)
+{
+    if (!s)
+        return 0;
+    return json_object_set_new(obj, key, deadletter_text(s)) < 0 ? -ENOMEM : 0;
+}
+
+static int deadletter_dump_cb(const char *p, size_t n, void *data)
+{
+    return buf_append(data, p, n) < 0 ? -1 : 0;
+}
+
+/* Appends jansson's encoding of json to out. Returns 0, out's error
+ * (-ENOSPC, -ENOMEM), or -ENOMEM when jansson itself ran out. */
+static int deadletter_dump(const json_t *json, size_t flags, struct buf *out)
+{
+    if (json_dump_callback(json, deadletter_dump_cb, out, flags) == 0)
+        return 0;
+    return buf_error(out) < 0 ? buf_error(out) : -ENOMEM;
 }
 
 int deadletter_json_string(struct buf *out, const char *s, size_t len)
 {
-    int rc = buf_putc(out, '"');
-    for (size_t i = 0; rc >= 0 && i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            rc = buf_puts(out, "\\\"");
-            break;
-        case '\\':
-            rc = buf_puts(out, "\\\\");
-            break;
-        case '\n':
-            rc = buf_puts(out, "\\n");
-            break;
-        case '\r':
-            rc = buf_puts(out, "\\r");
-            break;
-        case '\t':
-            rc = buf_puts(out, "\\t");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                rc = buf_printf(out, "\\u%04x", c);
-            else
-                rc = buf_putc(out, (char)c);
-        }
-    }
-    if (rc >= 0)
-        rc = buf_putc(out, '"');
+    if (!deadletter_is_text(s, len))
+        return -EINVAL;
+    json_t *j = json_stringn_nocheck(s, len);
+    int rc = j ? deadletter_dump(j, DEADLETTER_JSON_FLAGS | JSON_ENCODE_ANY, out) : -ENOMEM;
+    json_decref(j);
     return rc;
 }
 
-static int deadletter_head(struct buf *rec, const char *reason, const char *origin)
+/* The members every record starts with: time, reason and origin (if any).
+ * New reference, or NULL when out of memory. */
+static json_t *deadletter_head(const char *reason, const char *origin)
 {
     char ts[40];
     timeutil_format_rfc3339(timeutil_now_ns(), ts, sizeof(ts));
-    buf_reset(rec);
-    int rc = buf_printf(rec, "{\"time\":\"%s\",\"reason\":", ts);
     /* Reasons may quote input; keep them valid JSON whatever they hold. */
-    size_t rl = strlen(reason);
-    if (rc >= 0) {
-        if (deadletter_is_text(reason, rl))
-            rc = deadletter_json_string(rec, reason, rl);
-        else
-            rc = buf_puts(rec, "\"(reason not valid UTF-8)\"");
+    if (!deadletter_is_text(reason, strlen(reason)))
+        reason = "(reason not valid UTF-8)";
+    json_t *rec = json_pack("{s:s, s:s}", "time", ts, "reason", reason);
+    if (rec && deadletter_set_text(rec, "origin", origin) < 0) {
+        json_decref(rec);
+        rec = NULL;
     }
-    if (rc >= 0 && origin) {
-        rc = buf_puts(rec, ",\"origin\":");
-        if (rc >= 0)
-            rc = deadletter_json_string(rec, origin, strlen(origin));
-    }
-    return rc;
+    return rec;
 }
 
 /* Writes all n bytes; a short write is continued, EINTR retried. */
@@ -196,54 +229,66 @@ static int deadletter_flush(struct deadletter *dl)
     return rc;
 }
 
-/* Appends ,"KEY":"value" when value is set. */
-static int deadletter_field(struct buf *b, const char *key, const char *value)
-{
-    if (!value)
-        return 0;
-    int rc = buf_printf(b, ",\"%s\":", key);
-    return rc < 0 ? rc : deadletter_json_string(b, value, strlen(value));
-}
-
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
                      const void *data, size_t len)
 {
     return deadletter_write_meta(dl, reason, origin, NULL, data, len);
 }
 
+/* The body's JSON string: the body itself when it is text, else its base64
+ * text (dl->rec is the scratch space for it). New reference, or NULL with
+ * the reason in *rc (-ENOMEM, -ENOSPC). */
+static json_t *deadletter_body(struct deadletter *dl, const void *data, size_t len, bool text,
+                               int *rc)
+{
+    json_t *j;
+    if (text) {
+        j = json_stringn_nocheck(data, len);
+    } else {
+        buf_reset(&dl->rec);
+        if ((*rc = base64_encode(&dl->rec, data, len)) < 0)
+            return NULL;
+        j = json_stringn_nocheck(dl->rec.data ? dl->rec.data : "", dl->rec.len);
+        buf_reset(&dl->rec);
+    }
+    *rc = j ? 0 : -ENOMEM;
+    return j;
+}
+
 int deadletter_write_meta(struct deadletter *dl, const char *reason, const char *origin,
                           const struct deadletter_meta *meta, const void *data, size_t len)
 {
-    int rc = deadletter_head(&dl->rec, reason, origin);
-    if (rc >= 0) {
-        if (deadletter_is_text(data, len)) {
-            rc = buf_puts(&dl->rec, ",\"raw\":");
-            if (rc >= 0)
-                rc = deadletter_json_string(&dl->rec, data, len);
-        } else {
-            rc = buf_puts(&dl->rec, ",\"raw_base64\":\"");
-            if (rc >= 0)
-                rc = base64_encode(&dl->rec, data, len);
-            if (rc >= 0)
-                rc = buf_putc(&dl->rec, '"');
-        }
+    int rc = -ENOMEM;
+    json_t *rec = deadletter_head(reason, origin);
+    if (!rec)
+        goto out;
+    bool text = deadletter_is_text(data, len);
+    json_t *body = deadletter_body(dl, data, len, text, &rc);
+    if (!body)
+        goto out;
+    rc = -ENOMEM;
+    if (json_object_set_new(rec, text ? "raw" : "raw_base64", body) < 0)
+        goto out;
+    if (meta) {
+        if (deadletter_set_text(rec, "org", meta->org) < 0 ||
+            deadletter_set_text(rec, "team", meta->team) < 0 ||
+            deadletter_set_text(rec, "user", meta->user) < 0)
+            goto out;
+        if (meta->received_ns >= 0 &&
+            json_object_set_new(rec, "received_ns", json_integer(meta->received_ns)) < 0)
+            goto out;
     }
-    if (rc >= 0 && meta) {
-        rc = deadletter_field(&dl->rec, "org", meta->org);
-        if (rc >= 0)
-            rc = deadletter_field(&dl->rec, "team", meta->team);
-        if (rc >= 0)
-            rc = deadletter_field(&dl->rec, "user", meta->user);
-        if (rc >= 0 && meta->received_ns >= 0)
-            rc = buf_printf(&dl->rec, ",\"received_ns\":%lld", (long long)meta->received_ns);
-    }
+    buf_reset(&dl->rec);
+    rc = deadletter_dump(rec, DEADLETTER_JSON_FLAGS, &dl->rec);
+    buf_putc(&dl->rec, '\n');
     if (rc >= 0)
-        rc = buf_puts(&dl->rec, "}\n");
-    if (rc < 0) {
-        buf_reset(&dl->rec);
-        return rc;
-    }
-    return deadletter_flush(dl);
+        rc = buf_error(&dl->rec);
+    if (rc >= 0)
+        rc = deadletter_flush(dl);
+out:
+    buf_reset(&dl->rec);
+    json_decref(rec);
+    return rc;
 }
 
 /* A streamed record is built in a private, already unlinked file next to
@@ -274,7 +319,9 @@ static int deadletter_stream_file(const struct deadletter *dl)
 
 static int deadletter_stream_spill(struct deadletter_stream *st)
 {
-    int rc = deadletter_write_all(st->fd, st->rec.data, st->rec.len);
+    int rc = buf_error(&st->rec);
+    if (rc >= 0)
+        rc = deadletter_write_all(st->fd, st->rec.data, st->rec.len);
     buf_reset(&st->rec);
     return rc;
 }
@@ -292,24 +339,36 @@ void deadletter_stream_free(struct deadletter_stream *st)
 int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin,
                             struct deadletter_stream **out)
 {
-    struct deadletter_stream *st = calloc(1, sizeof(*st));
+    int rc;
+    json_t *head = NULL;
     *out = NULL;
+    struct deadletter_stream *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
     buf_init(&st->rec, 1024 * 1024);
     base64_stream_init(&st->b64);
-    st->fd = deadletter_stream_file(dl);
-    int rc = st->fd < 0 ? st->fd : deadletter_head(&st->rec, reason, origin);
-    if (rc >= 0)
-        rc = buf_puts(&st->rec, ",\"raw_base64\":\"");
-    if (rc >= 0)
-        rc = deadletter_stream_spill(st);
-    if (rc < 0) {
-        deadletter_stream_free(st);
-        return rc;
+    if ((st->fd = deadletter_stream_file(dl)) < 0) {
+        rc = st->fd;
+        goto out;
     }
+    /* The head is jansson's encoding of the same members a held record
+     * starts with, its closing brace taken off: the two kinds of record
+     * differ only in how the body reaches the file. */
+    rc = -ENOMEM;
+    if (!(head = deadletter_head(reason, origin)))
+        goto out;
+    if ((rc = deadletter_dump(head, DEADLETTER_JSON_FLAGS, &st->rec)) < 0)
+        goto out;
+    buf_truncate(&st->rec, st->rec.len - 1); /* the '}' */
+    buf_puts(&st->rec, ",\"raw_base64\":\"");
+    if ((rc = deadletter_stream_spill(st)) < 0)
+        goto out;
     *out = st;
-    return 0;
+    st = NULL;
+out:
+    json_decref(head);
+    deadletter_stream_free(st);
+    return rc;
 }
 
 int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len)
@@ -318,9 +377,8 @@ int deadletter_stream_append(struct deadletter_stream *st, const void *data, siz
     const char *p = data;
     while (len) {
         size_t n = len < 512 * 1024 ? len : 512 * 1024;
-        int rc = base64_stream_feed(&st->b64, &st->rec, p, n);
-        if (rc >= 0)
-            rc = deadletter_stream_spill(st);
+        base64_stream_feed(&st->b64, &st->rec, p, n);
+        int rc = deadletter_stream_spill(st);
         if (rc < 0)
             return rc;
         p += n;
@@ -331,11 +389,9 @@ int deadletter_stream_append(struct deadletter_stream *st, const void *data, siz
 
 int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st)
 {
-    int rc = base64_stream_finish(&st->b64, &st->rec);
-    if (rc >= 0)
-        rc = buf_puts(&st->rec, "\"}\n");
-    if (rc >= 0)
-        rc = deadletter_stream_spill(st);
+    base64_stream_finish(&st->b64, &st->rec);
+    buf_puts(&st->rec, "\"}\n");
+    int rc = deadletter_stream_spill(st);
     if (rc >= 0 && lseek(st->fd, 0, SEEK_SET) < 0)
         rc = -errno;
     if (rc >= 0) {
@@ -408,21 +464,21 @@ static int deadletter_meta_str(const struct body_node *root, const char *ptr, ch
     return *owned ? 0 : -ENOMEM;
 }
 
-struct deadletter_reader *deadletter_reader_open(const char *path, char err[ERR_MAX])
+int deadletter_reader_open(const char *path, struct deadletter_reader **out, char err[ERR_MAX])
 {
+    *out = NULL;
     struct deadletter_reader *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(err, ERR_MAX, "out of memory");
-        return NULL;
-    }
+    if (!r)
+        return err_set(err, -ENOMEM, "out of memory");
     r->meta.received_ns = -1;
     r->fp = fopen(path, "r");
     if (!r->fp) {
-        snprintf(err, ERR_MAX, "cannot open %s: %s", path, strerror(errno));
+        int e = errno;
         free(r);
-        return NULL;
+        return err_set(err, -e, "cannot open %s: %s", path, strerror(e));
     }
-    return r;
+    *out = r;
+    return 0;
 }
 
 void deadletter_reader_identity(const struct deadletter_reader *r, dev_t *dev, ino_t *ino)
@@ -455,16 +511,21 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
         n = getline(&r->line, &r->cap, r->fp);
         if (n < 0) {
             if (errno) {
-                snprintf(err, ERR_MAX, "read error: %s", strerror(errno));
-                return -errno;
+                int e = errno;
+                return err_set(err, -e, "read error: %s", strerror(e));
             }
             return 0;
         }
         r->lineno++;
     } while (n == 0 || (n == 1 && r->line[0] == '\n'));
     char perr[ERR_MAX];
-    if (body_parse(r->line, (size_t)n, &b, perr) < 0) {
-        snprintf(err, ERR_MAX, "line %ld: not a dead-letter record: %.900s", r->lineno, perr);
+    int prc = body_parse(r->line, (size_t)n, &b, perr);
+    if (prc == -ENOMEM) {
+        rc = err_set(err, prc, "out of memory");
+        goto out;
+    }
+    if (prc < 0) {
+        err_set(err, rc, "line %ld: not a dead-letter record: %.900s", r->lineno, perr);
         goto out;
     }
     const struct body_node *root = body_root(b);
@@ -475,36 +536,32 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     if (deadletter_meta_str(root, "/org", &r->owned[0], &r->meta.org) < 0 ||
         deadletter_meta_str(root, "/team", &r->owned[1], &r->meta.team) < 0 ||
         deadletter_meta_str(root, "/user", &r->owned[2], &r->meta.user) < 0) {
-        snprintf(err, ERR_MAX, "out of memory");
-        rc = -ENOMEM;
+        rc = err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
     const struct body_node *text = body_get(root, "/raw");
     const char *b64 = body_str(root, "/raw_base64");
-    if (why && buf_puts(reason, why) < 0)
-        goto too_large;
+    if (why)
+        buf_puts(reason, why);
     if (body_type(text) == BODY_STRING) {
-        const char *s = body_str(root, "/raw");
-        if (buf_puts(raw, s) < 0)
-            goto too_large;
+        buf_puts(raw, body_str(root, "/raw"));
     } else if (b64) {
-        int drc = base64_decode(raw, b64, strlen(b64));
-        if (drc == -ENOSPC)
-            goto too_large;
-        if (drc < 0) {
-            snprintf(err, ERR_MAX, "line %ld: raw_base64 is not valid base64", r->lineno);
+        if (base64_decode(raw, b64, strlen(b64)) == -EINVAL) {
+            err_set(err, rc, "line %ld: raw_base64 is not valid base64", r->lineno);
             goto out;
         }
     } else {
-        snprintf(err, ERR_MAX, "line %ld: record has neither raw nor raw_base64", r->lineno);
+        err_set(err, rc, "line %ld: record has neither raw nor raw_base64", r->lineno);
         goto out;
     }
-    rc = 1;
-    goto out;
-too_large:
-    /* Reported like a malformed record, so the reader goes on with the next. */
-    snprintf(err, ERR_MAX, "line %ld: record larger than %zu bytes, skipped", r->lineno, raw->max);
-    rc = -EINVAL;
+    rc = buf_error(raw) < 0 ? buf_error(raw) : buf_error(reason);
+    if (rc == -ENOSPC) /* reported like a malformed record: reading goes on */
+        rc = err_set(err, -EINVAL, "line %ld: record larger than %zu bytes, skipped", r->lineno,
+                     raw->max);
+    else if (rc < 0)
+        err_set(err, rc, "out of memory");
+    else
+        rc = 1;
 out:
     body_free(b);
     return rc;

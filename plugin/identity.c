@@ -8,12 +8,25 @@
 
 uint64_t identity_fnv1a(uint64_t h, const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= IDENTITY_FNV_PRIME;
-    }
-    return h;
+    return map_hash(h, data, len);
+}
+
+uint64_t identity_point_key(const char *line, size_t len, const char *source, const char *event_id,
+                            bool time_known, int64_t ts)
+{
+    size_t series = 0;
+    for (; series < len && line[series] != ' '; series++)
+        if (line[series] == '\\')
+            series++;
+    if (series > len)
+        series = len; /* a backslash ending the line */
+    uint64_t key = identity_fnv1a(IDENTITY_FNV_OFFSET, line, series);
+    key = identity_fnv1a(key, source, strlen(source));
+    key = identity_fnv1a(key, ":", 1);
+    key = identity_fnv1a(key, event_id, strlen(event_id));
+    if (time_known)
+        key = identity_fnv1a(key, &ts, sizeof(ts));
+    return key;
 }
 
 int64_t identity_timestamp(int64_t time_ns, const char *source, const char *event_id)

@@ -59,7 +59,7 @@ static size_t lp_cut(const char *s, size_t len, size_t max)
 }
 
 /* Appends s escaped for `kind`. Sets *written to the number of bytes
- * appended. Returns 0, 1 when truncated, or a negative buf error. */
+ * appended. Returns 0, 1 when truncated, or b's sticky error. */
 static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max, size_t *written)
 {
     size_t start = b->len;
@@ -72,9 +72,7 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
         if (!lp_special(c, kind))
             continue;
         /* Most values have no special byte at all: copy runs in one go. */
-        int rc = buf_append(b, s + run, i - run);
-        if (rc < 0)
-            return rc;
+        buf_append(b, s + run, i - run);
         run = i + 1;
         char out[3];
         size_t on = 0;
@@ -108,14 +106,12 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
         } else {
             out[on++] = c;
         }
-        if ((rc = buf_append(b, out, on)) < 0)
-            return rc;
+        buf_append(b, out, on);
     }
-    int rc = buf_append(b, s + run, n - run);
-    if (rc < 0)
-        return rc;
+    buf_append(b, s + run, n - run);
     *written = b->len - start;
-    return truncated;
+    int rc = buf_error(b);
+    return rc < 0 ? rc : truncated;
 }
 
 int lineproto_measurement(struct buf *b, const char *name)
@@ -127,43 +123,31 @@ int lineproto_measurement(struct buf *b, const char *name)
 int lineproto_tag(struct buf *b, const char *key, const char *value)
 {
     size_t w = 0;
-    int rc = buf_putc(b, ',');
-    if (rc < 0)
-        return rc;
-    rc = lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    if (rc < 0)
-        return rc;
-    if ((rc = buf_putc(b, '=')) < 0)
-        return rc;
     int trunc = 0;
-    if (value) {
+    buf_putc(b, ',');
+    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
+    buf_putc(b, '=');
+    if (value)
         trunc = lp_escape(b, value, LP_TAG, LINEPROTO_TAG_MAX, &w);
-        if (trunc < 0)
-            return trunc;
-    }
     /* InfluxDB rejects an empty tag value; "unknown" keeps the series. */
     if (!value || w == 0)
-        if ((rc = buf_puts(b, "unknown")) < 0)
-            return rc;
-    return trunc;
+        buf_puts(b, "unknown");
+    int rc = buf_error(b);
+    return rc < 0 ? rc : trunc;
 }
 
-static int lp_field_key(struct buf *b, bool *first, const char *key)
+static void lp_field_key(struct buf *b, bool *first, const char *key)
 {
     size_t w = 0;
-    int rc = buf_putc(b, *first ? ' ' : ',');
-    if (rc < 0)
-        return rc;
+    buf_putc(b, *first ? ' ' : ',');
     *first = false;
-    rc = lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    if (rc < 0)
-        return rc;
-    return buf_putc(b, '=');
+    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
+    buf_putc(b, '=');
 }
 
 /* Appends the decimal digits of v and an optional suffix; printf is most of
  * the cost of a line otherwise. */
-static int lp_put_int(struct buf *b, int64_t v, const char *suffix)
+static void lp_put_int(struct buf *b, int64_t v, const char *suffix)
 {
     char tmp[24];
     size_t i = sizeof(tmp);
@@ -174,16 +158,15 @@ static int lp_put_int(struct buf *b, int64_t v, const char *suffix)
     } while (u);
     if (v < 0)
         tmp[--i] = '-';
-    int rc = buf_append(b, tmp + i, sizeof(tmp) - i);
-    return rc < 0 ? rc : buf_puts(b, suffix);
+    buf_append(b, tmp + i, sizeof(tmp) - i);
+    buf_puts(b, suffix);
 }
 
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
-    int rc = lp_field_key(b, first, key);
-    if (rc < 0)
-        return rc;
-    return lp_put_int(b, v, "i");
+    lp_field_key(b, first, key);
+    lp_put_int(b, v, "i");
+    return buf_error(b);
 }
 
 void lineproto_format_float(double v, char out[32])
@@ -203,32 +186,27 @@ int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
         return -EDOM;
     char num[32];
     lineproto_format_float(v, num);
-    int rc = lp_field_key(b, first, key);
-    if (rc < 0)
-        return rc;
-    return buf_puts(b, num);
+    lp_field_key(b, first, key);
+    buf_puts(b, num);
+    return buf_error(b);
 }
 
 int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
 {
     size_t w = 0;
-    int rc = lp_field_key(b, first, key);
-    if (rc < 0)
-        return rc;
-    if ((rc = buf_putc(b, '"')) < 0)
-        return rc;
+    lp_field_key(b, first, key);
+    buf_putc(b, '"');
     int trunc = lp_escape(b, v, LP_STRING, LINEPROTO_STRING_MAX, &w);
-    if (trunc < 0)
-        return trunc;
-    if ((rc = buf_putc(b, '"')) < 0)
-        return rc;
-    return trunc;
+    buf_putc(b, '"');
+    int rc = buf_error(b);
+    return rc < 0 ? rc : trunc;
 }
 
 int lineproto_end(struct buf *b, int64_t ns)
 {
-    int rc = buf_putc(b, ' ');
-    return rc < 0 ? rc : lp_put_int(b, ns, "\n");
+    buf_putc(b, ' ');
+    lp_put_int(b, ns, "\n");
+    return buf_error(b);
 }
 
 /* ---- reader ------------------------------------------------------------ */
@@ -314,7 +292,7 @@ long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size
     }
     sc->state = st;
     sc->escaped = esc;
-    return -1;
+    return LINEPROTO_NO_END;
 }
 
 long lineproto_line_end(const char *data, size_t len)
@@ -327,7 +305,7 @@ long lineproto_line_end(const char *data, size_t len)
 /* Copies an escaped name (measurement, tag key/value, field key) into the
  * arena, unescaping "\\," "\\ " and "\\=".
  * Stops at an unescaped byte in `stops`. Returns the arena offset of the
- * copy, or -1 on allocation failure. */
+ * copy, or the arena's error (-ENOMEM, -ENOSPC). */
 static long lp_read_name(const char *s, size_t len, size_t *pos, const char *stops,
                          struct buf *arena)
 {
@@ -342,19 +320,25 @@ static long lp_read_name(const char *s, size_t len, size_t *pos, const char *sto
             i++;
         }
         if (buf_putc(arena, c) < 0)
-            return -1;
+            return buf_error(arena);
         i++;
     }
     if (buf_putc(arena, '\0') < 0)
-        return -1;
+        return buf_error(arena);
     *pos = i;
     return (long)start;
 }
 
 static int lp_fail(char err[ERR_MAX], const char *what, size_t pos)
 {
-    snprintf(err, ERR_MAX, "%s at byte %zu", what, pos);
-    return -EINVAL;
+    return err_set(err, -EINVAL, "%s at byte %zu", what, pos);
+}
+
+/* The arena could not grow: not a verdict on the line. */
+static int lp_arena_fail(char err[ERR_MAX], long rc, size_t pos)
+{
+    return err_set(err, (int)rc, "%s at byte %zu",
+                   rc == -ENOMEM ? "out of memory" : "line too long to parse", pos);
 }
 
 /* Parses an unquoted field value s[0..n). */
@@ -426,7 +410,7 @@ int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, ch
     if (i == len || line[i] == '#')
         return 1;
     if ((moff = lp_read_name(line, len, &i, ", ", &pt->arena)) < 0)
-        return lp_fail(err, "out of memory", i);
+        return lp_arena_fail(err, moff, i);
     if (pt->arena.data[moff] == '\0')
         return lp_fail(err, "empty measurement", i);
     while (i < len && line[i] == ',') {
@@ -435,12 +419,12 @@ int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, ch
             return lp_fail(err, "too many tags", i);
         size_t n = pt->ntags;
         if ((tk[n] = lp_read_name(line, len, &i, ",= ", &pt->arena)) < 0)
-            return lp_fail(err, "out of memory", i);
+            return lp_arena_fail(err, tk[n], i);
         if (i >= len || line[i] != '=')
             return lp_fail(err, "tag without '='", i);
         i++;
         if ((tv[n] = lp_read_name(line, len, &i, ", ", &pt->arena)) < 0)
-            return lp_fail(err, "out of memory", i);
+            return lp_arena_fail(err, tv[n], i);
         if (!pt->arena.data[tk[n]] || !pt->arena.data[tv[n]])
             return lp_fail(err, "empty tag key or value", i);
         pt->ntags++;
@@ -456,7 +440,7 @@ int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, ch
         memset(f, 0, sizeof(*f));
         fs[n] = -1;
         if ((fk[n] = lp_read_name(line, len, &i, ",= ", &pt->arena)) < 0)
-            return lp_fail(err, "out of memory", i);
+            return lp_arena_fail(err, fk[n], i);
         if (i >= len || line[i] != '=' || !pt->arena.data[fk[n]])
             return lp_fail(err, "field without key or '='", i);
         i++;
@@ -474,13 +458,13 @@ int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, ch
                     i++;
                 }
                 if (buf_putc(&pt->arena, c) < 0)
-                    return lp_fail(err, "out of memory", i);
+                    return lp_arena_fail(err, buf_error(&pt->arena), i);
                 i++;
             }
             f->type = LINEPROTO_STRING;
             f->slen = pt->arena.len - (size_t)fs[n];
             if (buf_putc(&pt->arena, '\0') < 0)
-                return lp_fail(err, "out of memory", i);
+                return lp_arena_fail(err, buf_error(&pt->arena), i);
             i++;
         } else {
             size_t s = i;

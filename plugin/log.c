@@ -8,8 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The level is set once at start-up, before any other thread could exist;
- * the rate-limit table is the logger's own state (single-threaded program). */
+/* Plain globals: the program is single-threaded and no signal handler logs
+ * (cmd_io.h). The level is set once at start-up; the rate-limit table is
+ * the logger's own state. */
 static enum log_level log_max_level = LOG_LEVEL_INFO;
 
 struct log_slot {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,11 +90,10 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
     switch (k->kind) {
     case MK_PTR:
         if (*v != '/' || !mapping_pointer_valid(v)) {
-            snprintf(err, ERR_MAX,
-                     "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: \"/a/b\", "
-                     "~0 for ~ and ~1 for /, each step under 256 bytes)",
-                     kv->origin, k->name, v);
-            return -EINVAL;
+            return err_set(err, -EINVAL,
+                           "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: \"/a/b\", "
+                           "~0 for ~ and ~1 for /, each step under 256 bytes)",
+                           kv->origin, k->name, v);
         }
         *(const char **)dst = v;
         return 0;
@@ -103,17 +101,17 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
         struct mapping_str *s = dst;
         if (*v == '/') {
             if (!mapping_pointer_valid(v)) {
-                snprintf(err, ERR_MAX,
-                         "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: ~0 for "
-                         "~ and ~1 for /, each step under 256 bytes)",
-                         kv->origin, k->name, v);
-                return -EINVAL;
+                return err_set(
+                    err, -EINVAL,
+                    "%s: [mapping] %s = \"%.100s\": not a JSON pointer (RFC 6901: ~0 for "
+                    "~ and ~1 for /, each step under 256 bytes)",
+                    kv->origin, k->name, v);
             }
             s->ptr = v;
         } else if (*v == '\0') {
-            snprintf(err, ERR_MAX, "%s: [mapping] %s is empty (a JSON pointer, or a constant)",
-                     kv->origin, k->name);
-            return -EINVAL;
+            return err_set(err, -EINVAL,
+                           "%s: [mapping] %s is empty (a JSON pointer, or a constant)", kv->origin,
+                           k->name);
         } else {
             s->literal = v;
         }
@@ -121,16 +119,14 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
     }
     case MK_TEXT:
         if (*v == '\0') {
-            snprintf(err, ERR_MAX, "%s: [mapping] %s is empty", kv->origin, k->name);
-            return -EINVAL;
+            return err_set(err, -EINVAL, "%s: [mapping] %s is empty", kv->origin, k->name);
         }
         *(const char **)dst = v;
         return 0;
     case MK_BOOL:
         if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-            snprintf(err, ERR_MAX, "%s: [mapping] %s = \"%.100s\": expected true or false",
-                     kv->origin, k->name, v);
-            return -EINVAL;
+            return err_set(err, -EINVAL, "%s: [mapping] %s = \"%.100s\": expected true or false",
+                           kv->origin, k->name, v);
         }
         *(bool *)dst = strcmp(v, "true") == 0;
         return 0;
@@ -142,19 +138,17 @@ static int mapping_set(struct mapping *m, const struct mapping_key *k, const str
                 return 0;
             }
         }
-        snprintf(err, ERR_MAX,
-                 "%s: [mapping] time_format = \"%.100s\": expected rfc3339, unix_s, unix_ms, "
-                 "unix_us or unix_ns",
-                 kv->origin, v);
-        return -EINVAL;
+        return err_set(err, -EINVAL,
+                       "%s: [mapping] time_format = \"%.100s\": expected rfc3339, unix_s, unix_ms, "
+                       "unix_us or unix_ns",
+                       kv->origin, v);
     case MK_COST_UNIT:
         if (strcmp(v, "usd") == 0 || strcmp(v, "cents") == 0) {
             *(double *)dst = strcmp(v, "usd") == 0 ? 1.0 : 0.01;
             return 0;
         }
-        snprintf(err, ERR_MAX, "%s: [mapping] cost_unit = \"%.100s\": expected usd or cents",
-                 kv->origin, v);
-        return -EINVAL;
+        return err_set(err, -EINVAL, "%s: [mapping] cost_unit = \"%.100s\": expected usd or cents",
+                       kv->origin, v);
     }
     return -EINVAL;
 }
@@ -170,10 +164,9 @@ int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[
     if (!kv || kv->len == 0)
         return 0;
     struct mapping *m = calloc(1, sizeof(*m));
-    if (!m) {
-        snprintf(err, ERR_MAX, "[mapping]: out of memory");
-        return -ENOMEM;
-    }
+    if (!m)
+        return err_set(err, -ENOMEM, "[mapping]: out of memory");
+    int rc = 0;
     m->input_includes_cache = true;
     m->output_includes_reasoning = true;
     m->cost_scale = 1.0;
@@ -184,19 +177,20 @@ int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[
         while (k < MAPPING_NKEYS && strcmp(mapping_keys[k].name, item->key) != 0)
             k++;
         if (k == MAPPING_NKEYS) {
-            snprintf(err, ERR_MAX,
-                     "%s: [mapping] unknown key \"%.64s\" (see README \"Custom mappings\")",
-                     item->origin, item->key);
-            goto fail;
+            rc = err_set(
+                err, -EINVAL,
+                "%s: [mapping] unknown key \"%.64s\" (see docs/sources.md \"Custom mappings\")",
+                item->origin, item->key);
+            goto out;
         }
         if (given[k]) {
-            snprintf(err, ERR_MAX, "%s: [mapping] %s given twice (first at %s)", item->origin,
-                     item->key, given[k]->origin);
-            goto fail;
+            rc = err_set(err, -EINVAL, "%s: [mapping] %s given twice (first at %s)", item->origin,
+                         item->key, given[k]->origin);
+            goto out;
         }
         given[k] = item;
-        if (mapping_set(m, &mapping_keys[k], item, err) < 0)
-            goto fail;
+        if ((rc = mapping_set(m, &mapping_keys[k], item, err)) < 0)
+            goto out;
     }
     for (size_t k = 0; k < MAPPING_NKEYS; k++) {
         const char *needs = mapping_keys[k].needs;
@@ -206,33 +200,35 @@ int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[
         while (strcmp(mapping_keys[j].name, needs) != 0)
             j++;
         if (!given[j]) {
-            snprintf(err, ERR_MAX, "%s: [mapping] %s is given without %s", given[k]->origin,
-                     mapping_keys[k].name, needs);
-            goto fail;
+            rc = err_set(err, -EINVAL, "%s: [mapping] %s is given without %s", given[k]->origin,
+                         mapping_keys[k].name, needs);
+            goto out;
         }
     }
     if (!m->match) {
-        snprintf(err, ERR_MAX,
-                 "%s: [mapping] has no match key (the JSON pointer that must exist for a "
-                 "document to be read by the mapping)",
-                 mapping_origin(kv));
-        goto fail;
+        rc = err_set(err, -EINVAL,
+                     "%s: [mapping] has no match key (the JSON pointer that must exist for a "
+                     "document to be read by the mapping)",
+                     mapping_origin(kv));
+        goto out;
     }
     if (!m->model.ptr && !m->model.literal) {
-        snprintf(err, ERR_MAX, "%s: [mapping] has no model key", mapping_origin(kv));
-        goto fail;
+        rc = err_set(err, -EINVAL, "%s: [mapping] has no model key", mapping_origin(kv));
+        goto out;
     }
     if (!m->input_tokens && !m->output_tokens && !m->cost) {
-        snprintf(err, ERR_MAX,
-                 "%s: [mapping] maps no usage: give input_tokens, output_tokens or cost",
-                 mapping_origin(kv));
-        goto fail;
+        rc = err_set(err, -EINVAL,
+                     "%s: [mapping] maps no usage: give input_tokens, output_tokens or cost",
+                     mapping_origin(kv));
+        goto out;
+    }
+out:
+    if (rc < 0) {
+        free(m);
+        return rc;
     }
     *out = m;
     return 0;
-fail:
-    free(m);
-    return -EINVAL;
 }
 
 void mapping_free(struct mapping *m)

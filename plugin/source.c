@@ -55,7 +55,7 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
 {
     const struct source *found = NULL;
     if (body_type(doc) != BODY_OBJECT) {
-        snprintf(err, ERR_MAX, "not a JSON object");
+        err_set(err, -EINVAL, "not a JSON object");
         return NULL;
     }
     for (size_t i = 0; i < N_SOURCES; i++) {
@@ -65,8 +65,8 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
         if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;
         if (found) {
-            snprintf(err, ERR_MAX, "ambiguous shape: matches both %s (%s) and %s (%s)", found->name,
-                     found->signature, s->name, s->signature);
+            err_set(err, -EINVAL, "ambiguous shape: matches both %s (%s) and %s (%s)", found->name,
+                    found->signature, s->name, s->signature);
             return NULL;
         }
         found = s;
@@ -74,15 +74,15 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
     if (!found) {
         if (only) {
             const struct source *named = source_find(only);
-            snprintf(err, ERR_MAX, "not a %s body: expected %s", only,
-                     named ? named->signature : "a known shape");
+            err_set(err, -EINVAL, "not a %s body: expected %s", only,
+                    named ? named->signature : "a known shape");
         } else {
-            snprintf(err, ERR_MAX,
-                     "unrecognised shape: no source matched (looked for \"object\", "
-                     "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
-                     "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
-                     "success+status_code, ai_model%s)",
-                     mapping ? ", the [mapping] match" : "");
+            err_set(err, -EINVAL,
+                    "unrecognised shape: no source matched (looked for \"object\", "
+                    "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
+                    "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
+                    "success+status_code, ai_model%s)",
+                    mapping ? ", the [mapping] match" : "");
         }
     }
     return found;
@@ -94,14 +94,10 @@ int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char 
     int rc = body_count(n, ptr, &v);
     if (rc == -ENOENT)
         return 0;
-    if (rc == -ERANGE) {
-        snprintf(err, ERR_MAX, "%s: token count out of range (negative or above 2^63)", ptr);
-        return -EINVAL;
-    }
-    if (rc < 0) {
-        snprintf(err, ERR_MAX, "%s: not a non-negative integer", ptr);
-        return -EINVAL;
-    }
+    if (rc == -ERANGE)
+        return err_set(err, -EINVAL, "%s: token count out of range (negative or above 2^63)", ptr);
+    if (rc < 0)
+        return err_set(err, -EINVAL, "%s: not a non-negative integer", ptr);
     *dst = v;
     return 0;
 }
@@ -142,11 +138,9 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
     default:
         rc = -EINVAL;
     }
-    if (rc < 0) {
-        snprintf(err, ERR_MAX, "%s: %s", ptr,
-                 rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
-        return -EINVAL;
-    }
+    if (rc < 0)
+        return err_set(err, -EINVAL, "%s: %s", ptr,
+                       rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
     ev->time_ns = ns;
     ev->time_known = true;
     return 0;
@@ -159,10 +153,8 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
     int rc = body_num(n, ptr, &v);
     if (rc == -ENOENT)
         return 0;
-    if (rc < 0) {
-        snprintf(err, ERR_MAX, "%s: not a finite number", ptr);
-        return -EINVAL;
-    }
+    if (rc < 0)
+        return err_set(err, -EINVAL, "%s: not a finite number", ptr);
     *dst = v * scale;
     return 0;
 }
@@ -193,8 +185,9 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
         if (*dst != EVENT_ABSENT)
             continue;
         snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
-        if (source_count(doc, ptr, dst, err) < 0)
-            return -EINVAL;
+        int rc = source_count(doc, ptr, dst, err);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -217,8 +210,9 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
     char ptr[256];
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
-        if (source_count(doc, ptr, (int64_t *)((char *)ev + map[i].off), err) < 0)
-            return -EINVAL;
+        int rc = source_count(doc, ptr, (int64_t *)((char *)ev + map[i].off), err);
+        if (rc < 0)
+            return rc;
     }
     /* input_tokens is the uncached part; each part is below 2^63, and the
      * sum is checked so it cannot wrap. */
@@ -226,31 +220,30 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
     for (int i = 0; i < 2 && ev->input_tokens != EVENT_ABSENT; i++) {
         if (parts[i] == EVENT_ABSENT)
             continue;
-        if (ev->input_tokens > INT64_MAX - parts[i]) {
-            snprintf(err, ERR_MAX, "%s: input token sum out of range", base);
-            return -EINVAL;
-        }
+        if (ev->input_tokens > INT64_MAX - parts[i])
+            return err_set(err, -EINVAL, "%s: input token sum out of range", base);
         ev->input_tokens += parts[i];
     }
     return 0;
 }
 
-const char *source_join_id(struct event *ev, const char *a, const char *b)
+int source_join_id(struct event *ev, const char *a, const char *b, char err[ERR_MAX])
 {
     size_t al = strlen(a), bl = strlen(b), n = al + bl + 2;
     if (n <= sizeof(ev->id_buf)) {
         memcpy(ev->id_buf, a, al);
         ev->id_buf[al] = ':';
         memcpy(ev->id_buf + al + 1, b, bl + 1);
-        return ev->id_buf;
+        ev->event_id = ev->id_buf;
+        return 0;
     }
     char *joined = malloc(n);
     if (!joined)
-        return NULL; /* the pipeline then hashes the body for an id */
+        return err_set(err, -ENOMEM, "out of memory joining an event id");
     snprintf(joined, n, "%s:%s", a, b);
-    const char *id = event_compact_id(ev, joined);
+    ev->event_id = event_compact_id(ev, joined);
     free(joined);
-    return id;
+    return 0;
 }
 
 void source_set_error(struct event *ev, int64_t http_status)

@@ -13,16 +13,18 @@
 #include <unistd.h>
 
 #include "tokenmeter/log.h"
+#include "tokenmeter/vec.h"
 
 struct spool {
     char *dir;
-    char **names; /* the last scan, sorted */
+    char **names; /* owned, each owned: the last scan, sorted */
     size_t nnames;
     size_t cap;
     int lock_fd; /* DIR itself, flock'ed by spool_lock(); -1 */
 };
 
-/* Creates path unless it exists as a directory. */
+/* Creates path unless it exists as a directory. Returns 0 or -errno
+ * (-ENOTDIR: something else has the name). */
 static int spool_mkdir(const char *path, char err[ERR_MAX])
 {
     struct stat st;
@@ -32,9 +34,10 @@ static int spool_mkdir(const char *path, char err[ERR_MAX])
     int e = errno;
     if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
-    snprintf(err, ERR_MAX, "spool: cannot create directory %s: %s", path,
-             e == EEXIST ? "exists and is not a directory" : strerror(e));
-    return -1;
+    if (e == EEXIST)
+        return err_set(err, -ENOTDIR, "spool: cannot create directory %s: %s", path,
+                       "exists and is not a directory");
+    return err_set(err, -e, "spool: cannot create directory %s: %s", path, strerror(e));
 }
 
 /* Formats DIR/SUB[/NAME] into out. Returns 0, or -ENAMETOOLONG. */
@@ -56,6 +59,8 @@ static int spool_set_aside_from(struct spool *sp, const char *sub, const char *n
         spool_path(sp, "bad", NULL, to, sizeof(to)) < 0)
         return -ENAMETOOLONG;
     if (spool_mkdir(to, err) < 0) {
+        /* not its errno: -ENOENT and -EBADF mean "gone" and "set aside" to
+         * spool_file_open()'s callers */
         log_error("%s", err);
         return -EIO;
     }
@@ -101,35 +106,38 @@ static void spool_sweep_tmp(struct spool *sp)
     closedir(d);
 }
 
-struct spool *spool_open(const char *dir, char err[ERR_MAX])
+int spool_open(const char *dir, struct spool **out, char err[ERR_MAX])
 {
     char path[SPOOL_PATH_MAX];
+    int rc = 0;
+    *out = NULL;
     struct spool *sp = calloc(1, sizeof(*sp));
     if (sp)
         sp->lock_fd = -1;
     if (!sp || !(sp->dir = strdup(dir))) {
-        snprintf(err, ERR_MAX, "spool: out of memory");
+        rc = err_set(err, -ENOMEM, "spool: out of memory");
         goto fail;
     }
     /* Trailing slashes would double up in every path we print. */
     for (size_t n = strlen(sp->dir); n > 1 && sp->dir[n - 1] == '/'; n--)
         sp->dir[n - 1] = '\0';
-    if (spool_mkdir(sp->dir, err) < 0)
+    if ((rc = spool_mkdir(sp->dir, err)) < 0)
         goto fail;
     static const char *const subs[] = {"tmp", "new"};
     for (size_t i = 0; i < 2; i++) {
-        if (spool_path(sp, subs[i], NULL, path, sizeof(path)) < 0) {
-            snprintf(err, ERR_MAX, "spool: directory name too long");
+        if ((rc = spool_path(sp, subs[i], NULL, path, sizeof(path))) < 0) {
+            err_set(err, rc, "spool: directory name too long");
             goto fail;
         }
-        if (spool_mkdir(path, err) < 0)
+        if ((rc = spool_mkdir(path, err)) < 0)
             goto fail;
     }
     spool_sweep_tmp(sp);
-    return sp;
+    *out = sp;
+    return 0;
 fail:
     spool_close(sp);
-    return NULL;
+    return rc;
 }
 
 static void spool_forget(struct spool *sp)
@@ -144,18 +152,17 @@ int spool_lock(struct spool *sp, char err[ERR_MAX])
     sp->lock_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->lock_fd < 0) {
         int e = errno;
-        snprintf(err, ERR_MAX, "spool: cannot open %s: %s", sp->dir, strerror(e));
-        return -e;
+        return err_set(err, -e, "spool: cannot open %s: %s", sp->dir, strerror(e));
     }
     if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
-        snprintf(err, ERR_MAX,
-                 "spool: %s is being drained by another tokenmeter; "
-                 "one reader at a time",
-                 sp->dir);
         close(sp->lock_fd);
         sp->lock_fd = -1;
-        return e == EWOULDBLOCK ? -EBUSY : -e;
+        if (e != EWOULDBLOCK)
+            return err_set(err, -e, "spool: cannot lock %s: %s", sp->dir, strerror(e));
+        return err_set(err, -EBUSY,
+                       "spool: %s is being drained by another tokenmeter; one reader at a time",
+                       sp->dir);
     }
     return 0;
 }
@@ -195,15 +202,9 @@ long spool_scan(struct spool *sp)
     while (sp->nnames < SPOOL_SCAN_MAX && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        if (sp->nnames == sp->cap) {
-            size_t ncap = sp->cap ? sp->cap * 2 : 64;
-            char **nn = realloc(sp->names, ncap * sizeof(*nn));
-            if (!nn) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            sp->names = nn;
-            sp->cap = ncap;
+        if (vec_reserve(&sp->names, &sp->cap, sp->nnames + 1, sizeof(*sp->names)) < 0) {
+            rc = -ENOMEM;
+            goto out;
         }
         if (!(sp->names[sp->nnames] = strdup(de->d_name))) {
             rc = -ENOMEM;

@@ -17,12 +17,12 @@ int stats_format_point(const struct stats *s, int64_t now_ns, struct buf *out)
     };
     size_t mark = out->len;
     bool first = true;
-    int rc = lineproto_measurement(out, STATS_MEASUREMENT);
-    for (size_t i = 0; rc >= 0 && i < sizeof(f) / sizeof(f[0]); i++)
-        rc = lineproto_field_int(out, &first, f[i].name, (int64_t)(f[i].v & INT64_MAX));
-    if (rc >= 0)
-        rc = lineproto_end(out, now_ns);
+    lineproto_measurement(out, STATS_MEASUREMENT);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        lineproto_field_int(out, &first, f[i].name, (int64_t)(f[i].v & INT64_MAX));
+    lineproto_end(out, now_ns);
+    int rc = buf_error(out);
     if (rc < 0)
         buf_truncate(out, mark);
-    return rc < 0 ? rc : 0;
+    return rc;
 }

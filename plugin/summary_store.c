@@ -13,8 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tokenmeter/identity.h"
+#include "tokenmeter/map.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/vec.h"
 
 const char *const summary_count_names[SUMMARY_NCOUNTS] = {
     "requests",          "successful",          "failed",
@@ -31,37 +32,37 @@ struct summary_store {
 
 void summary_rows_init(struct summary_rows *rs)
 {
-    memset(rs, 0, sizeof(*rs));
+    rs->items = NULL;
+    rs->len = 0;
+    rs->cap = 0;
+    map_init(&rs->index);
+}
+
+static void summary_row_free_strings(struct summary_row *r)
+{
+    free(r->org);
+    free(r->model);
+    free(r->provider);
+    free(r->team);
 }
 
 void summary_rows_free(struct summary_rows *rs)
 {
-    for (size_t i = 0; i < rs->len; i++) {
-        free(rs->items[i].org);
-        free(rs->items[i].model);
-        free(rs->items[i].provider);
-        free(rs->items[i].team);
-    }
+    for (size_t i = 0; i < rs->len; i++)
+        summary_row_free_strings(&rs->items[i]);
     free(rs->items);
-    free(rs->index);
+    map_free(&rs->index);
     summary_rows_init(rs);
-}
-
-/* Includes the NUL, so ("ab","c") and ("a","bc") differ. */
-static uint64_t summary_hash_str(uint64_t h, const char *s)
-{
-    return identity_fnv1a(h, s, strlen(s) + 1);
 }
 
 static uint64_t summary_key_hash(const char *day, const char *org, const char *model,
                                  const char *provider, const char *team)
 {
-    uint64_t h = IDENTITY_FNV_OFFSET;
-    h = summary_hash_str(h, day);
-    h = summary_hash_str(h, org);
-    h = summary_hash_str(h, model);
-    h = summary_hash_str(h, provider);
-    return summary_hash_str(h, team);
+    uint64_t h = map_hash_str(MAP_HASH_INIT, day);
+    h = map_hash_str(h, org);
+    h = map_hash_str(h, model);
+    h = map_hash_str(h, provider);
+    return map_hash_str(h, team);
 }
 
 static bool summary_row_is(const struct summary_row *r, const char *day, const char *org,
@@ -71,49 +72,19 @@ static bool summary_row_is(const struct summary_row *r, const char *day, const c
            strcmp(r->provider, provider) == 0 && strcmp(r->team, team) == 0;
 }
 
-static int summary_rows_reindex(struct summary_rows *rs, size_t cap)
+int summary_rows_get(struct summary_rows *rs, const char *day, const char *org, const char *model,
+                     const char *provider, const char *team, struct summary_row **row)
 {
-    uint32_t *idx = calloc(cap, sizeof(*idx));
-    if (!idx)
+    uint64_t h = summary_key_hash(day, org, model, provider, team);
+    *row = NULL;
+    for (size_t it = map_first(&rs->index, h), i; (i = map_next(&rs->index, h, &it)) != MAP_NONE;) {
+        if (summary_row_is(&rs->items[i], day, org, model, provider, team)) {
+            *row = &rs->items[i];
+            return 0;
+        }
+    }
+    if (vec_reserve(&rs->items, &rs->cap, rs->len + 1, sizeof(*rs->items)) < 0)
         return -ENOMEM;
-    for (size_t i = 0; i < rs->len; i++) {
-        const struct summary_row *r = &rs->items[i];
-        size_t slot = summary_key_hash(r->day, r->org, r->model, r->provider, r->team) & (cap - 1);
-        while (idx[slot])
-            slot = (slot + 1) & (cap - 1);
-        idx[slot] = (uint32_t)(i + 1);
-    }
-    free(rs->index);
-    rs->index = idx;
-    rs->index_cap = cap;
-    return 0;
-}
-
-struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, const char *org,
-                                     const char *model, const char *provider, const char *team)
-{
-    if (rs->len >= UINT32_MAX - 1)
-        return NULL;
-    size_t want = rs->index_cap ? rs->index_cap : 64;
-    while (want < (rs->len + 1) * 2)
-        want *= 2;
-    if (want != rs->index_cap && summary_rows_reindex(rs, want) < 0)
-        return NULL;
-    size_t mask = rs->index_cap - 1;
-    size_t slot = summary_key_hash(day, org, model, provider, team) & mask;
-    for (; rs->index[slot]; slot = (slot + 1) & mask) {
-        struct summary_row *r = &rs->items[rs->index[slot] - 1];
-        if (summary_row_is(r, day, org, model, provider, team))
-            return r;
-    }
-    if (rs->len == rs->cap) {
-        size_t ncap = rs->cap ? rs->cap * 2 : 32;
-        struct summary_row *p = realloc(rs->items, ncap * sizeof(*p));
-        if (!p)
-            return NULL;
-        rs->items = p;
-        rs->cap = ncap;
-    }
     struct summary_row *r = &rs->items[rs->len];
     memset(r, 0, sizeof(*r));
     snprintf(r->day, sizeof(r->day), "%s", day);
@@ -121,15 +92,14 @@ struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, c
     r->model = strdup(model);
     r->provider = strdup(provider);
     r->team = strdup(team);
-    if (!r->org || !r->model || !r->provider || !r->team) {
-        free(r->org);
-        free(r->model);
-        free(r->provider);
-        free(r->team);
-        return NULL;
+    if (!r->org || !r->model || !r->provider || !r->team ||
+        map_insert(&rs->index, h, rs->len) < 0) {
+        summary_row_free_strings(r);
+        return -ENOMEM;
     }
-    rs->index[slot] = (uint32_t)(++rs->len);
-    return r;
+    rs->len++;
+    *row = r;
+    return 0;
 }
 
 static int summary_row_cmp(const void *a, const void *b)
@@ -149,14 +119,16 @@ static int summary_row_cmp(const void *a, const void *b)
 
 void summary_rows_sort(struct summary_rows *rs)
 {
-    if (rs->len > 1)
-        qsort(rs->items, rs->len, sizeof(rs->items[0]), summary_row_cmp);
-    if (rs->index_cap && summary_rows_reindex(rs, rs->index_cap) < 0) {
-        /* The old index points at rows that moved: drop it rather than keep
-         * a wrong one; the next insert rebuilds it. */
-        free(rs->index);
-        rs->index = NULL;
-        rs->index_cap = 0;
+    if (rs->len < 2)
+        return;
+    qsort(rs->items, rs->len, sizeof(rs->items[0]), summary_row_cmp);
+    /* The rows moved: index them again. The map already has room for
+     * rs->len entries, so these inserts cannot fail. */
+    map_clear(&rs->index);
+    for (size_t i = 0; i < rs->len; i++) {
+        const struct summary_row *r = &rs->items[i];
+        (void)map_insert(&rs->index,
+                         summary_key_hash(r->day, r->org, r->model, r->provider, r->team), i);
     }
 }
 
@@ -171,15 +143,12 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_M
 {
     char lock[4096];
     *fd_out = -1;
-    if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
-        snprintf(err, ERR_MAX, "sqlite path too long");
-        return -ENAMETOOLONG;
-    }
+    if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
+        return err_set(err, -ENAMETOOLONG, "sqlite path too long");
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, ERR_MAX, "%.300s: %s", lock, strerror(e));
-        return -e;
+        return err_set(err, -e, "%.300s: %s", lock, strerror(e));
     }
     for (int waited_ms = 0;; waited_ms += 100) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -188,9 +157,8 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_M
         }
         if (errno != EWOULDBLOCK && errno != EINTR) {
             int e = errno;
-            snprintf(err, ERR_MAX, "%.300s: %s", lock, strerror(e));
             close(fd);
-            return -e;
+            return err_set(err, -e, "%.300s: %s", lock, strerror(e));
         }
         if (waited_ms >= wait_s * 1000)
             break;
@@ -198,9 +166,9 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_M
         nanosleep(&ts, NULL);
     }
     close(fd);
-    snprintf(err, ERR_MAX, "another aggregate run holds %.300s (waited %d s); try again later",
-             lock, wait_s);
-    return -EAGAIN;
+    return err_set(err, -EAGAIN,
+                   "another aggregate run holds %.300s (waited %d s); try again later", lock,
+                   wait_s);
 }
 
 void summary_store_unlock(int fd)
@@ -230,9 +198,8 @@ static const char summary_schema[] =
 
 static int summary_fail(struct summary_store *s, const char *what, char err[ERR_MAX])
 {
-    snprintf(err, ERR_MAX, "sqlite: %s: %s", what,
-             s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
-    return -EIO;
+    return err_set(err, -EIO, "sqlite: %s: %s", what,
+                   s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
 }
 
 static int summary_exec(struct summary_store *s, const char *sql, char err[ERR_MAX])
@@ -263,19 +230,17 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
     int version = 0;
     *out = NULL;
     if (!s) {
-        snprintf(err, ERR_MAX, "out of memory");
+        err_set(err, rc, "out of memory");
         goto out;
     }
     if (readonly && access(path, F_OK) < 0) {
-        snprintf(err, ERR_MAX, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
-        rc = -ENOENT;
+        rc = err_set(err, -ENOENT, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
         goto out;
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, ERR_MAX, "sqlite: %s: %s", path,
-                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
-        rc = -EIO;
+        rc = err_set(err, -EIO, "sqlite: %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto out;
     }
     sqlite3_busy_timeout(s->db, 10000);
@@ -283,15 +248,14 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
     if (rc < 0)
         goto out;
     if (version > SUMMARY_STORE_SCHEMA) {
-        snprintf(err, ERR_MAX,
-                 "%s: schema version %d is newer than this tokenmeter's (%d); upgrade tokenmeter",
-                 path, version, SUMMARY_STORE_SCHEMA);
-        rc = -EPROTO;
+        rc = err_set(err, -EPROTO,
+                     "%s: schema version %d is newer than this tokenmeter's (%d); upgrade "
+                     "tokenmeter",
+                     path, version, SUMMARY_STORE_SCHEMA);
         goto out;
     }
     if (version == 0 && readonly) {
-        snprintf(err, ERR_MAX, "%s: not a tokenmeter summary store", path);
-        rc = -EPROTO;
+        rc = err_set(err, -EPROTO, "%s: not a tokenmeter summary store", path);
         goto out;
     }
     if (version == 0) {
@@ -346,14 +310,14 @@ int summary_store_replace(struct summary_store *s, const char *tz, const char *f
                            " unpriced_requests, cost_usd, updated_at) VALUES (?1, ?2, ?3, ?4, ?5,"
                            " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                            -1, &ins, NULL) != SQLITE_OK) {
-        summary_fail(s, "prepare", err);
+        rc = summary_fail(s, "prepare", err);
         goto out;
     }
     sqlite3_bind_text(del, 1, tz, -1, SQLITE_STATIC);
     sqlite3_bind_text(del, 2, first_day, -1, SQLITE_STATIC);
     sqlite3_bind_text(del, 3, last_day, -1, SQLITE_STATIC);
     if (sqlite3_step(del) != SQLITE_DONE) {
-        summary_fail(s, "delete", err);
+        rc = summary_fail(s, "delete", err);
         goto out;
     }
     for (size_t i = 0; i < rows->len; i++) {
@@ -370,7 +334,7 @@ int summary_store_replace(struct summary_store *s, const char *tz, const char *f
         sqlite3_bind_double(ins, 17, summary_round_cost(r->cost_usd));
         sqlite3_bind_text(ins, 18, now, -1, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE) {
-            summary_fail(s, "insert", err);
+            rc = summary_fail(s, "insert", err);
             goto out;
         }
     }
@@ -395,7 +359,7 @@ int summary_store_audit(struct summary_store *s, const struct summary_audit *a, 
                            " last_day, days, timezone, rows, source, outcome)"
                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            -1, &st, NULL) != SQLITE_OK) {
-        summary_fail(s, "prepare audit", err);
+        rc = summary_fail(s, "prepare audit", err);
         goto out;
     }
     sqlite3_bind_text(st, 1, started, -1, SQLITE_STATIC);
@@ -408,7 +372,7 @@ int summary_store_audit(struct summary_store *s, const struct summary_audit *a, 
     sqlite3_bind_text(st, 8, a->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, a->outcome, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        summary_fail(s, "insert audit", err);
+        rc = summary_fail(s, "insert audit", err);
         goto out;
     }
     rc = 0;
@@ -437,7 +401,7 @@ int summary_store_query(struct summary_store *s, const char *tz, const char *fir
             " WHERE timezone = ?1 AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3)"
             " AND (?4 IS NULL OR org = ?4) ORDER BY day, org, team, model, provider",
             -1, &st, NULL) != SQLITE_OK) {
-        summary_fail(s, "prepare query", err);
+        rc = summary_fail(s, "prepare query", err);
         goto out;
     }
     sqlite3_bind_text(st, 1, tz, -1, SQLITE_STATIC);
@@ -449,12 +413,12 @@ int summary_store_query(struct summary_store *s, const char *tz, const char *fir
         sqlite3_bind_text(st, 4, org, -1, SQLITE_STATIC);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        struct summary_row *r = summary_rows_get(out, summary_col_text(st, 0),
-                                                 summary_col_text(st, 1), summary_col_text(st, 2),
-                                                 summary_col_text(st, 3), summary_col_text(st, 4));
-        if (!r) {
-            snprintf(err, ERR_MAX, "out of memory");
-            rc = -ENOMEM;
+        struct summary_row *r = NULL;
+        rc = summary_rows_get(out, summary_col_text(st, 0), summary_col_text(st, 1),
+                              summary_col_text(st, 2), summary_col_text(st, 3),
+                              summary_col_text(st, 4), &r);
+        if (rc < 0) {
+            err_set(err, rc, "out of memory");
             goto out;
         }
         for (int k = 0; k < SUMMARY_NCOUNTS; k++)
@@ -463,7 +427,7 @@ int summary_store_query(struct summary_store *s, const char *tz, const char *fir
         snprintf(r->updated_at, sizeof(r->updated_at), "%s", summary_col_text(st, 16));
     }
     if (step != SQLITE_DONE) {
-        summary_fail(s, "query", err);
+        rc = summary_fail(s, "query", err);
         goto out;
     }
     rc = 0;

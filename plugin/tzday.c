@@ -145,43 +145,32 @@ int tzday_range_resolve(const char *day, const char *from, const char *to, const
     int given = (day != NULL) + (from != NULL || to != NULL) + (last != NULL);
     if (given == 0)
         return 1;
-    if (given > 1) {
-        snprintf(err, ERR_MAX, "use one of --day, --from/--to and --last");
-        return -EINVAL;
-    }
+    if (given > 1)
+        return err_set(err, -EINVAL, "use one of --day, --from/--to and --last");
     if (day || from || to) {
         const char *a = day ? day : from, *b = day ? day : to;
-        if (!a) {
-            snprintf(err, ERR_MAX, "--to needs --from");
-            return -EINVAL;
-        }
-        if (tzday_parse(a, &r.first) < 0 || (b && tzday_parse(b, &r.last) < 0)) {
-            snprintf(err, ERR_MAX, "\"%.40s\": expected a date YYYY-MM-DD",
-                     tzday_parse(a, &r.first) < 0 ? a : b);
-            return -EINVAL;
-        }
+        if (!a)
+            return err_set(err, -EINVAL, "--to needs --from");
+        if (tzday_parse(a, &r.first) < 0 || (b && tzday_parse(b, &r.last) < 0))
+            return err_set(err, -EINVAL, "\"%.40s\": expected a date YYYY-MM-DD",
+                           tzday_parse(a, &r.first) < 0 ? a : b);
         if (!b)
             r.last = today;
     } else {
         char *end = NULL;
         errno = 0;
         long n = strtol(last, &end, 10);
-        if (errno || end == last || *end || n < 1 || n > TZDAY_MAX_DAYS) {
-            snprintf(err, ERR_MAX, "--last \"%.40s\": expected 1 to %d days", last, TZDAY_MAX_DAYS);
-            return -EINVAL;
-        }
+        if (errno || end == last || *end || n < 1 || n > TZDAY_MAX_DAYS)
+            return err_set(err, -EINVAL, "--last \"%.40s\": expected 1 to %d days", last,
+                           TZDAY_MAX_DAYS);
         r.last = today;
         r.first = tzday_add(today, (int)-(n - 1));
     }
-    if (tzday_cmp(r.first, r.last) > 0) {
-        snprintf(err, ERR_MAX, "the first day is after the last day");
-        return -EINVAL;
-    }
+    if (tzday_cmp(r.first, r.last) > 0)
+        return err_set(err, -EINVAL, "the first day is after the last day");
     r.ndays = tzday_diff(r.first, r.last) + 1;
-    if (r.ndays > TZDAY_MAX_DAYS) {
-        snprintf(err, ERR_MAX, "%d days: at most %d at once", r.ndays, TZDAY_MAX_DAYS);
-        return -EINVAL;
-    }
+    if (r.ndays > TZDAY_MAX_DAYS)
+        return err_set(err, -EINVAL, "%d days: at most %d at once", r.ndays, TZDAY_MAX_DAYS);
     *out = r;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ START_TEST(timeout_units)
     ck_assert_int_eq(config_load_env(c, err), 0);
     ck_assert_int_eq(c->influxdb.timeout_s, 120);
     setenv("INFLUXDB_BATCH_QUERY_TIMEOUT", "soon", 1);
-    ck_assert_int_eq(config_load_env(c, err), -1);
+    ck_assert_int_eq(config_load_env(c, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "INFLUXDB_BATCH_QUERY_TIMEOUT"));
     config_free(c);
 }
@@ -99,7 +100,7 @@ START_TEST(file_errors_name_file_line_key)
     char err[ERR_MAX];
     tu_write_file(path, bad_files[_i].text);
     struct config *c = config_new();
-    ck_assert_int_eq(config_load_file(c, path, true, err), -1);
+    ck_assert_int_eq(config_load_file(c, path, true, err), -EINVAL);
     ck_assert_msg(strstr(err, path) != NULL, "no path in: %s", err);
     ck_assert_msg(strstr(err, bad_files[_i].want) != NULL, "want \"%s\" in: %s", bad_files[_i].want,
                   err);
@@ -114,7 +115,7 @@ START_TEST(long_line_rejected)
     snprintf(text, sizeof(text), "[influxdb]\ntoken = %0250d\n", 7);
     tu_write_file(path, text);
     struct config *c = config_new();
-    ck_assert_int_eq(config_load_file(c, path, true, err), -1);
+    ck_assert_int_eq(config_load_file(c, path, true, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":2: line longer than"));
     ck_assert_ptr_nonnull(strstr(err, "token_file"));
     /* the secret itself is not echoed */
@@ -128,8 +129,11 @@ START_TEST(missing_files)
     char err[ERR_MAX];
     struct config *c = config_new();
     ck_assert_int_eq(config_load_file(c, "/nonexistent/tm.conf", false, err), 0);
-    ck_assert_int_eq(config_load_file(c, "/nonexistent/tm.conf", true, err), -1);
+    ck_assert_int_eq(config_load_file(c, "/nonexistent/tm.conf", true, err), -ENOENT);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/tm.conf: cannot open config"));
+    /* a directory opens for reading on Linux, then fails to read */
+    ck_assert_int_eq(config_load_file(c, dir, true, err), -EISDIR);
+    ck_assert_ptr_nonnull(strstr(err, "cannot read config"));
     config_free(c);
 }
 END_TEST
@@ -160,10 +164,10 @@ START_TEST(extra_tags_and_assignments)
     ck_assert_int_eq(config_finish(c, err), 0);
     ck_assert(c->ingest.tag_team && c->ingest.tag_user);
     ck_assert_int_eq(config_set_assignment(c, "ingest.extra_tags=team,host", err), 0);
-    ck_assert_int_eq(config_finish(c, err), -1);
+    ck_assert_int_eq(config_finish(c, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "unknown tag \"host\""));
-    ck_assert_int_eq(config_set_assignment(c, "noequals", err), -1);
-    ck_assert_int_eq(config_set_assignment(c, "ingest.nokey=1", err), -1);
+    ck_assert_int_eq(config_set_assignment(c, "noequals", err), -EINVAL);
+    ck_assert_int_eq(config_set_assignment(c, "ingest.nokey=1", err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "flag --set ingest.nokey"));
     config_free(c);
 }

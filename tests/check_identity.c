@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tokenmeter/identity.h"
+#include "tokenmeter/map.h"
 
 START_TEST(fnv1a_vectors)
 {
@@ -14,6 +15,35 @@ START_TEST(fnv1a_vectors)
     /* continuing a hash equals hashing the concatenation */
     uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, "foo", 3);
     ck_assert_uint_eq(identity_fnv1a(h, "bar", 3), 0x85944171f73967e8ULL);
+    /* one FNV-1a in the program: the map's */
+    ck_assert_uint_eq(IDENTITY_FNV_OFFSET, MAP_HASH_INIT);
+    ck_assert_uint_eq(identity_fnv1a(h, "bar", 3), map_hash(h, "bar", 3));
+}
+END_TEST
+
+START_TEST(point_key_rule)
+{
+    const char *line = "m,org=a\\ b,source=x f=1i 5\n";
+    size_t len = strlen(line);
+    int64_t ts = 5;
+    /* the series is everything up to the first unescaped space */
+    const char *series = "m,org=a\\ b,source=x";
+    uint64_t want = identity_fnv1a(IDENTITY_FNV_OFFSET, series, strlen(series));
+    want = identity_fnv1a(want, "x:e1", 4);
+    ck_assert_uint_eq(identity_point_key(line, len, "x", "e1", false, ts), want);
+    ck_assert_uint_eq(identity_point_key(line, len, "x", "e1", true, ts),
+                      identity_fnv1a(want, &ts, sizeof(ts)));
+    /* fields do not take part; the series, source and id do */
+    const char *other_fields = "m,org=a\\ b,source=x f=2i 5\n";
+    ck_assert_uint_eq(identity_point_key(other_fields, strlen(other_fields), "x", "e1", false, ts),
+                      want);
+    const char *other_series = "m,org=c\\ b,source=x f=1i 5\n";
+    ck_assert_uint_ne(identity_point_key(other_series, len, "x", "e1", false, ts), want);
+    ck_assert_uint_ne(identity_point_key(line, len, "x", "e2", false, ts), want);
+    /* the time only counts when the body gave one */
+    ck_assert_uint_eq(identity_point_key(line, len, "x", "e1", false, ts + 1), want);
+    ck_assert_uint_ne(identity_point_key(line, len, "x", "e1", true, ts + 1),
+                      identity_point_key(line, len, "x", "e1", true, ts));
 }
 END_TEST
 
@@ -94,6 +124,7 @@ Suite *check_identity_suite(void)
     Suite *s = suite_create("identity");
     TCase *t = tcase_create("identity");
     tcase_add_test(t, fnv1a_vectors);
+    tcase_add_test(t, point_key_rule);
     tcase_add_test(t, timestamp_rule);
     tcase_add_test(t, cache_detects_repeats);
     tcase_add_test(t, cache_evicts_oldest_with_fixed_memory);

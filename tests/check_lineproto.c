@@ -94,6 +94,26 @@ START_TEST(empty_tag_is_unknown)
 }
 END_TEST
 
+/* A full buffer is remembered: every later writer reports the same error,
+ * so a formatter may write the whole line and check once. */
+START_TEST(full_buffer_is_sticky)
+{
+    struct buf b;
+    buf_init(&b, 12);
+    bool first = true;
+    ck_assert_int_eq(lineproto_measurement(&b, "usage"), 0);
+    ck_assert_int_eq(lineproto_tag(&b, "org", "acme-corporation"), -ENOSPC);
+    ck_assert_int_eq(lineproto_field_int(&b, &first, "n", 1), -ENOSPC);
+    ck_assert_int_eq(lineproto_field_str(&b, &first, "s", "x"), -ENOSPC);
+    ck_assert_int_eq(lineproto_field_float(&b, &first, "f", 1.5), -ENOSPC);
+    ck_assert_int_eq(lineproto_end(&b, 1), -ENOSPC);
+    ck_assert_int_eq(buf_error(&b), -ENOSPC);
+    /* NaN is refused before anything is appended */
+    ck_assert_int_eq(lineproto_field_float(&b, &first, "f", NAN), -EDOM);
+    buf_free(&b);
+}
+END_TEST
+
 START_TEST(truncation_at_utf8_boundary)
 {
     char big[LINEPROTO_TAG_MAX + 10];
@@ -174,7 +194,7 @@ START_TEST(reader_raw_newline_in_string)
     ck_assert_str_eq(f->s, "{\"a\":\n 1}");
     ck_assert_int_eq(pt.time_ns, 17);
     /* incomplete input needs more bytes */
-    ck_assert_int_eq(lineproto_line_end(in, 30), -1);
+    ck_assert_int_eq(lineproto_line_end(in, 30), LINEPROTO_NO_END);
     lineproto_point_free(&pt);
 }
 END_TEST
@@ -218,6 +238,7 @@ Suite *check_lineproto_suite(void)
     tcase_add_test(w, escape_controls_visible_or_dropped);
     tcase_add_test(w, escape_backslashes_in_tags);
     tcase_add_test(w, empty_tag_is_unknown);
+    tcase_add_test(w, full_buffer_is_sticky);
     tcase_add_test(w, truncation_at_utf8_boundary);
     tcase_add_test(w, float_format);
     tcase_add_loop_test(w, hostile_roundtrip, 0, sizeof(hostile) / sizeof(hostile[0]));

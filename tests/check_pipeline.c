@@ -3,7 +3,14 @@
  * rules, tenancy precedence, envelopes, arrays, identity modes, and that
  * every body is counted exactly once. */
 #include <check.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pipeline_fixture.h"
 #include "testutil.h"
@@ -418,9 +425,92 @@ START_TEST(forced_source)
     config_finish(c, err);
     struct stats st;
     memset(&st, 0, sizeof(st));
-    ck_assert_ptr_null(pipeline_new(c, NULL, &st, err));
+    struct pipeline *p = (struct pipeline *)&st; /* must be reset to NULL */
+    ck_assert_int_eq(pipeline_new(c, NULL, &st, &p, err), -EINVAL);
+    ck_assert_ptr_null(p);
     ck_assert_ptr_nonnull(strstr(err, "unknown source"));
     config_free(c);
+}
+END_TEST
+
+/* The allocation-failure test replaces the C library's malloc behaviour
+ * with an address-space limit; ASan and valgrind bring their own allocator
+ * and die rather than return NULL, so it is skipped under them. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define OOM_TESTABLE 0
+#else
+#define OOM_TESTABLE 1
+#endif
+
+static bool under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload");
+}
+
+/* Bytes of address space in use (VmSize). */
+static size_t vm_size(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof(line), fp))
+        if (strncmp(line, "VmSize:", 7) == 0)
+            kb = strtoull(line + 7, NULL, 10);
+    fclose(fp);
+    ck_assert_uint_gt(kb, 0);
+    return (size_t)kb * 1024;
+}
+
+/* In a child: caps the address space at what is mapped now, takes every
+ * free block malloc still has, feeds `body`, and exits 0 when the pipeline
+ * returned -ENOMEM without counting or dead-lettering the body. */
+static void oom_child(struct fixture *fx, const char *body)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) < 0)
+        _exit(10);
+    rl.rlim_cur = vm_size();
+    if (setrlimit(RLIMIT_AS, &rl) < 0)
+        _exit(11);
+    size_t taken = 0;
+    while (malloc(1))
+        if (++taken > (size_t)1 << 28)
+            _exit(12); /* the limit did not hold */
+    int rc = pipeline_feed(fx->p, body, strlen(body), "oom:1", NULL, &fx->out);
+    if (rc != -ENOMEM)
+        _exit(rc == 0 ? 2 : 3);
+    if (fx->st.rejected != 0 || fx->st.written != 0 || fx->st.ignored != 0)
+        _exit(4);
+    _exit(0);
+}
+
+START_TEST(out_of_memory_is_fatal_not_a_rejection)
+{
+    if (!OOM_TESTABLE || under_valgrind()) {
+        fprintf(stderr, "I! out_of_memory_is_fatal_not_a_rejection: skipped under ASan/valgrind\n");
+        return;
+    }
+    struct fixture fx;
+    fx_open(&fx, NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        oom_child(&fx, "{\"id\":\"m\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+                       "{\"input_tokens\":1}}");
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "the child died of signal %d", WTERMSIG(st));
+    /* 2: not an error; 3: another error; 4: counted; 1x: no limit */
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_msg(!dl || !*dl, "dead-lettered: %s", dl);
+    free(dl);
 }
 END_TEST
 
@@ -450,6 +540,7 @@ Suite *check_pipeline_suite(void)
     tcase_add_test(p, long_ids_stay_distinct);
     tcase_add_test(p, bom_and_oversize);
     tcase_add_test(p, forced_source);
+    tcase_add_test(p, out_of_memory_is_fatal_not_a_rejection);
     suite_add_tcase(s, p);
     return s;
 }

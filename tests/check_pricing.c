@@ -355,11 +355,12 @@ START_TEST(reported_cost_is_never_replaced)
     struct config *cfg = config_new();
     ck_assert_int_eq(config_set(cfg, "prices", "gpt-4o-mini", "input=1 output=1", "t:1", err), 0);
     ck_assert_int_eq(config_finish(cfg, err), 0);
-    struct deadletter *d = deadletter_open(dl, err);
+    struct deadletter *d = NULL;
+    ck_assert_int_eq(deadletter_open(dl, &d, err), 0);
     struct stats st;
     memset(&st, 0, sizeof(st));
-    struct pipeline *p = pipeline_new(cfg, d, &st, err);
-    ck_assert_ptr_nonnull(p);
+    struct pipeline *p = NULL;
+    ck_assert_msg(pipeline_new(cfg, d, &st, &p, err) == 0, "%s", err);
     struct buf out;
     buf_init(&out, 1 << 20);
     const char *reported = "{\"id\":\"a\",\"call_type\":\"acompletion\",\"status\":\"success\","

@@ -83,6 +83,55 @@ START_TEST(otlp_one_event_per_generation)
 }
 END_TEST
 
+/* Hundreds of usage spans in one export: the span index grows well past its
+ * first size, and every attempt still finds its generation. */
+START_TEST(otlp_large_export)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    struct buf json;
+    buf_init(&json, 1 << 20);
+    buf_puts(&json, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[");
+    for (int i = 0; i < 300; i++)
+        buf_printf(&json,
+                   "%s" SPAN("g%d", "", USAGE) "," SPAN("a%d", ",\"parentSpanId\":\"g%d\"", USAGE),
+                   i ? "," : "", i, i, i);
+    buf_puts(&json, "]}]}]}");
+    ck_assert_int_eq(buf_error(&json), 0);
+    feed(&fx, json.data);
+    ck_assert_uint_eq(fx.st.written, 300);
+    want(&fx, "event_id=\"t1:g0\"");
+    want(&fx, "event_id=\"t1:g299\"");
+    want_not(&fx, "event_id=\"t1:a");
+    buf_free(&json);
+    fx_close_dir(&fx);
+}
+END_TEST
+
+/* A joined id too long to keep (request id + plugin name) is compacted, not
+ * dropped: the event keeps an id of its own. */
+START_TEST(kong_long_joined_id)
+{
+    struct fixture fx;
+    fx_open(&fx, false);
+    char rid[301];
+    memset(rid, 'r', 300);
+    rid[300] = '\0';
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"request\":{\"id\":\"%s\"},\"started_at\":1787666591000,\"ai\":{"
+             "\"ai-request-transformer\":{\"usage\":{\"prompt_tokens\":1,"
+             "\"completion_tokens\":1},\"meta\":{\"response_model\":\"m\"}}}}",
+             rid);
+    feed(&fx, json);
+    ck_assert_uint_eq(fx.st.written, 1);
+    want(&fx, "event_id=\"rrrr");
+    want(&fx, "~");
+    want_not(&fx, "ai-request-transformer\"");
+    fx_close_dir(&fx);
+}
+END_TEST
+
 START_TEST(zero_event_bodies_are_ignored)
 {
     struct fixture fx;
@@ -246,6 +295,8 @@ Suite *check_sources_gateways_suite(void)
     Suite *s = suite_create("sources_gateways");
     TCase *tc = tcase_create("sources_gateways");
     tcase_add_test(tc, otlp_one_event_per_generation);
+    tcase_add_test(tc, otlp_large_export);
+    tcase_add_test(tc, kong_long_joined_id);
     tcase_add_test(tc, zero_event_bodies_are_ignored);
     tcase_add_test(tc, langfuse_cache_split_without_total);
     tcase_add_test(tc, langfuse_create_and_update_merge);

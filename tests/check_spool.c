@@ -65,7 +65,8 @@ START_TEST(open_creates_the_layout_and_scan_sorts)
     char err[ERR_MAX];
     tu_tmpdir(base, sizeof(base));
     snprintf(dir, sizeof(dir), "%s/spool/", base);
-    struct spool *sp = spool_open(dir, err);
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(dir, &sp, err), 0);
     ck_assert_ptr_nonnull(sp);
     ck_assert(exists(base, "spool", "tmp"));
     ck_assert(exists(base, "spool", "new"));
@@ -84,8 +85,13 @@ START_TEST(open_creates_the_layout_and_scan_sorts)
     spool_close(sp);
     /* A spool path that is a file cannot be used. */
     snprintf(dir, sizeof(dir), "%s/spool/new/20260825T140312.b", base);
-    ck_assert_ptr_null(spool_open(dir, err));
+    ck_assert_int_eq(spool_open(dir, &sp, err), -ENOTDIR);
+    ck_assert_ptr_null(sp);
     ck_assert_ptr_nonnull(strstr(err, "not a directory"));
+    /* mkdir's own error comes back as it is */
+    snprintf(dir, sizeof(dir), "%s/no/such/parent", base);
+    ck_assert_int_eq(spool_open(dir, &sp, err), -ENOENT);
+    ck_assert_ptr_null(sp);
     rm_rf(base);
 }
 END_TEST
@@ -96,8 +102,8 @@ START_TEST(unreadable_entries_are_set_aside)
     char err[ERR_MAX];
     struct spool_file f;
     tu_tmpdir(base, sizeof(base));
-    struct spool *sp = spool_open(base, err);
-    ck_assert_ptr_nonnull(sp);
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(base, &sp, err), 0);
     snprintf(path, sizeof(path), "%s/new/a-dir", base);
     ck_assert_int_eq(mkdir(path, 0700), 0);
     snprintf(path, sizeof(path), "%s/new/b-link", base);
@@ -132,7 +138,8 @@ START_TEST(stale_tmp_files_are_set_aside_on_open)
     char base[64], path[256];
     char err[ERR_MAX];
     tu_tmpdir(base, sizeof(base));
-    struct spool *sp = spool_open(base, err);
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(base, &sp, err), 0);
     spool_close(sp);
     snprintf(path, sizeof(path), "%s/tmp/old", base);
     tu_write_file(path, "{}");
@@ -140,8 +147,7 @@ START_TEST(stale_tmp_files_are_set_aside_on_open)
     ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
     snprintf(path, sizeof(path), "%s/tmp/fresh", base);
     tu_write_file(path, "{}");
-    sp = spool_open(base, err);
-    ck_assert_ptr_nonnull(sp);
+    ck_assert_int_eq(spool_open(base, &sp, err), 0);
     ck_assert(exists(base, "bad", "old"));
     ck_assert(!exists(base, "tmp", "old"));
     ck_assert(exists(base, "tmp", "fresh"));
@@ -183,8 +189,8 @@ static void spool_run_init(struct spool_run *r)
     snprintf(r->err, sizeof(r->err), "%s/err", r->base);
     snprintf(r->dl, sizeof(r->dl), "%s/dl.ndjson", r->base);
     char err[ERR_MAX];
-    struct spool *sp = spool_open(r->spool, err);
-    ck_assert_ptr_nonnull(sp);
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(r->spool, &sp, err), 0);
     spool_close(sp);
 }
 
@@ -328,8 +334,8 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     ck_assert_int_eq(rb_run(once, NULL, r.out, r.err), 64);
     /* One reader at a time: while another holds the spool, exit 75. */
     char err[ERR_MAX];
-    struct spool *other = spool_open(r.spool, err);
-    ck_assert_ptr_nonnull(other);
+    struct spool *other = NULL;
+    ck_assert_int_eq(spool_open(r.spool, &other, err), 0);
     ck_assert_int_eq(spool_lock(other, err), 0);
     deliver(r.spool, "0001", "{}", 1787666591);
     run_spool(&r, "1048576");

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
 #include <errno.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "runbin.h"
 #include "testutil.h"
 #include "tokenmeter/summary_store.h"
 
@@ -28,7 +30,8 @@ static void teardown(void)
 static struct summary_row *row(struct summary_rows *rs, const char *day, const char *org,
                                const char *model, int64_t requests, double cost)
 {
-    struct summary_row *r = summary_rows_get(rs, day, org, model, "openai", "");
+    struct summary_row *r = NULL;
+    ck_assert_int_eq(summary_rows_get(rs, day, org, model, "openai", "", &r), 0);
     ck_assert_ptr_nonnull(r);
     r->counts[SUMMARY_REQUESTS] += requests;
     r->counts[SUMMARY_SUCCESSFUL] += requests;
@@ -55,12 +58,18 @@ START_TEST(row_sets)
     ck_assert_str_eq(rs.items[0].org, "org000");
     ck_assert_int_eq(rs.items[0].counts[SUMMARY_REQUESTS], 3);
     /* lookups still work after sorting */
-    ck_assert_ptr_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", ""),
-                     &rs.items[500]);
+    struct summary_row *r = NULL;
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", "", &r), 0);
+    ck_assert_ptr_eq(r, &rs.items[500]);
+    ck_assert_uint_eq(rs.len, 1000);
     /* keys that only concatenate alike are different rows */
-    summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "");
-    summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "");
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "", &r), 0);
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "", &r), 0);
     ck_assert_uint_eq(rs.len, 1002);
+    /* the team is part of the key */
+    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "t", &r), 0);
+    ck_assert_uint_eq(rs.len, 1003);
+    ck_assert_str_eq(r->team, "t");
     summary_rows_free(&rs);
     ck_assert(summary_round_cost(0.1 + 0.2) == 0.3);
     ck_assert(summary_round_cost(1.0000000004) == 1.0);
@@ -164,6 +173,80 @@ START_TEST(run_lock)
 }
 END_TEST
 
+/* report --format json reads the store back: every key, and each cost
+ * exactly as stored, however many digits it needs. */
+START_TEST(report_json)
+{
+    char err[ERR_MAX], out[200];
+    struct summary_store *s = NULL;
+    struct summary_rows in;
+    struct summary_row *r = NULL;
+    snprintf(out, sizeof(out), "%s/out.json", tmp);
+    summary_rows_init(&in);
+    ck_assert_int_eq(summary_store_open(db, false, &s, err), 0);
+    row(&in, "2026-08-24", "acme", "m1", 1, 0.1 + 0.2);
+    row(&in, "2026-08-24", "a\"c\\m\ne", "m1", 2, 1e-7);
+    row(&in, "2026-08-25", "acme", "m2", 3, 2.0);
+    row(&in, "2026-08-25", "bad\xff utf-8 \xc3\xa9", "m2", 4, 0);
+    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-24", "2026-08-25", &in, err), 0);
+
+    const char *args[] = {"report", "--sqlite", db, "--format", "json", NULL};
+    ck_assert_int_eq(rb_run(args, NULL, out, NULL), 0);
+    char *text = tu_read_file(out);
+    ck_assert_ptr_nonnull(text);
+    /* the usual costs print short, not as 0.29999999999999999 */
+    ck_assert_msg(strstr(text, "\"cost_usd\":0.3}"), "%s", text);
+    ck_assert_msg(strstr(text, "{\"timezone\":\"UTC\",\"rows\":[{\"day\":\"2026-08-24\",\"org\":"),
+                  "%s", text);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s: %s", jerr.text, text);
+    json_t *rows = json_object_get(doc, "rows");
+    ck_assert_uint_eq(json_array_size(rows), 4);
+    ck_assert_ptr_null(json_object_get(json_array_get(rows, 0), "team")); /* no teams */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "org")),
+                     "a\"c\\m\ne");
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 0), "cost_usd")) == 1e-7);
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 1), "cost_usd")) == 0.3);
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 2), "cost_usd")) == 2.0);
+    /* not UTF-8: JSON cannot carry it, so its non-ASCII bytes become '?' */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 3), "org")),
+                     "bad? utf-8 ??");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(rows, 3), "input_tokens")),
+                     400);
+    json_t *totals = json_object_get(doc, "totals");
+    ck_assert_int_eq(json_integer_value(json_object_get(totals, "requests")), 10);
+    ck_assert_ptr_null(json_object_get(totals, "day"));
+    ck_assert(json_real_value(json_object_get(totals, "cost_usd")) ==
+              summary_round_cost(0.3 + 1e-7 + 2.0));
+    ck_assert_ptr_null(json_object_get(doc, "org"));
+    json_decref(doc);
+    free(text);
+
+    /* A cost that needs 17 digits, teams, and --org. */
+    summary_rows_free(&in);
+    ck_assert_int_eq(summary_rows_get(&in, "2026-08-25", "acme", "m", "p", "red", &r), 0);
+    r->cost_usd = 32956212.316547953;
+    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-25", "2026-08-25", &in, err), 0);
+    summary_store_close(s);
+    summary_rows_free(&in);
+    const char *args2[] = {"report", "--sqlite", db, "--format", "json", "--org", "acme", NULL};
+    ck_assert_int_eq(rb_run(args2, NULL, out, NULL), 0);
+    doc = json_load_file(out, 0, &jerr);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "org")), "acme");
+    rows = json_object_get(doc, "rows");
+    ck_assert_uint_eq(json_array_size(rows), 2);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_ptr_nonnull(json_object_get(json_array_get(rows, i), "team"));
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 0), "cost_usd")) == 0.3);
+    ck_assert(json_real_value(json_object_get(json_array_get(rows, 1), "cost_usd")) ==
+              32956212.316547953);
+    json_decref(doc);
+    unlink(out);
+}
+END_TEST
+
 Suite *check_summary_store_suite(void);
 Suite *check_summary_store_suite(void)
 {
@@ -174,6 +257,7 @@ Suite *check_summary_store_suite(void)
     tcase_add_test(t, schema_replace_query);
     tcase_add_test(t, not_a_store);
     tcase_add_test(t, run_lock);
+    tcase_add_test(t, report_json);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""How `tokenmeter execd` behaves as a Telegraf child (SPEC §6), through the
+"""How `tokenmeter execd` behaves as a Telegraf child (docs/operations.md), through the
 real binary on pipes, the way Telegraf's inputs.execd runs it:
 
   * a point arrives while stdin stays open (flushed when input is idle);

@@ -33,10 +33,8 @@ static inline void fx_open_config(struct fixture *fx, struct config *cfg, const 
     memset(fx, 0, sizeof(*fx));
     fx->cfg = cfg;
     ck_assert_msg(config_finish(cfg, err) == 0, "%s", err);
-    fx->dl = deadletter_open(dlpath, err);
-    ck_assert_msg(fx->dl != NULL, "%s", err);
-    fx->p = pipeline_new(cfg, fx->dl, &fx->st, err);
-    ck_assert_msg(fx->p != NULL, "%s", err);
+    ck_assert_msg(deadletter_open(dlpath, &fx->dl, err) == 0, "%s", err);
+    ck_assert_msg(pipeline_new(cfg, fx->dl, &fx->st, &fx->p, err) == 0, "%s", err);
     pipeline_set_receive_time(fx->p, FX_RECEIVE_NS);
     buf_init(&fx->out, 1 << 22);
 }

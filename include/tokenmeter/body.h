@@ -3,9 +3,11 @@
  * body — a parsed webhook body behind a small, path-based accessor interface.
  *
  * Sources ask for values by JSON pointer (RFC 6901, e.g. "/usage/prompt_tokens")
- * and never walk the parse tree themselves. Today the tree is jansson's; the
- * interface is what lets that change (a scanner that extracts only the paths
- * asked for) without touching a single source.
+ * and never walk the parse tree themselves. The tree is body.c's own: a
+ * strict one-pass parser into one arena, checked against jansson by
+ * tests/check_body_oracle.c (jansson is a test dependency only). Because
+ * sources see only this interface, the tree can change again (a scanner that
+ * extracts only the paths asked for) without touching a single source.
  *
  * Nodes are borrowed from their body: valid until body_free() of the body
  * they came from. Strings returned are borrowed the same way and are valid
@@ -35,13 +37,17 @@ enum body_type {
     BODY_OBJECT,
 };
 
-/* Parses len bytes of JSON (an object or an array at the top level).
- * On success returns a new body in *out (free with body_free()) and 0.
- * On failure returns -EINVAL and a human-readable reason in err (including
- * nesting beyond the parser's depth limit and invalid UTF-8). */
+/* Parses len bytes of JSON (an object or an array at the top level); data
+ * is only read, never kept. On success returns 0 and a new body in *out
+ * (free with body_free()). On failure *out is NULL, err (may be NULL) holds
+ * one line, and the return is -EINVAL for a document that is not acceptable
+ * JSON (including nesting beyond the parser's depth limit and invalid
+ * UTF-8), or -ENOMEM when memory ran out: that says nothing about the
+ * document and must not be reported as bad input (see err.h). */
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX]);
 
-/* Releases a body and every node borrowed from it. Accepts NULL. */
+/* Releases a body (steals it) and every node borrowed from it. Accepts
+ * NULL. */
 void body_free(struct body *b);
 
 /* Borrowed: the top-level value. */
@@ -51,12 +57,14 @@ const struct body_node *body_root(const struct body *b);
  * NULL when any step is missing. JSON null is a node, not NULL. */
 const struct body_node *body_get(const struct body_node *n, const char *ptr);
 
+/* The type of n (BODY_ABSENT for NULL). */
 enum body_type body_type(const struct body_node *n);
 
-/* The string at ptr (borrowed), or NULL when absent, null or not a string. */
+/* The string at ptr (borrowed from the body), or NULL when absent, null or
+ * not a string. */
 const char *body_str(const struct body_node *n, const char *ptr);
 
-/* Like body_str(), but returns NULL for the empty string too. */
+/* Like body_str() (borrowed), but returns NULL for the empty string too. */
 const char *body_str_nonempty(const struct body_node *n, const char *ptr);
 
 /* A non-negative integer at ptr: a JSON integer, an integral real, or a
@@ -65,8 +73,9 @@ const char *body_str_nonempty(const struct body_node *n, const char *ptr);
  * -ERANGE when negative or above INT64_MAX. */
 int body_count(const struct body_node *n, const char *ptr, int64_t *out);
 
-/* A signed integer at ptr (JSON integer or decimal string). Same returns as
- * body_count() except that negative values are allowed. */
+/* A signed integer at ptr (JSON integer, integral real or decimal string).
+ * Same returns as body_count() except that negative values are allowed
+ * (-ERANGE below INT64_MIN). */
 int body_int(const struct body_node *n, const char *ptr, int64_t *out);
 
 /* A finite number at ptr: integer, real or numeric string.
@@ -79,18 +88,21 @@ int body_bool(const struct body_node *n, const char *ptr, bool *out);
 /* True when the path exists and is not null. */
 bool body_has(const struct body_node *n, const char *ptr);
 
-/* Elements of an array node (0 for anything else) and the i-th (borrowed). */
+/* Elements of an array node (0 for anything else) and the i-th (borrowed
+ * from the body; NULL past the end). */
 size_t body_array_len(const struct body_node *n);
 const struct body_node *body_array_at(const struct body_node *n, size_t i);
 
-/* Members of an object node: count, and the i-th key and value (borrowed),
- * in document order. */
+/* Members of an object node: count, and the i-th key and value (borrowed
+ * from the body; NULL past the end), in document order. */
 size_t body_object_len(const struct body_node *n);
 const char *body_object_key(const struct body_node *n, size_t i);
 const struct body_node *body_object_value(const struct body_node *n, size_t i);
 
-/* Appends compact JSON for n to out, keys sorted, so equal documents give
- * equal bytes. Returns 0 or a negative buf error. */
+/* Appends compact JSON for n (borrowed) to the caller's out, keys sorted, so
+ * equal documents give equal bytes. Returns 0, -EINVAL when n is NULL,
+ * -ENOMEM, or out's sticky error (-ENOSPC, -ENOMEM; the appended text is
+ * then incomplete). */
 int body_dump(const struct body_node *n, struct buf *out);
 
 #endif

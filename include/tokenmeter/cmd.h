@@ -2,7 +2,8 @@
 /*
  * cmd — what every command shares: the common options (-c, --set,
  * --log-level, --help), loading the configuration in its documented order,
- * and the exit codes (sysexits.h, SPEC §1).
+ * and the exit codes (sysexits.h; docs/operations.md lists what each
+ * command returns).
  */
 #ifndef TOKENMETER_CMD_H
 #define TOKENMETER_CMD_H
@@ -18,10 +19,10 @@
 #define CMD_MAX_SETS 128
 
 struct cmd_common {
-    const char *config_path;        /* NULL: the default path, which may be missing */
-    const char *sets[CMD_MAX_SETS]; /* "section.key=value" flag overrides, in order */
+    const char *config_path; /* borrowed (argv); NULL: the default path, which may be missing */
+    const char *sets[CMD_MAX_SETS]; /* borrowed: "section.key=value" flag overrides, in order */
     size_t nsets;
-    char *owned[CMD_MAX_SETS]; /* the assignments cmd_common_set() built */
+    char *owned[CMD_MAX_SETS]; /* owned: the assignments cmd_common_set() built */
     size_t nowned;
     bool help;
 };
@@ -47,8 +48,9 @@ enum {
 /* The common options' help text, for a command's --help. */
 extern const char cmd_common_help[];
 
-/* Handles a common option returned by getopt_long. Returns 1 when it was
- * one, 0 when it was not, or -1 after logging a usage error. */
+/* Handles a common option returned by getopt_long. `arg` is borrowed and
+ * must outlive c (it is argv). Returns 1 when it was one, 0 when it was
+ * not, or -EINVAL / -E2BIG after logging a usage error. */
 int cmd_common_option(struct cmd_common *c, int opt, const char *arg);
 
 /* A flag that only overrides a config key: "--dedup tag" is
@@ -89,12 +91,14 @@ int cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Adds a "section.key=value" override (flags like --dedup build these so
- * flags and --set share one precedence). Returns 0 or -1 (too many). */
+ * flags and --set share one precedence); the assignment is copied. Returns
+ * 0, -E2BIG (too many) or -ENOMEM, after logging why. */
 int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value);
 
 /* Loads defaults, the config file, the environment and the overrides, in
- * that order, then validates. Returns EX_OK with a new config in *out (free
- * with config_free()), or EX_CONFIG after logging the error. */
+ * that order, then validates. Returns EX_OK with a new config in *out (owned
+ * by the caller: free with config_free()), or after logging the error
+ * EX_CONFIG, or EX_OSERR when out of memory. */
 int cmd_load_config(struct cmd_common *c, struct config **out);
 
 /* Parses a time given on the command line: RFC 3339, or an integer of
@@ -108,12 +112,6 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common);
 int cmd_report_main(int argc, char **argv, struct cmd_common *common);
 int cmd_retention_main(int argc, char **argv, struct cmd_common *common);
 int cmd_check_main(int argc, char **argv, struct cmd_common *common);
-
-/* Compares InfluxDB's retention with [influxdb] retention_days and
- * describes it in line: 0 as configured, 1 differs, or a negative influx.h
- * error (line holds its message). Shared by retention and check. */
-struct influx;
-int cmd_retention_check(struct influx *c, const struct config *cfg, char *line, size_t cap);
 int cmd_process_main(int argc, char **argv, struct cmd_common *common);
 
 #endif

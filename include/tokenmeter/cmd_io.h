@@ -4,11 +4,27 @@
  * replay, process): signals, the stdout flush policy, EPIPE, the stats
  * point, and bodies too large to hold.
  *
- * Signals only set flags (SIGTERM/SIGINT: stop; SIGHUP/SIGUSR1: stats).
- * They are blocked except inside cmd_io_wait_input(), which waits for input
- * with pselect(2) and the signals unblocked: a signal is acted on at once,
- * however it falls relative to the checks of the flags. SIGPIPE is ignored so a closed stdout
- * shows up as EPIPE and a clear message instead of a silent death.
+ * Threads and signals, for the whole program:
+ *  - tokenmeter is single-threaded. No module takes a lock or uses atomics
+ *    for its own state (log.c's level and rate-limit slots, the pipeline's
+ *    duplicate cache, the price table are plain globals or plain structs).
+ *    libcurl runs with CURLOPT_NOSIGNAL (influx.c), so it raises no SIGALRM;
+ *    a threaded resolver inside libcurl touches none of tokenmeter's state.
+ *  - The only signal handlers are the three below, installed by
+ *    cmd_io_open() for execd, process and replay. Each only sets
+ *    `volatile sig_atomic_t` flags private to cmd_io.c and touches nothing
+ *    else: SIGTERM/SIGINT set the stop flag; SIGUSR1 sets the stats flag;
+ *    SIGHUP sets the reload flag and the stats flag (reload the price
+ *    table, then emit the stats point). The flags are read and cleared in
+ *    ordinary code only: cmd_io_stop_requested() and
+ *    cmd_io_handle_signals(), which does the reloading and the writing.
+ *    SIGPIPE is ignored so a closed stdout shows up as EPIPE and a clear
+ *    message instead of a silent death. The other commands (aggregate,
+ *    report, retention, check) leave every disposition at its default.
+ *  - The four signals are blocked except inside cmd_io_wait_input(), which
+ *    waits for input with pselect(2) and them unblocked: a signal is acted
+ *    on at once, however it falls relative to the checks of the flags, and
+ *    no read(2) or write(2) elsewhere is interrupted by one.
  */
 #ifndef TOKENMETER_CMD_IO_H
 #define TOKENMETER_CMD_IO_H
@@ -27,27 +43,29 @@
 #define CMD_IO_FLUSH_BYTES (64 * 1024) /* flush at least this often under load */
 
 struct cmd_io {
-    struct config *cfg; /* owned */
-    struct deadletter *dl;
-    struct stats stats;
-    struct pipeline *pipeline;
-    struct buf out; /* points not yet written to stdout */
-    int out_fd;
-    sigset_t wait_mask; /* the signal mask while waiting for input */
+    struct config *cfg;        /* owned */
+    struct deadletter *dl;     /* owned */
+    struct stats stats;        /* the run's counters (the pipeline borrows them) */
+    struct pipeline *pipeline; /* owned; borrows cfg, dl and stats */
+    struct buf out;            /* owned: points not yet written to stdout */
+    int out_fd;                /* borrowed: stdout, never closed here */
+    sigset_t wait_mask;        /* the signal mask while waiting for input */
 };
 
 /* A body over max_body_bytes being streamed to the dead-letter file. Each
  * reader (stdin, a spool file, Telegraf's metrics) has its own, so two can
  * be under way at once. Zero-initialise; `stream` is NULL when none is. */
 struct cmd_io_oversize {
-    struct deadletter_stream *stream;
+    struct deadletter_stream *stream; /* owned; free with deadletter_stream_free() */
     char origin[320];
     size_t bytes;
 };
 
 /* Loads the config, opens the dead-letter file, builds the pipeline and
- * installs the signal handlers. Returns EX_OK, or an exit code after
- * logging why (EX_CONFIG, EX_CANTCREAT, EX_OSERR). */
+ * installs the signal handlers. `common` is borrowed for the call. Returns
+ * EX_OK (io then owns what it holds: release with cmd_io_close()), or an
+ * exit code after logging why (EX_CONFIG, EX_CANTCREAT, EX_OSERR), with
+ * nothing left to release. */
 int cmd_io_open(struct cmd_io *io, struct cmd_common *common);
 
 /* When fd is a pipe, waits (at most timeout_ms) until its reader has taken
@@ -77,8 +95,10 @@ int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, s
 /* True once SIGTERM or SIGINT arrived. */
 bool cmd_io_stop_requested(void);
 
-/* Acts on pending signal flags (emits the stats point). Returns 0 or a
- * negative errno from writing stdout. */
+/* Acts on pending signal flags: after SIGHUP reloads the price table
+ * (a failure is logged and the old table kept), then after SIGHUP or
+ * SIGUSR1 emits the stats point. Returns 0 or a negative errno from
+ * writing stdout. */
 int cmd_io_handle_signals(struct cmd_io *io);
 
 /* Appends the stats point and flushes. Returns 0 or -errno. */

@@ -9,8 +9,10 @@
  * file, line and key (or the environment variable, or the flag).
  *
  * Values are taken literally after one pair of surrounding double quotes is
- * removed. Debian's libinih truncates lines at 200 bytes; lines that long are
- * rejected before inih sees them, so long secrets must come from token_file.
+ * removed (docs/configuration.md lists every key). Every string in the
+ * structs below is owned by the config (NULL when unset); config_free()
+ * releases them. Debian's libinih truncates lines at 200 bytes;
+ * lines that long are rejected before inih sees them, so long secrets must come from token_file.
  */
 #ifndef TOKENMETER_CONFIG_H
 #define TOKENMETER_CONFIG_H
@@ -109,24 +111,30 @@ struct config {
     struct config_kv_list mapping;
 };
 
-/* Returns a new config holding the built-in defaults, or NULL on ENOMEM.
- * Free with config_free(). */
+/* Returns a new config holding the built-in defaults (owned by the caller:
+ * free with config_free()), or NULL when out of memory. */
 struct config *config_new(void);
 
 /* Releases the config and everything it owns. Accepts NULL. */
 void config_free(struct config *cfg);
 
+/* Every function below returns 0, or a negative errno with one line naming
+ * the file and line, the environment variable or the flag, and the key in
+ * err: -EINVAL for an unknown section or key, a value of the wrong form or
+ * out of range, or a syntax error; -ENOMEM when out of memory; from
+ * config_load_file() also the errno of opening or reading the file
+ * (-ENOENT, -EACCES, -EIO, ...). Strings are copied: the config owns what
+ * it stores, the caller keeps its arguments. */
+
 /* Reads an INI file over the current values. When `must_exist` is false a
- * missing file is not an error (the default path). Returns 0, or -1 with a
- * message naming file, line and key in err. */
+ * missing file is not an error (the default path). */
 int config_load_file(struct config *cfg, const char *path, bool must_exist, char err[ERR_MAX]);
 
-/* Applies the documented environment variables (INFLUXDB_URL, ...).
- * Returns 0, or -1 with a message naming the variable in err. */
+/* Applies the documented environment variables (INFLUXDB_URL, ...). */
 int config_load_env(struct config *cfg, char err[ERR_MAX]);
 
 /* Sets one key as a flag would ("--set ingest.dedup=tag"). `origin` names
- * the flag in messages. Returns 0, or -1 with a message in err. */
+ * the flag in messages. */
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
                const char *origin, char err[ERR_MAX]);
 
@@ -134,7 +142,7 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
 int config_set_assignment(struct config *cfg, const char *assignment, char err[ERR_MAX]);
 
 /* Validates cross-key rules and fills derived values. Call once, after the
- * last config_set(). Returns 0, or -1 with a message in err. */
+ * last config_set(). Returns 0 or -EINVAL. */
 int config_finish(struct config *cfg, char err[ERR_MAX]);
 
 #endif

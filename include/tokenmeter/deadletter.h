@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deadletter — the append-only record of every rejected input (SPEC §6).
+ * deadletter — the append-only record of every rejected input
+ * (docs/operations.md).
  *
- * One NDJSON record per rejected body:
+ * One NDJSON record per rejected body, encoded by jansson (compact, members
+ * in this order, UTF-8 kept as it is):
  *   {"time":"2026-08-25T14:03:11.482Z","reason":"...","origin":"stdin:12",
  *    "raw":"<the body>"[,"org":..,"team":..,"user":..,"received_ns":..]}
  * `raw` holds the body byte-exact as a JSON string when it is valid UTF-8
- * without NUL bytes; otherwise `raw_base64` holds it base64-encoded. Each
+ * without NUL bytes; otherwise `raw_base64` holds it base64-encoded. Bytes
+ * of origin, org, team or user that are not UTF-8 become U+FFFD; a reason
+ * that is not UTF-8 is replaced by "(reason not valid UTF-8)". Each
  * record is appended whole, under an exclusive flock(2) on an O_APPEND
  * descriptor, so records of concurrent writers never interleave. A streamed
  * record (a body too large to hold) is built in a private unlinked file and
@@ -26,9 +30,11 @@
 
 struct deadletter;
 
-/* Opens (creating, mode 0640) the file for appending. Returns a new handle,
- * or NULL with the reason in err. Free with deadletter_close(). */
-struct deadletter *deadletter_open(const char *path, char err[ERR_MAX]);
+/* Opens (creating, mode 0640) the file for appending. Returns 0 with a new
+ * handle in *out (owned by the caller: free with deadletter_close()), or a
+ * negative errno with the reason in err and *out NULL: open(2)'s error
+ * (-EACCES, -ENOENT, ...) or -ENOMEM. */
+int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX]);
 
 /* Closes the handle. Accepts NULL. */
 void deadletter_close(struct deadletter *dl);
@@ -40,13 +46,15 @@ const char *deadletter_path(const struct deadletter *dl);
  * the tenancy its transport gave (process mode: the metric's tags) and the
  * receive time given to a body without a time of its own. */
 struct deadletter_meta {
-    const char *org; /* any may be NULL */
+    const char *org; /* borrowed; any may be NULL */
     const char *team;
     const char *user;
     int64_t received_ns; /* -1: none */
 };
 
-/* Appends one record. `origin` may be NULL. Returns 0 or -errno. */
+/* Appends one record. `origin` may be NULL; every argument is borrowed.
+ * Returns 0, -ENOMEM, -ENOSPC (a record over 1.5 GiB) or write(2)'s
+ * error. */
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
                      const void *data, size_t len);
 
@@ -59,10 +67,13 @@ int deadletter_write_meta(struct deadletter *dl, const char *reason, const char 
  * any number of appends, then end (which appends the record whole and
  * frees the stream) or deadletter_stream_free() to discard it. Streams are
  * independent: records written meanwhile, streamed or not, land before it.
- * The body is stored as raw_base64. */
+ * The body is stored as raw_base64. Apart from "time", the record is byte
+ * for byte what deadletter_write() writes for a body that is not text: its
+ * head is jansson's encoding of the same members. */
 struct deadletter_stream;
 
-/* Returns 0 with a new stream in *out, or -errno. */
+/* Returns 0 with a new stream in *out (owned by the caller until
+ * deadletter_stream_end() or deadletter_stream_free()), or -errno. */
 int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin,
                             struct deadletter_stream **out);
 int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len);
@@ -74,19 +85,23 @@ void deadletter_stream_free(struct deadletter_stream *st);
 /* True when len bytes are valid UTF-8 without NUL bytes. */
 bool deadletter_is_text(const void *data, size_t len);
 
-/* Appends s as a JSON string literal (with quotes). s must be valid UTF-8. */
+/* Appends s as a JSON string literal (with quotes), encoded by jansson as
+ * the records are. Returns 0, -EINVAL when s is not text in the sense of
+ * deadletter_is_text(), -ENOMEM, or out's error. */
 int deadletter_json_string(struct buf *out, const char *s, size_t len);
 
 struct deadletter_reader;
 
-/* Opens a dead-letter file for reading. Returns a new reader or NULL with
- * the reason in err. */
-struct deadletter_reader *deadletter_reader_open(const char *path, char err[ERR_MAX]);
+/* Opens a dead-letter file for reading. Returns 0 with a new reader in *out
+ * (owned by the caller: free with deadletter_reader_close()), or a negative
+ * errno (fopen(3)'s, or -ENOMEM) with the reason in err and *out NULL. */
+int deadletter_reader_open(const char *path, struct deadletter_reader **out, char err[ERR_MAX]);
 
 /* Reads the next record's body into raw (reset first) and its reason into
  * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL
  * for a malformed record or one larger than raw's cap (err names the line;
- * reading may continue), or another negative errno for an I/O error. */
+ * reading may continue), -ENOMEM, or another negative errno for an I/O
+ * error. */
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
                            char err[ERR_MAX]);
 
@@ -99,6 +114,7 @@ const struct deadletter_meta *deadletter_reader_meta(const struct deadletter_rea
 void deadletter_reader_identity(const struct deadletter_reader *r, dev_t *dev, ino_t *ino);
 void deadletter_identity(const struct deadletter *dl, dev_t *dev, ino_t *ino);
 
+/* Closes the reader. Accepts NULL. */
 void deadletter_reader_close(struct deadletter_reader *r);
 
 #endif

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * event — the normalized usage event (SPEC §3).
+ * event — the normalized usage event, and the one place that knows how it
+ * is stored: the measurement's tags and fields, their names and types, and
+ * the token rules every source's event obeys (docs/schema.md; the rules:
+ * docs/sources.md, "Token rules").
  *
  * Token counts are non-negative; EVENT_ABSENT means "the source did not say",
  * which is different from zero and is never written as 0. Floats use NAN for
@@ -15,6 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tokenmeter/buf.h"
+#include "tokenmeter/err.h"
 
 #define EVENT_ABSENT (-1)
 
@@ -80,5 +86,30 @@ const char *event_compact_id(struct event *ev, const char *id);
 /* Copies s into one of the event's buffers (truncating at a UTF-8 boundary)
  * and returns it (borrowed from ev). */
 const char *event_keep(char *dst, size_t cap, const char *s);
+
+/* Settles what a source leaves loose, whatever the source: lower-cases the
+ * provider (into ev->provider_buf), rounds latency_ms and ttft_ms to the
+ * microsecond, drops a cost the source calls unreliable, checks the token
+ * rules (cache reads + writes <= input, 1-hour writes <= writes, reasoning
+ * <= output) and sets total_tokens = input + output when both are known.
+ * Returns 0, or -EINVAL with the broken rule in err. */
+int event_normalize(struct event *ev, char err[ERR_MAX]);
+
+/* The configurable parts of the point layout (the [ingest] section). */
+struct event_schema {
+    const char *measurement; /* borrowed */
+    bool event_id_tag;       /* event_id is a tag (dedup = tag), else a field */
+    bool team_tag;           /* write the team tag */
+    bool user_tag;           /* write the user tag */
+};
+
+/* Appends ev as one line-protocol point with timestamp ts (ns) to b: tags in
+ * key order (event_id when a tag, model, org, provider, source, status,
+ * team, user), then the known integer fields, the finite float fields,
+ * cost_source, event_id when a field, and the present string fields.
+ * Returns 0, 1 when a long string was truncated, or a negative buf error
+ * (the line is then incomplete: truncate b back). */
+int event_format_point(const struct event *ev, const struct event_schema *schema, int64_t ts,
+                       struct buf *b);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * identity — where a re-sent event lands in InfluxDB, and the bounded
- * in-process cache that drops repeats before they are written (SPEC §5).
+ * in-process cache that drops repeats before they are written
+ * (docs/schema.md, "Identity and deduplication").
  *
  * InfluxDB identifies a point by measurement + tag set + timestamp; a second
  * write with the same identity overwrites the first. In the default
@@ -17,12 +18,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IDENTITY_FNV_OFFSET 0xcbf29ce484222325ULL
-#define IDENTITY_FNV_PRIME  0x100000001b3ULL
+#include "tokenmeter/map.h"
+
+#define IDENTITY_FNV_OFFSET MAP_HASH_INIT
 
 /* FNV-1a-64 of len bytes, continuing from `h` (start with
- * IDENTITY_FNV_OFFSET). */
+ * IDENTITY_FNV_OFFSET): map_hash() under the name the identity rules are
+ * stated in. Its values are part of the stored data (timestamps, compacted
+ * and body-hash ids) and never change. */
 uint64_t identity_fnv1a(uint64_t h, const void *data, size_t len);
+
+/* The duplicate-cache key of a formatted point: FNV-1a-64 of its series
+ * (the line up to its first unescaped space), then source ":" event_id,
+ * then the 8 bytes of ts when the body gave a time. An event without a body
+ * time gets the receive time, which differs between re-sends, so it is
+ * keyed on its id alone and the re-send is still caught. */
+uint64_t identity_point_key(const char *line, size_t len, const char *source, const char *event_id,
+                            bool time_known, int64_t ts);
 
 /* The point timestamp for dedup = timestamp: floor(time_ns / 1e9) * 1e9 +
  * FNV-1a-64(source ":" event_id) mod 1e9. time_ns must be >= 0. */
@@ -33,6 +45,12 @@ int64_t identity_timestamp(int64_t time_ns, const char *source, const char *even
  * IDENTITY_WAYS keys per bucket, each bucket evicting its oldest key when
  * full. Memory is fixed at creation, 8 bytes per slot (identity_cache_bytes),
  * and every operation is O(1).
+ *
+ * It is deliberately not a struct map (map.h): a map indexes an array that
+ * only grows and never forgets, while this cache must stay within the memory
+ * fixed at start-up however many events pass, so it forgets the oldest key
+ * of a full bucket. A forgotten key only means a late re-send is written
+ * again, and InfluxDB overwrites the same point (dedup = timestamp or tag).
  */
 #define IDENTITY_WAYS 8
 

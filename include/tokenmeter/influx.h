@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * influx — the only user of libcurl: a small InfluxDB client over the
- * endpoints 1.x, 2.x and 3.x share (SPEC §8, reference §F4): /ping, /query
- * (InfluxQL, epoch=ns, JSON read through body.h) and /write, plus the
- * version-specific retention calls.
+ * endpoints 1.x, 2.x and 3.x share: /ping, /query (InfluxQL, epoch=ns; the
+ * response is read with influx_query.h) and /write, plus influx_request()
+ * for the 2.x calls retention.h makes. Statements are built with
+ * influxql.h; nothing here builds InfluxQL or reads a response's meaning.
  *
  * API flavour: the client speaks 2.x ("v2") when [influxdb] bucket is set:
  * writes go to /api/v2/write?org=&bucket=, queries to the v1-compatible
- * /query with db = the bucket (its virtual DBRP mapping), retention to
- * /api/v2/buckets. Otherwise it speaks 1.x. `check` compares this with the
- * X-Influxdb-Version header /ping returns.
+ * /query with db = the bucket (its virtual DBRP mapping). Otherwise it
+ * speaks 1.x. `check` compares this with the X-Influxdb-Version header
+ * /ping returns.
  *
  * Auth: `token` (or the first line of `token_file`) is sent as
  * "Authorization: Token ..." (2.x, 3.x, 1.8+); otherwise username/password
@@ -17,9 +18,10 @@
  * log line or an error message: URLs carry none, and messages name only the
  * method and path.
  *
- * Every request has the configured timeout. Network errors, timeouts, 5xx
- * and 429 are retried (INFLUX_ATTEMPTS in all) after an exponential backoff
- * with jitter, or after Retry-After when the server sends one. Other 4xx are
+ * Every request has the configured timeout and a response of at most
+ * INFLUX_RESPONSE_MAX bytes. Network errors, timeouts, 5xx and 429 are
+ * retried (INFLUX_ATTEMPTS in all) after an exponential backoff with
+ * jitter, or after Retry-After when the server sends one. Other 4xx are
  * final, in particular "400 partial write" (the valid points were written).
  *
  * Functions return 0 or a negative errno code with a message in err:
@@ -42,10 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenmeter/body.h"
 #include "tokenmeter/buf.h"
 #include "tokenmeter/config.h"
 #include "tokenmeter/err.h"
+#include "tokenmeter/influx_query.h" /* what influx_query() returns */
 
 #define INFLUX_VERSION_MAX  64
 #define INFLUX_ATTEMPTS     3
@@ -55,86 +57,54 @@
 
 struct influx;
 
-/* Creates a client from the [influxdb] section (read token_file now).
- * Returns 0 with a new client in *out (free with influx_free()), -EINVAL
- * with err set for a configuration problem, or -ENOMEM. */
+/* Creates a client from the [influxdb] section (borrowed: it must outlive
+ * the client) and reads token_file now. Returns 0 with a new client in
+ * *out (free with influx_free()), -EINVAL with err set for a configuration
+ * problem, or -ENOMEM. */
 int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[ERR_MAX]);
 
-/* Releases the client. Accepts NULL. */
+/* Releases the client (and wipes the token it held). Accepts NULL. */
 void influx_free(struct influx *c);
 
 /* True when the client speaks the 2.x API (bucket set). */
 bool influx_is_v2(const struct influx *c);
 
-/* The database /query reads: the bucket in v2 mode, else the database. */
+/* The database /query reads (borrowed from the config): the bucket in v2
+ * mode, else the database. */
 const char *influx_query_db(const struct influx *c);
+
+/* The [influxdb] section the client was made from (borrowed). */
+const struct config_influxdb *influx_config(const struct influx *c);
 
 /* Response body bytes received and requests sent so far (for reports). */
 uint64_t influx_bytes_received(const struct influx *c);
 unsigned influx_requests(const struct influx *c);
 
 /* GET /ping. On success copies X-Influxdb-Version (or "unknown") into
- * version. */
+ * version (the caller's). */
 int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR_MAX]);
 
-/* A parsed /query response; owns its document. */
-struct influx_response;
-
 /* Runs InfluxQL q (one or more statements separated by ';') against db
- * (NULL: none) and rp (NULL: the default). `post` sends it as a form body,
- * as CREATE/ALTER need. On success *out is a new response (free with
- * influx_response_free()); a statement error in a 200 response is
- * -EREMOTEIO with InfluxDB's text in err. */
+ * (NULL: none) and rp (NULL or "": the default); all borrowed. `post`
+ * sends it as a form body, as CREATE/ALTER need. On success *out is a new
+ * response (free with influx_response_free()); on failure *out is NULL. A
+ * statement error in a 200 response is -EREMOTEIO with InfluxDB's text in
+ * err (influx_response_parse()). */
 int influx_query(struct influx *c, const char *db, const char *rp, const char *q, bool post,
                  struct influx_response **out, char err[ERR_MAX]);
 
-/* Parses a /query JSON document (exposed for tests). Returns 0 and a new
- * response, -EREMOTEIO with the first statement error (or a top-level
- * "error") in err, or -EBADMSG when it is not a /query document. */
-int influx_response_parse(const char *data, size_t len, struct influx_response **out,
-                          char err[ERR_MAX]);
-
-void influx_response_free(struct influx_response *r);
-
-/* One series of a statement's result; every pointer is borrowed from the
- * response. */
-struct influx_series {
-    const char *name;
-    const struct body_node *tags;    /* object, or NULL */
-    const struct body_node *columns; /* array of column names */
-    const struct body_node *values;  /* array of rows (arrays) */
-};
-
-size_t influx_response_statements(const struct influx_response *r);
-
-/* Fills s with series i of statement stmt. Returns 0 or -ENOENT past the
- * end. */
-int influx_response_series(const struct influx_response *r, size_t stmt, size_t i,
-                           struct influx_series *s);
-
-size_t influx_series_rows(const struct influx_series *s);
-
-/* Index of the column named name, or -1. */
-int influx_series_column(const struct influx_series *s, const char *name);
-
-/* The tag value of the series ("" when the series has no such tag). */
-const char *influx_series_tag(const struct influx_series *s, const char *key);
-
-/* The value at row, column (borrowed; read with body_int/body_num/body_str
- * and the path ""), or NULL. */
-const struct body_node *influx_series_value(const struct influx_series *s, size_t row, int col);
-
 /* Where /write sends points: a database (and retention policy) in 1.x, a
- * bucket (and org) in 2.x. NULL members take the client's configured ones. */
+ * bucket (and org) in 2.x. NULL or "" members take the client's configured
+ * ones. Borrowed by the calls that take it. */
 struct influx_target {
     const char *database;
     const char *retention_policy;
     const char *bucket;
 };
 
-/* Writes len bytes of line protocol (whole lines) in batches of
+/* Writes len bytes of line protocol (whole lines; borrowed) in batches of
  * INFLUX_BATCH_LINES lines / INFLUX_BATCH_BYTES bytes. Stops at the first
- * failed batch; earlier batches stay written. */
+ * failed batch; earlier batches stay written. t may be NULL. */
 int influx_write(struct influx *c, const struct influx_target *t, const char *lines, size_t len,
                  char err[ERR_MAX]);
 
@@ -142,38 +112,16 @@ int influx_write(struct influx *c, const struct influx_target *t, const char *li
  * exists and the credentials may write there, without writing a point. */
 int influx_write_probe(struct influx *c, const struct influx_target *t, char err[ERR_MAX]);
 
-/* Retention of the configured database/RP (1.x) or bucket (2.x). */
-struct influx_retention {
-    bool exists;     /* the RP (1.x) or bucket (2.x) exists */
-    char name[128];  /* RP name (1.x: the default one when none is configured) */
-    char id[64];     /* bucket ID (2.x) */
-    int64_t seconds; /* how long data is kept; 0 = forever */
-};
-
-/* Reads the current retention. A missing database/RP/bucket is not an
- * error: r->exists is false. */
-int influx_retention_get(struct influx *c, struct influx_retention *r, char err[ERR_MAX]);
-
-/* Makes the retention `days` (0 = forever): 1.x CREATE (database and RP
- * when missing) or ALTER RETENTION POLICY ... DURATION Nd REPLICATION 1;
- * 2.x PATCH /api/v2/buckets/{id} with one expire rule. */
-int influx_retention_apply(struct influx *c, int64_t days, char err[ERR_MAX]);
-
-/* Parses a Go duration as SHOW RETENTION POLICIES prints it ("720h0m0s",
- * "0s", "1h30m0s") into whole seconds. Returns 0 or -EINVAL. */
-int influx_parse_duration(const char *s, int64_t *seconds);
-
-/* Appends s to b as an InfluxQL literal between `quote` characters:
- * '"' for identifiers, '\'' for strings. Backslash and both quote
- * characters are escaped and a newline becomes \n (InfluxQL's scanner
- * rejects a raw one); other bytes are kept. This is the only way a value
- * enters InfluxQL. Returns 0 or a negative buf error. */
-int influx_quote(struct buf *b, const char *s, char quote);
-
-/* Builds base + path + "?k=v&..." with the values percent-encoded
- * (params: key, value pairs ending with NULL; a NULL value skips its key).
- * A trailing '/' of base is not doubled. Returns 0 or a buf error. */
-int influx_url(struct buf *out, const char *base, const char *path, const char *const *params);
+/* One request to an endpoint with no function of its own here (the 2.x
+ * /api/v2/buckets calls of retention.c), with the timeout, auth and
+ * retries of every request. path: no query string and no secret (it names
+ * the request in messages); params: as influxql_url(); ctype, data, len:
+ * the request body (NULL, NULL, 0 for none); all borrowed. The response
+ * body replaces the contents of the caller's `body`, whose cap bounds it
+ * (INFLUX_RESPONSE_MAX is the client's own). */
+int influx_request(struct influx *c, const char *method, const char *path,
+                   const char *const *params, const char *ctype, const char *data, size_t len,
+                   struct buf *body, char err[ERR_MAX]);
 
 /* The sysexits.h code for a return of this module: EX_TEMPFAIL for
  * -EAGAIN/-ETIMEDOUT, EX_NOPERM for -EACCES, EX_UNAVAILABLE for -ENOENT,

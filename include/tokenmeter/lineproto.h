@@ -2,9 +2,11 @@
 /*
  * lineproto — the one InfluxDB line-protocol writer.
  *
- * Escaping is exact (reference/telegraf-influx-contracts.md §E, SPEC §4) and
- * safe for both parsers that read our output, InfluxDB's and Telegraf's:
- * no input string can end a line, start a tag or field, or leave a quote.
+ * Escaping is exact (InfluxDB's "Line protocol" reference,
+ * https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/;
+ * the schema it carries is docs/schema.md) and safe for both parsers that
+ * read our output, InfluxDB's and Telegraf's: no input string can end a
+ * line, start a tag or field, or leave a quote.
  *
  *  - newline, CR, tab and form feed become the visible two-character
  *    sequences \n \r \t \f (in string fields the backslash is itself escaped,
@@ -19,8 +21,10 @@
  *
  * Values longer than the per-kind limit are cut at a UTF-8 boundary, which
  * keeps every line well under 64 KiB; the functions report that they cut.
- * All functions append to `b` and return 0, 1 when the value was truncated,
- * or a negative buf error (the line is then incomplete: discard it).
+ * All writers append to the caller's `b` (strings are only read, never
+ * kept) and return 0, 1 when the value was truncated, or b's sticky error
+ * (-ENOSPC, -ENOMEM: the line is then incomplete, discard it). A formatter
+ * may therefore write a whole line and look at buf_error() once.
  */
 #ifndef TOKENMETER_LINEPROTO_H
 #define TOKENMETER_LINEPROTO_H
@@ -51,7 +55,8 @@ int lineproto_field_str(struct buf *b, bool *first, const char *key, const char 
 /* Ends the line with " <ns>\n". */
 int lineproto_end(struct buf *b, int64_t ns);
 
-/* Formats a finite double with the fewest digits that read back exactly. */
+/* Formats a finite double with the fewest digits that read back exactly,
+ * into the caller's out. */
 void lineproto_format_float(double v, char out[32]);
 
 /*
@@ -88,8 +93,11 @@ struct lineproto_field {
 #define LINEPROTO_MAX_TAGS   256
 #define LINEPROTO_MAX_FIELDS 256
 
-/* A parsed point. Its strings live in `arena`; reuse the struct for the
- * next line (lineproto_point_init once, lineproto_point_free at the end). */
+/* A parsed point (caller-owned; usually on the stack). Its strings live in
+ * `arena`, owned by the point, and are borrowed by every pointer in it until
+ * the next lineproto_parse() or lineproto_point_free(); reuse the struct for
+ * the next line (lineproto_point_init once, lineproto_point_free at the
+ * end). */
 struct lineproto_point {
     const char *measurement;
     struct lineproto_tag tags[LINEPROTO_MAX_TAGS];
@@ -101,19 +109,27 @@ struct lineproto_point {
     struct buf arena;
 };
 
+/* Prepares an empty point; allocates nothing. */
 void lineproto_point_init(struct lineproto_point *pt);
+/* Releases the point's arena (not the struct itself); the point may be
+ * initialised again. */
 void lineproto_point_free(struct lineproto_point *pt);
 
-/* Scans data[0..len) for the end of the first line: returns the offset of
- * its terminating '\n' (outside quotes), or -1 when the line is not complete
- * yet (more input needed). */
+/* What the scanners return when the line has not ended yet: a position,
+ * not an error. */
+#define LINEPROTO_NO_END (-1L)
+
+/* Scans data[0..len) (only read) for the end of the first line: returns the
+ * offset of its terminating '\n' (outside quotes), or LINEPROTO_NO_END when
+ * the line is not complete yet (more input needed). */
 long lineproto_line_end(const char *data, size_t len);
 
 /* The same scan, resumable across chunks of a stream, so a long metric is
  * scanned once however it arrives. Initialise once; feed each chunk: the
  * return is the offset in this chunk of the '\n' that ends the current
  * line (the scanner is then ready for the next line), or -1 when the chunk
- * ended inside the line (the state is kept for the next chunk). */
+ * ended inside the line (LINEPROTO_NO_END; the state is kept for the next
+ * chunk). */
 struct lineproto_scanner {
     int state;
     bool escaped;
@@ -122,16 +138,18 @@ struct lineproto_scanner {
 void lineproto_scanner_init(struct lineproto_scanner *sc);
 long lineproto_scanner_feed(struct lineproto_scanner *sc, const char *data, size_t len);
 
-/* Parses one line (without its '\n'; a trailing '\r' is allowed) into pt.
- * Returns 0, 1 for a blank or comment line (pt empty), or -EINVAL with a
- * reason in err. */
+/* Parses one line (without its '\n'; a trailing '\r' is allowed; only
+ * read, never kept) into pt, whose arena holds copies of its strings.
+ * Returns 0, 1 for a blank or comment line (pt empty), or with a reason in
+ * err (may be NULL): -EINVAL for a line that is not line protocol, -ENOMEM
+ * (out of memory: no verdict on the line) or -ENOSPC (a line over 1 GiB). */
 int lineproto_parse(const char *line, size_t len, struct lineproto_point *pt, char err[ERR_MAX]);
 
-/* The field named key (borrowed), or NULL. */
+/* The field named key (borrowed from pt), or NULL. */
 const struct lineproto_field *lineproto_point_field(const struct lineproto_point *pt,
                                                     const char *key);
 
-/* The value of the tag named key (borrowed), or NULL. */
+/* The value of the tag named key (borrowed from pt), or NULL. */
 const char *lineproto_point_tag(const struct lineproto_point *pt, const char *key);
 
 #endif

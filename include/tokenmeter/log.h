@@ -14,6 +14,8 @@
  * log while never hiding that it happened.
  *
  * Never pass a secret (token, password, Authorization header) as an argument.
+ * Not async-signal-safe: no signal handler logs (cmd_io.h lists what they
+ * do). Arguments are borrowed for the call.
  */
 #ifndef TOKENMETER_LOG_H
 #define TOKENMETER_LOG_H

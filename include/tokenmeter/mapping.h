@@ -2,7 +2,8 @@
 /*
  * mapping — the config's [mapping] section: how to read a JSON shape that no
  * built-in source knows, by JSON pointer (RFC 6901), so a gateway can be
- * onboarded without new C code. Documented in README "Custom mappings".
+ * onboarded without new C code. Documented in docs/sources.md "Custom
+ * mappings" (the keys) and docs/configuration.md "[mapping]".
  *
  * The section is validated once at start-up: a bad pointer, an unknown key,
  * a missing required key, a bad time format or cost unit is a config error
@@ -58,20 +59,23 @@ struct mapping {
     const char *ttft_ms;
 };
 
-/* Builds a mapping from the [mapping] key/values. Returns 0 with *out NULL
- * when the section is empty, 0 with a new mapping in *out (free with
- * mapping_free()), or -EINVAL / -ENOMEM with "FILE:LINE: [mapping] ..." in
- * err. */
+/* Builds a mapping from the [mapping] key/values (borrowed: kv and the
+ * strings in it must outlive the mapping). Returns 0 with *out NULL when the
+ * section is empty, 0 with a new mapping in *out (free with mapping_free()),
+ * or -EINVAL / -ENOMEM with "FILE:LINE: [mapping] ..." in err. */
 int mapping_new(const struct config_kv_list *kv, struct mapping **out, char err[ERR_MAX]);
 
-/* Releases the mapping. Accepts NULL. */
+/* Releases the mapping (steals it; not the config it borrows from).
+ * Accepts NULL. */
 void mapping_free(struct mapping *m);
 
-/* True when doc (an object) is claimed by the mapping. */
+/* True when doc (an object, borrowed for the call) is claimed by the
+ * mapping. m may be NULL (no mapping: false). */
 bool mapping_match(const struct mapping *m, const struct body_node *doc);
 
-/* True when ptr is "" or a syntactically valid RFC 6901 pointer whose
- * reference tokens the body accessors can follow (each under 256 bytes). */
+/* True when ptr (only read) is "" or a syntactically valid RFC 6901 pointer
+ * whose reference tokens the body accessors can follow (each under 256
+ * bytes). */
 bool mapping_pointer_valid(const char *ptr);
 
 #endif

@@ -4,6 +4,15 @@
  * counted outcome for every body (or array element): written, duplicate,
  * ignored, or rejected to the dead-letter file.
  *
+ * It holds the steps together and owns none of their rules: envelope.h
+ * unwraps the tokenmeter envelope, source.h recognises the document and
+ * extracts events, event.h settles each event and formats it as a point,
+ * identity.h decides which points repeat earlier ones, deadletter.h keeps
+ * what was rejected. What the pipeline itself decides is tenancy precedence
+ * (envelope, then transport, then body, then default_org), the id of a body
+ * without one, the receive time, pricing, and that a document's points are
+ * written all or none.
+ *
  * The pipeline never touches stdin or stdout: callers hand it bytes and a
  * buffer to append points to, and decide when to flush.
  */
@@ -27,22 +36,27 @@ struct pipeline_tenancy {
     const char *user;
 };
 
-/* Returns a new pipeline, or NULL with a reason in err. `cfg`, `dl` and
- * `stats` are borrowed and must outlive the pipeline. The price table
- * (`[ingest] prices` + [prices]) and the [mapping] source are built here:
- * a bad price file, override or mapping is a config error (NULL, with the
- * file and line or model key in err). */
-struct pipeline *pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
-                              char err[ERR_MAX]);
+/* Builds a pipeline into *out (new: free with pipeline_free()) and returns
+ * 0; on failure *out is NULL and a negative errno is returned with the
+ * reason in err: -ENOMEM, or a config error (-EINVAL, -ENOENT, ...: an
+ * unknown [ingest] source, a bad price file, override or mapping, with the
+ * file and line or model key). `cfg`, `dl` and `stats` are borrowed and
+ * must outlive the pipeline. The price table (`[ingest] prices` + [prices])
+ * and the [mapping] source are built here. */
+int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
+                 struct pipeline **out, char err[ERR_MAX]);
 
 /* Releases the pipeline. Accepts NULL. */
 void pipeline_free(struct pipeline *p);
 
-/* Processes one body of len bytes. `origin` names it in logs and
- * dead-letter records ("stdin:12", a spool file name); `tenancy` may be
- * NULL. Points are appended to out. Returns 0 whatever became of the body,
- * or a negative errno when the process cannot go on (the dead-letter file
- * cannot be written, out of memory). */
+/* Processes one body of len bytes (borrowed for the call). `origin` names
+ * it in logs and dead-letter records ("stdin:12", a spool file name);
+ * `tenancy` may be NULL. Points are appended to out. Returns 0 whatever
+ * became of the body (written, duplicate, ignored or dead-lettered), or a
+ * negative errno when the process cannot go on: -ENOMEM (at any step:
+ * parsing, extraction, formatting; the body is then neither counted as
+ * rejected nor dead-lettered, because it was never judged), the dead-letter
+ * file cannot be written, or out reached its cap. */
 int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
                   const struct pipeline_tenancy *tenancy, struct buf *out);
 

@@ -6,7 +6,7 @@
  * more `const struct source` descriptors. A source reads the document only
  * through body.h and fills `struct event`s; it never does I/O, pricing or
  * line protocol. Detection is explicit: every descriptor's match() looks for
- * the keys that define its shape (documented in README "Sources"), the
+ * the keys that define its shape (documented in docs/sources.md), the
  * registry asks all of them, and a document that no source or more than one
  * source claims is rejected with a reason naming what was looked for —
  * never guessed.
@@ -26,24 +26,28 @@
 struct source_ctx;
 struct mapping;
 
-/* Hands a filled event to the pipeline. The event's strings must stay valid
- * until the call returns. Returns 0, or a negative error that the source
- * must return from extract() unchanged. */
+/* Hands a filled event to the pipeline (ev and its strings are borrowed for
+ * the call only: the pipeline copies what it keeps). Returns 0, or a
+ * negative error that the source must return from extract() unchanged. */
 int source_emit(struct source_ctx *ctx, struct event *ev);
 
+/* A source descriptor: static and const, so every pointer to one is
+ * borrowed and valid for the whole run. */
 struct source {
     const char *name; /* the `source` tag value and the config/envelope name */
     /* True when `doc` (an object) has this source's shape. */
     bool (*match)(const struct body_node *doc);
-    /* Emits zero or more events from doc. Returns 0, or a negative error with
-     * a reason in err (the whole document is then rejected, and nothing it
-     * emitted is written). */
+    /* Emits zero or more events from doc (borrowed; the events' strings may
+     * point into it). Returns 0, or a negative errno with a reason in err:
+     * -EINVAL rejects the whole document (nothing it emitted is written);
+     * -ENOMEM, or an error passed on from source_emit(), is not about the
+     * document and stops the command. */
     int (*extract)(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX]);
     /* What match() looks for, for "unrecognised shape" messages. */
     const char *signature;
 };
 
-/* The descriptor with this name (borrowed), or NULL. Several descriptors may
+/* The descriptor with this name (borrowed, static), or NULL. Several descriptors may
  * share a name (e.g. the OpenAI chat and responses shapes are both "openai");
  * a forced name then still detects among them. */
 const struct source *source_find(const char *name);
@@ -51,23 +55,25 @@ const struct source *source_find(const char *name);
 /* True when `name` is the name of at least one descriptor. */
 bool source_name_known(const char *name);
 
-/* Finds the one descriptor that matches doc, restricted to descriptors named
- * `only` when it is not NULL. Returns it (borrowed), or NULL with a reason in
- * err when none or more than one match. */
+/* Finds the one descriptor that matches doc (borrowed for the call),
+ * restricted to descriptors named `only` when it is not NULL. Returns it
+ * (borrowed, static), or NULL with a reason in err when none or more than
+ * one match. */
 const struct source *source_detect(const struct body_node *doc, const char *only,
                                    char err[ERR_MAX]);
 
 /* source_detect(), with the config's [mapping] (may be NULL) as one more
- * candidate named "mapped": it takes part in detection (and ambiguity) like
- * any built-in shape. */
+ * candidate named "mapped" (mapping borrowed for the call): it takes part in
+ * detection (and ambiguity) like any built-in shape. */
 const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
                                           const struct mapping *mapping, char err[ERR_MAX]);
 
 /* The [mapping] the pipeline was built with (borrowed), or NULL. */
 const struct mapping *source_ctx_mapping(const struct source_ctx *ctx);
 
-/* Helpers shared by the source families. All return 0 or -EINVAL with a
- * reason naming the JSON path in err. */
+/* Helpers shared by the source families. They read n/doc (borrowed), write
+ * only the caller's destinations, allocate nothing, and return 0 or -EINVAL
+ * with a reason naming the JSON path in err. */
 
 /* Reads an optional token count at ptr into *dst (left untouched when
  * absent or null). */
@@ -96,19 +102,22 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
 int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
                            char err[ERR_MAX]);
 
-/* Composes "a:b" into ev->id_buf, compacted with event_compact_id() when
- * long, and returns it (borrowed from ev); NULL when out of memory. */
-const char *source_join_id(struct event *ev, const char *a, const char *b);
+/* Sets ev->event_id to "a:b" (a and b only read), composed in ev->id_buf and
+ * compacted with event_compact_id() when long, so borrowed from ev. Returns
+ * 0, or -ENOMEM with err set (ev->event_id untouched). */
+int source_join_id(struct event *ev, const char *a, const char *b, char err[ERR_MAX]);
 
-/* Marks ev as failed, with error_type "http_<status>" for an HTTP error
- * status (400..999) and "error" otherwise. */
+/* Marks ev as failed, with error_type "http_<status>" (composed in
+ * ev->error_buf, so borrowed from ev) for an HTTP error status (400..999)
+ * and "error" otherwise. */
 void source_set_error(struct event *ev, int64_t http_status);
 
-/* True when a chat.completion body comes from OpenRouter (it names the
- * serving provider, reports usage.cost, or has a "gen-" id). */
+/* True when a chat.completion body (borrowed for the call) comes from
+ * OpenRouter (it names the serving provider, reports usage.cost, or has a
+ * "gen-" id). */
 bool source_openai_chat_is_openrouter(const struct body_node *doc);
 
-/* The descriptors, one per shape. */
+/* The descriptors, one per shape (static; borrowed by every user). */
 extern const struct source source_openrouter_generation;
 extern const struct source source_openrouter_chat;
 extern const struct source source_litellm;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * spool — the maildir-style directory that `execd --spool DIR` drains
- * (SPEC §6), for senders that cannot pipe into Telegraf.
+ * (docs/operations.md), for senders that cannot pipe into Telegraf.
  *
  * A sender writes each body to a file in DIR/tmp and then rename(2)s it
  * into DIR/new, so the reader never sees half a file. The reader takes
@@ -37,9 +37,13 @@ struct spool_file {
     char path[SPOOL_PATH_MAX]; /* DIR/new/NAME, for logs and records */
 };
 
-/* Opens the spool at dir, creating dir, dir/tmp and dir/new (mode 0750)
- * when missing. Returns a new spool, or NULL with the reason in err. */
-struct spool *spool_open(const char *dir, char err[ERR_MAX]);
+/* Opens the spool at dir, creating dir, dir/tmp and dir/new (mode 0770
+ * less the umask) when missing. Returns 0 with a new spool in *out (owned
+ * by the caller: free with spool_close()), or a negative errno with the
+ * reason in err and *out NULL: -ENOTDIR when a name is taken by something
+ * other than a directory, -ENAMETOOLONG, -ENOMEM, or mkdir(2)'s error
+ * (-EACCES, -ENOENT, ...). */
+int spool_open(const char *dir, struct spool **out, char err[ERR_MAX]);
 
 /* Takes the spool for this process alone (an exclusive flock on DIR), so
  * two readers never feed the same file twice. Returns 0, -EBUSY when

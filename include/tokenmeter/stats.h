@@ -28,8 +28,9 @@ struct stats {
 
 #define STATS_MEASUREMENT "tokenmeter_stats"
 
-/* Appends the stats point (one line, ns timestamp) to out. Returns 0 or a
- * negative buf error. */
+/* Appends the stats point (one line, ns timestamp) to out (borrowed).
+ * Returns 0, or out's sticky error (-ENOSPC, -ENOMEM) with no part of the
+ * point left in out. */
 int stats_format_point(const struct stats *s, int64_t now_ns, struct buf *out);
 
 #endif

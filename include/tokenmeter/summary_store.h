@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * summary_store — the only user of SQLite: the daily summaries (SPEC §7).
+ * summary_store — the only user of SQLite: the daily summaries that
+ * `tokenmeter aggregate` builds and `tokenmeter report` reads.
  *
  * Schema (PRAGMA user_version = SUMMARY_STORE_SCHEMA, created on first use):
  *   daily_usage      one row per (day, timezone, org, model, provider, team)
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "tokenmeter/err.h"
+#include "tokenmeter/map.h"
 
 #define SUMMARY_STORE_SCHEMA 1
 #define SUMMARY_DAY_LEN      11 /* "YYYY-MM-DD" */
@@ -47,7 +49,7 @@ extern const char *const summary_count_names[SUMMARY_NCOUNTS];
 
 struct summary_row {
     char day[SUMMARY_DAY_LEN];
-    char *org; /* owned by the row set */
+    char *org; /* owned by the row set, like model, provider and team */
     char *model;
     char *provider;
     char *team;
@@ -58,22 +60,26 @@ struct summary_row {
 
 /* A set of rows, unique by (day, org, model, provider, team). */
 struct summary_rows {
-    struct summary_row *items;
+    struct summary_row *items; /* owned, with their strings */
     size_t len;
     size_t cap;
-    uint32_t *index; /* open-addressing hash of row numbers + 1 */
-    size_t index_cap;
+    struct map index; /* key hash -> position in items */
 };
 
+/* An empty set; allocates nothing. */
 void summary_rows_init(struct summary_rows *rs);
+
+/* Releases the rows and their strings; the set is empty and reusable
+ * afterwards. */
 void summary_rows_free(struct summary_rows *rs);
 
-/* Borrowed: the row with this key, added (zeroed, strings copied) when
- * missing. NULL on ENOMEM. The pointer is valid until the next call. */
-struct summary_row *summary_rows_get(struct summary_rows *rs, const char *day, const char *org,
-                                     const char *model, const char *provider, const char *team);
+/* Finds the row with this key, adding it (zeroed, strings copied) when
+ * missing. Returns 0 with the row in *row (borrowed: valid until the next
+ * add or sort), or -ENOMEM (*row NULL, the set unchanged). */
+int summary_rows_get(struct summary_rows *rs, const char *day, const char *org, const char *model,
+                     const char *provider, const char *team, struct summary_row **row);
 
-/* Sorts by day, org, team, model, provider. */
+/* Sorts by day, org, team, model, provider; lookups keep working. */
 void summary_rows_sort(struct summary_rows *rs);
 
 /* Rounds cost to 1e-9 USD: InfluxDB and the --input path add floats in
@@ -85,6 +91,7 @@ double summary_round_cost(double usd);
  * summary_store_unlock()), -EAGAIN when another run still holds it, or
  * another negative errno (err set). */
 int summary_store_lock(const char *path, int wait_s, int *fd, char err[ERR_MAX]);
+/* Releases the lock taken by summary_store_lock(); accepts -1. */
 void summary_store_unlock(int fd);
 
 struct summary_store;
@@ -94,10 +101,12 @@ struct summary_store;
  * (close with summary_store_close()), or a negative errno with err set. */
 int summary_store_open(const char *path, bool readonly, struct summary_store **out,
                        char err[ERR_MAX]);
+/* Closes the store; accepts NULL. */
 void summary_store_close(struct summary_store *s);
 
-/* Replaces every row of tz from first_day to last_day (inclusive) by rows,
- * in one transaction: on failure the previous rows stay. */
+/* Replaces every row of tz from first_day to last_day (inclusive) by rows
+ * (borrowed), in one transaction: on failure the previous rows stay.
+ * Returns 0 or -EIO (err set). */
 int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
                           const char *last_day, const struct summary_rows *rows, char err[ERR_MAX]);
 
@@ -113,10 +122,13 @@ struct summary_audit {
     const char *outcome; /* "ok" or the error */
 };
 
+/* Records one run in aggregate_runs (a and its strings borrowed). Returns 0
+ * or -EIO (err set). */
 int summary_store_audit(struct summary_store *s, const struct summary_audit *a, char err[ERR_MAX]);
 
 /* Rows of tz between first_day and last_day (NULL: unbounded), of org when
- * org is not NULL, appended to out in sorted order. */
+ * org is not NULL, added to the caller's out in sorted order. Returns 0,
+ * -EIO or -ENOMEM (err set). */
 int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,
                         const char *last_day, const char *org, struct summary_rows *out,
                         char err[ERR_MAX]);

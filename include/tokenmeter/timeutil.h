@@ -15,7 +15,7 @@
 
 /* Parses RFC 3339 / ISO 8601 date-times: "2026-08-25T14:03:11.482Z",
  * "2024-07-15T23:33:19.433273+00:00", a space instead of 'T', and a missing
- * zone (taken as UTC). Returns 0, -EINVAL or -ERANGE. */
+ * zone (taken as UTC). s is only read. Returns 0, -EINVAL or -ERANGE. */
 int timeutil_parse_iso8601(const char *s, int64_t *ns);
 
 /* Converts epoch seconds with a fraction (LiteLLM's startTime) to ns,
@@ -31,7 +31,7 @@ int timeutil_from_units(int64_t value, int64_t unit_ns, int64_t *ns);
 int64_t timeutil_now_ns(void);
 
 /* Formats ns as RFC 3339 UTC with milliseconds ("2026-08-25T14:03:11.482Z")
- * into out (at least 32 bytes). */
+ * into the caller's out (cap bytes, at least 32). */
 void timeutil_format_rfc3339(int64_t ns, char *out, size_t cap);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tzday — calendar days in an IANA time zone (SPEC §7).
+ * tzday — calendar days in an IANA time zone (the [aggregate] time_zone
+ * setting; docs/operations.md "Daily aggregation").
  *
  * A day is [its first instant, the next day's first instant) in the zone;
  * across a DST change a day is 23 or 25 hours long, which is why boundaries
@@ -25,11 +26,11 @@ struct tzday_date {
 
 #define TZDAY_DATE_LEN 11 /* "YYYY-MM-DD" and its NUL */
 
-/* Parses exactly "YYYY-MM-DD" (a real date, years 1970..2261).
- * Returns 0 or -EINVAL. */
+/* Parses exactly "YYYY-MM-DD" (a real date, years 1970..2261; s is only
+ * read). Returns 0 or -EINVAL. */
 int tzday_parse(const char *s, struct tzday_date *out);
 
-/* Writes "YYYY-MM-DD" into out. */
+/* Writes "YYYY-MM-DD" into the caller's out. */
 void tzday_format(struct tzday_date d, char out[TZDAY_DATE_LEN]);
 
 /* The date n days after d (n may be negative). */
@@ -41,14 +42,14 @@ int tzday_diff(struct tzday_date a, struct tzday_date b);
 /* <0, 0, >0 as a is before, equal to or after b. */
 int tzday_cmp(struct tzday_date a, struct tzday_date b);
 
-/* Checks that zone names a zone of the TZ database ("UTC" included): a
+/* Checks that zone (only read) names a zone of the TZ database ("UTC" included): a
  * relative name of letters, digits, '_', '-', '+' and '/', without "..",
  * whose file exists under $TZDIR (default /usr/share/zoneinfo). Returns 0 or
  * -EINVAL. */
 int tzday_zone_valid(const char *zone);
 
-/* Makes zone (already validated) the process's local time zone. Returns 0
- * or -ENOMEM. */
+/* Makes zone (already validated; copied, not kept) the process's local
+ * time zone. Returns 0 or -ENOMEM. */
 int tzday_use(const char *zone);
 
 /* The first instant (ns since the epoch) of day d in the current zone. When
@@ -69,9 +70,10 @@ struct tzday_range {
 
 /* Resolves the day options shared by aggregate and report: `day` alone,
  * `from` with or without `to` (default: today), or `last` (N days ending
- * today, in the current zone). Returns 0, 1 when none was given (out
- * untouched), or -EINVAL with a message in err (bad date, from after to,
- * mixed options, more than TZDAY_MAX_DAYS days). */
+ * today, in the current zone); the strings are only read, and out is the
+ * caller's. Returns 0, 1 when none was given (out untouched), or -EINVAL
+ * with a message in err (bad date, from after to, mixed options, more than
+ * TZDAY_MAX_DAYS days). */
 int tzday_range_resolve(const char *day, const char *from, const char *to, const char *last,
                         struct tzday_range *out, char err[ERR_MAX]);
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Anthropic Messages bodies (llm-usage-formats.md §3.4). Anthropic's
+ * Anthropic Messages bodies (Anthropic API reference, "Messages": the usage
+ * object; docs/sources.md "Token rules"). Anthropic's
  * input_tokens EXCLUDES cache reads and cache writes: total input is the sum
  * of the three (the SDK's own docstring). The body carries no time.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -18,14 +18,15 @@ static bool anthropic_match(const struct body_node *doc)
 
 static int anthropic_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "anthropic");
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = "anthropic";
     ev.finish_reason = body_str_nonempty(doc, "/stop_reason");
-    if (source_anthropic_usage(doc, "/usage", &ev, err) < 0)
-        return -EINVAL;
+    if ((rc = source_anthropic_usage(doc, "/usage", &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Cloudflare AI Gateway log records (llm-usage-formats.md §4.4; the
+ * Cloudflare AI Gateway log records (Cloudflare's AI Gateway docs, "Logging";
+ * docs/sources.md "The source table"; the
  * AiGatewayLog type, = GET .../ai-gateway/gateways/{id}/logs records, and
  * what a Logpush job or a Worker forwards).
  *
@@ -12,7 +13,6 @@
  * user_id.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -28,6 +28,7 @@ static bool cloudflare_match(const struct body_node *doc)
 static int cloudflare_extract(const struct body_node *doc, struct source_ctx *ctx,
                               char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "cloudflare");
     ev.event_id = body_str_nonempty(doc, "/id");
@@ -43,12 +44,12 @@ static int cloudflare_extract(const struct body_node *doc, struct source_ctx *ct
         ok = false;
     if (!ok)
         source_set_error(&ev, code);
-    if (source_count(doc, "/tokens_in", &ev.input_tokens, err) < 0 ||
-        source_count(doc, "/tokens_out", &ev.output_tokens, err) < 0 ||
-        source_number(doc, "/cost", 1.0, &ev.cost_usd, err) < 0 ||
-        source_number(doc, "/duration", 1.0, &ev.latency_ms, err) < 0 ||
-        source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0)
-        return -EINVAL;
+    if ((rc = source_count(doc, "/tokens_in", &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/tokens_out", &ev.output_tokens, err)) < 0 ||
+        (rc = source_number(doc, "/cost", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = source_number(doc, "/duration", 1.0, &ev.latency_ms, err)) < 0 ||
+        (rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Google Gemini / Vertex generateContent bodies (llm-usage-formats.md §3.5).
+ * Google Gemini / Vertex generateContent bodies (Gemini API reference,
+ * "Generating content": UsageMetadata; docs/sources.md "Token rules").
  * promptTokenCount includes cachedContentTokenCount; toolUsePromptTokenCount
  * is further input; thoughtsTokenCount is OUTSIDE candidatesTokenCount, so
  * output = candidates + thoughts, with thoughts as the reasoning part.
@@ -9,7 +10,6 @@
  * A finish reason such as SAFETY or RECITATION means the call failed.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -20,7 +20,7 @@ static bool gemini_match(const struct body_node *doc)
     return body_type(body_get(doc, "/usageMetadata")) == BODY_OBJECT;
 }
 
-/* a + b where either may be absent; -1 on overflow. */
+/* a + b where either may be absent; -ERANGE on overflow. */
 static int gemini_add(int64_t *acc, int64_t v)
 {
     if (v == EVENT_ABSENT)
@@ -30,7 +30,7 @@ static int gemini_add(int64_t *acc, int64_t v)
         return 0;
     }
     if (*acc > INT64_MAX - v)
-        return -1;
+        return -ERANGE;
     *acc += v;
     return 0;
 }
@@ -61,6 +61,7 @@ static bool gemini_failed(const char *reason)
 
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    int rc;
     if (!gemini_final(doc))
         return 0; /* a mid-stream chunk: the final one carries the counts */
     struct event ev;
@@ -70,20 +71,19 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     ev.provider = "google";
     ev.finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
     int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
-    if (source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err) < 0 ||
-        source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err) < 0 ||
-        source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens, err) <
+    if ((rc = source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens,
+                           err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err)) <
             0 ||
-        source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err) < 0 ||
-        source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err) < 0 ||
-        source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err) < 0)
-        return -EINVAL;
+        (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
     if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
         gemini_add(&ev.output_tokens, candidates) < 0 ||
-        gemini_add(&ev.output_tokens, ev.reasoning_tokens) < 0) {
-        snprintf(err, ERR_MAX, "/usageMetadata: token sum out of range");
-        return -EINVAL;
-    }
+        gemini_add(&ev.output_tokens, ev.reasoning_tokens) < 0)
+        return err_set(err, -EINVAL, "/usageMetadata: token sum out of range");
     /* A prompt blocked before generation reports only promptTokenCount. */
     const char *block = body_str_nonempty(doc, "/promptFeedback/blockReason");
     if (block) {

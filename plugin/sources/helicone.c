@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helicone webhook (llm-usage-formats.md §4.1): request_id, request_body and
+ * Helicone webhook (Helicone docs, "Webhooks"; docs/sources.md "The source
+ * table"): request_id, request_body and
  * response_body as JSON-encoded STRINGS, and with includeData (the default)
  * model, provider and metadata{cost, promptTokens, completionTokens,
  * latencyMs}. The body has no time (receive time is used) and no org (the
@@ -16,7 +17,6 @@
  * promptTokens is the provider's total input.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -44,7 +44,7 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
     struct event ev;
     struct body *inner = NULL;
     const struct body_node *resp = NULL;
-    int rc = -EINVAL;
+    int rc = 0;
     event_init(&ev, "helicone");
     ev.event_id = body_str_nonempty(doc, "/request_id");
     ev.user = body_str_nonempty(doc, "/user_id");
@@ -53,8 +53,14 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
 
     const char *raw = body_str(doc, "/response_body");
     char perr[ERR_MAX];
-    if (raw && body_parse(raw, strlen(raw), &inner, perr) == 0 &&
-        body_type(body_root(inner)) == BODY_OBJECT)
+    /* A response_body that is not JSON is normal (see above); running out of
+     * memory while reading it is not, and stops the command. */
+    int prc = raw ? body_parse(raw, strlen(raw), &inner, perr) : -EINVAL;
+    if (prc == -ENOMEM) {
+        rc = err_set(err, prc, "response_body: %s", perr);
+        goto out;
+    }
+    if (prc == 0 && body_type(body_root(inner)) == BODY_OBJECT)
         resp = body_root(inner);
     if (resp) {
         if (!ev.model)
@@ -70,16 +76,16 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
             if (!ev.error_type)
                 ev.error_type = "error";
         }
-        if (helicone_response_usage(resp, &ev, err) < 0)
+        if ((rc = helicone_response_usage(resp, &ev, err)) < 0)
             goto out;
     }
     /* Helicone's own counts fill what the response did not give. */
     if ((ev.input_tokens == EVENT_ABSENT &&
-         source_count(doc, "/metadata/promptTokens", &ev.input_tokens, err) < 0) ||
+         (rc = source_count(doc, "/metadata/promptTokens", &ev.input_tokens, err)) < 0) ||
         (ev.output_tokens == EVENT_ABSENT &&
-         source_count(doc, "/metadata/completionTokens", &ev.output_tokens, err) < 0) ||
-        source_number(doc, "/metadata/cost", 1.0, &ev.cost_usd, err) < 0 ||
-        source_number(doc, "/metadata/latencyMs", 1.0, &ev.latency_ms, err) < 0)
+         (rc = source_count(doc, "/metadata/completionTokens", &ev.output_tokens, err)) < 0) ||
+        (rc = source_number(doc, "/metadata/cost", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = source_number(doc, "/metadata/latencyMs", 1.0, &ev.latency_ms, err)) < 0)
         goto out;
     rc = source_emit(ctx, &ev);
 out:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Kong AI Gateway log entries (llm-usage-formats.md §4.5), as http-log,
+ * Kong AI Gateway log entries (Kong's AI Proxy plugin docs, the logged "ai"
+ * object; docs/sources.md "The source table"), as http-log,
  * file-log and the other logging plugins emit them: the normal Kong log
  * object (request.id, started_at in epoch ms, consumer, workspace, response
  * status) with an "ai" object holding one member per AI plugin that called a
@@ -50,7 +51,10 @@ static int kong_call(const struct body_node *doc, const char *name, const struct
     struct event ev;
     event_init(&ev, "kong");
     const char *rid = body_str_nonempty(doc, "/request/id");
-    ev.event_id = rid && strcmp(name, "proxy") != 0 ? source_join_id(&ev, rid, name) : rid;
+    ev.event_id = rid;
+    int rc = 0;
+    if (rid && strcmp(name, "proxy") != 0 && (rc = source_join_id(&ev, rid, name, err)) < 0)
+        return rc;
     ev.model = body_str_nonempty(call, "/meta/response_model");
     if (!ev.model)
         ev.model = body_str_nonempty(call, "/meta/request_model");
@@ -67,19 +71,18 @@ static int kong_call(const struct body_node *doc, const char *name, const struct
     char base[200];
     snprintf(base, sizeof(base), "/ai/%s/usage", name);
     const struct body_node *u = body_get(call, "/usage");
-    if (source_openai_usage(call, "/usage", &ev, err) < 0 ||
+    if ((rc = source_openai_usage(call, "/usage", &ev, err)) < 0 ||
         (ev.input_tokens == EVENT_ABSENT &&
-         source_count(call, "/usage/prompt_token", &ev.input_tokens, err) < 0) ||
+         (rc = source_count(call, "/usage/prompt_token", &ev.input_tokens, err)) < 0) ||
         (ev.output_tokens == EVENT_ABSENT &&
-         source_count(call, "/usage/completion_token", &ev.output_tokens, err) < 0) ||
-        source_number(u, "/cost", 1.0, &ev.cost_usd, err) < 0 ||
-        source_number(u, "/time_to_first_token", 1.0, &ev.ttft_ms, err) < 0 ||
-        source_number(call, "/meta/llm_latency", 1.0, &ev.latency_ms, err) < 0 ||
-        source_time(doc, "/started_at", 1000000, &ev, err) < 0) {
+         (rc = source_count(call, "/usage/completion_token", &ev.output_tokens, err)) < 0) ||
+        (rc = source_number(u, "/cost", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = source_number(u, "/time_to_first_token", 1.0, &ev.ttft_ms, err)) < 0 ||
+        (rc = source_number(call, "/meta/llm_latency", 1.0, &ev.latency_ms, err)) < 0 ||
+        (rc = source_time(doc, "/started_at", 1000000, &ev, err)) < 0) {
         char inner[ERR_MAX];
         snprintf(inner, sizeof(inner), "%s", err);
-        snprintf(err, ERR_MAX, "%.100s: %.140s", base, inner);
-        return -EINVAL;
+        return err_set(err, rc, "%.100s: %.140s", base, inner);
     }
     if (ev.cost_usd == 0 && (ev.input_tokens > 0 || ev.output_tokens > 0))
         ev.cost_not_computed = true;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Langfuse ingestion batches (llm-usage-formats.md §4.2):
+ * Langfuse ingestion batches (Langfuse API reference, "Ingestion";
+ * docs/sources.md "Multi-event bodies"):
  * {"batch":[{id, timestamp, type, body}], "metadata":{...}}.
  *
  * One event per generation item (generation-create / generation-update, or
@@ -25,7 +26,8 @@
  * observation are merged as Langfuse upserts them (a later item's field
  * replaces an earlier one's), so a create and its update are one event.
  * Across batches tokenmeter keeps no state: an update that arrives alone
- * must carry the model and usage itself (README). Level ERROR is an error; WARNING is a success.
+ * must carry the model and usage itself (docs/sources.md "Multi-event
+ * bodies"). Level ERROR is an error; WARNING is a success.
  * Org, team and user come from body.metadata org_id / team_id / user_id.
  */
 #include <errno.h>
@@ -56,10 +58,8 @@ static bool langfuse_is_generation(const struct body_node *item)
 static int langfuse_add(int64_t *acc, int64_t v, const char *key, char err[ERR_MAX])
 {
     int64_t cur = *acc == EVENT_ABSENT ? 0 : *acc;
-    if (cur > INT64_MAX - v) {
-        snprintf(err, ERR_MAX, "usageDetails: %.64s: token sum out of range", key);
-        return -EINVAL;
-    }
+    if (cur > INT64_MAX - v)
+        return err_set(err, -EINVAL, "usageDetails: %.64s: token sum out of range", key);
     *acc = cur + v;
     return 0;
 }
@@ -97,37 +97,36 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
             strncmp(key, "input_", 6) != 0 && strncmp(key, "output_", 7) != 0)
             continue; /* a custom usage type: neither input nor output */
         int rc = body_count(v, "", &c);
-        if (rc < 0) {
-            snprintf(err, ERR_MAX, "usageDetails: %.64s: not a non-negative integer", key);
-            return -EINVAL;
-        }
+        if (rc < 0)
+            return err_set(err, -EINVAL, "usageDetails: %.64s: not a non-negative integer", key);
         bool is_split = langfuse_key_is(key, split_keys);
         if (strcmp(key, "input_cache_creation_1h") == 0 &&
-            langfuse_add(&ev->cache_write_1h_tokens, c, key, err) < 0)
-            return -EINVAL;
+            (rc = langfuse_add(&ev->cache_write_1h_tokens, c, key, err)) < 0)
+            return rc;
         if (langfuse_key_is(key, write_keys) && write_total && strcmp(key, write_total) != 0)
             continue;
         if (is_split && write_total)
             continue;
-        if (key[0] == 'i' && langfuse_add(&ev->input_tokens, c, key, err) < 0)
-            return -EINVAL;
-        if (key[0] == 'o' && langfuse_add(&ev->output_tokens, c, key, err) < 0)
-            return -EINVAL;
+        if (key[0] == 'i' && (rc = langfuse_add(&ev->input_tokens, c, key, err)) < 0)
+            return rc;
+        if (key[0] == 'o' && (rc = langfuse_add(&ev->output_tokens, c, key, err)) < 0)
+            return rc;
         if (langfuse_key_is(key, cached_keys) &&
-            langfuse_add(&ev->cached_input_tokens, c, key, err) < 0)
-            return -EINVAL;
+            (rc = langfuse_add(&ev->cached_input_tokens, c, key, err)) < 0)
+            return rc;
         if ((langfuse_key_is(key, write_keys) || is_split) &&
-            langfuse_add(&ev->cache_write_tokens, c, key, err) < 0)
-            return -EINVAL;
+            (rc = langfuse_add(&ev->cache_write_tokens, c, key, err)) < 0)
+            return rc;
         if (langfuse_key_is(key, reasoning_keys) &&
-            langfuse_add(&ev->reasoning_tokens, c, key, err) < 0)
-            return -EINVAL;
+            (rc = langfuse_add(&ev->reasoning_tokens, c, key, err)) < 0)
+            return rc;
     }
     return 0;
 }
 
 static int langfuse_tokens(const struct body_node *b, struct event *ev, char err[ERR_MAX])
 {
+    int rc;
     const struct body_node *u = body_get(b, "/usageDetails");
     if (body_type(u) == BODY_OBJECT) {
         if ((body_has(u, "/prompt_tokens") && body_has(u, "/completion_tokens")) ||
@@ -141,9 +140,9 @@ static int langfuse_tokens(const struct body_node *b, struct event *ev, char err
         return 0; /* characters, images, seconds: not tokens */
     const char *in = body_has(legacy, "/input") ? "/usage/input" : "/usage/promptTokens";
     const char *out = body_has(legacy, "/output") ? "/usage/output" : "/usage/completionTokens";
-    if (source_count(b, in, &ev->input_tokens, err) < 0 ||
-        source_count(b, out, &ev->output_tokens, err) < 0)
-        return -EINVAL;
+    if ((rc = source_count(b, in, &ev->input_tokens, err)) < 0 ||
+        (rc = source_count(b, out, &ev->output_tokens, err)) < 0)
+        return rc;
     return 0;
 }
 
@@ -157,11 +156,9 @@ static int langfuse_cost(const struct body_node *b, struct event *ev, char err[E
         double sum = 0;
         for (size_t i = 0; i < n; i++) {
             double v = 0;
-            if (body_num(body_object_value(cd, i), "", &v) < 0) {
-                snprintf(err, ERR_MAX, "costDetails: %.64s: not a finite number",
-                         body_object_key(cd, i));
-                return -EINVAL;
-            }
+            if (body_num(body_object_value(cd, i), "", &v) < 0)
+                return err_set(err, -EINVAL, "costDetails: %.64s: not a finite number",
+                               body_object_key(cd, i));
             sum += v;
         }
         ev->cost_usd = sum;
@@ -175,12 +172,13 @@ static int langfuse_cost(const struct body_node *b, struct event *ev, char err[E
 static int langfuse_span_ms_between(const struct body_node *start, const struct body_node *end,
                                     const char *to, double *out, char err[ERR_MAX])
 {
+    int rc;
     struct event t0, t1;
     event_init(&t0, "langfuse");
     event_init(&t1, "langfuse");
-    if (source_time(start, "/startTime", TIMEUTIL_NS_PER_S, &t0, err) < 0 ||
-        source_time(end, to, TIMEUTIL_NS_PER_S, &t1, err) < 0)
-        return -EINVAL;
+    if ((rc = source_time(start, "/startTime", TIMEUTIL_NS_PER_S, &t0, err)) < 0 ||
+        (rc = source_time(end, to, TIMEUTIL_NS_PER_S, &t1, err)) < 0)
+        return rc;
     if (t0.time_known && t1.time_known && t1.time_ns >= t0.time_ns)
         *out = (double)(t1.time_ns - t0.time_ns) / 1e6;
     return 0;
@@ -256,8 +254,7 @@ static int langfuse_observation(const struct langfuse_obs *o, struct source_ctx 
         /* Name the batch element: a batch holds many. */
         char inner[ERR_MAX];
         snprintf(inner, sizeof(inner), "%s", err);
-        snprintf(err, ERR_MAX, "/batch/%zu: %.200s", o->first, inner);
-        return rc;
+        return err_set(err, rc, "/batch/%zu: %.200s", o->first, inner);
     }
     return source_emit(ctx, &ev);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * LiteLLM StandardLoggingPayload (llm-usage-formats.md §2.1-2.3), as sent by
+ * LiteLLM StandardLoggingPayload (LiteLLM docs, "StandardLoggingPayload
+ * Specification"; docs/sources.md "The source table"), as sent by
  * the generic_api callback one object, a JSON array, or NDJSON.
  *
  * prompt_tokens is normalized by LiteLLM to include cache reads and writes
@@ -31,9 +32,10 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
      * beside it, two calls can never share an identity. */
     const char *id = body_str_nonempty(doc, "/id");
     const char *call = body_str_nonempty(doc, "/litellm_call_id");
-    ev.event_id = id && call && strcmp(id, call) != 0 ? source_join_id(&ev, id, call)
-                  : id                                ? id
-                                                      : call;
+    ev.event_id = id ? id : call;
+    int rc = 0;
+    if (id && call && strcmp(id, call) != 0 && (rc = source_join_id(&ev, id, call, err)) < 0)
+        return rc;
     ev.trace_id = body_str_nonempty(doc, "/trace_id");
     ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
     ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
@@ -52,10 +54,10 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
             ev.error_type = status && *status ? status : "failure";
     }
 
-    if (source_count(doc, "/prompt_tokens", &ev.input_tokens, err) < 0 ||
-        source_count(doc, "/completion_tokens", &ev.output_tokens, err) < 0 ||
-        source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err) < 0)
-        return -EINVAL;
+    if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
+        (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
     /* The cache and reasoning split, from the provider-shaped usage: OpenAI
      * names first, then Anthropic's (which LiteLLM passes through). */
     const char *u = "/metadata/usage_object";
@@ -74,12 +76,12 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
         if (*parts[i].dst != EVENT_ABSENT)
             continue;
         snprintf(ptr, sizeof(ptr), "%s%s", u, parts[i].suffix);
-        if (source_count(doc, ptr, parts[i].dst, err) < 0)
-            return -EINVAL;
+        if ((rc = source_count(doc, ptr, parts[i].dst, err)) < 0)
+            return rc;
     }
 
-    if (source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err) < 0)
-        return -EINVAL;
+    if ((rc = source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err)) < 0)
+        return rc;
     if (body_has(doc, "/response_cost_failure_debug_info"))
         ev.cost_not_computed = true;
 

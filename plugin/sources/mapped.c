@@ -32,10 +32,8 @@ static int mapped_str(const struct body_node *doc, const char *key, const struct
     if (!s->ptr)
         return 0;
     enum body_type t = body_type(body_get(doc, s->ptr));
-    if (t != BODY_ABSENT && t != BODY_NULL && t != BODY_STRING) {
-        snprintf(err, ERR_MAX, "%s at %.100s: not a string", key, s->ptr);
-        return -EINVAL;
-    }
+    if (t != BODY_ABSENT && t != BODY_NULL && t != BODY_STRING)
+        return err_set(err, -EINVAL, "%s at %.100s: not a string", key, s->ptr);
     *dst = body_str_nonempty(doc, s->ptr);
     return 0;
 }
@@ -53,19 +51,15 @@ static int mapped_time(const struct mapping *m, const struct body_node *doc, str
         int64_t ns = 0;
         const char *s = body_str(doc, m->time);
         int rc = s ? timeutil_parse_iso8601(s, &ns) : -EINVAL;
-        if (rc < 0) {
-            snprintf(err, ERR_MAX, "time at %.100s: not an RFC 3339 time", m->time);
-            return -EINVAL;
-        }
+        if (rc < 0)
+            return err_set(err, -EINVAL, "time at %.100s: not an RFC 3339 time", m->time);
         ev->time_ns = ns;
         ev->time_known = true;
         return 0;
     }
     double d = 0;
-    if (body_num(doc, m->time, &d) < 0) {
-        snprintf(err, ERR_MAX, "time at %.100s: not a number of epoch units", m->time);
-        return -EINVAL;
-    }
+    if (body_num(doc, m->time, &d) < 0)
+        return err_set(err, -EINVAL, "time at %.100s: not a number of epoch units", m->time);
     return source_time(doc, m->time, units[m->time_format], ev, err);
 }
 
@@ -124,23 +118,20 @@ static int mapped_add(int64_t *total, int64_t part, char err[ERR_MAX])
 {
     if (*total == EVENT_ABSENT || part == EVENT_ABSENT)
         return 0;
-    if (*total > INT64_MAX - part) {
-        snprintf(err, ERR_MAX, "token sum out of range");
-        return -EINVAL;
-    }
+    if (*total > INT64_MAX - part)
+        return err_set(err, -EINVAL, "token sum out of range");
     *total += part;
     return 0;
 }
 
 static int mapped_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    int rc;
     const struct mapping *m = source_ctx_mapping(ctx);
     struct event ev;
     event_init(&ev, "mapped");
-    if (!m) {
-        snprintf(err, ERR_MAX, "no [mapping] section is configured");
-        return -EINVAL;
-    }
+    if (!m)
+        return err_set(err, -EINVAL, "no [mapping] section is configured");
     if (m->id)
         ev.event_id = body_str_nonempty(doc, m->id);
     if (m->trace_id)
@@ -159,8 +150,8 @@ static int mapped_extract(const struct body_node *doc, struct source_ctx *ctx, c
         {"error_type", &m->error_type, &ev.error_type},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (mapped_str(doc, strs[i].key, strs[i].s, strs[i].dst, err) < 0)
-            return -EINVAL;
+        if ((rc = mapped_str(doc, strs[i].key, strs[i].s, strs[i].dst, err)) < 0)
+            return rc;
     /* A numeric id (many gateways count requests) is still an id. */
     if (m->id && !ev.event_id && body_type(body_get(doc, m->id)) == BODY_INT) {
         int64_t n = 0;
@@ -189,20 +180,20 @@ static int mapped_extract(const struct body_node *doc, struct source_ctx *ctx, c
         {m->reasoning_tokens, &ev.reasoning_tokens},
     };
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
-        if (counts[i].ptr && source_count(doc, counts[i].ptr, counts[i].dst, err) < 0)
-            return -EINVAL;
+        if (counts[i].ptr && (rc = source_count(doc, counts[i].ptr, counts[i].dst, err)) < 0)
+            return rc;
     if (!m->input_includes_cache &&
-        (mapped_add(&ev.input_tokens, ev.cached_input_tokens, err) < 0 ||
-         mapped_add(&ev.input_tokens, ev.cache_write_tokens, err) < 0))
-        return -EINVAL;
+        ((rc = mapped_add(&ev.input_tokens, ev.cached_input_tokens, err)) < 0 ||
+         (rc = mapped_add(&ev.input_tokens, ev.cache_write_tokens, err)) < 0))
+        return rc;
     if (!m->output_includes_reasoning &&
-        mapped_add(&ev.output_tokens, ev.reasoning_tokens, err) < 0)
-        return -EINVAL;
-    if ((m->cost && source_number(doc, m->cost, m->cost_scale, &ev.cost_usd, err) < 0) ||
-        (m->latency_ms && source_number(doc, m->latency_ms, 1.0, &ev.latency_ms, err) < 0) ||
-        (m->ttft_ms && source_number(doc, m->ttft_ms, 1.0, &ev.ttft_ms, err) < 0) ||
-        mapped_time(m, doc, &ev, err) < 0)
-        return -EINVAL;
+        (rc = mapped_add(&ev.output_tokens, ev.reasoning_tokens, err)) < 0)
+        return rc;
+    if ((m->cost && (rc = source_number(doc, m->cost, m->cost_scale, &ev.cost_usd, err)) < 0) ||
+        (m->latency_ms && (rc = source_number(doc, m->latency_ms, 1.0, &ev.latency_ms, err)) < 0) ||
+        (m->ttft_ms && (rc = source_number(doc, m->ttft_ms, 1.0, &ev.ttft_ms, err)) < 0) ||
+        (rc = mapped_time(m, doc, &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 

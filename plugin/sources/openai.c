@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * OpenAI Chat Completions and Responses bodies (llm-usage-formats.md §3.1,
- * §3.2). prompt_tokens / input_tokens include cached tokens; reasoning
+ * OpenAI Chat Completions and Responses bodies (OpenAI API reference, "The
+ * chat completion object" and "The response object"; docs/sources.md "Token
+ * rules"). prompt_tokens / input_tokens include cached tokens; reasoning
  * tokens are part of completion_tokens / output_tokens. The provider is
  * implied: OpenAI returns no provider name.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -44,6 +44,7 @@ static void openai_metadata_tenancy(const struct body_node *doc, struct event *e
 static int openai_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
                                char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "openai");
     const char *object = body_str(doc, "/object");
@@ -52,8 +53,7 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
          * stream_options.include_usage): the others hold no event. */
         if (object && strcmp(object, "chat.completion.chunk") == 0)
             return 0;
-        snprintf(err, ERR_MAX, "chat completion without a usage object");
-        return -EINVAL;
+        return err_set(err, -EINVAL, "chat completion without a usage object");
     }
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
@@ -61,9 +61,9 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
     ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
     openai_metadata_tenancy(doc, &ev);
     ev.user = ev.user ? ev.user : body_str_nonempty(doc, "/user");
-    if (source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
-        source_openai_usage(doc, "/usage", &ev, err) < 0)
-        return -EINVAL;
+    if ((rc = source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 
@@ -83,6 +83,7 @@ static bool openai_responses_match(const struct body_node *doc)
 static int openai_responses_extract(const struct body_node *doc, struct source_ctx *ctx,
                                     char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "openai");
     ev.event_id = body_str_nonempty(doc, "/id");
@@ -94,7 +95,8 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
     if (!ev.user)
         ev.user = body_str_nonempty(doc, "/user");
     /* completed is the only status in which the call did what was asked;
-     * failed, incomplete and cancelled are errors (SPEC §3 status). A
+     * failed, incomplete and cancelled are errors (the status tag,
+     * docs/schema.md "Tags"). A
      * queued or in_progress snapshot is not over yet: the final body for the
      * same id will say how it ended, so this one holds no event. */
     const char *status = body_str(doc, "/status");
@@ -107,13 +109,11 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
             ev.error_type = status;
     }
     ev.finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
-    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev.status == EVENT_STATUS_SUCCESS) {
-        snprintf(err, ERR_MAX, "completed response without a usage object");
-        return -EINVAL;
-    }
-    if (source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
-        source_openai_usage(doc, "/usage", &ev, err) < 0)
-        return -EINVAL;
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev.status == EVENT_STATUS_SUCCESS)
+        return err_set(err, -EINVAL, "completed response without a usage object");
+    if ((rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0)
+        return rc;
     double completed = 0, created = 0;
     if (body_num(doc, "/completed_at", &completed) == 0 &&
         body_num(doc, "/created_at", &created) == 0 && completed >= created)

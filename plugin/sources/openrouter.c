@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * OpenRouter (llm-usage-formats.md §1): the generation stats object
+ * OpenRouter (OpenRouter API reference, "Get a generation", and its usage
+ * accounting docs): the generation stats object
  * (GET /api/v1/generation, `{"data":{...}}` or bare) and chat completions
  * with inline usage and cost.
  *
- * Assumptions, stated because OpenRouter's docs leave them open (§1.1,
- * §3.6 UNCONFIRMED): native_tokens_prompt includes native_tokens_cached and
+ * Assumptions, stated because OpenRouter's docs leave them open (UNCONFIRMED;
+ * listed in docs/sources.md "Assumptions"): native_tokens_prompt includes
+ * native_tokens_cached and
  * native_tokens_completion includes native_tokens_reasoning, as in the
  * OpenAI convention OpenRouter's inline usage follows. The native counts are
  * the billing basis, so they win over the normalized tokens_* counts.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -35,6 +36,7 @@ static bool openrouter_generation_match(const struct body_node *doc)
 static int openrouter_generation_extract(const struct body_node *doc, struct source_ctx *ctx,
                                          char err[ERR_MAX])
 {
+    int rc;
     const struct body_node *g = openrouter_generation_object(doc);
     struct event ev;
     event_init(&ev, "openrouter");
@@ -57,18 +59,18 @@ static int openrouter_generation_extract(const struct body_node *doc, struct sou
         body_has(g, "/native_tokens_prompt") ? "/native_tokens_prompt" : "/tokens_prompt";
     const char *out_ptr = body_has(g, "/native_tokens_completion") ? "/native_tokens_completion"
                                                                    : "/tokens_completion";
-    if (source_count(g, in_ptr, &ev.input_tokens, err) < 0 ||
-        source_count(g, "/native_tokens_cached", &ev.cached_input_tokens, err) < 0 ||
-        source_count(g, out_ptr, &ev.output_tokens, err) < 0 ||
-        source_count(g, "/native_tokens_reasoning", &ev.reasoning_tokens, err) < 0 ||
-        source_time(g, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
-        source_number(g, "/latency", 1.0, &ev.latency_ms, err) < 0)
-        return -EINVAL;
+    if ((rc = source_count(g, in_ptr, &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(g, "/native_tokens_cached", &ev.cached_input_tokens, err)) < 0 ||
+        (rc = source_count(g, out_ptr, &ev.output_tokens, err)) < 0 ||
+        (rc = source_count(g, "/native_tokens_reasoning", &ev.reasoning_tokens, err)) < 0 ||
+        (rc = source_time(g, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = source_number(g, "/latency", 1.0, &ev.latency_ms, err)) < 0)
+        return rc;
     /* total_cost is "Total cost of the generation in USD"; `usage` is the
      * same amount under an older name. */
     const char *cost_ptr = body_has(g, "/total_cost") ? "/total_cost" : "/usage";
-    if (source_number(g, cost_ptr, 1.0, &ev.cost_usd, err) < 0)
-        return -EINVAL;
+    if ((rc = source_number(g, cost_ptr, 1.0, &ev.cost_usd, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 
@@ -91,12 +93,11 @@ static bool openrouter_chat_match(const struct body_node *doc)
 static int openrouter_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
                                    char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "openrouter");
-    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
-        snprintf(err, ERR_MAX, "chat completion without a usage object");
-        return -EINVAL;
-    }
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
+        return err_set(err, -EINVAL, "chat completion without a usage object");
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/provider");
@@ -111,10 +112,10 @@ static int openrouter_chat_extract(const struct body_node *doc, struct source_ct
         if (!ev.error_type)
             ev.error_type = "error";
     }
-    if (source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
-        source_openai_usage(doc, "/usage", &ev, err) < 0 ||
-        source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err) < 0)
-        return -EINVAL;
+    if ((rc = source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0 ||
+        (rc = source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 

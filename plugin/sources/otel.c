@@ -3,14 +3,14 @@
  * A flat OTel-GenAI record: one JSON object whose top-level keys are the
  * semantic-convention attribute names ("gen_ai.usage.input_tokens", ...)
  * plus tokenmeter's x.* extensions for what the conventions lack (event id,
- * times, tenancy, cost). llm-usage-formats.md §5, samples/otel-genai-flat-event.json.
+ * times, tenancy, cost): the OpenTelemetry semantic conventions for
+ * generative AI, and docs/sources.md "The source table" for the x.* keys.
  *
  * Token rules are OTel's: gen_ai.usage.input_tokens includes cache reads and
  * writes, output_tokens includes reasoning. The deprecated prompt_tokens /
  * completion_tokens names are accepted. x.cost.usd is taken as reported.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -32,6 +32,7 @@ static const char *otel_first(const struct body_node *doc, const char *a, const 
 
 static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "otel");
     ev.event_id = otel_first(doc, "/x.event.id", "/gen_ai.response.id");
@@ -52,22 +53,23 @@ static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx
     const char *out = body_has(doc, "/gen_ai.usage.output_tokens")
                           ? "/gen_ai.usage.output_tokens"
                           : "/gen_ai.usage.completion_tokens";
-    if (source_count(doc, in, &ev.input_tokens, err) < 0 ||
-        source_count(doc, out, &ev.output_tokens, err) < 0 ||
-        source_count(doc, "/gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens, err) <
-            0 ||
-        source_count(doc, "/gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens,
-                     err) < 0 ||
-        source_count(doc, "/gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens, err) < 0 ||
-        source_time(doc, "/x.start_time", TIMEUTIL_NS_PER_S, &ev, err) < 0 ||
-        source_number(doc, "/x.cost.usd", 1.0, &ev.cost_usd, err) < 0)
-        return -EINVAL;
+    if ((rc = source_count(doc, in, &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, out, &ev.output_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens,
+                           err)) < 0 ||
+        (rc = source_count(doc, "/gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens,
+                           err)) < 0 ||
+        (rc = source_count(doc, "/gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens,
+                           err)) < 0 ||
+        (rc = source_time(doc, "/x.start_time", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = source_number(doc, "/x.cost.usd", 1.0, &ev.cost_usd, err)) < 0)
+        return rc;
 
     /* source_time() fills an event's time; a scratch event takes the end. */
     struct event end;
     event_init(&end, "otel");
-    if (source_time(doc, "/x.end_time", TIMEUTIL_NS_PER_S, &end, err) < 0)
-        return -EINVAL;
+    if ((rc = source_time(doc, "/x.end_time", TIMEUTIL_NS_PER_S, &end, err)) < 0)
+        return rc;
     if (ev.time_known && end.time_known && end.time_ns >= ev.time_ns)
         ev.latency_ms = (double)(end.time_ns - ev.time_ns) / 1e6;
     return source_emit(ctx, &ev);

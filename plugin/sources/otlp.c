@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * OTLP/JSON trace exports (`{"resourceSpans":[...]}`), as OpenRouter
- * Broadcast's webhook destination sends them (llm-usage-formats.md §1.3) and
- * as any OpenTelemetry GenAI instrumentation exports them (§5).
+ * Broadcast's webhook destination sends them (OpenRouter docs, "Broadcast")
+ * and as any OpenTelemetry GenAI instrumentation exports them (the
+ * OpenTelemetry semantic conventions for generative AI spans; OTLP/JSON
+ * encoding per the OTLP specification). docs/sources.md "Multi-event bodies"
+ * and "Assumptions" say the same for operators.
  *
  * One event per span that carries gen_ai.usage.* attributes and whose parent
  * span (in the same export) does not: OpenRouter may repeat the usage on its
@@ -24,13 +27,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenmeter/identity.h"
+#include "tokenmeter/map.h"
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/vec.h"
 
 /* The `value` object of the attribute named key in an OTLP attribute list,
  * or NULL. */
@@ -110,10 +113,8 @@ static int otlp_count(const struct body_node *attrs, const char *key, int64_t *d
         if (body_has(v, kinds[i]))
             ptr = kinds[i];
     int rc = ptr ? body_count(v, ptr, dst) : -EINVAL;
-    if (rc < 0) {
-        snprintf(err, ERR_MAX, "attribute %s: not a non-negative integer", key);
-        return -EINVAL;
-    }
+    if (rc < 0)
+        return err_set(err, -EINVAL, "attribute %s: not a non-negative integer", key);
     return 0;
 }
 
@@ -127,49 +128,25 @@ struct otlp_usage_span {
 };
 
 struct otlp_index {
-    struct otlp_usage_span *spans;
+    struct otlp_usage_span *spans; /* owned */
     size_t n;
     size_t cap;
-    size_t *slots; /* index + 1; 0 = empty */
-    size_t nslots;
+    struct map by_id; /* trace:span id -> position in spans */
 };
 
 static uint64_t otlp_hash(const char *trace, const char *span)
 {
-    uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, trace, strlen(trace));
-    h = identity_fnv1a(h, ":", 1);
-    return identity_fnv1a(h, span, strlen(span));
+    return map_hash_str(map_hash_str(MAP_HASH_INIT, trace), span);
 }
 
 static int otlp_index_add(struct otlp_index *ix, const struct otlp_usage_span *s)
 {
-    if (ix->n == ix->cap) {
-        size_t ncap = ix->cap ? ix->cap * 2 : 8;
-        struct otlp_usage_span *p = realloc(ix->spans, ncap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        ix->spans = p;
-        ix->cap = ncap;
-    }
+    int rc = vec_reserve(&ix->spans, &ix->cap, ix->n + 1, sizeof(*ix->spans));
+    if (rc == 0)
+        rc = map_insert(&ix->by_id, s->hash, ix->n);
+    if (rc < 0)
+        return rc;
     ix->spans[ix->n++] = *s;
-    return 0;
-}
-
-static int otlp_index_build(struct otlp_index *ix)
-{
-    size_t want = 16;
-    while (want < ix->n * 2)
-        want *= 2;
-    ix->slots = calloc(want, sizeof(*ix->slots));
-    if (!ix->slots)
-        return -ENOMEM;
-    ix->nslots = want;
-    for (size_t k = 0; k < ix->n; k++) {
-        size_t i = (size_t)ix->spans[k].hash & (want - 1);
-        while (ix->slots[i])
-            i = (i + 1) & (want - 1);
-        ix->slots[i] = k + 1;
-    }
     return 0;
 }
 
@@ -177,9 +154,9 @@ static int otlp_index_build(struct otlp_index *ix)
 static bool otlp_index_has(const struct otlp_index *ix, const char *trace, const char *id)
 {
     uint64_t h = otlp_hash(trace, id);
-    for (size_t i = (size_t)h & (ix->nslots - 1); ix->slots[i]; i = (i + 1) & (ix->nslots - 1)) {
-        const struct otlp_usage_span *s = &ix->spans[ix->slots[i] - 1];
-        if (s->hash == h && strcmp(s->trace, trace) == 0 && strcmp(s->id, id) == 0)
+    for (size_t it = map_first(&ix->by_id, h), i; (i = map_next(&ix->by_id, h, &it)) != MAP_NONE;) {
+        const struct otlp_usage_span *s = &ix->spans[i];
+        if (strcmp(s->trace, trace) == 0 && strcmp(s->id, id) == 0)
             return true;
     }
     return false;
@@ -205,20 +182,19 @@ static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, char
                     .trace = body_str_nonempty(span, "/traceId"),
                     .id = body_str_nonempty(span, "/spanId"),
                 };
-                if (!u.trace || !u.id) {
-                    snprintf(err, ERR_MAX,
-                             "/resourceSpans/%zu/scopeSpans/%zu/spans/%zu: span with "
-                             "gen_ai.usage.* but without traceId or spanId",
-                             r, s, k);
-                    return -EINVAL;
-                }
+                if (!u.trace || !u.id)
+                    return err_set(err, -EINVAL,
+                                   "/resourceSpans/%zu/scopeSpans/%zu/spans/%zu: span with "
+                                   "gen_ai.usage.* but without traceId or spanId",
+                                   r, s, k);
                 u.hash = otlp_hash(u.trace, u.id);
-                if (otlp_index_add(ix, &u) < 0)
-                    return -ENOMEM;
+                int rc = otlp_index_add(ix, &u);
+                if (rc < 0)
+                    return err_set(err, rc, "out of memory indexing spans");
             }
         }
     }
-    return otlp_index_build(ix);
+    return 0;
 }
 
 /* The first of several string attributes that is present. */
@@ -238,7 +214,9 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
     const struct body_node *attrs = body_get(u->span, "/attributes");
     struct event ev;
     event_init(&ev, otlp_resource_is_openrouter(u->resource) ? "openrouter" : "otel");
-    ev.event_id = source_join_id(&ev, u->trace, u->id);
+    int rc = source_join_id(&ev, u->trace, u->id, err);
+    if (rc < 0)
+        return rc;
     ev.trace_id = event_keep(ev.trace_buf, sizeof(ev.trace_buf), u->trace);
 
     static const char *const model_keys[] = {"gen_ai.response.model", "gen_ai.request.model"};
@@ -266,33 +244,35 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
         ev.error_type = etype ? etype : "error";
     }
 
-    if (otlp_count(attrs, "gen_ai.usage.input_tokens", &ev.input_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.prompt_tokens", &ev.input_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.output_tokens", &ev.output_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.completion_tokens", &ev.output_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens, err) <
+    if ((rc = otlp_count(attrs, "gen_ai.usage.input_tokens", &ev.input_tokens, err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.prompt_tokens", &ev.input_tokens, err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.output_tokens", &ev.output_tokens, err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.completion_tokens", &ev.output_tokens, err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens,
+                         err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.input_tokens.cached", &ev.cached_input_tokens, err)) <
             0 ||
-        otlp_count(attrs, "gen_ai.usage.input_tokens.cached", &ev.cached_input_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens, err) <
-            0 ||
-        otlp_count(attrs, "gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens, err) < 0 ||
-        otlp_count(attrs, "gen_ai.usage.output_tokens.reasoning", &ev.reasoning_tokens, err) < 0)
-        return -EINVAL;
+        (rc = otlp_count(attrs, "gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens,
+                         err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens,
+                         err)) < 0 ||
+        (rc = otlp_count(attrs, "gen_ai.usage.output_tokens.reasoning", &ev.reasoning_tokens,
+                         err)) < 0)
+        return rc;
     const struct body_node *cost = otlp_attr(attrs, "gen_ai.usage.total_cost");
-    if (cost && source_number(cost, body_has(cost, "/doubleValue") ? "/doubleValue" : "/intValue",
-                              1.0, &ev.cost_usd, err) < 0)
-        return -EINVAL;
+    if (cost &&
+        (rc = source_number(cost, body_has(cost, "/doubleValue") ? "/doubleValue" : "/intValue",
+                            1.0, &ev.cost_usd, err)) < 0)
+        return rc;
 
     /* 0 is OTLP's "unset" time. */
     int64_t start = 0, end = 0;
     int trc = body_int(u->span, "/startTimeUnixNano", &start);
-    if (trc == -EINVAL || trc == -ERANGE || start < 0) {
-        snprintf(err, ERR_MAX, "span %.64s: startTimeUnixNano is not a valid time", u->id);
-        return -EINVAL;
-    }
+    if (trc == -EINVAL || trc == -ERANGE || start < 0)
+        return err_set(err, -EINVAL, "span %.64s: startTimeUnixNano is not a valid time", u->id);
     if (trc == 0 && start > 0) {
-        if (source_time(u->span, "/startTimeUnixNano", 1, &ev, err) < 0)
-            return -EINVAL;
+        if ((rc = source_time(u->span, "/startTimeUnixNano", 1, &ev, err)) < 0)
+            return rc;
         if (body_int(u->span, "/endTimeUnixNano", &end) == 0 && end >= start)
             ev.latency_ms = (double)(end - start) / 1e6;
     }
@@ -302,6 +282,7 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
 static int otlp_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct otlp_index ix = {0};
+    map_init(&ix.by_id);
     int rc = otlp_collect(doc, &ix, err);
     for (size_t i = 0; rc == 0 && i < ix.n; i++) {
         const struct otlp_usage_span *u = &ix.spans[i];
@@ -311,7 +292,7 @@ static int otlp_extract(const struct body_node *doc, struct source_ctx *ctx, cha
         rc = otlp_span_event(u, ctx, err);
     }
     free(ix.spans);
-    free(ix.slots);
+    map_free(&ix.by_id);
     return rc;
 }
 

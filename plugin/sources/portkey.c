@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Portkey log export rows (llm-usage-formats.md §4.3; Portkey docs "Logs
+ * Portkey log export rows (docs/sources.md "The source table"; Portkey docs "Logs
  * Export": JSONL, one row per request). cost is in CENTS of USD, so it is
  * divided by 100. req_units / res_units are the token counts, without a
  * cache split; req_units is taken as the provider's total input
@@ -11,7 +11,6 @@
  * team_id, user metadata._user (Portkey's user key) or metadata.user_id.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
@@ -24,6 +23,7 @@ static bool portkey_match(const struct body_node *doc)
 
 static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    int rc;
     struct event ev;
     event_init(&ev, "portkey");
     ev.event_id = body_str_nonempty(doc, "/id");
@@ -39,25 +39,21 @@ static int portkey_extract(const struct body_node *doc, struct source_ctx *ctx, 
     bool b = true;
     if (body_bool(doc, "/is_success", &b) == 0)
         flag = b;
-    else if (body_int(doc, "/is_success", &flag) < 0) {
-        snprintf(err, ERR_MAX, "/is_success: expected 1 or 0");
-        return -EINVAL;
-    }
+    else if (body_int(doc, "/is_success", &flag) < 0)
+        return err_set(err, -EINVAL, "/is_success: expected 1 or 0");
     bool http_error = body_int(doc, "/response_status_code", &code) == 0 && code >= 400;
     if (flag != 1 || http_error)
         source_set_error(&ev, code);
     const char *currency = body_str(doc, "/cost_currency");
-    if (currency && *currency && strcmp(currency, "USD") != 0) {
-        snprintf(err, ERR_MAX, "/cost_currency: \"%.16s\" (only USD cents are understood)",
-                 currency);
-        return -EINVAL;
-    }
-    if (source_count(doc, "/req_units", &ev.input_tokens, err) < 0 ||
-        source_count(doc, "/res_units", &ev.output_tokens, err) < 0 ||
-        source_number(doc, "/cost", 0.01, &ev.cost_usd, err) < 0 ||
-        source_number(doc, "/response_time", 1.0, &ev.latency_ms, err) < 0 ||
-        source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err) < 0)
-        return -EINVAL;
+    if (currency && *currency && strcmp(currency, "USD") != 0)
+        return err_set(err, -EINVAL, "/cost_currency: \"%.16s\" (only USD cents are understood)",
+                       currency);
+    if ((rc = source_count(doc, "/req_units", &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/res_units", &ev.output_tokens, err)) < 0 ||
+        (rc = source_number(doc, "/cost", 0.01, &ev.cost_usd, err)) < 0 ||
+        (rc = source_number(doc, "/response_time", 1.0, &ev.latency_ms, err)) < 0 ||
+        (rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 

@@ -32,9 +32,8 @@ static void fuzz_init(void)
     config_set_assignment(fuzz_cfg, "ingest.dedup_cache=1000", err);
     if (config_finish(fuzz_cfg, err) < 0)
         abort();
-    fuzz_dl = deadletter_open("/dev/null", err);
-    fuzz_p = pipeline_new(fuzz_cfg, fuzz_dl, &fuzz_stats, err);
-    if (!fuzz_dl || !fuzz_p)
+    if (deadletter_open("/dev/null", &fuzz_dl, err) < 0 ||
+        pipeline_new(fuzz_cfg, fuzz_dl, &fuzz_stats, &fuzz_p, err) < 0)
         abort();
     pipeline_set_receive_time(fuzz_p, 1787666591000000000LL);
 }

@@ -117,7 +117,7 @@ def check_lint(debs, changes):
             ("" if not bad else "\n" + "\n".join(bad)))
     f = run("dpkg-deb", "-f", debs, "Depends", "Recommends").stdout
     R.check(all(re.search(r"\b%s \(>= " % p, f) for p in ("libc6", "libcurl4", "libinih1",
-                                                          "libsqlite3-0")),
+                                                          "libjansson4", "libsqlite3-0")),
             "Depends computed from the binary: " + f.splitlines()[0])
     R.check(re.search(r"^Recommends: .*\btelegraf\b", f, re.M), "Recommends: telegraf")
     tmp = tempfile.mkdtemp()

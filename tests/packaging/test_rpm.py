@@ -75,7 +75,8 @@ def main():
             "the config files are exactly the /etc files")
     R.check(not any(p.startswith("/usr/local") for p in listing), "nothing under /usr/local")
     reqs = run("rpm", "-qpR", rpm).stdout
-    R.check(all(lib in reqs for lib in ("libcurl.so.4", "libinih.so", "libsqlite3.so.0")),
+    R.check(all(lib in reqs for lib in ("libcurl.so.4", "libinih.so", "libjansson.so.4",
+                                        "libsqlite3.so.0")),
             "library requirements computed from the binary (AutoReq)")
     R.check("shadow-utils" in reqs and "crontabs" in reqs, "Requires(pre) shadow-utils, crontabs")
     R.check("telegraf" in run("rpm", "-qp", "--recommends", rpm).stdout, "Recommends: telegraf")
