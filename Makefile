@@ -210,8 +210,9 @@ install: $(BIN)
 	else \
 	    install -D -m 0640 packaging/tokenmeter.conf "$$conf"; \
 	fi
-	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 examples/webhooks.ndjson examples/prices.json telegraf/*.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/
 
