@@ -156,6 +156,10 @@ def check_pipeline(ix):
         text = f.read()
     with open(CONF, "w") as f:
         f.write(text.replace("[influxdb]\n", "[influxdb]\nurl = %s\n" % ix.url, 1))
+    # docs/packaging.md's order: the database and its policy first, then
+    # Telegraf writes (its CREATE DATABASE then changes nothing).
+    r = as_user("telegraf", "/usr/bin/tokenmeter", "retention", "apply")
+    R.equal(r.returncode, 0, "retention apply creates tokenmeter's own database" + said(r))
     now = int(time.time())
     bodies = "\n".join(telegraf.openai_body("deb-%d" % i, 100 + i, 10, now - 60).decode()
                        for i in range(3)) + "\n"
@@ -163,8 +167,6 @@ def check_pipeline(ix):
                 stdin=None)
     ix.create_db("tokenmeter")  # what Telegraf's outputs.influxdb does first
     ix.write("tokenmeter", r.stdout)
-    r = as_user("telegraf", "/usr/bin/tokenmeter", "retention", "apply")
-    R.equal(r.returncode, 0, "retention apply on tokenmeter's own database" + said(r))
     r = as_user("telegraf", "/usr/bin/tokenmeter", "check")
     R.check(r.returncode == 0 and "FAIL" not in r.stdout,
             "tokenmeter check against the test InfluxDB passes" + said(r))
