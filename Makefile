@@ -71,8 +71,8 @@ FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
         check-asan check-valgrind check-integration-asan fuzz check-fuzz \
-        check-integration format format-check lint install install-system uninstall clean bench \
-        dist deb rpm check-packages
+        check-integration check-report format format-check lint install install-system uninstall \
+        clean bench dist deb rpm check-packages
 
 all: $(BIN) tokenmeter
 
@@ -144,6 +144,14 @@ check-install: $(BIN)
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
 
+# The HTML report in headless Chromium (setup.sh installs Debian's chromium
+# when missing; it needs root then) and the Grafana dashboard's queries
+# against a real InfluxDB. Screenshot: tests/out/report-html.png.
+check-report: $(BIN)
+	tests/browser/setup.sh
+	python3 tests/browser/test_report_html.py $(abspath $(BIN))
+	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
+
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
 # the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
 check-integration-asan:
@@ -213,6 +221,7 @@ install: $(BIN)
 	install -d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(DATADIR)/grafana/tokenmeter.json
 	install -m 0644 examples/webhooks.ndjson examples/prices.json telegraf/*.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/
 

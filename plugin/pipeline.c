@@ -42,6 +42,7 @@ struct pipeline {
     struct pipeline_point *points; /* owned; vec.h array */
     size_t npoints;
     size_t cap_points;
+    size_t nignored; /* parts of the current document a source ignored */
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns;                 /* -1: use the clock */
@@ -125,6 +126,21 @@ size_t pipeline_price_count(const struct pipeline *p)
 const struct mapping *source_ctx_mapping(const struct source_ctx *ctx)
 {
     return ctx->p->mapping;
+}
+
+const struct config *source_ctx_config(const struct source_ctx *ctx)
+{
+    return ctx->p->cfg;
+}
+
+const struct envelope *source_ctx_envelope(const struct source_ctx *ctx)
+{
+    return &ctx->env;
+}
+
+void source_ignore(struct source_ctx *ctx)
+{
+    ctx->p->nignored++;
 }
 
 void pipeline_free(struct pipeline *p)
@@ -235,6 +251,15 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
     struct pipeline *p = ctx->p;
     if (ctx->env.source)
         ev->source = ctx->env.source;
+    /* The envelope names the vendor of a borrowed shape, and fills the id
+     * and model of a body that has none (docs/sources.md "Input forms"). */
+    if (ctx->env.provider)
+        ev->provider = ctx->env.provider;
+    if (!ev->event_id)
+        ev->event_id = ctx->env.id;
+    if (!ev->model)
+        ev->model = ctx->env.model;
+    source_settle_status(ev);
     int rc = pipeline_finish_event(ctx, ev);
     if (rc < 0)
         return rc;
@@ -263,14 +288,18 @@ static void pipeline_discard(struct pipeline *p)
 {
     buf_reset(&p->pending);
     p->npoints = 0;
+    p->nignored = 0;
 }
 
 /* Moves the document's points to out, dropping repeats, and counts them. */
 static int pipeline_commit(struct pipeline *p, struct buf *out)
 {
     int rc = 0;
-    if (p->npoints == 0)
+    /* A body with nothing to write is one ignored outcome, unless a source
+     * said which of its parts it ignored (agent spans): those count. */
+    if (p->npoints == 0 && p->nignored == 0)
         p->stats->ignored++;
+    p->stats->ignored += p->nignored;
     for (size_t i = 0; i < p->npoints; i++) {
         const struct pipeline_point *pt = &p->points[i];
         p->stats->events++;
@@ -392,7 +421,9 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
         }
         doc = ctx.env.body;
     }
-    if (body_type(doc) == BODY_ARRAY)
+    /* An array is a batch of bodies, unless a source reads it whole (the
+     * events of one stream). */
+    if (body_type(doc) == BODY_ARRAY && !source_claims_whole(doc))
         rc = pipeline_array(&ctx, doc, origin, out);
     else
         rc = pipeline_document(&ctx, doc, origin, data, len, out);

@@ -54,7 +54,8 @@ START_TEST(anthropic_adds_cache_to_input)
     want(&fx, "llm_usage,model=claude-x,org=unknown,provider=anthropic,source=anthropic,"
               "status=success input_tokens=12402i,cached_input_tokens=10240i,"
               "cache_write_tokens=1850i,output_tokens=486i,total_tokens=12888i,"
-              "cost_source=\"unpriced\",event_id=\"msg_1\",finish_reason=\"end_turn\" ");
+              "cost_source=\"unpriced\",operation=\"chat\",event_id=\"msg_1\",finish_reason=\"end_"
+              "turn\" ");
     ck_assert_int_eq(fx.st.written, 1);
     fx_close(&fx);
 }
@@ -224,7 +225,7 @@ START_TEST(envelope_outranks_body_tenancy)
     feed(&fx,
          "{\"tokenmeter\":1,\"org\":\"org_env\",\"team\":\"t_env\",\"source\":\"openai\",\"body\":"
          "{\"id\":\"r1\",\"object\":\"response\",\"created_at\":1,\"status\":\"completed\","
-         "\"model\":\"m\",\"metadata\":{\"org_id\":\"org_body\",\"team_id\":\"t_body\"},"
+         "\"model\":\"gpt-m\",\"metadata\":{\"org_id\":\"org_body\",\"team_id\":\"t_body\"},"
          "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}");
     want(&fx, "org=org_env,provider=openai,source=openai,status=success,team=t_env ");
     fx_close(&fx);

@@ -37,7 +37,7 @@ enum config_encoding {
     CONFIG_ENCODING_BASE64,
 };
 
-/* A key = value pair of a free-form section ([prices], [mapping]), kept with
+/* A key = value pair of a free-form section ([prices], [mapping], [aliases]), kept with
  * its origin so the module that interprets it can report errors precisely. */
 struct config_kv {
     char *key;
@@ -77,6 +77,9 @@ struct config_ingest {
     char *extra_tags;
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
+    /* Count agent spans' usage (invoke_agent, create_agent) instead of the
+     * model calls' (docs/sources.md "Agent traces"). */
+    bool otel_agent_spans;
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
@@ -109,6 +112,7 @@ struct config {
     struct config_aggregate aggregate;
     struct config_kv_list prices;
     struct config_kv_list mapping;
+    struct config_kv_list aliases; /* model = the name reports group it under */
 };
 
 /* Returns a new config holding the built-in defaults (owned by the caller:

@@ -94,7 +94,9 @@ def gen_events(rnd, n, first_day, ndays, tag):
                           "total_tokens": inp + out,
                           "prompt_tokens_details": {"cached_tokens": cached},
                           "completion_tokens_details": {"reasoning_tokens": reasoning}}}}
-            fact = dict(org=org, model=model, provider="openai", t=t, ok=True, input=inp,
+            # An OpenAI-shaped body's provider is the model family's
+            # (docs/sources.md "OpenAI-compatible vendors"), not "openai".
+            fact = dict(org=org, model=model, provider=provider, t=t, ok=True, input=inp,
                         cached=cached, output=out, reasoning=reasoning, cost=None)
         else:
             ok = rnd.random() > 0.2
