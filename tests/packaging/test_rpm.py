@@ -38,6 +38,7 @@ EXPECT = {
     "/usr/share/man/man5/tokenmeter.conf.5.gz": ("-rw-r--r--", "root", "root"),
     "/usr/share/licenses/tokenmeter/LICENSE": ("-rw-r--r--", "root", "root"),
     "/usr/share/doc/tokenmeter/examples/tokenmeter-http.conf": ("-rw-r--r--", "root", "root"),
+    "/usr/share/tokenmeter/grafana/tokenmeter.json": ("-rw-r--r--", "root", "root"),
 }
 CONFIG = ["/etc/cron.d/tokenmeter", "/etc/telegraf/telegraf.d/tokenmeter.conf.sample",
           "/etc/tokenmeter/tokenmeter.conf"]
