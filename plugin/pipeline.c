@@ -46,6 +46,8 @@ struct pipeline {
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns;                 /* -1: use the clock */
+    int64_t now_ns;                           /* the clock at this body, for max_event_age */
+    int64_t fixed_now_ns;                     /* -1: the wall clock */
     const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
     struct pricing *prices;                   /* owned; never NULL once built; replaced on reload */
     struct mapping *mapping;                  /* owned; the [mapping] source, or NULL */
@@ -74,6 +76,7 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     p->dl = dl;
     p->stats = stats;
     p->fixed_receive_ns = -1;
+    p->fixed_now_ns = -1;
     p->schema = (struct event_schema){.measurement = cfg->ingest.measurement,
                                       .event_id_tag = cfg->ingest.dedup == CONFIG_DEDUP_TAG,
                                       .team_tag = cfg->ingest.tag_team,
@@ -190,6 +193,11 @@ void pipeline_set_receive_time(struct pipeline *p, int64_t ns)
     p->fixed_receive_ns = ns;
 }
 
+void pipeline_set_clock(struct pipeline *p, int64_t ns)
+{
+    p->fixed_now_ns = ns;
+}
+
 void pipeline_count_rejected(struct pipeline *p, const char *origin, const char *reason)
 {
     p->stats->rejected++;
@@ -228,6 +236,16 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     int rc = event_normalize(ev, ctx->err);
     if (rc < 0)
         return rc;
+    int64_t max_age = p->cfg->ingest.max_event_age_s;
+    if (max_age > 0 && ev->time_ns < p->now_ns - max_age * 1000000000) {
+        char when[32];
+        timeutil_format_rfc3339(ev->time_ns, when, sizeof(when));
+        return err_set(ctx->err, -ERANGE,
+                       "event time %s is older than [ingest] max_event_age (%lld h): InfluxDB "
+                       "would drop it as beyond its retention policy; replay it with a longer "
+                       "max_event_age into a policy that keeps it",
+                       when, (long long)(max_age / 3600));
+    }
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
      * "Prices and cost"). */
     if (isnan(ev->cost_usd))
@@ -392,7 +410,8 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
     struct source_ctx ctx = {.p = p, .transport = tenancy};
     p->stats->lines++;
     p->stats->bytes += len;
-    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
+    p->now_ns = p->fixed_now_ns >= 0 ? p->fixed_now_ns : timeutil_now_ns();
+    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : p->now_ns;
     p->transport = tenancy;
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
         rc =

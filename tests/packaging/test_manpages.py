@@ -62,6 +62,12 @@ def section(text, name):
     return m.group(1) if m else ""
 
 
+def ini_section(text, name):
+    """The lines of [name] in an INI text, up to the next section."""
+    m = re.search(r"^\[%s\]\s*$(.*?)(?=^\[|\Z)" % re.escape(name), text, re.M | re.S)
+    return m.group(1) if m else ""
+
+
 def config_keys():
     """(section, key) of every row of the config parser's key tables."""
     keys = []
@@ -120,6 +126,11 @@ def main():
     R.check(len(config_keys()) >= 50, "the parser's key tables were found (%d keys)"
             % len(config_keys()))
     R.equal(gaps, [], "every command, option and config key is in the man pages")
+    with open(os.path.join(tmlib.ROOT, "packaging", "tokenmeter.conf")) as f:
+        conf = f.read()
+    absent = ["[%s] %s" % (sec, key) for sec, key in config_keys() if sec != "mapping" and
+              not re.search(r"^#? ?%s =" % key, ini_section(conf, sec), re.M)]
+    R.equal(absent, [], "packaging/tokenmeter.conf shows every key in its section")
 
     # Control: the same check with one option and one key taken out fails.
     cut1 = re.sub(r"(?<![\w-])--dead-letter(?![\w-])", "--gone", man1)
