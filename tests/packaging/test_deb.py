@@ -167,9 +167,13 @@ def check_pipeline(ix):
                 stdin=None)
     ix.create_db("tokenmeter")  # what Telegraf's outputs.influxdb does first
     ix.write("tokenmeter", r.stdout)
+    shutil.copy(SAMPLE, ENABLED)  # the operator enables the fragment
     r = as_user("telegraf", "/usr/bin/tokenmeter", "check")
+    os.unlink(ENABLED)
     R.check(r.returncode == 0 and "FAIL" not in r.stdout,
             "tokenmeter check against the test InfluxDB passes" + said(r))
+    R.check(re.search(r'^ok +routing: Telegraf writes "llm_usage" to "tokenmeter"', r.stdout, re.M),
+            "... and finds the enabled sample writes where it reads" + said(r))
     user = unit_value(SERVICE, "User")
     cmd = unit_value(SERVICE, "ExecStart").split()
     r = as_user(user, *cmd)

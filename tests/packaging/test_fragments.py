@@ -99,6 +99,13 @@ def main():
                     "%s: ... and writes them to tokenmeter's own database" % name)
             R.check(all(re.search(r'^\s*tagexclude = \["host"\]', o, re.M) for o in outs),
                     "%s: ... without the host tag" % name)
+            r = subprocess.run([os.environ["TOKENMETER"], "-c",
+                                os.path.join(tmlib.ROOT, "packaging", "tokenmeter.conf"), "check",
+                                "--config-only", "--telegraf-config", path],
+                               capture_output=True, text=True, timeout=60)
+            R.check(re.search(r'^ok +routing: Telegraf writes "llm_usage" to "tokenmeter"',
+                              r.stdout, re.M),
+                    "%s: tokenmeter check finds it writes where the shipped config reads" % name)
             used = set(re.findall(r"\$\{(\w+)\}", body))
             R.equal(sorted(used - known_env), [],
                     "%s: environment variables are ones tokenmeter reads" % name)
