@@ -37,7 +37,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
     {"influxdb", "url", CT_STRING, OFF(influxdb.url), 0, 0, "http://127.0.0.1:8086",
      "INFLUXDB_URL"},
-    {"influxdb", "database", CT_STRING, OFF(influxdb.database), 0, 0, "telegraf",
+    {"influxdb", "database", CT_STRING, OFF(influxdb.database), 0, 0, "tokenmeter",
      "INFLUXDB_DATABASE"},
     {"influxdb", "retention_policy", CT_STRING, OFF(influxdb.retention_policy), 0, 0, NULL, NULL},
     {"influxdb", "org", CT_STRING, OFF(influxdb.org), 0, 0, NULL, "INFLUXDB_ORG"},
