@@ -46,7 +46,7 @@ COUNTS = ["requests", "successful", "failed", "input_tokens", "cached_input_toke
 
 
 def run(args, config=None, env=None, stdin=None, timeout=120):
-    cmd = [BIN] + (["-c", config] if config else []) + args
+    cmd = [BIN, "-c", config or tmlib.no_config()] + args
     e = dict(os.environ)
     for k in list(e):
         if k.startswith("INFLUXDB_"):

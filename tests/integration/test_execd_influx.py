@@ -126,7 +126,8 @@ def main():
             f.write("\n".join(stream) + "\n")
         for db, extra in (("nocache", ["--dedup-cache", "0"]), ("cache", [])):
             dl = os.path.join(tmp, db + "-dl.ndjson")
-            p = subprocess.run([tmlib.binary(), "execd", "--dead-letter", dl,
+            p = subprocess.run([tmlib.binary(), "-c", tmlib.no_config(), "execd",
+                                "--dead-letter", dl,
                                 "--receive-time", "2026-08-26T00:00:00Z"] + extra + [inp_path],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
             res.equal(p.returncode, 0, "%s: execd exits 0" % db)

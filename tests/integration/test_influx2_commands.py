@@ -63,7 +63,7 @@ COLS = ["requests", "successful", "failed", "input_tokens", "cached_input_tokens
 def run(args, cfg=None, env=None, stdin=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
     e.update(env or {})
-    return subprocess.run([BIN] + (["-c", cfg] if cfg else []) + args, input=stdin,
+    return subprocess.run([BIN, "-c", cfg or tmlib.no_config()] + args, input=stdin,
                           capture_output=True, text=True, env=e, timeout=120)
 
 
@@ -160,7 +160,7 @@ def same_totals(got, want, what):
 
 def main():
     lines, facts = gen_events(random.Random(16), 400)
-    p = run(["execd", "--dead-letter", os.path.join(WORK, "dead.ndjson")],
+    p = run(["execd", "--dead-letter", os.path.join(WORK, "dead.ndjson")], tmlib.no_config(),
             stdin="\n".join(lines) + "\n")
     lp = p.stdout
     R.equal(lp.count("\n"), len(lines), "execd wrote one point per generated event")

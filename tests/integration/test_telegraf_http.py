@@ -82,9 +82,9 @@ def run1(infl, tg, port, conf, dl):
             "the listener answered 204 to every request")
 
     want = sum(e[2] for e in expect.values())
-    n = telegraf.wait_count(infl, "WHERE org =~ /^e2e-/", want)
+    n = telegraf.wait_count(infl, "WHERE org =~ /^e2e-/", want, db=DB)
     R.equal(n, want, "exactly the distinct synthetic events arrived (re-sends collapsed)")
-    got = telegraf.sums_by_org(infl, "WHERE org =~ /^e2e-/")
+    got = telegraf.sums_by_org(infl, "WHERE org =~ /^e2e-/", db=DB)
     R.equal(got, {k: tuple(v) for k, v in expect.items()},
             "per-org sums of input/output tokens and counts")
 

@@ -4,6 +4,7 @@
 Every server a test starts binds to 127.0.0.1 on a free port, keeps its data
 in a throwaway directory, and is stopped by the test (use `with`).
 """
+import atexit
 import json
 import os
 import shutil
@@ -28,6 +29,21 @@ def free_port():
 def binary():
     """The tokenmeter binary under test (TOKENMETER, else build/tokenmeter)."""
     return os.environ.get("TOKENMETER", os.path.join(ROOT, "build", "tokenmeter"))
+
+
+_NO_CONFIG = []
+
+
+def no_config():
+    """An empty configuration file, for `-c`: the built-in defaults, never
+    the machine's /etc/tokenmeter/tokenmeter.conf (which tokenmeter reads
+    when no -c is given)."""
+    if not _NO_CONFIG:
+        fd, path = tempfile.mkstemp(prefix="tm-empty-", suffix=".conf")
+        os.close(fd)
+        atexit.register(os.unlink, path)
+        _NO_CONFIG.append(path)
+    return _NO_CONFIG[0]
 
 
 def influxd_binary():
