@@ -185,6 +185,43 @@ static const char *first_of(const char *a, const char *b, const char *c)
     return a ? a : b ? b : c;
 }
 
+/* Rejects values that would break the sums built from them: a cost that is
+ * not finite (1e308 twice is +Inf, which InfluxDB then cannot return) or
+ * above the per-request maximum, token counts that could overflow a day's
+ * int64 sum (pipeline.h). Checked after pricing, so a computed cost from a
+ * wild price table is held to the same rule. */
+static int pipeline_check_limits(const struct event *ev, char err[ERR_MAX])
+{
+    const struct {
+        const char *name;
+        int64_t v;
+    } counts[] = {
+        {"input_tokens", ev->input_tokens},
+        {"cached_input_tokens", ev->cached_input_tokens},
+        {"cache_write_tokens", ev->cache_write_tokens},
+        {"output_tokens", ev->output_tokens},
+        {"reasoning_tokens", ev->reasoning_tokens},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if (counts[i].v > PIPELINE_MAX_TOKENS)
+            return err_set(err, -EINVAL, "%s %" PRId64 " exceeds the limit of %lld per event",
+                           counts[i].name, counts[i].v, PIPELINE_MAX_TOKENS);
+    /* NaN is "no cost"; anything else must be a finite amount in range. */
+    if (!isnan(ev->cost_usd) &&
+        !(isfinite(ev->cost_usd) && ev->cost_usd >= 0 && ev->cost_usd <= PIPELINE_MAX_COST_USD))
+        return err_set(err, -EINVAL, "cost_usd %g is outside 0..%g USD per request", ev->cost_usd,
+                       PIPELINE_MAX_COST_USD);
+    const struct {
+        const char *name;
+        double v;
+    } ms[] = {{"latency_ms", ev->latency_ms}, {"ttft_ms", ev->ttft_ms}};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+        if (!isnan(ms[i].v) && !(isfinite(ms[i].v) && fabs(ms[i].v) <= PIPELINE_MAX_MS))
+            return err_set(err, -EINVAL, "%s %g is outside -%g..%g", ms[i].name, ms[i].v,
+                           PIPELINE_MAX_MS, PIPELINE_MAX_MS);
+    return 0;
+}
+
 /* Fills what every source leaves to the pipeline: tenancy precedence,
  * a body-hash id, receive time, the event rules, the cost decision. */
 static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
@@ -218,7 +255,7 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
         pricing_apply(p->prices, ev);
     else
         ev->cost_source = EVENT_COST_REPORTED;
-    return 0;
+    return pipeline_check_limits(ev, ctx->err);
 }
 
 static int pipeline_add_point(struct pipeline *p, uint64_t key, size_t off, bool unpriced)

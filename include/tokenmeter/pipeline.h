@@ -28,6 +28,18 @@
 
 struct pipeline;
 
+/* What one event may carry (docs/schema.md, "Limits on reported values").
+ * Each is far above any real request (the largest context windows hold about
+ * 1e7 tokens; a request at 1e8 tokens and the dearest list price costs well
+ * under $100 000) and low enough that a day's sums cannot leave their types:
+ * InfluxDB's sum() of int64 token fields wraps only after 2^63 / 2e8 = 4.6e10
+ * maximal events in one group and day (over 500 000 a second, all day), and a
+ * cost sum can never reach infinity. An event beyond them is rejected with
+ * the reason, as is any count or cost that is not a finite number. */
+#define PIPELINE_MAX_TOKENS   100000000LL /* each token count of one event */
+#define PIPELINE_MAX_COST_USD 100000.0    /* a reported cost, and any cost written */
+#define PIPELINE_MAX_MS       1e9         /* latency_ms and ttft_ms (11.6 days) */
+
 /* Tenancy that the transport supplies (process mode: the metric's tags).
  * Any member may be NULL. Strings are borrowed for one pipeline_feed(). */
 struct pipeline_tenancy {
