@@ -72,6 +72,21 @@ void pipeline_free(struct pipeline *p);
 int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
                   const struct pipeline_tenancy *tenancy, struct buf *out);
 
+/* Like pipeline_feed(), for a body that is an array (or an envelope around
+ * one): only the elements listed in `elements` ("3,5-9,12", ascending, as a
+ * dead-letter record's "elements" member holds them; borrowed) are
+ * processed. NULL processes every element. A malformed list selects the
+ * elements before the fault. */
+int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, const char *origin,
+                           const struct pipeline_tenancy *tenancy, const char *elements,
+                           struct buf *out);
+
+/* The dead-letter bytes one body can cause: the records of its rejected
+ * array elements, each by itself, while they add up to at most its size plus
+ * this; the rest in one record holding the body once and the list of those
+ * elements (docs/operations.md, "Dead-letter file"). */
+#define PIPELINE_DEADLETTER_SLACK ((size_t)64 * 1024)
+
 /* Uses `ns` instead of the clock as the receive time of bodies that carry
  * no time of their own (backfills of archived responses; reproducible
  * output). A negative value goes back to the clock. */
