@@ -122,8 +122,8 @@ START_TEST(out_of_memory_is_enomem)
     const char *fork_mode = getenv("CK_FORK");
     if (fork_mode && strcmp(fork_mode, "no") == 0)
         return;
-    /* 2 million one-digit elements: 4 MB of text, ~100 MB of tree. */
-    size_t n = 2000000, len = 2 * n + 1;
+    /* 6 million one-digit elements: 12 MB of text, 96 MB of tree. */
+    size_t n = 6000000, len = 2 * n + 1;
     char *json = malloc(len);
     ck_assert_ptr_nonnull(json);
     json[0] = '[';
