@@ -64,8 +64,8 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
-        check-asan check-valgrind check-integration-asan fuzz \
-        check-integration format format-check lint install uninstall clean bench deb rpm
+        check-asan check-valgrind check-integration-asan fuzz check-fuzz \
+        check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
 
@@ -137,6 +137,14 @@ check-install: $(BIN)
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))
 
+# The HTML report in headless Chromium (setup.sh installs Debian's chromium
+# when missing; it needs root then) and the Grafana dashboard's queries
+# against a real InfluxDB. Screenshot: tests/out/report-html.png.
+check-report: $(BIN)
+	tests/browser/setup.sh
+	python3 tests/browser/test_report_html.py $(abspath $(BIN))
+	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
+
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
 # the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
 check-integration-asan:
@@ -163,10 +171,14 @@ check-valgrind: $(CHECKBIN) $(BIN)
 bench: $(BIN)
 	tests/bench/run.sh $(abspath $(BIN))
 
-# Coverage-guided fuzzing with clang's libFuzzer (not part of CI; needs
-# clang-14 and libclang-rt-14-dev). FUZZ_SECONDS per target, default 60.
+# Coverage-guided fuzzing with clang's libFuzzer (installs clang-14 and
+# libclang-rt-14-dev when run as root). check-fuzz is CI's bounded run (30 s
+# per target); fuzz is the longer one to run by hand.
+check-fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} tests/fuzz/run.sh
+
 fuzz:
-	tests/fuzz/run.sh
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh
 
 # ---- style -----------------------------------------------------------------
 
@@ -197,11 +209,13 @@ install: $(BIN)
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
+	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana/tokenmeter.json
 	for f in telegraf/*.conf; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/; done; true
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana
 
 clean:
 	rm -rf build tokenmeter tests/out

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tokenmeter report — prints the daily summaries from the SQLite store as an
- * aligned table, CSV or JSON, with totals. Read-only: it never creates or
- * changes the store.
+ * tokenmeter report — prints the daily summaries from the SQLite store,
+ * rolled up by the chosen keys (report), with totals: as an aligned table
+ * or CSV (here), JSON (report_json) or one self-contained HTML page
+ * (report_html). Read-only: it never creates or changes the store.
+ * docs/report.md describes it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +17,31 @@
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/report.h"
+#include "tokenmeter/report_html.h"
+#include "tokenmeter/report_json.h"
 #include "tokenmeter/summary_store.h"
 #include "tokenmeter/tzday.h"
 
 static const char report_usage[] =
-    "usage: tokenmeter report [options] [--day D | --from D [--to D] | --last N]\n"
+    "usage: tokenmeter report [options] [--day D | --from D [--to D] | --last N | --month M]\n"
     "\n"
     "Prints the daily summaries stored by 'tokenmeter aggregate', one row per\n"
-    "(day, org, [team,] model, provider), then the totals. Without a day option:\n"
-    "every stored day.\n"
+    "(day, org, [team,] model, provider) or per --group-by keys, then the totals.\n"
+    "Models are renamed by the [aliases] of the configuration. Without a day\n"
+    "option: every stored day.\n"
     "\n"
     "options:\n"
     "      --org ORG             only this organization\n"
     "      --day D               one day (YYYY-MM-DD)\n"
     "      --from D [--to D]     a range of days, both included (--to: today)\n"
     "      --last N              the N days ending today\n"
+    "      --month M             one calendar month (YYYY-MM) of the zone\n"
+    "      --group-by KEYS       one row per value of KEYS, a comma-separated list of\n"
+    "                            day, month, org, team, model, provider (repeatable)\n"
     "      --tz ZONE             the zone the summaries were built in ([aggregate] timezone)\n"
-    "      --format F            table (default), csv or json\n"
+    "      --format F            table (default), csv, json or html (one self-contained\n"
+    "                            page with charts)\n"
     "      --sqlite PATH         the store ([aggregate] sqlite)\n"
     "%s"
     "\n"
@@ -45,31 +54,48 @@ enum {
     REPORT_OPT_FROM,
     REPORT_OPT_TO,
     REPORT_OPT_LAST,
+    REPORT_OPT_MONTH,
+    REPORT_OPT_GROUP_BY,
     REPORT_OPT_TZ,
     REPORT_OPT_FORMAT,
     REPORT_OPT_SQLITE,
 };
 
-enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+/* In the order of format_names in cmd_report_main(). */
+enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_HTML };
 
-enum { REPORT_COL_DAY, REPORT_COL_ORG, REPORT_COL_TEAM, REPORT_COL_MODEL, REPORT_COL_PROVIDER };
-#define REPORT_NTEXT 5
-#define REPORT_NCOLS (REPORT_NTEXT + SUMMARY_NCOUNTS + 1)
+/* The columns printed: the shown keys, then the counts, then the cost. */
+struct report_cols {
+    int nkeys;
+    enum report_key key[REPORT_NKEYS];
+};
 
-static const char *const report_text_names[REPORT_NTEXT] = {"day", "org", "team", "model",
-                                                            "provider"};
+#define REPORT_MAX_COLS (REPORT_NKEYS + SUMMARY_NCOUNTS + 1)
 
-/* A cell as text: names are made printable (control bytes would break the
- * table's alignment), numbers are formatted. */
-static void report_cell(const struct summary_row *r, int col, char *out, size_t cap)
+static void report_cols_init(struct report_cols *cols, const struct report *rep)
 {
-    const char *text[REPORT_NTEXT] = {r->day, r->org, r->team, r->model, r->provider};
-    if (col < REPORT_NTEXT) {
-        snprintf(out, cap, "%s", text[col]);
+    cols->nkeys = 0;
+    for (int k = 0; k < REPORT_NKEYS; k++)
+        if (report_shows(rep, (enum report_key)k))
+            cols->key[cols->nkeys++] = (enum report_key)k;
+}
+
+static int report_ncols(const struct report_cols *cols)
+{
+    return cols->nkeys + SUMMARY_NCOUNTS + 1;
+}
+
+/* A cell as text; the totals row says "total" in its first column. */
+static void report_cell(const struct report *rep, const struct report_cols *cols,
+                        const struct summary_row *r, int col, char *out, size_t cap)
+{
+    if (col < cols->nkeys) {
+        bool label = r == &rep->total && col == 0;
+        snprintf(out, cap, "%s", label ? "total" : report_key_text(r, cols->key[col]));
         return;
     }
-    if (col < REPORT_NTEXT + SUMMARY_NCOUNTS) {
-        snprintf(out, cap, "%" PRId64, r->counts[col - REPORT_NTEXT]);
+    if (col < cols->nkeys + SUMMARY_NCOUNTS) {
+        snprintf(out, cap, "%" PRId64, r->counts[col - cols->nkeys]);
         return;
     }
     /* A sum that overflowed is no number (JSON writes null). */
@@ -79,12 +105,12 @@ static void report_cell(const struct summary_row *r, int col, char *out, size_t 
         snprintf(out, cap, "-");
 }
 
-static const char *report_col_name(int col)
+static const char *report_col_name(const struct report_cols *cols, int col)
 {
-    if (col < REPORT_NTEXT)
-        return report_text_names[col];
-    if (col < REPORT_NTEXT + SUMMARY_NCOUNTS)
-        return summary_count_names[col - REPORT_NTEXT];
+    if (col < cols->nkeys)
+        return report_key_names[cols->key[col]];
+    if (col < cols->nkeys + SUMMARY_NCOUNTS)
+        return summary_count_names[col - cols->nkeys];
     return "cost_usd";
 }
 
@@ -106,25 +132,25 @@ static void report_printable(char *s)
 
 enum report_line { REPORT_LINE_HEADER, REPORT_LINE_ROW, REPORT_LINE_RULE };
 
-static void report_table_line(const struct summary_row *r, enum report_line kind,
-                              const size_t *width, bool team)
+static void report_table_line(const struct report *rep, const struct report_cols *cols,
+                              const struct summary_row *r, enum report_line kind,
+                              const size_t *width)
 {
     char cell[1200];
     const char *sep = "";
-    for (int c = 0; c < REPORT_NCOLS; c++) {
-        if (c == REPORT_COL_TEAM && !team)
-            continue;
+    int ncols = report_ncols(cols);
+    for (int c = 0; c < ncols; c++) {
         if (kind == REPORT_LINE_HEADER)
-            snprintf(cell, sizeof(cell), "%s", report_col_name(c));
+            snprintf(cell, sizeof(cell), "%s", report_col_name(cols, c));
         else if (kind == REPORT_LINE_ROW)
-            report_cell(r, c, cell, sizeof(cell));
+            report_cell(rep, cols, r, c, cell, sizeof(cell));
         else
             memset(cell, '-', width[c]), cell[width[c]] = '\0';
         report_printable(cell);
         int pad = (int)(width[c] - report_width(cell));
         /* Names left-aligned, numbers right-aligned. */
-        if (c < REPORT_NTEXT)
-            printf("%s%s%*s", sep, cell, c == REPORT_NCOLS - 1 ? 0 : pad, "");
+        if (c < cols->nkeys)
+            printf("%s%s%*s", sep, cell, c == ncols - 1 ? 0 : pad, "");
         else
             printf("%s%*s%s", sep, pad, "", cell);
         sep = "  ";
@@ -132,27 +158,29 @@ static void report_table_line(const struct summary_row *r, enum report_line kind
     printf("\n");
 }
 
-static void report_table(const struct summary_rows *rows, const struct summary_row *total,
-                         bool team)
+static void report_table(const struct report *rep)
 {
-    size_t width[REPORT_NCOLS];
+    struct report_cols cols;
+    size_t width[REPORT_MAX_COLS];
     char cell[1200];
-    for (int c = 0; c < REPORT_NCOLS; c++)
-        width[c] = strlen(report_col_name(c));
-    for (size_t i = 0; i <= rows->len; i++) {
-        const struct summary_row *r = i < rows->len ? &rows->items[i] : total;
-        for (int c = 0; c < REPORT_NCOLS; c++) {
-            report_cell(r, c, cell, sizeof(cell));
+    report_cols_init(&cols, rep);
+    int ncols = report_ncols(&cols);
+    for (int c = 0; c < ncols; c++)
+        width[c] = strlen(report_col_name(&cols, c));
+    for (size_t i = 0; i <= rep->rows.len; i++) {
+        const struct summary_row *r = i < rep->rows.len ? &rep->rows.items[i] : &rep->total;
+        for (int c = 0; c < ncols; c++) {
+            report_cell(rep, &cols, r, c, cell, sizeof(cell));
             size_t w = report_width(cell);
             if (w > width[c])
                 width[c] = w;
         }
     }
-    report_table_line(NULL, REPORT_LINE_HEADER, width, team);
-    for (size_t i = 0; i < rows->len; i++)
-        report_table_line(&rows->items[i], REPORT_LINE_ROW, width, team);
-    report_table_line(NULL, REPORT_LINE_RULE, width, team);
-    report_table_line(total, REPORT_LINE_ROW, width, team);
+    report_table_line(rep, &cols, NULL, REPORT_LINE_HEADER, width);
+    for (size_t i = 0; i < rep->rows.len; i++)
+        report_table_line(rep, &cols, &rep->rows.items[i], REPORT_LINE_ROW, width);
+    report_table_line(rep, &cols, NULL, REPORT_LINE_RULE, width);
+    report_table_line(rep, &cols, &rep->total, REPORT_LINE_ROW, width);
 }
 
 /* A text cell. Org, team and model come from whoever sends webhooks, and a
@@ -178,28 +206,32 @@ static void report_csv_field(const char *s)
     putchar('"');
 }
 
-static void report_csv(const struct summary_rows *rows, const struct summary_row *total, bool team)
+static void report_csv(const struct report *rep)
 {
+    struct report_cols cols;
     char cell[1200];
+    report_cols_init(&cols, rep);
+    int ncols = report_ncols(&cols);
+    const struct summary_rows *rows = &rep->rows;
     for (size_t i = 0; i <= rows->len + 1; i++) {
-        const struct summary_row *r = i == 0 ? NULL : i <= rows->len ? &rows->items[i - 1] : total;
+        const struct summary_row *r = i == 0           ? NULL
+                                      : i <= rows->len ? &rows->items[i - 1]
+                                                       : &rep->total;
         const char *sep = "";
-        for (int c = 0; c < REPORT_NCOLS; c++) {
-            if (c == REPORT_COL_TEAM && !team)
-                continue;
+        for (int c = 0; c < ncols; c++) {
             fputs(sep, stdout);
             sep = ",";
             if (!r)
-                report_csv_field(report_col_name(c));
-            else if (c == REPORT_NCOLS - 1) {
+                report_csv_field(report_col_name(&cols, c));
+            else if (c == ncols - 1) {
                 /* no number for a non-finite sum: the cell stays empty */
                 if (isfinite(r->cost_usd)) {
                     lineproto_format_float(r->cost_usd, cell);
                     fputs(cell, stdout);
                 }
             } else {
-                report_cell(r, c, cell, sizeof(cell));
-                if (c < REPORT_NTEXT)
+                report_cell(rep, &cols, r, c, cell, sizeof(cell));
+                if (c < cols.nkeys)
                     report_csv_field(cell);
                 else
                     fputs(cell, stdout);
@@ -209,89 +241,28 @@ static void report_csv(const struct summary_rows *rows, const struct summary_row
     }
 }
 
-/* A JSON string for s (new reference), or NULL when out of memory. Names
- * reach the store from webhooks and line-protocol files and may not be
- * UTF-8, which a JSON string cannot carry: such a name is written with its
- * non-ASCII bytes as '?', as the table makes control bytes printable. */
-static json_t *report_json_text(const char *s)
+/* Sets the period of rep from the day options or --month; unbounded (every
+ * stored day) when none was given. Returns an exit status. */
+static int report_period(struct report *rep, const char *day, const char *from, const char *to,
+                         const char *last, const char *month)
 {
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *ascii = strdup(s);
-    if (!ascii)
-        return NULL;
-    for (char *p = ascii; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(ascii);
-    free(ascii);
-    return j;
-}
-
-/* Significant digits that print v so that it reads back exactly: the fewest
- * of 15..17, the choice lineproto_format_float makes for line protocol. */
-static int report_real_digits(double v)
-{
-    char s[32];
-    for (int prec = 15; prec < 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            return prec;
+    char err[ERR_MAX];
+    struct tzday_range range;
+    if (month) {
+        if (report_month_range(month, rep->first, rep->last, err) < 0)
+            return cmd_usage_error("report", "%s", err);
+        return EX_OK;
     }
-    return 17;
-}
-
-/* A row as a JSON object (new reference), or NULL when out of memory. */
-static json_t *report_json_row(const struct summary_row *r, bool with_keys, bool team)
-{
-    const char *text[REPORT_NTEXT] = {r->day, r->org, r->team, r->model, r->provider};
-    json_t *o = json_object();
-    bool bad = !o;
-    for (int c = 0; with_keys && c < REPORT_NTEXT; c++)
-        if (c != REPORT_COL_TEAM || team)
-            bad |= json_object_set_new(o, report_text_names[c], report_json_text(text[c])) < 0;
-    for (int k = 0; k < SUMMARY_NCOUNTS; k++)
-        bad |= json_object_set_new(o, summary_count_names[k], json_integer(r->counts[k])) < 0;
-    /* JSON has no infinity: a cost sum that overflowed is written as null. */
-    bad |= json_object_set_new(o, "cost_usd",
-                               isfinite(r->cost_usd) ? json_real(r->cost_usd) : json_null()) < 0;
-    if (bad) {
-        json_decref(o);
-        return NULL;
+    int rc = tzday_range_resolve(day, from, to, last, &range, err);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
+        return EX_USAGE;
     }
-    return o;
-}
-
-/* Prints the document; returns an exit status. Costs are printed with the
- * digits the most demanding one needs, so every number reads back exactly
- * and the usual costs print as short as in the csv format. */
-static int report_json(const struct summary_rows *rows, const struct summary_row *total, bool team,
-                       const char *tz, const char *org)
-{
-    json_t *doc = json_object(), *list = json_array();
-    int digits = report_real_digits(total->cost_usd);
-    bool bad = !doc || !list;
-    for (size_t i = 0; i < rows->len; i++) {
-        bad |= json_array_append_new(list, report_json_row(&rows->items[i], true, team)) < 0;
-        int d = report_real_digits(rows->items[i].cost_usd);
-        digits = d > digits ? d : digits;
+    if (rc == 0) {
+        tzday_format(range.first, rep->first);
+        tzday_format(range.last, rep->last);
     }
-    bad |= json_object_set_new(doc, "timezone", report_json_text(tz)) < 0;
-    if (org)
-        bad |= json_object_set_new(doc, "org", report_json_text(org)) < 0;
-    bad |= json_object_set_new(doc, "rows", list) < 0;
-    bad |= json_object_set_new(doc, "totals", report_json_row(total, false, team)) < 0;
-    int status = EX_OK;
-    if (bad) {
-        log_msg_always(LOG_LEVEL_ERROR, "report: out of memory");
-        status = EX_OSERR;
-    } else if (json_dumpf(doc, stdout, JSON_COMPACT | (size_t)JSON_REAL_PRECISION(digits)) < 0 ||
-               putchar('\n') == EOF) {
-        status = EX_IOERR;
-    }
-    json_decref(doc);
-    return status;
+    return EX_OK;
 }
 
 int cmd_report_main(int argc, char **argv, struct cmd_common *common)
@@ -303,20 +274,25 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
         {"from", required_argument, NULL, REPORT_OPT_FROM},
         {"to", required_argument, NULL, REPORT_OPT_TO},
         {"last", required_argument, NULL, REPORT_OPT_LAST},
+        {"month", required_argument, NULL, REPORT_OPT_MONTH},
+        {"group-by", required_argument, NULL, REPORT_OPT_GROUP_BY},
         {"tz", required_argument, NULL, REPORT_OPT_TZ},
         {"format", required_argument, NULL, REPORT_OPT_FORMAT},
         {"sqlite", required_argument, NULL, REPORT_OPT_SQLITE},
         {NULL, 0, NULL, 0},
     };
-    const char *org = NULL, *day = NULL, *from = NULL, *to = NULL, *last = NULL;
+    static const char *const format_names[] = {"table", "csv", "json", "html"};
+    const char *org = NULL, *day = NULL, *from = NULL, *to = NULL, *last = NULL, *month = NULL;
     enum report_format format = REPORT_TABLE;
+    unsigned keys = 0;
     struct config *cfg = NULL;
     struct summary_store *store = NULL;
     struct summary_rows rows;
-    struct tzday_range range;
-    char err[ERR_MAX], terr[ERR_MAX];
+    struct report rep;
+    char err[ERR_MAX];
     int opt, status = EX_OK;
     summary_rows_init(&rows);
+    report_init(&rep);
     static const struct cmd_flag flags[] = {
         {REPORT_OPT_TZ, "aggregate.timezone", NULL},
         {REPORT_OPT_SQLITE, "aggregate.sqlite", NULL},
@@ -342,14 +318,19 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
             to = arg;
         else if (opt == REPORT_OPT_LAST)
             last = arg;
-        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "table") == 0)
-            format = REPORT_TABLE;
-        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "csv") == 0)
-            format = REPORT_CSV;
-        else if (opt == REPORT_OPT_FORMAT && strcmp(arg, "json") == 0)
-            format = REPORT_JSON;
-        else
-            return cmd_usage_error("report", "--format %s: expected table, csv or json", arg);
+        else if (opt == REPORT_OPT_MONTH)
+            month = arg;
+        else if (opt == REPORT_OPT_GROUP_BY && report_keys_parse(arg, &keys, err) < 0)
+            return cmd_usage_error("report", "%s", err);
+        else if (opt == REPORT_OPT_FORMAT) {
+            size_t f = 0;
+            while (f < 4 && strcmp(arg, format_names[f]) != 0)
+                f++;
+            if (f == 4)
+                return cmd_usage_error("report", "--format %s: expected table, csv, json or html",
+                                       arg);
+            format = (enum report_format)f;
+        }
     }
     if (common->help) {
         printf(report_usage, cmd_common_help);
@@ -359,6 +340,8 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
         log_msg_always(LOG_LEVEL_ERROR, "report: unexpected argument \"%s\"", argv[optind]);
         return EX_USAGE;
     }
+    if (month && (day || from || to || last))
+        return cmd_usage_error("report", "--month excludes --day, --from, --to and --last");
     status = cmd_load_config(common, &cfg);
     if (status != EX_OK)
         return status;
@@ -372,49 +355,41 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     tzday_use(tz);
-    int rc = tzday_range_resolve(day, from, to, last, &range, terr);
-    if (rc < 0) {
-        log_msg_always(LOG_LEVEL_ERROR, "report: %s", terr);
-        status = EX_USAGE;
+    rep.tz = tz;
+    rep.org = org;
+    status = report_period(&rep, day, from, to, last, month);
+    if (status != EX_OK)
         goto out;
-    }
-    char f[TZDAY_DATE_LEN], l[TZDAY_DATE_LEN];
-    tzday_format(range.first, f);
-    tzday_format(range.last, l);
-    rc = summary_store_open(cfg->aggregate.sqlite, true, &store, err);
+    int rc = summary_store_open(cfg->aggregate.sqlite, true, &store, err);
     if (rc == 0)
-        rc = summary_store_query(store, tz, day || from || last ? f : NULL,
-                                 day || from || last ? l : NULL, org, &rows, err);
+        rc = summary_store_query(store, tz, rep.first[0] ? rep.first : NULL,
+                                 rep.first[0] ? rep.last : NULL, org, &rows, err);
     if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
         status = rc == -ENOENT ? EX_NOINPUT : EX_IOERR;
         goto out;
     }
-    struct summary_row total;
-    memset(&total, 0, sizeof(total));
-    snprintf(total.day, sizeof(total.day), "total");
-    char empty[1] = "";
-    total.org = total.team = total.model = total.provider = empty;
-    bool team = false;
-    for (size_t i = 0; i < rows.len; i++) {
-        for (int k = 0; k < SUMMARY_NCOUNTS; k++)
-            if (__builtin_add_overflow(total.counts[k], rows.items[i].counts[k], &total.counts[k]))
-                total.counts[k] = INT64_MAX; /* rows hold non-negative sums */
-        total.cost_usd += rows.items[i].cost_usd;
-        team = team || rows.items[i].team[0];
+    rc = report_build(&rep, &rows, &cfg->aliases, keys ? keys : REPORT_KEYS_DEFAULT, err);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
+        status = rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+        goto out;
     }
-    total.cost_usd = summary_round_cost(total.cost_usd);
     if (format == REPORT_TABLE)
-        report_table(&rows, &total, team);
+        report_table(&rep);
     else if (format == REPORT_CSV)
-        report_csv(&rows, &total, team);
-    else
-        status = report_json(&rows, &total, team, tz, org);
+        report_csv(&rep);
+    else if ((rc = format == REPORT_JSON ? report_json_write(&rep, stdout, err)
+                                         : report_html_write(&rep, stdout, err)) < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "report: %s", err);
+        status = rc == -ENOMEM ? EX_OSERR : EX_IOERR;
+    }
     if (fflush(stdout) != 0 && status == EX_OK)
         status = EX_IOERR;
 out:
     summary_store_close(store);
     summary_rows_free(&rows);
+    report_free(&rep);
     config_free(cfg);
     return status;
 }

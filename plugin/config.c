@@ -87,7 +87,7 @@ static const struct config_key config_keys[] = {
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
-static const char *const config_kv_sections[] = {"prices", "mapping"};
+static const char *const config_kv_sections[] = {"prices", "mapping", "aliases"};
 
 static const struct config_key *config_find(const char *section, const char *key)
 {
@@ -102,7 +102,7 @@ static bool config_section_known(const char *section)
     for (size_t i = 0; i < N_KEYS; i++)
         if (strcmp(config_keys[i].section, section) == 0)
             return true;
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof(config_kv_sections) / sizeof(config_kv_sections[0]); i++)
         if (strcmp(config_kv_sections[i], section) == 0)
             return true;
     return false;
@@ -114,6 +114,8 @@ static struct config_kv_list *config_kv_section(struct config *cfg, const char *
         return &cfg->prices;
     if (strcmp(section, "mapping") == 0)
         return &cfg->mapping;
+    if (strcmp(section, "aliases") == 0)
+        return &cfg->aliases;
     return NULL;
 }
 
@@ -350,6 +352,7 @@ void config_free(struct config *cfg)
             free(*(char **)((char *)cfg + config_keys[i].offset));
     config_kv_free(&cfg->prices);
     config_kv_free(&cfg->mapping);
+    config_kv_free(&cfg->aliases);
     free(cfg->path);
     free(cfg);
 }

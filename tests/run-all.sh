@@ -18,6 +18,8 @@ step unit+golden+hostile+operation; make -s check
 step install;          make -s check-install
 step asan+ubsan;       make -s check-asan
 step valgrind;         make -s check-valgrind
+step fuzz;             make -s check-fuzz
+step report;           make -s check-report
 step integration;      make -s check-integration
 step integration-asan; make -s check-integration-asan
 echo

@@ -37,7 +37,7 @@ enum config_encoding {
     CONFIG_ENCODING_BASE64,
 };
 
-/* A key = value pair of a free-form section ([prices], [mapping]), kept with
+/* A key = value pair of a free-form section ([prices], [mapping], [aliases]), kept with
  * its origin so the module that interprets it can report errors precisely. */
 struct config_kv {
     char *key;
@@ -109,6 +109,7 @@ struct config {
     struct config_aggregate aggregate;
     struct config_kv_list prices;
     struct config_kv_list mapping;
+    struct config_kv_list aliases; /* model = the name reports group it under */
 };
 
 /* Returns a new config holding the built-in defaults (owned by the caller:
