@@ -428,6 +428,8 @@ static int body_number(struct body_parser *ps, struct body_node *n)
             q++;
     }
     size_t len = (size_t)(q - s);
+    if (len >= UINT32_MAX)
+        return body_fail(ps, "number longer than 4 GiB");
     char lex[64];
     char *text = lex;
     if (len >= sizeof(lex) && !(text = real ? body_alloc_aligned(ps->b, len + 1, 1) : NULL)) {

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -519,41 +518,34 @@ void deadletter_reader_close(struct deadletter_reader *r)
 /* Reads the next line (with its newline) into r->line, NUL-terminated,
  * and counts it. A line over max bytes is read through to its end without
  * being held (replay stays within its memory whatever the file holds) and
- * gives -E2BIG. Returns the length, 0 at end of file, -ENOMEM or -errno. */
+ * gives -E2BIG. Byte by byte, so that a stray NUL cannot hide a newline.
+ * Returns the length, 0 at end of file, -ENOMEM or -errno. */
 static ssize_t deadletter_read_line(struct deadletter_reader *r, size_t max)
 {
     size_t len = 0;
-    bool over = false;
-    char skip[65536];
+    bool any = false, over = false;
+    int ch;
     errno = 0;
-    for (;;) {
-        char *dst = skip;
-        size_t room = sizeof(skip);
-        if (!over) {
-            size_t want = len + 65536 < max + 2 ? len + 65536 : max + 2;
-            if (vec_reserve(&r->line, &r->cap, want, 1) < 0)
-                return -ENOMEM;
-            dst = r->line + len;
-            room = r->cap - len;
-        }
-        if (!fgets(dst, (int)(room > INT_MAX ? INT_MAX : room), r->fp)) {
-            if (ferror(r->fp))
-                return errno ? -errno : -EIO;
-            break; /* end of file */
-        }
-        size_t got = strlen(dst);
-        bool eol = got && dst[got - 1] == '\n';
-        if (!over) {
-            len += got;
-            over = len > max;
-        }
-        if (eol)
+    while ((ch = getc_unlocked(r->fp)) != EOF) {
+        any = true;
+        if (!over && len + 2 > r->cap &&
+            vec_reserve(&r->line, &r->cap, len + 2 < 65536 ? 65536 : len + 2, 1) < 0)
+            return -ENOMEM;
+        if (!over)
+            r->line[len++] = (char)ch;
+        over = over || len > max;
+        if (ch == '\n')
             break;
     }
-    if (len == 0 && !over)
+    if (ch == EOF && ferror(r->fp))
+        return errno ? -errno : -EIO;
+    if (!any)
         return 0;
     r->lineno++;
-    return over ? -E2BIG : (ssize_t)len;
+    if (over)
+        return -E2BIG;
+    r->line[len] = '\0';
+    return (ssize_t)len;
 }
 
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
