@@ -506,6 +506,23 @@ static bool pipeline_select_next(struct pipeline_select *s)
     return true;
 }
 
+/* True for a well-formed list: ranges "a" or "a-b" (a <= b), separated by
+ * single commas, each past the one before. */
+static bool pipeline_select_valid(const char *list)
+{
+    struct pipeline_select s = {.next = list};
+    bool first = true;
+    size_t prev = 0;
+    while (*s.next) {
+        if (!pipeline_select_next(&s) || (!first && s.lo <= prev) ||
+            (s.next[-1] == ',' && !*s.next))
+            return false;
+        prev = s.hi;
+        first = false;
+    }
+    return !first;
+}
+
 /* True when element i is selected (i ascending). */
 static bool pipeline_selected(struct pipeline_select *s, size_t i)
 {
@@ -584,6 +601,14 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
         rc =
             pipeline_reject(p, origin, data, len, "body of %zu bytes exceeds max_body_bytes (%lld)",
                             len, (long long)p->cfg->ingest.max_body_bytes);
+        goto out;
+    }
+    if (elements && !pipeline_select_valid(elements)) {
+        /* kept with its list, for a person to mend: nothing is lost */
+        const char *why = "the record's elements list is malformed; not replayed";
+        p->stats->rejected++;
+        log_error("rejected %s: %s (dead-lettered to %s)", origin, why, deadletter_path(p->dl));
+        rc = pipeline_dead_letter(p, why, origin, elements, data, len);
         goto out;
     }
     const char *json = data;

@@ -75,8 +75,9 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
 /* Like pipeline_feed(), for a body that is an array (or an envelope around
  * one): only the elements listed in `elements` ("3,5-9,12", ascending, as a
  * dead-letter record's "elements" member holds them; borrowed) are
- * processed. NULL processes every element. A malformed list selects the
- * elements before the fault. */
+ * processed. NULL processes every element. A body with a malformed list is
+ * not processed: it is counted as rejected and dead-lettered again with its
+ * list and the reason. */
 int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, const char *origin,
                            const struct pipeline_tenancy *tenancy, const char *elements,
                            struct buf *out);

@@ -113,6 +113,25 @@ def main():
         r.check("replay writes each rejected element exactly once (%d of %d)" %
                 (len(set(got)), len(want)), sorted(got) == sorted(want))
 
+    # 3b. a list that is not one (hand-edited) is kept, not guessed at
+    with scratch() as tmp:
+        body = json.dumps([{"id": "chatcmpl-%d" % i, "object": "chat.completion",
+                            "created": 1787649302, "model": "m",
+                            "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+                           for i in range(6)])
+        path = os.path.join(tmp, "in.ndjson")
+        with open(path, "w") as f:
+            for el in ["1,3-4", "x", "3-1", "1,", "2,2"]:
+                f.write(json.dumps({"time": "t", "reason": "r", "origin": "o", "raw": body,
+                                    "elements": el}) + "\n")
+        p, out_dl, _ = replay(tmp, path)
+        got = [l.split('event_id="')[1].split('"')[0] for l in points(p.stdout)]
+        r.check("replay takes exactly the listed elements", got == ["chatcmpl-1", "chatcmpl-3",
+                                                                    "chatcmpl-4"], got)
+        kept = [x.get("elements") for x in records(out_dl)]
+        r.check("malformed lists are dead-lettered again with the list",
+                kept == ["x", "3-1", "1,", "2,2"], kept)
+
     # 4. an over-size line keeps a prefix, its size and a hash
     with scratch() as tmp:
         big = b'{"pad":"' + b"z" * (64 * MIB) + b'"}'
