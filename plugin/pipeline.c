@@ -375,8 +375,8 @@ struct pipeline_raw {
 static int pipeline_reject_element(struct source_ctx *ctx, const struct body_node *el, size_t index,
                                    const char *where, const char *reason);
 
-/* Rejects a document with the reason in ctx->err (formatted by the caller
- * into reason). */
+/* Rejects a document for `reason`: as the body's own bytes, or as the
+ * array element it is. */
 static int pipeline_reject_doc(struct source_ctx *ctx, const struct body_node *doc,
                                const char *origin, const struct pipeline_raw *raw,
                                const char *reason)
