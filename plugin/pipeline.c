@@ -48,6 +48,8 @@ struct pipeline {
     const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
     struct pricing *prices;                   /* owned; never NULL once built; replaced on reload */
     struct mapping *mapping;                  /* owned; the [mapping] source, or NULL */
+    size_t points_max;                        /* point bytes the body being fed may yield */
+    size_t points_out;                        /* what it yielded so far (committed) */
     struct buf element;                       /* a rejected array element's compact JSON */
     struct buf record;                        /* its dead-letter bytes (inside its envelope) */
 };
@@ -322,6 +324,12 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
         return err_set(ctx->err, rc < 0 ? rc : -E2BIG, "cannot format the point (%s)",
                        rc < 0 ? strerror(-rc) : "line too long");
     }
+    if (p->points_out + p->pending.len > p->points_max) {
+        buf_truncate(&p->pending, off);
+        return err_set(ctx->err, -E2BIG,
+                       "the body's points would exceed %zu bytes (%d x its size + 64 KiB)",
+                       p->points_max, PIPELINE_POINTS_FACTOR);
+    }
     if (rc > 0) {
         p->stats->truncated++;
         log_warn("%s: event %.64s: a long string was truncated to keep the line under 64 KiB",
@@ -356,6 +364,7 @@ static int pipeline_commit(struct pipeline *p, struct buf *out)
         rc = buf_append(out, p->pending.data + pt->off, pt->len);
         if (rc < 0)
             break;
+        p->points_out += pt->len;
         p->stats->written++;
         if (pt->unpriced)
             p->stats->unpriced++;
@@ -589,6 +598,8 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
     /* The records a body's elements may have of their own: about its own
      * size; past that they are recorded by reference (docs/operations.md). */
     ctx.refs.budget = len + PIPELINE_DEADLETTER_SLACK;
+    p->points_max = len * PIPELINE_POINTS_FACTOR + PIPELINE_DEADLETTER_SLACK;
+    p->points_out = 0;
     buf_init(&ctx.refs.list, len * 2 + 64);
     ctx.select = (struct pipeline_select){.all = !elements, .next = elements};
     if (elements)

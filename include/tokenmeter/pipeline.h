@@ -88,6 +88,14 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
  * elements (docs/operations.md, "Dead-letter file"). */
 #define PIPELINE_DEADLETTER_SLACK ((size_t)64 * 1024)
 
+/* The line protocol one body may yield: at most this many times its size,
+ * plus 64 KiB (so that any single event fits). A real event's point is a
+ * few hundred bytes for a body of as many or more; a shape made of tiny
+ * events carrying long tags (a Kong entry of 200 000 calls) would otherwise
+ * yield 40 times its size, held in memory until written. A document past it
+ * is rejected with the reason (an array's other elements are not). */
+#define PIPELINE_POINTS_FACTOR 4
+
 /* Uses `ns` instead of the clock as the receive time of bodies that carry
  * no time of their own (backfills of archived responses; reproducible
  * output). A negative value goes back to the clock. */

@@ -29,7 +29,32 @@ def short_keys():
     return "{" + ",".join(parts) + "}"
 
 
+def kong_many_calls():
+    # tiny calls, each a point carrying long tags: points 40x the body
+    head = ('{"request":{"id":"%s"},"response":{"status":200},"started_at":1787666591482,'
+            '"workspace":"%s","consumer":{"username":"%s"},"ai":{' % ("r" * 150, "w" * 500,
+                                                                      "u" * 500))
+    parts, size, i = [], len(head) + 2, 0
+    while True:
+        p = '"%x":{"usage":{"prompt_tokens":1}}' % i
+        if size + len(p) + 1 > MAX - 16:
+            break
+        parts.append(p)
+        size += len(p) + 1
+        i += 1
+    return head + ",".join(parts) + "}}"
+
+
+def envelope_tiny_events():
+    # an array of tiny valid events in an envelope with long tenancy
+    el = ('{"type":"message","model":"m","usage":{"input_tokens":1,"output_tokens":1}}')
+    return fill('{"tokenmeter":1,"org":"%s","team":"%s","user":"%s","body":[' %
+                ("o" * 500, "t" * 500, "u" * 500), ']}', el)
+
+
 SHAPES = [
+    ("one Kong entry of tiny calls with long tags", kong_many_calls),
+    ("tiny events in an envelope with long tags", envelope_tiny_events),
     ("long array of small values", lambda: fill('{"a":[', ']}', '0')),
     ("array of empty arrays", lambda: fill('[', ']', '[]')),
     ("array of empty objects", lambda: fill('[', ']', '{}')),
@@ -52,7 +77,7 @@ def main():
         for what, make in SHAPES:
             body = make().encode()
             assert len(body) <= MAX, (what, len(body))
-            p, _, rss = execd(tmp, body + b"\n")
+            p, _, rss = execd(tmp, body + b"\n", ["--extra-tags", "team,user"])
             r.check("%s (%d bytes): peak RSS %d KiB <= %d KiB" % (what, len(body), rss, BOUND_KIB),
                     0 < rss <= BOUND_KIB)
             r.check("%s: judged, not out of memory" % what, b"out of memory" not in p.stderr,
