@@ -42,9 +42,12 @@ struct pipeline {
     struct pipeline_point *points; /* owned; vec.h array */
     size_t npoints;
     size_t cap_points;
+    size_t nignored; /* parts of the current document a source ignored */
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns;                 /* -1: use the clock */
+    int64_t now_ns;                           /* the clock at this body, for max_event_age */
+    int64_t fixed_now_ns;                     /* -1: the wall clock */
     const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
     struct pricing *prices;                   /* owned; never NULL once built; replaced on reload */
     struct mapping *mapping;                  /* owned; the [mapping] source, or NULL */
@@ -99,6 +102,7 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     p->dl = dl;
     p->stats = stats;
     p->fixed_receive_ns = -1;
+    p->fixed_now_ns = -1;
     p->schema = (struct event_schema){.measurement = cfg->ingest.measurement,
                                       .event_id_tag = cfg->ingest.dedup == CONFIG_DEDUP_TAG,
                                       .team_tag = cfg->ingest.tag_team,
@@ -153,6 +157,21 @@ size_t pipeline_price_count(const struct pipeline *p)
 const struct mapping *source_ctx_mapping(const struct source_ctx *ctx)
 {
     return ctx->p->mapping;
+}
+
+const struct config *source_ctx_config(const struct source_ctx *ctx)
+{
+    return ctx->p->cfg;
+}
+
+const struct envelope *source_ctx_envelope(const struct source_ctx *ctx)
+{
+    return &ctx->env;
+}
+
+void source_ignore(struct source_ctx *ctx)
+{
+    ctx->p->nignored++;
 }
 
 void pipeline_free(struct pipeline *p)
@@ -211,6 +230,11 @@ static int pipeline_reject(struct pipeline *p, const char *origin, const void *d
 void pipeline_set_receive_time(struct pipeline *p, int64_t ns)
 {
     p->fixed_receive_ns = ns;
+}
+
+void pipeline_set_clock(struct pipeline *p, int64_t ns)
+{
+    p->fixed_now_ns = ns;
 }
 
 void pipeline_count_rejected(struct pipeline *p, const char *origin, const char *reason)
@@ -288,6 +312,16 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     int rc = event_normalize(ev, ctx->err);
     if (rc < 0)
         return rc;
+    int64_t max_age = p->cfg->ingest.max_event_age_s;
+    if (max_age > 0 && ev->time_ns < p->now_ns - max_age * 1000000000) {
+        char when[32];
+        timeutil_format_rfc3339(ev->time_ns, when, sizeof(when));
+        return err_set(ctx->err, -ERANGE,
+                       "event time %s is older than [ingest] max_event_age (%lld h): InfluxDB "
+                       "would drop it as beyond its retention policy; replay it with a longer "
+                       "max_event_age into a policy that keeps it",
+                       when, (long long)(max_age / 3600));
+    }
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
      * "Prices and cost"). */
     if (isnan(ev->cost_usd))
@@ -311,6 +345,15 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
     struct pipeline *p = ctx->p;
     if (ctx->env.source)
         ev->source = ctx->env.source;
+    /* The envelope names the vendor of a borrowed shape, and fills the id
+     * and model of a body that has none (docs/sources.md "Input forms"). */
+    if (ctx->env.provider)
+        ev->provider = ctx->env.provider;
+    if (!ev->event_id)
+        ev->event_id = ctx->env.id;
+    if (!ev->model)
+        ev->model = ctx->env.model;
+    source_settle_status(ev);
     int rc = pipeline_finish_event(ctx, ev);
     if (rc < 0)
         return rc;
@@ -345,14 +388,18 @@ static void pipeline_discard(struct pipeline *p)
 {
     buf_reset(&p->pending);
     p->npoints = 0;
+    p->nignored = 0;
 }
 
 /* Moves the document's points to out, dropping repeats, and counts them. */
 static int pipeline_commit(struct pipeline *p, struct buf *out)
 {
     int rc = 0;
-    if (p->npoints == 0)
+    /* A body with nothing to write is one ignored outcome, unless a source
+     * said which of its parts it ignored (agent spans): those count. */
+    if (p->npoints == 0 && p->nignored == 0)
         p->stats->ignored++;
+    p->stats->ignored += p->nignored;
     for (size_t i = 0; i < p->npoints; i++) {
         const struct pipeline_point *pt = &p->points[i];
         p->stats->events++;
@@ -606,7 +653,8 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
         pipeline_select_next(&ctx.select);
     p->stats->lines++;
     p->stats->bytes += len;
-    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
+    p->now_ns = p->fixed_now_ns >= 0 ? p->fixed_now_ns : timeutil_now_ns();
+    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : p->now_ns;
     p->transport = tenancy;
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
         rc =
@@ -643,7 +691,9 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
         }
         doc = ctx.env.body;
     }
-    if (body_type(doc) == BODY_ARRAY) {
+    /* An array is a batch of bodies, unless a source reads it whole (the
+     * events of one stream). */
+    if (body_type(doc) == BODY_ARRAY && !source_claims_whole(doc)) {
         rc = pipeline_array(&ctx, doc, origin, out);
         if (rc == 0 && ctx.refs.count)
             rc = pipeline_write_refs(&ctx, origin, data, len);

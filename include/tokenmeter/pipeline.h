@@ -10,8 +10,9 @@
  * identity.h decides which points repeat earlier ones, deadletter.h keeps
  * what was rejected. What the pipeline itself decides is tenancy precedence
  * (envelope, then transport, then body, then default_org), the id of a body
- * without one, the receive time, pricing, and that a document's points are
- * written all or none.
+ * without one, the receive time, pricing, that an event older than
+ * [ingest] max_event_age is rejected (InfluxDB would drop its point), and
+ * that a document's points are written all or none.
  *
  * The pipeline never touches stdin or stdout: callers hand it bytes and a
  * buffer to append points to, and decide when to flush.
@@ -100,6 +101,10 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
  * no time of their own (backfills of archived responses; reproducible
  * output). A negative value goes back to the clock. */
 void pipeline_set_receive_time(struct pipeline *p, int64_t ns);
+
+/* Uses `ns` instead of the wall clock as "now" when judging an event's age
+ * against [ingest] max_event_age (tests); negative: the wall clock. */
+void pipeline_set_clock(struct pipeline *p, int64_t ns);
 
 /* Loads the price table again from the config's `prices` file and [prices]
  * overrides (SIGHUP). On success the new table replaces the old one and 0

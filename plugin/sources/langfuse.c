@@ -81,15 +81,30 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
 {
     static const char *const cached_keys[] = {"input_cached_tokens", "input_cache_read", NULL};
     static const char *const write_keys[] = {"input_cache_creation", "input_cache_write", NULL};
+    /* LangChain's Anthropic usage reaches Langfuse as input_ephemeral_*:
+     * inside input_cache_creation in older langchain-anthropic releases,
+     * instead of it (input_cache_creation then 0, "to avoid double
+     * counting") in newer ones. */
     static const char *const split_keys[] = {"input_cache_creation_5m", "input_cache_creation_1h",
-                                             NULL};
+                                             "input_ephemeral_5m_input_tokens",
+                                             "input_ephemeral_1h_input_tokens", NULL};
+    static const char *const split_1h_keys[] = {"input_cache_creation_1h",
+                                                "input_ephemeral_1h_input_tokens", NULL};
     static const char *const reasoning_keys[] = {"output_reasoning_tokens", "output_reasoning",
                                                  NULL};
     /* When the writes come as one total, the 5m/1h split is inside it; two
-     * write totals are two names for one count. */
+     * write totals are two names for one count. A total of 0 beside a split
+     * holds nothing: the split is the writes. */
+    int64_t total_writes = 0;
     const char *write_total = body_has(u, "/input_cache_creation") ? "input_cache_creation"
                               : body_has(u, "/input_cache_write")  ? "input_cache_write"
                                                                    : NULL;
+    char total_ptr[32];
+    if (write_total) {
+        snprintf(total_ptr, sizeof(total_ptr), "/%s", write_total);
+        if (body_count(u, total_ptr, &total_writes) == 0 && total_writes == 0)
+            write_total = NULL;
+    }
     size_t n = body_object_len(u);
     for (size_t i = 0; i < n; i++) {
         const char *key = body_object_key(u, i);
@@ -104,7 +119,7 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
         if (rc < 0)
             return err_set(err, -EINVAL, "usageDetails: %.64s: not a non-negative integer", key);
         bool is_split = langfuse_key_is(key, split_keys);
-        if (strcmp(key, "input_cache_creation_1h") == 0 &&
+        if (langfuse_key_is(key, split_1h_keys) &&
             (rc = langfuse_add(&ev->cache_write_1h_tokens, c, key, err)) < 0)
             return rc;
         if (langfuse_key_is(key, write_keys) && write_total && strcmp(key, write_total) != 0)
