@@ -65,7 +65,10 @@ struct body_chunk {
 struct body {
     struct body_node root;
     struct body_chunk *chunks;
+    size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
 };
+
+#define BODY_CHUNK_MAX 65536
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -75,7 +78,11 @@ static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
     struct body_chunk *c = b->chunks;
     size_t at = c ? (c->used + align - 1) / align * align : 0;
     if (!c || at > c->cap || c->cap - at < n) {
-        size_t cap = n > 65536 ? n : 65536;
+        /* A small document gets a small arena: an SSE stream holds one
+         * parsed body per line, and 64 KiB each made 300 000 tiny lines
+         * a gigabyte. Chunks double from there. */
+        size_t cap = n > b->next_chunk ? n : b->next_chunk;
+        b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
         c = malloc(sizeof(*c) + cap);
         if (!c)
             return NULL;
@@ -141,6 +148,26 @@ static int body_oom(struct body_parser *ps)
     return -ENOMEM;
 }
 
+/* The closing quote of the string opening at q, or end: a quote closes it
+ * when an even number of backslashes precede it (each backslash escapes the
+ * next byte, as in body_string()). memchr does the walking: strings are
+ * most of a body's bytes. */
+static const unsigned char *body_string_end(const unsigned char *q, const unsigned char *end)
+{
+    const unsigned char *from = q + 1;
+    for (;;) {
+        const unsigned char *e = from < end ? memchr(from, '"', (size_t)(end - from)) : NULL;
+        if (!e)
+            return end;
+        size_t bs = 0;
+        for (const unsigned char *b = e - 1; b > q && *b == '\\'; b--)
+            bs++;
+        if (bs % 2 == 0)
+            return e;
+        from = e + 1;
+    }
+}
+
 /* The counting pass: structure only. It skips strings by the same rule as
  * body_string() (a backslash escapes the next byte) and validates nothing:
  * on any document the second pass accepts, its counts are exact; where the
@@ -166,9 +193,7 @@ static int body_count_children(struct body_parser *ps)
         case '"':
             if (depth)
                 open[depth - 1].empty = false;
-            for (q++; q < ps->end && *q != '"'; q++)
-                if (*q == '\\' && q + 1 < ps->end)
-                    q++;
+            q = body_string_end(q, ps->end);
             break;
         case '[':
         case '{':
@@ -600,6 +625,7 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
     *out = NULL;
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
+    b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
     struct body_parser ps = {.p = (const unsigned char *)data,
                              .end = (const unsigned char *)data + len,
                              .start = (const unsigned char *)data,
