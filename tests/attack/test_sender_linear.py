@@ -87,6 +87,21 @@ def envelope_wide():
     return '{"tokenmeter":1,"org":"%s","body":[%s]}' % (org, arr)
 
 
+def kong_long_request_id():
+    # a 4 MiB request id shared by every call: each call's id joins it
+    head = ('{"request":{"id":"%s"},"response":{"status":200},"started_at":1787666591482,'
+            '"ai":{' % ("r" * (4 * 1024 * 1024)))
+    return fill(head, "}}", lambda i: '"%x":{"usage":{"prompt_tokens":1}}' % i)
+
+
+def envelope_org_tiny_events():
+    # a 4 MiB org given to every one of many tiny events
+    el = '{"type":"message","model":"m","usage":{"input_tokens":1,"output_tokens":1}}'
+    arr = ",".join([el] * ((4 * 1024 * 1024) // (len(el) + 1)))
+    org = "o" * (MAX - len(arr) - 64)
+    return '{"tokenmeter":1,"org":"%s","body":[%s]}' % (org, arr)
+
+
 def anthropic_sse():
     # an Anthropic stream as SSE text: one small document per line
     start = "data: " + json.dumps({"type": "message_start", "message": {
@@ -147,6 +162,8 @@ def main():
               ("kong: wide entry", kong_wide),
               ("otlp: wide resource", otlp_wide_resource),
               ("envelope: 7 MiB org around an array", envelope_wide),
+              ("kong: a 4 MiB request id over many calls", kong_long_request_id),
+              ("envelope: a 4 MiB org over many tiny events", envelope_org_tiny_events),
               ("anthropic: SSE text of tiny events", anthropic_sse),
               ("anthropic: an array of tiny stream events", anthropic_events)]
     # every golden case's first object body, padded: each source's lookups
