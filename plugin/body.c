@@ -176,6 +176,10 @@ static const unsigned char *body_string_end(const unsigned char *q, const unsign
  * fails too. Returns 0 or -ENOMEM. */
 static int body_count_children(struct body_parser *ps)
 {
+    /* Only these bytes matter here; the rest is skipped a byte at a time
+     * without a branch per kind. */
+    static const bool structural[256] = {
+        ['"'] = true, ['['] = true, [']'] = true, ['{'] = true, ['}'] = true, [','] = true};
     struct {
         size_t index;
         uint32_t commas;
@@ -184,30 +188,29 @@ static int body_count_children(struct body_parser *ps)
     size_t depth = 0;
     struct body_counts *c = &ps->counts;
     for (const unsigned char *q = ps->p; q < ps->end && depth <= BODY_MAX_DEPTH; q++) {
+        if (!structural[*q])
+            continue;
         switch (*q) {
-        case ' ':
-        case '\t':
-        case '\n':
-        case '\r':
-            break;
         case '"':
-            if (depth)
-                open[depth - 1].empty = false;
             q = body_string_end(q, ps->end);
             break;
         case '[':
-        case '{':
-            if (depth)
-                open[depth - 1].empty = false;
+        case '{': {
             if (c->len == c->cap &&
                 vec_reserve(&c->count, &c->cap, c->len + 1, sizeof(*c->count)) < 0)
                 return -ENOMEM;
+            /* Empty when its own closing byte is the next one that is not
+             * white space: what the second pass takes as empty. */
+            const unsigned char *r = q + 1;
+            while (r < ps->end && (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r'))
+                r++;
             c->count[c->len] = 0;
             open[depth].index = c->len++;
             open[depth].commas = 0;
-            open[depth].empty = true;
+            open[depth].empty = r < ps->end && *r == (*q == '[' ? ']' : '}');
             depth++;
             break;
+        }
         case ']':
         case '}':
             if (!depth)
@@ -215,13 +218,9 @@ static int body_count_children(struct body_parser *ps)
             depth--;
             c->count[open[depth].index] = open[depth].empty ? 0 : open[depth].commas + 1;
             break;
-        case ',':
+        default: /* ',' */
             if (depth && open[depth - 1].commas < UINT32_MAX - 1)
                 open[depth - 1].commas++;
-            break;
-        default:
-            if (depth)
-                open[depth - 1].empty = false;
         }
     }
     /* Cut short (the end of input, the nesting limit): what is open gets
@@ -522,6 +521,29 @@ static int body_next(struct body_parser *ps, char close)
     return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
 }
 
+/* A child past its container's count: only a wrong document gets here
+ * (see body_count_children). It is read anyway, into nothing, so that the
+ * document fails with the reason it always had. */
+static int body_beyond_count(struct body_parser *ps, int depth, bool member)
+{
+    struct body_node skip;
+    const char *key = NULL;
+    size_t klen = 0;
+    int rc = 0;
+    if (member) {
+        if ((rc = body_string(ps, &key, &klen)) < 0)
+            return rc;
+        body_ws(ps);
+        if (ps->p >= ps->end || *ps->p != ':')
+            return body_fail(ps, "':' expected");
+        ps->p++;
+        body_ws(ps);
+    }
+    if ((rc = body_value(ps, &skip, depth)) < 0)
+        return rc;
+    return body_fail(ps, "unexpected structure");
+}
+
 /* Children are parsed straight into their final array, sized by the
  * counting pass; a count that falls short can only mean a document that is
  * wrong (see body_count_children). */
@@ -538,7 +560,7 @@ static int body_array(struct body_parser *ps, struct body_node *out, int depth)
     } else {
         for (int more = 1; more > 0;) {
             if (n == cap)
-                return body_fail(ps, "unexpected structure");
+                return body_beyond_count(ps, depth, false);
             int rc = body_value(ps, &items[n], depth);
             if (rc < 0)
                 return rc;
@@ -568,7 +590,7 @@ static int body_object(struct body_parser *ps, struct body_node *out, int depth)
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
             if (n == cap)
-                return body_fail(ps, "unexpected structure");
+                return body_beyond_count(ps, depth, true);
             if ((rc = body_string(ps, &m[n].key, &m[n].klen)) < 0)
                 return rc;
             body_ws(ps);
