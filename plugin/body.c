@@ -521,27 +521,18 @@ static int body_next(struct body_parser *ps, char close)
     return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
 }
 
-/* A child past its container's count: only a wrong document gets here
- * (see body_count_children). It is read anyway, into nothing, so that the
- * document fails with the reason it always had. */
-static int body_beyond_count(struct body_parser *ps, int depth, bool member)
+/* Reads "key": value into m. */
+static int body_member_read(struct body_parser *ps, struct body_member *m, int depth)
 {
-    struct body_node skip;
-    const char *key = NULL;
-    size_t klen = 0;
-    int rc = 0;
-    if (member) {
-        if ((rc = body_string(ps, &key, &klen)) < 0)
-            return rc;
-        body_ws(ps);
-        if (ps->p >= ps->end || *ps->p != ':')
-            return body_fail(ps, "':' expected");
-        ps->p++;
-        body_ws(ps);
-    }
-    if ((rc = body_value(ps, &skip, depth)) < 0)
+    int rc = body_string(ps, &m->key, &m->klen);
+    if (rc < 0)
         return rc;
-    return body_fail(ps, "unexpected structure");
+    body_ws(ps);
+    if (ps->p >= ps->end || *ps->p != ':')
+        return body_fail(ps, "':' expected");
+    ps->p++;
+    body_ws(ps);
+    return body_value(ps, &m->value, depth);
 }
 
 /* Children are parsed straight into their final array, sized by the
@@ -559,9 +550,13 @@ static int body_array(struct body_parser *ps, struct body_node *out, int depth)
         ps->p++;
     } else {
         for (int more = 1; more > 0;) {
-            if (n == cap)
-                return body_beyond_count(ps, depth, false);
-            int rc = body_value(ps, &items[n], depth);
+            /* Past the count only in a wrong document (see
+             * body_count_children): read the child anyway, into nothing,
+             * so that it fails with the reason it always had. */
+            struct body_node skip;
+            int rc = body_value(ps, n < cap ? &items[n] : &skip, depth);
+            if (rc == 0 && n == cap)
+                rc = body_fail(ps, "unexpected structure");
             if (rc < 0)
                 return rc;
             n++;
@@ -589,16 +584,11 @@ static int body_object(struct body_parser *ps, struct body_node *out, int depth)
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
-            if (n == cap)
-                return body_beyond_count(ps, depth, true);
-            if ((rc = body_string(ps, &m[n].key, &m[n].klen)) < 0)
-                return rc;
-            body_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':')
-                return body_fail(ps, "':' expected");
-            ps->p++;
-            body_ws(ps);
-            if ((rc = body_value(ps, &m[n].value, depth)) < 0)
+            struct body_member skip; /* past the count: as for arrays */
+            rc = body_member_read(ps, n < cap ? &m[n] : &skip, depth);
+            if (rc == 0 && n == cap)
+                rc = body_fail(ps, "unexpected structure");
+            if (rc < 0)
                 return rc;
             n++;
             if ((more = body_next(ps, '}')) < 0)
