@@ -9,6 +9,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/tokenmeter
+DATADIR    ?= $(PREFIX)/share/tokenmeter
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 
@@ -47,6 +48,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check jansson)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check jansson)
 
 ALL_CPPFLAGS := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DTOKENMETER_VERSION='"$(VERSION)"' \
+                -DTOKENMETER_DATADIR='"$(DATADIR)"' \
                 -Iinclude $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
 
@@ -64,6 +66,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
+        check-pricing-oracle check-prices-cmd \
         check-asan check-valgrind check-integration-asan fuzz check-fuzz check-attack \
         check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
@@ -108,7 +111,7 @@ $(CHECKBIN): $(TOBJ) $(LIB_OBJ)
 # check: everything that needs no server. check-integration: real InfluxDB and
 # real Telegraf (started by the scripts on 127.0.0.1, stopped afterwards).
 
-check: check-unit check-golden check-hostile check-operation
+check: check-unit check-golden check-hostile check-operation check-prices-cmd
 
 check-unit: $(CHECKBIN) $(BIN)
 	TOKENMETER=$(abspath $(BIN)) TESTDATA=$(abspath tests/data) $(CHECKBIN)
@@ -122,6 +125,10 @@ check-hostile: $(BIN)
 check-operation: $(BIN)
 	python3 tests/operation.py $(BIN)
 
+# tokenmeter prices update/show against a local HTTP server.
+check-prices-cmd: $(BIN)
+	python3 tests/prices_cmd.py $(BIN)
+
 # make install into a scratch tree, then run the installed binary.
 check-install: $(BIN)
 	rm -rf $(BUILDDIR)/stage
@@ -129,10 +136,18 @@ check-install: $(BIN)
 	test -x $(BUILDDIR)/stage/usr/bin/tokenmeter
 	test -f $(BUILDDIR)/stage/usr/share/man/man1/tokenmeter.1
 	test -f $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf
+	test -f $(BUILDDIR)/stage/usr/share/tokenmeter/NOTICE
+	$(BUILDDIR)/stage/usr/bin/tokenmeter -c /dev/null prices show gpt-4o \
+	    --set ingest.prices=$(BUILDDIR)/stage/usr/share/tokenmeter/model_prices.json > /dev/null
 	$(BUILDDIR)/stage/usr/bin/tokenmeter --version
 	$(BUILDDIR)/stage/usr/bin/tokenmeter -c $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf \
 	    execd --dead-letter $(BUILDDIR)/stage/dl.ndjson < examples/webhooks.ndjson > /dev/null
 	@echo "check-install: 1 passed, 0 failed"
+
+# Differential test of the cost against LiteLLM's calculator (a pinned
+# litellm installed once from PyPI into a cached venv; runs offline).
+check-pricing-oracle: $(BIN)
+	@py=$$(tests/oracle/setup-litellm.sh) && "$$py" tests/oracle/pricing_oracle.py $(BIN)
 
 # Attacks on the running program (hostile senders, spool writers, failing
 # InfluxDB and SQLite neighbours), each asserting a bounded outcome.
@@ -151,10 +166,12 @@ check-report: $(BIN)
 	TOKENMETER=$(abspath $(BIN)) python3 tests/integration/test_grafana_dashboard.py
 
 # The integration tests again with the ASan+UBSan binary (built by check-asan):
-# the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers.
+# the real InfluxDB, libcurl, SQLite and Telegraf paths under the sanitizers,
+# against one 1.x and the 2.x (1.13 takes the same client paths as 1.6).
 check-integration-asan:
 	$(MAKE) BUILDDIR=build/asan CFLAGS="-O1 -g" SANFLAGS="$(SAN)" build/asan/tokenmeter
-	tests/integration/run.sh $(abspath build/asan/tokenmeter)
+	TM_INFLUX_VERSIONS="$${TM_INFLUX_VERSIONS:-1.6.7 2.8.0}" \
+	    tests/integration/run.sh $(abspath build/asan/tokenmeter)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 check-asan:
@@ -211,6 +228,8 @@ install: $(BIN)
 	else \
 	    install -D -m 0640 packaging/tokenmeter.conf "$$conf"; \
 	fi
+	install -D -m 0644 data/model_prices.json $(DESTDIR)$(DATADIR)/model_prices.json
+	install -m 0644 data/NOTICE $(DESTDIR)$(DATADIR)/NOTICE
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
@@ -219,7 +238,7 @@ install: $(BIN)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 	rm -rf $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana
 
 clean:

@@ -424,9 +424,15 @@ static void check_files(struct check_state *st, const struct config *cfg)
     int rc = pricing_load(cfg->ingest.prices, &cfg->prices, &prices, err);
     if (rc < 0)
         check_line(st, rc == -ENOMEM ? EX_OSERR : EX_CONFIG, "prices", "%s", err);
-    else if (check_set(cfg->ingest.prices))
+    else if (pricing_path(prices)) /* [ingest] prices, or the shipped snapshot */
         check_line(st, 0, "prices", "%zu models from %s and [prices]", pricing_count(prices),
-                   cfg->ingest.prices);
+                   pricing_path(prices));
+    else
+        check_line(st, CHECK_INFO, "prices",
+                   "%zu models from [prices] only (no price file: [ingest] prices is empty, or "
+                   "unset and no snapshot is installed at %s); events of other models without "
+                   "a reported cost are unpriced",
+                   pricing_count(prices), pricing_default_path());
     pricing_free(prices);
     rc = mapping_new(&cfg->mapping, &mapping, err);
     if (rc < 0)

@@ -29,7 +29,10 @@ static const char report_usage[] =
     "Prints the daily summaries stored by 'tokenmeter aggregate', one row per\n"
     "(day, org, [team,] model, provider) or per --group-by keys, then the totals.\n"
     "Models are renamed by the [aliases] of the configuration. Without a day\n"
-    "option: every stored day.\n"
+    "option: every stored day. Unknown cost is never shown as zero: in the table\n"
+    "a cost some requests had no price for ends with '+' (a lower bound), and one\n"
+    "no request had a price for reads 'unknown'; csv and json give\n"
+    "unpriced_requests beside every cost_usd.\n"
     "\n"
     "options:\n"
     "      --org ORG             only this organization\n"
@@ -98,11 +101,16 @@ static void report_cell(const struct report *rep, const struct report_cols *cols
         snprintf(out, cap, "%" PRId64, r->counts[col - cols->nkeys]);
         return;
     }
-    /* A sum that overflowed is no number (JSON writes null). */
-    if (isfinite(r->cost_usd))
-        snprintf(out, cap, "%.6f", r->cost_usd);
-    else
+    /* A cost some requests had no price for is a lower bound, and one none
+     * had a price for is unknown: neither may read as a whole sum. A sum
+     * that is no number (JSON writes null) is "-". */
+    int64_t unpriced = r->counts[SUMMARY_UNPRICED_REQUESTS];
+    if (unpriced > 0 && unpriced >= r->counts[SUMMARY_REQUESTS])
+        snprintf(out, cap, "unknown");
+    else if (!isfinite(r->cost_usd))
         snprintf(out, cap, "-");
+    else
+        snprintf(out, cap, "%.6f%s", r->cost_usd, unpriced > 0 ? "+" : "");
 }
 
 static const char *report_col_name(const struct report_cols *cols, int col)
@@ -181,6 +189,13 @@ static void report_table(const struct report *rep)
         report_table_line(rep, &cols, &rep->rows.items[i], REPORT_LINE_ROW, width);
     report_table_line(rep, &cols, NULL, REPORT_LINE_RULE, width);
     report_table_line(rep, &cols, &rep->total, REPORT_LINE_ROW, width);
+    /* On stderr, so the table stays what scripts parse. */
+    if (rep->total.counts[SUMMARY_UNPRICED_REQUESTS] > 0)
+        log_msg_always(LOG_LEVEL_WARN,
+                       "report: %" PRId64 " requests had no price (cost_source=\"unpriced\"): a "
+                       "cost marked + is a lower bound, \"unknown\" has none priced; "
+                       "'tokenmeter check' names the models",
+                       rep->total.counts[SUMMARY_UNPRICED_REQUESTS]);
 }
 
 /* A text cell. Org, team and model come from whoever sends webhooks, and a

@@ -23,6 +23,12 @@ void event_init(struct event *ev, const char *source)
     ev->output_tokens = EVENT_ABSENT;
     ev->reasoning_tokens = EVENT_ABSENT;
     ev->total_tokens = EVENT_ABSENT;
+    ev->input_audio_tokens = EVENT_ABSENT;
+    ev->cached_input_audio_tokens = EVENT_ABSENT;
+    ev->input_image_tokens = EVENT_ABSENT;
+    ev->output_audio_tokens = EVENT_ABSENT;
+    ev->output_image_tokens = EVENT_ABSENT;
+    ev->web_search_requests = EVENT_ABSENT;
     ev->cost_usd = NAN;
     ev->latency_ms = NAN;
     ev->ttft_ms = NAN;
@@ -56,6 +62,20 @@ const char *event_compact_id(struct event *ev, const char *id)
     return ev->id_buf;
 }
 
+/* The known parts of `total` (absent ones are 0) fit inside it; parts are
+ * non-negative, so each is checked against the total before summing. */
+static bool event_parts_fit(int64_t total, const int64_t *parts, size_t n)
+{
+    int64_t room = total;
+    for (size_t i = 0; i < n && total != EVENT_ABSENT; i++) {
+        int64_t v = parts[i] > 0 ? parts[i] : 0;
+        if (v > room)
+            return false;
+        room -= v;
+    }
+    return true;
+}
+
 /* Parts never exceed their totals, and total = input + output: checked here
  * once for every source (docs/sources.md, "Token rules"). */
 static int event_check_tokens(struct event *ev, char err[ERR_MAX])
@@ -74,6 +94,21 @@ static int event_check_tokens(struct event *ev, char err[ERR_MAX])
     if (ev->output_tokens != EVENT_ABSENT && ev->reasoning_tokens > ev->output_tokens)
         return err_set(err, -EINVAL, "reasoning_tokens %" PRId64 " exceed output_tokens %" PRId64,
                        ev->reasoning_tokens, ev->output_tokens);
+    /* Audio and image parts are priced apart (docs/pricing.md): parts that
+     * add up to more than their total would bill tokens twice. */
+    const int64_t in[] = {ev->input_audio_tokens, ev->input_image_tokens};
+    const int64_t out[] = {ev->reasoning_tokens, ev->output_audio_tokens, ev->output_image_tokens};
+    if (ev->cached_input_audio_tokens > 0 &&
+        (ev->cached_input_audio_tokens > ev->cached_input_tokens ||
+         ev->cached_input_audio_tokens > ev->input_audio_tokens))
+        return err_set(err, -EINVAL, "cached audio tokens exceed cached or audio input tokens");
+    if (!event_parts_fit(ev->input_tokens, in, 2))
+        return err_set(err, -EINVAL, "audio and image tokens exceed input_tokens %" PRId64,
+                       ev->input_tokens);
+    if (!event_parts_fit(ev->output_tokens, out, 3))
+        return err_set(err, -EINVAL,
+                       "reasoning, audio and image tokens exceed output_tokens %" PRId64,
+                       ev->output_tokens);
     if (ev->input_tokens != EVENT_ABSENT && ev->output_tokens != EVENT_ABSENT) {
         if (ev->input_tokens > INT64_MAX - ev->output_tokens)
             return err_set(err, -EINVAL, "input + output tokens out of range");
@@ -149,6 +184,12 @@ int event_format_point(const struct event *ev, const struct event_schema *schema
         {"output_tokens", ev->output_tokens},
         {"reasoning_tokens", ev->reasoning_tokens},
         {"total_tokens", ev->total_tokens},
+        {"input_audio_tokens", ev->input_audio_tokens},
+        {"cached_input_audio_tokens", ev->cached_input_audio_tokens},
+        {"input_image_tokens", ev->input_image_tokens},
+        {"output_audio_tokens", ev->output_audio_tokens},
+        {"output_image_tokens", ev->output_image_tokens},
+        {"web_search_requests", ev->web_search_requests},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
         if (ints[i].v != EVENT_ABSENT)
@@ -177,6 +218,7 @@ int event_format_point(const struct event *ev, const struct event_schema *schema
         {"trace_id", ev->trace_id},
         {"finish_reason", ev->finish_reason},
         {"error_type", ev->error_type},
+        {"service_tier", ev->service_tier},
     };
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (strs[i].v)

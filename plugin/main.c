@@ -29,6 +29,7 @@ static const struct main_command main_commands[] = {
     {"report", cmd_report_main, "print the daily summaries (table, csv, json)"},
     {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)"},
     {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe"},
+    {"prices", cmd_prices_main, "show, update or apply the price table"},
 };
 
 #define N_COMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

@@ -126,9 +126,9 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     if ((rc = pricing_load(cfg->ingest.prices, &cfg->prices, &p->prices, err)) < 0 ||
         (rc = mapping_new(&cfg->mapping, &p->mapping, err)) < 0)
         goto out;
-    if (cfg->ingest.prices && *cfg->ingest.prices)
+    if (pricing_path(p->prices))
         log_msg_always(LOG_LEVEL_INFO, "prices: %zu models from %s and [prices]",
-                       pricing_count(p->prices), cfg->ingest.prices);
+                       pricing_count(p->prices), pricing_path(p->prices));
 out:
     if (rc < 0) {
         pipeline_free(p);
@@ -264,6 +264,11 @@ static int pipeline_check_limits(const struct event *ev, char err[ERR_MAX])
         {"cache_write_tokens", ev->cache_write_tokens},
         {"output_tokens", ev->output_tokens},
         {"reasoning_tokens", ev->reasoning_tokens},
+        {"input_audio_tokens", ev->input_audio_tokens},
+        {"input_image_tokens", ev->input_image_tokens},
+        {"output_audio_tokens", ev->output_audio_tokens},
+        {"output_image_tokens", ev->output_image_tokens},
+        {"web_search_requests", ev->web_search_requests},
     };
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
         if (counts[i].v > PIPELINE_MAX_TOKENS)

@@ -8,135 +8,178 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "tokenmeter/body.h"
 #include "tokenmeter/buf.h"
-#include "tokenmeter/identity.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/map.h"
+#include "tokenmeter/vec.h"
 
-#define PRICING_FILE_MAX   ((size_t)64 * 1024 * 1024) /* LiteLLM's is ~1.6 MB */
-#define PRICING_NAME_MAX   512
-#define PRICING_WARN_SLOTS 4096 /* distinct unpriced models warned about by name */
+#ifndef TOKENMETER_DATADIR
+#define TOKENMETER_DATADIR "/usr/local/share/tokenmeter"
+#endif
 
-struct pricing_entry {
-    char *name;
-    uint64_t hash;
-    struct pricing_price price;
+#define PRICING_FILE_MAX      ((size_t)64 * 1024 * 1024) /* LiteLLM's is ~3.5 MB */
+#define PRICING_NAME_MAX      512
+#define PRICING_KEY_MAX       160
+#define PRICING_WARN_MAX      3072 /* distinct unpriced models warned about by name */
+#define PRICING_SEARCH        "search_context_cost_per_query"
+#define PRICING_BATCH_SFX     "_batches"
+#define PRICING_PER_PROMPT    "web_search_per_prompt" /* 1: searches bill once a prompt */
+#define PRICING_GOOGLE_SEARCH 35e-3 /* LiteLLM's gemini default when the map has none */
+
+/* One rate of a model: LiteLLM key (offset into the table's text) -> USD. */
+struct pricing_rate {
+    size_t key;
+    double usd;
 };
 
-struct pricing {
-    struct pricing_entry *entries;
+struct pricing_model {
+    const struct pricing *t;
+    size_t name;  /* offset into t->text */
+    size_t first; /* rates[first .. first + n) */
     size_t n;
-    size_t cap;
-    size_t *slots; /* index + 1 into entries; 0 = empty */
-    size_t nslots; /* a power of two, at least twice n */
-    /* Models already warned about (FNV hashes, 0 = empty), so each unpriced
-     * model is logged once, not once per event. */
-    uint64_t warned[PRICING_WARN_SLOTS];
-    size_t nwarned;
+    unsigned flags; /* PRICING_F_*: provider rules LiteLLM keys to litellm_provider */
+};
+
+/* xAI bills a tier once the prompt reaches its threshold (>=, not >), and
+ * its completion as a whole at the output rate, as LiteLLM's xAI calculator
+ * does (docs/pricing.md, rule 8). */
+#define PRICING_F_XAI 1u
+/* Fireworks: a model without a cache-read price reads at half the input
+ * price, and LiteLLM's Fireworks calculator prices every request at the
+ * standard tier (docs/pricing.md, rule 8). */
+#define PRICING_F_FIREWORKS    2u
+#define PRICING_FIREWORKS_READ 0.5
+#define PRICING_XAI_SEARCH     5e-3 /* LiteLLM's xAI default per search */
+/* The entry has tiered_pricing range tiers with an input price. */
+#define PRICING_F_TIERS   4u
+#define PRICING_TIER_FMT  "tiered_pricing.%zu."
+#define PRICING_TIERS_MAX 64
+
+struct pricing {
+    struct buf text; /* every model name and rate key, NUL-terminated */
+    struct pricing_rate *rates;
+    size_t nrates, cap_rates;
+    struct pricing_model *models;
+    size_t nmodels, cap_models;
+    struct map index;  /* model name -> models[] */
+    struct map warned; /* hashes of the models already warned about */
+    char *path;        /* the file loaded, or NULL */
     bool warned_overflow;
 };
 
-/* The LiteLLM keys tokenmeter prices with, and where they go. */
+/* The key families tokenmeter prices with: each with its tier, service tier
+ * and batch variants (input_cost_per_token_above_200k_tokens_priority ...). */
+static const char *const pricing_families[] = {
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_audio_token",
+    "output_cost_per_audio_token",
+    "cache_read_input_audio_token_cost",
+    "input_cost_per_image_token",
+    "output_cost_per_image_token",
+};
+
+/* The short names of a [prices] override and the keys they stand for. */
 static const struct {
+    const char *name;
     const char *key;
-    size_t off;
-} pricing_file_keys[] = {
-    {"input_cost_per_token", offsetof(struct pricing_price, input)},
-    {"output_cost_per_token", offsetof(struct pricing_price, output)},
-    {"cache_read_input_token_cost", offsetof(struct pricing_price, cache_read)},
-    {"cache_creation_input_token_cost", offsetof(struct pricing_price, cache_write)},
-    {"cache_creation_input_token_cost_above_1hr", offsetof(struct pricing_price, cache_write_1h)},
-    {"output_cost_per_reasoning_token", offsetof(struct pricing_price, reasoning)},
+} pricing_short_names[] = {
+    {"input", "input_cost_per_token"},
+    {"output", "output_cost_per_token"},
+    {"cache_read", "cache_read_input_token_cost"},
+    {"cache_write", "cache_creation_input_token_cost"},
+    {"cache_write_1h", "cache_creation_input_token_cost_above_1hr"},
+    {"reasoning", "output_cost_per_reasoning_token"},
 };
 
-/* The short names of a [prices] override, in the same order. */
-static const char *const pricing_override_names[] = {
-    "input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning",
+/* The four families whose *_above_<N>_tokens keys move a whole request to a
+ * long-context tier (LiteLLM's _BATCH_RATE_PREFIXES), as threshold prefixes. */
+static const char *const pricing_tier_prefixes[] = {
+    "input_cost_per_token_above_",
+    "output_cost_per_token_above_",
+    "cache_read_input_token_cost_above_",
+    "cache_creation_input_token_cost_above_",
 };
 
-#define PRICING_NKEYS (sizeof(pricing_file_keys) / sizeof(pricing_file_keys[0]))
+/* Suffixes that make a threshold key belong to a service tier or batch
+ * pricing rather than the standard one. */
+static const char *const pricing_nonstandard_sfx[] = {
+    "_auto", "_flex", "_balanced", "_priority", "_fast", "_ultrafast", PRICING_BATCH_SFX,
+};
 
-static double *pricing_field(struct pricing_price *p, size_t i)
+#define PRICING_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool pricing_starts(const char *s, const char *prefix)
 {
-    return (double *)((char *)p + pricing_file_keys[i].off);
+    return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void pricing_price_init(struct pricing_price *p)
+static bool pricing_ends(const char *s, const char *suffix)
 {
-    for (size_t i = 0; i < PRICING_NKEYS; i++)
-        *pricing_field(p, i) = NAN;
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static uint64_t pricing_hash(const char *s)
+static bool pricing_kept_key(const char *key)
 {
-    uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, s, strlen(s));
-    return h ? h : 1; /* 0 marks an empty warned slot */
+    for (size_t i = 0; i < PRICING_N(pricing_families); i++)
+        if (pricing_starts(key, pricing_families[i]))
+            return true;
+    return false;
 }
 
-static struct pricing_entry *pricing_find(const struct pricing *t, const char *name)
+static const char *pricing_text(const struct pricing *t, size_t off)
 {
-    if (!t || !t->nslots)
-        return NULL;
-    uint64_t h = pricing_hash(name);
-    for (size_t i = (size_t)h & (t->nslots - 1);; i = (i + 1) & (t->nslots - 1)) {
-        size_t s = t->slots[i];
-        if (s == 0)
-            return NULL;
-        struct pricing_entry *e = &t->entries[s - 1];
-        if (e->hash == h && strcmp(e->name, name) == 0)
-            return e;
-    }
+    return t->text.data + off;
 }
 
-/* Rebuilds the slot index for the current entries. */
-static int pricing_index(struct pricing *t)
+static struct pricing_model *pricing_find(const struct pricing *t, const char *name)
 {
-    size_t want = 16;
-    while (want < t->n * 2 + 2)
-        want *= 2;
-    size_t *slots = calloc(want, sizeof(*slots));
-    if (!slots)
+    uint64_t h = map_hash_str(MAP_HASH_INIT, name);
+    for (size_t it = map_first(&t->index, h), i; (i = map_next(&t->index, h, &it)) != MAP_NONE;)
+        if (strcmp(pricing_text(t, t->models[i].name), name) == 0)
+            return &t->models[i];
+    return NULL;
+}
+
+/* Appends a rate to the table (it belongs to the model being built). */
+static int pricing_add_rate(struct pricing *t, const char *key, double usd)
+{
+    size_t off = t->text.len;
+    buf_append(&t->text, key, strlen(key) + 1);
+    if (buf_error(&t->text) ||
+        vec_reserve(&t->rates, &t->cap_rates, t->nrates + 1, sizeof(*t->rates)) < 0)
         return -ENOMEM;
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = want;
-    for (size_t k = 0; k < t->n; k++) {
-        size_t i = (size_t)t->entries[k].hash & (want - 1);
-        while (slots[i])
-            i = (i + 1) & (want - 1);
-        slots[i] = k + 1;
-    }
+    t->rates[t->nrates++] = (struct pricing_rate){off, usd};
     return 0;
 }
 
-/* Adds or replaces the entry for name. */
-static int pricing_put(struct pricing *t, const char *name, const struct pricing_price *p)
+/* Makes the rates from `first` on the entry of `name`, replacing an
+ * existing entry's rates as a whole. */
+static int pricing_put(struct pricing *t, const char *name, size_t first, unsigned flags)
 {
-    struct pricing_entry *e = pricing_find(t, name);
-    if (e) {
-        e->price = *p;
+    struct pricing_model *m = pricing_find(t, name);
+    if (m) {
+        m->first = first;
+        m->n = t->nrates - first;
+        m->flags = flags;
         return 0;
     }
-    if (t->n == t->cap) {
-        size_t ncap = t->cap ? t->cap * 2 : 64;
-        struct pricing_entry *ne = realloc(t->entries, ncap * sizeof(*ne));
-        if (!ne)
-            return -ENOMEM;
-        t->entries = ne;
-        t->cap = ncap;
-    }
-    char *copy = strdup(name);
-    if (!copy)
+    size_t off = t->text.len;
+    buf_append(&t->text, name, strlen(name) + 1);
+    if (buf_error(&t->text) ||
+        vec_reserve(&t->models, &t->cap_models, t->nmodels + 1, sizeof(*t->models)) < 0)
         return -ENOMEM;
-    t->entries[t->n++] =
-        (struct pricing_entry){.name = copy, .hash = pricing_hash(name), .price = *p};
-    if (t->n * 2 + 2 > t->nslots)
-        return pricing_index(t);
-    size_t i = (size_t)t->entries[t->n - 1].hash & (t->nslots - 1);
-    while (t->slots[i])
-        i = (i + 1) & (t->nslots - 1);
-    t->slots[i] = t->n;
+    if (map_insert(&t->index, map_hash_str(MAP_HASH_INIT, name), t->nmodels) < 0)
+        return -ENOMEM;
+    t->models[t->nmodels++] = (struct pricing_model){t, off, first, t->nrates - first, flags};
     return 0;
 }
 
@@ -145,53 +188,178 @@ static int pricing_read_file(const char *path, struct buf *b, char err[ERR_MAX])
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         int e = errno;
-        snprintf(err, ERR_MAX, "prices %s: cannot open: %s", path, strerror(e));
-        return -e;
+        return err_set(err, -e, "prices %s: cannot open: %s", path, strerror(e));
     }
     char chunk[65536];
     size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        rc = buf_append(b, chunk, n);
-        if (rc < 0) {
-            snprintf(err, ERR_MAX, "prices %s: %s", path,
-                     rc == -ENOSPC ? "file larger than 64 MiB" : "out of memory");
-            break;
-        }
-    }
-    if (rc == 0 && ferror(fp)) {
-        rc = -EIO;
-        snprintf(err, ERR_MAX, "prices %s: read error", path);
-    }
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && buf_append(b, chunk, n) == 0)
+        ;
+    int rc = buf_error(b);
+    if (rc < 0)
+        err_set(err, rc, "prices %s: %s", path,
+                rc == -ENOSPC ? "file larger than 64 MiB" : "out of memory");
+    else if (ferror(fp))
+        rc = err_set(err, -EIO, "prices %s: read error", path);
     fclose(fp);
     return rc;
 }
 
-/* One model of the LiteLLM file. Entries without a per-token input or output
- * price (images, audio seconds, the sample_spec documentation entry) are
- * skipped: they cannot price a token count. Returns 0, 1 (skipped) or
- * -EINVAL with err set. */
-static int pricing_file_entry(const char *path, const char *model, const struct body_node *v,
-                              struct pricing_price *p, char err[ERR_MAX])
+/* A price value: a non-negative number, or -EINVAL. */
+static int pricing_value(const struct body_node *v, double *usd)
 {
-    pricing_price_init(p);
+    enum body_type ty = body_type(v);
+    if ((ty != BODY_INT && ty != BODY_REAL) || body_num(v, "", usd) < 0 || !(*usd >= 0))
+        return -EINVAL;
+    return 0;
+}
+
+/* A Google model in LiteLLM's sense: its web search is costed by the
+ * gemini / vertex_ai calculators (cost_per_web_search_request), not per
+ * search; Claude served by Vertex is not one. */
+static bool pricing_google(const char *model, const struct body_node *v)
+{
+    const char *provider = body_str(v, "/litellm_provider");
+    if (!provider || (strcmp(provider, "gemini") != 0 && !pricing_starts(provider, "vertex_ai")))
+        return false;
+    for (const char *p = model; *p; p++)
+        if (strncasecmp(p, "claude", 6) == 0)
+            return false;
+    return true;
+}
+
+/* The web search rates of an entry: the price LiteLLM bills a search
+ * without a context size option at (get_default_cost_for_web_search).
+ * Google bills grounding with Search per grounded prompt unless the entry
+ * says per_query, and LiteLLM prices a Google model without a search price
+ * at its own default ($35 per 1000), which tokenmeter follows. */
+static int pricing_search_rates(struct pricing *t, const char *path, const char *model,
+                                const struct body_node *v, char err[ERR_MAX])
+{
+    const struct body_node *search = body_get(v, "/" PRICING_SEARCH "/search_context_size_medium");
+    bool google = pricing_google(model, v);
+    const char *unit = body_str(v, "/web_search_billing_unit");
+    double usd = 0;
+    enum body_type ty = body_type(search);
+    bool priced = ty != BODY_NULL && ty != BODY_ABSENT;
+    if (priced && pricing_value(search, &usd) < 0)
+        return err_set(err, -EINVAL,
+                       "prices %s: model \"%.128s\": " PRICING_SEARCH
+                       ".search_context_size_medium is not a non-negative number",
+                       path, model);
+    if (!priced && google)
+        usd = PRICING_GOOGLE_SEARCH;
+    /* xAI: the first positive of medium, low, high, else LiteLLM's default. */
+    const char *provider = body_str(v, "/litellm_provider");
+    bool xai = provider && strcmp(provider, "xai") == 0;
+    if (xai) {
+        static const char *const sizes[] = {"/" PRICING_SEARCH "/search_context_size_medium",
+                                            "/" PRICING_SEARCH "/search_context_size_low",
+                                            "/" PRICING_SEARCH "/search_context_size_high"};
+        usd = PRICING_XAI_SEARCH;
+        for (size_t i = 0; i < PRICING_N(sizes); i++) {
+            double d = 0;
+            if (pricing_value(body_get(v, sizes[i]), &d) == 0 && d > 0) {
+                usd = d;
+                break;
+            }
+        }
+    }
+    if (((priced || google || xai) && pricing_add_rate(t, PRICING_SEARCH, usd) < 0) ||
+        (google && !(unit && strcmp(unit, "per_query") == 0) &&
+         pricing_add_rate(t, PRICING_PER_PROMPT, 1) < 0))
+        return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    return 0;
+}
+
+/* A tiered_pricing list (Alibaba's Model Studio and others: one tier, chosen
+ * by the prompt's size, prices the whole request): each tier with a valid
+ * "range": [start, end] is kept as the rates "tiered_pricing.<i>.range_start",
+ * ".range_end" and ".<key>" for its per-token keys. Returns the number of
+ * tiers kept with an input price, or -EINVAL / -ENOMEM with err set. */
+static int pricing_tier_rates(struct pricing *t, const char *path, const char *model,
+                              const struct body_node *v, char err[ERR_MAX])
+{
+    const struct body_node *tiers = body_get(v, "/tiered_pricing");
+    int priced = 0;
+    for (size_t i = 0, kept = 0; i < body_array_len(tiers); i++) {
+        const struct body_node *tier = body_array_at(tiers, i);
+        const struct body_node *range = body_get(tier, "/range");
+        double lo = 0, hi = 0;
+        if (body_array_len(range) != 2 || body_num(body_array_at(range, 0), "", &lo) < 0 ||
+            body_num(body_array_at(range, 1), "", &hi) < 0)
+            continue; /* LiteLLM ignores a tier without a usable range */
+        char key[PRICING_KEY_MAX * 2];
+        snprintf(key, sizeof(key), PRICING_TIER_FMT "range_start", kept);
+        int rc = pricing_add_rate(t, key, lo);
+        snprintf(key, sizeof(key), PRICING_TIER_FMT "range_end", kept);
+        if (rc < 0 || pricing_add_rate(t, key, hi) < 0)
+            return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+        for (size_t k = 0; k < body_object_len(tier); k++) {
+            const char *name = body_object_key(tier, k);
+            double usd = 0;
+            if (!pricing_kept_key(name) || body_type(body_object_value(tier, k)) == BODY_NULL)
+                continue;
+            if (strlen(name) >= PRICING_KEY_MAX ||
+                pricing_value(body_object_value(tier, k), &usd) < 0)
+                return err_set(err, -EINVAL,
+                               "prices %s: model \"%.128s\": tiered_pricing[%zu].%.100s is not a "
+                               "non-negative number",
+                               path, model, i, name);
+            snprintf(key, sizeof(key), PRICING_TIER_FMT "%s", kept, name);
+            if (pricing_add_rate(t, key, usd) < 0)
+                return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+            priced += strcmp(name, "input_cost_per_token") == 0;
+        }
+        kept++;
+    }
+    return priced;
+}
+
+/* One model of the LiteLLM file: its kept rates are appended. Entries
+ * without a per-token input or output price, flat or in a range tier
+ * (images, audio seconds, the sample_spec documentation entry), are
+ * skipped: they cannot price a token count. Returns 0, 1 (skipped) or
+ * -EINVAL / -ENOMEM with err set. */
+static int pricing_file_entry(struct pricing *t, const char *path, const char *model,
+                              const struct body_node *v, char err[ERR_MAX])
+{
     if (strcmp(model, "sample_spec") == 0 || body_type(v) != BODY_OBJECT)
         return 1;
-    for (size_t i = 0; i < PRICING_NKEYS; i++) {
-        char ptr[80];
-        snprintf(ptr, sizeof(ptr), "/%s", pricing_file_keys[i].key);
-        double d = 0;
-        int rc = body_num(v, ptr, &d);
-        if (rc == -ENOENT)
-            continue;
-        if (rc < 0 || d < 0) {
-            snprintf(err, ERR_MAX, "prices %s: model \"%.128s\": %s is not a non-negative number",
-                     path, model, pricing_file_keys[i].key);
-            return -EINVAL;
-        }
-        *pricing_field(p, i) = d;
+    size_t first = t->nrates;
+    size_t n = body_object_len(v);
+    int tiers = pricing_tier_rates(t, path, model, v, err), rc;
+    if (tiers < 0)
+        return tiers;
+    if (tiers == 0 && !body_has(v, "/input_cost_per_token") &&
+        !body_has(v, "/output_cost_per_token")) {
+        t->nrates = first;
+        return 1;
     }
-    return isnan(p->input) && isnan(p->output) ? 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = body_object_key(v, i);
+        const struct body_node *val = body_object_value(v, i);
+        double usd = 0;
+        if (!pricing_kept_key(key) || body_type(val) == BODY_NULL)
+            continue;
+        if (strlen(key) >= PRICING_KEY_MAX || pricing_value(val, &usd) < 0)
+            return err_set(err, -EINVAL,
+                           "prices %s: model \"%.128s\": %.160s is not a non-negative number", path,
+                           model, key);
+        if (pricing_add_rate(t, key, usd) < 0)
+            return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    }
+    if ((rc = pricing_search_rates(t, path, model, v, err)) < 0)
+        return rc;
+    const char *provider = body_str(v, "/litellm_provider");
+    unsigned flags = !provider                               ? 0
+                     : strcmp(provider, "xai") == 0          ? PRICING_F_XAI
+                     : strcmp(provider, "fireworks_ai") == 0 ? PRICING_F_FIREWORKS
+                                                             : 0;
+    if (tiers > 0)
+        flags |= PRICING_F_TIERS;
+    if (pricing_put(t, model, first, flags) < 0)
+        return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    return 0;
 }
 
 static int pricing_load_file(struct pricing *t, const char *path, char err[ERR_MAX])
@@ -204,29 +372,22 @@ static int pricing_load_file(struct pricing *t, const char *path, char err[ERR_M
         goto out;
     char perr[ERR_MAX];
     if ((rc = body_parse(b.data ? b.data : "", b.len, &doc, perr)) < 0) {
-        snprintf(err, ERR_MAX, "prices %.300s: %.700s", path, perr);
+        err_set(err, rc, "prices %.300s: %.700s", path, perr);
         goto out;
     }
     const struct body_node *root = body_root(doc);
     if (body_type(root) != BODY_OBJECT) {
-        snprintf(err, ERR_MAX,
-                 "prices %s: not a JSON object keyed by model name (LiteLLM's "
-                 "model_prices_and_context_window.json format)",
-                 path);
-        rc = -EINVAL;
+        rc = err_set(err, -EINVAL,
+                     "prices %s: not a JSON object keyed by model name (LiteLLM's "
+                     "model_prices_and_context_window.json format)",
+                     path);
         goto out;
     }
     size_t n = body_object_len(root);
     for (size_t i = 0; i < n; i++) {
-        const char *model = body_object_key(root, i);
-        struct pricing_price p;
-        rc = pricing_file_entry(path, model, body_object_value(root, i), &p, err);
+        rc = pricing_file_entry(t, path, body_object_key(root, i), body_object_value(root, i), err);
         if (rc < 0)
             goto out;
-        if (rc == 0 && (rc = pricing_put(t, model, &p)) < 0) {
-            snprintf(err, ERR_MAX, "prices %s: out of memory", path);
-            goto out;
-        }
     }
     rc = 0;
 out:
@@ -235,12 +396,27 @@ out:
     return rc;
 }
 
-/* Parses one [prices] override: "input=1.5e-7 output=6e-7 cache_read=7.5e-8". */
-static int pricing_parse_override(const struct config_kv *kv, struct pricing_price *p,
-                                  char err[ERR_MAX])
+/* The LiteLLM key an override NAME stands for: a short name, or a key the
+ * table keeps, given as is. NULL when it is neither. */
+static const char *pricing_override_key(const char *s, size_t n, char key[PRICING_KEY_MAX])
 {
-    pricing_price_init(p);
+    for (size_t i = 0; i < PRICING_N(pricing_short_names); i++)
+        if (strlen(pricing_short_names[i].name) == n &&
+            memcmp(pricing_short_names[i].name, s, n) == 0)
+            return pricing_short_names[i].key;
+    if (n >= PRICING_KEY_MAX)
+        return NULL;
+    memcpy(key, s, n);
+    key[n] = '\0';
+    return pricing_kept_key(key) || strcmp(key, PRICING_SEARCH) == 0 ? key : NULL;
+}
+
+/* Parses one [prices] override ("input=1.5e-7 output=6e-7 cache_read=7.5e-8")
+ * into rates appended to the table. */
+static int pricing_parse_override(struct pricing *t, const struct config_kv *kv, char err[ERR_MAX])
+{
     const char *s = kv->value;
+    bool base = false;
     while (*s) {
         while (*s == ' ' || *s == '\t' || *s == ',')
             s++;
@@ -248,24 +424,18 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
             break;
         size_t len = strcspn(s, " \t,");
         const char *eq = memchr(s, '=', len);
-        if (!eq) {
-            snprintf(err, ERR_MAX, "%s: [prices] %.128s: \"%.*s\" is not NAME=USD_PER_TOKEN",
-                     kv->origin, kv->key, (int)(len > 64 ? 64 : len), s);
-            return -EINVAL;
-        }
+        if (!eq)
+            return err_set(err, -EINVAL, "%s: [prices] %.128s: \"%.*s\" is not NAME=USD_PER_TOKEN",
+                           kv->origin, kv->key, (int)(len > 64 ? 64 : len), s);
         size_t nlen = (size_t)(eq - s);
-        size_t i = 0;
-        for (; i < PRICING_NKEYS; i++)
-            if (strlen(pricing_override_names[i]) == nlen &&
-                memcmp(pricing_override_names[i], s, nlen) == 0)
-                break;
-        if (i == PRICING_NKEYS) {
-            snprintf(err, ERR_MAX,
-                     "%s: [prices] %.128s: unknown price \"%.*s\" (expected input, output, "
-                     "cache_read, cache_write, cache_write_1h or reasoning)",
-                     kv->origin, kv->key, (int)(nlen > 64 ? 64 : nlen), s);
-            return -EINVAL;
-        }
+        char keybuf[PRICING_KEY_MAX];
+        const char *key = pricing_override_key(s, nlen, keybuf);
+        if (!key)
+            return err_set(err, -EINVAL,
+                           "%s: [prices] %.128s: unknown price \"%.*s\" (expected input, output, "
+                           "cache_read, cache_write, cache_write_1h, reasoning or a LiteLLM "
+                           "per-token key)",
+                           kv->origin, kv->key, (int)(nlen > 64 ? 64 : nlen), s);
         char num[64];
         size_t vlen = len - nlen - 1;
         char *end = NULL;
@@ -278,21 +448,26 @@ static int pricing_parse_override(const struct config_kv *kv, struct pricing_pri
             if (errno || *end || end == num)
                 d = NAN;
         }
-        if (!isfinite(d) || d < 0) {
-            snprintf(err, ERR_MAX,
-                     "%s: [prices] %.128s: %s: expected a non-negative number of USD per token",
-                     kv->origin, kv->key, pricing_override_names[i]);
-            return -EINVAL;
-        }
-        *pricing_field(p, i) = d;
+        if (!isfinite(d) || d < 0)
+            return err_set(err, -EINVAL,
+                           "%s: [prices] %.128s: %.*s: expected a non-negative number of USD per "
+                           "token",
+                           kv->origin, kv->key, (int)(nlen > 64 ? 64 : nlen), s);
+        if (pricing_add_rate(t, key, d) < 0)
+            return err_set(err, -ENOMEM, "%s: out of memory", kv->origin);
+        base = base || strcmp(key, "input_cost_per_token") == 0 ||
+               strcmp(key, "output_cost_per_token") == 0;
         s += len;
     }
-    if (isnan(p->input) && isnan(p->output)) {
-        snprintf(err, ERR_MAX, "%s: [prices] %.128s: give at least input= or output=", kv->origin,
-                 kv->key);
-        return -EINVAL;
-    }
+    if (!base)
+        return err_set(err, -EINVAL,
+                       "%s: [prices] %.128s: give at least input= or output=", kv->origin, kv->key);
     return 0;
+}
+
+const char *pricing_default_path(void)
+{
+    return TOKENMETER_DATADIR "/model_prices.json";
 }
 
 int pricing_load(const char *path, const struct config_kv_list *overrides, struct pricing **out,
@@ -301,23 +476,30 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
     int rc = 0;
     struct pricing *t = calloc(1, sizeof(*t));
     *out = NULL;
-    if (!t) {
-        snprintf(err, ERR_MAX, "prices: out of memory");
-        return -ENOMEM;
+    if (!t)
+        return err_set(err, -ENOMEM, "prices: out of memory");
+    buf_init(&t->text, 2 * PRICING_FILE_MAX);
+    map_init(&t->index);
+    map_init(&t->warned);
+    /* No [ingest] prices: the shipped snapshot, when it is installed. */
+    struct stat st;
+    if (!path && stat(pricing_default_path(), &st) == 0)
+        path = pricing_default_path();
+    if (path && *path) {
+        if ((rc = pricing_load_file(t, path, err)) < 0)
+            goto out;
+        if (!(t->path = strdup(path))) {
+            rc = err_set(err, -ENOMEM, "prices: out of memory");
+            goto out;
+        }
     }
-    if ((rc = pricing_index(t)) < 0) {
-        snprintf(err, ERR_MAX, "prices: out of memory");
-        goto out;
-    }
-    if (path && *path && (rc = pricing_load_file(t, path, err)) < 0)
-        goto out;
     for (size_t i = 0; overrides && i < overrides->len; i++) {
         const struct config_kv *kv = &overrides->items[i];
-        struct pricing_price p;
-        if ((rc = pricing_parse_override(kv, &p, err)) < 0)
+        size_t first = t->nrates;
+        if ((rc = pricing_parse_override(t, kv, err)) < 0)
             goto out;
-        if ((rc = pricing_put(t, kv->key, &p)) < 0) {
-            snprintf(err, ERR_MAX, "%s: out of memory", kv->origin);
+        if ((rc = pricing_put(t, kv->key, first, 0)) < 0) {
+            err_set(err, rc, "%s: out of memory", kv->origin);
             goto out;
         }
     }
@@ -332,36 +514,342 @@ void pricing_free(struct pricing *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
-        free(t->entries[i].name);
-    free(t->entries);
-    free(t->slots);
+    buf_free(&t->text);
+    free(t->rates);
+    free(t->models);
+    map_free(&t->index);
+    map_free(&t->warned);
+    free(t->path);
     free(t);
 }
 
 size_t pricing_count(const struct pricing *t)
 {
-    return t ? t->n : 0;
+    return t ? t->nmodels : 0;
 }
 
-const struct pricing_price *pricing_lookup(const struct pricing *t, const char *model,
-                                           const char *provider)
+const char *pricing_path(const struct pricing *t)
+{
+    return t ? t->path : NULL;
+}
+
+const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,
+                                           const char *provider, enum pricing_via *via)
 {
     if (!t || !model || !*model)
         return NULL;
-    const struct pricing_entry *e = pricing_find(t, model);
-    if (e)
-        return &e->price;
+    const struct pricing_model *m = pricing_find(t, model);
+    enum pricing_via how = PRICING_VIA_EXACT;
     const char *slash = strchr(model, '/');
-    if (slash && slash[1] && (e = pricing_find(t, slash + 1)))
-        return &e->price;
-    if (provider && *provider) {
+    if (!m && slash && slash[1]) {
+        m = pricing_find(t, slash + 1);
+        how = PRICING_VIA_STRIPPED;
+    }
+    if (!m && provider && *provider) {
         char name[PRICING_NAME_MAX];
         int n = snprintf(name, sizeof(name), "%s/%s", provider, model);
-        if (n > 0 && (size_t)n < sizeof(name) && (e = pricing_find(t, name)))
-            return &e->price;
+        if (n > 0 && (size_t)n < sizeof(name))
+            m = pricing_find(t, name);
+        how = PRICING_VIA_PROVIDER;
     }
-    return NULL;
+    if (m && via)
+        *via = how;
+    return m;
+}
+
+const char *pricing_model_name(const struct pricing_model *m)
+{
+    return pricing_text(m->t, m->name);
+}
+
+size_t pricing_model_nrates(const struct pricing_model *m)
+{
+    return m->n;
+}
+
+void pricing_model_rate_at(const struct pricing_model *m, size_t i, const char **key, double *usd)
+{
+    const struct pricing_rate *r = &m->t->rates[m->first + i];
+    *key = pricing_text(m->t, r->key);
+    *usd = r->usd;
+}
+
+int pricing_model_rate(const struct pricing_model *m, const char *key, double *usd)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct pricing_rate *r = &m->t->rates[m->first + i];
+        if (strcmp(pricing_text(m->t, r->key), key) == 0) {
+            *usd = r->usd;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* ---- the cost ------------------------------------------------------------
+ * What follows mirrors LiteLLM's cost calculator (its functions
+ * generic_cost_per_token and batch_cost_calculator; docs/pricing.md states
+ * the rules); the comments name the LiteLLM function each step follows, so
+ * the two can be compared when LiteLLM changes. */
+
+/* The rate of key, or NAN. */
+static double pricing_get(const struct pricing_model *m, const char *key)
+{
+    double v = NAN;
+    return pricing_model_rate(m, key, &v) == 0 ? v : NAN;
+}
+
+static double pricing_or(double a, double b)
+{
+    return isnan(a) ? b : a;
+}
+
+/* get_cost_per_unit: key + service tier suffix, else the key itself. */
+static double pricing_tiered(const struct pricing_model *m, const char *key, const char *sfx)
+{
+    char k[PRICING_KEY_MAX * 2];
+    snprintf(k, sizeof(k), "%s%s", key, sfx);
+    return *sfx ? pricing_or(pricing_get(m, k), pricing_get(m, key)) : pricing_get(m, key);
+}
+
+/* _parse_above_token_threshold: "..._above_200k_tokens..." -> 200000, with
+ * its spelling ("200k") in str. Returns -1 when the key has no threshold. */
+static double pricing_threshold(const char *key, char *str, size_t cap)
+{
+    const char *a = NULL;
+    for (const char *p = strstr(key, "_above_"); p; p = strstr(p + 1, "_above_"))
+        a = p + 7;
+    const char *e = a ? strstr(a, "_tokens") : NULL;
+    if (!e || e == a || (size_t)(e - a) >= cap)
+        return -1;
+    memcpy(str, a, (size_t)(e - a));
+    str[e - a] = '\0';
+    char num[32];
+    size_t n = 0;
+    bool k = false;
+    if (strlen(str) >= sizeof(num))
+        return -1;
+    for (const char *p = str; *p; p++) {
+        if (*p == 'k')
+            k = true;
+        else
+            num[n++] = *p;
+    }
+    num[n] = '\0';
+    char *end = NULL;
+    double v = strtod(num, &end);
+    if (n == 0 || *end || !(v >= 0))
+        return -1;
+    return k ? v * 1000 : v;
+}
+
+static bool pricing_nonstandard(const char *key)
+{
+    for (size_t i = 0; i < PRICING_N(pricing_nonstandard_sfx); i++)
+        if (pricing_ends(key, pricing_nonstandard_sfx[i]))
+            return true;
+    return false;
+}
+
+/* _prompt_exceeds_threshold: above it, or at it where the provider's
+ * thresholds are inclusive. */
+static bool pricing_above(int64_t prompt, double th, bool inclusive)
+{
+    return (double)prompt > th || (inclusive && (double)prompt == th);
+}
+
+/* get_modality_token_cost_key: the key of the highest threshold of `base`
+ * (+ sfx) that `prompt` exceeds, else base + sfx, into out. */
+static void pricing_modality_key(const struct pricing_model *m, const char *base, const char *sfx,
+                                 int64_t prompt, bool inclusive, char *out, size_t cap)
+{
+    char prefix[PRICING_KEY_MAX], tail[PRICING_KEY_MAX], best_str[PRICING_KEY_MAX], str[64];
+    snprintf(prefix, sizeof(prefix), "%s_above_", base);
+    snprintf(tail, sizeof(tail), "_tokens%s", sfx);
+    double best = -1;
+    size_t best_i = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *key = pricing_text(m->t, m->t->rates[m->first + i].key);
+        if (!pricing_starts(key, prefix) ||
+            (!pricing_ends(key, "_tokens") && !pricing_ends(key, tail)))
+            continue;
+        double th = pricing_threshold(key, str, sizeof(str));
+        if (th >= 0 && pricing_above(prompt, th, inclusive) && th > best) {
+            best = th;
+            best_i = i;
+        }
+    }
+    if (best < 0) {
+        snprintf(out, cap, "%s%s", base, sfx);
+        return;
+    }
+    snprintf(best_str, sizeof(best_str), "%s",
+             pricing_text(m->t, m->t->rates[m->first + best_i].key));
+    size_t bl = strlen(best_str), sl = strlen(sfx);
+    if (sl && pricing_ends(best_str, sfx))
+        best_str[bl - sl] = '\0';
+    snprintf(out, cap, "%s%s", best_str, sfx);
+}
+
+/* The suffix of LiteLLM's service tier keys for a provider's service tier
+ * (get_service_tier_cost_key); "" for standard pricing. */
+static const char *pricing_tier_suffix(const char *tier)
+{
+    static const struct {
+        const char *tier, *sfx;
+    } tiers[] = {
+        {"flex", "_flex"},     {"balanced", "_balanced"},   {"priority", "_priority"},
+        {"fast", "_priority"}, {"ultrafast", "_ultrafast"},
+    };
+    for (size_t i = 0; tier && i < PRICING_N(tiers); i++)
+        if (strcasecmp(tier, tiers[i].tier) == 0)
+            return tiers[i].sfx;
+    return "";
+}
+
+/* The counts the cost is made of; absent parts are zero. */
+struct pricing_counts {
+    int64_t prompt, cached, writes, writes_1h;
+    int64_t audio, cached_audio; /* input audio not read from the cache, and read from it */
+    int64_t image;
+    int64_t output, reasoning, out_audio, out_image, searches;
+};
+
+/* The rates of a standard or service-tier request. */
+struct pricing_rates {
+    double input, output, cache_read, cache_write, cache_write_1h;
+};
+
+/* The rate `key` of tier i, or NAN. */
+static double pricing_tier_get(const struct pricing_model *m, size_t i, const char *key)
+{
+    char k[PRICING_KEY_MAX * 2];
+    snprintf(k, sizeof(k), PRICING_TIER_FMT "%s", i, key);
+    return pricing_get(m, k);
+}
+
+/* select_tier_for_input: the tier whose (start, end] holds the prompt, the
+ * lowest start first; above every range, the highest. -1 without tiers, for
+ * an empty prompt, or when the tier has no input price (_select_priced_tier). */
+static long pricing_select_tier(const struct pricing_model *m, int64_t prompt)
+{
+    long match = -1, last = -1;
+    double match_lo = 0, last_lo = 0;
+    if (!(m->flags & PRICING_F_TIERS))
+        return -1;
+    for (size_t i = 0; prompt > 0 && i < PRICING_TIERS_MAX; i++) {
+        double lo = pricing_tier_get(m, i, "range_start"), hi = pricing_tier_get(m, i, "range_end");
+        if (isnan(lo))
+            break;
+        if (last < 0 || lo >= last_lo) {
+            last = (long)i;
+            last_lo = lo;
+        }
+        if (lo < (double)prompt && (double)prompt <= hi && (match < 0 || lo < match_lo)) {
+            match = (long)i;
+            match_lo = lo;
+        }
+    }
+    long tier = match >= 0 ? match : last;
+    return tier >= 0 && !isnan(pricing_tier_get(m, (size_t)tier, "input_cost_per_token")) ? tier
+                                                                                          : -1;
+}
+
+/* _get_tiered_base_costs: one tier prices every token of the request; a
+ * rate the tier lacks is its input rate, except output, which falls back to
+ * the model's own output rate (and without one is missing: LiteLLM bills
+ * it at $0). */
+static struct pricing_rates pricing_tier_rates_of(const struct pricing_model *m, size_t tier)
+{
+    struct pricing_rates r;
+    r.input = pricing_tier_get(m, tier, "input_cost_per_token");
+    r.output = pricing_or(pricing_tier_get(m, tier, "output_cost_per_token"),
+                          pricing_get(m, "output_cost_per_token"));
+    r.cache_read = pricing_or(pricing_tier_get(m, tier, "cache_read_input_token_cost"), r.input);
+    r.cache_write =
+        pricing_or(pricing_tier_get(m, tier, "cache_creation_input_token_cost"), r.input);
+    r.cache_write_1h = pricing_or(
+        pricing_tier_get(m, tier, "cache_creation_input_token_cost_above_1hr"), r.cache_write);
+    return r;
+}
+
+/* _get_token_base_cost: the service tier's rates, then every
+ * *_above_<N>_tokens threshold the prompt exceeds, lowest first, each
+ * overlaying the rates it has. */
+static struct pricing_rates pricing_base_rates(const struct pricing_model *m, const char *sfx,
+                                               int64_t prompt)
+{
+    long tier = pricing_select_tier(m, prompt);
+    if (tier >= 0)
+        return pricing_tier_rates_of(m, (size_t)tier);
+    struct pricing_rates r;
+    r.input = pricing_tiered(m, "input_cost_per_token", sfx);
+    r.output = pricing_tiered(m, "output_cost_per_token", sfx);
+    /* An image model without a text output price bills output as image
+     * tokens. */
+    if (isnan(r.output) || r.output == 0)
+        r.output = pricing_or(pricing_get(m, "output_cost_per_image_token"), r.output);
+    r.cache_write = pricing_tiered(m, "cache_creation_input_token_cost", sfx);
+    r.cache_read = pricing_tiered(m, "cache_read_input_token_cost", sfx);
+    if (isnan(r.cache_read) && (m->flags & PRICING_F_FIREWORKS))
+        r.cache_read = pricing_get(m, "input_cost_per_token") * PRICING_FIREWORKS_READ;
+    char ttl_key[PRICING_KEY_MAX];
+    snprintf(ttl_key, sizeof(ttl_key), "cache_creation_input_token_cost_above_1hr%s", sfx);
+
+    /* Threshold keys, in ascending order of threshold (stable, as Python's
+     * sorted()): standard ones, and those of the request's service tier. */
+    size_t order[256];
+    double ths[256];
+    size_t n = 0;
+    char str[64];
+    for (size_t i = 0; i < m->n && n < PRICING_N(order); i++) {
+        const char *key = pricing_text(m->t, m->t->rates[m->first + i].key);
+        bool fam = false;
+        for (size_t f = 0; f < PRICING_N(pricing_tier_prefixes) && !fam; f++)
+            fam = pricing_starts(key, pricing_tier_prefixes[f]);
+        if (!fam || !strstr(key, "_tokens") ||
+            (pricing_nonstandard(key) && !(*sfx && pricing_ends(key, sfx))))
+            continue;
+        double th = pricing_threshold(key, str, sizeof(str));
+        if (th < 0)
+            continue;
+        size_t j = n++;
+        for (; j > 0 && ths[j - 1] > th; j--) {
+            ths[j] = ths[j - 1];
+            order[j] = order[j - 1];
+        }
+        ths[j] = th;
+        order[j] = i;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!pricing_above(prompt, ths[k], m->flags & PRICING_F_XAI))
+            continue;
+        pricing_threshold(pricing_text(m->t, m->t->rates[m->first + order[k]].key), str,
+                          sizeof(str));
+        char key[PRICING_KEY_MAX];
+        snprintf(key, sizeof(key), "input_cost_per_token_above_%s_tokens", str);
+        r.input = pricing_or(pricing_tiered(m, key, sfx), r.input);
+        snprintf(key, sizeof(key), "output_cost_per_token_above_%s_tokens", str);
+        r.output = pricing_or(pricing_tiered(m, key, sfx), r.output);
+        snprintf(key, sizeof(key), "cache_creation_input_token_cost_above_%s_tokens", str);
+        r.cache_write = pricing_or(pricing_tiered(m, key, sfx), r.cache_write);
+        snprintf(key, sizeof(key), "cache_read_input_token_cost_above_%s_tokens", str);
+        r.cache_read = pricing_or(pricing_tiered(m, key, sfx), r.cache_read);
+        snprintf(key, sizeof(key), "cache_creation_input_token_cost_above_1hr_above_%s_tokens%s",
+                 str, sfx);
+        if (!isnan(pricing_get(m, key)))
+            snprintf(ttl_key, sizeof(ttl_key), "%s", key);
+    }
+    /* A provider that publishes no cache price bills cached tokens as input. */
+    r.cache_read = pricing_or(r.cache_read, r.input);
+    r.cache_write = pricing_or(r.cache_write, r.input);
+    double ttl = pricing_get(m, ttl_key);
+    if (isnan(ttl) && *sfx && pricing_ends(ttl_key, sfx)) {
+        ttl_key[strlen(ttl_key) - strlen(sfx)] = '\0';
+        ttl = pricing_get(m, ttl_key);
+    }
+    r.cache_write_1h = pricing_or(ttl, r.cache_write);
+    return r;
 }
 
 /* Adds count x price to *sum, or records that the price is missing. */
@@ -378,9 +866,208 @@ static void pricing_part(int64_t count, double price, const char *what, double *
     *sum += (double)count * price;
 }
 
-static double pricing_or(double a, double b)
+/* _modality_token_cost: audio / image prompt tokens at their own rate,
+ * else at the (tiered) input rate. */
+static double pricing_modality_rate(const struct pricing_model *m, const char *base,
+                                    const char *sfx, int64_t prompt, double input)
 {
-    return isnan(a) ? b : a;
+    char key[PRICING_KEY_MAX * 2];
+    pricing_modality_key(m, base, sfx, prompt, m->flags & PRICING_F_XAI, key, sizeof(key));
+    double v = pricing_get(m, key);
+    if (isnan(v) && *sfx && pricing_ends(key, sfx)) {
+        key[strlen(key) - strlen(sfx)] = '\0';
+        v = pricing_get(m, key);
+    }
+    return pricing_or(v, input);
+}
+
+/* _resolve_reasoning_token_cost. */
+static double pricing_reasoning_rate(const struct pricing_model *m, const char *sfx, int64_t prompt,
+                                     double output)
+{
+    /* _get_tiered_reasoning_rate */
+    long tier = pricing_select_tier(m, prompt);
+    if (tier >= 0) {
+        double reasoning = pricing_tier_get(m, (size_t)tier, "output_cost_per_reasoning_token");
+        double out = pricing_tier_get(m, (size_t)tier, "output_cost_per_token");
+        if (!isnan(reasoning) || !isnan(out))
+            return pricing_or(reasoning, out);
+    }
+    char key[PRICING_KEY_MAX];
+    snprintf(key, sizeof(key), "output_cost_per_reasoning_token%s", sfx);
+    double v = pricing_get(m, key);
+    if (!isnan(v))
+        return v;
+    snprintf(key, sizeof(key), "output_cost_per_token%s", sfx);
+    if (*sfx && !isnan(pricing_get(m, key)))
+        return output;
+    return pricing_or(pricing_get(m, "output_cost_per_reasoning_token"), output);
+}
+
+/* generic_cost_per_token for a standard or service-tier request. */
+static double pricing_standard(const struct pricing_model *m, const struct pricing_counts *c,
+                               const char *sfx, const char **miss)
+{
+    struct pricing_rates r = pricing_base_rates(m, sfx, c->prompt);
+    double sum = 0;
+    /* Prompt: cache hits and writes first; audio and image tokens take
+     * what is left of the uncached part, text the rest. */
+    int64_t uncached = c->prompt - c->cached - c->writes;
+    uncached = uncached > 0 ? uncached : 0;
+    int64_t audio = c->audio, image = c->image, text;
+    if ((c->cached > 0 || c->writes > 0) &&
+        c->cached + c->audio + c->writes + c->image > c->prompt) {
+        audio = audio < uncached ? audio : uncached;
+        image = image < uncached - audio ? image : uncached - audio;
+        text = uncached - audio - image;
+    } else {
+        text = c->prompt - c->cached - c->audio - c->writes - c->image;
+        text = text > 0 ? text : 0;
+    }
+    pricing_part(text, r.input, "input", &sum, miss);
+    /* _calculate_cache_read_cost: cached audio at its own rate. */
+    pricing_part(c->cached - c->cached_audio, r.cache_read, "cache_read", &sum, miss);
+    pricing_part(
+        c->cached_audio,
+        pricing_or(pricing_tiered(m, "cache_read_input_audio_token_cost", sfx), r.cache_read),
+        "cache_read_audio", &sum, miss);
+    if (audio > 0)
+        pricing_part(
+            audio, pricing_modality_rate(m, "input_cost_per_audio_token", sfx, c->prompt, r.input),
+            "input_audio", &sum, miss);
+    if (image > 0)
+        pricing_part(image, pricing_modality_rate(m, "input_cost_per_image_token", sfx, 0, r.input),
+                     "input_image", &sum, miss);
+    pricing_part(c->writes - c->writes_1h, r.cache_write, "cache_write", &sum, miss);
+    pricing_part(c->writes_1h, r.cache_write_1h, "cache_write_1h", &sum, miss);
+    /* Completion: without a breakdown every token is text. */
+    bool breakdown =
+        !(m->flags & PRICING_F_XAI) && (c->reasoning > 0 || c->out_audio > 0 || c->out_image > 0);
+    int64_t out_text = c->output;
+    if (breakdown) {
+        out_text = c->output - c->reasoning - c->out_audio - c->out_image;
+        out_text = out_text > 0 ? out_text : 0;
+    }
+    pricing_part(out_text, r.output, "output", &sum, miss);
+    if (breakdown) {
+        pricing_part(c->out_audio,
+                     pricing_or(pricing_get(m, "output_cost_per_audio_token"), r.output),
+                     "output_audio", &sum, miss);
+        pricing_part(c->reasoning, pricing_reasoning_rate(m, sfx, c->prompt, r.output), "reasoning",
+                     &sum, miss);
+        pricing_part(c->out_image,
+                     pricing_or(pricing_tiered(m, "output_cost_per_image_token", sfx), r.output),
+                     "output_image", &sum, miss);
+    }
+    return sum;
+}
+
+/* _batch_rate_for_prefix: prefix_above_<N>_tokens_batches for the highest
+ * threshold the prompt exceeds, else prefix_batches. */
+static double pricing_batch_rate(const struct pricing_model *m, const char *prefix, int64_t prompt)
+{
+    char p[PRICING_KEY_MAX], flat[PRICING_KEY_MAX], str[64];
+    snprintf(p, sizeof(p), "%s_above_", prefix);
+    snprintf(flat, sizeof(flat), "%s" PRICING_BATCH_SFX, prefix);
+    double best = -1, rate = NAN;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct pricing_rate *r = &m->t->rates[m->first + i];
+        const char *key = pricing_text(m->t, r->key);
+        /* ^prefix_above_(\d+k?)_tokens_batches$, as LiteLLM matches it */
+        const char *d = key + strlen(p);
+        if (!pricing_starts(key, p) || !*d || strspn(d, "0123456789") == 0)
+            continue;
+        d += strspn(d, "0123456789");
+        d += *d == 'k';
+        if (strcmp(d, "_tokens" PRICING_BATCH_SFX) != 0)
+            continue;
+        double th = pricing_threshold(key, str, sizeof(str));
+        if (th >= 0 && pricing_above(prompt, th, m->flags & PRICING_F_XAI) && th > best) {
+            best = th;
+            rate = r->usd;
+        }
+    }
+    return pricing_or(rate, pricing_get(m, flat));
+}
+
+/* LiteLLM's _batch_rate: a modality's batch rate, else fallback. */
+static double pricing_batch_modality(const struct pricing_model *m, const char *base,
+                                     int64_t prompt, double fallback)
+{
+    char key[PRICING_KEY_MAX * 2], plain[PRICING_KEY_MAX];
+    pricing_modality_key(m, base, PRICING_BATCH_SFX, prompt, false, key, sizeof(key));
+    snprintf(plain, sizeof(plain), "%s" PRICING_BATCH_SFX, base);
+    return pricing_or(pricing_or(pricing_get(m, key), pricing_get(m, plain)), fallback);
+}
+
+/* batch_cost_calculator: Batch API results bill at the *_batches rates, or
+ * at half the standard rates where the table has none. */
+static double pricing_batch(const struct pricing_model *m, const struct pricing_counts *c,
+                            const char **miss)
+{
+    double sum = 0;
+    double input = pricing_batch_rate(m, "input_cost_per_token", c->prompt);
+    double std_input = pricing_get(m, "input_cost_per_token");
+    if (!isnan(input)) {
+        double batch_read = pricing_batch_rate(m, "cache_read_input_token_cost", c->prompt);
+        double read = batch_read;
+        if (isnan(read)) {
+            char key[PRICING_KEY_MAX * 2];
+            pricing_modality_key(m, "cache_read_input_token_cost", "", c->prompt, false, key,
+                                 sizeof(key));
+            read = pricing_get(m, key);
+        }
+        double write = pricing_batch_rate(m, "cache_creation_input_token_cost", c->prompt);
+        double write_1h =
+            pricing_batch_rate(m, "cache_creation_input_token_cost_above_1hr", c->prompt);
+        /* Cache reads without any read price, and writes without any write
+         * price, are billed as input text. */
+        int64_t cached = isnan(read) ? 0 : c->cached;
+        bool bills_writes = !isnan(write) || !isnan(write_1h);
+        int64_t writes = bills_writes ? c->writes : 0;
+        int64_t text = c->prompt - c->audio - c->image - cached - writes;
+        pricing_part(text > 0 ? text : 0, input, "input", &sum, miss);
+        pricing_part(c->audio,
+                     pricing_batch_modality(m, "input_cost_per_audio_token", c->prompt, input),
+                     "input_audio", &sum, miss);
+        pricing_part(c->image, pricing_batch_modality(m, "input_cost_per_image_token", 0, input),
+                     "input_image", &sum, miss);
+        int64_t cached_audio = isnan(read) ? 0 : c->cached_audio;
+        pricing_part(cached - cached_audio, read, "cache_read", &sum, miss);
+        /* _cached_audio_batch_fallback */
+        double audio_read = batch_read;
+        if (isnan(audio_read)) {
+            char key[PRICING_KEY_MAX * 2];
+            pricing_modality_key(m, "cache_read_input_audio_token_cost", "", c->prompt, false, key,
+                                 sizeof(key));
+            audio_read = pricing_or(pricing_get(m, key), pricing_or(read, 0));
+        }
+        pricing_part(
+            cached_audio,
+            pricing_batch_modality(m, "cache_read_input_audio_token_cost", c->prompt, audio_read),
+            "cache_read_audio", &sum, miss);
+        write = pricing_or(write, input);
+        pricing_part(writes - c->writes_1h, write, "cache_write", &sum, miss);
+        pricing_part(bills_writes ? c->writes_1h : 0, pricing_or(write_1h, write), "cache_write_1h",
+                     &sum, miss);
+    } else {
+        double read = pricing_get(m, "cache_read_input_token_cost");
+        double write = pricing_or(pricing_get(m, "cache_creation_input_token_cost"), std_input);
+        pricing_part(c->prompt - c->cached - c->writes, std_input / 2, "input", &sum, miss);
+        /* LiteLLM bills cache reads of a model without a cache read price
+         * at nothing here; tokenmeter does the same, it is LiteLLM's rule. */
+        pricing_part(c->cached, pricing_or(read, 0) / 2, "cache_read", &sum, miss);
+        pricing_part(c->writes, write / 2, "cache_write", &sum, miss);
+    }
+    double out = pricing_or(pricing_batch_rate(m, "output_cost_per_token", c->prompt),
+                            pricing_get(m, "output_cost_per_token") / 2);
+    double out_image =
+        pricing_or(pricing_get(m, "output_cost_per_image_token" PRICING_BATCH_SFX),
+                   pricing_or(pricing_get(m, "output_cost_per_image_token") / 2, out));
+    int64_t image = c->out_image < c->output ? c->out_image : c->output;
+    pricing_part(c->output - image, out, "output", &sum, miss);
+    pricing_part(image, out_image, "output_image", &sum, miss);
+    return sum;
 }
 
 static int64_t pricing_known(int64_t v)
@@ -388,30 +1075,46 @@ static int64_t pricing_known(int64_t v)
     return v == EVENT_ABSENT ? 0 : v;
 }
 
-int pricing_cost(const struct pricing_price *p, const struct event *ev, double *usd,
+int pricing_cost(const struct pricing_model *m, const struct event *ev, double *usd,
                  const char **missing)
 {
     const char *miss = NULL;
-    /* Absent means unknown, not zero (SPEC 3): a cost from half the counts
-     * would look complete while it is not. */
+    /* Absent means unknown, not zero: a cost from half the counts would
+     * look complete while it is not. */
     if (ev->input_tokens == EVENT_ABSENT || ev->output_tokens == EVENT_ABSENT)
         return -ENODATA;
-    int64_t cached = pricing_known(ev->cached_input_tokens);
-    int64_t writes = pricing_known(ev->cache_write_tokens);
-    int64_t writes_1h = pricing_known(ev->cache_write_1h_tokens);
-    int64_t reasoning = pricing_known(ev->reasoning_tokens);
-    int64_t input = pricing_known(ev->input_tokens);
-    int64_t output = pricing_known(ev->output_tokens);
     /* The pipeline has checked that the parts fit inside their totals. */
-    double cache_write = pricing_or(p->cache_write, p->input);
-    double sum = 0;
-    pricing_part(input - cached - writes, p->input, "input", &sum, &miss);
-    pricing_part(cached, pricing_or(p->cache_read, p->input), "cache_read", &sum, &miss);
-    pricing_part(writes - writes_1h, cache_write, "cache_write", &sum, &miss);
-    pricing_part(writes_1h, pricing_or(p->cache_write_1h, cache_write), "cache_write_1h", &sum,
-                 &miss);
-    pricing_part(output - reasoning, p->output, "output", &sum, &miss);
-    pricing_part(reasoning, pricing_or(p->reasoning, p->output), "reasoning", &sum, &miss);
+    struct pricing_counts c = {
+        .prompt = ev->input_tokens,
+        .cached = pricing_known(ev->cached_input_tokens),
+        .writes = pricing_known(ev->cache_write_tokens),
+        .writes_1h = pricing_known(ev->cache_write_1h_tokens),
+        .audio = pricing_known(ev->input_audio_tokens),
+        .cached_audio = pricing_known(ev->cached_input_audio_tokens),
+        .image = pricing_known(ev->input_image_tokens),
+        .output = ev->output_tokens,
+        .reasoning = pricing_known(ev->reasoning_tokens),
+        .out_audio = pricing_known(ev->output_audio_tokens),
+        .out_image = pricing_known(ev->output_image_tokens),
+        .searches = pricing_known(ev->web_search_requests),
+    };
+    /* parse_prompt_tokens_details: cached audio is part of the cache hits
+     * and leaves the audio count. */
+    c.cached_audio = c.cached_audio < c.cached ? c.cached_audio : c.cached;
+    c.audio = c.audio > c.cached_audio ? c.audio - c.cached_audio : 0;
+    bool batch = ev->service_tier && strcasecmp(ev->service_tier, "batch") == 0;
+    double sum = batch ? pricing_batch(m, &c, &miss)
+                       : pricing_standard(m, &c,
+                                          m->flags & PRICING_F_FIREWORKS
+                                              ? ""
+                                              : pricing_tier_suffix(ev->service_tier),
+                                          &miss);
+    /* Web search is billed per search at the default context size; a table
+     * without a search price leaves the event unpriced (LiteLLM would add
+     * nothing). */
+    if (c.searches > 0 && !isnan(pricing_get(m, PRICING_PER_PROMPT)))
+        c.searches = 1;
+    pricing_part(c.searches, pricing_get(m, PRICING_SEARCH), "web_search", &sum, &miss);
     if (missing)
         *missing = miss;
     if (miss)
@@ -425,25 +1128,17 @@ int pricing_cost(const struct pricing_price *p, const struct event *ev, double *
 /* True the first time `model` is seen here (and remembered). */
 static bool pricing_first_warning(struct pricing *t, const char *model)
 {
-    uint64_t h = pricing_hash(model);
-    size_t mask = PRICING_WARN_SLOTS - 1;
-    for (size_t i = (size_t)h & mask, k = 0; k < PRICING_WARN_SLOTS; i = (i + 1) & mask, k++) {
-        if (t->warned[i] == h)
-            return false;
-        if (t->warned[i] == 0) {
-            /* Keep a quarter free so probes stay short. */
-            if (t->nwarned >= PRICING_WARN_SLOTS * 3 / 4)
-                break;
-            t->warned[i] = h;
-            t->nwarned++;
-            return true;
-        }
-    }
+    uint64_t h = map_hash_str(MAP_HASH_INIT, model);
+    size_t it = map_first(&t->warned, h);
+    if (map_next(&t->warned, h, &it) != MAP_NONE)
+        return false;
+    if (t->warned.len < PRICING_WARN_MAX && map_insert(&t->warned, h, t->warned.len) == 0)
+        return true;
     if (!t->warned_overflow) {
         t->warned_overflow = true;
         log_warn("more than %d models without a price; further ones are not named (the "
                  "unpriced counter still counts them)",
-                 PRICING_WARN_SLOTS * 3 / 4);
+                 PRICING_WARN_MAX);
     }
     return false;
 }
@@ -451,10 +1146,10 @@ static bool pricing_first_warning(struct pricing *t, const char *model)
 void pricing_apply(struct pricing *t, struct event *ev)
 {
     const char *model = ev->model ? ev->model : "";
-    const struct pricing_price *p = pricing_lookup(t, ev->model, ev->provider);
+    const struct pricing_model *m = pricing_lookup(t, ev->model, ev->provider, NULL);
     const char *missing = NULL;
     double usd = 0;
-    int rc = p ? pricing_cost(p, ev, &usd, &missing) : -ENOENT;
+    int rc = m ? pricing_cost(m, ev, &usd, &missing) : -ENOENT;
     if (rc == 0) {
         ev->cost_usd = usd;
         ev->cost_source = EVENT_COST_COMPUTED;
@@ -464,7 +1159,7 @@ void pricing_apply(struct pricing *t, struct event *ev)
     ev->cost_source = EVENT_COST_UNPRICED;
     if (rc == -ENODATA || !t || !pricing_first_warning(t, model))
         return;
-    if (!p)
+    if (!m)
         log_warn("no price for model \"%.200s\" (provider %.64s): its events are written with "
                  "cost_source=\"unpriced\"; add it to the prices file or [prices]",
                  model, ev->provider ? ev->provider : "unknown");

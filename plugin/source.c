@@ -21,8 +21,10 @@ static const struct source *const source_registry[] = {
     &source_openai_responses_stream,
     &source_openai_embeddings,
     &source_openrouter_embeddings,
+    &source_openai_batch,
     &source_anthropic,
     &source_anthropic_stream,
+    &source_anthropic_batch,
     &source_litellm_spend_log,
     &source_litellm_v1,
     &source_cloudflare_logpush,
@@ -199,6 +201,11 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
         {"/output_tokens", offsetof(struct event, output_tokens)},
         {"/completion_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
         {"/output_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        /* Audio and image parts bill at their own prices (docs/pricing.md). */
+        {"/prompt_tokens_details/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {"/prompt_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
+        {"/input_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
+        {"/completion_tokens_details/audio_tokens", offsetof(struct event, output_audio_tokens)},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         int64_t *dst = (int64_t *)((char *)ev + map[i].off);

@@ -61,6 +61,15 @@ static void kvs_init(struct kvs *k, const char *const *pairs)
     k->list = (struct config_kv_list){k->items, n, n};
 }
 
+/* The rate of LiteLLM key `key` of m, NAN when it has none. */
+static double rate(const struct pricing_model *m, const char *key)
+{
+    double v = NAN;
+    ck_assert_ptr_nonnull(m);
+    pricing_model_rate(m, key, &v);
+    return v;
+}
+
 static struct pricing *load_ok(const char *file, const struct config_kv_list *ov)
 {
     char err[ERR_MAX] = "";
@@ -87,17 +96,18 @@ START_TEST(example_file_loads_per_token_models_only)
     struct pricing *t = load_ok(example_prices(), NULL);
     /* sample_spec (documentation) and dall-e-3 (per pixel) are skipped. */
     ck_assert_uint_eq(pricing_count(t), 6);
-    ck_assert_ptr_null(pricing_lookup(t, "sample_spec", NULL));
-    ck_assert_ptr_null(pricing_lookup(t, "dall-e-3", NULL));
-    const struct pricing_price *p = pricing_lookup(t, "gpt-4o-mini", NULL);
+    ck_assert_ptr_null(pricing_lookup(t, "sample_spec", NULL, NULL));
+    ck_assert_ptr_null(pricing_lookup(t, "dall-e-3", NULL, NULL));
+    const struct pricing_model *p = pricing_lookup(t, "gpt-4o-mini", NULL, NULL);
     ck_assert_ptr_nonnull(p);
-    ck_assert_double_eq(p->input, 1.5e-07);
-    ck_assert_double_eq(p->output, 6e-07);
-    ck_assert_double_eq(p->cache_read, 7.5e-08);
-    ck_assert(isnan(p->cache_write) && isnan(p->reasoning));
-    p = pricing_lookup(t, "claude-sonnet-4-20250514", NULL);
-    ck_assert_double_eq(p->cache_write, 3.75e-06);
-    ck_assert_double_eq(p->cache_write_1h, 6e-06);
+    ck_assert_double_eq(rate(p, "input_cost_per_token"), 1.5e-07);
+    ck_assert_double_eq(rate(p, "output_cost_per_token"), 6e-07);
+    ck_assert_double_eq(rate(p, "cache_read_input_token_cost"), 7.5e-08);
+    ck_assert(isnan(rate(p, "cache_creation_input_token_cost")) &&
+              isnan(rate(p, "output_cost_per_reasoning_token")));
+    p = pricing_lookup(t, "claude-sonnet-4-20250514", NULL, NULL);
+    ck_assert_double_eq(rate(p, "cache_creation_input_token_cost"), 3.75e-06);
+    ck_assert_double_eq(rate(p, "cache_creation_input_token_cost_above_1hr"), 6e-06);
     pricing_free(t);
 }
 END_TEST
@@ -115,22 +125,28 @@ START_TEST(lookup_rule)
     kvs_init(&k, pairs);
     struct pricing *t = load_ok(NULL, &k.list);
     /* exact */
-    ck_assert_double_eq(pricing_lookup(t, "gpt-4o", NULL)->input, 1);
-    ck_assert_double_eq(pricing_lookup(t, "openai/house", "azure")->input, 2);
+    ck_assert_double_eq(rate(pricing_lookup(t, "gpt-4o", NULL, NULL), "input_cost_per_token"), 1);
+    ck_assert_double_eq(
+        rate(pricing_lookup(t, "openai/house", "azure", NULL), "input_cost_per_token"), 2);
     /* without the provider/ prefix */
-    ck_assert_double_eq(pricing_lookup(t, "openai/gpt-4o", NULL)->input, 1);
-    ck_assert_double_eq(pricing_lookup(t, "azure/gpt-4o", "azure")->input, 1);
+    ck_assert_double_eq(
+        rate(pricing_lookup(t, "openai/gpt-4o", NULL, NULL), "input_cost_per_token"), 1);
+    ck_assert_double_eq(
+        rate(pricing_lookup(t, "azure/gpt-4o", "azure", NULL), "input_cost_per_token"), 1);
     /* with the event's provider prefix added */
-    ck_assert_double_eq(pricing_lookup(t, "house", "openai")->input, 2);
-    ck_assert_ptr_null(pricing_lookup(t, "house", "azure"));
-    ck_assert_ptr_null(pricing_lookup(t, "house", NULL));
+    ck_assert_double_eq(rate(pricing_lookup(t, "house", "openai", NULL), "input_cost_per_token"),
+                        2);
+    ck_assert_ptr_null(pricing_lookup(t, "house", "azure", NULL));
+    ck_assert_ptr_null(pricing_lookup(t, "house", NULL, NULL));
     /* only the first segment is removed */
-    ck_assert_double_eq(pricing_lookup(t, "vendor/x/y", NULL)->input, 3);
-    ck_assert_double_eq(pricing_lookup(t, "a/vendor/x/y", NULL)->input, 3);
-    ck_assert_ptr_null(pricing_lookup(t, "b/a/vendor/x/y", NULL));
-    ck_assert_ptr_null(pricing_lookup(t, "", "openai"));
-    ck_assert_ptr_null(pricing_lookup(t, NULL, "openai"));
-    ck_assert_ptr_null(pricing_lookup(NULL, "gpt-4o", NULL));
+    ck_assert_double_eq(rate(pricing_lookup(t, "vendor/x/y", NULL, NULL), "input_cost_per_token"),
+                        3);
+    ck_assert_double_eq(rate(pricing_lookup(t, "a/vendor/x/y", NULL, NULL), "input_cost_per_token"),
+                        3);
+    ck_assert_ptr_null(pricing_lookup(t, "b/a/vendor/x/y", NULL, NULL));
+    ck_assert_ptr_null(pricing_lookup(t, "", "openai", NULL));
+    ck_assert_ptr_null(pricing_lookup(t, NULL, "openai", NULL));
+    ck_assert_ptr_null(pricing_lookup(NULL, "gpt-4o", NULL, NULL));
     pricing_free(t);
 }
 END_TEST
@@ -149,45 +165,205 @@ static struct event tokens(int64_t in, int64_t cached, int64_t writes, int64_t w
     return ev;
 }
 
+/* A one-model table from a [prices] override value; free with pricing_free. */
+static struct pricing *one_model(const char *prices, const struct pricing_model **m)
+{
+    const char *pairs[] = {"m", prices, NULL};
+    struct kvs k;
+    kvs_init(&k, pairs);
+    struct pricing *t = load_ok(NULL, &k.list);
+    *m = pricing_lookup(t, "m", NULL, NULL);
+    ck_assert_ptr_nonnull(*m);
+    return t;
+}
+
 START_TEST(cost_with_cache_and_reasoning)
 {
-    struct pricing_price p = {.input = 3e-06,
-                              .output = 1.5e-05,
-                              .cache_read = 3e-07,
-                              .cache_write = 3.75e-06,
-                              .cache_write_1h = 6e-06,
-                              .reasoning = 2e-05};
+    const struct pricing_model *p = NULL;
+    struct pricing *t =
+        one_model("input=3e-06 output=1.5e-05 cache_read=3e-07 cache_write=3.75e-06 "
+                  "cache_write_1h=6e-06 reasoning=2e-05",
+                  &p);
     double usd = 0;
     /* 312 uncached, 10240 read, 850 5-minute + 1000 1-hour writes; 86 output + 400 reasoning */
     struct event ev = tokens(12402, 10240, 1850, 1000, 486, 400);
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
     double want =
         312 * 3e-06 + 10240 * 3e-07 + 850 * 3.75e-06 + 1000 * 6e-06 + 86 * 1.5e-05 + 400 * 2e-05;
     ck_assert_double_eq_tol(usd, want, 1e-12);
     ck_assert_double_eq(usd, 0.0224855);
+    pricing_free(t);
     /* reasoning without its own price is output-priced, and never twice */
-    p.reasoning = NAN;
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    t = one_model("input=3e-06 output=1.5e-05 cache_read=3e-07 cache_write=3.75e-06 "
+                  "cache_write_1h=6e-06",
+                  &p);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
     ck_assert_double_eq(usd, 0.0204855);
+    pricing_free(t);
     /* without a 1-hour price the 1-hour writes take the write price */
-    p.cache_write_1h = NAN;
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    t = one_model("input=3e-06 output=1.5e-05 cache_read=3e-07 cache_write=3.75e-06", &p);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
     ck_assert_double_eq(usd, 0.0182355);
+    pricing_free(t);
 }
 END_TEST
 
 START_TEST(missing_cache_prices_fall_back_to_input)
 {
-    struct pricing_price p = {.input = 1e-06,
-                              .output = 2e-06,
-                              .cache_read = NAN,
-                              .cache_write = NAN,
-                              .cache_write_1h = NAN,
-                              .reasoning = NAN};
+    const struct pricing_model *p = NULL;
+    struct pricing *t = one_model("input=1e-06 output=2e-06", &p);
     double usd = 0;
     struct event ev = tokens(1000, 600, 300, 100, 10, EVENT_ABSENT);
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, NULL), 0);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
     ck_assert_double_eq(usd, 1000 * 1e-06 + 10 * 2e-06);
+    pricing_free(t);
+}
+END_TEST
+
+/* LiteLLM's long-context rule: once the whole prompt (cache reads and
+ * writes included) exceeds a threshold, every part of the request is
+ * billed at that tier, each rate falling back to the lower tier's. */
+START_TEST(long_context_tier_reprices_the_whole_request)
+{
+    const struct pricing_model *p = NULL;
+    struct pricing *t = one_model("input=1e-06 output=1e-05 cache_read=1e-07 "
+                                  "input_cost_per_token_above_200k_tokens=2e-06 "
+                                  "output_cost_per_token_above_200k_tokens=1.5e-05 "
+                                  "cache_read_input_token_cost_above_200k_tokens=2e-07 "
+                                  "input_cost_per_token_above_128k_tokens=1.5e-06 "
+                                  "input_cost_per_token_above_200k_tokens_priority=9e-06",
+                                  &p);
+    double usd = 0;
+    /* exactly at the threshold: not above it */
+    struct event ev = tokens(200000, 100000, EVENT_ABSENT, EVENT_ABSENT, 10, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 100000 * 1.5e-06 + 100000 * 1e-07 + 10 * 1e-05, 1e-12);
+    /* one above: the cached part crosses with it, and the output */
+    ev.input_tokens = 200001;
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 100001 * 2e-06 + 100000 * 2e-07 + 10 * 1.5e-05, 1e-12);
+    /* a service tier takes its own tier key where there is one */
+    ev.service_tier = "priority";
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 100001 * 9e-06 + 100000 * 2e-07 + 10 * 1.5e-05, 1e-12);
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(service_tiers_and_batch)
+{
+    const struct pricing_model *p = NULL;
+    struct pricing *t = one_model("input=2e-06 output=8e-06 input_cost_per_token_flex=1e-06 "
+                                  "output_cost_per_token_priority=1.6e-05 "
+                                  "input_cost_per_token_batches=1.1e-06",
+                                  &p);
+    double usd = 0;
+    struct event ev = tokens(1000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 100, EVENT_ABSENT);
+    ev.service_tier = "flex"; /* flex input, standard output (per key fallback) */
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 1e-06 + 100 * 8e-06, 1e-12);
+    ev.service_tier = "priority";
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 2e-06 + 100 * 1.6e-05, 1e-12);
+    ev.service_tier = "default"; /* OpenAI's standard tier */
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 2e-06 + 100 * 8e-06, 1e-12);
+    /* batch: the *_batches rate, else half the standard one */
+    ev.service_tier = "batch";
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 1.1e-06 + 100 * 4e-06, 1e-12);
+    pricing_free(t);
+}
+END_TEST
+
+START_TEST(audio_image_and_web_search)
+{
+    const struct pricing_model *p = NULL;
+    struct pricing *t = one_model("input=2.5e-06 output=1e-05 input_cost_per_audio_token=4e-05 "
+                                  "output_cost_per_audio_token=8e-05 "
+                                  "search_context_cost_per_query=0.01",
+                                  &p);
+    double usd = 0;
+    struct event ev = tokens(1000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 300, EVENT_ABSENT);
+    ev.input_audio_tokens = 600;
+    ev.input_image_tokens = 100; /* no image price: billed as text input, as LiteLLM does */
+    ev.output_audio_tokens = 200;
+    ev.web_search_requests = 3;
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(
+        usd, 300 * 2.5e-06 + 600 * 4e-05 + 100 * 2.5e-06 + 200 * 8e-05 + 100 * 1e-05 + 3 * 0.01,
+        1e-12);
+    pricing_free(t);
+    /* searches without a search price: unpriced, never $0 */
+    t = one_model("input=2.5e-06 output=1e-05", &p);
+    const char *missing = NULL;
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), -ENOENT);
+    ck_assert_str_eq(missing, "web_search");
+    pricing_free(t);
+}
+END_TEST
+
+/* Rules LiteLLM keys to an entry's litellm_provider. */
+START_TEST(provider_rules_from_the_file)
+{
+    tu_write_file(path,
+                  "{\"grok\": {\"litellm_provider\": \"xai\", \"input_cost_per_token\": 1e-6, "
+                  "\"output_cost_per_token\": 2e-6, \"output_cost_per_reasoning_token\": 9e-6, "
+                  "\"input_cost_per_token_above_128k_tokens\": 2e-6},"
+                  "\"fw\": {\"litellm_provider\": \"fireworks_ai\", \"input_cost_per_token\": "
+                  "1e-6, \"output_cost_per_token\": 1e-6, \"input_cost_per_token_priority\": 9e-6},"
+                  "\"gem\": {\"litellm_provider\": \"gemini\", \"input_cost_per_token\": 1e-6, "
+                  "\"output_cost_per_token\": 1e-6}}");
+    struct pricing *t = load_ok(path, NULL);
+    double usd = 0;
+    /* xAI: the threshold itself takes the tier; the whole completion at the
+     * output rate; searches at $5 per 1000 without a search price */
+    struct event ev = tokens(128000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 10, 5);
+    ev.web_search_requests = 2;
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "grok", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 128000 * 2e-06 + 10 * 2e-06 + 2 * 0.005, 1e-12);
+    /* Fireworks: cache reads at half the input price; no service tier */
+    ev = tokens(1000, 100, EVENT_ABSENT, EVENT_ABSENT, 0, EVENT_ABSENT);
+    ev.service_tier = "priority";
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "fw", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 900 * 1e-06 + 100 * 5e-07, 1e-12);
+    /* Gemini: grounding billed once per prompt, at LiteLLM's default */
+    ev = tokens(1000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 0, EVENT_ABSENT);
+    ev.web_search_requests = 3;
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "gem", NULL, NULL), &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 1000 * 1e-06 + 0.035, 1e-12);
+    pricing_free(t);
+}
+END_TEST
+
+/* A tiered_pricing list: the tier whose range holds the prompt prices the
+ * whole request; above every range, the last tier. */
+START_TEST(range_tiers_price_the_whole_request)
+{
+    tu_write_file(path, "{\"q\": {\"litellm_provider\": \"dashscope\", \"tiered_pricing\": ["
+                        "{\"range\": [0, 32000], \"input_cost_per_token\": 1e-6, "
+                        "\"output_cost_per_token\": 5e-6, \"cache_read_input_token_cost\": 1e-7},"
+                        "{\"range\": [32000, 128000], \"input_cost_per_token\": 2e-6, "
+                        "\"output_cost_per_token\": 9e-6}]}}");
+    struct pricing *t = load_ok(path, NULL);
+    const struct pricing_model *m = pricing_lookup(t, "q", NULL, NULL);
+    ck_assert_ptr_nonnull(m); /* kept although it has no flat price */
+    double usd = 0;
+    struct event ev = tokens(32000, 1000, EVENT_ABSENT, EVENT_ABSENT, 10, EVENT_ABSENT);
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0); /* (0, 32000] */
+    ck_assert_double_eq_tol(usd, 31000 * 1e-06 + 1000 * 1e-07 + 10 * 5e-06, 1e-12);
+    ev.input_tokens = 32001; /* second tier; it has no cache price: input rate */
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 32001 * 2e-06 + 10 * 9e-06, 1e-12);
+    ev.input_tokens = 500000; /* above every range: the last tier */
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, 500000 * 2e-06 + 10 * 9e-06, 1e-12);
+    /* no prompt: no tier, and no flat output price: unpriced, not $0 */
+    ev = tokens(0, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 10, EVENT_ABSENT);
+    const char *missing = NULL;
+    ck_assert_int_eq(pricing_cost(m, &ev, &usd, &missing), -ENOENT);
+    ck_assert_str_eq(missing, "output");
+    pricing_free(t);
 }
 END_TEST
 
@@ -196,7 +372,8 @@ START_TEST(the_sample_call_costs_what_litellm_reported)
     struct pricing *t = load_ok(example_prices(), NULL);
     double usd = 0;
     struct event ev = tokens(2150, 1536, EVENT_ABSENT, EVENT_ABSENT, 212, 0);
-    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "gpt-4o-mini", NULL), &ev, &usd, NULL), 0);
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "gpt-4o-mini", NULL, NULL), &ev, &usd, NULL),
+                     0);
     ck_assert_double_eq(usd, 0.0003345); /* exact after picodollar rounding */
     pricing_free(t);
 }
@@ -204,34 +381,31 @@ END_TEST
 
 START_TEST(missing_prices_and_tokens)
 {
-    struct pricing_price p = {.input = 1e-06,
-                              .output = NAN,
-                              .cache_read = NAN,
-                              .cache_write = NAN,
-                              .cache_write_1h = NAN,
-                              .reasoning = NAN};
+    const struct pricing_model *p = NULL;
+    struct pricing *t = one_model("input=1e-06", &p);
     double usd = -1;
     const char *missing = NULL;
     /* input only: the output count is unknown, not zero (SPEC 3), so a cost
      * from the input alone would look complete while it is not */
     struct event ev =
         tokens(100, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT);
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENODATA);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), -ENODATA);
     /* an embedding that says it produced no output is priced */
     ev.output_tokens = 0;
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), 0);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), 0);
     ck_assert_double_eq(usd, 1e-04);
     ck_assert_ptr_null(missing);
     /* output tokens without an output price cannot be priced */
     ev.output_tokens = 5;
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENOENT);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), -ENOENT);
     ck_assert_str_eq(missing, "output");
     /* zero output tokens need no output price */
     ev.output_tokens = 0;
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), 0);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), 0);
     /* no token counts at all: nothing to price */
     ev = tokens(EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT);
-    ck_assert_int_eq(pricing_cost(&p, &ev, &usd, &missing), -ENODATA);
+    ck_assert_int_eq(pricing_cost(p, &ev, &usd, &missing), -ENODATA);
+    pricing_free(t);
 }
 END_TEST
 
@@ -263,10 +437,10 @@ START_TEST(override_replaces_file_entry)
     struct kvs k;
     kvs_init(&k, pairs);
     struct pricing *t = load_ok(example_prices(), &k.list);
-    const struct pricing_price *p = pricing_lookup(t, "gpt-4o-mini", NULL);
-    ck_assert_double_eq(p->input, 1e-06);
-    ck_assert_double_eq(p->output, 2e-06);
-    ck_assert(isnan(p->cache_read)); /* replaced as a whole, not merged */
+    const struct pricing_model *p = pricing_lookup(t, "gpt-4o-mini", NULL, NULL);
+    ck_assert_double_eq(rate(p, "input_cost_per_token"), 1e-06);
+    ck_assert_double_eq(rate(p, "output_cost_per_token"), 2e-06);
+    ck_assert(isnan(rate(p, "cache_read_input_token_cost"))); /* replaced as a whole, not merged */
     ck_assert_uint_eq(pricing_count(t), 6);
     pricing_free(t);
 }
@@ -313,7 +487,7 @@ START_TEST(bad_files_name_file_and_model)
     tu_write_file(path, "{\"m\": {\"input_cost_per_token\": 1e-6, "
                         "\"output_cost_per_token\": null}}");
     struct pricing *t = load_ok(path, NULL);
-    ck_assert(isnan(pricing_lookup(t, "m", NULL)->output));
+    ck_assert(isnan(rate(pricing_lookup(t, "m", NULL, NULL), "output_cost_per_token")));
     pricing_free(t);
 }
 END_TEST
@@ -337,11 +511,11 @@ START_TEST(large_table_every_model_found)
         snprintf(name, sizeof(name), "model-%d", i);
         char prov[32];
         snprintf(prov, sizeof(prov), "provider%d", i % 7);
-        const struct pricing_price *p = pricing_lookup(t, name, prov);
+        const struct pricing_model *p = pricing_lookup(t, name, prov, NULL);
         ck_assert_ptr_nonnull(p);
-        ck_assert_double_eq(p->input, i);
+        ck_assert_double_eq(rate(p, "input_cost_per_token"), i);
     }
-    ck_assert_ptr_null(pricing_lookup(t, "model-5000", "provider0"));
+    ck_assert_ptr_null(pricing_lookup(t, "model-5000", "provider0", NULL));
     pricing_free(t);
 }
 END_TEST
@@ -528,6 +702,11 @@ Suite *check_pricing_suite(void)
     tcase_add_test(tc, lookup_rule);
     tcase_add_test(tc, cost_with_cache_and_reasoning);
     tcase_add_test(tc, missing_cache_prices_fall_back_to_input);
+    tcase_add_test(tc, long_context_tier_reprices_the_whole_request);
+    tcase_add_test(tc, service_tiers_and_batch);
+    tcase_add_test(tc, audio_image_and_web_search);
+    tcase_add_test(tc, provider_rules_from_the_file);
+    tcase_add_test(tc, range_tiers_price_the_whole_request);
     tcase_add_test(tc, the_sample_call_costs_what_litellm_reported);
     tcase_add_test(tc, missing_prices_and_tokens);
     tcase_add_test(tc, apply_sets_cost_source);

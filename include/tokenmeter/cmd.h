@@ -112,6 +112,7 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common);
 int cmd_report_main(int argc, char **argv, struct cmd_common *common);
 int cmd_retention_main(int argc, char **argv, struct cmd_common *common);
 int cmd_check_main(int argc, char **argv, struct cmd_common *common);
+int cmd_prices_main(int argc, char **argv, struct cmd_common *common);
 int cmd_process_main(int argc, char **argv, struct cmd_common *common);
 
 #endif

@@ -78,6 +78,18 @@ struct event {
      * generate_content, ...; docs/schema.md "Fields"), or NULL when the
      * source cannot tell. Static or borrowed like the other strings. */
     const char *operation;
+    /* Parts that bill at their own price where the table has one
+     * (docs/pricing.md): audio and image tokens are inside input_tokens /
+     * output_tokens, like cached and reasoning tokens. */
+    int64_t input_audio_tokens;
+    int64_t cached_input_audio_tokens; /* the part of input audio read from the cache */
+    int64_t input_image_tokens;
+    int64_t output_audio_tokens;
+    int64_t output_image_tokens;
+    int64_t web_search_requests; /* server-side web searches the call ran */
+    /* The provider's service tier as it reported it ("flex", "priority",
+     * "batch", "default", ...); NULL when it did not say. Borrowed. */
+    const char *service_tier;
 };
 
 /* Resets every member to "absent". */

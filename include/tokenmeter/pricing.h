@@ -1,24 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pricing — the price table and the cost of an event (SPEC §3.1).
+ * pricing — the price table and the cost of an event (docs/pricing.md).
  *
  * The table is LiteLLM's model_prices_and_context_window.json (an object
  * keyed by model name, USD per token) plus the config's [prices] overrides.
- * It is built once (and again on SIGHUP) into an open-addressing hash table,
- * so a lookup is O(1) whatever the size of the file.
+ * Each model keeps the per-token rates of the keys tokenmeter prices with
+ * (input/output/cache read/cache write/reasoning/audio/image, their
+ * *_above_<N>k_tokens long-context tiers, *_flex / *_priority / *_batches
+ * service-tier variants, tiered_pricing range tiers) and the per-request
+ * web search price
+ * (search_context_cost_per_query.search_context_size_medium). A struct map
+ * indexes the models, so a lookup is O(1) whatever the size of the file.
  *
  * Lookup rule, first hit wins: the model name exactly; the name without its
  * first "provider/" segment ("openai/gpt-4o" -> "gpt-4o"); the event's
  * provider and "/" prepended ("gpt-4o" with provider openai -> "openai/gpt-4o").
  *
- * Cost = (input - cache reads - cache writes) x input price
- *      + cache reads x cache-read price
- *      + cache writes x cache-write price (1-hour writes at the 1-hour price)
- *      + (output - reasoning) x output price
- *      + reasoning x (reasoning price, else output price).
- * Missing cache prices fall back to the input price. Long-context tiers
- * (*_above_200k_tokens ...) are not applied. The result is rounded to 1e-12
- * USD so equal inputs print equal digits.
+ * The cost follows LiteLLM's cost calculator (generic_cost_per_token and
+ * batch_cost_calculator) for token-priced models: a tiered_pricing range
+ * tier, when the entry has one, prices the whole request; else the highest
+ * *_above_<N>k_tokens threshold that the request's whole input count
+ * (cached and cache-written tokens included) exceeds reprices every part of
+ * the request — input, output, cache reads and writes; a service tier picks
+ * the *_<tier> keys, falling back to the standard key per key; audio and
+ * image tokens bill at their own price, or at the text price when the model
+ * has none (as LiteLLM does). Where tokenmeter deliberately differs from
+ * LiteLLM it is listed in docs/pricing.md: chiefly, a base input or output
+ * price the table lacks for a non-zero count, or a web search price it
+ * lacks for a call that searched, makes the event unpriced instead of
+ * costing it as zero. The result is rounded to 1e-12 USD so equal inputs
+ * print equal digits.
  *
  * pricing knows events, never sources.
  */
@@ -31,23 +42,17 @@
 #include "tokenmeter/err.h"
 #include "tokenmeter/event.h"
 
-/* USD per token; NAN where the table gives no price. */
-struct pricing_price {
-    double input;
-    double output;
-    double cache_read;
-    double cache_write;
-    double cache_write_1h;
-    double reasoning;
-};
-
 struct pricing;
+
+/* One model's entry of the table. */
+struct pricing_model;
 
 /* Builds a table from the LiteLLM-format file at `path` (NULL or "" for
  * none) and the [prices] overrides (may be NULL). An override replaces the
  * file's entry for that model as a whole; its value is a list of
  * NAME=USD_PER_TOKEN pairs separated by spaces or commas, NAME one of
- * input, output, cache_read, cache_write, cache_write_1h, reasoning.
+ * input, output, cache_read, cache_write, cache_write_1h, reasoning, or any
+ * LiteLLM key the table keeps (input_cost_per_token_above_200k_tokens=...).
  * On success stores a new table in *out (free with pricing_free()) and
  * returns 0. On failure returns -EINVAL (bad file or override), -ENOENT /
  * -EACCES ... (file unreadable) or -ENOMEM, with a message in err naming the
@@ -61,18 +66,43 @@ void pricing_free(struct pricing *t);
 /* Number of models in the table. */
 size_t pricing_count(const struct pricing *t);
 
-/* The price of `model` by the lookup rule above (borrowed from t), or NULL.
- * `provider` may be NULL. */
-const struct pricing_price *pricing_lookup(const struct pricing *t, const char *model,
-                                           const char *provider);
+/* The file the table was loaded from (borrowed from t), or NULL when it
+ * holds only [prices] overrides. With path NULL, pricing_load reads the
+ * shipped snapshot when it is installed: this says whether it did. */
+const char *pricing_path(const struct pricing *t);
 
-/* Computes the cost of ev's token counts at price p into *usd. Returns 0;
+/* How pricing_lookup found a model (the steps of the lookup rule). */
+enum pricing_via {
+    PRICING_VIA_EXACT = 0,
+    PRICING_VIA_STRIPPED, /* the first "provider/" segment removed */
+    PRICING_VIA_PROVIDER, /* the event's provider and "/" prepended */
+};
+
+/* The entry of `model` by the lookup rule above (borrowed from t), or NULL.
+ * `provider` may be NULL. When `via` is not NULL it receives the step that
+ * found the entry. */
+const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,
+                                           const char *provider, enum pricing_via *via);
+
+/* The table key of an entry (borrowed). */
+const char *pricing_model_name(const struct pricing_model *m);
+
+/* Number of rates the entry keeps, and the i-th as LiteLLM key (borrowed)
+ * and USD value, in the file's order. */
+size_t pricing_model_nrates(const struct pricing_model *m);
+void pricing_model_rate_at(const struct pricing_model *m, size_t i, const char **key, double *usd);
+
+/* The rate of LiteLLM key `key` in *usd: 0, or -ENOENT when the entry has
+ * none. */
+int pricing_model_rate(const struct pricing_model *m, const char *key, double *usd);
+
+/* Computes the cost of ev's counts at entry m into *usd. Returns 0;
  * -ENODATA when input or output tokens are absent (unknown is not zero:
  * half a cost must not pass for a whole one); -ENOENT when a count is
  * non-zero and no price applies to it (what is missing is named in
- * `missing`, which may be NULL). Absent cache and reasoning parts count as
- * zero: they only split the totals. */
-int pricing_cost(const struct pricing_price *p, const struct event *ev, double *usd,
+ * `missing`, which may be NULL). Absent cache, reasoning, audio and image
+ * parts count as zero: they only split the totals. */
+int pricing_cost(const struct pricing_model *m, const struct event *ev, double *usd,
                  const char **missing);
 
 /* Settles the cost of an event the source gave no (usable) cost for: sets
@@ -80,5 +110,9 @@ int pricing_cost(const struct pricing_price *p, const struct event *ev, double *
  * EVENT_COST_UNPRICED (cost_usd NAN) and logs a W! line the first time a
  * model goes unpriced. t may be NULL (every event is unpriced). */
 void pricing_apply(struct pricing *t, struct event *ev);
+
+/* The price table used when [ingest] prices is not set: the snapshot that
+ * `make install` puts under $(PREFIX)/share/tokenmeter/, if it exists. */
+const char *pricing_default_path(void);
 
 #endif

@@ -32,13 +32,30 @@ static bool anthropic_match(const struct body_node *doc)
     return type && strcmp(type, "message") == 0 && body_has(doc, "/usage/input_tokens");
 }
 
+/* What else the usage object of doc (a Message, or a message_delta event)
+ * says that the cost depends on: usage.service_tier ("standard",
+ * "priority" or "batch") and the server-side web searches billed per search
+ * (Anthropic API reference, Messages: the Usage object's service_tier and
+ * server_tool_use.web_search_requests). */
+static int anthropic_usage_extras(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    const char *tier = body_str_nonempty(doc, "/usage/service_tier");
+    if (tier)
+        ev->service_tier = tier;
+    return source_count(doc, "/usage/server_tool_use/web_search_requests", &ev->web_search_requests,
+                        err);
+}
+
 /* Reads the Message object at base ("" or "/message") into ev. */
 static int anthropic_message(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
 {
+    int rc;
     ev->event_id = body_str_nonempty(doc, "/id");
     ev->model = body_str_nonempty(doc, "/model");
     ev->finish_reason = body_str_nonempty(doc, "/stop_reason");
-    return source_anthropic_counts(doc, "/usage", ev, err);
+    if ((rc = source_anthropic_counts(doc, "/usage", ev, err)) < 0)
+        return rc;
+    return anthropic_usage_extras(doc, ev, err);
 }
 
 static void anthropic_init(struct event *ev)
@@ -135,7 +152,8 @@ static int anthropic_stream_event(struct anthropic_stream *st, const struct body
         const char *stop = body_str_nonempty(e, "/delta/stop_reason");
         if (stop)
             st->ev.finish_reason = stop;
-        return source_anthropic_counts(e, "/usage", &st->ev, err);
+        int rc = source_anthropic_counts(e, "/usage", &st->ev, err);
+        return rc < 0 ? rc : anthropic_usage_extras(e, &st->ev, err);
     }
     if (strcmp(type, "error") == 0) {
         st->ev.status = EVENT_STATUS_ERROR;
@@ -255,4 +273,50 @@ const struct source source_anthropic_stream = {
     .signature = "Messages stream events (message_start ... message_delta), as an array, SSE "
                  "text or a lone message_delta in an envelope with id and model",
     .whole = true,
+};
+
+/* A line of a Message Batches results file (Anthropic API reference,
+ * "Retrieve Message Batch results": {"custom_id":...,"result":{"type":
+ * "succeeded","message":{...}}}). A succeeded request is billed at the batch
+ * prices, so its service tier is "batch"; errored, canceled and expired
+ * requests are not billed (0 tokens, cost 0, not unknown) and count as
+ * failed. */
+static bool anthropic_batch_match(const struct body_node *doc)
+{
+    return body_str(doc, "/custom_id") && body_str(doc, "/result/type");
+}
+
+static int anthropic_batch_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                   char err[ERR_MAX])
+{
+    int rc;
+    struct event ev;
+    anthropic_init(&ev);
+    const char *type = body_str(doc, "/result/type");
+    if (strcmp(type, "succeeded") != 0) {
+        ev.input_tokens = ev.output_tokens = 0;
+        ev.cost_usd = 0;
+        ev.event_id = body_str_nonempty(doc, "/custom_id");
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = body_str_nonempty(doc, "/result/error/error/type");
+        if (!ev.error_type)
+            ev.error_type = body_str_nonempty(doc, "/result/error/type");
+        if (!ev.error_type)
+            ev.error_type = type;
+        return source_emit(ctx, &ev);
+    }
+    const struct body_node *msg = body_get(doc, "/result/message");
+    if (!body_has(msg, "/usage/input_tokens"))
+        return err_set(err, -EINVAL, "batch result: a succeeded message without usage");
+    if ((rc = anthropic_message(msg, &ev, err)) < 0 || (rc = source_anthropic_total(&ev, err)) < 0)
+        return rc;
+    ev.service_tier = "batch";
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_anthropic_batch = {
+    .name = "anthropic",
+    .match = anthropic_batch_match,
+    .extract = anthropic_batch_extract,
+    .signature = "Message Batches result line: custom_id and result.type",
 };

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
@@ -49,6 +50,48 @@ static bool gemini_final(const struct body_node *doc)
     return body_has(doc, "/promptFeedback/blockReason") || body_array_len(cands) == 0;
 }
 
+/* Adds the tokenCount of the entries of a ModalityTokenCount list (e.g.
+ * usageMetadata.promptTokensDetails) whose modality is `modality` ("AUDIO",
+ * "IMAGE") to *dst; *dst stays absent when the list has none. */
+static int gemini_modality(const struct body_node *doc, const char *list, const char *modality,
+                           int64_t *dst, char err[ERR_MAX])
+{
+    const struct body_node *l = body_get(doc, list);
+    for (size_t i = 0; i < body_array_len(l); i++) {
+        const struct body_node *e = body_array_at(l, i);
+        const char *m = body_str(e, "/modality");
+        int64_t n = EVENT_ABSENT;
+        if (!m || strcmp(m, modality) != 0)
+            continue;
+        int rc = source_count(e, "/tokenCount", &n, err);
+        if (rc < 0)
+            return rc;
+        if (gemini_add(dst, n) < 0)
+            return err_set(err, -EINVAL, "%s: token sum out of range", list);
+    }
+    return 0;
+}
+
+/* usageMetadata.trafficType (Vertex AI: ON_DEMAND, ON_DEMAND_PRIORITY,
+ * ON_DEMAND_FLEX, FLEX, BATCH, PROVISIONED_THROUGHPUT ...) in the service
+ * tier words the price table's keys use (docs/pricing.md, rule 1), as
+ * LiteLLM maps them: priority traffic at the *_priority prices, flex and
+ * batch traffic at the *_flex prices; other values are kept as reported. */
+static const char *gemini_service_tier(const char *traffic)
+{
+    static const struct {
+        const char *traffic, *tier;
+    } map[] = {
+        {"ON_DEMAND", "standard"},  {"ON_DEMAND_PRIORITY", "priority"},
+        {"ON_DEMAND_FLEX", "flex"}, {"FLEX", "flex"},
+        {"BATCH", "flex"},
+    };
+    for (size_t i = 0; traffic && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(traffic, map[i].traffic) == 0)
+            return map[i].tier;
+    return traffic;
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
@@ -60,6 +103,7 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     ev.model = body_str_nonempty(doc, "/modelVersion");
     ev.provider = "google";
     ev.finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
+    ev.service_tier = gemini_service_tier(body_str_nonempty(doc, "/usageMetadata/trafficType"));
     int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
     if ((rc = source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err)) < 0 ||
         (rc = source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err)) < 0 ||
@@ -68,7 +112,17 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
         (rc = source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err)) < 0 ||
         (rc = source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err)) <
             0 ||
-        (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "AUDIO",
+                              &ev.input_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/cacheTokensDetails", "AUDIO",
+                              &ev.cached_input_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "IMAGE",
+                              &ev.input_image_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "AUDIO",
+                              &ev.output_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "IMAGE",
+                              &ev.output_image_tokens, err)) < 0)
         return rc;
     if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
         gemini_add(&ev.output_tokens, candidates) < 0 ||

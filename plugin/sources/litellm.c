@@ -117,6 +117,12 @@ static int litellm_usage_parts(const struct body_node *doc, struct event *ev, ch
         {"/prompt_tokens_details/cache_write_tokens", &ev->cache_write_tokens},
         {"/cache_creation_input_tokens", &ev->cache_write_tokens},
         {"/completion_tokens_details/reasoning_tokens", &ev->reasoning_tokens},
+        /* parts priced apart (docs/pricing.md) */
+        {"/prompt_tokens_details/audio_tokens", &ev->input_audio_tokens},
+        {"/prompt_tokens_details/image_tokens", &ev->input_image_tokens},
+        {"/completion_tokens_details/audio_tokens", &ev->output_audio_tokens},
+        {"/completion_tokens_details/image_tokens", &ev->output_image_tokens},
+        {"/server_tool_use/web_search_requests", &ev->web_search_requests},
     };
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         char ptr[128];

@@ -58,31 +58,48 @@ static void openai_metadata_tenancy(const struct body_node *doc, struct event *e
     ev->user = body_str_nonempty(doc, "/metadata/user_id");
 }
 
-static int openai_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
-                               char err[ERR_MAX])
+/* Fills ev (initialised by the caller) from a chat completion. Returns 0,
+ * 1 when the body holds no event, or a negative errno with err set. */
+static int openai_chat_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
 {
     int rc;
-    struct event ev;
-    event_init(&ev, "openai");
     const char *object = body_str(doc, "/object");
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
         /* Streamed chunks carry usage only in the last one (with
          * stream_options.include_usage): the others hold no event. */
         if (object && strcmp(object, "chat.completion.chunk") == 0)
-            return 0;
+            return 1;
         return err_set(err, -EINVAL, "chat completion without a usage object");
     }
-    ev.event_id = body_str_nonempty(doc, "/id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = source_openai_compatible_provider(doc, ev.model);
-    ev.operation = "chat";
-    ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
-    openai_metadata_tenancy(doc, &ev);
-    ev.user = ev.user ? ev.user : body_str_nonempty(doc, "/user");
-    if ((rc = source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
-        (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0)
+    ev->event_id = body_str_nonempty(doc, "/id");
+    ev->model = body_str_nonempty(doc, "/model");
+    ev->provider = source_openai_compatible_provider(doc, ev->model);
+    ev->operation = "chat";
+    ev->finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
+    ev->service_tier = body_str_nonempty(doc, "/service_tier");
+    openai_metadata_tenancy(doc, ev);
+    ev->user = ev->user ? ev->user : body_str_nonempty(doc, "/user");
+    if ((rc = source_time(doc, "/created", TIMEUTIL_NS_PER_S, ev, err)) < 0 ||
+        (rc = source_openai_usage(doc, "/usage", ev, err)) < 0)
         return rc;
-    return source_emit(ctx, &ev);
+    return 0;
+}
+
+/* Extracts with a fill function: emits its event, or none (1), or fails. */
+static int openai_extract_with(int (*fill)(const struct body_node *, struct event *, char *),
+                               const struct body_node *doc, struct source_ctx *ctx,
+                               char err[ERR_MAX])
+{
+    struct event ev;
+    event_init(&ev, "openai");
+    int rc = fill(doc, &ev, err);
+    return rc == 0 ? source_emit(ctx, &ev) : rc < 0 ? rc : 0;
+}
+
+static int openai_chat_extract(const struct body_node *doc, struct source_ctx *ctx,
+                               char err[ERR_MAX])
+{
+    return openai_extract_with(openai_chat_fill, doc, ctx, err);
 }
 
 const struct source source_openai_chat = {
@@ -98,21 +115,34 @@ static bool openai_responses_match(const struct body_node *doc)
     return object && strcmp(object, "response") == 0;
 }
 
-static int openai_responses_extract(const struct body_node *doc, struct source_ctx *ctx,
-                                    char err[ERR_MAX])
+/* The web searches a response ran: its web_search_call output items
+ * (OpenAI API reference, "The response object": output), each billed as a
+ * tool call; absent when it ran none. */
+static int64_t openai_web_searches(const struct body_node *doc)
+{
+    const struct body_node *out = body_get(doc, "/output");
+    int64_t n = 0;
+    for (size_t i = 0; i < body_array_len(out); i++) {
+        const char *type = body_str(body_array_at(out, i), "/type");
+        n += type && strcmp(type, "web_search_call") == 0;
+    }
+    return n ? n : EVENT_ABSENT;
+}
+
+/* Fills ev (initialised by the caller) from a response object. Returns 0,
+ * 1 when the body holds no event, or a negative errno with err set. */
+static int openai_responses_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
 {
     int rc;
-    struct event ev;
-    event_init(&ev, "openai");
-    ev.event_id = body_str_nonempty(doc, "/id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = source_openai_compatible_provider(doc, ev.model);
-    ev.operation = "responses";
-    openai_metadata_tenancy(doc, &ev);
-    if (!ev.user)
-        ev.user = body_str_nonempty(doc, "/safety_identifier");
-    if (!ev.user)
-        ev.user = body_str_nonempty(doc, "/user");
+    ev->event_id = body_str_nonempty(doc, "/id");
+    ev->model = body_str_nonempty(doc, "/model");
+    ev->provider = source_openai_compatible_provider(doc, ev->model);
+    ev->operation = "responses";
+    openai_metadata_tenancy(doc, ev);
+    if (!ev->user)
+        ev->user = body_str_nonempty(doc, "/safety_identifier");
+    if (!ev->user)
+        ev->user = body_str_nonempty(doc, "/user");
     /* completed is the only status in which the call did what was asked;
      * failed, incomplete and cancelled are errors (the status tag,
      * docs/schema.md "Tags"). A
@@ -120,24 +150,32 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
      * same id will say how it ended, so this one holds no event. */
     const char *status = body_str(doc, "/status");
     if (status && (strcmp(status, "queued") == 0 || strcmp(status, "in_progress") == 0))
-        return 0;
+        return 1;
     if (status && strcmp(status, "completed") != 0) {
-        ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = body_str_nonempty(doc, "/error/code");
-        if (!ev.error_type)
-            ev.error_type = status;
+        ev->status = EVENT_STATUS_ERROR;
+        ev->error_type = body_str_nonempty(doc, "/error/code");
+        if (!ev->error_type)
+            ev->error_type = status;
     }
-    ev.finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
-    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev.status == EVENT_STATUS_SUCCESS)
+    ev->finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
+    ev->service_tier = body_str_nonempty(doc, "/service_tier");
+    ev->web_search_requests = openai_web_searches(doc);
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev->status == EVENT_STATUS_SUCCESS)
         return err_set(err, -EINVAL, "completed response without a usage object");
-    if ((rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
-        (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0)
+    if ((rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, ev, err)) < 0 ||
+        (rc = source_openai_usage(doc, "/usage", ev, err)) < 0)
         return rc;
     double completed = 0, created = 0;
     if (body_num(doc, "/completed_at", &completed) == 0 &&
         body_num(doc, "/created_at", &created) == 0 && completed >= created)
-        ev.latency_ms = (completed - created) * 1000.0;
-    return source_emit(ctx, &ev);
+        ev->latency_ms = (completed - created) * 1000.0;
+    return 0;
+}
+
+static int openai_responses_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                    char err[ERR_MAX])
+{
+    return openai_extract_with(openai_responses_fill, doc, ctx, err);
 }
 
 const struct source source_openai_responses = {
@@ -232,4 +270,65 @@ const struct source source_openai_embeddings = {
     .match = openai_embeddings_match,
     .extract = openai_embeddings_extract,
     .signature = "\"object\":\"list\" of \"embedding\" items (Embeddings API)",
+};
+
+/* A line of a Batch API output file (platform.openai.com/docs/guides/batch:
+ * {"id":"batch_req_...","custom_id":...,"response":{"status_code":200,
+ * "body":{...}},"error":null}). Its body is billed at the Batch API's prices,
+ * so the event's service tier is "batch" whatever the body says. */
+static bool openai_batch_match(const struct body_node *doc)
+{
+    const char *id = body_str(doc, "/id");
+    return body_str(doc, "/custom_id") && id && strncmp(id, "batch_req", 9) == 0 &&
+           (body_type(body_get(doc, "/response")) == BODY_OBJECT ||
+            body_type(body_get(doc, "/error")) == BODY_OBJECT);
+}
+
+static int openai_batch_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                char err[ERR_MAX])
+{
+    struct event ev;
+    event_init(&ev, "openai");
+    const struct body_node *body = body_get(doc, "/response/body");
+    int64_t status = 0;
+    int rc = source_count(doc, "/response/status_code", &status, err);
+    if (rc < 0)
+        return rc;
+    if (body_type(body_get(doc, "/error")) == BODY_OBJECT || status != 200) {
+        /* A request the batch could not run: counted as failed, and not
+         * billed (the Batch API bills completed requests only), so its
+         * counts and cost are 0, not unknown. */
+        ev.input_tokens = ev.output_tokens = 0;
+        ev.cost_usd = 0;
+        ev.event_id = body_str_nonempty(doc, "/id");
+        ev.provider = "openai";
+        ev.model = body_str_nonempty(body, "/model");
+        source_set_error(&ev, status);
+        const char *code = body_str_nonempty(doc, "/error/code");
+        ev.error_type = code ? code : body_str_nonempty(body, "/error/code");
+        if (!ev.error_type)
+            ev.error_type = status ? ev.error_buf : "batch_error";
+        return source_emit(ctx, &ev);
+    }
+    const char *object = body_str(body, "/object");
+    if (object && strcmp(object, "chat.completion") == 0)
+        rc = openai_chat_fill(body, &ev, err);
+    else if (object && strcmp(object, "response") == 0)
+        rc = openai_responses_fill(body, &ev, err);
+    else
+        return err_set(err, -EINVAL, "batch line: response.body.object \"%.64s\" is not read",
+                       object ? object : "");
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    ev.service_tier = "batch";
+    if (!ev.event_id)
+        ev.event_id = body_str_nonempty(doc, "/id");
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_openai_batch = {
+    .name = "openai",
+    .match = openai_batch_match,
+    .extract = openai_batch_extract,
+    .signature = "Batch API output line: a batch_req id, custom_id and response",
 };

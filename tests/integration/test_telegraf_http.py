@@ -14,13 +14,10 @@ Run 2: a second burst of 10 000 events, with SIGTERM to Telegraf in the
 middle: every event the listener acknowledged with 2xx must be in InfluxDB.
 """
 import copy
-import http.client
 import json
 import os
 import re
-import signal
 import sys
-import threading
 import time
 
 import telegraf
@@ -28,64 +25,6 @@ import tmlib
 
 R = tmlib.Results("test_telegraf_http")
 DB = "telegraf"
-
-
-class Poster:
-    """POSTs bodies over keep-alive connections from several threads and
-    records which were acknowledged with 2xx."""
-
-    def __init__(self, port, threads=4):
-        self.port = port
-        self.threads = threads
-        self.acked = set()
-        self.failed = 0
-        self.codes = {}
-        self.lock = threading.Lock()
-
-    def _worker(self, items):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        for key, body, headers in items:
-            try:
-                conn.request("POST", "/tokenmeter", body=body, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-            except (OSError, http.client.HTTPException):
-                with self.lock:
-                    self.failed += 1
-                return  # the listener is gone: stop this sender
-            with self.lock:
-                self.codes[resp.status] = self.codes.get(resp.status, 0) + 1
-                if 200 <= resp.status < 300:
-                    self.acked.add(key)
-        conn.close()
-
-    def post(self, items):
-        """items: (key, body, headers); returns once all were sent."""
-        parts = [items[k::self.threads] for k in range(self.threads)]
-        ths = [threading.Thread(target=self._worker, args=(p,)) for p in parts]
-        for t in ths:
-            t.start()
-        for t in ths:
-            t.join()
-
-
-def wait_count(infl, where, want, timeout=90):
-    """Waits until SELECT count(event_id) ... reaches want; returns it."""
-    deadline = time.time() + timeout
-    n = 0
-    while time.time() < deadline:
-        rows = infl.rows("SELECT count(event_id) FROM llm_usage " + where, DB)
-        n = rows[0]["count"] if rows else 0
-        if n >= want:
-            break
-        time.sleep(0.25)
-    return n
-
-
-def sums_by_org(infl, where):
-    rows = infl.rows("SELECT sum(input_tokens), sum(output_tokens), count(event_id) "
-                     "FROM llm_usage %s GROUP BY org" % where, DB)
-    return {r["org"]: (r["sum"], r["sum_1"], r["count"]) for r in rows}
 
 
 def main():
@@ -98,56 +37,23 @@ def main():
         run2(env.influx, env.telegraf, port)
     finally:
         env.close()
-    run_v2()
     return R.finish()
 
 
-def run_v2():
-    """The outputs.influxdb_v2 variant. Debian's InfluxDB 1.6 has no
-    /api/v2/write, so this shows the config loads and the whole chain runs up
-    to the v2 write request (answered 404), not that a 2.x server stores it."""
-    port = tmlib.free_port()
-    os.environ["INFLUX_TOKEN"] = "e2e-token"
-    env = telegraf.Setup("tm-e2e-v2-")
-    try:
-        env.start("tokenmeter-http-influxdb-v2.conf", {"127.0.0.1:8080": "127.0.0.1:%d" % port})
-        tg = env.telegraf
-        tg.wait_log(r"Listening on 127\.0\.0\.1:%d" % port)
-        Poster(port, threads=1).post([("v2", telegraf.openai_body("e2e-v2", 1, 1, 1787600000), {})])
-        tg.wait_log(r"When writing to \[http://127\.0\.0\.1:%d/api/v2/write\]" % env.influx.port)
-        R.equal(tg.stop(), 0, "the influxdb_v2 variant loads, runs tokenmeter, writes via /api/v2")
-        R.check("Loaded outputs: influxdb_v2" in tg.text() and
-                "[processors.execd] done: 1 lines, 1 events, 1 written" in tg.text(),
-                "its tokenmeter normalized the webhook")
-    finally:
-        env.close()
-
-
 def run1(infl, tg, port, conf, dl):
-    poster = Poster(port)
+    poster = telegraf.Poster(port)
     # Every source: the golden bodies, one request each, in order (single
     # sender, so in-process duplicate dropping sees what execd sees).
     gold = telegraf.Golden(conf)
     golden = gold.bodies
     print("golden bodies: %d, sources: %s" % (len(golden), " ".join(gold.sources)), flush=True)
-    one = Poster(port, threads=1)
+    one = telegraf.Poster(port, threads=1)
     one.post([("g%d" % i, b, {}) for i, b in enumerate(golden)])
     R.equal(len(one.acked), len(golden), "every golden body acknowledged")
 
     # Synthetic events with known sums: OpenAI with tenancy headers, and a
     # LiteLLM array batch whose elements name their own org.
-    expect = {}
-    items = []
-    for i in range(300):
-        org = "e2e-acme" if i % 3 else "e2e-globex"
-        prompt, completion = 100 + i, 1 + i % 17
-        items.append(("s%d" % i, telegraf.openai_body("e2e-s-%d" % i, prompt, completion,
-                                                      1787600000 + i),
-                      {"X-Tokenmeter-Org": org, "X-Tokenmeter-Team": "t%d" % (i % 2)}))
-        e = expect.setdefault(org, [0, 0, 0])
-        e[0] += prompt
-        e[1] += completion
-        e[2] += 1
+    items, expect = telegraf.tenancy_events(300)
     batch = litellm_batch(50)
     items.append(("litellm-batch", batch, {}))
     expect["e2e-litellm"] = [sum(2000 + i for i in range(50)), 7 * 50, 50]
@@ -168,9 +74,7 @@ def run1(infl, tg, port, conf, dl):
     poster.post([("x%d" % i, b, {"X-Tokenmeter-Org": "e2e-mixed"})
                  for i, b in enumerate(garbage)])
     # The burst: 10 000 distinct events.
-    burst = [("b%d" % i, telegraf.openai_body("e2e-b-%d" % i, 10 + i % 7, 3, 1787500000 + i),
-              {"X-Tokenmeter-Org": "e2e-burst"}) for i in range(10000)]
-    expect["e2e-burst"] = [sum(10 + i % 7 for i in range(10000)), 30000, 10000]
+    burst, expect["e2e-burst"] = telegraf.burst_events("e2e-b", "e2e-burst", 10000, 1787500000)
     t0 = time.time()
     poster.post(burst)
     print("burst of 10000 POSTs took %.1f s" % (time.time() - t0), flush=True)
@@ -178,9 +82,9 @@ def run1(infl, tg, port, conf, dl):
             "the listener answered 204 to every request")
 
     want = sum(e[2] for e in expect.values())
-    n = wait_count(infl, "WHERE org =~ /^e2e-/", want)
+    n = telegraf.wait_count(infl, "WHERE org =~ /^e2e-/", want)
     R.equal(n, want, "exactly the distinct synthetic events arrived (re-sends collapsed)")
-    got = sums_by_org(infl, "WHERE org =~ /^e2e-/")
+    got = telegraf.sums_by_org(infl, "WHERE org =~ /^e2e-/")
     R.equal(got, {k: tuple(v) for k, v in expect.items()},
             "per-org sums of input/output tokens and counts")
 
@@ -213,17 +117,7 @@ def run1(infl, tg, port, conf, dl):
     R.check("I! [processors.execd] done:" in log,
             "tokenmeter's closing summary appears as a Telegraf I! line")
     R.check('stderr: "' not in log, "no tokenmeter line without a level prefix")
-    R.equal(other_errors(log), [], "no other errors in Telegraf's log")
-
-
-def other_errors(log):
-    """Telegraf's E! lines that are not tokenmeter's rejections. Telegraf
-    closes the child's stdout when the child exits, before its reader sees
-    EOF, and may log that as "file already closed": tokenmeter waits until
-    the pipe is drained before exiting, so nothing is lost with it."""
-    return [l for l in log.splitlines()
-            if " E! " in l and " E! [processors.execd] rejected stdin:" not in l
-            and not l.endswith("Error in plugin: read |0: file already closed")]
+    R.equal(telegraf.other_errors(log), [], "no other errors in Telegraf's log")
 
 
 def litellm_batch(n):
@@ -244,30 +138,7 @@ def litellm_batch(n):
 
 def run2(infl, tg, port):
     """SIGTERM mid-burst: what the listener acknowledged reaches InfluxDB."""
-    tg.start()
-    tg.wait_log(r"Listening on 127\.0\.0\.1:%d" % port, count=2)
-    poster = Poster(port)
-    burst = [("e2e-stop-%d" % i, telegraf.openai_body("e2e-stop-%d" % i, 1, 1, 1787400000 + i),
-              {"X-Tokenmeter-Org": "e2e-stop"}) for i in range(10000)]
-    sender = threading.Thread(target=poster.post, args=(burst,))
-    sender.start()
-    while len(poster.acked) < 3000 and sender.is_alive():
-        time.sleep(0.01)
-    acked_at_stop = len(poster.acked)
-    status = tg.stop(signal.SIGTERM)
-    sender.join()
-    R.equal(status, 0, "Telegraf stopped mid-burst exits 0")
-    rows = infl.rows("SELECT event_id FROM llm_usage WHERE org = 'e2e-stop'", DB)
-    stored = {r["event_id"] for r in rows}
-    missing = poster.acked - stored
-    print("mid-burst stop: %d acknowledged when SIGTERM was sent, %d acknowledged in all, "
-          "%d refused or cut, %d stored" % (acked_at_stop, len(poster.acked), poster.failed,
-                                           len(stored)), flush=True)
-    R.check(0 < len(poster.acked) < len(burst), "the stop happened mid-burst")
-    R.equal(sorted(missing), [], "every acknowledged event is in InfluxDB")
-    if missing:
-        print(tg.text()[-6000:])
-    R.check(stored <= {k for k, _, _ in burst}, "nothing else arrived")
+    telegraf.sigterm_mid_burst(R, infl, tg, port, 10000, 3000, DB)
     R.check(tg.text().count("I! [processors.execd] done:") == 2,
             "tokenmeter flushed and reported at each stop")
 

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokenmeter prices show|update|cost — the price table from the command
+ * line (docs/pricing.md).
+ *
+ * show MODEL: the entry an event of MODEL would be priced with, the lookup
+ * step that found it, and its rates. update: fetches a newer LiteLLM map,
+ * checks that it loads as a price table, and replaces the file atomically
+ * (a temporary file in the same directory, then rename), so a failure at
+ * any step leaves the old table in place. cost: prices NDJSON counts read
+ * from stdin, one result a line — what the differential test against
+ * LiteLLM drives.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tokenmeter/body.h"
+#include "tokenmeter/buf.h"
+#include "tokenmeter/cmd.h"
+#include "tokenmeter/log.h"
+#include "tokenmeter/pricing.h"
+
+#ifndef TOKENMETER_DATADIR
+#define TOKENMETER_DATADIR "/usr/local/share/tokenmeter"
+#endif
+
+#define PRICES_URL                                                                                 \
+    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+#define PRICES_MAX  ((size_t)64 * 1024 * 1024)
+#define PRICES_LINE ((size_t)1024 * 1024)
+
+static const char prices_usage[] =
+    "usage: tokenmeter prices show MODEL [--provider P] [options]\n"
+    "       tokenmeter prices update [--url URL] [--output FILE] [options]\n"
+    "       tokenmeter prices cost [options] < counts.ndjson\n"
+    "\n"
+    "The price table is [ingest] prices, or when that is unset the snapshot\n"
+    "installed as " TOKENMETER_DATADIR "/model_prices.json; [prices] overrides apply.\n"
+    "\n"
+    "show:   prints the entry an event of MODEL (from provider P) is priced with,\n"
+    "        how the lookup found it, and its per-token rates (USD).\n"
+    "update: downloads LiteLLM's price map (default " PRICES_URL "),\n"
+    "        checks that it loads as a price table and replaces FILE (default:\n"
+    "        [ingest] prices, else the installed snapshot) atomically; on any\n"
+    "        failure the old file stays. A running 'tokenmeter execd' rereads it on\n"
+    "        SIGHUP.\n"
+    "cost:   reads one JSON object a line (model, provider, service_tier and the\n"
+    "        line-protocol count fields: input_tokens, output_tokens, ...) and\n"
+    "        prints its cost in USD, or 'unpriced: WHAT' / 'unknown'.\n"
+    "\n"
+    "options:\n"
+    "      --provider P          the event's provider, for show\n"
+    "      --url URL             where update downloads from\n"
+    "      --output FILE         the file update replaces\n"
+    "%s"
+    "\n"
+    "exit status: 0 done; 1 show: no entry for MODEL; 69 update: download or\n"
+    "validation failed (the old file is kept); 73 update: cannot write FILE;\n"
+    "78 configuration or price table invalid; 64 usage.\n";
+
+enum {
+    PRICES_OPT_PROVIDER = CMD_OPT_FIRST_LOCAL,
+    PRICES_OPT_URL,
+    PRICES_OPT_OUTPUT,
+};
+
+struct prices_opts {
+    const char *provider;
+    const char *url;
+    const char *output;
+};
+
+static int prices_load(const struct config *cfg, struct pricing **t)
+{
+    char err[ERR_MAX];
+    int rc = pricing_load(cfg->ingest.prices, &cfg->prices, t, err);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
+        return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+    }
+    return EX_OK;
+}
+
+static int prices_show(const struct config *cfg, const char *model, const char *provider)
+{
+    static const char *const via_names[] = {
+        "the model name exactly",
+        "the model name without its first \"provider/\" segment",
+        "the event's provider and \"/\" prepended",
+    };
+    struct pricing *t = NULL;
+    int status = prices_load(cfg, &t);
+    if (status != EX_OK)
+        return status;
+    enum pricing_via via = PRICING_VIA_EXACT;
+    const struct pricing_model *m = pricing_lookup(t, model, provider, &via);
+    if (!m) {
+        printf("model \"%s\"%s%s%s: no entry in the price table (%zu models); its events are "
+               "written with cost_source=\"unpriced\"\n",
+               model, provider ? " (provider " : "", provider ? provider : "", provider ? ")" : "",
+               pricing_count(t));
+        pricing_free(t);
+        return 1;
+    }
+    printf("model \"%s\": entry \"%s\" of %s, found by %s\n", model, pricing_model_name(m),
+           pricing_path(t) ? pricing_path(t) : "[prices]", via_names[via]);
+    printf("lookup order: \"%s\"", model);
+    const char *slash = strchr(model, '/');
+    if (slash && slash[1])
+        printf(", \"%s\"", slash + 1);
+    if (provider && *provider)
+        printf(", \"%s/%s\"", provider, model);
+    printf("\n");
+    for (size_t i = 0; i < pricing_model_nrates(m); i++) {
+        const char *key = NULL;
+        double usd = 0;
+        pricing_model_rate_at(m, i, &key, &usd);
+        printf("  %-56s %.10g\n", key, usd);
+    }
+    pricing_free(t);
+    return EX_OK;
+}
+
+/* One line of `prices cost`: the event it describes. */
+static int prices_event(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    static const struct {
+        const char *ptr;
+        size_t off;
+    } counts[] = {
+        {"/input_tokens", offsetof(struct event, input_tokens)},
+        {"/cached_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {"/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {"/cache_write_1h_tokens", offsetof(struct event, cache_write_1h_tokens)},
+        {"/output_tokens", offsetof(struct event, output_tokens)},
+        {"/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {"/input_audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {"/cached_input_audio_tokens", offsetof(struct event, cached_input_audio_tokens)},
+        {"/input_image_tokens", offsetof(struct event, input_image_tokens)},
+        {"/output_audio_tokens", offsetof(struct event, output_audio_tokens)},
+        {"/output_image_tokens", offsetof(struct event, output_image_tokens)},
+        {"/web_search_requests", offsetof(struct event, web_search_requests)},
+    };
+    event_init(ev, "prices");
+    ev->model = body_str_nonempty(doc, "/model");
+    ev->provider = body_str_nonempty(doc, "/provider");
+    ev->service_tier = body_str_nonempty(doc, "/service_tier");
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        int64_t *dst = (int64_t *)((char *)ev + counts[i].off);
+        int rc = body_int(doc, counts[i].ptr, dst);
+        if (rc == -ENOENT)
+            *dst = EVENT_ABSENT;
+        else if (rc < 0 || *dst < 0)
+            return err_set(err, -EINVAL, "%s: not a non-negative integer", counts[i].ptr + 1);
+    }
+    return 0;
+}
+
+static int prices_cost(const struct config *cfg)
+{
+    struct pricing *t = NULL;
+    int status = prices_load(cfg, &t);
+    if (status != EX_OK)
+        return status;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        lineno++;
+        char err[ERR_MAX];
+        struct body *doc = NULL;
+        struct event ev;
+        int rc = (size_t)n > PRICES_LINE ? err_set(err, -EINVAL, "line longer than 1 MiB")
+                                         : body_parse(line, (size_t)n, &doc, err);
+        if (rc == 0)
+            rc = prices_event(body_root(doc), &ev, err);
+        if (rc < 0) {
+            body_free(doc);
+            log_msg_always(LOG_LEVEL_ERROR, "stdin:%ld: %s", lineno, err);
+            status = rc == -ENOMEM ? EX_OSERR : EX_DATAERR;
+            break;
+        }
+        const struct pricing_model *m = pricing_lookup(t, ev.model, ev.provider, NULL);
+        const char *missing = NULL;
+        double usd = 0;
+        rc = m ? pricing_cost(m, &ev, &usd, &missing) : -ENOENT;
+        if (rc == 0)
+            printf("%.17g\n", usd);
+        else if (rc == -ENODATA)
+            printf("unknown\n");
+        else
+            printf("unpriced: %s\n", m ? missing : "model");
+        body_free(doc);
+    }
+    free(line);
+    pricing_free(t);
+    return status;
+}
+
+static size_t prices_on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct buf *b = userdata;
+    return buf_append(b, data, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+/* Downloads url into b. Returns 0 or a negative errno with err set. */
+static int prices_fetch(const char *url, struct buf *b, char err[ERR_MAX])
+{
+    char curl_err[CURL_ERROR_SIZE] = "";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return err_set(err, -ENOMEM, "libcurl initialisation failed");
+    CURL *h = curl_easy_init();
+    if (!h) {
+        curl_global_cleanup();
+        return err_set(err, -ENOMEM, "out of memory");
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "tokenmeter/" TOKENMETER_VERSION);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, prices_on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    int rc = 0;
+    if (buf_error(b) == -ENOMEM)
+        rc = err_set(err, -ENOMEM, "out of memory");
+    else if (buf_error(b))
+        rc = err_set(err, -EFBIG, "%s: larger than 64 MiB", url);
+    else if (cc != CURLE_OK)
+        rc = err_set(err, -EIO, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(cc));
+    else if (code != 200)
+        rc = err_set(err, -EIO, "%s: HTTP %ld", url, code);
+    curl_easy_cleanup(h);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* Writes data to a new temporary file beside `path`; its name in tmp. */
+static int prices_write_temp(const char *path, const struct buf *b, char *tmp, size_t cap,
+                             char err[ERR_MAX])
+{
+    if ((size_t)snprintf(tmp, cap, "%s.tmp.XXXXXX", path) >= cap)
+        return err_set(err, -ENAMETOOLONG, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        tmp[0] = '\0';
+        return err_set(err, -e, "%s: cannot create a temporary file beside it: %s", path,
+                       strerror(e));
+    }
+    int rc = 0;
+    for (size_t off = 0; off < b->len && rc == 0;) {
+        ssize_t w = write(fd, b->data + off, b->len - off);
+        if (w < 0 && errno != EINTR)
+            rc = -errno;
+        else if (w > 0)
+            off += (size_t)w;
+    }
+    if (rc == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+        rc = -errno;
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        err_set(err, rc, "%s: %s", tmp, strerror(-rc));
+    return rc;
+}
+
+static int prices_update(const struct config *cfg, const struct prices_opts *o)
+{
+    const char *url = o->url ? o->url : PRICES_URL;
+    const char *path = o->output                                   ? o->output
+                       : cfg->ingest.prices && *cfg->ingest.prices ? cfg->ingest.prices
+                                                                   : pricing_default_path();
+    char err[ERR_MAX], tmp[4096] = "";
+    struct buf b;
+    struct pricing *t = NULL;
+    int status = EX_OK, rc;
+    buf_init(&b, PRICES_MAX);
+    if ((rc = prices_fetch(url, &b, err)) < 0) {
+        status = rc == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+        goto fail;
+    }
+    if ((rc = prices_write_temp(path, &b, tmp, sizeof(tmp), err)) < 0) {
+        status = EX_CANTCREAT;
+        goto fail;
+    }
+    /* The new file must load as a price table before it replaces the old. */
+    char lerr[ERR_MAX];
+    if ((rc = pricing_load(tmp, NULL, &t, lerr)) < 0 || pricing_count(t) == 0) {
+        err_set(err, rc < 0 ? rc : -EINVAL, "%s: not a usable price table: %s", url,
+                rc < 0 ? lerr : "no per-token model in it");
+        status = rc == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+        goto fail;
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        err_set(err, -e, "%s: cannot replace: %s", path, strerror(e));
+        status = EX_CANTCREAT;
+        goto fail;
+    }
+    printf("prices: %zu models from %s written to %s\n"
+           "A running 'tokenmeter execd' rereads its price table on SIGHUP: send it\n"
+           "'kill -HUP PID' (PID of the tokenmeter execd process), or restart Telegraf.\n",
+           pricing_count(t), url, path);
+    goto out;
+fail:
+    if (tmp[0])
+        unlink(tmp);
+    log_msg_always(LOG_LEVEL_ERROR, "prices update: %s; %s is unchanged", err, path);
+out:
+    pricing_free(t);
+    buf_free(&b);
+    return status;
+}
+
+int cmd_prices_main(int argc, char **argv, struct cmd_common *common)
+{
+    static const struct option longopts[] = {
+        CMD_COMMON_LONGOPTS,
+        {"provider", required_argument, NULL, PRICES_OPT_PROVIDER},
+        {"url", required_argument, NULL, PRICES_OPT_URL},
+        {"output", required_argument, NULL, PRICES_OPT_OUTPUT},
+        {NULL, 0, NULL, 0},
+    };
+    struct prices_opts o = {NULL, NULL, NULL};
+    struct cmd_getopt g = {
+        .argc = argc, .argv = argv, .command = "prices", .longopts = longopts, .common = common};
+    const char *arg = NULL;
+    int opt;
+    while ((opt = cmd_getopt_next(&g, &arg)) != CMD_GETOPT_END) {
+        if (opt == CMD_GETOPT_ERROR)
+            return EX_USAGE;
+        if (opt == PRICES_OPT_PROVIDER)
+            o.provider = arg;
+        else if (opt == PRICES_OPT_URL)
+            o.url = arg;
+        else if (opt == PRICES_OPT_OUTPUT)
+            o.output = arg;
+    }
+    if (common->help) {
+        printf(prices_usage, cmd_common_help);
+        return EX_OK;
+    }
+    int nargs = argc - optind;
+    const char *sub = nargs > 0 ? argv[optind] : "";
+    bool show = strcmp(sub, "show") == 0;
+    if (!(show && nargs == 2) &&
+        !(!show && nargs == 1 && (strcmp(sub, "update") == 0 || strcmp(sub, "cost") == 0)))
+        return cmd_usage_error("prices", "expected 'show MODEL', 'update' or 'cost'");
+    struct config *cfg = NULL;
+    int status = cmd_load_config(common, &cfg);
+    if (status != EX_OK)
+        return status;
+    if (show)
+        status = prices_show(cfg, argv[optind + 1], o.provider);
+    else if (strcmp(sub, "update") == 0)
+        status = prices_update(cfg, &o);
+    else
+        status = prices_cost(cfg);
+    config_free(cfg);
+    return status;
+}
