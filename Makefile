@@ -11,6 +11,11 @@ MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/tokenmeter
 DATADIR    ?= $(PREFIX)/share/tokenmeter
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+# Only install-system (the packages' layout) uses these.
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+CRONDIR    ?= $(SYSCONFDIR)/cron.d
+TELEGRAFDIR ?= $(SYSCONFDIR)/telegraf/telegraf.d
 DESTDIR    ?=
 
 CC         ?= cc
@@ -68,7 +73,8 @@ FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
         check-pricing-oracle check-prices-cmd \
         check-asan check-valgrind check-integration-asan fuzz check-fuzz check-attack \
-        check-integration check-report format format-check lint install uninstall clean bench deb rpm
+        check-integration check-report format format-check lint install install-system uninstall \
+        clean bench dist deb rpm check-packages
 
 all: $(BIN) tokenmeter
 
@@ -216,10 +222,15 @@ lint:
 	    $(SRC) $(HDR) || { echo 'lint: banned function used (see above)'; exit 1; }
 
 # ---- install ---------------------------------------------------------------
+# install: what any system needs (PREFIX=/usr/local by default).
+# install-system: the same plus what the .deb and the .rpm ship outside
+# PREFIX (systemd units, cron.d, a disabled Telegraf sample, the state
+# directory); both packages build from it, so their layouts cannot drift.
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tokenmeter
 	install -D -m 0644 packaging/tokenmeter.1 $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
+	install -D -m 0644 packaging/tokenmeter.conf.5 $(DESTDIR)$(MANDIR)/man5/tokenmeter.conf.5
 	@# An edited config is never overwritten (it may hold a password: 0640).
 	@conf=$(DESTDIR)$(SYSCONFDIR)/tokenmeter/tokenmeter.conf; \
 	if [ -e "$$conf" ]; then \
@@ -230,16 +241,81 @@ install: $(BIN)
 	fi
 	install -D -m 0644 data/model_prices.json $(DESTDIR)$(DATADIR)/model_prices.json
 	install -m 0644 data/NOTICE $(DESTDIR)$(DATADIR)/NOTICE
-	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	install -m 0644 examples/webhooks.ndjson $(DESTDIR)$(DOCDIR)/examples/webhooks.ndjson
-	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana/tokenmeter.json
-	for f in telegraf/*.conf; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/; done; true
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -D -m 0644 packaging/grafana/tokenmeter.json $(DESTDIR)$(DATADIR)/grafana/tokenmeter.json
+	install -m 0644 examples/webhooks.ndjson examples/prices.json telegraf/*.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/
+
+install-system: install
+	install -D -m 0644 packaging/systemd/tokenmeter-aggregate.service \
+	    $(DESTDIR)$(UNITDIR)/tokenmeter-aggregate.service
+	install -D -m 0644 packaging/systemd/tokenmeter-aggregate.timer \
+	    $(DESTDIR)$(UNITDIR)/tokenmeter-aggregate.timer
+	install -D -m 0644 packaging/tokenmeter.cron $(DESTDIR)$(CRONDIR)/tokenmeter
+	install -D -m 0644 telegraf/tokenmeter-http.conf $(DESTDIR)$(TELEGRAFDIR)/tokenmeter.conf.sample
+	install -d -m 0750 $(DESTDIR)$(LOCALSTATEDIR)/lib/tokenmeter
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1
+	rm -f $(DESTDIR)$(BINDIR)/tokenmeter $(DESTDIR)$(MANDIR)/man1/tokenmeter.1 \
+	    $(DESTDIR)$(MANDIR)/man5/tokenmeter.conf.5
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
-	rm -rf $(DESTDIR)$(PREFIX)/share/tokenmeter/grafana
+
+# ---- packages --------------------------------------------------------------
+# dist: the files git tracks, as tokenmeter-VERSION.tar.gz (reproducible:
+# sorted, owner 0, mtime of the last commit). deb and rpm build from that
+# tarball in build/, never from the work tree, and leave everything there.
+
+DIST       := tokenmeter-$(VERSION)
+DIST_TAR   := $(BUILDDIR)/$(DIST).tar.gz
+MAINTAINER  = $(shell sed -n 's/^Maintainer: //p' packaging/deb/debian/control)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+# check-packages sets nocheck: the same sources' tests ran in earlier stages.
+DEB_BUILD_OPTIONS ?=
+# The package builds run this Makefile again inside the unpacked tarball, as
+# a packager would: none of this make's settings may leak into them.
+PKG_ENV    := env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u WERROR -u BUILDDIR -u DESTDIR \
+              -u PREFIX -u SANFLAGS -u V
+RPMBUILD_FLAGS ?=
+
+dist:
+	@mkdir -p $(BUILDDIR)
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist needs the git checkout" >&2; exit 1; }
+	git ls-files -z | tar --null -T - --transform 's,^,$(DIST)/,' --sort=name \
+	    --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) -cf - | gzip -9n > $(DIST_TAR)
+	@echo "$(DIST_TAR)"
+
+# dpkg-buildpackage writes to the parent of the source tree: build/deb/.
+deb: dist
+	rm -rf $(BUILDDIR)/deb && mkdir -p $(BUILDDIR)/deb
+	cp $(DIST_TAR) $(BUILDDIR)/deb/tokenmeter_$(VERSION).orig.tar.gz
+	tar -C $(BUILDDIR)/deb -xzf $(DIST_TAR)
+	cp -R $(BUILDDIR)/deb/$(DIST)/packaging/deb/debian $(BUILDDIR)/deb/$(DIST)/debian
+	cp $(BUILDDIR)/deb/$(DIST)/packaging/tokenmeter.sysusers $(BUILDDIR)/deb/$(DIST)/debian/
+	python3 packaging/changelog.py deb CHANGELOG.md $(VERSION) "$(MAINTAINER)" \
+	    > $(BUILDDIR)/deb/$(DIST)/debian/changelog
+	cd $(BUILDDIR)/deb/$(DIST) && $(PKG_ENV) DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b
+	@ls $(BUILDDIR)/deb/*.deb
+
+# rpmbuild on a non-RPM system (this Debian) knows no installed packages:
+# RPMBUILD_FLAGS=--nodeps there. Release RPMs are built on the target
+# distribution (docs/packaging.md).
+rpm: dist
+	rm -rf $(BUILDDIR)/rpm && mkdir -p $(BUILDDIR)/rpm/SOURCES $(BUILDDIR)/rpm/SPECS
+	cp $(DIST_TAR) $(BUILDDIR)/rpm/SOURCES/
+	{ sed 's/^Version:.*/Version:        $(VERSION)/' packaging/rpm/tokenmeter.spec; \
+	  python3 packaging/changelog.py rpm CHANGELOG.md $(VERSION) "$(MAINTAINER)"; } \
+	    > $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
+	$(PKG_ENV) rpmbuild --define "_topdir $(abspath $(BUILDDIR)/rpm)" $(RPMBUILD_FLAGS) \
+	    -ba $(BUILDDIR)/rpm/SPECS/tokenmeter.spec
+	@ls $(BUILDDIR)/rpm/RPMS/*/*.rpm
+
+# Builds both packages, lints them, installs the .deb on this machine as a
+# user would (then purges it) and the .rpm into a scratch root; man pages.
+check-packages:
+	tests/packaging/run.sh
 
 clean:
 	rm -rf build tokenmeter tests/out

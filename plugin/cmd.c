@@ -15,6 +15,8 @@ const char cmd_common_help[] =
     "                        a missing default file is fine, a missing named file is not)\n"
     "      --set S.K=VALUE   override one config key, e.g. --set ingest.dedup=tag\n"
     "      --log-level L     error, warn, info (default) or debug\n"
+    "      --quiet           only errors on stderr (--log-level error): silent on\n"
+    "                        success, for cron jobs and timers\n"
     "  -h, --help            this help\n";
 
 int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value)
@@ -59,6 +61,9 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
         }
         c->sets[c->nsets++] = arg;
         return 1;
+    case CMD_OPT_QUIET:
+        log_set_level(LOG_LEVEL_ERROR);
+        return 1;
     case CMD_OPT_LOG_LEVEL: {
         enum log_level lvl;
         if (log_parse_level(arg, &lvl) < 0) {
@@ -74,14 +79,16 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
     }
 }
 
-int cmd_load_config(struct cmd_common *c, struct config **out)
+int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config **partial,
+                        char err[ERR_MAX])
 {
-    char err[ERR_MAX];
     int rc = 0;
     struct config *cfg = config_new();
     *out = NULL;
+    if (partial)
+        *partial = NULL;
     if (!cfg) {
-        log_msg_always(LOG_LEVEL_ERROR, "out of memory");
+        err_set(err, -ENOMEM, "out of memory");
         return EX_OSERR;
     }
     const char *path = c->config_path ? c->config_path : CONFIG_DEFAULT_PATH;
@@ -97,9 +104,21 @@ int cmd_load_config(struct cmd_common *c, struct config **out)
     *out = cfg;
     return EX_OK;
 fail:
-    log_msg_always(LOG_LEVEL_ERROR, "config: %s", err);
+    if (partial && rc != -ENOMEM) {
+        *partial = cfg;
+        cfg = NULL;
+    }
     config_free(cfg);
     return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+}
+
+int cmd_load_config(struct cmd_common *c, struct config **out)
+{
+    char err[ERR_MAX];
+    int status = cmd_load_config_err(c, out, NULL, err);
+    if (status != EX_OK)
+        log_msg_always(LOG_LEVEL_ERROR, "config: %s", err);
+    return status;
 }
 
 int cmd_parse_time(const char *s, int64_t *ns)

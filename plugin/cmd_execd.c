@@ -4,7 +4,9 @@
  * protocol out. Run by Telegraf's inputs.execd (docs/operations.md):
  *  - stdout carries only line protocol, flushed whenever no more input is
  *    immediately waiting (throughput under load, no latency when idle);
- *  - a blank line, SIGHUP or SIGUSR1 emits one tokenmeter_stats point;
+ *  - a blank line, SIGHUP or SIGUSR1 emits one tokenmeter_stats point, as
+ *    does the clock every [ingest] stats_interval; SIGHUP also reopens the
+ *    dead-letter file;
  *  - EOF: flush and exit 0. SIGTERM/SIGINT: finish the current body, flush,
  *    exit 0. EPIPE on stdout: a clear message and exit 74;
  *  - a line over max_body_bytes is streamed to the dead-letter file as it
@@ -37,11 +39,15 @@ static const char execd_usage[] =
     "\n"
     "Reads LLM usage webhooks as NDJSON (one JSON body per line) from stdin, or\n"
     "from the FILEs named, and writes InfluxDB line protocol to stdout. A blank\n"
-    "line, SIGHUP or SIGUSR1 writes a tokenmeter_stats point. Rejected bodies go\n"
-    "to the dead-letter file with their reason; `tokenmeter replay` feeds them back.\n"
+    "line, SIGHUP or SIGUSR1 writes a tokenmeter_stats point, as does the clock\n"
+    "every [ingest] stats_interval (60 s). Rejected bodies go to the dead-letter\n"
+    "file with their reason (SIGHUP reopens it); `tokenmeter replay` feeds them back.\n"
     "\n"
     "options:\n"
-    "      --dead-letter FILE   where rejected bodies go ([ingest] dead_letter)\n"
+    "      --dead-letter FILE   where rejected bodies go ([ingest] dead_letter; by\n"
+    "                           default /var/lib/tokenmeter/dead-letter.ndjson, or\n"
+    "                           ~/.local/state/tokenmeter/ for a user who cannot\n"
+    "                           write there)\n"
     "      --dedup MODE         timestamp (default), tag or off ([ingest] dedup)\n"
     "      --dedup-cache N      identities kept to drop repeats in-process, 0 disables\n"
     "                           ([ingest] dedup_cache, default 1000000). The cache\n"
@@ -70,8 +76,9 @@ static const char execd_usage[] =
     "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 66 an input\n"
     "file cannot be opened, 73 the dead-letter file (or the spool) cannot be\n"
-    "created, 74 stdout closed or dead-letter file not writable, 75 another\n"
-    "tokenmeter drains the spool (try again later), 78 configuration error.\n";
+    "created or the spool is refused, 74 stdout closed, or rejected bodies the\n"
+    "dead-letter file refused were lost, 75 another tokenmeter drains the spool\n"
+    "(try again later), 78 configuration error.\n";
 
 enum {
     EXECD_OPT_DEAD_LETTER = CMD_OPT_FIRST_LOCAL,
@@ -242,7 +249,7 @@ static int execd_stopped(struct cmd_io *io, struct execd_reader *r)
         return 0;
     char origin[320];
     snprintf(origin, sizeof(origin), "%s:%" PRIu64, r->name, r->lineno);
-    int rc = cmd_io_reject_raw(io, origin, r->line.data, r->line.len,
+    int rc = cmd_io_reject_raw(io, origin, r->line.data, r->line.len, NULL,
                                "incomplete line: stopped (SIGTERM/SIGINT) before its newline");
     buf_reset(&r->line);
     return rc;
@@ -451,7 +458,7 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
                                         "needs --spool");
         return EX_USAGE;
     }
-    status = cmd_io_open(&io, common);
+    status = cmd_io_open(&io, common, "execd", true);
     if (status != EX_OK)
         return status;
     pipeline_set_receive_time(io.pipeline, receive_ns);

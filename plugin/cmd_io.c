@@ -2,13 +2,15 @@
 #include "tokenmeter/cmd_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/select.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +46,7 @@ static void cmd_io_on_hup(int sig)
 /* The signals stay blocked except while waiting for input
  * (cmd_io_wait_input), so one that arrives between checking the flags and
  * starting to wait is not left pending until the next byte arrives. */
-static void cmd_io_signals(struct cmd_io *io)
+void cmd_io_block_signals(int how, sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -52,7 +54,12 @@ static void cmd_io_signals(struct cmd_io *io)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &set, &io->wait_mask);
+    sigprocmask(how, &set, old);
+}
+
+static void cmd_io_signals(struct cmd_io *io)
+{
+    cmd_io_block_signals(SIG_BLOCK, &io->wait_mask);
     sigdelset(&io->wait_mask, SIGTERM);
     sigdelset(&io->wait_mask, SIGINT);
     sigdelset(&io->wait_mask, SIGHUP);
@@ -72,30 +79,189 @@ static void cmd_io_signals(struct cmd_io *io)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-int cmd_io_open(struct cmd_io *io, struct cmd_common *common)
+/* The dead-letter path to open. The built-in default lives in
+ * /var/lib/tokenmeter, which the packages create for the service user; for
+ * anyone else who cannot write there (a first manual try) it becomes
+ * $XDG_STATE_HOME/tokenmeter/dead-letter.ndjson, or
+ * ~/.local/state/tokenmeter/dead-letter.ndjson without XDG_STATE_HOME, as
+ * the XDG base directory specification places state. A configured path is
+ * always taken as it is. Returns true when the per-user path was chosen. */
+static bool cmd_io_dead_letter_path(const char *configured, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", configured);
+    if (strcmp(configured, CONFIG_DEFAULT_DEAD_LETTER) != 0 || geteuid() == 0)
+        return false;
+    char dir[sizeof(CONFIG_DEFAULT_DEAD_LETTER)];
+    snprintf(dir, sizeof(dir), "%s", CONFIG_DEFAULT_DEAD_LETTER);
+    *strrchr(dir, '/') = '\0';
+    if (access(dir, W_OK) == 0)
+        return false;
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (state && state[0] == '/')
+        n = snprintf(out, cap, "%s/tokenmeter/dead-letter.ndjson", state);
+    else if (home && home[0] == '/')
+        n = snprintf(out, cap, "%s/.local/state/tokenmeter/dead-letter.ndjson", home);
+    else
+        n = -1;
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(out, cap, "%s", configured);
+        return false;
+    }
+    return true;
+}
+
+/* Creates the directories leading to the file at path (mode 0700: a
+ * user's own state). Errors are left to the open that follows. */
+static void cmd_io_mkdirs(const char *path)
+{
+    char dir[CMD_IO_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return;
+        *p = '/';
+    }
+}
+
+/* A handle for the dead-letter file (not opened yet: everything else is
+ * validated first). */
+static int cmd_io_dead_letter_new(struct cmd_io *io, const char *configured)
 {
     char err[ERR_MAX];
-    memset(io, 0, sizeof(*io));
-    io->out_fd = STDOUT_FILENO;
-    buf_init(&io->out, (size_t)256 * 1024 * 1024);
-    int status = cmd_load_config(common, &io->cfg);
-    if (status != EX_OK)
-        return status;
-    int rc = deadletter_open(io->cfg->ingest.dead_letter, &io->dl, err);
-    if (rc < 0) {
+    io->dl_per_user = cmd_io_dead_letter_path(configured, io->dl_path, sizeof(io->dl_path));
+    int rc = deadletter_new(io->dl_path, &io->dl, err);
+    if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "%s", err);
-        config_free(io->cfg);
+    return rc;
+}
+
+/* Opens the dead-letter file. Returns EX_OK, or an exit code after logging
+ * what to do. */
+static int cmd_io_dead_letter_open(struct cmd_io *io)
+{
+    char err[ERR_MAX];
+    if (io->dl_per_user)
+        cmd_io_mkdirs(io->dl_path);
+    int rc = deadletter_reopen(io->dl, err);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "%s; choose a writable file with --dead-letter FILE (or [ingest] "
+                       "dead_letter in the configuration)",
+                       err);
         return rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
     }
-    rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, err);
-    if (rc < 0) {
-        log_msg_always(LOG_LEVEL_ERROR, "%s", err);
-        deadletter_close(io->dl);
-        config_free(io->cfg);
-        return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
-    }
-    cmd_io_signals(io);
+    if (io->dl_per_user)
+        log_msg_always(LOG_LEVEL_WARN,
+                       "%s is not writable for this user: rejected bodies go to %s "
+                       "(--dead-letter FILE chooses another)",
+                       CONFIG_DEFAULT_DEAD_LETTER, io->dl_path);
     return EX_OK;
+}
+
+static void cmd_io_init(struct cmd_io *io, const char *mode)
+{
+    memset(io, 0, sizeof(*io));
+    io->out_fd = STDOUT_FILENO;
+    io->mode = mode;
+    buf_init(&io->out, (size_t)256 * 1024 * 1024);
+    if (gethostname(io->host, sizeof(io->host) - 1) < 0)
+        io->host[0] = '\0';
+}
+
+/* Releases what cmd_io_open() or cmd_io_open_degraded() built; keeps the
+ * error message. */
+static void cmd_io_release(struct cmd_io *io)
+{
+    pipeline_free(io->pipeline);
+    deadletter_close(io->dl);
+    config_free(io->cfg);
+    buf_free(&io->out);
+    io->pipeline = NULL;
+    io->dl = NULL;
+    io->cfg = NULL;
+}
+
+/* The periodic stats point: Telegraf's processors.execd never sends a
+ * gather signal, so without a clock its counters would never be seen. */
+static void cmd_io_schedule_stats(struct cmd_io *io)
+{
+    int64_t every = io->cfg->ingest.stats_interval_s * 1000000000LL;
+    io->next_stats_ns = every > 0 ? timeutil_now_ns() + every : 0;
+}
+
+int cmd_io_open(struct cmd_io *io, struct cmd_common *common, const char *mode, bool stdout_needed)
+{
+    cmd_io_init(io, mode);
+    if (stdout_needed && common->stdout_unusable) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "%s: stdout is closed or not open for writing: the points "
+                       "would have nowhere to go; refusing to run",
+                       mode);
+        return EX_IOERR;
+    }
+    int status = cmd_load_config_err(common, &io->cfg, NULL, io->error);
+    if (status != EX_OK) {
+        log_msg_always(LOG_LEVEL_ERROR, "config: %s", io->error);
+        return status;
+    }
+    /* Everything is validated (the pipeline checks sources, prices and
+     * mappings) before any file is opened or created. */
+    if (cmd_io_dead_letter_new(io, io->cfg->ingest.dead_letter) < 0) {
+        status = EX_OSERR;
+        goto fail;
+    }
+    int rc = pipeline_new(io->cfg, io->dl, &io->stats, &io->pipeline, io->error);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "%s", io->error);
+        status = rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+        goto fail;
+    }
+    if ((status = cmd_io_dead_letter_open(io)) != EX_OK)
+        goto fail;
+    cmd_io_signals(io);
+    cmd_io_schedule_stats(io);
+    return EX_OK;
+fail:
+    cmd_io_release(io);
+    return status;
+}
+
+int cmd_io_open_degraded(struct cmd_io *io, struct config *partial, const char *mode)
+{
+    cmd_io_init(io, mode);
+    io->cfg = partial ? partial : config_new();
+    if (!io->cfg) {
+        log_msg_always(LOG_LEVEL_ERROR, "out of memory");
+        return EX_OSERR;
+    }
+    const char *configured = io->cfg->ingest.dead_letter;
+    int status = EX_OSERR;
+    if (!configured)
+        configured = CONFIG_DEFAULT_DEAD_LETTER;
+    if (cmd_io_dead_letter_new(io, configured) < 0)
+        goto fail;
+    if ((status = cmd_io_dead_letter_open(io)) != EX_OK &&
+        strcmp(configured, CONFIG_DEFAULT_DEAD_LETTER) != 0) {
+        /* the configured path is unusable too: the default one */
+        deadletter_close(io->dl);
+        io->dl = NULL;
+        log_msg_always(LOG_LEVEL_WARN, "trying the default dead-letter file instead");
+        status = EX_OSERR;
+        if (cmd_io_dead_letter_new(io, CONFIG_DEFAULT_DEAD_LETTER) < 0)
+            goto fail;
+        status = cmd_io_dead_letter_open(io);
+    }
+    if (status != EX_OK)
+        goto fail;
+    cmd_io_signals(io);
+    io->next_stats_ns = 0;
+    return EX_OK;
+fail:
+    cmd_io_release(io);
+    return status;
 }
 
 int cmd_io_flush(struct cmd_io *io)
@@ -135,7 +301,11 @@ int cmd_io_maybe_flush(struct cmd_io *io, int in_fd)
 
 int cmd_io_emit_stats(struct cmd_io *io)
 {
-    int rc = stats_format_point(&io->stats, timeutil_now_ns(), &io->out);
+    io->stats.dead_letter_failures = io->dl ? deadletter_failures(io->dl) : 0;
+    io->stats.dead_letter_held = io->dl ? deadletter_held(io->dl) : 0;
+    int rc = stats_format_point(&io->stats, io->host, io->mode, timeutil_now_ns(), &io->out);
+    if (io->next_stats_ns)
+        cmd_io_schedule_stats(io);
     if (rc < 0)
         return rc;
     return cmd_io_flush(io);
@@ -146,20 +316,45 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
     fd_set rd;
     FD_ZERO(&rd);
     FD_SET(fd, &rd);
+    bool for_stats = false;
+    if (io->next_stats_ns) {
+        int64_t left = (io->next_stats_ns - timeutil_now_ns()) / 1000000;
+        if (left < 0)
+            left = 0;
+        if (timeout_ms < 0 || left < timeout_ms) {
+            timeout_ms = (int)(left < INT32_MAX ? left : INT32_MAX);
+            for_stats = true;
+        }
+    }
     struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
     int n = pselect(fd + 1, &rd, NULL, NULL, timeout_ms < 0 ? NULL : &ts, &io->wait_mask);
     if (n < 0)
         return -errno;
+    if (n == 0 && for_stats)
+        return -EINTR; /* the stats point is due: cmd_io_handle_signals() writes it */
     return n > 0;
 }
 
-int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, size_t len,
-                      const char *reason)
+/* Counts and logs a rejection the pipeline did not see. */
+static void cmd_io_count_rejected(struct cmd_io *io, const char *origin, const char *reason)
 {
+    if (io->pipeline) {
+        pipeline_count_rejected(io->pipeline, origin, reason);
+    } else {
+        io->stats.rejected++;
+        /* degraded: one E! line a minute says it for all (cmd_process.c) */
+        log_debug("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(io->dl));
+    }
+}
+
+int cmd_io_reject_raw(struct cmd_io *io, const char *origin, const char *data, size_t len,
+                      const char *kind, const char *reason)
+{
+    struct deadletter_meta meta = {.received_ns = -1, .kind = kind};
     io->stats.lines++;
     io->stats.bytes += len;
-    int rc = deadletter_write(io->dl, reason, origin, data, len);
-    pipeline_count_rejected(io->pipeline, origin, reason);
+    int rc = deadletter_write_meta(io->dl, reason, origin, &meta, data, len);
+    cmd_io_count_rejected(io, origin, reason);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(io->dl), strerror(-rc));
@@ -173,16 +368,27 @@ bool cmd_io_stop_requested(void)
 
 int cmd_io_handle_signals(struct cmd_io *io)
 {
+    char err[ERR_MAX];
     if (cmd_io_reload_wanted) {
-        char err[ERR_MAX];
         cmd_io_reload_wanted = 0;
-        if (pipeline_reload_prices(io->pipeline, err) < 0)
-            log_msg_always(LOG_LEVEL_ERROR, "SIGHUP: %s; keeping the previous price table", err);
+        /* logrotate's postrotate, or `mv` of the file for replay: from
+         * now on records go to a new file at the configured path */
+        if (deadletter_reopen(io->dl, err) < 0)
+            log_msg_always(LOG_LEVEL_ERROR, "SIGHUP: %s; still writing to the file opened before",
+                           err);
         else
+            log_msg_always(LOG_LEVEL_INFO, "SIGHUP: dead-letter file %s reopened",
+                           deadletter_path(io->dl));
+        if (io->pipeline && pipeline_reload_prices(io->pipeline, err) < 0)
+            log_msg_always(LOG_LEVEL_ERROR, "SIGHUP: %s; keeping the previous price table", err);
+        else if (io->pipeline)
             log_msg_always(LOG_LEVEL_INFO, "SIGHUP: price table reloaded (%zu models)",
                            pipeline_price_count(io->pipeline));
     }
-    if (cmd_io_stats_wanted) {
+    if (io->dl && deadletter_held(io->dl))
+        deadletter_retry(io->dl);
+    bool due = io->next_stats_ns && timeutil_now_ns() >= io->next_stats_ns;
+    if (cmd_io_stats_wanted || due) {
         cmd_io_stats_wanted = 0;
         return cmd_io_emit_stats(io);
     }
@@ -232,7 +438,7 @@ int cmd_io_oversize_end(struct cmd_io *io, struct cmd_io_oversize *ov)
     io->stats.bytes += ov->bytes;
     snprintf(reason, sizeof(reason), "body of %zu bytes exceeds max_body_bytes (%lld)", ov->bytes,
              (long long)io->cfg->ingest.max_body_bytes);
-    pipeline_count_rejected(io->pipeline, ov->origin, reason);
+    cmd_io_count_rejected(io, ov->origin, reason);
     if (rc < 0)
         log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
                        deadletter_path(io->dl), strerror(-rc));
@@ -256,9 +462,24 @@ bool cmd_io_wait_drained(int fd, int timeout_ms)
 int cmd_io_close(struct cmd_io *io, int rc)
 {
     int status = EX_OK;
+    /* A signal that came with the last input is still answered: pselect(2)
+     * that reports input leaves a pending signal blocked, so let it in. */
+    sigset_t held;
+    sigprocmask(SIG_SETMASK, &io->wait_mask, &held);
+    sigprocmask(SIG_SETMASK, &held, NULL);
+    if (rc >= 0 && (cmd_io_stats_wanted || cmd_io_reload_wanted))
+        rc = cmd_io_handle_signals(io);
     int frc = rc == -EPIPE ? rc : cmd_io_flush(io);
     if (frc >= 0 && !cmd_io_wait_drained(io->out_fd, CMD_IO_DRAIN_MS))
         log_msg_always(LOG_LEVEL_WARN, "exiting with points still unread in the stdout pipe");
+    size_t lost = 0;
+    if (io->dl && deadletter_held(io->dl) && deadletter_retry(io->dl) < 0) {
+        lost = deadletter_held(io->dl);
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "%zu rejected bodies could not be written to the dead-letter file %s and "
+                       "are lost",
+                       lost, deadletter_path(io->dl));
+    }
     const struct stats *s = &io->stats;
     log_msg_always(LOG_LEVEL_INFO,
                    "done: %" PRIu64 " lines, %" PRIu64 " events, %" PRIu64 " written, %" PRIu64
@@ -268,9 +489,27 @@ int cmd_io_close(struct cmd_io *io, int rc)
     cmd_io_wait_drained(STDERR_FILENO, CMD_IO_DRAIN_MS); /* the summary too */
     if (rc < 0 || frc < 0)
         status = (rc == -ENOMEM || frc == -ENOMEM) ? EX_OSERR : EX_IOERR;
-    pipeline_free(io->pipeline);
-    deadletter_close(io->dl);
-    config_free(io->cfg);
-    buf_free(&io->out);
+    else if (lost)
+        status = EX_IOERR;
+    cmd_io_release(io);
     return status;
+}
+
+void cmd_io_detach_pipes(void)
+{
+    fflush(NULL); /* --help text, still in stdio's buffer */
+    struct stat st;
+    bool pipes = false;
+    for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+            pipes = true;
+    if (!pipes)
+        return;
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0)
+        return;
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    close(null);
+    poll(NULL, 0, CMD_IO_DETACH_MS);
 }

@@ -11,11 +11,21 @@
  *    tenancy tags as defaults, and replaced by the resulting points; a body
  *    that cannot be normalized is dead-lettered, never passed on.
  *  - Every other metric passes through byte-for-byte, newline included.
- *  - Input the reader cannot parse passes through unchanged unless it has a
- *    body_field="..." string (then it is dead-lettered with the reason): other
- *    metrics are Telegraf's to judge, and bodies are never passed on.
- *  - A blank line, SIGHUP or SIGUSR1 emits the tokenmeter_stats point; EOF
- *    flushes and exits 0 (Telegraf forwards what we write after EOF).
+ *  - Input the reader cannot parse passes through unchanged unless it may
+ *    hold a body (then it is dead-lettered with the reason): other metrics
+ *    are Telegraf's to judge, and bodies are never passed on (cmd_metric.h).
+ *  - A line with an unterminated quote would make every following metric
+ *    part of its string: once the line after it reads as a whole metric on
+ *    its own, the broken line is taken alone and framing starts again at
+ *    the next line.
+ *  - A blank line, SIGHUP or SIGUSR1 emits the tokenmeter_stats point, and
+ *    so does the clock every [ingest] stats_interval; EOF flushes and exits
+ *    0 (Telegraf forwards what we write after EOF).
+ *  - An unusable configuration does not stop the process (Telegraf would
+ *    answer 204 for every request and lose each body while restarting it):
+ *    it runs degraded, dead-letters every webhook metric whole with the
+ *    configuration error as the reason, passes the others, and logs one E!
+ *    line a minute. `tokenmeter replay` takes the records once it is fixed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,12 +34,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tokenmeter/base64.h"
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/cmd_io.h"
+#include "tokenmeter/cmd_metric.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/pipeline.h"
+#include "tokenmeter/timeutil.h"
 
 static const char process_usage[] =
     "usage: tokenmeter process [options]\n"
@@ -57,9 +68,12 @@ static const char process_usage[] =
     "Other [ingest] keys (dedup, measurement, default_org, extra_tags, ...) come\n"
     "from the configuration file or --set.\n"
     "\n"
+    "A configuration error does not stop it: every webhook metric then goes to the\n"
+    "dead-letter file with the error as its reason (replay them once it is fixed).\n"
+    "\n"
     "exit status: 0 at end of input or on SIGTERM/SIGINT, 64 usage, 73 the\n"
-    "dead-letter file cannot be created, 74 stdout closed or dead-letter file not\n"
-    "writable, 78 configuration error.\n";
+    "dead-letter file cannot be created, 74 stdout closed, or rejected bodies the\n"
+    "dead-letter file refused were lost.\n";
 
 enum {
     PROCESS_OPT_BODY_FIELD = CMD_OPT_FIRST_LOCAL,
@@ -82,20 +96,24 @@ static const struct cmd_flag process_flags[] = {
 };
 
 /* Room for a metric around a body of max_body_bytes: Telegraf's serializer
- * at most doubles a string (escaping '"' and '\'), base64 adds a third,
+ * at most doubles a string (escaping '"' and '\\'), base64 adds a third,
  * and tags and the measurement are small. A longer metric cannot hold an
  * acceptable body, so it is streamed to the dead-letter file unparsed. */
 #define PROCESS_METRIC_SLACK (64 * 1024)
 
+#define PROCESS_DEGRADED_LOG_S 60 /* one E! line a minute while degraded */
+
 struct process_state {
     struct cmd_io *io;
     struct lineproto_scanner scan;
-    struct lineproto_point pt;
+    struct cmd_metric m;
     struct buf pending;        /* the metric being assembled across reads */
-    struct buf body;           /* the decoded body */
     uint64_t metric;           /* 1-based number of the current metric */
     struct cmd_io_oversize ov; /* ov.stream: the metric is being streamed away */
+    bool resync_checked;       /* the pending metric's second line was looked at */
     char origin[64];
+    const char *degraded; /* the configuration error; NULL when configured */
+    int64_t degraded_logged_ns;
 };
 
 static const char *process_origin(struct process_state *ps)
@@ -104,129 +122,137 @@ static const char *process_origin(struct process_state *ps)
     return ps->origin;
 }
 
-/* A metric we cannot take a body from (not line protocol, bad base64):
- * dead-lettered whole, like a bad body, so the operator sees what Telegraf
- * (or whoever feeds us) sent. */
-static int process_reject_metric(struct process_state *ps, const char *line, size_t len,
-                                 const char *reason)
+/* Degraded: the E! line, at most once a minute. */
+static void process_degraded_log(struct process_state *ps)
 {
-    return cmd_io_reject_raw(ps->io, process_origin(ps), line, len, reason);
-}
-
-/* The tag named by a [process] *_tag key, or NULL (an empty key disables). */
-static const char *process_tag(const struct lineproto_point *pt, const char *name)
-{
-    if (!name || !*name)
-        return NULL;
-    return lineproto_point_tag(pt, name);
-}
-
-/* True when the raw line has a string field named `field` (`field="` after a
- * space or comma): a metric that may carry a webhook body. */
-static bool process_may_hold_body(const char *line, size_t len, const char *field)
-{
-    size_t fl = strlen(field);
-    for (size_t at = 1; at + fl + 1 < len; at++) {
-        if ((line[at - 1] == ' ' || line[at - 1] == ',') && memcmp(line + at, field, fl) == 0 &&
-            line[at + fl] == '=' && line[at + fl + 1] == '"')
-            return true;
-    }
-    return false;
-}
-
-/* Passes a metric on unchanged, newline included. Returns 0 or the output
- * buffer's error. */
-static int process_pass(struct cmd_io *io, const char *line, size_t len)
-{
-    buf_append(&io->out, line, len);
-    buf_putc(&io->out, '\n');
-    return buf_error(&io->out);
+    int64_t now = timeutil_now_ns();
+    if (ps->degraded_logged_ns &&
+        now - ps->degraded_logged_ns < PROCESS_DEGRADED_LOG_S * 1000000000LL)
+        return;
+    ps->degraded_logged_ns = now;
+    log_msg_always(LOG_LEVEL_ERROR,
+                   "process: configuration error: %s; every webhook metric goes to the dead-letter "
+                   "file %s (%" PRIu64 " so far): fix the configuration, then `tokenmeter replay` "
+                   "the records",
+                   ps->degraded, deadletter_path(ps->io->dl), ps->io->stats.rejected);
 }
 
 /* Handles one complete metric (without its '\n'). */
 static int process_metric(struct process_state *ps, const char *line, size_t len)
 {
     struct cmd_io *io = ps->io;
-    const struct config_process *cp = &io->cfg->process;
-    char err[ERR_MAX];
     if (cmd_io_blank(line, len))
         return cmd_io_emit_stats(io);
-    int prc = lineproto_parse(line, len, &ps->pt, err);
-    if (prc == -ENOMEM) { /* fatal (err.h): the metric was not judged */
-        log_msg_always(LOG_LEVEL_ERROR, "stdin:%" PRIu64 ": %s", ps->metric, err);
-        return prc;
-    }
-    if (prc < 0 && !process_may_hold_body(line, len, cp->body_field)) {
-        /* Not ours, even if our reader cannot read it (Telegraf's is the
-         * judge of other metrics): pass it on untouched. */
-        log_debug("stdin:%" PRIu64 ": passed through unread: %s", ps->metric, err);
-        return process_pass(io, line, len);
-    }
-    if (prc < 0) {
-        char reason[ERR_MAX + 32];
-        snprintf(reason, sizeof(reason), "not line protocol: %s", err);
-        return process_reject_metric(ps, line, len, reason);
-    }
-    const struct lineproto_field *f =
-        prc == 0 ? lineproto_point_field(&ps->pt, cp->body_field) : NULL;
-    if (!f || f->type != LINEPROTO_STRING) {
-        /* Not a webhook body (or a comment): not ours to change. */
-        return process_pass(io, line, len);
-    }
-    const char *body = f->s;
-    size_t blen = f->slen;
-    if (cp->body_encoding == CONFIG_ENCODING_BASE64) {
-        buf_reset(&ps->body);
-        int rc = base64_decode(&ps->body, f->s, f->slen);
-        if (rc == -EINVAL) {
-            char reason[96];
-            snprintf(reason, sizeof(reason), "field \"%.40s\" is not valid base64", cp->body_field);
-            return process_reject_metric(ps, line, len, reason);
-        }
-        if (rc < 0)
-            return rc;
-        body = ps->body.data ? ps->body.data : "";
-        blen = ps->body.len;
-    }
-    struct pipeline_tenancy t = {
-        .org = process_tag(&ps->pt, cp->org_tag),
-        .team = process_tag(&ps->pt, cp->team_tag),
-        .user = process_tag(&ps->pt, cp->user_tag),
-    };
-    /* Telegraf stamped the metric when the request arrived: a better
-     * receive time for bodies without their own than our clock. */
-    pipeline_set_receive_time(io->pipeline, ps->pt.has_time ? ps->pt.time_ns : -1);
-    int rc = pipeline_feed(io->pipeline, body, blen, process_origin(ps), &t, &io->out);
-    return rc < 0 ? rc : 0;
+    if (!ps->degraded)
+        return cmd_metric_feed(io, &ps->m, line, len, process_origin(ps), &io->out);
+    if (!cmd_metric_may_hold_body(&io->cfg->process, line, len))
+        return cmd_metric_pass(&io->out, line, len);
+    char reason[ERR_MAX + 64];
+    snprintf(reason, sizeof(reason), "configuration error: %s", ps->degraded);
+    int rc = cmd_io_reject_raw(io, process_origin(ps), line, len, "metric", reason);
+    process_degraded_log(ps);
+    return rc;
 }
 
-/* Consumes one chunk of stdin, metric by metric. */
+/* A line with an unterminated quote: taken alone (dead-lettered if it may
+ * hold a body, else passed on), and framing starts again after it. */
+static int process_broken_line(struct process_state *ps, const char *line, size_t len)
+{
+    lineproto_scanner_init(&ps->scan);
+    ps->resync_checked = false;
+    log_warn("stdin:%" PRIu64 ": a line with an unterminated quote; reading on from the next line",
+             ps->metric);
+    int rc = process_metric(ps, line, len);
+    ps->metric++;
+    return rc;
+}
+
+/* True when the line at p (len bytes; p[len] is its '\n') is a whole
+ * metric on its own: its quotes close on the line and it parses. */
+static bool process_whole_line(struct process_state *ps, const char *p, size_t len)
+{
+    char err[ERR_MAX];
+    return lineproto_line_end(p, len + 1) == (long)len &&
+           lineproto_parse(p, len, &ps->m.pt, err) == 0;
+}
+
+/* A metric still open after a raw newline: a quoted string with a newline
+ * in it (a pretty-printed body), or a line whose quote never closes. Once
+ * the second line is complete and reads as a metric of its own, it is the
+ * latter: the first line is taken alone, pending moves to *keep and *rest
+ * points at the second line in it (to be framed next). Returns 1 then, 0
+ * when the metric stays open, or -errno. */
+static int process_check_open(struct process_state *ps, struct buf *keep, const char **rest,
+                              size_t *rest_len)
+{
+    const char *p = ps->pending.data;
+    size_t len = ps->pending.len;
+    const char *nl1 = ps->resync_checked ? NULL : memchr(p, '\n', len);
+    const char *nl2 = nl1 ? memchr(nl1 + 1, '\n', len - (size_t)(nl1 + 1 - p)) : NULL;
+    if (!nl2)
+        return 0;
+    ps->resync_checked = true;
+    if (!process_whole_line(ps, nl1 + 1, (size_t)(nl2 - nl1 - 1)))
+        return 0;
+    buf_free(keep);
+    *keep = ps->pending;
+    buf_init(&ps->pending, keep->max);
+    *rest = nl1 + 1;
+    *rest_len = len - (size_t)(nl1 + 1 - p);
+    int rc = process_broken_line(ps, p, (size_t)(nl1 - p));
+    return rc < 0 ? rc : 1;
+}
+
+/* The first newline of a metric framed whole that spans lines but does not
+ * parse (it began with an unterminated quote), or NULL. */
+static const char *process_broken_at(struct process_state *ps, const char *p, size_t len)
+{
+    char err[ERR_MAX];
+    const char *nl = memchr(p, '\n', len);
+    return nl && lineproto_parse(p, len, &ps->m.pt, err) == -EINVAL ? nl : NULL;
+}
+
+/* Consumes one chunk of stdin, metric by metric. A resynchronisation never
+ * nests deeper than one call: the bytes after a broken line are framed by
+ * this loop itself (they are the rest of the chunk, or of what was
+ * pending), so no input can make the stack grow. */
 static int process_chunk(struct process_state *ps, const char *data, size_t n)
 {
     struct cmd_io *io = ps->io;
+    struct buf keep; /* what `data` points into after a resynchronisation */
+    buf_init(&keep, 0);
     int rc = 0;
     while (n > 0 && rc >= 0) {
         long e = lineproto_scanner_feed(&ps->scan, data, n);
         size_t take = e < 0 ? n : (size_t)e;
         if (ps->ov.stream) {
             rc = cmd_io_oversize_append(&ps->ov, data, take);
-            if (e >= 0 && rc >= 0) {
+            if (e >= 0 && rc >= 0)
                 rc = cmd_io_oversize_end(io, &ps->ov);
-            }
         } else if (e < 0) {
             rc = buf_append(&ps->pending, data, take);
             if (rc == -ENOSPC) {
                 rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
                                            take);
                 buf_reset(&ps->pending);
+            } else if (rc >= 0 && (rc = process_check_open(ps, &keep, &data, &n)) > 0) {
+                rc = 0;
+                continue; /* frame the rest, from its second line */
             }
+            break;
         } else if (ps->pending.len == 0) {
             /* The common case: the whole metric is inside this chunk. */
+            const char *nl;
             if (take > ps->pending.max) {
                 rc = cmd_io_oversize_begin(io, &ps->ov, process_origin(ps), &ps->pending, data,
                                            take);
                 if (rc >= 0)
                     rc = cmd_io_oversize_end(io, &ps->ov);
+            } else if ((nl = process_broken_at(ps, data, take)) != NULL) {
+                rc = process_broken_line(ps, data, (size_t)(nl - data));
+                n -= (size_t)(nl + 1 - data);
+                data = nl + 1; /* the rest of it is in this chunk */
+                continue;
             } else {
                 rc = process_metric(ps, data, take);
             }
@@ -237,16 +263,59 @@ static int process_chunk(struct process_state *ps, const char *data, size_t n)
                                            take);
                 if (rc >= 0)
                     rc = cmd_io_oversize_end(io, &ps->ov);
+                buf_reset(&ps->pending);
             } else if (rc >= 0) {
-                rc = process_metric(ps, ps->pending.data, ps->pending.len);
+                /* framing may refill pending: take the bytes out first */
+                struct buf whole = ps->pending;
+                buf_init(&ps->pending, whole.max);
+                size_t before = whole.len - take; /* held from earlier chunks */
+                const char *nl = process_broken_at(ps, whole.data, whole.len);
+                if (!nl) {
+                    rc = process_metric(ps, whole.data, whole.len);
+                } else {
+                    size_t at = (size_t)(nl + 1 - whole.data);
+                    rc = process_broken_line(ps, whole.data, (size_t)(nl - whole.data));
+                    /* what followed the broken line: the earlier chunks'
+                     * bytes first (a call that cannot come back here: its
+                     * pending starts empty), then this chunk from its start */
+                    if (rc >= 0 && at < before)
+                        rc = process_chunk(ps, whole.data + at, before - at);
+                    size_t skip = at > before ? at - before : 0;
+                    buf_free(&whole);
+                    n -= skip;
+                    data += skip;
+                    continue;
+                }
+                buf_free(&whole);
             }
-            buf_reset(&ps->pending);
         }
-        if (e < 0)
-            break;
+        ps->resync_checked = false;
         ps->metric++;
         data += take + 1;
         n -= take + 1;
+    }
+    buf_free(&keep);
+    return rc;
+}
+
+/* End of input: what is pending is a last metric without its newline (or,
+ * after an unterminated quote, several). */
+static int process_eof(struct process_state *ps)
+{
+    int rc = 0;
+    while (rc >= 0 && ps->pending.len) {
+        struct buf whole = ps->pending;
+        buf_init(&ps->pending, whole.max);
+        const char *nl = process_broken_at(ps, whole.data, whole.len);
+        if (!nl) {
+            rc = process_metric(ps, whole.data, whole.len);
+        } else {
+            size_t at = (size_t)(nl + 1 - whole.data);
+            rc = process_broken_line(ps, whole.data, at - 1);
+            if (rc >= 0 && at < whole.len)
+                rc = process_chunk(ps, whole.data + at, whole.len - at);
+        }
+        buf_free(&whole);
     }
     return rc;
 }
@@ -276,10 +345,11 @@ static int process_stream(struct process_state *ps)
         }
         if (n == 0) {
             /* A last metric without '\n' still counts. */
-            if (ps->ov.stream)
+            if (ps->ov.stream) {
                 rc = cmd_io_oversize_end(io, &ps->ov);
-            else if (ps->pending.len)
-                rc = process_metric(ps, ps->pending.data, ps->pending.len);
+            } else {
+                rc = process_eof(ps);
+            }
             break;
         }
         if ((rc = process_chunk(ps, chunk, (size_t)n)) < 0)
@@ -293,8 +363,8 @@ static int process_stream(struct process_state *ps)
         rc = cmd_io_oversize_end(io, &ps->ov);
     else if (rc >= 0 && ps->pending.len)
         /* stopped by a signal in the middle of a metric: never dropped in silence */
-        rc = process_reject_metric(ps, ps->pending.data, ps->pending.len,
-                                   "incomplete metric: stopped (SIGTERM/SIGINT) before its end");
+        rc = cmd_io_reject_raw(io, process_origin(ps), ps->pending.data, ps->pending.len, "metric",
+                               "incomplete metric: stopped (SIGTERM/SIGINT) before its end");
     return rc;
 }
 
@@ -331,21 +401,32 @@ int cmd_process_main(int argc, char **argv, struct cmd_common *common)
     }
     if (optind < argc)
         return cmd_usage_error("process", "it reads stdin only, not \"%s\"", argv[optind]);
-    int status = cmd_io_open(&io, common);
+    memset(&ps, 0, sizeof(ps));
+    char cfg_err[ERR_MAX];
+    int status = cmd_io_open(&io, common, "process", true);
+    if (status == EX_CONFIG) {
+        /* Keep every body: degraded (see the top of this file). */
+        struct config *partial = NULL;
+        struct config *cfg = NULL;
+        snprintf(cfg_err, sizeof(cfg_err), "%s", io.error);
+        if (cmd_load_config_err(common, &cfg, &partial, io.error) == EX_OK)
+            partial = cfg; /* read fine; what the pipeline refused is in cfg_err */
+        ps.degraded = cfg_err;
+        status = cmd_io_open_degraded(&io, partial, "process");
+    }
     if (status != EX_OK)
         return status;
-    memset(&ps, 0, sizeof(ps));
     ps.io = &io;
     ps.metric = 1;
     lineproto_scanner_init(&ps.scan);
-    lineproto_point_init(&ps.pt);
     size_t max = (size_t)io.cfg->ingest.max_body_bytes;
+    cmd_metric_init(&ps.m, max * 2 + PROCESS_METRIC_SLACK);
     buf_init(&ps.pending, max * 2 + PROCESS_METRIC_SLACK);
-    buf_init(&ps.body, max * 2 + PROCESS_METRIC_SLACK);
+    if (ps.degraded)
+        process_degraded_log(&ps);
     int rc = process_stream(&ps);
     deadletter_stream_free(ps.ov.stream); /* only after an error: nothing to save */
     buf_free(&ps.pending);
-    buf_free(&ps.body);
-    lineproto_point_free(&ps.pt);
+    cmd_metric_free(&ps.m);
     return cmd_io_close(&io, rc);
 }

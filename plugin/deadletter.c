@@ -15,6 +15,7 @@
 
 #include "tokenmeter/base64.h"
 #include "tokenmeter/body.h"
+#include "tokenmeter/log.h"
 #include "tokenmeter/map.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/vec.h"
@@ -29,9 +30,14 @@
 #define DEADLETTER_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
 struct deadletter {
-    int fd;
+    int fd;         /* -1 while the file cannot be opened (records wait in `held`) */
     char *path;     /* owned */
     struct buf rec; /* the record being encoded */
+    /* Whole records that could not be written yet, oldest first, each with
+     * its newline; written before any newer record (deadletter.h). */
+    struct buf held;
+    size_t nheld;
+    uint64_t failures;
 };
 
 /* A record too large to hold, being built in a private unlinked file. */
@@ -43,28 +49,43 @@ struct deadletter_stream {
     uint64_t hash; /* their FNV-1a-64 */
 };
 
-int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX])
+int deadletter_new(const char *path, struct deadletter **out, char err[ERR_MAX])
 {
-    int rc = 0;
     *out = NULL;
     struct deadletter *dl = calloc(1, sizeof(*dl));
     if (!dl)
         return err_set(err, -ENOMEM, "out of memory");
+    dl->fd = -1;
     buf_init(&dl->rec, DEADLETTER_RECORD_MAX);
-    dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (dl->fd < 0) {
-        int e = errno;
-        rc = err_set(err, -e, "cannot open dead-letter file %s: %s", path, strerror(e));
-        goto out;
-    }
+    buf_init(&dl->held, DEADLETTER_HELD_MAX);
     if (!(dl->path = strdup(path))) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
+        deadletter_close(dl);
+        return err_set(err, -ENOMEM, "out of memory");
     }
     *out = dl;
-    dl = NULL;
-out:
-    deadletter_close(dl);
+    return 0;
+}
+
+int deadletter_reopen(struct deadletter *dl, char err[ERR_MAX])
+{
+    int fd = open(dl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        int e = errno;
+        return err_set(err, -e, "cannot open dead-letter file %s: %s", dl->path, strerror(e));
+    }
+    if (dl->fd >= 0)
+        close(dl->fd);
+    dl->fd = fd;
+    return 0;
+}
+
+int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX])
+{
+    int rc = deadletter_new(path, out, err);
+    if (rc >= 0 && (rc = deadletter_reopen(*out, err)) < 0) {
+        deadletter_close(*out);
+        *out = NULL;
+    }
     return rc;
 }
 
@@ -75,6 +96,7 @@ void deadletter_close(struct deadletter *dl)
     if (dl->fd >= 0)
         close(dl->fd);
     buf_free(&dl->rec);
+    buf_free(&dl->held);
     free(dl->path);
     free(dl);
 }
@@ -221,17 +243,103 @@ static int deadletter_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Appends the record in dl->rec. The exclusive lock keeps records whole
- * when several processes (execd, process, replay) share the file. */
-static int deadletter_flush(struct deadletter *dl)
+/* Appends n bytes whole or not at all: the exclusive lock keeps records of
+ * several processes (execd, process, replay) from interleaving, and a write
+ * that fails part-way (a full disk) is cut back to where it started, so the
+ * next record never lands glued to half of this one. */
+static int deadletter_append_whole(int fd, const char *p, size_t n)
 {
-    while (flock(dl->fd, LOCK_EX) < 0)
+    while (flock(fd, LOCK_EX) < 0)
         if (errno != EINTR)
             return -errno;
-    int rc = deadletter_write_all(dl->fd, dl->rec.data, dl->rec.len);
-    flock(dl->fd, LOCK_UN);
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc >= 0 && (rc = deadletter_write_all(fd, p, n)) < 0 && S_ISREG(st.st_mode)) {
+        int trc = ftruncate(fd, st.st_size);
+        (void)trc; /* nothing better to do: the reader resynchronises */
+    }
+    flock(fd, LOCK_UN);
+    return rc;
+}
+
+/* A file removed under us (rm, a careless rotation) still takes writes
+ * that nobody will ever read: open the path again first. Returns 0 or the
+ * errno of the reopen. */
+static int deadletter_check_file(struct deadletter *dl)
+{
+    struct stat st;
+    if (dl->fd >= 0 && fstat(dl->fd, &st) == 0 && st.st_nlink > 0)
+        return 0;
+    char err[ERR_MAX];
+    return deadletter_reopen(dl, err);
+}
+
+/* Writes the held records, oldest first, as far as the file takes them.
+ * Returns 0 when none is left held, or the error that stopped it. */
+static int deadletter_write_held(struct deadletter *dl)
+{
+    int rc = 0;
+    while (dl->nheld) {
+        const char *nl = memchr(dl->held.data, '\n', dl->held.len);
+        size_t n = (size_t)(nl - dl->held.data) + 1;
+        if ((rc = deadletter_append_whole(dl->fd, dl->held.data, n)) < 0)
+            return rc;
+        buf_consume(&dl->held, n);
+        dl->nheld--;
+    }
+    return 0;
+}
+
+int deadletter_retry(struct deadletter *dl)
+{
+    if (!dl->nheld)
+        return 0;
+    size_t before = dl->nheld;
+    int rc = deadletter_check_file(dl);
+    if (rc >= 0)
+        rc = deadletter_write_held(dl);
+    if (dl->nheld < before && !dl->nheld)
+        log_msg_always(LOG_LEVEL_INFO,
+                       "dead-letter file %s writable again: %zu held records written", dl->path,
+                       before);
+    return rc;
+}
+
+/* Appends the record in dl->rec, or holds it when the file refuses it. */
+static int deadletter_flush(struct deadletter *dl)
+{
+    int rc = deadletter_check_file(dl);
+    if (rc >= 0)
+        rc = deadletter_write_held(dl);
+    if (rc >= 0 && (rc = deadletter_append_whole(dl->fd, dl->rec.data, dl->rec.len)) >= 0)
+        goto out;
+    dl->failures++;
+    if (buf_append(&dl->held, dl->rec.data, dl->rec.len) < 0) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "cannot write dead-letter file %s: %s; %zu records already held in memory "
+                       "(%zu bytes, the most there is room for)",
+                       dl->path, strerror(-rc), dl->nheld, dl->held.len);
+        dl->held.err = 0; /* what is held stays; only this record could not be */
+        goto out;
+    }
+    dl->nheld++;
+    log_error("cannot write dead-letter file %s: %s; the record is held in memory and retried "
+              "(%zu held)",
+              dl->path, strerror(-rc), dl->nheld);
+    rc = 0;
+out:
     buf_reset(&dl->rec);
     return rc;
+}
+
+size_t deadletter_held(const struct deadletter *dl)
+{
+    return dl->nheld;
+}
+
+uint64_t deadletter_failures(const struct deadletter *dl)
+{
+    return dl->failures;
 }
 
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
@@ -275,7 +383,8 @@ int deadletter_write_meta(struct deadletter *dl, const char *reason, const char 
     if (json_object_set_new(rec, text ? "raw" : "raw_base64", body) < 0)
         goto out;
     if (meta) {
-        if (deadletter_set_text(rec, "org", meta->org) < 0 ||
+        if (deadletter_set_text(rec, "kind", meta->kind) < 0 ||
+            deadletter_set_text(rec, "org", meta->org) < 0 ||
             deadletter_set_text(rec, "team", meta->team) < 0 ||
             deadletter_set_text(rec, "user", meta->user) < 0)
             goto out;
@@ -401,6 +510,31 @@ int deadletter_stream_append(struct deadletter_stream *st, const void *data, siz
     return 0;
 }
 
+/* Copies the rest of fd to the end of the dead-letter file, whole or not at
+ * all (see deadletter_append_whole). */
+static int deadletter_append_file(int dfd, int fd)
+{
+    while (flock(dfd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return -errno;
+    struct stat st;
+    int rc = fstat(dfd, &st) < 0 ? -errno : 0;
+    char chunk[65536];
+    ssize_t n;
+    while (rc >= 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0)
+            rc = errno == EINTR ? 0 : -errno;
+        else
+            rc = deadletter_write_all(dfd, chunk, (size_t)n);
+    }
+    if (rc < 0 && S_ISREG(st.st_mode)) {
+        int trc = ftruncate(dfd, st.st_size);
+        (void)trc;
+    }
+    flock(dfd, LOCK_UN);
+    return rc;
+}
+
 int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st)
 {
     base64_stream_finish(&st->b64, &st->rec);
@@ -412,19 +546,14 @@ int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st)
     int rc = deadletter_stream_spill(st);
     if (rc >= 0 && lseek(st->fd, 0, SEEK_SET) < 0)
         rc = -errno;
-    if (rc >= 0) {
-        while (flock(dl->fd, LOCK_EX) < 0 && errno == EINTR)
-            ;
-        char chunk[65536];
-        ssize_t n;
-        while (rc >= 0 && (n = read(st->fd, chunk, sizeof(chunk))) != 0) {
-            if (n < 0)
-                rc = errno == EINTR ? 0 : -errno;
-            else
-                rc = deadletter_write_all(dl->fd, chunk, (size_t)n);
-        }
-        flock(dl->fd, LOCK_UN);
-    }
+    if (rc >= 0)
+        rc = deadletter_check_file(dl);
+    if (rc >= 0)
+        rc = deadletter_write_held(dl);
+    if (rc >= 0)
+        rc = deadletter_append_file(dl->fd, st->fd);
+    if (rc < 0)
+        dl->failures++;
     deadletter_stream_free(st);
     return rc;
 }
@@ -450,9 +579,11 @@ struct deadletter_reader {
     FILE *fp;
     char *line;
     size_t cap;
+    size_t len;    /* of the line */
+    size_t resume; /* > 0: a record glued after a cut one starts here in line */
     long lineno;
     struct deadletter_meta meta; /* of the last record; strings point into owned[] */
-    char *owned[4];              /* org, team, user, elements */
+    char *owned[5];              /* org, team, user, kind, elements */
 };
 
 static void deadletter_meta_clear(struct deadletter_reader *r)
@@ -461,7 +592,7 @@ static void deadletter_meta_clear(struct deadletter_reader *r)
         free(r->owned[i]);
         r->owned[i] = NULL;
     }
-    r->meta.org = r->meta.team = r->meta.user = r->meta.elements = NULL;
+    r->meta.org = r->meta.team = r->meta.user = r->meta.kind = r->meta.elements = NULL;
     r->meta.received_ns = -1;
 }
 
@@ -548,18 +679,26 @@ static ssize_t deadletter_read_line(struct deadletter_reader *r, size_t max)
     return (ssize_t)len;
 }
 
-int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
-                           char err[ERR_MAX])
+/* Where, after the start of a line that is not a record, the next record
+ * begins: a record cut short (a crash in the middle of a write, or a file
+ * written before records were cut back on a failed write) has the next
+ * record glued to it. Inside a record '{"time":"' cannot occur (its quotes
+ * would be escaped), so it marks a record's start. 0 when there is none. */
+static size_t deadletter_glued(const char *line, size_t len, size_t from)
 {
-    struct body *b = NULL;
-    int rc = -EINVAL;
-    buf_reset(raw);
-    buf_reset(reason);
-    deadletter_meta_clear(r);
+    static const char mark[] = "{\"time\":\"";
+    for (size_t i = from + 1; i + sizeof(mark) - 1 <= len; i++)
+        if (line[i] == '{' && memcmp(line + i, mark, sizeof(mark) - 1) == 0)
+            return i;
+    return 0;
+}
+
+/* The next line that is not blank into r->line (r->len), at most max
+ * bytes (a longer one is skipped, -EINVAL). Returns 1, 0 at end of file,
+ * or -errno with err set. */
+static int deadletter_reader_line(struct deadletter_reader *r, size_t max, char err[ERR_MAX])
+{
     ssize_t n;
-    /* A record holds at most twice its body as escaped text (4/3 as
-     * base64), plus its other members. */
-    size_t max = raw->max > (SIZE_MAX - 65536) / 2 ? SIZE_MAX / 2 : raw->max * 2 + 65536;
     do {
         n = deadletter_read_line(r, max);
         if (n == -E2BIG)
@@ -572,14 +711,43 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
         if (n == 0)
             return 0;
     } while (n == 1 && r->line[0] == '\n');
+    r->len = (size_t)n;
+    return 1;
+}
+
+int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
+                           char err[ERR_MAX])
+{
+    struct body *b = NULL;
+    int rc = -EINVAL;
+    buf_reset(raw);
+    buf_reset(reason);
+    deadletter_meta_clear(r);
+    /* A record holds at most twice its body as escaped text (4/3 as
+     * base64), plus its other members. */
+    size_t max = raw->max > (SIZE_MAX - 65536) / 2 ? SIZE_MAX / 2 : raw->max * 2 + 65536;
+    size_t at = r->resume;
+    r->resume = 0;
+    if (!at && (rc = deadletter_reader_line(r, max, err)) <= 0)
+        return rc;
+    rc = -EINVAL;
     char perr[ERR_MAX];
-    int prc = body_parse(r->line, (size_t)n, &b, perr);
+    int prc = body_parse(r->line + at, r->len - at, &b, perr);
     if (prc == -ENOMEM) {
         rc = err_set(err, prc, "out of memory");
         goto out;
     }
     if (prc < 0) {
-        err_set(err, rc, "line %ld: not a dead-letter record: %.900s", r->lineno, perr);
+        size_t next = deadletter_glued(r->line, r->len, at);
+        if (next) {
+            r->resume = next;
+            err_set(err, rc,
+                    "line %ld: a record cut short (%zu bytes), skipped; the record glued to it "
+                    "is read next",
+                    r->lineno, next - at);
+        } else {
+            err_set(err, rc, "line %ld: not a dead-letter record: %.900s", r->lineno, perr);
+        }
         goto out;
     }
     const struct body_node *root = body_root(b);
@@ -590,7 +758,8 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     if (deadletter_meta_str(root, "/org", &r->owned[0], &r->meta.org) < 0 ||
         deadletter_meta_str(root, "/team", &r->owned[1], &r->meta.team) < 0 ||
         deadletter_meta_str(root, "/user", &r->owned[2], &r->meta.user) < 0 ||
-        deadletter_meta_str(root, "/elements", &r->owned[3], &r->meta.elements) < 0) {
+        deadletter_meta_str(root, "/kind", &r->owned[3], &r->meta.kind) < 0 ||
+        deadletter_meta_str(root, "/elements", &r->owned[4], &r->meta.elements) < 0) {
         rc = err_set(err, -ENOMEM, "out of memory");
         goto out;
     }

@@ -4,11 +4,16 @@
  * summaries from InfluxDB. main() only parses the global options and
  * dispatches to one command (plugin/cmd_<name>.c).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tokenmeter/cmd.h"
+#include "tokenmeter/cmd_io.h"
 #include "tokenmeter/log.h"
 
 #ifndef TOKENMETER_VERSION
@@ -19,24 +24,26 @@ struct main_command {
     const char *name;
     int (*run)(int argc, char **argv, struct cmd_common *common);
     const char *summary;
+    bool streaming; /* installs cmd_io's signal handlers: keep its signals blocked */
 };
 
 static const struct main_command main_commands[] = {
-    {"execd", cmd_execd_main, "webhook JSON (stdin, files) -> line protocol (inputs.execd)"},
-    {"process", cmd_process_main, "Telegraf metrics holding webhook bodies -> line protocol"},
-    {"replay", cmd_replay_main, "feed a dead-letter file back through the normalizer"},
-    {"aggregate", cmd_aggregate_main, "daily summaries from InfluxDB (or .lp files) into SQLite"},
-    {"report", cmd_report_main, "print the daily summaries (table, csv, json)"},
-    {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)"},
-    {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe"},
-    {"prices", cmd_prices_main, "show, update or apply the price table"},
+    {"execd", cmd_execd_main, "webhook JSON (stdin, files) -> line protocol (inputs.execd)", true},
+    {"process", cmd_process_main, "Telegraf metrics holding webhook bodies -> line protocol", true},
+    {"replay", cmd_replay_main, "feed a dead-letter file back through the normalizer", true},
+    {"aggregate", cmd_aggregate_main, "daily summaries from InfluxDB (or .lp files) into SQLite",
+     false},
+    {"report", cmd_report_main, "print the daily summaries (table, csv, json)", false},
+    {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)", false},
+    {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe", false},
+    {"prices", cmd_prices_main, "show, update or apply the price table", false},
 };
 
 #define N_COMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))
 
 static void main_usage(FILE *fp)
 {
-    fprintf(fp, "usage: tokenmeter [-c FILE] [--log-level L] COMMAND [options]\n"
+    fprintf(fp, "usage: tokenmeter [-c FILE] [--log-level L] [--quiet] COMMAND [options]\n"
                 "       tokenmeter --version | --help\n"
                 "\n"
                 "commands:\n");
@@ -46,8 +53,47 @@ static void main_usage(FILE *fp)
                 "Telegraf's E!/W!/I!/D! prefixes; stdout carries only line protocol.\n");
 }
 
+/* Started with fd 0, 1 or 2 closed (`>&-`), the first file opened would
+ * take its number: the dead-letter file would receive line protocol, or
+ * the log. Each closed one is opened on /dev/null before anything else is
+ * opened. A stdout that is closed, or open for reading only, is unusable:
+ * the streaming commands refuse to run without one (cmd_io_open). Returns 0,
+ * or -errno when /dev/null cannot be opened. */
+static int main_std_fds(bool *stdout_unusable)
+{
+    *stdout_unusable = false;
+    for (int fd = 0; fd <= 2; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) {
+            if (fd == STDOUT_FILENO && (fl & O_ACCMODE) == O_RDONLY)
+                *stdout_unusable = true;
+            continue;
+        }
+        if (fd == STDOUT_FILENO)
+            *stdout_unusable = true;
+        /* The lowest free number: fd itself, as the ones below are open. */
+        int nfd = open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY);
+        if (nfd < 0)
+            return -errno;
+        if (nfd != fd) {
+            close(nfd);
+            return -EBADF;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    /* The streaming commands' signals are blocked from the first
+     * instruction on, so one that arrives while the configuration loads
+     * stays pending until cmd_io has its handlers in place, instead of
+     * killing the process with input half read. Other commands keep the
+     * default dispositions: their signals are unblocked before they run. */
+    cmd_io_block_signals(SIG_BLOCK, NULL);
+    bool stdout_unusable;
+    if (main_std_fds(&stdout_unusable) < 0)
+        return EX_OSERR; /* no /dev/null: nowhere safe to even log */
     static const struct option longopts[] = {
         CMD_COMMON_LONGOPTS,
         {"version", no_argument, NULL, 'V'},
@@ -55,6 +101,7 @@ int main(int argc, char **argv)
     };
     struct cmd_common common;
     memset(&common, 0, sizeof(common));
+    common.stdout_unusable = stdout_unusable;
     int opt;
     /* '+': stop at the command name; its options belong to the command. */
     while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
@@ -77,8 +124,12 @@ int main(int argc, char **argv)
     const char *name = argv[optind];
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(main_commands[i].name, name) == 0) {
+            if (!main_commands[i].streaming)
+                cmd_io_block_signals(SIG_UNBLOCK, NULL);
             int status = main_commands[i].run(argc - optind, argv + optind, &common);
             cmd_common_free(&common);
+            if (main_commands[i].streaming)
+                cmd_io_detach_pipes();
             return status;
         }
     }

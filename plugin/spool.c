@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+/* renameat2(RENAME_NOREPLACE): glibc declares it for _GNU_SOURCE only. */
+#define _GNU_SOURCE
 #include "tokenmeter/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,69 +19,118 @@
 #include "tokenmeter/log.h"
 #include "tokenmeter/vec.h"
 
+/* The parts of a spool, each held open by descriptor once checked: a sender
+ * who may write DIR can rename a part away and put a symbolic link (or a
+ * directory of its own) in its place, but the descriptors keep pointing at
+ * the directories that were checked, and every file is reached relative to
+ * them (openat, renameat2, unlinkat) with O_NOFOLLOW. */
+enum { SPOOL_TMP, SPOOL_NEW, SPOOL_BAD, SPOOL_NPARTS };
+static const char *const spool_parts[SPOOL_NPARTS] = {"tmp", "new", "bad"};
+
 struct spool {
     char *dir;
     char **names; /* owned, each owned: the last scan, sorted */
     size_t nnames;
     size_t cap;
-    int lock_fd; /* DIR itself, flock'ed by spool_lock(); -1 */
+    int dir_fd;              /* DIR itself; flock'ed by spool_lock() */
+    int fds[SPOOL_NPARTS];   /* DIR/tmp, DIR/new, DIR/bad */
+    unsigned long set_aside; /* entries moved to bad/ by this process */
 };
 
-/* Creates path unless it exists as a directory. Returns 0 or -errno
- * (-ENOTDIR: something else has the name). */
-static int spool_mkdir(const char *path, char err[ERR_MAX])
+/* Formats DIR/SUB[/NAME] into out, for messages and records. */
+static void spool_path(const struct spool *sp, int part, const char *name, char *out, size_t cap)
 {
+    if (name)
+        snprintf(out, cap, "%s/%s/%s", sp->dir, spool_parts[part], name);
+    else
+        snprintf(out, cap, "%s/%s", sp->dir, spool_parts[part]);
+}
+
+/* Opens DIR/part (creating it, mode 0770 less the umask: senders may write
+ * as a group) and checks that it is a directory of ours: not a symbolic
+ * link, owned by whoever owns DIR or by us. Returns 0 or -errno with err
+ * set (-ENOTDIR: the name is something else, or not owned as expected). */
+static int spool_open_part(struct spool *sp, int part, uid_t owner, char err[ERR_MAX])
+{
+    char path[SPOOL_PATH_MAX];
     struct stat st;
-    /* group-writable (umask permitting): senders may write as a group */
-    if (mkdir(path, 0770) == 0)
-        return 0;
-    int e = errno;
-    if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
-    if (e == EEXIST)
-        return err_set(err, -ENOTDIR, "spool: cannot create directory %s: %s", path,
-                       "exists and is not a directory");
-    return err_set(err, -e, "spool: cannot create directory %s: %s", path, strerror(e));
-}
-
-/* Formats DIR/SUB[/NAME] into out. Returns 0, or -ENAMETOOLONG. */
-static int spool_path(const struct spool *sp, const char *sub, const char *name, char *out,
-                      size_t cap)
-{
-    int n = name ? snprintf(out, cap, "%s/%s/%s", sp->dir, sub, name)
-                 : snprintf(out, cap, "%s/%s", sp->dir, sub);
-    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-/* Moves an entry we cannot read out of DIR/new, keeping it for the
- * operator. */
-static int spool_set_aside_from(struct spool *sp, const char *sub, const char *name,
-                                const char *why)
-{
-    char from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX], err[ERR_MAX];
-    if (spool_path(sp, sub, name, from, sizeof(from)) < 0 ||
-        spool_path(sp, "bad", NULL, to, sizeof(to)) < 0)
-        return -ENAMETOOLONG;
-    if (spool_mkdir(to, err) < 0) {
-        /* not its errno: -ENOENT and -EBADF mean "gone" and "set aside" to
-         * spool_file_open()'s callers */
-        log_error("%s", err);
-        return -EIO;
-    }
-    if (spool_path(sp, "bad", name, to, sizeof(to)) < 0)
-        return -ENAMETOOLONG;
-    if (rename(from, to) < 0) {
+    spool_path(sp, part, NULL, path, sizeof(path));
+    if (mkdirat(sp->dir_fd, spool_parts[part], 0770) < 0 && errno != EEXIST) {
         int e = errno;
-        log_error("spool: %s is %s and cannot be moved to %s: %s", from, why, to, strerror(e));
-        return -e;
+        return err_set(err, -e, "spool: cannot create directory %s: %s", path, strerror(e));
     }
-    log_warn("spool: %s is %s; moved to %s", from, why, to);
+    int fd = openat(sp->dir_fd, spool_parts[part], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP || e == ENOTDIR)
+            return err_set(err, -ENOTDIR,
+                           "spool: %s is not a directory (a symbolic link?); refusing the spool",
+                           path);
+        return err_set(err, -e, "spool: cannot open %s: %s", path, strerror(e));
+    }
+    /* root's directories are trusted too: no sender can make one */
+    if (fstat(fd, &st) < 0 || (st.st_uid != owner && st.st_uid != geteuid() && st.st_uid != 0)) {
+        close(fd);
+        return err_set(err, -ENOTDIR,
+                       "spool: %s is owned by uid %lu, not by the spool's owner (uid %lu), this "
+                       "user or root; refusing the spool",
+                       path, (unsigned long)st.st_uid, (unsigned long)owner);
+    }
+    sp->fds[part] = fd;
+    return 0;
+}
+
+/* Moves an entry we cannot read from DIR/`from` to DIR/bad, under its own
+ * name or, when bad/ already has that name, under NAME.N: nothing there is
+ * ever replaced. Returns -EBADF ("set aside") even when the move failed
+ * (logged): one odd entry must never stop the spool. */
+static int spool_set_aside_from(struct spool *sp, int from, const char *name, const char *why)
+{
+    char src[SPOOL_PATH_MAX], dst[SPOOL_PATH_MAX], to[NAME_MAX + 1];
+    spool_path(sp, from, name, src, sizeof(src));
+    int rc = -1;
+    snprintf(to, sizeof(to), "%s", name);
+    for (unsigned i = 1; i <= 1000; i++) {
+        rc = renameat2(sp->fds[from], name, sp->fds[SPOOL_BAD], to, RENAME_NOREPLACE);
+        if (rc == 0 || errno != EEXIST)
+            break;
+        /* a sender's name, a time and our count: unique unless bad/ is
+         * being filled against us, which the bound ends */
+        snprintf(to, sizeof(to), "%.200s.%lld.%ld.%lu", name, (long long)time(NULL), (long)getpid(),
+                 ++sp->set_aside);
+    }
+    spool_path(sp, SPOOL_BAD, to, dst, sizeof(dst));
+    if (rc < 0) {
+        log_error("spool: %s is %s and cannot be moved to %s: %s; left where it is", src, why, dst,
+                  strerror(errno));
+        return -EBADF;
+    }
+    log_warn("spool: %s is %s; moved to %s", src, why, dst);
     return -EBADF;
 }
 
 static int spool_set_aside(struct spool *sp, const char *name, const char *why)
 {
-    return spool_set_aside_from(sp, "new", name, why);
+    return spool_set_aside_from(sp, SPOOL_NEW, name, why);
+}
+
+/* A directory stream over a part, from the start (fdopendir takes the
+ * descriptor it is given: a duplicate, so the part stays open). NULL with
+ * errno set on failure. */
+static DIR *spool_list(const struct spool *sp, int part)
+{
+    int fd = dup(sp->fds[part]);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    rewinddir(d); /* the duplicate shares the offset of the last listing */
+    return d;
 }
 
 /* A sender that died between writing DIR/tmp/NAME and renaming it leaves
@@ -87,20 +140,18 @@ static int spool_set_aside(struct spool *sp, const char *name, const char *why)
 
 static void spool_sweep_tmp(struct spool *sp)
 {
-    char dir[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX];
-    if (spool_path(sp, "tmp", NULL, dir, sizeof(dir)) < 0)
-        return;
-    DIR *d = opendir(dir);
+    DIR *d = spool_list(sp, SPOOL_TMP);
     if (!d)
         return;
     time_t now = time(NULL);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         struct stat st;
-        if (e->d_name[0] == '.' || spool_path(sp, "tmp", e->d_name, path, sizeof(path)) < 0 ||
-            lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || now - st.st_mtime < SPOOL_TMP_MAX_AGE_S)
+        if (e->d_name[0] == '.' ||
+            fstatat(sp->fds[SPOOL_TMP], e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode) || now - st.st_mtime < SPOOL_TMP_MAX_AGE_S)
             continue;
-        spool_set_aside_from(sp, "tmp", e->d_name,
+        spool_set_aside_from(sp, SPOOL_TMP, e->d_name,
                              "older than 36 hours and never moved to new/ (its sender died?)");
     }
     closedir(d);
@@ -108,12 +159,15 @@ static void spool_sweep_tmp(struct spool *sp)
 
 int spool_open(const char *dir, struct spool **out, char err[ERR_MAX])
 {
-    char path[SPOOL_PATH_MAX];
     int rc = 0;
+    struct stat st;
     *out = NULL;
     struct spool *sp = calloc(1, sizeof(*sp));
-    if (sp)
-        sp->lock_fd = -1;
+    if (sp) {
+        sp->dir_fd = -1;
+        for (int i = 0; i < SPOOL_NPARTS; i++)
+            sp->fds[i] = -1;
+    }
     if (!sp || !(sp->dir = strdup(dir))) {
         rc = err_set(err, -ENOMEM, "spool: out of memory");
         goto fail;
@@ -121,17 +175,27 @@ int spool_open(const char *dir, struct spool **out, char err[ERR_MAX])
     /* Trailing slashes would double up in every path we print. */
     for (size_t n = strlen(sp->dir); n > 1 && sp->dir[n - 1] == '/'; n--)
         sp->dir[n - 1] = '\0';
-    if ((rc = spool_mkdir(sp->dir, err)) < 0)
+    if (strlen(sp->dir) > SPOOL_PATH_MAX - NAME_MAX - 8) {
+        rc = err_set(err, -ENAMETOOLONG, "spool: directory name too long");
         goto fail;
-    static const char *const subs[] = {"tmp", "new"};
-    for (size_t i = 0; i < 2; i++) {
-        if ((rc = spool_path(sp, subs[i], NULL, path, sizeof(path))) < 0) {
-            err_set(err, rc, "spool: directory name too long");
-            goto fail;
-        }
-        if ((rc = spool_mkdir(path, err)) < 0)
-            goto fail;
     }
+    /* DIR itself is the operator's choice (it may be reached through a
+     * link); only its parts are checked. */
+    if (mkdir(sp->dir, 0770) < 0 && errno != EEXIST) {
+        int e = errno;
+        rc = err_set(err, -e, "spool: cannot create directory %s: %s", sp->dir, strerror(e));
+        goto fail;
+    }
+    sp->dir_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->dir_fd < 0 || fstat(sp->dir_fd, &st) < 0) {
+        int e = errno;
+        rc = err_set(err, -e, "spool: cannot open directory %s: %s", sp->dir,
+                     e == ENOTDIR ? "exists and is not a directory" : strerror(e));
+        goto fail;
+    }
+    for (int i = 0; i < SPOOL_NPARTS; i++)
+        if ((rc = spool_open_part(sp, i, st.st_uid, err)) < 0)
+            goto fail;
     spool_sweep_tmp(sp);
     *out = sp;
     return 0;
@@ -149,15 +213,8 @@ static void spool_forget(struct spool *sp)
 
 int spool_lock(struct spool *sp, char err[ERR_MAX])
 {
-    sp->lock_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (sp->lock_fd < 0) {
+    if (flock(sp->dir_fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
-        return err_set(err, -e, "spool: cannot open %s: %s", sp->dir, strerror(e));
-    }
-    if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
-        close(sp->lock_fd);
-        sp->lock_fd = -1;
         if (e != EWOULDBLOCK)
             return err_set(err, -e, "spool: cannot lock %s: %s", sp->dir, strerror(e));
         return err_set(err, -EBUSY,
@@ -171,8 +228,11 @@ void spool_close(struct spool *sp)
 {
     if (!sp)
         return;
-    if (sp->lock_fd >= 0)
-        close(sp->lock_fd);
+    if (sp->dir_fd >= 0)
+        close(sp->dir_fd);
+    for (int i = 0; i < SPOOL_NPARTS; i++)
+        if (sp->fds[i] >= 0)
+            close(sp->fds[i]);
     spool_forget(sp);
     free(sp->names);
     free(sp->dir);
@@ -189,9 +249,8 @@ long spool_scan(struct spool *sp)
     char path[SPOOL_PATH_MAX];
     long rc = 0;
     spool_forget(sp);
-    if (spool_path(sp, "new", NULL, path, sizeof(path)) < 0)
-        return -ENAMETOOLONG;
-    DIR *d = opendir(path);
+    spool_path(sp, SPOOL_NEW, NULL, path, sizeof(path));
+    DIR *d = spool_list(sp, SPOOL_NEW);
     if (!d) {
         rc = -errno;
         log_error("spool: cannot read %s: %s", path, strerror(errno));
@@ -237,12 +296,9 @@ int spool_file_open(struct spool *sp, const char *name, struct spool_file *f)
 {
     struct stat st;
     f->fd = -1;
-    if (spool_path(sp, "new", name, f->path, sizeof(f->path)) < 0) {
-        log_error("spool: file name too long: %.200s", name);
-        return -ENAMETOOLONG;
-    }
+    spool_path(sp, SPOOL_NEW, name, f->path, sizeof(f->path));
     /* O_NONBLOCK: a FIFO dropped into the spool must not hang us. */
-    int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(sp->fds[SPOOL_NEW], name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
@@ -276,11 +332,10 @@ void spool_file_close(struct spool_file *f)
 
 int spool_remove(struct spool *sp, const char *name)
 {
-    char path[SPOOL_PATH_MAX];
-    if (spool_path(sp, "new", name, path, sizeof(path)) < 0)
-        return -ENAMETOOLONG;
-    if (unlink(path) < 0 && errno != ENOENT) {
+    if (unlinkat(sp->fds[SPOOL_NEW], name, 0) < 0 && errno != ENOENT) {
         int e = errno;
+        char path[SPOOL_PATH_MAX];
+        spool_path(sp, SPOOL_NEW, name, path, sizeof(path));
         log_msg_always(LOG_LEVEL_ERROR, "spool: cannot remove %s: %s", path, strerror(e));
         return -e;
     }

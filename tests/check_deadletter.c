@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "tokenmeter/deadletter.h"
@@ -228,7 +230,7 @@ START_TEST(records_are_janssons_encoding)
 {
     struct deadletter *dl = open_dl();
     const char body[] = "{\"a\":\"x/y \x08\x0c\x1f\x7f é 😀 \\\"\"}";
-    struct deadletter_meta meta = {"acme", NULL, "u/1", 1787666591000000000LL, NULL};
+    struct deadletter_meta meta = {"acme", NULL, "u/1", 1787666591000000000LL, NULL, NULL};
     ck_assert_int_eq(
         deadletter_write_meta(dl, "bad\tjson", "spool/new/a", &meta, body, strlen(body)), 0);
     deadletter_close(dl);
@@ -334,6 +336,105 @@ START_TEST(utf8_validation)
 }
 END_TEST
 
+/* Reads every record of path; returns how many, with their raw bodies
+ * joined by '|' in out. */
+static int read_all(const char *file, char *out, size_t cap)
+{
+    char err[ERR_MAX];
+    struct deadletter_reader *r = NULL;
+    struct buf raw, reason;
+    int n = 0, rc;
+    ck_assert_msg(deadletter_reader_open(file, &r, err) == 0, "%s", err);
+    buf_init(&raw, 1 << 20);
+    buf_init(&reason, 4096);
+    out[0] = '\0';
+    while ((rc = deadletter_reader_next(r, &raw, &reason, err)) != 0) {
+        ck_assert_msg(rc == 1, "%s", err);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", n ? "|" : "", raw.data);
+        n++;
+    }
+    buf_free(&raw);
+    buf_free(&reason);
+    deadletter_reader_close(r);
+    return n;
+}
+
+START_TEST(refused_records_are_held_and_written_later)
+{
+    char sub[160], file[200], got[256];
+    snprintf(sub, sizeof(sub), "%s/d", dir);
+    snprintf(file, sizeof(file), "%s/dl.ndjson", sub);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    char err[ERR_MAX];
+    struct deadletter *dl = NULL;
+    ck_assert_int_eq(deadletter_open(file, &dl, err), 0);
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "a", 1), 0);
+    /* the file and its directory go: the records wait in memory */
+    ck_assert_int_eq(unlink(file), 0);
+    ck_assert_int_eq(rmdir(sub), 0);
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "b", 1), 0);
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "c", 1), 0);
+    ck_assert_uint_eq(deadletter_held(dl), 2);
+    ck_assert_uint_eq(deadletter_failures(dl), 2);
+    ck_assert_int_lt(deadletter_retry(dl), 0);
+    /* back: written in order at the path, before any newer record */
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "d", 1), 0);
+    ck_assert_uint_eq(deadletter_held(dl), 0);
+    ck_assert_int_eq(read_all(file, got, sizeof(got)), 3);
+    ck_assert_str_eq(got, "b|c|d");
+    deadletter_close(dl);
+    unlink(file);
+    rmdir(sub);
+}
+END_TEST
+
+START_TEST(reopen_follows_the_path)
+{
+    char moved[200], got[256], err[ERR_MAX];
+    snprintf(moved, sizeof(moved), "%s/moved.ndjson", dir);
+    struct deadletter *dl = open_dl();
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "old", 3), 0);
+    ck_assert_int_eq(rename(path, moved), 0);
+    ck_assert_int_eq(deadletter_reopen(dl, err), 0);
+    ck_assert_int_eq(deadletter_write(dl, "r", NULL, "new", 3), 0);
+    ck_assert_int_eq(read_all(moved, got, sizeof(got)), 1);
+    ck_assert_str_eq(got, "old");
+    ck_assert_int_eq(read_all(path, got, sizeof(got)), 1);
+    ck_assert_str_eq(got, "new");
+    deadletter_close(dl);
+    unlink(moved);
+}
+END_TEST
+
+START_TEST(reader_resynchronises_after_a_cut_record)
+{
+    char err[ERR_MAX];
+    /* a record cut by a crash, the next one glued to it, then a whole one */
+    tu_write_file(path, "{\"time\":\"2026-12-01T00:00:00Z\",\"reason\":\"r\",\"raw\":\"cu"
+                        "{\"time\":\"2026-12-01T00:00:01Z\",\"reason\":\"r\",\"raw\":\"glued\"}\n"
+                        "{\"time\":\"2026-12-01T00:00:02Z\",\"reason\":\"r\",\"raw\":\"next\","
+                        "\"kind\":\"metric\"}\n");
+    struct deadletter_reader *r = open_reader();
+    struct buf raw, reason;
+    buf_init(&raw, 1 << 20);
+    buf_init(&reason, 4096);
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "cut short"));
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+    ck_assert_str_eq(raw.data, "glued");
+    ck_assert_ptr_null(deadletter_reader_meta(r)->kind);
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 1);
+    ck_assert_str_eq(raw.data, "next");
+    ck_assert_str_eq(deadletter_reader_meta(r)->kind, "metric");
+    ck_assert_int_eq(deadletter_reader_next(r, &raw, &reason, err), 0);
+    buf_free(&raw);
+    buf_free(&reason);
+    deadletter_reader_close(r);
+}
+END_TEST
+
 Suite *check_deadletter_suite(void);
 Suite *check_deadletter_suite(void)
 {
@@ -349,6 +450,9 @@ Suite *check_deadletter_suite(void)
     tcase_add_test(t, streamed_record_equals_held_record);
     tcase_add_test(t, json_string_is_janssons);
     tcase_add_test(t, utf8_validation);
+    tcase_add_test(t, refused_records_are_held_and_written_later);
+    tcase_add_test(t, reopen_follows_the_path);
+    tcase_add_test(t, reader_resynchronises_after_a_cut_record);
     suite_add_tcase(s, t);
     return s;
 }

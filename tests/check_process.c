@@ -267,8 +267,7 @@ START_TEST(blank_line_emits_stats_and_eof_without_newline_is_read)
     struct run r;
     run_process(&r, in, sizeof(in) - 1, NULL);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_ptr_nonnull(
-        strstr(r.stdout_text, "\ntokenmeter_stats lines=1i,events=1i,written=1i,"));
+    ck_assert_ptr_nonnull(strstr(r.stdout_text, ",mode=process lines=1i,events=1i,written=1i,"));
     ck_assert_ptr_nonnull(strstr(r.stdout_text, "\ncpu usage=1 1\n"));
     run_free(&r);
 }

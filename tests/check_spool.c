@@ -202,6 +202,82 @@ static void spool_run_free(struct spool_run *r)
     rm_rf(r->base);
 }
 
+START_TEST(parts_that_are_links_are_refused)
+{
+    static const char *const parts[] = {"new", "tmp", "bad"};
+    char base[64], spool[128], outside[128], path[256], err[ERR_MAX];
+    tu_tmpdir(base, sizeof(base));
+    snprintf(outside, sizeof(outside), "%s/outside", base);
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(spool, sizeof(spool), "%s/s%zu", base, i);
+        ck_assert_int_eq(mkdir(spool, 0700), 0);
+        snprintf(path, sizeof(path), "%s/%s", spool, parts[i]);
+        ck_assert_int_eq(symlink(outside, path), 0);
+        struct spool *sp = NULL;
+        ck_assert_int_eq(spool_open(spool, &sp, err), -ENOTDIR);
+        ck_assert_ptr_null(sp);
+        ck_assert_ptr_nonnull(strstr(err, "not a directory"));
+    }
+    rm_rf(base);
+}
+END_TEST
+
+/* A part swapped for a link after the spool was opened changes nothing:
+ * the spool keeps working through the directories it checked. */
+START_TEST(parts_swapped_after_open_are_not_followed)
+{
+    char base[64], path[256], moved[256], err[ERR_MAX];
+    struct spool_file f;
+    tu_tmpdir(base, sizeof(base));
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(base, &sp, err), 0);
+    write_at(base, "new", "a", "{}");
+    snprintf(path, sizeof(path), "%s/new", base);
+    snprintf(moved, sizeof(moved), "%s/new-moved", base);
+    ck_assert_int_eq(rename(path, moved), 0);
+    ck_assert_int_eq(symlink("/etc", path), 0);
+    ck_assert_int_eq(spool_scan(sp), 1);
+    ck_assert_str_eq(spool_name(sp, 0), "a");
+    ck_assert_int_eq(spool_file_open(sp, "hostname", &f), -ENOENT); /* not /etc/hostname */
+    ck_assert_int_eq(spool_file_open(sp, "a", &f), 0);
+    spool_file_close(&f);
+    ck_assert_int_eq(spool_remove(sp, "a"), 0);
+    ck_assert(!exists(base, "new-moved", "a"));
+    spool_close(sp);
+    rm_rf(base);
+}
+END_TEST
+
+START_TEST(set_aside_never_replaces_an_entry_of_bad)
+{
+    char base[64], path[256], err[ERR_MAX];
+    struct spool_file f;
+    tu_tmpdir(base, sizeof(base));
+    struct spool *sp = NULL;
+    ck_assert_int_eq(spool_open(base, &sp, err), 0);
+    write_at(base, "bad", "x", "kept");
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/new/x", base);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        ck_assert_int_eq(spool_file_open(sp, "x", &f), -EBADF);
+        ck_assert(!exists(base, "new", "x"));
+    }
+    snprintf(path, sizeof(path), "%s/bad/x", base);
+    char *kept = tu_read_file(path);
+    ck_assert_str_eq(kept, "kept");
+    free(kept);
+    snprintf(path, sizeof(path), "ls '%s/bad' | grep -c '^x'", base);
+    FILE *ls = popen(path, "r");
+    int n = 0;
+    ck_assert_int_eq(fscanf(ls, "%d", &n), 1);
+    pclose(ls);
+    ck_assert_int_eq(n, 4);
+    spool_close(sp);
+    rm_rf(base);
+}
+END_TEST
+
 START_TEST(execd_spool_drains_in_name_order_and_removes)
 {
     struct spool_run r;
@@ -324,7 +400,7 @@ START_TEST(execd_spool_answers_gather_signals_and_refuses_files)
     r.status = rb_run(args, in, r.out, r.err);
     ck_assert_int_eq(r.status, 0);
     r.stdout_text = tu_read_file(r.out);
-    ck_assert_ptr_nonnull(strstr(r.stdout_text, "tokenmeter_stats lines=0i,"));
+    ck_assert_ptr_nonnull(strstr(r.stdout_text, ",mode=execd lines=0i,"));
     ck_assert_ptr_nonnull(strstr(r.stdout_text, "event_id=\"msg_9\""));
     /* FILE arguments and --spool do not mix. */
     const char *bad[] = {"execd",         "-c", "/dev/null", "--spool", r.spool,
@@ -359,6 +435,9 @@ Suite *check_spool_suite(void)
     tcase_add_test(tc, open_creates_the_layout_and_scan_sorts);
     tcase_add_test(tc, unreadable_entries_are_set_aside);
     tcase_add_test(tc, stale_tmp_files_are_set_aside_on_open);
+    tcase_add_test(tc, parts_that_are_links_are_refused);
+    tcase_add_test(tc, parts_swapped_after_open_are_not_followed);
+    tcase_add_test(tc, set_aside_never_replaces_an_entry_of_bad);
     tcase_add_test(tc, execd_spool_drains_in_name_order_and_removes);
     tcase_add_test(tc, execd_spool_rereading_a_file_gives_the_same_point);
     tcase_add_test(tc, execd_spool_keeps_a_file_whose_points_were_not_flushed);

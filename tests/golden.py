@@ -44,8 +44,9 @@ def run_case(binary, case, update):
         cmd += ["execd", "--dead-letter", dl, "--receive-time", RECEIVE_TIME] + args
         cmd += [os.path.join(d, "input.ndjson")]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-        # The stats point carries the wall-clock time: only its counters are compared.
-        out = re.sub(r"(?m)^(tokenmeter_stats .*) \d+$", r"\1 NOW",
+        # The stats point carries the wall-clock time and the host name: only
+        # its counters are compared.
+        out = re.sub(r"(?m)^tokenmeter_stats,host=[^, ]+(.*) \d+$", r"tokenmeter_stats,host=HOST\1 NOW",
                      p.stdout.decode("utf-8", "replace"))
         reasons = []
         if os.path.exists(dl):

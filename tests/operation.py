@@ -85,13 +85,13 @@ def main():
                   "a point arrives while stdin stays open")
         c.send(b"\n")
         line = c.read_line()
-        res.check(line is not None and line.startswith("tokenmeter_stats lines=1i,events=1i,"
-                                                       "written=1i"),
+        res.check(line is not None and line.startswith("tokenmeter_stats,host=")
+                  and ",mode=execd lines=1i,events=1i,written=1i" in line,
                   "a blank line gives a stats point: %r" % (line or "")[:80])
         for sig in (signal.SIGUSR1, signal.SIGHUP):
             c.p.send_signal(sig)
             line = c.read_line()
-            res.check(line is not None and line.startswith("tokenmeter_stats "),
+            res.check(line is not None and line.startswith("tokenmeter_stats,"),
                       "%s gives a stats point" % sig.name)
         c.send((CHAT % 2 + "\r\n").encode())  # CRLF
         res.check((c.read_line() or "").startswith("llm_usage,"), "CRLF line accepted")
@@ -255,6 +255,19 @@ def main():
         res.check(any("org=org_tag," in l and 'event_id="msg_tag"' in l and
                       l.split(" ")[-1].startswith("1787666591") for l in out),
                   "replay: the tag's org and the original receive time")
+
+    # the main job (tests/run-example.sh) installs the build dependencies only
+    setup = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setup-debian.sh")
+    env = dict(os.environ, SETUP_DEBIAN_PRINT="1")
+    build = subprocess.run(["sh", setup, "build"], capture_output=True, text=True, env=env).stdout
+    full = subprocess.run(["sh", setup], capture_output=True, text=True, env=env).stdout
+    res.check("libcurl4-openssl-dev" in build and not any(
+        t in build for t in ("valgrind", "influxdb", "check", "go ")),
+        "setup-debian.sh build: the build dependencies only: %r" % build)
+    res.check(all(t in full for t in ("valgrind", "influxdb", "go ")),
+              "setup-debian.sh: the test tools too")
+    with open(os.path.join(os.path.dirname(setup), "run-example.sh")) as f:
+        res.check("setup-debian.sh build" in f.read(), "run-example.sh asks for the build part")
     return res.finish()
 
 

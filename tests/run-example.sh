@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The main job on the bundled example webhooks: no server needed.
-# Installs build dependencies (Debian 12, as root), builds, and runs
+# Installs the build dependencies only (Debian 12, as root; not the test
+# tools, InfluxDB or Go), builds, and runs
 # `tokenmeter execd` over examples/webhooks.ndjson; line protocol on stdout,
 # logs on stderr, rejected bodies in build/example-dead-letter.ndjson.
 set -eu
 cd "$(dirname "$0")/.."
-sh tests/setup-debian.sh >&2
+sh tests/setup-debian.sh build >&2
 make -s >&2
 rm -f build/example-dead-letter.ndjson
 ./build/tokenmeter execd --dead-letter build/example-dead-letter.ndjson \

@@ -1,10 +1,30 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs what building and testing tokenmeter needs on Debian 12 (as root).
+# Installs what tokenmeter needs on Debian 12 (as root), in two parts:
+#   setup-debian.sh build   what building and running it needs (the main job,
+#                           tests/run-example.sh): compiler and libraries only
+#   setup-debian.sh [all]   that, and what the tests need: Check, clang-format,
+#                           valgrind, InfluxDB, Python, and Go to build Telegraf
 # Idempotent: packages already present are not fetched again.
+# SETUP_DEBIAN_PRINT=1 only prints what the part consists of (tests check it).
 set -eu
-pkgs="build-essential pkg-config libjansson-dev libinih-dev libcurl4-openssl-dev
-      libsqlite3-dev sqlite3 check clang-format valgrind influxdb python3 curl ca-certificates"
+part=${1:-all}
+case $part in
+build | all) ;;
+*)
+    echo "usage: setup-debian.sh [build|all]" >&2
+    exit 64
+    ;;
+esac
+pkgs="build-essential pkg-config libjansson-dev libinih-dev libcurl4-openssl-dev libsqlite3-dev"
+if [ "$part" = all ]; then
+    pkgs="$pkgs sqlite3 check clang-format valgrind influxdb python3 curl ca-certificates"
+fi
+if [ "${SETUP_DEBIAN_PRINT:-}" = 1 ]; then
+    echo $pkgs
+    [ "$part" = all ] && echo "go (to build Telegraf)"
+    exit 0
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -23,6 +43,7 @@ if [ -n "$missing" ]; then
 fi
 # Debian's influxdb package starts a server where systemd runs; the tests
 # start their own on free ports and never use it.
+[ "$part" = build ] && exit 0
 
 # Go, only to build Telegraf (the end-to-end tests run the real one; the
 # product is C). Telegraf v1.39.3 needs Go >= 1.26, newer than Debian 12's

@@ -25,6 +25,7 @@ struct cmd_common {
     char *owned[CMD_MAX_SETS]; /* owned: the assignments cmd_common_set() built */
     size_t nowned;
     bool help;
+    bool stdout_unusable; /* main() found fd 1 closed or read-only (see main.c) */
 };
 
 /* Releases what cmd_common_set() allocated. */
@@ -34,6 +35,7 @@ void cmd_common_free(struct cmd_common *c);
 enum {
     CMD_OPT_SET = 1000,
     CMD_OPT_LOG_LEVEL,
+    CMD_OPT_QUIET,
     CMD_OPT_FIRST_LOCAL = 1100, /* commands number their own long options from here */
 };
 
@@ -41,6 +43,7 @@ enum {
 #define CMD_COMMON_LONGOPTS                                                                        \
     {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, CMD_OPT_SET},       \
         {"log-level", required_argument, NULL, CMD_OPT_LOG_LEVEL},                                 \
+        {"quiet", no_argument, NULL, CMD_OPT_QUIET},                                               \
     {                                                                                              \
         "help", no_argument, NULL, 'h'                                                             \
     }
@@ -100,6 +103,13 @@ int cmd_common_set(struct cmd_common *c, const char *section_key, const char *va
  * by the caller: free with config_free()), or after logging the error
  * EX_CONFIG, or EX_OSERR when out of memory. */
 int cmd_load_config(struct cmd_common *c, struct config **out);
+
+/* The same without logging: the reason is in err. On EX_CONFIG, *partial
+ * (when partial is not NULL) receives the configuration as far as it could
+ * be read, not validated (owned by the caller: free with config_free()),
+ * for a command that keeps working in a degraded mode. */
+int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config **partial,
+                        char err[ERR_MAX]);
 
 /* Parses a time given on the command line: RFC 3339, or an integer of
  * nanoseconds since the epoch. Returns 0 or -EINVAL. */

@@ -23,8 +23,9 @@
 
 #include "tokenmeter/err.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/tokenmeter/tokenmeter.conf"
-#define CONFIG_LINE_MAX     199 /* longest line Debian's inih (r55) reads whole */
+#define CONFIG_DEFAULT_PATH        "/etc/tokenmeter/tokenmeter.conf"
+#define CONFIG_DEFAULT_DEAD_LETTER "/var/lib/tokenmeter/dead-letter.ndjson"
+#define CONFIG_LINE_MAX            199 /* longest line Debian's inih (r55) reads whole */
 
 enum config_dedup {
     CONFIG_DEDUP_TIMESTAMP = 0, /* identity in the timestamp's nanoseconds */
@@ -78,7 +79,8 @@ struct config_ingest {
     char *extra_tags;
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
-    char *max_event_age; /* "off", "retention" or a duration */
+    int64_t stats_interval_s; /* 0: the stats point only when asked for */
+    char *max_event_age;      /* "off", "retention" or a duration */
     /* Count agent spans' usage (invoke_agent, create_agent) instead of the
      * model calls' (docs/sources.md "Agent traces"). */
     bool otel_agent_spans;
@@ -91,6 +93,7 @@ struct config_ingest {
 };
 
 struct config_process {
+    char *webhook_measurement; /* metrics of this name are webhooks ("": none) */
     char *body_field;
     enum config_encoding body_encoding;
     char *org_tag;

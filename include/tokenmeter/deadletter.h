@@ -12,10 +12,20 @@
  * of origin, org, team or user that are not UTF-8 become U+FFFD; a reason
  * that is not UTF-8 is replaced by "(reason not valid UTF-8)". Each
  * record is appended whole, under an exclusive flock(2) on an O_APPEND
- * descriptor, so records of concurrent writers never interleave. A streamed
- * record (a body too large to hold) is built in a private unlinked file and
- * appended whole when it ends. `tokenmeter replay` reads the records back
- * with deadletter_reader_*.
+ * descriptor, so records of concurrent writers never interleave; a write
+ * that fails part-way (a full disk) is cut back with ftruncate(2), so a
+ * record is in the file whole or not at all. A streamed record (a body too
+ * large to hold) is built in a private unlinked file and appended whole
+ * when it ends. `tokenmeter replay` reads the records back with
+ * deadletter_reader_*, and resynchronises after a record cut short by a
+ * crash.
+ *
+ * A failing file does not stop the writer: a record the file refuses
+ * (disk full, directory removed, permissions) is held in memory, up to
+ * DEADLETTER_HELD_MAX bytes, and written before any newer record as soon
+ * as the file takes writes again (deadletter_retry(), or the next record).
+ * A file removed under the writer is opened again by its path. Only a
+ * record that no longer fits in memory is an error.
  */
 #ifndef TOKENMETER_DEADLETTER_H
 #define TOKENMETER_DEADLETTER_H
@@ -30,13 +40,40 @@
 
 struct deadletter;
 
-/* Opens (creating, mode 0640) the file for appending. Returns 0 with a new
+/* A handle for path without opening the file yet (deadletter_reopen()
+ * does), so a command can validate everything else first. Returns 0 with a
+ * new handle in *out (owned by the caller: free with deadletter_close()),
+ * or -ENOMEM. */
+int deadletter_new(const char *path, struct deadletter **out, char err[ERR_MAX]);
+
+/* Opens (creating, mode 0640) the handle's path for appending, replacing
+ * the descriptor it had: after SIGHUP, once logrotate or an operator moved
+ * the file away. Returns 0, or open(2)'s negative errno with the reason in
+ * err (the old descriptor, if any, is kept). */
+int deadletter_reopen(struct deadletter *dl, char err[ERR_MAX]);
+
+/* deadletter_new() and deadletter_reopen() in one. Returns 0 with a new
  * handle in *out (owned by the caller: free with deadletter_close()), or a
  * negative errno with the reason in err and *out NULL: open(2)'s error
  * (-EACCES, -ENOENT, ...) or -ENOMEM. */
 int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX]);
 
-/* Closes the handle. Accepts NULL. */
+/* Records held in memory: at most this many bytes wait for the file. */
+#define DEADLETTER_HELD_MAX ((size_t)64 * 1024 * 1024)
+
+/* Writes the held records if the file takes them now. Returns 0 when none
+ * is held any more, or the error that still stops them (not fatal). */
+int deadletter_retry(struct deadletter *dl);
+
+/* Records held in memory, waiting for the file. */
+size_t deadletter_held(const struct deadletter *dl);
+
+/* Writes the file refused since the handle was made (each later written
+ * from memory or not). */
+uint64_t deadletter_failures(const struct deadletter *dl);
+
+/* Closes the handle; records still held are dropped (check
+ * deadletter_held() first). Accepts NULL. */
 void deadletter_close(struct deadletter *dl);
 
 /* The path given to deadletter_open() (borrowed). */
@@ -50,6 +87,9 @@ struct deadletter_meta {
     const char *team;
     const char *user;
     int64_t received_ns; /* -1: none */
+    /* NULL: raw is a webhook body. "metric": raw is a whole Telegraf metric
+     * in line protocol (process mode), replayed as process would take it. */
+    const char *kind;
     /* The array elements of the body that the record stands for, as
      * "3,5-9,12" (borrowed; NULL: the whole body): elements past the
      * dead-letter budget of their body, recorded by reference to one copy
@@ -57,9 +97,9 @@ struct deadletter_meta {
     const char *elements;
 };
 
-/* Appends one record. `origin` may be NULL; every argument is borrowed.
- * Returns 0, -ENOMEM, -ENOSPC (a record over 1.5 GiB) or write(2)'s
- * error. */
+/* Appends one record (or holds it, see above). `origin` may be NULL; every
+ * argument is borrowed. Returns 0, -ENOMEM, -ENOSPC (a record over 1.5
+ * GiB), or write(2)'s error when the record cannot even be held. */
 int deadletter_write(struct deadletter *dl, const char *reason, const char *origin,
                      const void *data, size_t len);
 
@@ -87,7 +127,8 @@ struct deadletter_stream;
 int deadletter_stream_begin(struct deadletter *dl, const char *reason, const char *origin,
                             struct deadletter_stream **out);
 int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len);
-/* Steals st: it is freed whatever the result. Returns 0 or -errno. */
+/* Steals st: it is freed whatever the result. Returns 0 or -errno (a
+ * streamed record too large to hold is not kept when the file refuses it). */
 int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st);
 /* Discards an unfinished stream. Accepts NULL. */
 void deadletter_stream_free(struct deadletter_stream *st);
@@ -110,8 +151,8 @@ int deadletter_reader_open(const char *path, struct deadletter_reader **out, cha
 /* Reads the next record's body into raw (reset first) and its reason into
  * reason (reset first). Returns 1 for a record, 0 at end of file, -EINVAL
  * for a malformed record or one larger than raw's cap (err names the line;
- * reading may continue), -ENOMEM, or another negative errno for an I/O
- * error. */
+ * reading may continue: a record glued to the end of a cut one is returned
+ * by the next call), -ENOMEM, or another negative errno for an I/O error. */
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
                            char err[ERR_MAX]);
 

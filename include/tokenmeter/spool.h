@@ -13,7 +13,17 @@
  * Names starting with '.' are skipped (a sender's own temporaries). An
  * entry that is not a readable regular file (a directory, a symlink, a
  * FIFO, a file without read permission) is moved to DIR/bad with a warning,
- * so it can neither stall the spool nor vanish. One reader per spool.
+ * so it can neither stall the spool nor vanish; a name bad/ already holds
+ * gets a unique suffix (NAME.TIME.PID.N), nothing there is replaced, and
+ * an entry that cannot be moved is left in place with an error, never
+ * stopping the reader. One reader per spool.
+ *
+ * Senders may be allowed to write DIR itself, so they could put a symbolic
+ * link or a directory of their own in place of tmp/, new/ or bad/. The
+ * parts are therefore opened once, with O_DIRECTORY | O_NOFOLLOW, and must
+ * be owned by DIR's owner, this user or root; every file is then reached
+ * relative to those descriptors (openat, renameat2, unlinkat) with
+ * O_NOFOLLOW, so nothing outside the spool is ever read, moved or removed.
  */
 #ifndef TOKENMETER_SPOOL_H
 #define TOKENMETER_SPOOL_H
@@ -37,11 +47,12 @@ struct spool_file {
     char path[SPOOL_PATH_MAX]; /* DIR/new/NAME, for logs and records */
 };
 
-/* Opens the spool at dir, creating dir, dir/tmp and dir/new (mode 0770
- * less the umask) when missing. Returns 0 with a new spool in *out (owned
- * by the caller: free with spool_close()), or a negative errno with the
- * reason in err and *out NULL: -ENOTDIR when a name is taken by something
- * other than a directory, -ENAMETOOLONG, -ENOMEM, or mkdir(2)'s error
+/* Opens the spool at dir, creating dir, dir/tmp, dir/new and dir/bad (mode
+ * 0770 less the umask) when missing. Returns 0 with a new spool in *out
+ * (owned by the caller: free with spool_close()), or a negative errno with
+ * the reason in err and *out NULL: -ENOTDIR when a part is not a directory
+ * (a symbolic link, a file) or is owned by someone else than DIR's owner,
+ * this user or root, -ENAMETOOLONG, -ENOMEM, or mkdir(2)'s or open(2)'s error
  * (-EACCES, -ENOENT, ...). */
 int spool_open(const char *dir, struct spool **out, char err[ERR_MAX]);
 
@@ -63,7 +74,8 @@ const char *spool_name(const struct spool *sp, size_t i);
 
 /* Opens DIR/new/NAME for reading. Returns 0 with f filled; -ENOENT when the
  * file is gone; -EBADF when the entry was not a readable regular file and
- * was moved to DIR/bad (logged); another -errno on failure (logged). */
+ * was set aside (moved to DIR/bad, or left in place when even that failed;
+ * logged); another -errno on failure (logged). */
 int spool_file_open(struct spool *sp, const char *name, struct spool_file *f);
 
 /* Closes the descriptor. Accepts a file that was never opened (fd -1). */

@@ -5,7 +5,9 @@
  * Every input body ends in exactly one of: its events written, found to be
  * duplicates, ignored (a body that holds no event), or rejected. For a
  * stream of single-event bodies, lines = written + duplicates + ignored +
- * rejected; for arrays each element is counted on its own.
+ * rejected; for arrays each element is counted on its own. The point is
+ * written on a gather signal (a blank stdin line, SIGUSR1, SIGHUP) and every
+ * [ingest] stats_interval in the long-running modes (cmd_io.h).
  */
 #ifndef TOKENMETER_STATS_H
 #define TOKENMETER_STATS_H
@@ -24,13 +26,20 @@ struct stats {
     uint64_t unpriced;   /* events written without a cost */
     uint64_t truncated;  /* strings cut to keep lines short */
     uint64_t bytes;      /* input bytes */
+    /* the dead-letter file's health (deadletter.h), copied in before the
+     * point is written */
+    uint64_t dead_letter_failures; /* writes it refused */
+    uint64_t dead_letter_held;     /* records waiting in memory */
 };
 
 #define STATS_MEASUREMENT "tokenmeter_stats"
 
-/* Appends the stats point (one line, ns timestamp) to out (borrowed).
- * Returns 0, or out's sticky error (-ENOSPC, -ENOMEM) with no part of the
- * point left in out. */
-int stats_format_point(const struct stats *s, int64_t now_ns, struct buf *out);
+/* Appends the stats point (one line, ns timestamp) to out (borrowed),
+ * tagged host=`host` and mode=`mode` (either may be NULL or empty: no
+ * such tag), so that the counters of several hosts and commands written
+ * to one database never add up into one series. Returns 0, or out's
+ * sticky error (-ENOSPC, -ENOMEM) with no part of the point left in out. */
+int stats_format_point(const struct stats *s, const char *host, const char *mode, int64_t now_ns,
+                       struct buf *out);
 
 #endif

@@ -24,7 +24,7 @@ import telegraf
 import tmlib
 
 R = tmlib.Results("test_telegraf_http")
-DB = "telegraf"
+DB = "tokenmeter"
 
 
 def main():

@@ -22,7 +22,7 @@ import telegraf
 import tmlib
 
 R = tmlib.Results("test_telegraf_spool")
-DB = "telegraf"
+DB = "tokenmeter"
 
 
 class Spool:
