@@ -114,6 +114,12 @@ $(CHECKBIN): $(TOBJ) $(LIB_OBJ)
 -include $(OBJ:.o=.d) $(TOBJ:.o=.d)
 
 # ---- tests -----------------------------------------------------------------
+# Every test target but check-packages (which tests the installed package's
+# own default) runs the binary with an empty configuration unless a test
+# names one: a tokenmeter.conf installed on the machine changes nothing.
+check-unit check-golden check-hostile check-operation check-prices-cmd check-pricing-oracle \
+check-attack check-integration check-report check-integration-asan check-asan check-valgrind \
+check-fuzz: export TOKENMETER_CONFIG := /dev/null
 # check: everything that needs no server. check-integration: real InfluxDB and
 # real Telegraf (started by the scripts on 127.0.0.1, stopped afterwards).
 

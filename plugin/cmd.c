@@ -11,8 +11,9 @@
 #include "tokenmeter/timeutil.h"
 
 const char cmd_common_help[] =
-    "  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_PATH ";\n"
-    "                        a missing default file is fine, a missing named file is not)\n"
+    "  -c, --config FILE     configuration file (default $TOKENMETER_CONFIG, else\n"
+    "                        " CONFIG_DEFAULT_PATH "; a missing default file is\n"
+    "                        fine, a missing named file is not)\n"
     "      --set S.K=VALUE   override one config key, e.g. --set ingest.dedup=tag\n"
     "      --log-level L     error, warn, info (default) or debug\n"
     "      --quiet           only errors on stderr (--log-level error): silent on\n"
@@ -91,8 +92,14 @@ int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config
         err_set(err, -ENOMEM, "out of memory");
         return EX_OSERR;
     }
-    const char *path = c->config_path ? c->config_path : CONFIG_DEFAULT_PATH;
-    if ((rc = config_load_file(cfg, path, c->config_path != NULL, err)) < 0)
+    /* -c, else $TOKENMETER_CONFIG (named: must exist), else the default
+     * path (may be missing). The variable lets a test suite or a second
+     * instance keep away from the system's config without a flag on every
+     * command. */
+    const char *env = getenv("TOKENMETER_CONFIG");
+    const char *named = c->config_path ? c->config_path : env && *env ? env : NULL;
+    const char *path = named ? named : CONFIG_DEFAULT_PATH;
+    if ((rc = config_load_file(cfg, path, named != NULL, err)) < 0)
         goto fail;
     if ((rc = config_load_env(cfg, err)) < 0)
         goto fail;

@@ -47,7 +47,7 @@ passed=0
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     # shellcheck disable=SC2086
-    "$cc" -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Iinclude -Itests $cflags -g -O1 \
+    "$cc" -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L '-DTOKENMETER_VERSION="fuzz"' -Iinclude -Itests $cflags -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -o "build/fuzz/$name" "$t" $srcs $libs -lm
     kept="tests/fuzz/corpus/$name"

@@ -338,7 +338,7 @@ class Poster:
             t.join()
 
 
-def wait_count(infl, where, want, db="telegraf", timeout=90):
+def wait_count(infl, where, want, db="tokenmeter", timeout=90):
     """Waits until SELECT count(event_id) ... reaches want; returns it."""
     deadline = time.time() + timeout
     n = 0
@@ -351,7 +351,7 @@ def wait_count(infl, where, want, db="telegraf", timeout=90):
     return n
 
 
-def sums_by_org(infl, where, db="telegraf"):
+def sums_by_org(infl, where, db="tokenmeter"):
     rows = infl.rows("SELECT sum(input_tokens), sum(output_tokens), count(event_id) "
                      "FROM llm_usage %s GROUP BY org" % where, db)
     return {r["org"]: (r["sum"], r["sum_1"], r["count"]) for r in rows}
@@ -381,7 +381,7 @@ def burst_events(prefix, org, n, created):
     return items, [sum(10 + i % 7 for i in range(n)), 3 * n, n]
 
 
-def sigterm_mid_burst(results, infl, tg, port, n, stop_after, db="telegraf"):
+def sigterm_mid_burst(results, infl, tg, port, n, stop_after, db="tokenmeter"):
     """Restarts Telegraf, POSTs a burst of n events and sends SIGTERM once
     stop_after were acknowledged: every event the listener acknowledged with
     2xx must then be stored, and nothing else."""

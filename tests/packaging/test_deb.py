@@ -141,6 +141,9 @@ def check_installed(version):
     r = run("systemd-analyze", "verify", SERVICE, TIMER)
     R.check(r.returncode == 0 and not (r.stdout + r.stderr).strip(),
             "systemd-analyze verify: no complaint" + said(r))
+    r = as_user("telegraf", "/usr/bin/tokenmeter", "prices", "show", "gpt-4o")
+    R.check(r.returncode == 0 and "/usr/share/tokenmeter/model_prices.json" in r.stdout + r.stderr,
+            "the shipped price table prices a model by default" + said(r))
     R.equal(run("sh", "-c", "cat /usr/lib/sysusers.d/tokenmeter.conf >/dev/null && "
                 "command -v systemd-sysusers").returncode, 0, "sysusers file and tool present")
 

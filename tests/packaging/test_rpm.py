@@ -39,6 +39,7 @@ EXPECT = {
     "/usr/share/licenses/tokenmeter/LICENSE": ("-rw-r--r--", "root", "root"),
     "/usr/share/doc/tokenmeter/examples/tokenmeter-http.conf": ("-rw-r--r--", "root", "root"),
     "/usr/share/tokenmeter/grafana/tokenmeter.json": ("-rw-r--r--", "root", "root"),
+    "/usr/share/tokenmeter/model_prices.json": ("-rw-r--r--", "root", "root"),
 }
 CONFIG = ["/etc/cron.d/tokenmeter", "/etc/telegraf/telegraf.d/tokenmeter.conf.sample",
           "/etc/tokenmeter/tokenmeter.conf"]
