@@ -6,9 +6,12 @@
  * thrown away. jansson builds hash tables, copies every string through a
  * growing buffer and reads the input a byte at a time through a stream
  * layer; that was two thirds of execd's instructions per event. Here a body
- * is one pass over the bytes into one arena, freed in one go. Objects are
- * short arrays of members searched linearly (webhook objects have tens of
- * keys, and most are never asked for).
+ * is parsed into one arena, freed in one go: a quick pass counts each
+ * container's children, then one pass builds every container's children in
+ * place, so nothing is held twice and the tree is at most 8 bytes per byte
+ * of text (body.h). Objects are short arrays of members searched linearly
+ * (webhook objects have tens of keys, and most are never asked for; a
+ * source reads a shared object's members once, not once per item).
  *
  * It is as strict as jansson's defaults, which the differential test in
  * tests/check_body_oracle.c checks against jansson itself: RFC 8259 grammar,
@@ -21,6 +24,7 @@
 #include "tokenmeter/body.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +34,25 @@
 
 #define BODY_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
+/* 16 bytes a value, whatever its type: the memory bound of body.h rests on
+ * it. Containers hold their children by value, in one array each. */
+struct body_node {
+    uint8_t type; /* enum body_type */
+    uint8_t flag; /* BODY_BOOL: the value; BODY_INT: written as "-0" */
+    uint32_t len; /* string bytes, array elements, object members, real lexeme */
+    union {
+        const char *str;                   /* BODY_STRING: NUL-terminated */
+        int64_t i;                         /* BODY_INT */
+        const char *lexeme;                /* BODY_REAL: as written, NUL-terminated */
+        const struct body_node *items;     /* BODY_ARRAY */
+        const struct body_member *members; /* BODY_OBJECT */
+    } u;
+};
+
 struct body_member {
     const char *key; /* NUL-terminated, in the arena */
     size_t klen;
-    struct body_node *value;
-};
-
-struct body_node {
-    enum body_type type;
-    size_t len; /* string bytes, array elements, object members, number lexeme */
-    union {
-        const char *str;             /* BODY_STRING: NUL-terminated */
-        int64_t i;                   /* BODY_INT */
-        double d;                    /* BODY_REAL */
-        bool b;                      /* BODY_BOOL */
-        struct body_node **items;    /* BODY_ARRAY */
-        struct body_member *members; /* BODY_OBJECT */
-    } u;
-    const char *lexeme; /* numbers: the text as written, for body_dump() */
+    struct body_node value;
 };
 
 struct body_chunk {
@@ -58,18 +63,26 @@ struct body_chunk {
 };
 
 struct body {
-    struct body_node *root;
+    struct body_node root;
     struct body_chunk *chunks;
+    size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
 };
+
+#define BODY_CHUNK_MAX 65536
 
 /* ---- arena -------------------------------------------------------------- */
 
-static void *body_alloc(struct body *b, size_t n)
+/* n bytes with the alignment of `align` (1 for text, which is packed). */
+static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
 {
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     struct body_chunk *c = b->chunks;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = n > 65536 ? n : 65536;
+    size_t at = c ? (c->used + align - 1) / align * align : 0;
+    if (!c || at > c->cap || c->cap - at < n) {
+        /* A small document gets a small arena: an SSE stream holds one
+         * parsed body per line, and 64 KiB each made 300 000 tiny lines
+         * a gigabyte. Chunks double from there. */
+        size_t cap = n > b->next_chunk ? n : b->next_chunk;
+        b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
         c = malloc(sizeof(*c) + cap);
         if (!c)
             return NULL;
@@ -77,20 +90,31 @@ static void *body_alloc(struct body *b, size_t n)
         c->cap = cap;
         c->next = b->chunks;
         b->chunks = c;
+        at = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
+    void *p = (char *)c->data + at;
+    c->used = at + n;
     return p;
+}
+
+/* Nodes and members need a pointer's alignment, no more: padding each
+ * small array to max_align_t's size doubled the tree of nested bodies. */
+static void *body_alloc(struct body *b, size_t n)
+{
+    return body_alloc_aligned(b, n, _Alignof(struct body_member));
 }
 
 /* ---- parser ------------------------------------------------------------- */
 
-/* Children of the containers being parsed wait here until their container
- * closes and they are copied into the arena in one piece. */
-struct body_stack {
-    void **items;
+/* A first pass over the bytes counts each container's children, so that
+ * the second pass builds every array and member list in place at its final
+ * size: no child is ever held twice (a stack of pending children doubled
+ * the peak for long arrays). count[k] is for the k-th container opened. */
+struct body_counts {
+    uint32_t *count; /* owned; vec.h array */
     size_t len;
     size_t cap;
+    size_t next; /* the second pass's position */
 };
 
 struct body_parser {
@@ -98,7 +122,7 @@ struct body_parser {
     const unsigned char *end;
     const unsigned char *start;
     struct body *b;
-    struct body_stack stack; /* node pointers and members, as void * pairs */
+    struct body_counts counts;
     char *err;
     bool failed;
 };
@@ -124,33 +148,99 @@ static int body_oom(struct body_parser *ps)
     return -ENOMEM;
 }
 
-static int body_push(struct body_parser *ps, void *v)
+/* The closing quote of the string opening at q, or end: a quote closes it
+ * when an even number of backslashes precede it (each backslash escapes the
+ * next byte, as in body_string()). memchr does the walking: strings are
+ * most of a body's bytes. */
+static const unsigned char *body_string_end(const unsigned char *q, const unsigned char *end)
 {
-    struct body_stack *s = &ps->stack;
-    /* 256 slots at first: most bodies never grow the stack again. */
-    if (s->len == s->cap &&
-        vec_reserve(&s->items, &s->cap, s->cap ? s->len + 1 : 256, sizeof(*s->items)) < 0)
-        return body_oom(ps);
-    s->items[s->len++] = v;
+    const unsigned char *from = q + 1;
+    for (;;) {
+        const unsigned char *e = from < end ? memchr(from, '"', (size_t)(end - from)) : NULL;
+        if (!e)
+            return end;
+        size_t bs = 0;
+        for (const unsigned char *b = e - 1; b > q && *b == '\\'; b--)
+            bs++;
+        if (bs % 2 == 0)
+            return e;
+        from = e + 1;
+    }
+}
+
+/* The counting pass: structure only. It skips strings by the same rule as
+ * body_string() (a backslash escapes the next byte) and validates nothing:
+ * on any document the second pass accepts, its counts are exact; where the
+ * document is wrong the second pass fails at or before the place the counts
+ * stop being right. It stops at the nesting limit, where the second pass
+ * fails too. Returns 0 or -ENOMEM. */
+static int body_count_children(struct body_parser *ps)
+{
+    /* Only these bytes matter here; the rest is skipped a byte at a time
+     * without a branch per kind. */
+    static const bool structural[256] = {
+        ['"'] = true, ['['] = true, [']'] = true, ['{'] = true, ['}'] = true, [','] = true};
+    struct {
+        size_t index;
+        uint32_t commas;
+        bool empty;
+    } open[BODY_MAX_DEPTH + 2];
+    size_t depth = 0;
+    struct body_counts *c = &ps->counts;
+    for (const unsigned char *q = ps->p; q < ps->end && depth <= BODY_MAX_DEPTH; q++) {
+        if (!structural[*q])
+            continue;
+        switch (*q) {
+        case '"':
+            q = body_string_end(q, ps->end);
+            break;
+        case '[':
+        case '{': {
+            if (c->len == c->cap &&
+                vec_reserve(&c->count, &c->cap, c->len + 1, sizeof(*c->count)) < 0)
+                return -ENOMEM;
+            /* Empty when its own closing byte is the next one that is not
+             * white space: what the second pass takes as empty. */
+            const unsigned char *r = q + 1;
+            while (r < ps->end && (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r'))
+                r++;
+            c->count[c->len] = 0;
+            open[depth].index = c->len++;
+            open[depth].commas = 0;
+            open[depth].empty = r < ps->end && *r == (*q == '[' ? ']' : '}');
+            depth++;
+            break;
+        }
+        case ']':
+        case '}':
+            if (!depth)
+                return 0;
+            depth--;
+            c->count[open[depth].index] = open[depth].empty ? 0 : open[depth].commas + 1;
+            break;
+        default: /* ',' */
+            if (depth && open[depth - 1].commas < UINT32_MAX - 1)
+                open[depth - 1].commas++;
+        }
+    }
+    /* Cut short (the end of input, the nesting limit): what is open gets
+     * what was seen, all the second pass can use before it fails. */
+    while (depth-- > 0)
+        c->count[open[depth].index] = open[depth].empty ? 0 : open[depth].commas + 1;
     return 0;
+}
+
+/* The count of the container being opened (the next in document order). */
+static size_t body_next_count(struct body_parser *ps)
+{
+    struct body_counts *c = &ps->counts;
+    return c->next < c->len ? c->count[c->next++] : 0;
 }
 
 static void body_ws(struct body_parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
-}
-
-static struct body_node *body_new_node(struct body_parser *ps, enum body_type t)
-{
-    struct body_node *n = body_alloc(ps->b, sizeof(*n));
-    if (!n) {
-        body_oom(ps);
-        return NULL;
-    }
-    memset(n, 0, sizeof(*n));
-    n->type = t;
-    return n;
 }
 
 static int body_hex4(const unsigned char *p, unsigned *out)
@@ -258,7 +348,9 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
         return body_fail(ps, "unterminated string");
     }
     size_t raw = (size_t)(q - s);
-    char *o = body_alloc(ps->b, raw + 1);
+    if (raw >= UINT32_MAX)
+        return body_fail(ps, "string longer than 4 GiB");
+    char *o = body_alloc_aligned(ps->b, raw + 1, 1);
     if (!o)
         return body_oom(ps);
     size_t n = 0;
@@ -327,7 +419,7 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
     return 0;
 }
 
-static int body_number(struct body_parser *ps, struct body_node **out)
+static int body_number(struct body_parser *ps, struct body_node *n)
 {
     const unsigned char *s = ps->p, *q = s;
     bool real = false;
@@ -359,154 +451,155 @@ static int body_number(struct body_parser *ps, struct body_node **out)
         while (q < ps->end && *q >= '0' && *q <= '9')
             q++;
     }
-    struct body_node *n = body_new_node(ps, real ? BODY_REAL : BODY_INT);
     size_t len = (size_t)(q - s);
-    char *lex = body_alloc(ps->b, len + 1);
-    if (!n || !lex)
+    if (len >= UINT32_MAX)
+        return body_fail(ps, "number longer than 4 GiB");
+    char lex[64];
+    char *text = lex;
+    if (len >= sizeof(lex) && !(text = real ? body_alloc_aligned(ps->b, len + 1, 1) : NULL)) {
+        if (!real)
+            return body_fail(ps, "too big integer");
         return body_oom(ps);
-    memcpy(lex, s, len);
-    lex[len] = '\0';
-    n->lexeme = lex;
-    n->len = len;
+    }
+    memcpy(text, s, len);
+    text[len] = '\0';
     if (real) {
         errno = 0;
-        n->u.d = strtod(lex, NULL);
+        double d = strtod(text, NULL);
         /* Overflow is an error; underflow to a denormal or 0 is not (as in
          * jansson). */
-        if (errno == ERANGE && !isfinite(n->u.d))
+        if (errno == ERANGE && !isfinite(d))
             return body_fail(ps, "real number out of range");
+        if (text == lex && !(text = body_alloc_aligned(ps->b, len + 1, 1)))
+            return body_oom(ps);
+        memcpy(text, s, len);
+        text[len] = '\0';
+        /* Reals keep their text, read again when asked for: the dump must
+         * give it back as written, and few are ever read. */
+        *n = (struct body_node){.type = BODY_REAL, .len = (uint32_t)len, .u.lexeme = text};
     } else {
         errno = 0;
-        long long v = strtoll(lex, NULL, 10);
+        long long v = strtoll(text, NULL, 10);
         if (errno == ERANGE)
             return body_fail(ps, "too big integer");
-        n->u.i = v;
+        /* An integer's text is its decimal form, but for "-0". */
+        *n = (struct body_node){.type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = v};
     }
     ps->p = q;
-    *out = n;
     return 0;
 }
 
 static int body_literal(struct body_parser *ps, const char *word, enum body_type t, bool bv,
-                        struct body_node **out)
+                        struct body_node *n)
 {
-    size_t n = strlen(word);
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+    size_t len = strlen(word);
+    if ((size_t)(ps->end - ps->p) < len || memcmp(ps->p, word, len) != 0)
         return body_fail(ps, "unexpected token");
-    struct body_node *node = body_new_node(ps, t);
-    if (!node)
-        return -ENOMEM;
-    node->u.b = bv;
-    ps->p += n;
-    *out = node;
+    *n = (struct body_node){.type = (uint8_t)t, .flag = bv};
+    ps->p += len;
     return 0;
 }
 
-static int body_value(struct body_parser *ps, struct body_node **out, int depth);
+static int body_value(struct body_parser *ps, struct body_node *out, int depth);
 
-static int body_array(struct body_parser *ps, struct body_node **out, int depth)
+/* After an element or member: true to go on (a ',' was read), false at the
+ * closing byte (read too); -EINVAL otherwise. */
+static int body_next(struct body_parser *ps, char close)
 {
-    size_t base = ps->stack.len;
+    body_ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        body_ws(ps);
+        return 1;
+    }
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    if (ps->p >= ps->end)
+        return body_fail(ps, "unexpected end of input");
+    return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
+}
+
+/* Reads "key": value into m. */
+static int body_member_read(struct body_parser *ps, struct body_member *m, int depth)
+{
+    int rc = body_string(ps, &m->key, &m->klen);
+    if (rc < 0)
+        return rc;
+    body_ws(ps);
+    if (ps->p >= ps->end || *ps->p != ':')
+        return body_fail(ps, "':' expected");
+    ps->p++;
+    body_ws(ps);
+    return body_value(ps, &m->value, depth);
+}
+
+/* Children are parsed straight into their final array, sized by the
+ * counting pass; a count that falls short can only mean a document that is
+ * wrong (see body_count_children). */
+static int body_array(struct body_parser *ps, struct body_node *out, int depth)
+{
+    size_t cap = body_next_count(ps), n = 0;
+    struct body_node *items = cap ? body_alloc(ps->b, cap * sizeof(*items)) : NULL;
+    if (cap && !items)
+        return body_oom(ps);
     ps->p++; /* [ */
     body_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
     } else {
-        for (;;) {
-            struct body_node *v = NULL;
-            int rc;
-            if ((rc = body_value(ps, &v, depth)) < 0 || (rc = body_push(ps, v)) < 0)
+        for (int more = 1; more > 0;) {
+            /* Past the count only in a wrong document (see
+             * body_count_children): read the child anyway, into nothing,
+             * so that it fails with the reason it always had. */
+            struct body_node skip;
+            int rc = body_value(ps, n < cap ? &items[n] : &skip, depth);
+            if (rc == 0 && n == cap)
+                rc = body_fail(ps, "unexpected structure");
+            if (rc < 0)
                 return rc;
-            body_ws(ps);
-            if (ps->p < ps->end && *ps->p == ',') {
-                ps->p++;
-                body_ws(ps);
-                continue;
-            }
-            if (ps->p < ps->end && *ps->p == ']') {
-                ps->p++;
-                break;
-            }
-            return body_fail(ps,
-                             ps->p < ps->end ? "',' or ']' expected" : "unexpected end of input");
+            n++;
+            if ((more = body_next(ps, ']')) < 0)
+                return more;
         }
     }
-    struct body_node *n = body_new_node(ps, BODY_ARRAY);
-    size_t count = ps->stack.len - base;
-    struct body_node **items = count ? body_alloc(ps->b, count * sizeof(*items)) : NULL;
-    if (!n || (count && !items))
-        return body_oom(ps);
-    if (count)
-        memcpy(items, ps->stack.items + base, count * sizeof(*items));
-    ps->stack.len = base;
-    n->u.items = items;
-    n->len = count;
-    *out = n;
+    *out = (struct body_node){.type = BODY_ARRAY, .len = (uint32_t)n, .u.items = items};
     return 0;
 }
 
-static int body_object(struct body_parser *ps, struct body_node **out, int depth)
+static int body_object(struct body_parser *ps, struct body_node *out, int depth)
 {
-    size_t base = ps->stack.len;
+    size_t cap = body_next_count(ps), n = 0;
+    struct body_member *m = cap ? body_alloc(ps->b, cap * sizeof(*m)) : NULL;
+    if (cap && !m)
+        return body_oom(ps);
     ps->p++; /* { */
     body_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
     } else {
-        for (;;) {
-            const char *key = NULL;
-            size_t klen = 0;
-            struct body_node *v = NULL;
+        for (int more = 1; more > 0;) {
             int rc;
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
-            if ((rc = body_string(ps, &key, &klen)) < 0)
+            struct body_member skip; /* past the count: as for arrays */
+            rc = body_member_read(ps, n < cap ? &m[n] : &skip, depth);
+            if (rc == 0 && n == cap)
+                rc = body_fail(ps, "unexpected structure");
+            if (rc < 0)
                 return rc;
-            body_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':')
-                return body_fail(ps, "':' expected");
-            ps->p++;
-            body_ws(ps);
-            /* A key and its value take two stack slots; the key's length is
-             * recomputed from the NUL at close (keys hold no NUL). The slot
-             * type is void *; the key is only read back as const char *. */
-            if ((rc = body_value(ps, &v, depth)) < 0 ||
-                (rc = body_push(ps, (void *)(uintptr_t)key)) < 0 || (rc = body_push(ps, v)) < 0)
-                return rc;
-            (void)klen;
-            body_ws(ps);
-            if (ps->p < ps->end && *ps->p == ',') {
-                ps->p++;
-                body_ws(ps);
-                continue;
-            }
-            if (ps->p < ps->end && *ps->p == '}') {
-                ps->p++;
-                break;
-            }
-            return body_fail(ps,
-                             ps->p < ps->end ? "',' or '}' expected" : "unexpected end of input");
+            n++;
+            if ((more = body_next(ps, '}')) < 0)
+                return more;
         }
     }
-    struct body_node *n = body_new_node(ps, BODY_OBJECT);
-    size_t count = (ps->stack.len - base) / 2;
-    struct body_member *m = count ? body_alloc(ps->b, count * sizeof(*m)) : NULL;
-    if (!n || (count && !m))
-        return body_oom(ps);
-    for (size_t i = 0; i < count; i++) {
-        m[i].key = ps->stack.items[base + 2 * i];
-        m[i].klen = strlen(m[i].key);
-        m[i].value = ps->stack.items[base + 2 * i + 1];
-    }
-    ps->stack.len = base;
-    n->u.members = m;
-    n->len = count;
-    *out = n;
+    *out = (struct body_node){.type = BODY_OBJECT, .len = (uint32_t)n, .u.members = m};
     return 0;
 }
 
-static int body_value(struct body_parser *ps, struct body_node **out, int depth)
+static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 {
     if (ps->p >= ps->end)
         return body_fail(ps, "unexpected end of input");
@@ -517,13 +610,12 @@ static int body_value(struct body_parser *ps, struct body_node **out, int depth)
             return body_fail(ps, "maximum nesting depth reached");
         return *ps->p == '{' ? body_object(ps, out, depth + 1) : body_array(ps, out, depth + 1);
     case '"': {
-        struct body_node *n = body_new_node(ps, BODY_STRING);
-        if (!n)
-            return -ENOMEM;
-        int rc = body_string(ps, &n->u.str, &n->len);
+        const char *str = NULL;
+        size_t len = 0;
+        int rc = body_string(ps, &str, &len);
         if (rc < 0)
             return rc;
-        *out = n;
+        *out = (struct body_node){.type = BODY_STRING, .len = (uint32_t)len, .u.str = str};
         return 0;
     }
     case 't':
@@ -545,6 +637,7 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
     *out = NULL;
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
+    b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
     struct body_parser ps = {.p = (const unsigned char *)data,
                              .end = (const unsigned char *)data + len,
                              .start = (const unsigned char *)data,
@@ -556,13 +649,21 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
         rc = body_fail(&ps, ps.p >= ps.end ? "empty input" : "'[' or '{' expected");
         goto out;
     }
+    if (len / 2 >= UINT32_MAX) {
+        rc = body_fail(&ps, "document larger than 8 GiB");
+        goto out;
+    }
+    if (body_count_children(&ps) < 0) {
+        rc = body_oom(&ps);
+        goto out;
+    }
     if ((rc = body_value(&ps, &b->root, 0)) < 0)
         goto out;
     body_ws(&ps);
     if (ps.p != ps.end)
         rc = body_fail(&ps, "end of input expected");
 out:
-    free(ps.stack.items);
+    free(ps.counts.count);
     if (rc < 0) {
         body_free(b);
         return rc;
@@ -584,7 +685,13 @@ void body_free(struct body *b)
 
 const struct body_node *body_root(const struct body *b)
 {
-    return b->root;
+    return &b->root;
+}
+
+/* The value of a real (its text was checked finite when parsed). */
+static double body_real(const struct body_node *n)
+{
+    return strtod(n->u.lexeme, NULL);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -596,7 +703,7 @@ static const struct body_node *body_member(const struct body_node *obj, const ch
     for (size_t i = obj->len; i-- > 0;) {
         const struct body_member *m = &obj->u.members[i];
         if (m->klen == klen && memcmp(m->key, key, klen) == 0)
-            return m->value;
+            return &m->value;
     }
     return NULL;
 }
@@ -643,7 +750,7 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
             }
             if (idx >= n->len)
                 return NULL;
-            n = n->u.items[idx];
+            n = &n->u.items[idx];
         } else {
             return NULL;
         }
@@ -656,7 +763,7 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
 
 enum body_type body_type(const struct body_node *n)
 {
-    return n ? n->type : BODY_ABSENT;
+    return n ? (enum body_type)n->type : BODY_ABSENT;
 }
 
 const char *body_str(const struct body_node *n, const char *ptr)
@@ -713,7 +820,7 @@ int body_int(const struct body_node *n, const char *ptr, int64_t *out)
         *out = v->u.i;
         return 0;
     case BODY_REAL: {
-        double d = v->u.d;
+        double d = body_real(v);
         if (!isfinite(d) || d != floor(d))
             return -EINVAL;
         /* 2^63 is exactly representable; anything at or above it overflows. */
@@ -751,7 +858,7 @@ int body_num(const struct body_node *n, const char *ptr, double *out)
         return 0;
     }
     if (v->type == BODY_REAL) {
-        *out = v->u.d;
+        *out = body_real(v);
         return 0;
     }
     if (v->type == BODY_STRING) {
@@ -773,7 +880,7 @@ int body_bool(const struct body_node *n, const char *ptr, bool *out)
         return -ENOENT;
     if (v->type != BODY_BOOL)
         return -EINVAL;
-    *out = v->u.b;
+    *out = v->flag;
     return 0;
 }
 
@@ -790,7 +897,7 @@ size_t body_array_len(const struct body_node *n)
 
 const struct body_node *body_array_at(const struct body_node *n, size_t i)
 {
-    return i < body_array_len(n) ? n->u.items[i] : NULL;
+    return i < body_array_len(n) ? &n->u.items[i] : NULL;
 }
 
 size_t body_object_len(const struct body_node *n)
@@ -805,7 +912,7 @@ const char *body_object_key(const struct body_node *n, size_t i)
 
 const struct body_node *body_object_value(const struct body_node *n, size_t i)
 {
-    return i < body_object_len(n) ? n->u.members[i].value : NULL;
+    return i < body_object_len(n) ? &n->u.members[i].value : NULL;
 }
 
 /* ---- canonical dump ----------------------------------------------------- */
@@ -877,11 +984,16 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
         buf_puts(out, "null");
         return 0;
     case BODY_BOOL:
-        buf_puts(out, n->u.b ? "true" : "false");
+        buf_puts(out, n->flag ? "true" : "false");
         return 0;
     case BODY_INT:
+        if (n->flag)
+            buf_puts(out, "-0");
+        else
+            buf_printf(out, "%" PRId64, n->u.i);
+        return 0;
     case BODY_REAL:
-        buf_append(out, n->lexeme, n->len);
+        buf_append(out, n->u.lexeme, n->len);
         return 0;
     case BODY_STRING:
         body_dump_string(out, n->u.str, n->len);
@@ -891,7 +1003,7 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
         for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {
             if (i)
                 buf_putc(out, ',');
-            rc = body_dump_node(n->u.items[i], out);
+            rc = body_dump_node(&n->u.items[i], out);
         }
         buf_putc(out, ']');
         return rc;
@@ -909,7 +1021,7 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
                 buf_putc(out, ',');
             body_dump_string(out, order[i]->key, order[i]->klen);
             buf_putc(out, ':');
-            rc = body_dump_node(order[i]->value, out);
+            rc = body_dump_node(&order[i]->value, out);
         }
         free(order);
         buf_putc(out, '}');

@@ -183,8 +183,8 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
         } else {
             struct pipeline_tenancy t = {m->org, m->team, m->user};
             pipeline_set_receive_time(io.pipeline, m->received_ns);
-            rc = pipeline_feed(io.pipeline, data, raw.len, origin,
-                               m->org || m->team || m->user ? &t : NULL, out);
+            rc = pipeline_feed_elements(io.pipeline, data, raw.len, origin,
+                                        m->org || m->team || m->user ? &t : NULL, m->elements, out);
         }
         if (rc < 0)
             break;

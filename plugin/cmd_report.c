@@ -102,10 +102,13 @@ static void report_cell(const struct report *rep, const struct report_cols *cols
         return;
     }
     /* A cost some requests had no price for is a lower bound, and one none
-     * had a price for is unknown: neither may read as a whole sum. */
+     * had a price for is unknown: neither may read as a whole sum. A sum
+     * that is no number (JSON writes null) is "-". */
     int64_t unpriced = r->counts[SUMMARY_UNPRICED_REQUESTS];
     if (unpriced > 0 && unpriced >= r->counts[SUMMARY_REQUESTS])
         snprintf(out, cap, "unknown");
+    else if (!isfinite(r->cost_usd))
+        snprintf(out, cap, "-");
     else
         snprintf(out, cap, "%.6f%s", r->cost_usd, unpriced > 0 ? "+" : "");
 }
@@ -195,13 +198,21 @@ static void report_table(const struct report *rep)
                        rep->total.counts[SUMMARY_UNPRICED_REQUESTS]);
 }
 
+/* A text cell. Org, team and model come from whoever sends webhooks, and a
+ * spreadsheet runs a cell that starts with =, +, -, @, tab or CR as a
+ * formula (`=cmd|' /C calc'!A0`): such a cell gets a leading single quote,
+ * as OWASP's "CSV Injection" page recommends, so it opens as text
+ * (docs/operations.md, "report"). Numbers never pass here. */
 static void report_csv_field(const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    bool formula = strchr("=+-@\t\r", *s) && *s;
+    if (!formula && !strpbrk(s, ",\"\r\n")) {
         fputs(s, stdout);
         return;
     }
     putchar('"');
+    if (formula)
+        putchar('\'');
     for (; *s; s++) {
         if (*s == '"')
             putchar('"');
@@ -228,11 +239,17 @@ static void report_csv(const struct report *rep)
             if (!r)
                 report_csv_field(report_col_name(&cols, c));
             else if (c == ncols - 1) {
-                lineproto_format_float(r->cost_usd, cell);
-                fputs(cell, stdout);
+                /* no number for a non-finite sum: the cell stays empty */
+                if (isfinite(r->cost_usd)) {
+                    lineproto_format_float(r->cost_usd, cell);
+                    fputs(cell, stdout);
+                }
             } else {
                 report_cell(rep, &cols, r, c, cell, sizeof(cell));
-                report_csv_field(cell);
+                if (c < cols.nkeys)
+                    report_csv_field(cell);
+                else
+                    fputs(cell, stdout);
             }
         }
         putchar('\n');

@@ -63,7 +63,9 @@ static size_t lp_cut(const char *s, size_t len, size_t max)
 static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max, size_t *written)
 {
     size_t start = b->len;
-    size_t len = strlen(s);
+    /* Only as far as the cut: one long tenancy string shared by every event
+     * of a body (an envelope's org) must not be measured once per event. */
+    size_t len = strnlen(s, max + 1);
     size_t n = lp_cut(s, len, max);
     int truncated = n < len;
     size_t run = 0; /* start of the pending run of bytes copied as they are */

@@ -57,6 +57,13 @@ ANTHROPIC_ID = {"id": "{S}", "type": "message", "model": "m",
                 "usage": {"input_tokens": 1, "output_tokens": 1}}
 
 
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 def anthropic_sse(s, ident):
     """An Anthropic stream as SSE text in an envelope, s in its model and stop reason."""
     start = {"type": "message_start", "message": {"id": ident, "model": s,
@@ -303,6 +310,10 @@ def main():
                else base64.b64decode(rec["raw_base64"]))
         if raw.endswith(b"\r"):
             raw = raw[:-1]
+        if "raw_size" in rec:  # over max_body_bytes: a prefix, the size, a hash
+            if (rec["raw_size"], rec["raw_fnv1a64"]) != (len(raw), "%016x" % fnv1a64(raw)):
+                failures.append("over-size record: wrong size or hash (%s)" % rec.get("reason"))
+            raw = raw[:len(got)]
         if got != raw:
             failures.append("dead-letter record not byte-exact: %r vs %r (%s)"
                             % (got[:60], raw[:60], rec.get("reason")))

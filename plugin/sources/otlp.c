@@ -178,7 +178,7 @@ static int otlp_count(const struct body_node *attrs, const char *key, int64_t *d
 /* Where the spans of one export are, and which of them carry usage. */
 struct otlp_usage_span {
     const struct body_node *span;
-    const struct body_node *resource; /* its resourceSpans element */
+    bool openrouter; /* its resource is OpenRouter's (read once per resource) */
     const char *trace;
     const char *id;
     uint64_t hash;
@@ -230,6 +230,7 @@ static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, stru
     for (size_t r = 0; r < body_array_len(rss); r++) {
         const struct body_node *rs = body_array_at(rss, r);
         const struct body_node *sss = body_get(rs, "/scopeSpans");
+        bool openrouter = otlp_resource_is_openrouter(rs);
         for (size_t s = 0; s < body_array_len(sss); s++) {
             const struct body_node *spans = body_get(body_array_at(sss, s), "/spans");
             for (size_t k = 0; k < body_array_len(spans); k++) {
@@ -242,7 +243,7 @@ static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, stru
                 }
                 struct otlp_usage_span u = {
                     .span = span,
-                    .resource = rs,
+                    .openrouter = openrouter,
                     .trace = body_str_nonempty(span, "/traceId"),
                     .id = body_str_nonempty(span, "/spanId"),
                 };
@@ -277,7 +278,7 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
 {
     const struct body_node *attrs = body_get(u->span, "/attributes");
     struct event ev;
-    event_init(&ev, otlp_resource_is_openrouter(u->resource) ? "openrouter" : "otel");
+    event_init(&ev, u->openrouter ? "openrouter" : "otel");
     int rc = source_join_id(&ev, u->trace, u->id, err);
     if (rc < 0)
         return rc;
