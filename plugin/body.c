@@ -227,25 +227,103 @@ static size_t body_put_utf8(char *o, unsigned cp)
     return 4;
 }
 
+/* True when one of the 8 bytes of w is '"', '\\', a control byte or not
+ * ASCII: a byte that the string scan must look at one by one. The classic
+ * "has a zero byte" / "has a byte below n" tests (n <= 128) are exact as a
+ * yes/no answer, which is all the scan asks; the byte order does not matter. */
+static bool body_word_special(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    const uint64_t quote = w ^ (ones * '"');
+    const uint64_t bslash = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+            w) &
+           (ones * 0x80);
+}
+
+/* What each one-letter escape stands for (0: not one). */
+static const char body_short_escape[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
+/* Decodes the escapes of the validated string body s[0..q) into o; returns
+ * the decoded length, or a negative errno with ps->p at the bad escape.
+ * Runs between escapes are copied whole: most strings have few escapes. */
+static long body_unescape(struct body_parser *ps, const unsigned char *s, const unsigned char *q,
+                          char *o)
+{
+    size_t n = 0;
+    for (const unsigned char *r = s; r < q;) {
+        const unsigned char *bs = memchr(r, '\\', (size_t)(q - r));
+        size_t run = (size_t)((bs ? bs : q) - r);
+        memcpy(o + n, r, run);
+        n += run;
+        if (!bs)
+            break;
+        r = bs;
+        ps->p = r;
+        unsigned char e = r[1];
+        r += 2;
+        if (body_short_escape[e]) {
+            o[n++] = body_short_escape[e];
+            continue;
+        }
+        if (e != 'u')
+            return body_fail(ps, "invalid escape");
+        unsigned cp, lo;
+        if (q - r < 4 || body_hex4(r, &cp) < 0)
+            return body_fail(ps, "invalid \\u escape");
+        r += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || body_hex4(r + 2, &lo) < 0 ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return body_fail(ps, "unpaired UTF-16 surrogate");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            r += 6;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return body_fail(ps, "unpaired UTF-16 surrogate");
+        }
+        if (cp == 0)
+            return body_fail(ps, "\\u0000 is not allowed");
+        /* an escape never decodes longer than it was written */
+        n += body_put_utf8(o + n, cp);
+    }
+    return (long)n;
+}
+
 /* Parses a string starting at the opening quote; decodes it into the arena. */
 static int body_string(struct body_parser *ps, const char **out, size_t *out_len)
 {
     const unsigned char *s = ++ps->p; /* after the quote */
     const unsigned char *q = s;
+    const unsigned char *end = ps->end;
     bool plain = true;
-    /* First pass: find the closing quote, validate, learn whether to decode. */
-    while (q < ps->end && *q != '"') {
+    /* First pass: find the closing quote, validate, learn whether to decode.
+     * Eight bytes at a time while none needs a look (nearly all of a body's
+     * text), then byte by byte up to and past the one that does. */
+    for (;;) {
+        uint64_t w;
+        while ((size_t)(end - q) >= sizeof(w)) {
+            memcpy(&w, q, sizeof(w));
+            if (body_word_special(w))
+                break;
+            q += sizeof(w);
+        }
+        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++;
+        if (q >= end || *q == '"')
+            break;
         unsigned char c = *q;
         if (c == '\\') {
             plain = false;
-            q += 2;
+            /* the escaped byte is checked by the decoding pass */
+            q = end - q > 2 ? q + 2 : end;
         } else if (c < 0x20) {
             ps->p = q;
             return body_fail(ps, "control character in a string");
-        } else if (c < 0x80) {
-            q++;
         } else {
-            size_t n = body_utf8_len(q, ps->end);
+            size_t n = body_utf8_len(q, end);
             if (!n) {
                 ps->p = q;
                 return body_fail(ps, "invalid UTF-8 in a string");
@@ -253,72 +331,22 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
             q += n;
         }
     }
-    if (q >= ps->end) {
-        ps->p = ps->end;
+    if (q >= end) {
+        ps->p = end;
         return body_fail(ps, "unterminated string");
     }
     size_t raw = (size_t)(q - s);
     char *o = body_alloc(ps->b, raw + 1);
     if (!o)
         return body_oom(ps);
-    size_t n = 0;
+    size_t n = raw;
     if (plain) {
         memcpy(o, s, raw);
-        n = raw;
     } else {
-        for (const unsigned char *r = s; r < q;) {
-            if (*r != '\\') {
-                o[n++] = (char)*r++;
-                continue;
-            }
-            ps->p = r;
-            unsigned char e = r[1];
-            r += 2;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                o[n++] = (char)e;
-                break;
-            case 'b':
-                o[n++] = '\b';
-                break;
-            case 'f':
-                o[n++] = '\f';
-                break;
-            case 'n':
-                o[n++] = '\n';
-                break;
-            case 'r':
-                o[n++] = '\r';
-                break;
-            case 't':
-                o[n++] = '\t';
-                break;
-            case 'u': {
-                unsigned cp, lo;
-                if (q - r < 4 || body_hex4(r, &cp) < 0)
-                    return body_fail(ps, "invalid \\u escape");
-                r += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || body_hex4(r + 2, &lo) < 0 ||
-                        lo < 0xDC00 || lo > 0xDFFF)
-                        return body_fail(ps, "unpaired UTF-16 surrogate");
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    r += 6;
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    return body_fail(ps, "unpaired UTF-16 surrogate");
-                }
-                if (cp == 0)
-                    return body_fail(ps, "\\u0000 is not allowed");
-                /* an escape never decodes longer than it was written */
-                n += body_put_utf8(o + n, cp);
-                break;
-            }
-            default:
-                return body_fail(ps, "invalid escape");
-            }
-        }
+        long dn = body_unescape(ps, s, q, o);
+        if (dn < 0)
+            return (int)dn;
+        n = (size_t)dn;
     }
     o[n] = '\0';
     *out = o;
@@ -375,6 +403,13 @@ static int body_number(struct body_parser *ps, struct body_node **out)
          * jansson). */
         if (errno == ERANGE && !isfinite(n->u.d))
             return body_fail(ps, "real number out of range");
+    } else if (len <= 18) {
+        /* At most 18 digits always fit in int64: no strtoll, no errno. */
+        const char *d = lex + (*lex == '-');
+        int64_t v = 0;
+        for (; *d; d++)
+            v = v * 10 + (*d - '0');
+        n->u.i = *lex == '-' ? -v : v;
     } else {
         errno = 0;
         long long v = strtoll(lex, NULL, 10);
@@ -468,13 +503,13 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
                 return body_fail(ps, "':' expected");
             ps->p++;
             body_ws(ps);
-            /* A key and its value take two stack slots; the key's length is
-             * recomputed from the NUL at close (keys hold no NUL). The slot
-             * type is void *; the key is only read back as const char *. */
+            /* A member takes three stack slots: key, key length, value. The
+             * slot type is void *; the key is only read back as const char *
+             * and the length as the size_t it was. */
             if ((rc = body_value(ps, &v, depth)) < 0 ||
-                (rc = body_push(ps, (void *)(uintptr_t)key)) < 0 || (rc = body_push(ps, v)) < 0)
+                (rc = body_push(ps, (void *)(uintptr_t)key)) < 0 ||
+                (rc = body_push(ps, (void *)(uintptr_t)klen)) < 0 || (rc = body_push(ps, v)) < 0)
                 return rc;
-            (void)klen;
             body_ws(ps);
             if (ps->p < ps->end && *ps->p == ',') {
                 ps->p++;
@@ -490,14 +525,15 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
         }
     }
     struct body_node *n = body_new_node(ps, BODY_OBJECT);
-    size_t count = (ps->stack.len - base) / 2;
+    size_t count = (ps->stack.len - base) / 3;
     struct body_member *m = count ? body_alloc(ps->b, count * sizeof(*m)) : NULL;
     if (!n || (count && !m))
         return body_oom(ps);
     for (size_t i = 0; i < count; i++) {
-        m[i].key = ps->stack.items[base + 2 * i];
-        m[i].klen = strlen(m[i].key);
-        m[i].value = ps->stack.items[base + 2 * i + 1];
+        void **slot = ps->stack.items + base + 3 * i;
+        m[i].key = slot[0];
+        m[i].klen = (size_t)(uintptr_t)slot[1];
+        m[i].value = slot[2];
     }
     ps->stack.len = base;
     n->u.members = m;
@@ -595,7 +631,9 @@ static const struct body_node *body_member(const struct body_node *obj, const ch
 {
     for (size_t i = obj->len; i-- > 0;) {
         const struct body_member *m = &obj->u.members[i];
-        if (m->klen == klen && memcmp(m->key, key, klen) == 0)
+        /* length and first byte inline: most members differ there */
+        if (m->klen == klen &&
+            (klen == 0 || (m->key[0] == key[0] && memcmp(m->key + 1, key + 1, klen - 1) == 0)))
             return m->value;
     }
     return NULL;
@@ -610,12 +648,16 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
         if (*p != '/')
             return NULL;
         p++;
-        const char *e = strchr(p, '/');
-        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        /* One (vectorised) scan finds the token's end or its first escape;
+         * only a token with an escape is scanned again for its end. */
+        size_t tl = strcspn(p, "/~");
+        bool tilde = p[tl] == '~';
+        if (tilde)
+            tl += strcspn(p + tl, "/");
         const char *key = p;
         size_t kl = tl;
         char tok[256];
-        if (memchr(p, '~', tl)) {
+        if (tilde) {
             /* decode ~1 -> /, ~0 -> ~ (RFC 6901); most tokens have neither */
             kl = 0;
             for (size_t i = 0; i < tl; i++) {
