@@ -21,12 +21,17 @@
 #include "tokenmeter/body.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenmeter/vec.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BODY_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
@@ -97,6 +102,11 @@ struct body_parser {
     const unsigned char *p;
     const unsigned char *end;
     const unsigned char *start;
+    /* The input copied into the arena, at the same offsets: strings and
+     * number lexemes stay where they are in it, each ended by a NUL written
+     * over the byte after it (a quote or a separator, already read from the
+     * input itself). Escapes are decoded in place, never longer. */
+    char *copy;
     struct body *b;
     struct body_stack stack; /* node pointers and members, as void * pairs */
     char *err;
@@ -227,19 +237,50 @@ static size_t body_put_utf8(char *o, unsigned cp)
     return 4;
 }
 
-/* True when one of the 8 bytes of w is '"', '\\', a control byte or not
- * ASCII: a byte that the string scan must look at one by one. The classic
- * "has a zero byte" / "has a byte below n" tests (n <= 128) are exact as a
- * yes/no answer, which is all the scan asks; the byte order does not matter. */
-static bool body_word_special(uint64_t w)
+/* Returns the first byte at or after q that a string scan must look at
+ * ('"', '\\', a control byte, or not ASCII), or where fewer than a block of
+ * bytes is left (or, without SSE2, the start of the block holding that
+ * byte); the caller goes on byte by byte from there. Nearly all of a body's
+ * text is plain bytes in long runs. */
+#ifdef __SSE2__
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
 {
-    const uint64_t ones = 0x0101010101010101u;
-    const uint64_t quote = w ^ (ones * '"');
-    const uint64_t bslash = w ^ (ones * '\\');
-    return (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
-            w) &
-           (ones * 0x80);
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        /* signed: bytes from 0x80 up are negative, so below ' ' too */
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+        if (bits)
+            return q + __builtin_ctz(bits);
+        q += 16;
+    }
+    return q;
 }
+#else
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
+{
+    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests are
+     * exact as a yes/no answer, which is all this asks. */
+    const uint64_t ones = 0x0101010101010101u;
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, sizeof(w));
+        const uint64_t quote = w ^ (ones * '"');
+        const uint64_t bslash = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+             w) &
+            (ones * 0x80))
+            break;
+        q += 8;
+    }
+    return q;
+}
+#endif
 
 /* What each one-letter escape stands for (0: not one). */
 static const char body_short_escape[256] = {
@@ -299,17 +340,11 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
     const unsigned char *q = s;
     const unsigned char *end = ps->end;
     bool plain = true;
-    /* First pass: find the closing quote, validate, learn whether to decode.
-     * Eight bytes at a time while none needs a look (nearly all of a body's
-     * text), then byte by byte up to and past the one that does. */
+    /* First pass: find the closing quote, validate, learn whether to decode:
+     * plain runs in blocks, then byte by byte up to and past what needs a
+     * look. */
     for (;;) {
-        uint64_t w;
-        while ((size_t)(end - q) >= sizeof(w)) {
-            memcpy(&w, q, sizeof(w));
-            if (body_word_special(w))
-                break;
-            q += sizeof(w);
-        }
+        q = body_skip_plain(q, end);
         while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
             q++;
         if (q >= end || *q == '"')
@@ -335,14 +370,9 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
         ps->p = end;
         return body_fail(ps, "unterminated string");
     }
-    size_t raw = (size_t)(q - s);
-    char *o = body_alloc(ps->b, raw + 1);
-    if (!o)
-        return body_oom(ps);
-    size_t n = raw;
-    if (plain) {
-        memcpy(o, s, raw);
-    } else {
+    size_t n = (size_t)(q - s);
+    char *o = ps->copy + (s - ps->start);
+    if (!plain) {
         long dn = body_unescape(ps, s, q, o);
         if (dn < 0)
             return (int)dn;
@@ -353,6 +383,57 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
     *out_len = n;
     ps->p = q + 1;
     return 0;
+}
+
+/* strtod() of a lexeme when the answer needs no more than one IEEE
+ * operation: a decimal mantissa m <= 2^53 and a power of ten 10^|e| <= 10^22
+ * are both exact doubles, so m * 10^e or m / 10^-e is correctly rounded,
+ * exactly what strtod() returns (Clinger's fast path). Prices, costs and
+ * times are all like this. Returns false to leave it to strtod(). */
+static bool body_real_fast(const char *lex, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = lex + (*lex == '-');
+    uint64_t m = 0;
+    int digits = 0, e = 0;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') {
+            e = -1; /* counts fraction digits from here on (JSON has one '.') */
+            continue;
+        }
+        if (++digits > 19)
+            return false;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (e < 0)
+            e--;
+    }
+    if (e < 0)
+        e++;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        bool neg = *p == '-';
+        p += *p == '-' || *p == '+';
+        int x = 0;
+        for (int k = 0; *p; p++, k++) {
+            if (k == 4)
+                return false;
+            x = x * 10 + (*p - '0');
+        }
+        e += neg ? -x : x;
+    }
+    if (m > (uint64_t)1 << 53 || e < -22 || e > 22)
+        return false;
+    double d = e < 0 ? (double)m / pow10[-e] : (double)m * pow10[e];
+    *out = *lex == '-' ? -d : d;
+    return true;
+#else
+    (void)lex;
+    (void)out;
+    return false;
+#endif
 }
 
 static int body_number(struct body_parser *ps, struct body_node **out)
@@ -389,14 +470,15 @@ static int body_number(struct body_parser *ps, struct body_node **out)
     }
     struct body_node *n = body_new_node(ps, real ? BODY_REAL : BODY_INT);
     size_t len = (size_t)(q - s);
-    char *lex = body_alloc(ps->b, len + 1);
-    if (!n || !lex)
-        return body_oom(ps);
-    memcpy(lex, s, len);
+    if (!n)
+        return -ENOMEM;
+    char *lex = ps->copy + (s - ps->start);
     lex[len] = '\0';
     n->lexeme = lex;
     n->len = len;
-    if (real) {
+    if (real && body_real_fast(lex, &n->u.d)) {
+        /* exact without strtod */
+    } else if (real) {
         errno = 0;
         n->u.d = strtod(lex, NULL);
         /* Overflow is an error; underflow to a denormal or 0 is not (as in
@@ -587,6 +669,12 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
                              .b = b,
                              .err = err};
     int rc = 0;
+    /* one byte more: room for the NUL after a lexeme at the very end */
+    if (!(ps.copy = body_alloc(b, len + 1))) {
+        rc = body_oom(&ps);
+        goto out;
+    }
+    memcpy(ps.copy, data, len);
     body_ws(&ps);
     if (ps.p >= ps.end || (*ps.p != '{' && *ps.p != '[')) {
         rc = body_fail(&ps, ps.p >= ps.end ? "empty input" : "'[' or '{' expected");
