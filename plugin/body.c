@@ -43,9 +43,12 @@ struct body_member {
 
 struct body_node {
     enum body_type type;
+    /* BODY_STRING: the text still holds escapes, decoded when first read
+     * (body_text()); len is then the escaped length until then. */
+    bool escaped;
     size_t len; /* string bytes, array elements, object members, number lexeme */
     union {
-        const char *str;             /* BODY_STRING: NUL-terminated */
+        char *text;                  /* BODY_STRING: NUL-terminated, in the copy */
         int64_t i;                   /* BODY_INT */
         double d;                    /* BODY_REAL */
         bool b;                      /* BODY_BOOL */
@@ -163,22 +166,20 @@ static struct body_node *body_new_node(struct body_parser *ps, enum body_type t)
     return n;
 }
 
+/* Hex digits: 0x100 | value; 0 for any other byte. */
+static const unsigned short body_hex[256] = {
+    ['0'] = 0x100, ['1'] = 0x101, ['2'] = 0x102, ['3'] = 0x103, ['4'] = 0x104, ['5'] = 0x105,
+    ['6'] = 0x106, ['7'] = 0x107, ['8'] = 0x108, ['9'] = 0x109, ['a'] = 0x10a, ['b'] = 0x10b,
+    ['c'] = 0x10c, ['d'] = 0x10d, ['e'] = 0x10e, ['f'] = 0x10f, ['A'] = 0x10a, ['B'] = 0x10b,
+    ['C'] = 0x10c, ['D'] = 0x10d, ['E'] = 0x10e, ['F'] = 0x10f,
+};
+
 static int body_hex4(const unsigned char *p, unsigned *out)
 {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -EINVAL;
-    }
-    *out = v;
+    unsigned a = body_hex[p[0]], b = body_hex[p[1]], c = body_hex[p[2]], d = body_hex[p[3]];
+    if (!(a & b & c & d & 0x100))
+        return -EINVAL;
+    *out = (a & 0xF) << 12 | (b & 0xF) << 8 | (c & 0xF) << 4 | (d & 0xF);
     return 0;
 }
 
@@ -288,60 +289,88 @@ static const char body_short_escape[256] = {
     ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
 };
 
-/* Decodes the escapes of the validated string body s[0..q) into o; returns
- * the decoded length, or a negative errno with ps->p at the bad escape.
- * Runs between escapes are copied whole: most strings have few escapes. */
-static long body_unescape(struct body_parser *ps, const unsigned char *s, const unsigned char *q,
-                          char *o)
+/* Checks the escape at r (r[0] is '\\', r + 1 < end): returns how many
+ * input bytes it takes (2, 6, or 12 for a surrogate pair) with its code
+ * point in *cp, or 0 with the reason in *why. */
+static size_t body_escape(const unsigned char *r, const unsigned char *end, unsigned *cp,
+                          const char **why)
 {
-    size_t n = 0;
-    for (const unsigned char *r = s; r < q;) {
-        const unsigned char *bs = memchr(r, '\\', (size_t)(q - r));
-        size_t run = (size_t)((bs ? bs : q) - r);
-        memcpy(o + n, r, run);
-        n += run;
-        if (!bs)
-            break;
-        r = bs;
-        ps->p = r;
-        unsigned char e = r[1];
-        r += 2;
-        if (body_short_escape[e]) {
-            o[n++] = body_short_escape[e];
-            continue;
-        }
-        if (e != 'u')
-            return body_fail(ps, "invalid escape");
-        unsigned cp, lo;
-        if (q - r < 4 || body_hex4(r, &cp) < 0)
-            return body_fail(ps, "invalid \\u escape");
-        r += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || body_hex4(r + 2, &lo) < 0 ||
-                lo < 0xDC00 || lo > 0xDFFF)
-                return body_fail(ps, "unpaired UTF-16 surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            r += 6;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return body_fail(ps, "unpaired UTF-16 surrogate");
-        }
-        if (cp == 0)
-            return body_fail(ps, "\\u0000 is not allowed");
-        /* an escape never decodes longer than it was written */
-        n += body_put_utf8(o + n, cp);
+    unsigned char e = r[1];
+    if (body_short_escape[e]) {
+        *cp = (unsigned char)body_short_escape[e];
+        return 2;
     }
-    return (long)n;
+    if (e != 'u') {
+        *why = "invalid escape";
+        return 0;
+    }
+    if (end - r < 6 || body_hex4(r + 2, cp) < 0) {
+        *why = "invalid \\u escape";
+        return 0;
+    }
+    if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+        unsigned lo;
+        if (end - r < 12 || r[6] != '\\' || r[7] != 'u' || body_hex4(r + 8, &lo) < 0 ||
+            lo < 0xDC00 || lo > 0xDFFF) {
+            *why = "unpaired UTF-16 surrogate";
+            return 0;
+        }
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+        return 12;
+    }
+    if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
+        *why = "unpaired UTF-16 surrogate";
+        return 0;
+    }
+    if (*cp == 0) {
+        *why = "\\u0000 is not allowed";
+        return 0;
+    }
+    return 6;
 }
 
-/* Parses a string starting at the opening quote; decodes it into the arena. */
-static int body_string(struct body_parser *ps, const char **out, size_t *out_len)
+/* Decodes the escapes of s[0..len), already checked by body_string(), in
+ * place (an escape never decodes longer than it was written); returns the
+ * decoded length and ends it with a NUL. Runs between escapes move whole. */
+static size_t body_decode(char *s, size_t len)
+{
+    char *w = s;
+    const char *r = s, *end = s + len;
+    while (r < end) {
+        const char *bs = memchr(r, '\\', (size_t)(end - r));
+        size_t run = (size_t)((bs ? bs : end) - r);
+        memmove(w, r, run);
+        w += run;
+        r += run;
+        if (!bs)
+            break;
+        unsigned cp = 0;
+        const char *why = NULL;
+        size_t n = body_escape((const unsigned char *)r, (const unsigned char *)end, &cp, &why);
+        if (!n)
+            break; /* not reached: body_string() refused the document */
+        r += n;
+        w += body_put_utf8(w, cp);
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* Parses a string starting at the opening quote. The text stays where it is
+ * in the arena copy, ended by a NUL over the closing quote; *escaped says
+ * whether it holds escapes still to decode (body_decode()). Every escape is
+ * checked here, so that a document is judged in one pass; as decoding used
+ * to report them, an escape's error loses to a control byte, bad UTF-8 or a
+ * missing quote anywhere in the string, and the first bad escape wins. */
+static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool *escaped)
 {
     const unsigned char *s = ++ps->p; /* after the quote */
     const unsigned char *q = s;
     const unsigned char *end = ps->end;
-    bool plain = true;
-    /* First pass: find the closing quote, validate, learn whether to decode:
-     * plain runs in blocks, then byte by byte up to and past what needs a
+    const unsigned char *bad = NULL; /* the first bad escape */
+    const char *why = NULL;
+    bool esc = false;
+    /* Plain runs in blocks, then byte by byte up to and past what needs a
      * look. */
     for (;;) {
         q = body_skip_plain(q, end);
@@ -351,9 +380,29 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
             break;
         unsigned char c = *q;
         if (c == '\\') {
-            plain = false;
-            /* the escaped byte is checked by the decoding pass */
-            q = end - q > 2 ? q + 2 : end;
+            esc = true;
+            /* The common escapes, checked inline: one letter, or \uXXXX of
+             * neither a surrogate (first digit d) nor NUL. */
+            if (end - q >= 2 && body_short_escape[q[1]]) {
+                q += 2;
+                continue;
+            }
+            if (end - q >= 6 && q[1] == 'u') {
+                unsigned h0 = body_hex[q[2]], h1 = body_hex[q[3]], h2 = body_hex[q[4]],
+                         h3 = body_hex[q[5]];
+                if ((h0 & h1 & h2 & h3 & 0x100) && (h0 & 0xF) != 0xD &&
+                    ((h0 | h1 | h2 | h3) & 0xF)) {
+                    q += 6;
+                    continue;
+                }
+            }
+            unsigned cp;
+            size_t n = 2; /* past a bad escape, as if it were two bytes */
+            if (!bad && end - q >= 2 && !(n = body_escape(q, end, &cp, &why))) {
+                bad = q;
+                n = 2;
+            }
+            q = (size_t)(end - q) >= n ? q + n : end;
         } else if (c < 0x20) {
             ps->p = q;
             return body_fail(ps, "control character in a string");
@@ -370,17 +419,15 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
         ps->p = end;
         return body_fail(ps, "unterminated string");
     }
-    size_t n = (size_t)(q - s);
-    char *o = ps->copy + (s - ps->start);
-    if (!plain) {
-        long dn = body_unescape(ps, s, q, o);
-        if (dn < 0)
-            return (int)dn;
-        n = (size_t)dn;
+    if (bad) {
+        ps->p = bad;
+        return body_fail(ps, why);
     }
-    o[n] = '\0';
+    char *o = ps->copy + (s - ps->start);
+    o[q - s] = '\0';
     *out = o;
-    *out_len = n;
+    *out_len = (size_t)(q - s);
+    *escaped = esc;
     ps->p = q + 1;
     return 0;
 }
@@ -571,25 +618,27 @@ static int body_object(struct body_parser *ps, struct body_node **out, int depth
         ps->p++;
     } else {
         for (;;) {
-            const char *key = NULL;
+            char *key = NULL;
             size_t klen = 0;
+            bool escaped = false;
             struct body_node *v = NULL;
             int rc;
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
-            if ((rc = body_string(ps, &key, &klen)) < 0)
+            if ((rc = body_string(ps, &key, &klen, &escaped)) < 0)
                 return rc;
+            /* keys are compared on every lookup: decoded now (rarely needed) */
+            if (escaped)
+                klen = body_decode(key, klen);
             body_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
                 return body_fail(ps, "':' expected");
             ps->p++;
             body_ws(ps);
-            /* A member takes three stack slots: key, key length, value. The
-             * slot type is void *; the key is only read back as const char *
-             * and the length as the size_t it was. */
-            if ((rc = body_value(ps, &v, depth)) < 0 ||
-                (rc = body_push(ps, (void *)(uintptr_t)key)) < 0 ||
+            /* A member takes three stack slots: key, key length (read back
+             * as the size_t it was), value. */
+            if ((rc = body_value(ps, &v, depth)) < 0 || (rc = body_push(ps, key)) < 0 ||
                 (rc = body_push(ps, (void *)(uintptr_t)klen)) < 0 || (rc = body_push(ps, v)) < 0)
                 return rc;
             body_ws(ps);
@@ -638,7 +687,7 @@ static int body_value(struct body_parser *ps, struct body_node **out, int depth)
         struct body_node *n = body_new_node(ps, BODY_STRING);
         if (!n)
             return -ENOMEM;
-        int rc = body_string(ps, &n->u.str, &n->len);
+        int rc = body_string(ps, &n->u.text, &n->len, &n->escaped);
         if (rc < 0)
             return rc;
         *out = n;
@@ -789,10 +838,30 @@ enum body_type body_type(const struct body_node *n)
     return n ? n->type : BODY_ABSENT;
 }
 
+/* The text of a string node and its length (len may be NULL). A text with
+ * escapes is decoded in place the first time it is read: the copy's byte
+ * before it (its opening quote) says that it has not been yet. */
+static const char *body_text(const struct body_node *n, size_t *len)
+{
+    char *t = n->u.text;
+    if (!n->escaped) {
+        if (len)
+            *len = n->len;
+        return t;
+    }
+    if (t[-1] == '"') {
+        body_decode(t, n->len);
+        t[-1] = '\0';
+    }
+    if (len)
+        *len = strlen(t);
+    return t;
+}
+
 const char *body_str(const struct body_node *n, const char *ptr)
 {
     const struct body_node *v = body_get(n, ptr);
-    return v && v->type == BODY_STRING ? v->u.str : NULL;
+    return v && v->type == BODY_STRING ? body_text(v, NULL) : NULL;
 }
 
 const char *body_str_nonempty(const struct body_node *n, const char *ptr)
@@ -853,7 +922,7 @@ int body_int(const struct body_node *n, const char *ptr, int64_t *out)
         return 0;
     }
     case BODY_STRING:
-        return body_parse_decimal(v->u.str, out);
+        return body_parse_decimal(body_text(v, NULL), out);
     default:
         return -EINVAL;
     }
@@ -887,8 +956,9 @@ int body_num(const struct body_node *n, const char *ptr, double *out)
     if (v->type == BODY_STRING) {
         char *end = NULL;
         errno = 0;
-        double d = strtod(v->u.str, &end);
-        if (errno || end == v->u.str || *end || !isfinite(d))
+        const char *t = body_text(v, NULL);
+        double d = strtod(t, &end);
+        if (errno || end == t || *end || !isfinite(d))
             return -EINVAL;
         *out = d;
         return 0;
@@ -1013,9 +1083,12 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
     case BODY_REAL:
         buf_append(out, n->lexeme, n->len);
         return 0;
-    case BODY_STRING:
-        body_dump_string(out, n->u.str, n->len);
+    case BODY_STRING: {
+        size_t len = 0;
+        const char *t = body_text(n, &len);
+        body_dump_string(out, t, len);
         return 0;
+    }
     case BODY_ARRAY:
         buf_putc(out, '[');
         for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {

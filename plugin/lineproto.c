@@ -30,11 +30,13 @@ static int lp_visible(char c)
     }
 }
 
-/* The printable bytes lp_escape() must rewrite (or drop), one bit per
- * kind (1 << enum lp_kind); every control byte below 0x20 is special too. */
+#define LP_ALL (1 << LP_MEASUREMENT | 1 << LP_TAG | 1 << LP_STRING)
+
+/* The printable bytes lp_escape() must rewrite (or drop), one bit per kind
+ * (1 << enum lp_kind); every control byte below 0x20 is one in all kinds. */
 static const unsigned char lp_punct[256] = {
-    ['\\'] = 1 << LP_MEASUREMENT | 1 << LP_TAG | 1 << LP_STRING,
-    [0x7f] = 1 << LP_MEASUREMENT | 1 << LP_TAG | 1 << LP_STRING,
+    ['\\'] = LP_ALL,
+    [0x7f] = LP_ALL,
     ['"'] = 1 << LP_STRING,
     [','] = 1 << LP_MEASUREMENT | 1 << LP_TAG,
     [' '] = 1 << LP_MEASUREMENT | 1 << LP_TAG,
@@ -72,8 +74,10 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
     size_t start = b->len;
     /* Fast path, the common case: one scan finds the end of a value that
      * needs no escaping and fits, and one append copies it. */
+    const unsigned char bit = (unsigned char)(1u << kind);
     size_t plain = 0;
-    while (!lp_special(s[plain], kind))
+    unsigned char u;
+    while ((u = (unsigned char)s[plain]) >= 0x20 && !(lp_punct[u] & bit))
         plain++;
     if (s[plain] == '\0' && plain <= max) {
         buf_append(b, s, plain);

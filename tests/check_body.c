@@ -148,6 +148,70 @@ START_TEST(string_scan_finds_every_special_byte)
 }
 END_TEST
 
+/* A string with escapes is decoded when it is first read, by whichever
+ * accessor reads it, the same every time; a key is decoded at once. */
+START_TEST(escapes_decoded_when_read)
+{
+    const char *json = "{\"k\\u0065y\":\"a\\nb\",\"n\":\"\\u0031\\u0032\",\"r\":\"\\u0031.5\","
+                       "\"d\":\"\\ud83d\\ude00\\/\"}";
+    for (int order = 0; order < 2; order++) {
+        struct body *b = parse(json);
+        const struct body_node *r = body_root(b);
+        struct buf out;
+        buf_init(&out, 1024);
+        if (order == 1) /* dumped before any read, then read */
+            ck_assert_int_eq(body_dump(r, &out), 0);
+        ck_assert_str_eq(body_str(r, "/key"), "a\nb");
+        ck_assert_str_eq(body_str(r, "/key"), "a\nb");
+        int64_t v = 0;
+        ck_assert_int_eq(body_count(r, "/n", &v), 0);
+        ck_assert_int_eq(v, 12);
+        ck_assert_int_eq(body_count(r, "/n", &v), 0);
+        ck_assert_int_eq(v, 12);
+        double d = 0;
+        ck_assert_int_eq(body_num(r, "/r", &d), 0);
+        ck_assert_double_eq(d, 1.5);
+        ck_assert_str_eq(body_str(r, "/d"), "\xf0\x9f\x98\x80/");
+        buf_reset(&out);
+        ck_assert_int_eq(body_dump(r, &out), 0);
+        ck_assert_str_eq(out.data, "{\"d\":\"\xf0\x9f\x98\x80/\",\"key\":\"a\\nb\",\"n\":\"12\","
+                                   "\"r\":\"1.5\"}");
+        buf_free(&out);
+        body_free(b);
+    }
+}
+END_TEST
+
+/* Escapes are checked while the string is scanned, yet a document gets the
+ * verdict it got when they were checked while decoding: a control byte or
+ * bad UTF-8 anywhere in the string wins over a bad escape before it, and the
+ * first bad escape wins over later ones. */
+START_TEST(escape_errors_keep_their_precedence)
+{
+    static const struct {
+        const char *json, *reason;
+        size_t at;
+    } cases[] = {
+        {"[\"\\x \x01\"]", "control character", 5},
+        {"[\"\\x \xff\"]", "invalid UTF-8", 5},
+        {"[\"\\x \\u12\"]", "invalid escape", 2},
+        {"[\"ab\\u12\"]", "invalid \\u escape", 4},
+        {"[\"\\ud800x\\q\"]", "unpaired UTF-16 surrogate", 2},
+        {"[\"\\udc00\"]", "unpaired UTF-16 surrogate", 2},
+        {"[\"\\u0000\"]", "\\u0000 is not allowed", 2},
+        {"[\"\\q", "unterminated string", 4},
+        {"[\"\\u00e9\\", "unterminated string", 9},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct body *b = NULL;
+        char err[ERR_MAX] = "", where[48];
+        ck_assert_int_eq(body_parse(cases[i].json, strlen(cases[i].json), &b, err), -EINVAL);
+        snprintf(where, sizeof(where), "at byte %zu: ", cases[i].at);
+        ck_assert_msg(strstr(err, where) && strstr(err, cases[i].reason), "%zu: %s", i, err);
+    }
+}
+END_TEST
+
 /* Reals are read without strtod() when one IEEE operation is exact; the
  * value must still be strtod()'s, bit for bit, and the lexeme kept. */
 START_TEST(reals_match_strtod)
@@ -373,6 +437,8 @@ Suite *check_body_suite(void)
     tcase_add_test(t, parse_errors);
     tcase_add_test(t, string_scan_finds_every_special_byte);
     tcase_add_test(t, reals_match_strtod);
+    tcase_add_test(t, escapes_decoded_when_read);
+    tcase_add_test(t, escape_errors_keep_their_precedence);
     tcase_add_test(t, out_of_memory_is_enomem);
     tcase_add_test(t, object_iteration_and_dump);
     suite_add_tcase(s, t);
