@@ -64,7 +64,7 @@ CHECKBIN := $(BUILDDIR)/check_all
 FORMAT_FILES := $(SRC) $(HDR) $(TSRC) $(wildcard tests/*.h tests/bench/*.c tests/fuzz/*.c)
 
 .PHONY: all check check-unit check-golden check-hostile check-operation check-install \
-        check-asan check-valgrind check-integration-asan fuzz check-fuzz \
+        check-asan check-valgrind check-integration-asan fuzz check-fuzz check-attack \
         check-integration check-report format format-check lint install uninstall clean bench deb rpm
 
 all: $(BIN) tokenmeter
@@ -133,6 +133,11 @@ check-install: $(BIN)
 	$(BUILDDIR)/stage/usr/bin/tokenmeter -c $(BUILDDIR)/stage/etc/tokenmeter/tokenmeter.conf \
 	    execd --dead-letter $(BUILDDIR)/stage/dl.ndjson < examples/webhooks.ndjson > /dev/null
 	@echo "check-install: 1 passed, 0 failed"
+
+# Attacks on the running program (hostile senders, spool writers, failing
+# InfluxDB and SQLite neighbours), each asserting a bounded outcome.
+check-attack: $(BIN)
+	tests/attack/run.sh $(abspath $(BIN))
 
 check-integration: $(BIN)
 	tests/integration/run.sh $(abspath $(BIN))

@@ -99,6 +99,12 @@ void aggregate_span(const struct aggregate *a, int64_t *from_ns, int64_t *to_ns)
     *to_ns = a->starts[a->p.range.ndays];
 }
 
+void aggregate_day_span(const struct aggregate *a, int day, int64_t *from_ns, int64_t *to_ns)
+{
+    *from_ns = a->starts[day];
+    *to_ns = a->starts[day + 1];
+}
+
 const struct summary_rows *aggregate_rows(const struct aggregate *a)
 {
     return &a->rows;

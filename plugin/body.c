@@ -6,9 +6,12 @@
  * thrown away. jansson builds hash tables, copies every string through a
  * growing buffer and reads the input a byte at a time through a stream
  * layer; that was two thirds of execd's instructions per event. Here a body
- * is one pass over the bytes into one arena, freed in one go. Objects are
- * short arrays of members searched linearly (webhook objects have tens of
- * keys, and most are never asked for).
+ * is parsed into one arena, freed in one go: a quick pass counts each
+ * container's children, then one pass builds every container's children in
+ * place, so nothing is held twice and the tree is at most 8 bytes per byte
+ * of text (body.h). Objects are short arrays of members searched linearly
+ * (webhook objects have tens of keys, and most are never asked for; a
+ * source reads a shared object's members once, not once per item).
  *
  * It is as strict as jansson's defaults, which the differential test in
  * tests/check_body_oracle.c checks against jansson itself: RFC 8259 grammar,
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,27 +39,27 @@
 
 #define BODY_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
+/* 16 bytes a value, whatever its type: the memory bound of body.h rests on
+ * it. Containers hold their children by value, in one array each. */
+struct body_node {
+    uint8_t type; /* enum body_type */
+    /* BODY_BOOL: the value; BODY_INT: written as "-0"; BODY_STRING: the text
+     * still holds escapes, decoded when first read (body_text()) */
+    uint8_t flag;
+    uint32_t len; /* string bytes, array elements, object members, real lexeme */
+    union {
+        char *text;                        /* BODY_STRING: NUL-terminated */
+        int64_t i;                         /* BODY_INT */
+        const char *lexeme;                /* BODY_REAL: as written, NUL-terminated */
+        const struct body_node *items;     /* BODY_ARRAY */
+        const struct body_member *members; /* BODY_OBJECT */
+    } u;
+};
+
 struct body_member {
     const char *key; /* NUL-terminated, in the arena */
     size_t klen;
-    struct body_node *value;
-};
-
-struct body_node {
-    enum body_type type;
-    /* BODY_STRING: the text still holds escapes, decoded when first read
-     * (body_text()); len is then the escaped length until then. */
-    bool escaped;
-    size_t len; /* string bytes, array elements, object members, number lexeme */
-    union {
-        char *text;                  /* BODY_STRING: NUL-terminated, in the copy */
-        int64_t i;                   /* BODY_INT */
-        double d;                    /* BODY_REAL */
-        bool b;                      /* BODY_BOOL */
-        struct body_node **items;    /* BODY_ARRAY */
-        struct body_member *members; /* BODY_OBJECT */
-    } u;
-    const char *lexeme; /* numbers: the text as written, for body_dump() */
+    struct body_node value;
 };
 
 struct body_chunk {
@@ -66,17 +70,18 @@ struct body_chunk {
 };
 
 struct body {
-    struct body_node *root;
+    struct body_node root;
     struct body_chunk *chunks;
 };
 
 /* ---- arena -------------------------------------------------------------- */
 
-static void *body_alloc(struct body *b, size_t n)
+/* n bytes with the alignment of `align` (1 for text, which is packed). */
+static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
 {
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     struct body_chunk *c = b->chunks;
-    if (!c || c->cap - c->used < n) {
+    size_t at = c ? (c->used + align - 1) / align * align : 0;
+    if (!c || at > c->cap || c->cap - at < n) {
         size_t cap = n > 65536 ? n : 65536;
         c = malloc(sizeof(*c) + cap);
         if (!c)
@@ -85,33 +90,52 @@ static void *body_alloc(struct body *b, size_t n)
         c->cap = cap;
         c->next = b->chunks;
         b->chunks = c;
+        at = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
+    void *p = (char *)c->data + at;
+    c->used = at + n;
     return p;
+}
+
+/* n bytes of text (packed), the most frequent request: small enough to be
+ * inlined where strings are read. */
+static char *body_alloc_text(struct body *b, size_t n)
+{
+    struct body_chunk *c = b->chunks;
+    if (c && c->cap - c->used >= n) {
+        char *p = (char *)c->data + c->used;
+        c->used += n;
+        return p;
+    }
+    return body_alloc_aligned(b, n, 1);
+}
+
+/* Nodes and members need a pointer's alignment, no more: padding each
+ * small array to max_align_t's size doubled the tree of nested bodies. */
+static void *body_alloc(struct body *b, size_t n)
+{
+    return body_alloc_aligned(b, n, _Alignof(struct body_member));
 }
 
 /* ---- parser ------------------------------------------------------------- */
 
-/* Children of the containers being parsed wait here until their container
- * closes and they are copied into the arena in one piece. */
-struct body_stack {
-    void **items;
+/* A first pass over the bytes counts each container's children, so that
+ * the second pass builds every array and member list in place at its final
+ * size: no child is ever held twice (a stack of pending children doubled
+ * the peak for long arrays). count[k] is for the k-th container opened. */
+struct body_counts {
+    uint32_t *count; /* owned; vec.h array */
     size_t len;
     size_t cap;
+    size_t next; /* the second pass's position */
 };
 
 struct body_parser {
     const unsigned char *p;
     const unsigned char *end;
     const unsigned char *start;
-    /* The input copied into the arena, at the same offsets: strings and
-     * number lexemes stay where they are in it, each ended by a NUL written
-     * over the byte after it (a quote or a separator, already read from the
-     * input itself). Escapes are decoded in place, never longer. */
-    char *copy;
     struct body *b;
-    struct body_stack stack; /* node pointers and members, as void * pairs */
+    struct body_counts counts;
     char *err;
     bool failed;
 };
@@ -137,33 +161,153 @@ static int body_oom(struct body_parser *ps)
     return -ENOMEM;
 }
 
-static int body_push(struct body_parser *ps, void *v)
+/* True for the bytes a string scan must look at: '"', '\\', a control byte,
+ * or not ASCII. */
+static bool body_str_special(unsigned char c)
 {
-    struct body_stack *s = &ps->stack;
-    /* 256 slots at first: most bodies never grow the stack again. */
-    if (s->len == s->cap &&
-        vec_reserve(&s->items, &s->cap, s->cap ? s->len + 1 : 256, sizeof(*s->items)) < 0)
-        return body_oom(ps);
-    s->items[s->len++] = v;
+    return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+}
+
+/* Returns the first byte at or after q that a string scan must look at, or
+ * end. Nearly all of a body's text is plain bytes in long runs: they are
+ * tested a block at a time. */
+#ifdef __SSE2__
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
+{
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        /* signed: bytes from 0x80 up are negative, so below ' ' too */
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+        if (bits)
+            return q + __builtin_ctz(bits);
+        q += 16;
+    }
+    while (q < end && !body_str_special(*q))
+        q++;
+    return q;
+}
+#else
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
+{
+    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests are
+     * exact as a yes/no answer, which is all this asks. */
+    const uint64_t ones = 0x0101010101010101u;
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, sizeof(w));
+        const uint64_t quote = w ^ (ones * '"');
+        const uint64_t bslash = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+             w) &
+            (ones * 0x80))
+            break;
+        q += 8;
+    }
+    while (q < end && !body_str_special(*q))
+        q++;
+    return q;
+}
+#endif
+
+/* Where the string whose text starts at s ends: its closing quote, or end.
+ * As body_string() reads it, a backslash escapes the byte after it, so a
+ * quote ends the string when an even number of backslashes (after s) come
+ * right before it: the byte before such a run is no backslash, so the run
+ * is read in pairs. memchr() skips everything else, escapes included. */
+static const unsigned char *body_closing_quote(const unsigned char *s, const unsigned char *end)
+{
+    for (const unsigned char *q = s; q < end; q++) {
+        if (!(q = memchr(q, '"', (size_t)(end - q))))
+            break;
+        size_t k = 0;
+        while (q - k > s && q[-1 - (ptrdiff_t)k] == '\\')
+            k++;
+        if (k % 2 == 0)
+            return q;
+    }
+    return end;
+}
+
+/* The counting pass: structure only. It skips strings by the same rule as
+ * body_string() (a backslash escapes the next byte) and validates nothing:
+ * on any document the second pass accepts, its counts are exact; where the
+ * document is wrong the second pass fails at or before the place the counts
+ * stop being right. It stops at the nesting limit, where the second pass
+ * fails too. Returns 0 or -ENOMEM. */
+static int body_count_children(struct body_parser *ps)
+{
+    struct {
+        size_t index;
+        uint32_t commas;
+        bool empty;
+    } open[BODY_MAX_DEPTH + 2];
+    size_t depth = 0;
+    struct body_counts *c = &ps->counts;
+    for (const unsigned char *q = ps->p; q < ps->end && depth <= BODY_MAX_DEPTH; q++) {
+        switch (*q) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            break;
+        case '"':
+            if (depth)
+                open[depth - 1].empty = false;
+            q = body_closing_quote(q + 1, ps->end);
+            break;
+        case '[':
+        case '{':
+            if (depth)
+                open[depth - 1].empty = false;
+            if (c->len == c->cap &&
+                vec_reserve(&c->count, &c->cap, c->len + 1, sizeof(*c->count)) < 0)
+                return -ENOMEM;
+            c->count[c->len] = 0;
+            open[depth].index = c->len++;
+            open[depth].commas = 0;
+            open[depth].empty = true;
+            depth++;
+            break;
+        case ']':
+        case '}':
+            if (!depth)
+                return 0;
+            depth--;
+            c->count[open[depth].index] = open[depth].empty ? 0 : open[depth].commas + 1;
+            break;
+        case ',':
+            if (depth && open[depth - 1].commas < UINT32_MAX - 1)
+                open[depth - 1].commas++;
+            break;
+        default:
+            if (depth)
+                open[depth - 1].empty = false;
+        }
+    }
+    /* Cut short (the end of input, the nesting limit): what is open gets
+     * what was seen, all the second pass can use before it fails. */
+    while (depth-- > 0)
+        c->count[open[depth].index] = open[depth].empty ? 0 : open[depth].commas + 1;
     return 0;
+}
+
+/* The count of the container being opened (the next in document order). */
+static size_t body_next_count(struct body_parser *ps)
+{
+    struct body_counts *c = &ps->counts;
+    return c->next < c->len ? c->count[c->next++] : 0;
 }
 
 static void body_ws(struct body_parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
-}
-
-static struct body_node *body_new_node(struct body_parser *ps, enum body_type t)
-{
-    struct body_node *n = body_alloc(ps->b, sizeof(*n));
-    if (!n) {
-        body_oom(ps);
-        return NULL;
-    }
-    memset(n, 0, sizeof(*n));
-    n->type = t;
-    return n;
 }
 
 /* Hex digits: 0x100 | value; 0 for any other byte. */
@@ -238,51 +382,6 @@ static size_t body_put_utf8(char *o, unsigned cp)
     return 4;
 }
 
-/* Returns the first byte at or after q that a string scan must look at
- * ('"', '\\', a control byte, or not ASCII), or where fewer than a block of
- * bytes is left (or, without SSE2, the start of the block holding that
- * byte); the caller goes on byte by byte from there. Nearly all of a body's
- * text is plain bytes in long runs. */
-#ifdef __SSE2__
-static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
-{
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (end - q >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-        /* signed: bytes from 0x80 up are negative, so below ' ' too */
-        __m128i hit =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                         _mm_cmplt_epi8(v, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(hit);
-        if (bits)
-            return q + __builtin_ctz(bits);
-        q += 16;
-    }
-    return q;
-}
-#else
-static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
-{
-    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests are
-     * exact as a yes/no answer, which is all this asks. */
-    const uint64_t ones = 0x0101010101010101u;
-    while (end - q >= 8) {
-        uint64_t w;
-        memcpy(&w, q, sizeof(w));
-        const uint64_t quote = w ^ (ones * '"');
-        const uint64_t bslash = w ^ (ones * '\\');
-        if ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
-             w) &
-            (ones * 0x80))
-            break;
-        q += 8;
-    }
-    return q;
-}
-#endif
-
 /* What each one-letter escape stands for (0: not one). */
 static const char body_short_escape[256] = {
     ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
@@ -356,9 +455,8 @@ static size_t body_decode(char *s, size_t len)
     return (size_t)(w - s);
 }
 
-/* Parses a string starting at the opening quote. The text stays where it is
- * in the arena copy, ended by a NUL over the closing quote; *escaped says
- * whether it holds escapes still to decode (body_decode()). Every escape is
+/* Parses a string starting at the opening quote into the arena, NUL-ended;
+ * *escaped says whether it holds escapes still to decode (body_decode()). Every escape is
  * checked here, so that a document is judged in one pass; as decoding used
  * to report them, an escape's error loses to a control byte, bad UTF-8 or a
  * missing quote anywhere in the string, and the first bad escape wins. */
@@ -370,12 +468,9 @@ static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool
     const unsigned char *bad = NULL; /* the first bad escape */
     const char *why = NULL;
     bool esc = false;
-    /* Plain runs in blocks, then byte by byte up to and past what needs a
-     * look. */
+    /* Plain runs in blocks; what needs a look one at a time. */
     for (;;) {
         q = body_skip_plain(q, end);
-        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-            q++;
         if (q >= end || *q == '"')
             break;
         unsigned char c = *q;
@@ -419,14 +514,24 @@ static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool
         ps->p = end;
         return body_fail(ps, "unterminated string");
     }
+    size_t raw = (size_t)(q - s);
+    if (raw >= UINT32_MAX)
+        return body_fail(ps, "string longer than 4 GiB");
     if (bad) {
         ps->p = bad;
         return body_fail(ps, why);
     }
-    char *o = ps->copy + (s - ps->start);
-    o[q - s] = '\0';
+    /* A text with escapes has one byte more, before it: 1 until it is
+     * decoded (body_text()). */
+    char *o = body_alloc_text(ps->b, raw + 1 + esc);
+    if (!o)
+        return body_oom(ps);
+    if (esc)
+        *o++ = 1;
+    memcpy(o, s, raw);
+    o[raw] = '\0';
     *out = o;
-    *out_len = (size_t)(q - s);
+    *out_len = raw;
     *escaped = esc;
     ps->p = q + 1;
     return 0;
@@ -483,7 +588,7 @@ static bool body_real_fast(const char *lex, double *out)
 #endif
 }
 
-static int body_number(struct body_parser *ps, struct body_node **out)
+static int body_number(struct body_parser *ps, struct body_node *n)
 {
     const unsigned char *s = ps->p, *q = s;
     bool real = false;
@@ -515,165 +620,158 @@ static int body_number(struct body_parser *ps, struct body_node **out)
         while (q < ps->end && *q >= '0' && *q <= '9')
             q++;
     }
-    struct body_node *n = body_new_node(ps, real ? BODY_REAL : BODY_INT);
     size_t len = (size_t)(q - s);
-    if (!n)
-        return -ENOMEM;
-    char *lex = ps->copy + (s - ps->start);
-    lex[len] = '\0';
-    n->lexeme = lex;
-    n->len = len;
-    if (real && body_real_fast(lex, &n->u.d)) {
-        /* exact without strtod */
-    } else if (real) {
-        errno = 0;
-        n->u.d = strtod(lex, NULL);
-        /* Overflow is an error; underflow to a denormal or 0 is not (as in
-         * jansson). */
-        if (errno == ERANGE && !isfinite(n->u.d))
-            return body_fail(ps, "real number out of range");
-    } else if (len <= 18) {
-        /* At most 18 digits always fit in int64: no strtoll, no errno. */
-        const char *d = lex + (*lex == '-');
+    if (len >= UINT32_MAX)
+        return body_fail(ps, "number longer than 4 GiB");
+    if (!real && len <= 18) {
+        /* At most 18 characters always fit in int64: no copy, no strtoll. */
         int64_t v = 0;
-        for (; *d; d++)
+        for (const unsigned char *d = s + (*s == '-'); d < q; d++)
             v = v * 10 + (*d - '0');
-        n->u.i = *lex == '-' ? -v : v;
+        *n = (struct body_node){
+            .type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = *s == '-' ? -v : v};
+        ps->p = q;
+        return 0;
+    }
+    if (real) {
+        /* Reals keep their text, read again when asked for: the dump must
+         * give it back as written, and few are ever read. */
+        char *text = body_alloc_text(ps->b, len + 1);
+        if (!text)
+            return body_oom(ps);
+        memcpy(text, s, len);
+        text[len] = '\0';
+        double d;
+        if (!body_real_fast(text, &d)) {
+            errno = 0;
+            d = strtod(text, NULL);
+            /* Overflow is an error; underflow to a denormal or 0 is not (as
+             * in jansson). */
+            if (errno == ERANGE && !isfinite(d))
+                return body_fail(ps, "real number out of range");
+        }
+        *n = (struct body_node){.type = BODY_REAL, .len = (uint32_t)len, .u.lexeme = text};
     } else {
+        char lex[64];
+        if (len >= sizeof(lex))
+            return body_fail(ps, "too big integer");
+        memcpy(lex, s, len);
+        lex[len] = '\0';
         errno = 0;
         long long v = strtoll(lex, NULL, 10);
         if (errno == ERANGE)
             return body_fail(ps, "too big integer");
-        n->u.i = v;
+        /* An integer's text is its decimal form, but for "-0". */
+        *n = (struct body_node){.type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = v};
     }
     ps->p = q;
-    *out = n;
     return 0;
 }
 
 static int body_literal(struct body_parser *ps, const char *word, enum body_type t, bool bv,
-                        struct body_node **out)
+                        struct body_node *n)
 {
-    size_t n = strlen(word);
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+    size_t len = strlen(word);
+    if ((size_t)(ps->end - ps->p) < len || memcmp(ps->p, word, len) != 0)
         return body_fail(ps, "unexpected token");
-    struct body_node *node = body_new_node(ps, t);
-    if (!node)
-        return -ENOMEM;
-    node->u.b = bv;
-    ps->p += n;
-    *out = node;
+    *n = (struct body_node){.type = (uint8_t)t, .flag = bv};
+    ps->p += len;
     return 0;
 }
 
-static int body_value(struct body_parser *ps, struct body_node **out, int depth);
+static int body_value(struct body_parser *ps, struct body_node *out, int depth);
 
-static int body_array(struct body_parser *ps, struct body_node **out, int depth)
+/* After an element or member: true to go on (a ',' was read), false at the
+ * closing byte (read too); -EINVAL otherwise. */
+static int body_next(struct body_parser *ps, char close)
 {
-    size_t base = ps->stack.len;
+    body_ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        body_ws(ps);
+        return 1;
+    }
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    if (ps->p >= ps->end)
+        return body_fail(ps, "unexpected end of input");
+    return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
+}
+
+/* Children are parsed straight into their final array, sized by the
+ * counting pass; a count that falls short can only mean a document that is
+ * wrong (see body_count_children). */
+static int body_array(struct body_parser *ps, struct body_node *out, int depth)
+{
+    size_t cap = body_next_count(ps), n = 0;
+    struct body_node *items = cap ? body_alloc(ps->b, cap * sizeof(*items)) : NULL;
+    if (cap && !items)
+        return body_oom(ps);
     ps->p++; /* [ */
     body_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
     } else {
-        for (;;) {
-            struct body_node *v = NULL;
-            int rc;
-            if ((rc = body_value(ps, &v, depth)) < 0 || (rc = body_push(ps, v)) < 0)
+        for (int more = 1; more > 0;) {
+            if (n == cap)
+                return body_fail(ps, "unexpected structure");
+            int rc = body_value(ps, &items[n], depth);
+            if (rc < 0)
                 return rc;
-            body_ws(ps);
-            if (ps->p < ps->end && *ps->p == ',') {
-                ps->p++;
-                body_ws(ps);
-                continue;
-            }
-            if (ps->p < ps->end && *ps->p == ']') {
-                ps->p++;
-                break;
-            }
-            return body_fail(ps,
-                             ps->p < ps->end ? "',' or ']' expected" : "unexpected end of input");
+            n++;
+            if ((more = body_next(ps, ']')) < 0)
+                return more;
         }
     }
-    struct body_node *n = body_new_node(ps, BODY_ARRAY);
-    size_t count = ps->stack.len - base;
-    struct body_node **items = count ? body_alloc(ps->b, count * sizeof(*items)) : NULL;
-    if (!n || (count && !items))
-        return body_oom(ps);
-    if (count)
-        memcpy(items, ps->stack.items + base, count * sizeof(*items));
-    ps->stack.len = base;
-    n->u.items = items;
-    n->len = count;
-    *out = n;
+    *out = (struct body_node){.type = BODY_ARRAY, .len = (uint32_t)n, .u.items = items};
     return 0;
 }
 
-static int body_object(struct body_parser *ps, struct body_node **out, int depth)
+static int body_object(struct body_parser *ps, struct body_node *out, int depth)
 {
-    size_t base = ps->stack.len;
+    size_t cap = body_next_count(ps), n = 0;
+    struct body_member *m = cap ? body_alloc(ps->b, cap * sizeof(*m)) : NULL;
+    if (cap && !m)
+        return body_oom(ps);
     ps->p++; /* { */
     body_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
     } else {
-        for (;;) {
-            char *key = NULL;
-            size_t klen = 0;
-            bool escaped = false;
-            struct body_node *v = NULL;
+        for (int more = 1; more > 0;) {
             int rc;
             if (ps->p >= ps->end || *ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
-            if ((rc = body_string(ps, &key, &klen, &escaped)) < 0)
+            if (n == cap)
+                return body_fail(ps, "unexpected structure");
+            char *key = NULL;
+            bool escaped = false;
+            if ((rc = body_string(ps, &key, &m[n].klen, &escaped)) < 0)
                 return rc;
             /* keys are compared on every lookup: decoded now (rarely needed) */
             if (escaped)
-                klen = body_decode(key, klen);
+                m[n].klen = body_decode(key, m[n].klen);
+            m[n].key = key;
             body_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
                 return body_fail(ps, "':' expected");
             ps->p++;
             body_ws(ps);
-            /* A member takes three stack slots: key, key length (read back
-             * as the size_t it was), value. */
-            if ((rc = body_value(ps, &v, depth)) < 0 || (rc = body_push(ps, key)) < 0 ||
-                (rc = body_push(ps, (void *)(uintptr_t)klen)) < 0 || (rc = body_push(ps, v)) < 0)
+            if ((rc = body_value(ps, &m[n].value, depth)) < 0)
                 return rc;
-            body_ws(ps);
-            if (ps->p < ps->end && *ps->p == ',') {
-                ps->p++;
-                body_ws(ps);
-                continue;
-            }
-            if (ps->p < ps->end && *ps->p == '}') {
-                ps->p++;
-                break;
-            }
-            return body_fail(ps,
-                             ps->p < ps->end ? "',' or '}' expected" : "unexpected end of input");
+            n++;
+            if ((more = body_next(ps, '}')) < 0)
+                return more;
         }
     }
-    struct body_node *n = body_new_node(ps, BODY_OBJECT);
-    size_t count = (ps->stack.len - base) / 3;
-    struct body_member *m = count ? body_alloc(ps->b, count * sizeof(*m)) : NULL;
-    if (!n || (count && !m))
-        return body_oom(ps);
-    for (size_t i = 0; i < count; i++) {
-        void **slot = ps->stack.items + base + 3 * i;
-        m[i].key = slot[0];
-        m[i].klen = (size_t)(uintptr_t)slot[1];
-        m[i].value = slot[2];
-    }
-    ps->stack.len = base;
-    n->u.members = m;
-    n->len = count;
-    *out = n;
+    *out = (struct body_node){.type = BODY_OBJECT, .len = (uint32_t)n, .u.members = m};
     return 0;
 }
 
-static int body_value(struct body_parser *ps, struct body_node **out, int depth)
+static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 {
     if (ps->p >= ps->end)
         return body_fail(ps, "unexpected end of input");
@@ -684,13 +782,14 @@ static int body_value(struct body_parser *ps, struct body_node **out, int depth)
             return body_fail(ps, "maximum nesting depth reached");
         return *ps->p == '{' ? body_object(ps, out, depth + 1) : body_array(ps, out, depth + 1);
     case '"': {
-        struct body_node *n = body_new_node(ps, BODY_STRING);
-        if (!n)
-            return -ENOMEM;
-        int rc = body_string(ps, &n->u.text, &n->len, &n->escaped);
+        char *text = NULL;
+        size_t len = 0;
+        bool escaped = false;
+        int rc = body_string(ps, &text, &len, &escaped);
         if (rc < 0)
             return rc;
-        *out = n;
+        *out = (struct body_node){
+            .type = BODY_STRING, .flag = escaped, .len = (uint32_t)len, .u.text = text};
         return 0;
     }
     case 't':
@@ -718,15 +817,17 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
                              .b = b,
                              .err = err};
     int rc = 0;
-    /* one byte more: room for the NUL after a lexeme at the very end */
-    if (!(ps.copy = body_alloc(b, len + 1))) {
-        rc = body_oom(&ps);
-        goto out;
-    }
-    memcpy(ps.copy, data, len);
     body_ws(&ps);
     if (ps.p >= ps.end || (*ps.p != '{' && *ps.p != '[')) {
         rc = body_fail(&ps, ps.p >= ps.end ? "empty input" : "'[' or '{' expected");
+        goto out;
+    }
+    if (len / 2 >= UINT32_MAX) {
+        rc = body_fail(&ps, "document larger than 8 GiB");
+        goto out;
+    }
+    if (body_count_children(&ps) < 0) {
+        rc = body_oom(&ps);
         goto out;
     }
     if ((rc = body_value(&ps, &b->root, 0)) < 0)
@@ -735,7 +836,7 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
     if (ps.p != ps.end)
         rc = body_fail(&ps, "end of input expected");
 out:
-    free(ps.stack.items);
+    free(ps.counts.count);
     if (rc < 0) {
         body_free(b);
         return rc;
@@ -757,7 +858,14 @@ void body_free(struct body *b)
 
 const struct body_node *body_root(const struct body *b)
 {
-    return b->root;
+    return &b->root;
+}
+
+/* The value of a real (its text was checked finite when parsed). */
+static double body_real(const struct body_node *n)
+{
+    double d;
+    return body_real_fast(n->u.lexeme, &d) ? d : strtod(n->u.lexeme, NULL);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -771,7 +879,7 @@ static const struct body_node *body_member(const struct body_node *obj, const ch
         /* length and first byte inline: most members differ there */
         if (m->klen == klen &&
             (klen == 0 || (m->key[0] == key[0] && memcmp(m->key + 1, key + 1, klen - 1) == 0)))
-            return m->value;
+            return &m->value;
     }
     return NULL;
 }
@@ -822,7 +930,7 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
             }
             if (idx >= n->len)
                 return NULL;
-            n = n->u.items[idx];
+            n = &n->u.items[idx];
         } else {
             return NULL;
         }
@@ -835,23 +943,23 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
 
 enum body_type body_type(const struct body_node *n)
 {
-    return n ? n->type : BODY_ABSENT;
+    return n ? (enum body_type)n->type : BODY_ABSENT;
 }
 
 /* The text of a string node and its length (len may be NULL). A text with
- * escapes is decoded in place the first time it is read: the copy's byte
- * before it (its opening quote) says that it has not been yet. */
+ * escapes is decoded in place the first time it is read; the byte before
+ * it says whether it has been (body_string()). */
 static const char *body_text(const struct body_node *n, size_t *len)
 {
     char *t = n->u.text;
-    if (!n->escaped) {
+    if (!n->flag) {
         if (len)
             *len = n->len;
         return t;
     }
-    if (t[-1] == '"') {
+    if (t[-1]) {
         body_decode(t, n->len);
-        t[-1] = '\0';
+        t[-1] = 0;
     }
     if (len)
         *len = strlen(t);
@@ -912,7 +1020,7 @@ int body_int(const struct body_node *n, const char *ptr, int64_t *out)
         *out = v->u.i;
         return 0;
     case BODY_REAL: {
-        double d = v->u.d;
+        double d = body_real(v);
         if (!isfinite(d) || d != floor(d))
             return -EINVAL;
         /* 2^63 is exactly representable; anything at or above it overflows. */
@@ -950,7 +1058,7 @@ int body_num(const struct body_node *n, const char *ptr, double *out)
         return 0;
     }
     if (v->type == BODY_REAL) {
-        *out = v->u.d;
+        *out = body_real(v);
         return 0;
     }
     if (v->type == BODY_STRING) {
@@ -973,7 +1081,7 @@ int body_bool(const struct body_node *n, const char *ptr, bool *out)
         return -ENOENT;
     if (v->type != BODY_BOOL)
         return -EINVAL;
-    *out = v->u.b;
+    *out = v->flag;
     return 0;
 }
 
@@ -990,7 +1098,7 @@ size_t body_array_len(const struct body_node *n)
 
 const struct body_node *body_array_at(const struct body_node *n, size_t i)
 {
-    return i < body_array_len(n) ? n->u.items[i] : NULL;
+    return i < body_array_len(n) ? &n->u.items[i] : NULL;
 }
 
 size_t body_object_len(const struct body_node *n)
@@ -1005,7 +1113,7 @@ const char *body_object_key(const struct body_node *n, size_t i)
 
 const struct body_node *body_object_value(const struct body_node *n, size_t i)
 {
-    return i < body_object_len(n) ? n->u.members[i].value : NULL;
+    return i < body_object_len(n) ? &n->u.members[i].value : NULL;
 }
 
 /* ---- canonical dump ----------------------------------------------------- */
@@ -1077,11 +1185,16 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
         buf_puts(out, "null");
         return 0;
     case BODY_BOOL:
-        buf_puts(out, n->u.b ? "true" : "false");
+        buf_puts(out, n->flag ? "true" : "false");
         return 0;
     case BODY_INT:
+        if (n->flag)
+            buf_puts(out, "-0");
+        else
+            buf_printf(out, "%" PRId64, n->u.i);
+        return 0;
     case BODY_REAL:
-        buf_append(out, n->lexeme, n->len);
+        buf_append(out, n->u.lexeme, n->len);
         return 0;
     case BODY_STRING: {
         size_t len = 0;
@@ -1094,7 +1207,7 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
         for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {
             if (i)
                 buf_putc(out, ',');
-            rc = body_dump_node(n->u.items[i], out);
+            rc = body_dump_node(&n->u.items[i], out);
         }
         buf_putc(out, ']');
         return rc;
@@ -1112,7 +1225,7 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
                 buf_putc(out, ',');
             body_dump_string(out, order[i]->key, order[i]->klen);
             buf_putc(out, ':');
-            rc = body_dump_node(order[i]->value, out);
+            rc = body_dump_node(&order[i]->value, out);
         }
         free(order);
         buf_putc(out, '}');

@@ -23,6 +23,7 @@
 #include "tokenmeter/influxql.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/retention.h"
 #include "tokenmeter/summary_store.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/tzday.h"
@@ -47,13 +48,23 @@ static const char aggregate_usage[] =
     "      --no-write-influx     do not (overrides [aggregate] write_influx)\n"
     "      --sqlite PATH         the store ([aggregate] sqlite)\n"
     "      --lock-wait SECONDS   how long to wait for a concurrent run (default 10)\n"
+    "      --force               replace stored days even with fewer requests, and\n"
+    "                            aggregate days beyond InfluxDB's retention window\n"
+    "      --restore DAY         put back the rows of DAY that the last replacement\n"
+    "                            (or restore) of DAY replaced, from the history\n"
     "%s"
     "\n"
+    "The stored rows of a day are never replaced by rows with fewer requests\n"
+    "(expired raw points, another database) unless --force; every replaced row\n"
+    "is kept in the store's history for [aggregate] history_days.\n"
+    "\n"
     "exit status: 0 ok; 64 usage; 65 bad data (malformed --input line, unexpected\n"
-    "InfluxDB answer); 66 an --input file cannot be read; 69 InfluxDB refused the\n"
-    "query (statement error, no such database); 73/74 the store cannot be\n"
-    "created/written; 75 try again later (InfluxDB unreachable or timed out, 5xx,\n"
-    "another run holds the lock); 77 credentials rejected; 78 configuration error.\n";
+    "InfluxDB answer) or refused (a day would lose requests, a day beyond the\n"
+    "retention window, nothing to restore); 66 an --input file cannot be read; 69\n"
+    "InfluxDB refused the query (statement error, no such database); 73/74 the\n"
+    "store cannot be created/written (or is not a tokenmeter store); 75 try again\n"
+    "later (InfluxDB unreachable or timed out, 5xx, another run holds the lock, the\n"
+    "store is busy); 77 credentials rejected; 78 configuration error.\n";
 
 enum {
     AGG_OPT_DAY = CMD_OPT_FIRST_LOCAL,
@@ -66,6 +77,8 @@ enum {
     AGG_OPT_NO_WRITE,
     AGG_OPT_SQLITE,
     AGG_OPT_LOCK_WAIT,
+    AGG_OPT_FORCE,
+    AGG_OPT_RESTORE,
 };
 
 #define AGG_MAX_INPUTS 256
@@ -83,11 +96,12 @@ struct agg_run {
 /* Statement 0 counts and sums everything, statement 1 counts the unpriced
  * requests (a field condition). They go in separate requests because
  * InfluxDB 1.6 answers a multi-statement query on a missing database with
- * only "not executed", hiding the reason. */
-static int agg_build_query(const struct agg_run *run, int stmt, struct buf *q)
+ * only "not executed", hiding the reason. One day per request keeps each
+ * response well under [influxdb] max_response_bytes. */
+static int agg_build_query(const struct agg_run *run, int stmt, int day, struct buf *q)
 {
     int64_t from_ns, to_ns;
-    aggregate_span(run->engine, &from_ns, &to_ns);
+    aggregate_day_span(run->engine, day, &from_ns, &to_ns);
     if (stmt == 0) {
         /* cost_source is the one field every point carries in every
          * dedup mode (event_id is a tag under dedup = tag) */
@@ -172,24 +186,59 @@ static int agg_from_influx(struct agg_run *run, struct influx *client)
     char ierr[ERR_MAX];
     int rc = 0;
     buf_init(&q, 1u << 16);
-    for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
-        struct influx_response *resp = NULL;
-        buf_reset(&q);
-        if (agg_build_query(run, stmt, &q) < 0) {
-            rc = err_set(run->err, -EINVAL, "query too long");
-            break;
+    for (int day = 0; rc == 0 && day < run->range.ndays; day++) {
+        for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
+            struct influx_response *resp = NULL;
+            buf_reset(&q);
+            if (agg_build_query(run, stmt, day, &q) < 0) {
+                rc = err_set(run->err, -EINVAL, "query too long");
+                break;
+            }
+            log_debug("aggregate: %s", q.data);
+            rc = influx_query(client, influx_query_db(client), run->cfg->influxdb.retention_policy,
+                              q.data, false, &resp, ierr);
+            if (rc < 0)
+                err_set(run->err, rc, "%s", ierr);
+            else
+                rc = agg_read_series(run, resp, stmt);
+            influx_response_free(resp);
         }
-        log_debug("aggregate: %s", q.data);
-        rc = influx_query(client, influx_query_db(client), run->cfg->influxdb.retention_policy,
-                          q.data, false, &resp, ierr);
-        if (rc < 0)
-            err_set(run->err, rc, "%s", ierr);
-        else
-            rc = agg_read_series(run, resp, stmt);
-        influx_response_free(resp);
     }
     buf_free(&q);
     return rc;
+}
+
+/* A day that starts before InfluxDB's retention window has lost (or is
+ * losing) its raw points: its summary would replace the stored one with
+ * less. The window is the policy's (or bucket's) own, read from the
+ * server; when it cannot be read, the stored-rows guard still holds. */
+static int agg_check_window(struct agg_run *run, struct influx *client)
+{
+    struct retention r;
+    char rerr[ERR_MAX], day[TZDAY_DATE_LEN];
+    int64_t from_ns, to_ns;
+    int rc = retention_get(client, &r, rerr);
+    if (rc == -EREMOTEIO || rc == -ENOENT || rc == -EBADMSG) {
+        /* refused or not understood (a proxy, a user without the
+         * privilege): the query may still work */
+        log_warn("aggregate: the retention window is not checked: %s", rerr);
+        return 0;
+    }
+    if (rc < 0) /* unreachable, timed out, credentials: the query would fail alike */
+        return err_set(run->err, rc, "%s", rerr);
+    if (!r.exists || r.seconds <= 0)
+        return 0;
+    int64_t cutoff = timeutil_now_ns() - r.seconds * 1000000000;
+    aggregate_span(run->engine, &from_ns, &to_ns);
+    if (from_ns >= cutoff)
+        return 0;
+    tzday_format(run->range.first, day);
+    return err_set(run->err, -ERANGE,
+                   "%s is beyond the retention window: \"%s\" keeps %" PRId64
+                   " h of raw points, so its points are expired or expiring and its summary would "
+                   "replace the stored rows with less; aggregate later days (--force does it "
+                   "anyway)",
+                   day, r.name, r.seconds / 3600);
 }
 
 /* ---- from line-protocol files --------------------------------------- */
@@ -298,6 +347,10 @@ static int agg_exit_code(int rc)
         return EX_DATAERR; /* malformed input lines */
     case -EIO:
         return EX_NOINPUT;
+    case -EEXIST: /* a day would lose requests */
+    case -ERANGE: /* a day beyond the retention window */
+    case -ENOENT: /* nothing to restore */
+        return EX_DATAERR;
     default:
         return influx_exit_code(rc);
     }
@@ -312,14 +365,56 @@ static void agg_audit(struct agg_run *run, struct summary_store *store, int64_t 
     size_t nrows = run->engine ? aggregate_rows(run->engine)->len : 0;
     struct summary_audit a = {started, timeutil_now_ns(), f,      l,      run->range.ndays,
                               run->tz, (int64_t)nrows,    source, outcome};
+    /* The run is recorded in the log when the store cannot take it. */
     if (summary_store_audit(store, &a, err) < 0)
-        log_error("aggregate: %s", err);
+        log_msg_always(LOG_LEVEL_ERROR, "aggregate: not recorded in the store (%s): %s..%s %s, %s",
+                       err, f, l, source, outcome);
+}
+
+/* aggregate --restore DAY: the history's rows of DAY back in place. */
+static int agg_restore(struct agg_run *run, const char *day, int lock_wait, int64_t started)
+{
+    struct summary_store *store = NULL;
+    char serr[ERR_MAX], outcome[ERR_MAX];
+    int lock_fd = -1, status = EX_OK;
+    int64_t gen = 0, nrows = 0;
+    if (tzday_parse(day, &run->range.first) < 0) {
+        status = cmd_usage_error("aggregate", "--restore %s: expected YYYY-MM-DD", day);
+        goto out;
+    }
+    run->range.last = run->range.first;
+    run->range.ndays = 1;
+    int rc = summary_store_lock(run->cfg->aggregate.sqlite, lock_wait, &lock_fd, serr);
+    if (rc == 0)
+        rc = summary_store_open(run->cfg->aggregate.sqlite, false, &store, serr);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s", serr);
+        status = rc == -EAGAIN ? EX_TEMPFAIL : EX_CANTCREAT;
+        goto out;
+    }
+    rc = summary_store_restore(store, run->tz, day, &gen, &nrows, serr);
+    if (rc < 0) {
+        log_msg_always(LOG_LEVEL_ERROR, "aggregate --restore: %s", serr);
+        status = rc == -EAGAIN ? EX_TEMPFAIL : rc == -ENOENT ? EX_DATAERR : EX_IOERR;
+        agg_audit(run, store, started, "restore", serr);
+        goto out;
+    }
+    snprintf(outcome, sizeof(outcome), "ok: %" PRId64 " rows of generation %" PRId64, nrows, gen);
+    agg_audit(run, store, started, "restore", outcome);
+    log_info("aggregate: %s (%s): restored %" PRId64 " rows of history generation %" PRId64
+             "; the rows they replaced are in the history (--restore again undoes this)",
+             day, run->tz, nrows, gen);
+out:
+    summary_store_close(store);
+    summary_store_unlock(lock_fd);
+    return status;
 }
 
 struct agg_opts {
-    const char *day, *from, *to, *last, *inputs[AGG_MAX_INPUTS];
+    const char *day, *from, *to, *last, *inputs[AGG_MAX_INPUTS], *restore;
     size_t ninputs;
     int lock_wait;
+    bool force;
 };
 
 static int agg_parse_args(int argc, char **argv, struct cmd_common *common, struct agg_opts *o)
@@ -336,6 +431,8 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
         {"no-write-influx", no_argument, NULL, AGG_OPT_NO_WRITE},
         {"sqlite", required_argument, NULL, AGG_OPT_SQLITE},
         {"lock-wait", required_argument, NULL, AGG_OPT_LOCK_WAIT},
+        {"force", no_argument, NULL, AGG_OPT_FORCE},
+        {"restore", required_argument, NULL, AGG_OPT_RESTORE},
         {NULL, 0, NULL, 0},
     };
     static const struct cmd_flag flags[] = {
@@ -364,6 +461,10 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
             o->to = arg;
         } else if (opt == AGG_OPT_LAST) {
             o->last = arg;
+        } else if (opt == AGG_OPT_FORCE) {
+            o->force = true;
+        } else if (opt == AGG_OPT_RESTORE) {
+            o->restore = arg;
         } else if (opt == AGG_OPT_INPUT) {
             if (o->ninputs == AGG_MAX_INPUTS) {
                 cmd_usage_error("aggregate", "at most %d --input files", AGG_MAX_INPUTS);
@@ -383,6 +484,10 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
     if (optind < argc) {
         cmd_usage_error("aggregate", "unexpected argument \"%s\" (files go after --input)",
                         argv[optind]);
+        return -1;
+    }
+    if (o->restore && (o->day || o->from || o->to || o->last || o->ninputs)) {
+        cmd_usage_error("aggregate", "--restore DAY takes no other day option and no --input");
         return -1;
     }
     return 0;
@@ -421,6 +526,10 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     tzday_use(run.tz);
+    if (o.restore) {
+        status = agg_restore(&run, o.restore, o.lock_wait, started);
+        goto out;
+    }
     char last_default[24];
     snprintf(last_default, sizeof(last_default), "%" PRId64, cfg->aggregate.lookback_days);
     rc = tzday_range_resolve(o.day, o.from, o.to, o.last, &run.range, terr);
@@ -457,15 +566,20 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
         status = rc == -EAGAIN ? EX_TEMPFAIL : EX_CANTCREAT;
         goto out;
     }
-    const char *source = o.ninputs ? "input" : "influx";
-    rc = o.ninputs ? agg_from_input(&run, o.inputs, o.ninputs) : agg_from_influx(&run, client);
-    if (rc == 0 && (rc = aggregate_finish(run.engine)) < 0)
-        err_set(run.err, rc, "out of memory");
-    if (summary_store_open(cfg->aggregate.sqlite, false, &store, serr) < 0) {
+    /* Opened before any work, so that every run that gets this far is
+     * recorded, and a file that is not a store is refused at once. */
+    rc = summary_store_open(cfg->aggregate.sqlite, false, &store, serr);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s", serr);
-        status = EX_CANTCREAT;
+        status = rc == -EAGAIN ? EX_TEMPFAIL : EX_CANTCREAT;
         goto out;
     }
+    const char *source = o.ninputs ? "input" : "influx";
+    rc = o.ninputs || o.force ? 0 : agg_check_window(&run, client);
+    if (rc == 0)
+        rc = o.ninputs ? agg_from_input(&run, o.inputs, o.ninputs) : agg_from_influx(&run, client);
+    if (rc == 0 && (rc = aggregate_finish(run.engine)) < 0)
+        err_set(run.err, rc, "out of memory");
     if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s; the stored summaries are unchanged",
                        run.err);
@@ -477,12 +591,23 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
     tzday_format(run.range.first, f);
     tzday_format(run.range.last, l);
     const struct summary_rows *rows = aggregate_rows(run.engine);
-    if (summary_store_replace(store, run.tz, f, l, rows, serr) < 0) {
+    struct summary_replace rep = {.tz = run.tz,
+                                  .first_day = f,
+                                  .last_day = l,
+                                  .force = o.force,
+                                  .history_keep_s = cfg->aggregate.history_days * 86400};
+    int64_t gen = 0;
+    rc = summary_store_replace(store, &rep, rows, &gen, serr);
+    if (rc < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s; the stored summaries are unchanged", serr);
         agg_audit(&run, store, started, source, serr);
-        status = EX_IOERR;
+        status = rc == -EEXIST ? EX_DATAERR : rc == -EAGAIN ? EX_TEMPFAIL : EX_IOERR;
         goto out;
     }
+    if (gen > 0)
+        log_info("aggregate: the rows replaced are kept in the history as generation %" PRId64
+                 " ('aggregate --restore DAY' puts a day back)",
+                 gen);
     if (cfg->aggregate.write_influx && (rc = agg_write_influx(&run, client)) < 0) {
         log_msg_always(LOG_LEVEL_ERROR, "aggregate: %s (the SQLite rows were stored)", run.err);
         snprintf(err, sizeof(err), "stored; %.900s", run.err);

@@ -121,8 +121,8 @@ int cmd_replay_main(int argc, char **argv, struct cmd_common *common)
         const struct deadletter_meta *m = deadletter_reader_meta(r);
         struct pipeline_tenancy t = {m->org, m->team, m->user};
         pipeline_set_receive_time(io.pipeline, m->received_ns);
-        rc = pipeline_feed(io.pipeline, raw.data ? raw.data : "", raw.len, origin,
-                           m->org || m->team || m->user ? &t : NULL, &io.out);
+        rc = pipeline_feed_elements(io.pipeline, raw.data ? raw.data : "", raw.len, origin,
+                                    m->org || m->team || m->user ? &t : NULL, m->elements, &io.out);
         if (rc < 0)
             break;
         if (io.out.len >= CMD_IO_FLUSH_BYTES && (rc = cmd_io_flush(&io)) < 0)

@@ -98,7 +98,11 @@ static void report_cell(const struct report *rep, const struct report_cols *cols
         snprintf(out, cap, "%" PRId64, r->counts[col - cols->nkeys]);
         return;
     }
-    snprintf(out, cap, "%.6f", r->cost_usd);
+    /* A sum that overflowed is no number (JSON writes null). */
+    if (isfinite(r->cost_usd))
+        snprintf(out, cap, "%.6f", r->cost_usd);
+    else
+        snprintf(out, cap, "-");
 }
 
 static const char *report_col_name(const struct report_cols *cols, int col)
@@ -179,13 +183,21 @@ static void report_table(const struct report *rep)
     report_table_line(rep, &cols, &rep->total, REPORT_LINE_ROW, width);
 }
 
+/* A text cell. Org, team and model come from whoever sends webhooks, and a
+ * spreadsheet runs a cell that starts with =, +, -, @, tab or CR as a
+ * formula (`=cmd|' /C calc'!A0`): such a cell gets a leading single quote,
+ * as OWASP's "CSV Injection" page recommends, so it opens as text
+ * (docs/operations.md, "report"). Numbers never pass here. */
 static void report_csv_field(const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    bool formula = strchr("=+-@\t\r", *s) && *s;
+    if (!formula && !strpbrk(s, ",\"\r\n")) {
         fputs(s, stdout);
         return;
     }
     putchar('"');
+    if (formula)
+        putchar('\'');
     for (; *s; s++) {
         if (*s == '"')
             putchar('"');
@@ -212,11 +224,17 @@ static void report_csv(const struct report *rep)
             if (!r)
                 report_csv_field(report_col_name(&cols, c));
             else if (c == ncols - 1) {
-                lineproto_format_float(r->cost_usd, cell);
-                fputs(cell, stdout);
+                /* no number for a non-finite sum: the cell stays empty */
+                if (isfinite(r->cost_usd)) {
+                    lineproto_format_float(r->cost_usd, cell);
+                    fputs(cell, stdout);
+                }
             } else {
                 report_cell(rep, &cols, r, c, cell, sizeof(cell));
-                report_csv_field(cell);
+                if (c < cols.nkeys)
+                    report_csv_field(cell);
+                else
+                    fputs(cell, stdout);
             }
         }
         putchar('\n');

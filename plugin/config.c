@@ -50,6 +50,8 @@ static const struct config_key config_keys[] = {
      "INFLUXDB_BATCH_QUERY_TIMEOUT"},
     {"influxdb", "retention_days", CT_INT, OFF(influxdb.retention_days), 0, 36500, "30",
      "INFLUXDB_RETENTION_DAYS"},
+    {"influxdb", "max_response_bytes", CT_INT, OFF(influxdb.max_response_bytes), 65536, 1073741824,
+     "8388608", NULL},
     {"influxdb", "tls_ca", CT_STRING, OFF(influxdb.tls_ca), 0, 0, NULL, NULL},
     {"influxdb", "insecure_skip_verify", CT_BOOL, OFF(influxdb.insecure_skip_verify), 0, 0, "false",
      NULL},
@@ -65,6 +67,8 @@ static const struct config_key config_keys[] = {
     {"ingest", "source", CT_STRING, OFF(ingest.source), 0, 0, "auto", NULL},
     {"ingest", "max_body_bytes", CT_INT, OFF(ingest.max_body_bytes), 1024, 1073741824, "8388608",
      NULL},
+    {"ingest", "max_event_age", CT_STRING, OFF(ingest.max_event_age), 0, 0, "off", NULL},
+    {"ingest", "otel_agent_spans", CT_BOOL, OFF(ingest.otel_agent_spans), 0, 0, "false", NULL},
 
     {"process", "body_field", CT_STRING, OFF(process.body_field), 0, 0, "value", NULL},
     {"process", "body_encoding", CT_ENCODING, OFF(process.body_encoding), 0, 0, "string", NULL},
@@ -76,6 +80,7 @@ static const struct config_key config_keys[] = {
      "/var/lib/tokenmeter/summaries.sqlite", NULL},
     {"aggregate", "timezone", CT_STRING, OFF(aggregate.timezone), 0, 0, "UTC", NULL},
     {"aggregate", "lookback_days", CT_INT, OFF(aggregate.lookback_days), 1, 3660, "3", NULL},
+    {"aggregate", "history_days", CT_INT, OFF(aggregate.history_days), 0, 36500, "400", NULL},
     {"aggregate", "write_influx", CT_BOOL, OFF(aggregate.write_influx), 0, 0, "false", NULL},
     {"aggregate", "measurement", CT_STRING, OFF(aggregate.measurement), 0, 0, "llm_usage_daily",
      NULL},
@@ -144,6 +149,8 @@ static int parse_seconds(const char *s, int64_t *out)
         mult = 60;
     else if (strcmp(end, "h") == 0)
         mult = 3600;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400;
     else
         return -EINVAL;
     if (v > INT64_MAX / mult)
@@ -302,8 +309,15 @@ int config_set_assignment(struct config *cfg, const char *assignment, char err[E
 {
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1)
-        return err_set(err, -EINVAL, "--set \"%s\": expected SECTION.KEY=VALUE", assignment);
+    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
+        /* Only the key is echoed: "influxdb.password:SECRET" holds a secret. */
+        size_t kl = strspn(assignment, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+        return err_set(err, -EINVAL,
+                       "--set \"%.*s%s\": expected SECTION.KEY=VALUE (the rest is not shown: it "
+                       "may be a secret)",
+                       (int)(kl > 100 ? 100 : kl), assignment, assignment[kl] ? "..." : "");
+    }
     char section[64], key[128];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof(section) || kl >= sizeof(key))
@@ -502,6 +516,27 @@ int config_load_env(struct config *cfg, char err[ERR_MAX])
     return 0;
 }
 
+/* InfluxDB drops a point older than its retention policy's duration
+ * without a word: max_event_age lets ingest refuse it visibly. "retention"
+ * is [influxdb] retention_days less an hour for the time a point spends in
+ * Telegraf's buffer. */
+static int config_event_age(struct config *cfg, char err[ERR_MAX])
+{
+    const char *v = cfg->ingest.max_event_age ? cfg->ingest.max_event_age : "off";
+    int64_t s = 0;
+    if (strcmp(v, "off") == 0)
+        s = 0;
+    else if (strcmp(v, "retention") == 0)
+        s = cfg->influxdb.retention_days > 0 ? cfg->influxdb.retention_days * 86400 - 3600 : 0;
+    else if (parse_seconds(v, &s) < 0 || s > (int64_t)36500 * 86400)
+        return err_set(err, -EINVAL,
+                       "[ingest] max_event_age = \"%s\": expected off, retention, or a duration "
+                       "(e.g. 30d, 720h)",
+                       v);
+    cfg->ingest.max_event_age_s = s;
+    return 0;
+}
+
 int config_finish(struct config *cfg, char err[ERR_MAX])
 {
     struct config_ingest *in = &cfg->ingest;
@@ -532,5 +567,5 @@ int config_finish(struct config *cfg, char err[ERR_MAX])
         return err_set(err, -EINVAL, "[ingest] dead_letter must name a file");
     if (!cfg->process.body_field || !*cfg->process.body_field)
         return err_set(err, -EINVAL, "[process] body_field must not be empty");
-    return 0;
+    return config_event_age(cfg, err);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@
 
 #include "tokenmeter/base64.h"
 #include "tokenmeter/body.h"
+#include "tokenmeter/map.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/vec.h"
 
 /* A record holds the body plus its escaping: cap it generously above the
  * largest body the pipeline accepts (1 GiB max_body_bytes, base64 4/3). */
@@ -36,6 +39,8 @@ struct deadletter_stream {
     int fd;
     struct buf rec; /* encoded bytes not yet written to fd */
     struct base64_stream b64;
+    size_t size;   /* body bytes appended */
+    uint64_t hash; /* their FNV-1a-64 */
 };
 
 int deadletter_open(const char *path, struct deadletter **out, char err[ERR_MAX])
@@ -277,6 +282,8 @@ int deadletter_write_meta(struct deadletter *dl, const char *reason, const char 
         if (meta->received_ns >= 0 &&
             json_object_set_new(rec, "received_ns", json_integer(meta->received_ns)) < 0)
             goto out;
+        if (deadletter_set_text(rec, "elements", meta->elements) < 0)
+            goto out;
     }
     buf_reset(&dl->rec);
     rc = deadletter_dump(rec, DEADLETTER_JSON_FLAGS, &dl->rec);
@@ -347,6 +354,7 @@ int deadletter_stream_begin(struct deadletter *dl, const char *reason, const cha
         return -ENOMEM;
     buf_init(&st->rec, 1024 * 1024);
     base64_stream_init(&st->b64);
+    st->hash = MAP_HASH_INIT;
     if ((st->fd = deadletter_stream_file(dl)) < 0) {
         rc = st->fd;
         goto out;
@@ -373,6 +381,12 @@ out:
 
 int deadletter_stream_append(struct deadletter_stream *st, const void *data, size_t len)
 {
+    /* Only a prefix is kept; the size and hash still cover every byte. */
+    st->hash = map_hash(st->hash, data, len);
+    size_t keep = st->size < DEADLETTER_PREFIX_MAX ? DEADLETTER_PREFIX_MAX - st->size : 0;
+    st->size += len;
+    if (len > keep)
+        len = keep;
     /* in slices, so the encoded text stays within the buffer's cap */
     const char *p = data;
     while (len) {
@@ -390,7 +404,11 @@ int deadletter_stream_append(struct deadletter_stream *st, const void *data, siz
 int deadletter_stream_end(struct deadletter *dl, struct deadletter_stream *st)
 {
     base64_stream_finish(&st->b64, &st->rec);
-    buf_puts(&st->rec, "\"}\n");
+    if (st->size > DEADLETTER_PREFIX_MAX)
+        buf_printf(&st->rec, "\",\"raw_size\":%zu,\"raw_fnv1a64\":\"%016llx\"}\n", st->size,
+                   (unsigned long long)st->hash);
+    else
+        buf_puts(&st->rec, "\"}\n");
     int rc = deadletter_stream_spill(st);
     if (rc >= 0 && lseek(st->fd, 0, SEEK_SET) < 0)
         rc = -errno;
@@ -434,7 +452,7 @@ struct deadletter_reader {
     size_t cap;
     long lineno;
     struct deadletter_meta meta; /* of the last record; strings point into owned[] */
-    char *owned[3];              /* org, team, user */
+    char *owned[4];              /* org, team, user, elements */
 };
 
 static void deadletter_meta_clear(struct deadletter_reader *r)
@@ -443,7 +461,7 @@ static void deadletter_meta_clear(struct deadletter_reader *r)
         free(r->owned[i]);
         r->owned[i] = NULL;
     }
-    r->meta.org = r->meta.team = r->meta.user = NULL;
+    r->meta.org = r->meta.team = r->meta.user = r->meta.elements = NULL;
     r->meta.received_ns = -1;
 }
 
@@ -497,6 +515,39 @@ void deadletter_reader_close(struct deadletter_reader *r)
     free(r);
 }
 
+/* Reads the next line (with its newline) into r->line, NUL-terminated,
+ * and counts it. A line over max bytes is read through to its end without
+ * being held (replay stays within its memory whatever the file holds) and
+ * gives -E2BIG. Byte by byte, so that a stray NUL cannot hide a newline.
+ * Returns the length, 0 at end of file, -ENOMEM or -errno. */
+static ssize_t deadletter_read_line(struct deadletter_reader *r, size_t max)
+{
+    size_t len = 0;
+    bool any = false, over = false;
+    int ch;
+    errno = 0;
+    while ((ch = getc_unlocked(r->fp)) != EOF) {
+        any = true;
+        if (!over && len + 2 > r->cap &&
+            vec_reserve(&r->line, &r->cap, len + 2 < 65536 ? 65536 : len + 2, 1) < 0)
+            return -ENOMEM;
+        if (!over)
+            r->line[len++] = (char)ch;
+        over = over || len > max;
+        if (ch == '\n')
+            break;
+    }
+    if (ch == EOF && ferror(r->fp))
+        return errno ? -errno : -EIO;
+    if (!any)
+        return 0;
+    r->lineno++;
+    if (over)
+        return -E2BIG;
+    r->line[len] = '\0';
+    return (ssize_t)len;
+}
+
 int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct buf *reason,
                            char err[ERR_MAX])
 {
@@ -506,18 +557,21 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     buf_reset(reason);
     deadletter_meta_clear(r);
     ssize_t n;
+    /* A record holds at most twice its body as escaped text (4/3 as
+     * base64), plus its other members. */
+    size_t max = raw->max > (SIZE_MAX - 65536) / 2 ? SIZE_MAX / 2 : raw->max * 2 + 65536;
     do {
-        errno = 0;
-        n = getline(&r->line, &r->cap, r->fp);
-        if (n < 0) {
-            if (errno) {
-                int e = errno;
-                return err_set(err, -e, "read error: %s", strerror(e));
-            }
+        n = deadletter_read_line(r, max);
+        if (n == -E2BIG)
+            return err_set(err, -EINVAL, "line %ld: record larger than %zu bytes, skipped",
+                           r->lineno, max);
+        if (n == -ENOMEM)
+            return err_set(err, -ENOMEM, "out of memory");
+        if (n < 0)
+            return err_set(err, (int)n, "read error: %s", strerror((int)-n));
+        if (n == 0)
             return 0;
-        }
-        r->lineno++;
-    } while (n == 0 || (n == 1 && r->line[0] == '\n'));
+    } while (n == 1 && r->line[0] == '\n');
     char perr[ERR_MAX];
     int prc = body_parse(r->line, (size_t)n, &b, perr);
     if (prc == -ENOMEM) {
@@ -535,7 +589,8 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
         r->meta.received_ns = received;
     if (deadletter_meta_str(root, "/org", &r->owned[0], &r->meta.org) < 0 ||
         deadletter_meta_str(root, "/team", &r->owned[1], &r->meta.team) < 0 ||
-        deadletter_meta_str(root, "/user", &r->owned[2], &r->meta.user) < 0) {
+        deadletter_meta_str(root, "/user", &r->owned[2], &r->meta.user) < 0 ||
+        deadletter_meta_str(root, "/elements", &r->owned[3], &r->meta.elements) < 0) {
         rc = err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
@@ -543,6 +598,14 @@ int deadletter_reader_next(struct deadletter_reader *r, struct buf *raw, struct 
     const char *b64 = body_str(root, "/raw_base64");
     if (why)
         buf_puts(reason, why);
+    int64_t size = 0;
+    if (body_count(root, "/raw_size", &size) == 0) {
+        err_set(err, rc,
+                "line %ld: holds only the first bytes of a %" PRId64
+                "-byte body (over max_body_bytes when received): not replayable",
+                r->lineno, size);
+        goto out;
+    }
     if (body_type(text) == BODY_STRING) {
         buf_puts(raw, body_str(root, "/raw"));
     } else if (b64) {

@@ -166,6 +166,8 @@ int event_format_point(const struct event *ev, const struct event_schema *schema
             event_lp(&acc, lineproto_field_float(b, &first, floats[i].name, floats[i].v));
     event_lp(&acc,
              lineproto_field_str(b, &first, "cost_source", event_cost_names[ev->cost_source]));
+    if (ev->operation)
+        event_lp(&acc, lineproto_field_str(b, &first, "operation", ev->operation));
     if (!schema->event_id_tag)
         event_lp(&acc, lineproto_field_str(b, &first, "event_id", ev->event_id));
     const struct {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tokenmeter/base64.h"
 #include "tokenmeter/influxql.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/log.h"
@@ -27,6 +28,9 @@ struct influx {
     struct curl_slist *headers;        /* owned; holds the Token header: a secret */
     const struct config_influxdb *cfg; /* borrowed from the caller of influx_new() */
     char *token;                       /* owned; wiped before it is freed */
+    char *basic;                       /* owned: base64 "user:password", a secret to redact */
+    size_t response_max;               /* decoded response bytes kept in memory */
+    int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0: none beyond each request's */
     uint64_t bytes;                    /* response bytes received */
     unsigned requests;                 /* requests sent, retries included */
     uint64_t rng;                      /* xorshift state for the backoff jitter */
@@ -61,6 +65,101 @@ int influx_exit_code(int rc)
     default:
         return EX_OSERR;
     }
+}
+
+/* ---- redaction ------------------------------------------------------ */
+
+#define INFLUX_REDACTED "[redacted]"
+
+static bool influx_is_end(char ch)
+{
+    return ch == '\0' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '"' ||
+           ch == '\'' || ch == ',' || ch == ';' || ch == '&' || ch == '}' || ch == ']' ||
+           ch == '\\';
+}
+
+/* At `p`: an "Authorization" key followed by ':' or '=' (a header, a JSON
+ * member, a query parameter, a Go header map). Returns the bytes up to the
+ * value (kept), the value's length in *vlen, or 0 when p holds none. */
+static size_t influx_auth_value(const char *p, size_t *vlen)
+{
+    static const char key[] = "authorization";
+    static const char *const schemes[] = {"token ", "bearer ", "basic "};
+    size_t i = sizeof(key) - 1;
+    if (strncasecmp(p, key, i) != 0)
+        return 0;
+    while (p[i] == '"' || p[i] == '\'' || p[i] == '\\')
+        i++;
+    while (p[i] == ' ' || p[i] == '\t')
+        i++;
+    if (p[i] != ':' && p[i] != '=')
+        return 0; /* "authorization failed" is InfluxDB's own words, no secret */
+    i++;
+    while (p[i] == ' ' || p[i] == '\t' || p[i] == '"' || p[i] == '\'' || p[i] == '[' ||
+           p[i] == '\\')
+        i++;
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = strlen(schemes[k]);
+        if (strncasecmp(p + i, schemes[k], n) == 0) {
+            i += n;
+            break;
+        }
+    }
+    size_t v = 0;
+    while (!influx_is_end(p[i + v]))
+        v++;
+    *vlen = v;
+    return i;
+}
+
+void influx_redact(char *text, size_t cap, const char *const *secrets)
+{
+    struct buf out;
+    size_t n = strlen(text);
+    buf_init(&out, cap ? cap - 1 : 0);
+    for (size_t i = 0; i < n;) {
+        size_t vlen = 0, keep = influx_auth_value(text + i, &vlen);
+        if (keep && vlen) {
+            buf_append(&out, text + i, keep);
+            buf_puts(&out, INFLUX_REDACTED);
+            i += keep + vlen;
+            continue;
+        }
+        size_t hit = 0;
+        for (size_t k = 0; secrets && secrets[k] && !hit; k++) {
+            size_t sl = strlen(secrets[k]);
+            /* a secret of a few bytes would blank out ordinary words */
+            if (sl >= 4 && sl <= n - i && memcmp(text + i, secrets[k], sl) == 0)
+                hit = sl;
+        }
+        if (hit) {
+            buf_puts(&out, INFLUX_REDACTED);
+            i += hit;
+        } else {
+            buf_putc(&out, text[i++]);
+        }
+    }
+    /* Cut at the cap, as the message was: what fits is already redacted. */
+    if (out.data && buf_error(&out) != -ENOMEM)
+        snprintf(text, cap, "%s", out.data);
+    else if (cap)
+        text[0] = '\0';
+    buf_free(&out);
+}
+
+/* Redacts the client's own secrets and any Authorization value in a
+ * message about to be logged, returned or stored. */
+static void influx_redact_err(const struct influx *c, char err[ERR_MAX])
+{
+    const char *secrets[4] = {NULL, NULL, NULL, NULL};
+    size_t n = 0;
+    if (c->token)
+        secrets[n++] = c->token;
+    if (c->cfg->password)
+        secrets[n++] = c->cfg->password;
+    if (c->basic)
+        secrets[n++] = c->basic;
+    influx_redact(err, ERR_MAX, secrets);
 }
 
 /* ---- client --------------------------------------------------------- */
@@ -149,6 +248,26 @@ int influx_new(const struct config_influxdb *cfg, struct influx **out, char err[
             goto out;
     }
     rc = -ENOMEM;
+    if (!c->token && influx_set(cfg->username)) {
+        /* What curl sends for Basic auth: a server may echo it back. */
+        struct buf plain, enc;
+        buf_init(&plain, 8192);
+        buf_init(&enc, 16384);
+        buf_printf(&plain, "%s:%s", cfg->username, cfg->password ? cfg->password : "");
+        int b = buf_error(&plain) ? buf_error(&plain) : base64_encode(&enc, plain.data, plain.len);
+        if (b == 0 && enc.data) {
+            c->basic = strdup(enc.data);
+            b = c->basic ? 0 : -ENOMEM;
+        }
+        if (plain.data)
+            memset(plain.data, 0, plain.len);
+        buf_free(&plain);
+        buf_free(&enc);
+        if (b == -ENOMEM)
+            goto out;
+    }
+    c->response_max =
+        cfg->max_response_bytes > 0 ? (size_t)cfg->max_response_bytes : INFLUX_RESPONSE_MAX;
     if (c->token) {
         if (buf_printf(&hdr, "Authorization: Token %s", c->token) < 0)
             goto out;
@@ -189,6 +308,10 @@ void influx_free(struct influx *c)
         memset(c->token, 0, strlen(c->token));
         free(c->token);
     }
+    if (c->basic) {
+        memset(c->basic, 0, strlen(c->basic));
+        free(c->basic);
+    }
     free(c);
 }
 
@@ -215,6 +338,28 @@ uint64_t influx_bytes_received(const struct influx *c)
 unsigned influx_requests(const struct influx *c)
 {
     return c->requests;
+}
+
+size_t influx_response_max(const struct influx *c)
+{
+    return c->response_max;
+}
+
+static int64_t influx_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void influx_set_deadline(struct influx *c, int64_t seconds)
+{
+    c->deadline_ns = seconds > 0 ? influx_monotonic_ns() + seconds * 1000000000 : 0;
+}
+
+int64_t influx_command_seconds(const struct config_influxdb *cfg)
+{
+    return cfg->timeout_s * INFLUX_ATTEMPTS;
 }
 
 /* ---- HTTP ----------------------------------------------------------- */
@@ -299,7 +444,7 @@ static long influx_backoff_ms(struct influx *c, int attempt)
 }
 
 static int influx_setup(struct influx *c, const char *method, const char *url, const char *ctype,
-                        const char *data, size_t len, struct influx_http *res,
+                        const char *data, size_t len, long timeout_ms, struct influx_http *res,
                         struct curl_slist **hdrs, char *curl_err)
 {
     CURL *h = c->curl;
@@ -329,7 +474,7 @@ static int influx_setup(struct influx *c, const char *method, const char *url, c
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->cfg->timeout_s * 1000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "tokenmeter/" TOKENMETER_VERSION);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
@@ -378,7 +523,7 @@ static int influx_curl_rc(CURLcode cc, bool *retry)
     case CURLE_UNSUPPORTED_PROTOCOL:
         return -EINVAL;
     case CURLE_WRITE_ERROR:
-        return -EBADMSG; /* the body outgrew INFLUX_RESPONSE_MAX */
+        return -EBADMSG; /* the body outgrew the client's response_max */
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
     default:
@@ -401,14 +546,27 @@ static int influx_http_rc(long status, bool *retry)
     return -EREMOTEIO;
 }
 
+/* The time left before the request's deadline: its own (timeout x
+ * attempts from its start) or the command's, whichever comes first. */
+static long influx_remaining_ms(const struct influx *c, int64_t request_deadline)
+{
+    int64_t d = request_deadline;
+    if (c->deadline_ns && c->deadline_ns < d)
+        d = c->deadline_ns;
+    int64_t left = (d - influx_monotonic_ns()) / 1000000;
+    return left > 0 ? (long)left : 0;
+}
+
 /* One request with retries. `path` (no query string, no secrets) names the
- * request in messages. res->body receives the response body. */
+ * request in messages. res->body receives the response body. Every wait,
+ * a server's Retry-After included, ends by the deadline. */
 static int influx_http(struct influx *c, const char *method, const char *path,
                        const char *const *params, const char *ctype, const char *data, size_t len,
                        struct influx_http *res, char err[ERR_MAX])
 {
     struct buf url;
     int rc = 0;
+    int64_t deadline = influx_monotonic_ns() + influx_command_seconds(c->cfg) * (int64_t)1000000000;
     buf_init(&url, 1u << 20);
     if (influxql_url(&url, c->cfg->url, path, params) < 0) {
         rc = err_set(err, -ENOMEM, "%s %s: request too large", method, path);
@@ -418,11 +576,20 @@ static int influx_http(struct influx *c, const char *method, const char *path,
         char curl_err[CURL_ERROR_SIZE] = "";
         struct curl_slist *hdrs = NULL;
         bool retry = false;
+        long left = influx_remaining_ms(c, deadline);
+        long timeout_ms = (long)c->cfg->timeout_s * 1000L;
+        if (left <= 0) {
+            if (attempt == 1)
+                rc = err_set(err, -ETIMEDOUT, "InfluxDB %s %s: the command's deadline passed",
+                             method, path);
+            break;
+        }
         buf_reset(res->body);
         res->status = 0;
         res->retry_after = -1;
         snprintf(res->version, sizeof(res->version), "unknown");
-        rc = influx_setup(c, method, url.data, ctype, data, len, res, &hdrs, curl_err);
+        rc = influx_setup(c, method, url.data, ctype, data, len,
+                          left < timeout_ms ? left : timeout_ms, res, &hdrs, curl_err);
         if (rc < 0) {
             err_set(err, rc, "out of memory");
             goto out;
@@ -434,8 +601,12 @@ static int influx_http(struct influx *c, const char *method, const char *path,
         if (cc != CURLE_OK) {
             rc = influx_curl_rc(cc, &retry);
             if (rc == -EBADMSG && buf_error(res->body) == -ENOSPC)
-                err_set(err, rc, "InfluxDB %s %s: response larger than %zu bytes", method, path,
-                        res->body->max);
+                /* The decoded size counts (curl accepts gzip): a few KB on
+                 * the wire must not become gigabytes here. */
+                err_set(err, rc,
+                        "InfluxDB %s %s: the response is larger than %zu bytes once decoded "
+                        "([influxdb] max_response_bytes); ask for fewer days, or raise it",
+                        method, path, res->body->max);
             else
                 err_set(err, rc, "InfluxDB %s %s: %s%s%s%s", method, path, curl_easy_strerror(cc),
                         curl_err[0] ? ": " : "", curl_err,
@@ -452,9 +623,16 @@ static int influx_http(struct influx *c, const char *method, const char *path,
                         text[0] ? ": " : "", text);
             }
         }
+        influx_redact_err(c, err);
         if (rc == 0 || !retry || attempt == INFLUX_ATTEMPTS)
             break;
         long ms = res->retry_after >= 0 ? res->retry_after * 1000L : influx_backoff_ms(c, attempt);
+        left = influx_remaining_ms(c, deadline);
+        if (ms >= left) {
+            log_warn("%s; not retrying: waiting %.1f s would pass the deadline (%.1f s left)", err,
+                     (double)ms / 1000.0, (double)left / 1000.0);
+            break;
+        }
         log_warn("%s; retrying in %.1f s (attempt %d of %d)", err, (double)ms / 1000.0, attempt + 1,
                  INFLUX_ATTEMPTS);
         influx_sleep_ms(ms);
@@ -476,7 +654,7 @@ int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR
 {
     struct buf body;
     struct influx_http res = {.body = &body, .retry_after = -1};
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, c->response_max);
     int rc = influx_http(c, "GET", "/ping", NULL, NULL, NULL, 0, &res, err);
     if (rc == 0)
         snprintf(version, INFLUX_VERSION_MAX, "%s", res.version);
@@ -491,7 +669,7 @@ int influx_query(struct influx *c, const char *db, const char *rp, const char *q
 {
     struct buf body, form;
     int rc;
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, c->response_max);
     buf_init(&form, 1u << 20);
     *out = NULL;
     const char *rp_param = influx_set(rp) ? rp : NULL;
@@ -509,8 +687,11 @@ int influx_query(struct influx *c, const char *db, const char *rp, const char *q
         const char *const params[] = {"db", db, "rp", rp_param, "q", q, "epoch", "ns", NULL};
         rc = influx_request(c, "GET", "/query", params, NULL, NULL, 0, &body, err);
     }
-    if (rc == 0)
+    if (rc == 0) {
         rc = influx_response_parse(body.data ? body.data : "", body.len, out, err);
+        if (rc < 0)
+            influx_redact_err(c, err); /* a statement error may quote what was sent */
+    }
 out:
     buf_free(&form);
     buf_free(&body);
@@ -526,7 +707,7 @@ static int influx_write_batch(struct influx *c, const struct influx_target *t, c
     const struct config_influxdb *cfg = c->cfg;
     struct buf body;
     int rc;
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, c->response_max);
     if (influx_is_v2(c)) {
         const char *bucket = t && influx_set(t->bucket) ? t->bucket : cfg->bucket;
         const char *const params[] = {"org", cfg->org, "bucket", bucket, "precision", "ns", NULL};

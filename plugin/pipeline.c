@@ -42,12 +42,39 @@ struct pipeline {
     struct pipeline_point *points; /* owned; vec.h array */
     size_t npoints;
     size_t cap_points;
+    size_t nignored; /* parts of the current document a source ignored */
     struct buf scratch;
     int64_t receive_ns;
     int64_t fixed_receive_ns;                 /* -1: use the clock */
+    int64_t now_ns;                           /* the clock at this body, for max_event_age */
+    int64_t fixed_now_ns;                     /* -1: the wall clock */
     const struct pipeline_tenancy *transport; /* of the body being fed, or NULL */
     struct pricing *prices;                   /* owned; never NULL once built; replaced on reload */
     struct mapping *mapping;                  /* owned; the [mapping] source, or NULL */
+    size_t points_max;                        /* point bytes the body being fed may yield */
+    size_t points_out;                        /* what it yielded so far (committed) */
+    struct buf element;                       /* a rejected array element's compact JSON */
+    struct buf record;                        /* its dead-letter bytes (inside its envelope) */
+};
+
+/* The rejected elements of one array body. Each is dead-lettered by itself
+ * while the records written for the body stay within its budget; past it,
+ * the rest are listed here and recorded once, by reference to one copy of
+ * the whole body (docs/operations.md, "Dead-letter file"). */
+struct pipeline_refs {
+    size_t budget;   /* estimated record bytes the body may still spend */
+    struct buf list; /* "3,5-9,12": the elements recorded by reference */
+    size_t count;
+    size_t lo, hi; /* the open range of the list; count == 0: none */
+    char first[256];
+};
+
+/* A selection of array elements from a dead-letter record (replay). */
+struct pipeline_select {
+    bool all;         /* no selection */
+    const char *next; /* the rest of the list */
+    size_t lo, hi;    /* the current range */
+    bool done;        /* past the last range */
 };
 
 /* What an extraction needs to finish an event: the document, and the
@@ -58,6 +85,8 @@ struct source_ctx {
     struct envelope env; /* zeroed when the body came bare */
     const struct pipeline_tenancy *transport;
     const char *origin;
+    struct pipeline_refs refs;
+    struct pipeline_select select;
     char err[ERR_MAX];
 };
 
@@ -73,12 +102,15 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     p->dl = dl;
     p->stats = stats;
     p->fixed_receive_ns = -1;
+    p->fixed_now_ns = -1;
     p->schema = (struct event_schema){.measurement = cfg->ingest.measurement,
                                       .event_id_tag = cfg->ingest.dedup == CONFIG_DEDUP_TAG,
                                       .team_tag = cfg->ingest.tag_team,
                                       .user_tag = cfg->ingest.tag_user};
     buf_init(&p->pending, PIPELINE_PENDING_MAX);
     buf_init(&p->scratch, (size_t)cfg->ingest.max_body_bytes * 2 + 1024);
+    buf_init(&p->element, (size_t)cfg->ingest.max_body_bytes * 2 + 1024);
+    buf_init(&p->record, (size_t)cfg->ingest.max_body_bytes * 2 + 1024);
     if (cfg->ingest.dedup != CONFIG_DEDUP_OFF && cfg->ingest.dedup_cache > 0) {
         p->cache = identity_cache_new((size_t)cfg->ingest.dedup_cache);
         if (!p->cache) {
@@ -127,6 +159,21 @@ const struct mapping *source_ctx_mapping(const struct source_ctx *ctx)
     return ctx->p->mapping;
 }
 
+const struct config *source_ctx_config(const struct source_ctx *ctx)
+{
+    return ctx->p->cfg;
+}
+
+const struct envelope *source_ctx_envelope(const struct source_ctx *ctx)
+{
+    return &ctx->env;
+}
+
+void source_ignore(struct source_ctx *ctx)
+{
+    ctx->p->nignored++;
+}
+
 void pipeline_free(struct pipeline *p)
 {
     if (!p)
@@ -136,8 +183,30 @@ void pipeline_free(struct pipeline *p)
     mapping_free(p->mapping);
     buf_free(&p->pending);
     buf_free(&p->scratch);
+    buf_free(&p->element);
+    buf_free(&p->record);
     free(p->points);
     free(p);
+}
+
+/* Appends one record for data with the transport's tenancy and the receive
+ * time (what replay needs to treat the body as it was treated), and, when
+ * `elements` is set, the array elements it stands for. Returns 0 or -errno
+ * (logged) when the dead-letter file cannot be written. */
+static int pipeline_dead_letter(struct pipeline *p, const char *reason, const char *origin,
+                                const char *elements, const void *data, size_t len)
+{
+    const struct pipeline_tenancy *t = p->transport;
+    struct deadletter_meta meta = {.org = t ? t->org : NULL,
+                                   .team = t ? t->team : NULL,
+                                   .user = t ? t->user : NULL,
+                                   .received_ns = p->receive_ns,
+                                   .elements = elements};
+    int rc = deadletter_write_meta(p->dl, reason, origin, &meta, data, len);
+    if (rc < 0)
+        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
+                       deadletter_path(p->dl), strerror(-rc));
+    return rc;
 }
 
 static int pipeline_reject(struct pipeline *p, const char *origin, const void *data, size_t len,
@@ -155,23 +224,17 @@ static int pipeline_reject(struct pipeline *p, const char *origin, const void *d
     va_end(ap);
     p->stats->rejected++;
     log_error("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(p->dl));
-    /* What replay needs to treat the body as it would have been treated:
-     * the transport's tenancy and the receive time. */
-    const struct pipeline_tenancy *t = p->transport;
-    struct deadletter_meta meta = {.org = t ? t->org : NULL,
-                                   .team = t ? t->team : NULL,
-                                   .user = t ? t->user : NULL,
-                                   .received_ns = p->receive_ns};
-    int rc = deadletter_write_meta(p->dl, reason, origin, &meta, data, len);
-    if (rc < 0)
-        log_msg_always(LOG_LEVEL_ERROR, "cannot write dead-letter file %s: %s",
-                       deadletter_path(p->dl), strerror(-rc));
-    return rc;
+    return pipeline_dead_letter(p, reason, origin, NULL, data, len);
 }
 
 void pipeline_set_receive_time(struct pipeline *p, int64_t ns)
 {
     p->fixed_receive_ns = ns;
+}
+
+void pipeline_set_clock(struct pipeline *p, int64_t ns)
+{
+    p->fixed_now_ns = ns;
 }
 
 void pipeline_count_rejected(struct pipeline *p, const char *origin, const char *reason)
@@ -183,6 +246,43 @@ void pipeline_count_rejected(struct pipeline *p, const char *origin, const char 
 static const char *first_of(const char *a, const char *b, const char *c)
 {
     return a ? a : b ? b : c;
+}
+
+/* Rejects values that would break the sums built from them: a cost that is
+ * not finite (1e308 twice is +Inf, which InfluxDB then cannot return) or
+ * above the per-request maximum, token counts that could overflow a day's
+ * int64 sum (pipeline.h). Checked after pricing, so a computed cost from a
+ * wild price table is held to the same rule. */
+static int pipeline_check_limits(const struct event *ev, char err[ERR_MAX])
+{
+    const struct {
+        const char *name;
+        int64_t v;
+    } counts[] = {
+        {"input_tokens", ev->input_tokens},
+        {"cached_input_tokens", ev->cached_input_tokens},
+        {"cache_write_tokens", ev->cache_write_tokens},
+        {"output_tokens", ev->output_tokens},
+        {"reasoning_tokens", ev->reasoning_tokens},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if (counts[i].v > PIPELINE_MAX_TOKENS)
+            return err_set(err, -EINVAL, "%s %" PRId64 " exceeds the limit of %lld per event",
+                           counts[i].name, counts[i].v, PIPELINE_MAX_TOKENS);
+    /* NaN is "no cost"; anything else must be a finite amount in range. */
+    if (!isnan(ev->cost_usd) &&
+        !(isfinite(ev->cost_usd) && ev->cost_usd >= 0 && ev->cost_usd <= PIPELINE_MAX_COST_USD))
+        return err_set(err, -EINVAL, "cost_usd %g is outside 0..%g USD per request", ev->cost_usd,
+                       PIPELINE_MAX_COST_USD);
+    const struct {
+        const char *name;
+        double v;
+    } ms[] = {{"latency_ms", ev->latency_ms}, {"ttft_ms", ev->ttft_ms}};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+        if (!isnan(ms[i].v) && !(isfinite(ms[i].v) && fabs(ms[i].v) <= PIPELINE_MAX_MS))
+            return err_set(err, -EINVAL, "%s %g is outside -%g..%g", ms[i].name, ms[i].v,
+                           PIPELINE_MAX_MS, PIPELINE_MAX_MS);
+    return 0;
 }
 
 /* Fills what every source leaves to the pipeline: tenancy precedence,
@@ -212,13 +312,23 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
     int rc = event_normalize(ev, ctx->err);
     if (rc < 0)
         return rc;
+    int64_t max_age = p->cfg->ingest.max_event_age_s;
+    if (max_age > 0 && ev->time_ns < p->now_ns - max_age * 1000000000) {
+        char when[32];
+        timeutil_format_rfc3339(ev->time_ns, when, sizeof(when));
+        return err_set(ctx->err, -ERANGE,
+                       "event time %s is older than [ingest] max_event_age (%lld h): InfluxDB "
+                       "would drop it as beyond its retention policy; replay it with a longer "
+                       "max_event_age into a policy that keeps it",
+                       when, (long long)(max_age / 3600));
+    }
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
      * "Prices and cost"). */
     if (isnan(ev->cost_usd))
         pricing_apply(p->prices, ev);
     else
         ev->cost_source = EVENT_COST_REPORTED;
-    return 0;
+    return pipeline_check_limits(ev, ctx->err);
 }
 
 static int pipeline_add_point(struct pipeline *p, uint64_t key, size_t off, bool unpriced)
@@ -235,6 +345,15 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
     struct pipeline *p = ctx->p;
     if (ctx->env.source)
         ev->source = ctx->env.source;
+    /* The envelope names the vendor of a borrowed shape, and fills the id
+     * and model of a body that has none (docs/sources.md "Input forms"). */
+    if (ctx->env.provider)
+        ev->provider = ctx->env.provider;
+    if (!ev->event_id)
+        ev->event_id = ctx->env.id;
+    if (!ev->model)
+        ev->model = ctx->env.model;
+    source_settle_status(ev);
     int rc = pipeline_finish_event(ctx, ev);
     if (rc < 0)
         return rc;
@@ -247,6 +366,12 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
         buf_truncate(&p->pending, off);
         return err_set(ctx->err, rc < 0 ? rc : -E2BIG, "cannot format the point (%s)",
                        rc < 0 ? strerror(-rc) : "line too long");
+    }
+    if (p->points_out + p->pending.len > p->points_max) {
+        buf_truncate(&p->pending, off);
+        return err_set(ctx->err, -E2BIG,
+                       "the body's points would exceed %zu bytes (%d x its size + 64 KiB)",
+                       p->points_max, PIPELINE_POINTS_FACTOR);
     }
     if (rc > 0) {
         p->stats->truncated++;
@@ -263,14 +388,18 @@ static void pipeline_discard(struct pipeline *p)
 {
     buf_reset(&p->pending);
     p->npoints = 0;
+    p->nignored = 0;
 }
 
 /* Moves the document's points to out, dropping repeats, and counts them. */
 static int pipeline_commit(struct pipeline *p, struct buf *out)
 {
     int rc = 0;
-    if (p->npoints == 0)
+    /* A body with nothing to write is one ignored outcome, unless a source
+     * said which of its parts it ignored (agent spans): those count. */
+    if (p->npoints == 0 && p->nignored == 0)
         p->stats->ignored++;
+    p->stats->ignored += p->nignored;
     for (size_t i = 0; i < p->npoints; i++) {
         const struct pipeline_point *pt = &p->points[i];
         p->stats->events++;
@@ -282,6 +411,7 @@ static int pipeline_commit(struct pipeline *p, struct buf *out)
         rc = buf_append(out, p->pending.data + pt->off, pt->len);
         if (rc < 0)
             break;
+        p->points_out += pt->len;
         p->stats->written++;
         if (pt->unpriced)
             p->stats->unpriced++;
@@ -290,11 +420,32 @@ static int pipeline_commit(struct pipeline *p, struct buf *out)
     return rc;
 }
 
+/* Where a document's rejection goes: the whole body's bytes, or the array
+ * element `index` of the body being fed. */
+struct pipeline_raw {
+    const char *data; /* NULL: an element, dumped only when rejected */
+    size_t len;
+    size_t index;
+};
+
+static int pipeline_reject_element(struct source_ctx *ctx, const struct body_node *el, size_t index,
+                                   const char *where, const char *reason);
+
+/* Rejects a document for `reason`: as the body's own bytes, or as the
+ * array element it is. */
+static int pipeline_reject_doc(struct source_ctx *ctx, const struct body_node *doc,
+                               const char *origin, const struct pipeline_raw *raw,
+                               const char *reason)
+{
+    if (raw->data)
+        return pipeline_reject(ctx->p, origin, raw->data, raw->len, "%s", reason);
+    return pipeline_reject_element(ctx, doc, raw->index, origin, reason);
+}
+
 /* Extracts and commits one document; rejects it on any failure but running
- * out of memory (fatal: the document was not judged).
- * raw/raw_len are the bytes to dead-letter for it. */
+ * out of memory (fatal: the document was not judged). */
 static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc,
-                             const char *origin, const char *raw, size_t raw_len, struct buf *out)
+                             const char *origin, const struct pipeline_raw *raw, struct buf *out)
 {
     struct pipeline *p = ctx->p;
     ctx->doc = doc;
@@ -305,22 +456,141 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
         only = p->cfg->ingest.source;
     const struct source *src = source_detect_mapped(doc, only, p->mapping, ctx->err);
     if (!src)
-        return pipeline_reject(p, origin, raw, raw_len, "%s", ctx->err);
+        return pipeline_reject_doc(ctx, doc, origin, raw, ctx->err);
     int rc = src->extract(doc, ctx, ctx->err);
     if (rc < 0) {
         pipeline_discard(p);
         if (rc == -ENOMEM)
             return rc;
-        return pipeline_reject(p, origin, raw, raw_len, "%s: %s", src->name,
-                               ctx->err[0] ? ctx->err : "cannot extract usage");
+        char reason[ERR_MAX + 64];
+        snprintf(reason, sizeof(reason), "%s: %s", src->name,
+                 ctx->err[0] ? ctx->err : "cannot extract usage");
+        return pipeline_reject_doc(ctx, doc, origin, raw, reason);
     }
     return pipeline_commit(p, out);
 }
 
-/* Each array element stands alone: good ones are written, a bad one is
- * dead-lettered by itself (as its compact JSON, inside its envelope when
- * the array came in one, so that replay gives it the same tenancy and
- * source). */
+/* Appends the open range to the list. */
+static void pipeline_refs_flush(struct pipeline_refs *r)
+{
+    buf_printf(&r->list, r->list.len ? ",%zu" : "%zu", r->lo);
+    if (r->hi > r->lo)
+        buf_printf(&r->list, "-%zu", r->hi);
+}
+
+/* Adds element i (ascending) to the by-reference list. Returns 0 or the
+ * list's error. */
+static int pipeline_refs_add(struct pipeline_refs *r, size_t i)
+{
+    if (r->count && i == r->hi + 1) {
+        r->hi = i;
+    } else {
+        if (r->count)
+            pipeline_refs_flush(r);
+        r->lo = r->hi = i;
+    }
+    r->count++;
+    return buf_error(&r->list);
+}
+
+/* The bytes a record of len data bytes may take: JSON escaping at most
+ * doubles the body, the reason and the tenancy; the rest is the fixed
+ * members. */
+static size_t pipeline_record_cost(const struct pipeline *p, size_t len, const char *reason,
+                                   const char *origin)
+{
+    const struct pipeline_tenancy *t = p->transport;
+    size_t meta = t ? (t->org ? strlen(t->org) : 0) + (t->team ? strlen(t->team) : 0) +
+                          (t->user ? strlen(t->user) : 0)
+                    : 0;
+    return 2 * (len + strlen(reason) + strlen(origin) + meta) + 160;
+}
+
+/* A rejected array element: its own record (its compact JSON, inside its
+ * envelope when the array came in one, so that replay gives it the same
+ * tenancy and source) while the body's budget lasts, else a place in the
+ * list recorded by reference once the array is done. */
+static int pipeline_reject_element(struct source_ctx *ctx, const struct body_node *el, size_t index,
+                                   const char *where, const char *reason)
+{
+    struct pipeline *p = ctx->p;
+    struct pipeline_refs *r = &ctx->refs;
+    int rc;
+    if (r->count == 0) {
+        buf_reset(&p->element);
+        buf_reset(&p->record);
+        envelope_write_head(&ctx->env, &p->record);
+        if ((rc = body_dump(el, &p->element)) < 0 || (rc = buf_error(&p->record)) < 0)
+            return rc;
+        size_t cost = pipeline_record_cost(p, p->record.len + p->element.len + 1, reason, where);
+        if (cost <= r->budget) {
+            r->budget -= cost;
+            buf_append(&p->record, p->element.data, p->element.len);
+            if (envelope_carries(&ctx->env))
+                buf_putc(&p->record, '}');
+            if ((rc = buf_error(&p->record)) < 0)
+                return rc;
+            return pipeline_reject(p, where, p->record.data, p->record.len, "%s", reason);
+        }
+        snprintf(r->first, sizeof(r->first), "%s: %s", where, reason);
+    }
+    /* Past the budget: counted, listed, and logged once for the body. */
+    p->stats->rejected++;
+    return pipeline_refs_add(r, index);
+}
+
+/* Parses the next "a" or "a-b" of a selection; false at its end or on a
+ * malformed list (then nothing more is selected). */
+static bool pipeline_select_next(struct pipeline_select *s)
+{
+    const char *q = s->next;
+    char *end = NULL;
+    if (!q || !*q || *q < '0' || *q > '9') {
+        s->done = true;
+        return false;
+    }
+    s->lo = s->hi = (size_t)strtoull(q, &end, 10);
+    if (*end == '-') {
+        q = end + 1;
+        s->hi = (size_t)strtoull(q, &end, 10);
+        if (end == q || s->hi < s->lo) {
+            s->done = true;
+            return false;
+        }
+    }
+    s->next = *end == ',' ? end + 1 : end;
+    return true;
+}
+
+/* True for a well-formed list: ranges "a" or "a-b" (a <= b), separated by
+ * single commas, each past the one before. */
+static bool pipeline_select_valid(const char *list)
+{
+    struct pipeline_select s = {.next = list};
+    bool first = true;
+    size_t prev = 0;
+    while (*s.next) {
+        if (!pipeline_select_next(&s) || (!first && s.lo <= prev) ||
+            (s.next[-1] == ',' && !*s.next))
+            return false;
+        prev = s.hi;
+        first = false;
+    }
+    return !first;
+}
+
+/* True when element i is selected (i ascending). */
+static bool pipeline_selected(struct pipeline_select *s, size_t i)
+{
+    if (s->all)
+        return true;
+    while (!s->done && i > s->hi)
+        pipeline_select_next(s);
+    return !s->done && i >= s->lo;
+}
+
+/* Each array element stands alone: good ones are written, bad ones are
+ * dead-lettered (pipeline_reject_element). */
 static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, const char *origin,
                           struct buf *out)
 {
@@ -330,45 +600,74 @@ static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, c
         p->stats->ignored++;
         return 0;
     }
-    struct buf dump;
-    buf_init(&dump, (size_t)p->cfg->ingest.max_body_bytes * 2 + 1024);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!pipeline_selected(&ctx->select, i))
+            continue;
         const struct body_node *el = body_array_at(arr, i);
         char where[300];
         snprintf(where, sizeof(where), "%s[%zu]", origin, i);
-        buf_reset(&dump);
-        envelope_write_head(&ctx->env, &dump);
-        body_dump(el, &dump);
-        if (envelope_carries(&ctx->env))
-            buf_putc(&dump, '}');
-        rc = buf_error(&dump);
-        if (rc < 0)
-            break;
+        struct pipeline_raw raw = {.data = NULL, .index = i};
         if (body_type(el) != BODY_OBJECT)
-            rc = pipeline_reject(p, where, dump.data, dump.len,
-                                 "array element is not a JSON object");
+            rc = pipeline_reject_element(ctx, el, i, where, "array element is not a JSON object");
         else
-            rc = pipeline_document(ctx, el, where, dump.data, dump.len, out);
+            rc = pipeline_document(ctx, el, where, &raw, out);
     }
-    buf_free(&dump);
     return rc;
 }
 
-int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
-                  const struct pipeline_tenancy *tenancy, struct buf *out)
+/* The one record for the elements past the budget: the whole body, once,
+ * with the list of the elements it stands for. */
+static int pipeline_write_refs(struct source_ctx *ctx, const char *origin, const char *data,
+                               size_t len)
+{
+    struct pipeline *p = ctx->p;
+    struct pipeline_refs *r = &ctx->refs;
+    pipeline_refs_flush(r);
+    int rc = buf_error(&r->list);
+    if (rc < 0)
+        return rc;
+    char reason[512];
+    snprintf(reason, sizeof(reason),
+             "%zu more array elements rejected, recorded by reference to this body (first: %s)",
+             r->count, r->first);
+    log_error("rejected %s: %s (dead-lettered to %s)", origin, reason, deadletter_path(p->dl));
+    return pipeline_dead_letter(p, reason, origin, r->list.data, data, len);
+}
+
+int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, const char *origin,
+                           const struct pipeline_tenancy *tenancy, const char *elements,
+                           struct buf *out)
 {
     struct body *b = NULL;
     int rc = 0;
     struct source_ctx ctx = {.p = p, .transport = tenancy};
+    /* The records a body's elements may have of their own: about its own
+     * size; past that they are recorded by reference (docs/operations.md). */
+    ctx.refs.budget = len + PIPELINE_DEADLETTER_SLACK;
+    p->points_max = len * PIPELINE_POINTS_FACTOR + PIPELINE_DEADLETTER_SLACK;
+    p->points_out = 0;
+    buf_init(&ctx.refs.list, len * 2 + 64);
+    ctx.select = (struct pipeline_select){.all = !elements, .next = elements};
+    if (elements)
+        pipeline_select_next(&ctx.select);
     p->stats->lines++;
     p->stats->bytes += len;
-    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : timeutil_now_ns();
+    p->now_ns = p->fixed_now_ns >= 0 ? p->fixed_now_ns : timeutil_now_ns();
+    p->receive_ns = p->fixed_receive_ns >= 0 ? p->fixed_receive_ns : p->now_ns;
     p->transport = tenancy;
     if (len > (size_t)p->cfg->ingest.max_body_bytes) {
         rc =
             pipeline_reject(p, origin, data, len, "body of %zu bytes exceeds max_body_bytes (%lld)",
                             len, (long long)p->cfg->ingest.max_body_bytes);
+        goto out;
+    }
+    if (elements && !pipeline_select_valid(elements)) {
+        /* kept with its list, for a person to mend: nothing is lost */
+        const char *why = "the record's elements list is malformed; not replayed";
+        p->stats->rejected++;
+        log_error("rejected %s: %s (dead-lettered to %s)", origin, why, deadletter_path(p->dl));
+        rc = pipeline_dead_letter(p, why, origin, elements, data, len);
         goto out;
     }
     const char *json = data;
@@ -392,13 +691,26 @@ int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *
         }
         doc = ctx.env.body;
     }
-    if (body_type(doc) == BODY_ARRAY)
+    /* An array is a batch of bodies, unless a source reads it whole (the
+     * events of one stream). */
+    if (body_type(doc) == BODY_ARRAY && !source_claims_whole(doc)) {
         rc = pipeline_array(&ctx, doc, origin, out);
-    else
-        rc = pipeline_document(&ctx, doc, origin, data, len, out);
+        if (rc == 0 && ctx.refs.count)
+            rc = pipeline_write_refs(&ctx, origin, data, len);
+    } else {
+        struct pipeline_raw raw = {.data = data, .len = len};
+        rc = pipeline_document(&ctx, doc, origin, &raw, out);
+    }
 out:
     if (rc == -ENOMEM)
         log_msg_always(LOG_LEVEL_ERROR, "%s: out of memory", origin);
+    buf_free(&ctx.refs.list);
     body_free(b);
     return rc;
+}
+
+int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
+                  const struct pipeline_tenancy *tenancy, struct buf *out)
+{
+    return pipeline_feed_elements(p, data, len, origin, tenancy, NULL, out);
 }

@@ -51,6 +51,7 @@ int retention_from_policies(const struct influx_response *resp, const char *want
                            name, dur);
         snprintf(r->name, sizeof(r->name), "%s", name);
         r->exists = true;
+        r->is_default = is_default;
         break;
     }
     return 0;
@@ -104,16 +105,24 @@ out:
 int retention_policy_statement(struct buf *q, const char *db, const char *want,
                                const struct retention *cur, int64_t days, char err[ERR_MAX])
 {
-    if (!cur->exists && !retention_set(want))
+    if (!cur->exists && !cur->db_missing && !retention_set(want))
         return err_set(err, -EREMOTEIO,
                        "InfluxDB: database \"%s\" has no default retention policy; set "
                        "[influxdb] retention_policy",
                        db);
-    buf_puts(q, cur->exists ? "ALTER RETENTION POLICY " : "CREATE RETENTION POLICY ");
-    influxql_quote(q, cur->exists ? cur->name : want, '"');
-    buf_puts(q, " ON ");
-    influxql_quote(q, db, '"');
-    buf_puts(q, " DURATION ");
+    if (cur->db_missing) {
+        /* A new database gets the policy as its default at once, so no
+         * "autogen" that keeps everything forever ever exists. */
+        buf_puts(q, "CREATE DATABASE ");
+        influxql_quote(q, db, '"');
+        buf_puts(q, " WITH DURATION ");
+    } else {
+        buf_puts(q, cur->exists ? "ALTER RETENTION POLICY " : "CREATE RETENTION POLICY ");
+        influxql_quote(q, cur->exists ? cur->name : want, '"');
+        buf_puts(q, " ON ");
+        influxql_quote(q, db, '"');
+        buf_puts(q, " DURATION ");
+    }
     influxql_duration(q, days);
     buf_puts(q, " REPLICATION 1");
     /* A duration shorter than the shard group duration is refused; give
@@ -122,6 +131,10 @@ int retention_policy_statement(struct buf *q, const char *db, const char *want,
         buf_puts(q, " SHARD DURATION 1h");
     else if (days > 0 && days < 7)
         buf_puts(q, " SHARD DURATION 1d");
+    if (cur->db_missing) {
+        buf_puts(q, " NAME ");
+        influxql_quote(q, retention_set(want) ? want : "autogen", '"');
+    }
     return retention_buf_error(q, "retention statement too long", err);
 }
 
@@ -181,6 +194,82 @@ int retention_describe(const struct config_influxdb *cfg, const struct retention
     return 1;
 }
 
+/* Would `days` keep less than the current policy? (0 is forever.) */
+static bool retention_shortens(int64_t cur_seconds, int64_t days)
+{
+    return days > 0 && (cur_seconds == 0 || days * 86400 < cur_seconds);
+}
+
+int retention_plan(const struct config_influxdb *cfg, bool v2, const struct retention *cur,
+                   int64_t days, struct retention_plan *p, char err[ERR_MAX])
+{
+    char subject[400], have[48], want[48];
+    struct buf q, path;
+    int rc = 0;
+    memset(p, 0, sizeof(*p));
+    p->cur = *cur;
+    p->days = days;
+    buf_init(&q, sizeof(p->change) - 1);
+    buf_init(&path, 256);
+    retention_subject(cfg, cur, subject, sizeof(subject));
+    retention_format(days * 86400, want, sizeof(want));
+    retention_format(cur->seconds, have, sizeof(have));
+    if (cur->db_missing)
+        snprintf(p->current, sizeof(p->current), "database \"%s\" does not exist", cfg->database);
+    else if (!cur->exists)
+        snprintf(p->current, sizeof(p->current), "%s does not exist", subject);
+    else
+        snprintf(p->current, sizeof(p->current), "%s%s keeps %s", subject,
+                 cur->is_default ? " (the database's default policy)" : "", have);
+    snprintf(p->intended, sizeof(p->intended), "%s", want);
+    if (cur->exists && cur->seconds == days * 86400) {
+        p->action = RETENTION_NONE;
+        goto out;
+    }
+    if (v2) {
+        if (!cur->exists) {
+            rc = err_set(err, -ENOENT,
+                         "InfluxDB: bucket \"%s\" not found in org \"%s\" (create it with "
+                         "'influx bucket create')",
+                         cfg->bucket, cfg->org ? cfg->org : "");
+            goto out;
+        }
+        p->action = RETENTION_PATCH_BUCKET;
+        struct buf json;
+        buf_init(&json, 256);
+        if (retention_bucket_patch(&path, &json, cur, days) == 0)
+            buf_printf(&q, "PATCH %s %s", path.data, json.data);
+        buf_free(&json);
+        rc = retention_buf_error(&q, "bucket patch too long", err);
+    } else {
+        p->action = cur->db_missing ? RETENTION_CREATE_DATABASE
+                    : cur->exists   ? RETENTION_ALTER
+                                    : RETENTION_CREATE_POLICY;
+        rc = retention_policy_statement(&q, cfg->database, cfg->retention_policy, cur, days, err);
+    }
+    if (rc < 0)
+        goto out;
+    snprintf(p->change, sizeof(p->change), "%s", q.data);
+    /* What cannot be undone: points deleted by a shorter policy, and the
+     * retention of everything else written to the database without a
+     * policy (Telegraf's own metrics, other applications). */
+    if (cur->exists && retention_shortens(cur->seconds, days))
+        snprintf(p->why_force, sizeof(p->why_force),
+                 "it shortens %s from %s to %s: InfluxDB deletes the older points at once", subject,
+                 have, want);
+    else if (p->action == RETENTION_ALTER && cur->is_default)
+        snprintf(p->why_force, sizeof(p->why_force),
+                 "it changes the default policy of database \"%s\", which every writer that "
+                 "names no policy uses; set [influxdb] retention_policy to give tokenmeter a "
+                 "policy of its own",
+                 cfg->database);
+    p->needs_force = p->why_force[0] != '\0';
+out:
+    buf_free(&q);
+    buf_free(&path);
+    return rc;
+}
+
 /* ---- apply -------------------------------------------------------------- */
 
 static int retention_get_v1(struct influx *c, struct retention *r, char err[ERR_MAX])
@@ -197,9 +286,10 @@ static int retention_get_v1(struct influx *c, struct retention *r, char err[ERR_
     if (rc < 0)
         goto out;
     rc = influx_query(c, NULL, NULL, q.data, false, &resp, err);
-    if (rc == -EREMOTEIO && strstr(err, "database not found"))
-        rc = 0; /* r->exists stays false */
-    else if (rc == 0)
+    if (rc == -EREMOTEIO && strstr(err, "database not found")) {
+        r->db_missing = true; /* r->exists stays false */
+        rc = 0;
+    } else if (rc == 0)
         rc = retention_from_policies(resp, cfg->retention_policy, r, err);
 out:
     influx_response_free(resp);
@@ -212,7 +302,7 @@ static int retention_get_v2(struct influx *c, struct retention *r, char err[ERR_
     const struct config_influxdb *cfg = influx_config(c);
     const char *const params[] = {"name", cfg->bucket, "org", cfg->org, NULL};
     struct buf body;
-    buf_init(&body, INFLUX_RESPONSE_MAX);
+    buf_init(&body, influx_response_max(c));
     memset(r, 0, sizeof(*r));
     int rc = influx_request(c, "GET", "/api/v2/buckets", params, NULL, NULL, 0, &body, err);
     if (rc == 0)
@@ -226,78 +316,41 @@ int retention_get(struct influx *c, struct retention *r, char err[ERR_MAX])
     return influx_is_v2(c) ? retention_get_v2(c, r, err) : retention_get_v1(c, r, err);
 }
 
-/* Runs one statement that answers nothing but success. */
-static int retention_exec(struct influx *c, const struct buf *q, char err[ERR_MAX])
+int retention_read_plan(struct influx *c, int64_t days, struct retention_plan *p, char err[ERR_MAX])
 {
-    struct influx_response *resp = NULL;
-    int rc = influx_query(c, NULL, NULL, q->data, true, &resp, err);
-    influx_response_free(resp);
-    return rc;
-}
-
-static int retention_apply_v1(struct influx *c, int64_t days, char err[ERR_MAX])
-{
-    const struct config_influxdb *cfg = influx_config(c);
     struct retention cur;
-    struct buf q;
-    buf_init(&q, 4096);
-    int rc = retention_get_v1(c, &cur, err);
-    if (rc == 0 && !cur.exists) {
-        /* A missing RP may mean a missing database: CREATE DATABASE is
-         * idempotent and gives a new one "autogen" as its default. */
-        buf_puts(&q, "CREATE DATABASE ");
-        influxql_quote(&q, cfg->database, '"');
-        rc = retention_buf_error(&q, "[influxdb] database name too long", err);
-        if (rc == 0)
-            rc = retention_exec(c, &q, err);
-        if (rc == 0)
-            rc = retention_get_v1(c, &cur, err);
-    }
-    if (rc < 0)
-        goto out;
-    buf_reset(&q);
-    rc = retention_policy_statement(&q, cfg->database, cfg->retention_policy, &cur, days, err);
+    int rc = retention_get(c, &cur, err);
     if (rc == 0)
-        rc = retention_exec(c, &q, err);
-out:
-    buf_free(&q);
+        rc = retention_plan(influx_config(c), influx_is_v2(c), &cur, days, p, err);
     return rc;
 }
 
-static int retention_apply_v2(struct influx *c, int64_t days, char err[ERR_MAX])
+int retention_apply(struct influx *c, const struct retention_plan *p, bool force, char err[ERR_MAX])
 {
-    const struct config_influxdb *cfg = influx_config(c);
-    struct retention cur;
+    if (p->action == RETENTION_NONE)
+        return 0;
+    if (p->needs_force && !force)
+        return err_set(err, -ECANCELED, "refused: %s; --force applies it anyway", p->why_force);
+    if (p->action != RETENTION_PATCH_BUCKET) {
+        struct influx_response *resp = NULL;
+        int rc = influx_query(c, NULL, NULL, p->change, true, &resp, err);
+        influx_response_free(resp);
+        return rc;
+    }
     struct buf path, json, body;
     buf_init(&path, 256);
     buf_init(&json, 256);
-    buf_init(&body, INFLUX_RESPONSE_MAX);
-    int rc = retention_get_v2(c, &cur, err);
+    buf_init(&body, influx_response_max(c));
+    int rc = retention_bucket_patch(&path, &json, &p->cur, p->days);
     if (rc < 0)
-        goto out;
-    if (!cur.exists) {
-        rc = err_set(err, -ENOENT,
-                     "InfluxDB: bucket \"%s\" not found in org \"%s\" (create it with "
-                     "'influx bucket create')",
-                     cfg->bucket, cfg->org ? cfg->org : "");
-        goto out;
-    }
-    if (retention_bucket_patch(&path, &json, &cur, days) < 0) {
         rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = influx_request(c, "PATCH", path.data, NULL, "application/json", json.data, json.len, &body,
-                        err);
-out:
+    else
+        rc = influx_request(c, "PATCH", path.data, NULL, "application/json", json.data, json.len,
+                            &body, err);
     buf_free(&path);
     buf_free(&json);
     buf_free(&body);
     return rc;
-}
-
-int retention_apply(struct influx *c, int64_t days, char err[ERR_MAX])
-{
-    return influx_is_v2(c) ? retention_apply_v2(c, days, err) : retention_apply_v1(c, days, err);
 }
 
 int retention_check(struct influx *c, char *line, size_t cap)

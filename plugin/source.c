@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,14 @@ static const struct source *const source_registry[] = {
     &source_litellm,
     &source_openai_chat,
     &source_openai_responses,
+    &source_openai_responses_stream,
+    &source_openai_embeddings,
+    &source_openrouter_embeddings,
     &source_anthropic,
+    &source_anthropic_stream,
+    &source_litellm_spend_log,
+    &source_litellm_v1,
+    &source_cloudflare_logpush,
     &source_gemini,
     &source_openrouter_otlp,
     &source_otel_otlp,
@@ -54,13 +62,14 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
                                           const struct mapping *mapping, char err[ERR_MAX])
 {
     const struct source *found = NULL;
-    if (body_type(doc) != BODY_OBJECT) {
+    bool object = body_type(doc) == BODY_OBJECT;
+    if (!object && !source_claims_whole(doc)) {
         err_set(err, -EINVAL, "not a JSON object");
         return NULL;
     }
     for (size_t i = 0; i < N_SOURCES; i++) {
         const struct source *s = source_registry[i];
-        if (only && strcmp(s->name, only) != 0)
+        if ((only && strcmp(s->name, only) != 0) || (!object && !s->whole))
             continue;
         if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;
@@ -79,13 +88,22 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
         } else {
             err_set(err, -EINVAL,
                     "unrecognised shape: no source matched (looked for \"object\", "
-                    "\"type\":\"message\", usageMetadata, call_type, native_tokens_prompt, "
-                    "resourceSpans, gen_ai.usage.*, response_body, batch, ai.*.usage, "
-                    "success+status_code, ai_model%s)",
+                    "\"type\":\"message\" or a stream event, usageMetadata, call_type, "
+                    "request_id+spend, native_tokens_prompt, resourceSpans, gen_ai.usage.*, "
+                    "response_body, batch, ai.*.usage, success+status_code, "
+                    "Gateway+StatusCode, ai_model%s)",
                     mapping ? ", the [mapping] match" : "");
         }
     }
     return found;
+}
+
+bool source_claims_whole(const struct body_node *arr)
+{
+    for (size_t i = 0; i < N_SOURCES; i++)
+        if (source_registry[i]->whole && source_registry[i]->match(arr))
+            return true;
+    return false;
 }
 
 int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX])
@@ -171,6 +189,9 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
         {"/prompt_tokens", offsetof(struct event, input_tokens)},
         {"/input_tokens", offsetof(struct event, input_tokens)},
         {"/prompt_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        /* DeepSeek's split (its API reference, "Create Chat Completion":
+         * prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens). */
+        {"/prompt_cache_hit_tokens", offsetof(struct event, cached_input_tokens)},
         {"/input_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
         {"/prompt_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
         {"/input_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
@@ -192,8 +213,8 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
     return 0;
 }
 
-int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
-                           char err[ERR_MAX])
+int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,
+                            char err[ERR_MAX])
 {
     static const struct {
         const char *ptr;
@@ -214,6 +235,11 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+int source_anthropic_total(struct event *ev, char err[ERR_MAX])
+{
     /* input_tokens is the uncached part; each part is below 2^63, and the
      * sum is checked so it cannot wrap. */
     int64_t parts[2] = {ev->cached_input_tokens, ev->cache_write_tokens};
@@ -221,10 +247,112 @@ int source_anthropic_usage(const struct body_node *doc, const char *base, struct
         if (parts[i] == EVENT_ABSENT)
             continue;
         if (ev->input_tokens > INT64_MAX - parts[i])
-            return err_set(err, -EINVAL, "%s: input token sum out of range", base);
+            return err_set(err, -EINVAL, "usage: input token sum out of range");
         ev->input_tokens += parts[i];
     }
     return 0;
+}
+
+int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
+                           char err[ERR_MAX])
+{
+    int rc = source_anthropic_counts(doc, base, ev, err);
+    return rc < 0 ? rc : source_anthropic_total(ev, err);
+}
+
+const char *source_openai_compatible_provider(const struct body_node *doc, const char *model)
+{
+    /* Marks only one vendor's responses carry (DeepSeek's API reference;
+     * Groq's "x_groq" response member). */
+    if (body_has(doc, "/usage/prompt_cache_hit_tokens"))
+        return "deepseek";
+    if (body_has(doc, "/x_groq"))
+        return "groq";
+    /* Model families, by each vendor's published model names. A name that
+     * is only a family of weights (llama, qwen, "meta-llama/...") says
+     * nothing about who served it, so it gives no provider. */
+    static const struct {
+        const char *prefix;
+        const char *provider;
+    } families[] = {
+        {"gpt-", "openai"},
+        {"chatgpt-", "openai"},
+        {"o1", "openai"},
+        {"o3", "openai"},
+        {"o4", "openai"},
+        {"ft:gpt-", "openai"},
+        {"text-embedding-", "openai"},
+        {"codex-", "openai"},
+        {"computer-use-", "openai"},
+        {"omni-moderation", "openai"},
+        {"deepseek-", "deepseek"},
+        {"mistral-", "mistral"},
+        {"ministral-", "mistral"},
+        {"magistral-", "mistral"},
+        {"codestral-", "mistral"},
+        {"devstral-", "mistral"},
+        {"pixtral-", "mistral"},
+        {"open-mistral-", "mistral"},
+        {"open-mixtral-", "mistral"},
+        {"grok-", "xai"},
+        {"accounts/fireworks/", "fireworks"},
+        {"claude-", "anthropic"},
+        {"gemini-", "google"},
+        {"moonshot-", "moonshot"},
+        {"kimi-", "moonshot"},
+        {"command-", "cohere"},
+    };
+    for (size_t i = 0; model && i < sizeof(families) / sizeof(families[0]); i++) {
+        size_t n = strlen(families[i].prefix);
+        if (strncmp(model, families[i].prefix, n) != 0)
+            continue;
+        /* "o1", "o3", "o4" name a family only whole or before a '-'. */
+        if (families[i].prefix[n - 1] != '-' && families[i].prefix[n - 1] != '/' &&
+            model[n] != '\0' && model[n] != '-')
+            continue;
+        return families[i].provider;
+    }
+    return NULL;
+}
+
+bool source_finish_reason_failed(const char *reason)
+{
+    /* Anthropic's stop_reason "refusal" (Messages API, "Handling stop
+     * reasons"); Gemini's FinishReason and BlockedReason values that end a
+     * call without the answer asked for (google-genai types.FinishReason,
+     * types.BlockedReason); OpenAI's finish_reason "content_filter" (the
+     * chat completion object). Stream ends and limits (stop, end_turn,
+     * length, max_tokens, tool_use) are successes. */
+    static const char *const failed[] = {
+        "refusal",
+        "content_filter",
+        "SAFETY",
+        "RECITATION",
+        "LANGUAGE",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "MALFORMED_FUNCTION_CALL",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "UNEXPECTED_TOOL_CALL",
+        "TOO_MANY_TOOL_CALLS",
+        "MODEL_ARMOR",
+        "JAILBREAK",
+    };
+    for (size_t i = 0; reason && i < sizeof(failed) / sizeof(failed[0]); i++)
+        if (strcasecmp(reason, failed[i]) == 0)
+            return true;
+    return false;
+}
+
+void source_settle_status(struct event *ev)
+{
+    if (ev->status == EVENT_STATUS_SUCCESS && source_finish_reason_failed(ev->finish_reason)) {
+        ev->status = EVENT_STATUS_ERROR;
+        ev->error_type = ev->finish_reason;
+    }
 }
 
 int source_join_id(struct event *ev, const char *a, const char *b, char err[ERR_MAX])

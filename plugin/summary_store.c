@@ -28,6 +28,8 @@ struct summary_store {
     sqlite3 *db;
 };
 
+#define SUMMARY_BUSY_MS 10000 /* how long a statement waits for another process's lock */
+
 /* ---- row sets ------------------------------------------------------- */
 
 void summary_rows_init(struct summary_rows *rs)
@@ -179,7 +181,11 @@ void summary_store_unlock(int fd)
 
 /* ---- store ---------------------------------------------------------- */
 
-static const char summary_schema[] =
+/* PRAGMA application_id of a tokenmeter store ("TkMS"): a SQLite file that
+ * carries another one belongs to someone else. */
+#define SUMMARY_APPLICATION_ID 0x546b4d53
+
+static const char summary_schema_v1[] =
     "CREATE TABLE daily_usage ("
     " day TEXT NOT NULL, timezone TEXT NOT NULL, org TEXT NOT NULL, model TEXT NOT NULL,"
     " provider TEXT NOT NULL, team TEXT NOT NULL DEFAULT '',"
@@ -193,11 +199,41 @@ static const char summary_schema[] =
     " id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
     " first_day TEXT NOT NULL, last_day TEXT NOT NULL, days INTEGER NOT NULL,"
     " timezone TEXT NOT NULL, rows INTEGER NOT NULL, source TEXT NOT NULL,"
-    " outcome TEXT NOT NULL);"
-    "PRAGMA user_version = 1;";
+    " outcome TEXT NOT NULL);";
 
+/* Version 2: the rows every replacement removed, by generation. */
+static const char summary_schema_v2[] =
+    "CREATE TABLE daily_usage_history ("
+    " generation INTEGER NOT NULL, replaced_at TEXT NOT NULL,"
+    " day TEXT NOT NULL, timezone TEXT NOT NULL, org TEXT NOT NULL, model TEXT NOT NULL,"
+    " provider TEXT NOT NULL, team TEXT NOT NULL,"
+    " requests INTEGER NOT NULL, successful INTEGER NOT NULL, failed INTEGER NOT NULL,"
+    " input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,"
+    " cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,"
+    " unpriced_requests INTEGER NOT NULL, cost_usd REAL NOT NULL, updated_at TEXT NOT NULL);"
+    "CREATE INDEX daily_usage_history_day ON daily_usage_history (timezone, day, generation);"
+    "PRAGMA application_id = 1416318291;" /* SUMMARY_APPLICATION_ID */
+    "PRAGMA user_version = 2;";
+
+/* The counted columns, the columns daily_usage and its history share, and
+ * what makes two rows of a day equal (updated_at aside). */
+#define SUMMARY_COUNT_COLS                                                                         \
+    "requests, successful, failed, input_tokens, cached_input_tokens, cache_write_tokens,"         \
+    " output_tokens, reasoning_tokens, total_tokens, unpriced_requests, cost_usd"
+#define SUMMARY_COLS     "day, timezone, org, model, provider, team, " SUMMARY_COUNT_COLS ", updated_at"
+#define SUMMARY_CMP_COLS "day, org, model, provider, team, " SUMMARY_COUNT_COLS
+
+/* SQLite's failure as an errno: a store another process holds is "try
+ * again later" (-EAGAIN), anything else -EIO. */
 static int summary_fail(struct summary_store *s, const char *what, char err[ERR_MAX])
 {
+    int code = s && s->db ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_CANTOPEN;
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return err_set(err, -EAGAIN,
+                       "sqlite: %s: the store is locked by another process (still busy after "
+                       "%d s); try again later",
+                       what, SUMMARY_BUSY_MS / 1000);
     return err_set(err, -EIO, "sqlite: %s: %s", what,
                    s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
 }
@@ -209,17 +245,67 @@ static int summary_exec(struct summary_store *s, const char *sql, char err[ERR_M
     return 0;
 }
 
-static int summary_user_version(struct summary_store *s, int *v, char err[ERR_MAX])
+/* One integer PRAGMA or single-value query. */
+static int summary_int(struct summary_store *s, const char *sql, int64_t *v, char err[ERR_MAX])
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
+        int rc = summary_fail(s, sql, err);
         sqlite3_finalize(st);
-        return summary_fail(s, "reading the schema version", err);
+        return rc;
     }
-    *v = sqlite3_column_int(st, 0);
+    *v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return 0;
+}
+
+/* Whose file this is: ours (any version), empty (a new store), or someone
+ * else's, whose tables are never added to. */
+static int summary_check_owner(struct summary_store *s, const char *path, int64_t version,
+                               char err[ERR_MAX])
+{
+    int64_t app = 0, tables = 0, ours = 0;
+    int rc = summary_int(s, "PRAGMA application_id", &app, err);
+    if (rc == 0)
+        rc = summary_int(s, "SELECT count(*) FROM sqlite_master", &tables, err);
+    if (rc == 0)
+        rc = summary_int(s,
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                         " ('daily_usage', 'aggregate_runs')",
+                         &ours, err);
+    if (rc < 0)
+        return rc;
+    if (version > SUMMARY_STORE_SCHEMA)
+        return err_set(err, -EPROTO,
+                       "%s: schema version %lld is newer than this tokenmeter's (%d); upgrade "
+                       "tokenmeter",
+                       path, (long long)version, SUMMARY_STORE_SCHEMA);
+    bool foreign = app != 0       ? app != SUMMARY_APPLICATION_ID
+                   : version == 0 ? tables > 0
+                                  : ours != 2; /* v1 had no id */
+    if (foreign)
+        return err_set(err, -EPROTO,
+                       "%s: not a tokenmeter summary store (another application's SQLite file); "
+                       "refusing to add tables to it: set [aggregate] sqlite to a file of its own",
+                       path);
+    return 0;
+}
+
+/* Brings a store of an older version (or a new empty file) to the current
+ * schema in one transaction. */
+static int summary_migrate(struct summary_store *s, int64_t version, char err[ERR_MAX])
+{
+    int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc == 0 && version < 1)
+        rc = summary_exec(s, summary_schema_v1, err);
+    if (rc == 0 && version < 2)
+        rc = summary_exec(s, summary_schema_v2, err);
+    if (rc == 0)
+        rc = summary_exec(s, "COMMIT", err);
+    if (rc < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 int summary_store_open(const char *path, bool readonly, struct summary_store **out,
@@ -227,7 +313,7 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
 {
     struct summary_store *s = calloc(1, sizeof(*s));
     int rc = -ENOMEM;
-    int version = 0;
+    int64_t version = 0;
     *out = NULL;
     if (!s) {
         err_set(err, rc, "out of memory");
@@ -243,31 +329,28 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
                      s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto out;
     }
-    sqlite3_busy_timeout(s->db, 10000);
-    rc = summary_user_version(s, &version, err);
+    sqlite3_busy_timeout(s->db, SUMMARY_BUSY_MS);
+    rc = summary_int(s, "PRAGMA user_version", &version, err);
+    if (rc == 0)
+        rc = summary_check_owner(s, path, version, err);
     if (rc < 0)
         goto out;
-    if (version > SUMMARY_STORE_SCHEMA) {
-        rc = err_set(err, -EPROTO,
-                     "%s: schema version %d is newer than this tokenmeter's (%d); upgrade "
-                     "tokenmeter",
-                     path, version, SUMMARY_STORE_SCHEMA);
-        goto out;
-    }
     if (version == 0 && readonly) {
         rc = err_set(err, -EPROTO, "%s: not a tokenmeter summary store", path);
         goto out;
     }
-    if (version == 0) {
-        rc = summary_exec(s, "BEGIN IMMEDIATE", err);
-        if (rc == 0)
-            rc = summary_exec(s, summary_schema, err);
-        if (rc == 0)
-            rc = summary_exec(s, "COMMIT", err);
-        if (rc < 0) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!readonly) {
+        /* WAL: a reader (report, a sqlite3 shell) holding a transaction
+         * does not block the run's COMMIT. The mode stays with the file; a
+         * file system without shared memory keeps the rollback journal. */
+        sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        /* Keep the -wal and -shm files when the run closes the store: a
+         * reader that may not write the directory (report as another
+         * user) can open a WAL store only when they exist. */
+        int persist = 1;
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        if (version < SUMMARY_STORE_SCHEMA && (rc = summary_migrate(s, version, err)) < 0)
             goto out;
-        }
     }
     *out = s;
     s = NULL;
@@ -285,39 +368,102 @@ void summary_store_close(struct summary_store *s)
     free(s);
 }
 
+static const char *summary_col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
 static void summary_now(char out[32])
 {
     timeutil_format_rfc3339(timeutil_now_ns(), out, 32);
 }
 
-int summary_store_replace(struct summary_store *s, const char *tz, const char *first_day,
-                          const char *last_day, const struct summary_rows *rows, char err[ERR_MAX])
+/* Per-day request totals of a row set, added to totals (keyed by day
+ * alone) in counts[slot]. */
+static int summary_day_totals(const struct summary_rows *rows, struct summary_rows *totals,
+                              int slot)
 {
-    sqlite3_stmt *del = NULL, *ins = NULL;
-    char now[32];
-    int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
-    if (rc < 0)
-        return rc;
-    summary_now(now);
-    rc = -EIO;
-    if (sqlite3_prepare_v2(
-            s->db, "DELETE FROM daily_usage WHERE timezone = ?1 AND day >= ?2 AND day <= ?3", -1,
-            &del, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "INSERT INTO daily_usage (day, timezone, org, model, provider, team,"
-                           " requests, successful, failed, input_tokens, cached_input_tokens,"
-                           " cache_write_tokens, output_tokens, reasoning_tokens, total_tokens,"
-                           " unpriced_requests, cost_usd, updated_at) VALUES (?1, ?2, ?3, ?4, ?5,"
-                           " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                           -1, &ins, NULL) != SQLITE_OK) {
+    for (size_t i = 0; i < rows->len; i++) {
+        struct summary_row *t = NULL;
+        if (summary_rows_get(totals, rows->items[i].day, "", "", "", "", &t) < 0)
+            return -ENOMEM;
+        t->counts[slot] += rows->items[i].counts[SUMMARY_REQUESTS];
+    }
+    return 0;
+}
+
+int summary_rows_shrinks(const struct summary_rows *old, const struct summary_rows *repl,
+                         char day[SUMMARY_DAY_LEN], int64_t *had, int64_t *got)
+{
+    struct summary_rows totals;
+    int rc = 0;
+    summary_rows_init(&totals);
+    if (summary_day_totals(old, &totals, 0) < 0 || summary_day_totals(repl, &totals, 1) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    summary_rows_sort(&totals); /* the first such day, whatever the input order */
+    for (size_t i = 0; i < totals.len; i++) {
+        const struct summary_row *t = &totals.items[i];
+        if (t->counts[1] < t->counts[0]) {
+            snprintf(day, SUMMARY_DAY_LEN, "%s", t->day);
+            *had = t->counts[0];
+            *got = t->counts[1];
+            rc = 1;
+            break;
+        }
+    }
+out:
+    summary_rows_free(&totals);
+    return rc;
+}
+
+/* Runs sql with ?1 = tz, ?2 = first day, ?3 = last day, ?4 = generation,
+ * ?5 = now (those it uses). */
+static int summary_run(struct summary_store *s, const char *sql, const char *tz, const char *first,
+                       const char *last, int64_t gen, const char *now, char err[ERR_MAX])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = summary_fail(s, "prepare", err);
         goto out;
     }
-    sqlite3_bind_text(del, 1, tz, -1, SQLITE_STATIC);
-    sqlite3_bind_text(del, 2, first_day, -1, SQLITE_STATIC);
-    sqlite3_bind_text(del, 3, last_day, -1, SQLITE_STATIC);
-    if (sqlite3_step(del) != SQLITE_DONE) {
-        rc = summary_fail(s, "delete", err);
+    sqlite3_bind_text(st, 1, tz, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, first, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, last, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, gen);
+    sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = summary_fail(s, "statement", err);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Moves a copy of the rows of tz from first to last into the history as
+ * generation gen. */
+static int summary_keep(struct summary_store *s, const char *tz, const char *first,
+                        const char *last, int64_t gen, const char *now, char err[ERR_MAX])
+{
+    return summary_run(s,
+                       "INSERT INTO daily_usage_history (generation, replaced_at, " SUMMARY_COLS
+                       ") SELECT ?4, ?5, " SUMMARY_COLS " FROM daily_usage"
+                       " WHERE timezone = ?1 AND day >= ?2 AND day <= ?3",
+                       tz, first, last, gen, now, err);
+}
+
+static int summary_insert_rows(struct summary_store *s, const char *tz,
+                               const struct summary_rows *rows, const char *now, char err[ERR_MAX])
+{
+    sqlite3_stmt *ins = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO daily_usage (" SUMMARY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+                           " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        rc = summary_fail(s, "prepare", err);
         goto out;
     }
     for (size_t i = 0; i < rows->len; i++) {
@@ -338,12 +484,168 @@ int summary_store_replace(struct summary_store *s, const char *tz, const char *f
             goto out;
         }
     }
-    rc = summary_exec(s, "COMMIT", err);
 out:
-    sqlite3_finalize(del);
     sqlite3_finalize(ins);
+    return rc;
+}
+
+static const char summary_delete_days[] =
+    "DELETE FROM daily_usage WHERE timezone = ?1 AND day >= ?2 AND day <= ?3";
+
+/* A day whose rows came back unchanged needs no history entry. */
+static const char summary_drop_unchanged[] =
+    "DELETE FROM daily_usage_history WHERE generation = ?4 AND day NOT IN ("
+    " SELECT day FROM (SELECT " SUMMARY_CMP_COLS " FROM daily_usage_history WHERE generation = ?4"
+    "  EXCEPT SELECT " SUMMARY_CMP_COLS " FROM daily_usage"
+    "  WHERE timezone = ?1 AND day >= ?2 AND day <= ?3)"
+    " UNION SELECT day FROM (SELECT " SUMMARY_CMP_COLS " FROM daily_usage"
+    "  WHERE timezone = ?1 AND day >= ?2 AND day <= ?3"
+    "  EXCEPT SELECT " SUMMARY_CMP_COLS " FROM daily_usage_history WHERE generation = ?4))";
+
+static int summary_finish(struct summary_store *s, int rc, char err[ERR_MAX])
+{
+    if (rc == 0)
+        rc = summary_exec(s, "COMMIT", err);
     if (rc < 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int summary_store_replace(struct summary_store *s, const struct summary_replace *r,
+                          const struct summary_rows *rows, int64_t *generation, char err[ERR_MAX])
+{
+    struct summary_rows old;
+    char now[32], day[SUMMARY_DAY_LEN], cutoff[32] = "";
+    int64_t gen = 0, had = 0, got = 0, kept = 0;
+    *generation = 0;
+    summary_rows_init(&old);
+    int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        goto out;
+    summary_now(now);
+    rc = summary_store_query(s, r->tz, r->first_day, r->last_day, NULL, &old, err);
+    if (rc == 0 && !r->force && (rc = summary_rows_shrinks(&old, rows, day, &had, &got)) != 0) {
+        if (rc == -ENOMEM)
+            err_set(err, rc, "out of memory");
+        else
+            rc = err_set(err, -EEXIST,
+                         "%s (%s): the store holds %lld requests, the new summary %lld; the "
+                         "stored rows are kept (the raw points expired, or this is another "
+                         "database or policy?). --force replaces them; the replaced rows stay "
+                         "in the history ('aggregate --restore DAY')",
+                         day, r->tz, (long long)had, (long long)got);
+    }
+    if (rc == 0)
+        rc = summary_int(s, "SELECT coalesce(max(generation), 0) + 1 FROM daily_usage_history",
+                         &gen, err);
+    if (rc == 0)
+        rc = summary_keep(s, r->tz, r->first_day, r->last_day, gen, now, err);
+    if (rc == 0)
+        rc = summary_run(s, summary_delete_days, r->tz, r->first_day, r->last_day, gen, now, err);
+    if (rc == 0)
+        rc = summary_insert_rows(s, r->tz, rows, now, err);
+    if (rc == 0)
+        rc =
+            summary_run(s, summary_drop_unchanged, r->tz, r->first_day, r->last_day, gen, now, err);
+    if (rc == 0 && r->history_keep_s > 0) {
+        timeutil_format_rfc3339(timeutil_now_ns() - r->history_keep_s * 1000000000, cutoff,
+                                sizeof(cutoff));
+        rc = summary_run(s, "DELETE FROM daily_usage_history WHERE replaced_at < ?5", r->tz,
+                         r->first_day, r->last_day, gen, cutoff, err);
+    }
+    if (rc == 0) {
+        char sql[128];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM daily_usage_history WHERE generation = %lld",
+                 (long long)gen);
+        rc = summary_int(s, sql, &kept, err);
+    }
+    rc = summary_finish(s, rc, err);
+    if (rc == 0 && kept > 0)
+        *generation = gen;
+out:
+    summary_rows_free(&old);
+    return rc;
+}
+
+int summary_store_restore(struct summary_store *s, const char *tz, const char *day,
+                          int64_t *restored_gen, int64_t *nrows, char err[ERR_MAX])
+{
+    char now[32];
+    int64_t gen = 0, next = 0;
+    sqlite3_stmt *st = NULL;
+    *restored_gen = 0;
+    *nrows = 0;
+    int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        return rc;
+    summary_now(now);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(max(generation), 0), (SELECT coalesce(max(generation),"
+                           " 0) + 1 FROM daily_usage_history) FROM daily_usage_history"
+                           " WHERE timezone = ?1 AND day = ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = summary_fail(s, "prepare", err);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, tz, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = summary_fail(s, "history", err);
+        goto out;
+    }
+    gen = sqlite3_column_int64(st, 0);
+    next = sqlite3_column_int64(st, 1);
+    if (gen == 0) {
+        rc = err_set(err, -ENOENT, "%s (%s): no earlier rows in the history", day, tz);
+        goto out;
+    }
+    /* The rows the restore displaces go to the history too: a second
+     * restore undoes the first. */
+    rc = summary_keep(s, tz, day, day, next, now, err);
+    if (rc == 0)
+        rc = summary_run(s, summary_delete_days, tz, day, day, next, now, err);
+    if (rc == 0)
+        rc = summary_run(s,
+                         "INSERT INTO daily_usage (" SUMMARY_COLS ") SELECT day, timezone, org,"
+                         " model, provider, team, " SUMMARY_COUNT_COLS ", ?5"
+                         " FROM daily_usage_history WHERE generation = ?4 AND timezone = ?1"
+                         " AND day = ?2",
+                         tz, day, day, gen, now, err);
+    if (rc == 0)
+        *nrows = sqlite3_changes(s->db);
+out:
+    sqlite3_finalize(st);
+    rc = summary_finish(s, rc, err);
+    if (rc == 0)
+        *restored_gen = gen;
+    return rc;
+}
+
+int summary_store_last(struct summary_store *s, const char *tz, char day[SUMMARY_DAY_LEN],
+                       char outcome[ERR_MAX], char finished[32], char err[ERR_MAX])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    day[0] = outcome[0] = finished[0] = '\0';
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT max(day) FROM daily_usage WHERE timezone = ?1),"
+                           " (SELECT outcome FROM aggregate_runs ORDER BY id DESC LIMIT 1),"
+                           " (SELECT finished_at FROM aggregate_runs ORDER BY id DESC LIMIT 1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = summary_fail(s, "prepare", err);
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, tz, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = summary_fail(s, "last run", err);
+        goto out;
+    }
+    snprintf(day, SUMMARY_DAY_LEN, "%s", summary_col_text(st, 0));
+    snprintf(outcome, ERR_MAX, "%s", summary_col_text(st, 1));
+    snprintf(finished, 32, "%s", summary_col_text(st, 2));
+out:
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -379,12 +681,6 @@ int summary_store_audit(struct summary_store *s, const struct summary_audit *a, 
 out:
     sqlite3_finalize(st);
     return rc;
-}
-
-static const char *summary_col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
 }
 
 int summary_store_query(struct summary_store *s, const char *tz, const char *first_day,

@@ -244,6 +244,84 @@ START_TEST(reals_match_strtod)
 }
 END_TEST
 
+/* The counting pass must find each container's children exactly, whatever
+ * the strings around them hold, and a document cut short must fail with the
+ * same reason as before the pass existed. */
+START_TEST(counting_pass_and_compact_nodes)
+{
+    struct body *b = parse("{\"a\":\"[,{\\\"}]\",\"b\":[\"x,y\",\"]\",[]],\"c\":{},"
+                           "\"d\":[{\"e\":[1,[2,3]]}]}");
+    const struct body_node *r = body_root(b);
+    ck_assert_str_eq(body_str(r, "/a"), "[,{\"}]");
+    ck_assert_uint_eq(body_array_len(body_get(r, "/b")), 3);
+    ck_assert_str_eq(body_str(r, "/b/1"), "]");
+    ck_assert_uint_eq(body_object_len(body_get(r, "/c")), 0);
+    ck_assert_uint_eq(body_array_len(body_get(r, "/d/0/e/1")), 2);
+    body_free(b);
+
+    /* integers keep no text: the dump gives back every form JSON allows */
+    static const char nums[] = "[-0,0,-1,9223372036854775807,-9223372036854775808,1.50,1E5,-0.0,"
+                               "2.5e-3,true,false,null]";
+    struct buf out;
+    buf_init(&out, 4096);
+    b = parse(nums);
+    ck_assert_int_eq(body_dump(body_root(b), &out), 0);
+    ck_assert_uint_eq(out.len, strlen(nums));
+    ck_assert(memcmp(out.data, nums, out.len) == 0);
+    double d = 0;
+    int64_t i = 0;
+    ck_assert_int_eq(body_num(body_root(b), "/5", &d), 0);
+    ck_assert(d == 1.5);
+    ck_assert_int_eq(body_int(body_root(b), "/6", &i), 0);
+    ck_assert_int_eq(i, 100000);
+    ck_assert_int_eq(body_int(body_root(b), "/3", &i), 0);
+    ck_assert_int_eq(i, INT64_MAX);
+    bool t = false;
+    ck_assert_int_eq(body_bool(body_root(b), "/9", &t), 0);
+    ck_assert(t);
+    body_free(b);
+    buf_free(&out);
+
+    static const struct {
+        const char *json;
+        const char *why;
+    } bad[] = {
+        {"[[1,2],[3", "unexpected end of input"},
+        {"[1,2 3]", "',' or ']' expected"},
+        {"[1,]", "unexpected token"},
+        {"{\"a\":1,}", "string key expected"},
+        {"[1]]", "end of input expected"},
+        {"{\"a\":[1,{\"b\":2]}", "',' or '}' expected"},
+        {"[\"a\\\"]", "unterminated string"},
+    };
+    char err[ERR_MAX];
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        ck_assert_int_eq(body_parse(bad[k].json, strlen(bad[k].json), &b, err), -EINVAL);
+        ck_assert_msg(strstr(err, bad[k].why), "%s: %s", bad[k].json, err);
+    }
+
+    /* the deepest document allowed, then a sibling: counted past the depth */
+    static char deep[2 * 2048 + 16];
+    size_t n = 0;
+    memset(deep, '[', 2048);
+    n = 2048;
+    memset(deep + n, ']', 2047);
+    n += 2047;
+    memcpy(deep + n, ",[1,2,3]]", 9);
+    n += 9;
+    ck_assert_int_eq(body_parse(deep, n, &b, err), 0);
+    ck_assert_uint_eq(body_array_len(body_root(b)), 2);
+    ck_assert_uint_eq(body_array_len(body_get(body_root(b), "/1")), 3);
+    body_free(b);
+    /* one level more: 2049 */
+    memmove(deep + 1, deep, n);
+    deep[0] = '[';
+    deep[n + 1] = ']';
+    ck_assert_int_eq(body_parse(deep, n + 2, &b, err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "depth"));
+}
+END_TEST
+
 /* The address space this process has mapped now, in bytes, or 0. */
 static size_t mapped_bytes(void)
 {
@@ -274,8 +352,8 @@ START_TEST(out_of_memory_is_enomem)
     const char *fork_mode = getenv("CK_FORK");
     if (fork_mode && strcmp(fork_mode, "no") == 0)
         return;
-    /* 2 million one-digit elements: 4 MB of text, ~100 MB of tree. */
-    size_t n = 2000000, len = 2 * n + 1;
+    /* 6 million one-digit elements: 12 MB of text, 96 MB of tree. */
+    size_t n = 6000000, len = 2 * n + 1;
     char *json = malloc(len);
     ck_assert_ptr_nonnull(json);
     json[0] = '[';
@@ -439,6 +517,7 @@ Suite *check_body_suite(void)
     tcase_add_test(t, reals_match_strtod);
     tcase_add_test(t, escapes_decoded_when_read);
     tcase_add_test(t, escape_errors_keep_their_precedence);
+    tcase_add_test(t, counting_pass_and_compact_nodes);
     tcase_add_test(t, out_of_memory_is_enomem);
     tcase_add_test(t, object_iteration_and_dump);
     suite_add_tcase(s, t);

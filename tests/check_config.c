@@ -167,6 +167,10 @@ START_TEST(extra_tags_and_assignments)
     ck_assert_int_eq(config_finish(c, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "unknown tag \"host\""));
     ck_assert_int_eq(config_set_assignment(c, "noequals", err), -EINVAL);
+    /* a colon for '=': the value would be echoed, and it is a password */
+    ck_assert_int_eq(config_set_assignment(c, "influxdb.password:SECRET", err), -EINVAL);
+    ck_assert_ptr_null(strstr(err, "SECRET"));
+    ck_assert_ptr_nonnull(strstr(err, "influxdb.password..."));
     ck_assert_int_eq(config_set_assignment(c, "ingest.nokey=1", err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "flag --set ingest.nokey"));
     config_free(c);

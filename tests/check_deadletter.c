@@ -228,7 +228,7 @@ START_TEST(records_are_janssons_encoding)
 {
     struct deadletter *dl = open_dl();
     const char body[] = "{\"a\":\"x/y \x08\x0c\x1f\x7f é 😀 \\\"\"}";
-    struct deadletter_meta meta = {"acme", NULL, "u/1", 1787666591000000000LL};
+    struct deadletter_meta meta = {"acme", NULL, "u/1", 1787666591000000000LL, NULL};
     ck_assert_int_eq(
         deadletter_write_meta(dl, "bad\tjson", "spool/new/a", &meta, body, strlen(body)), 0);
     deadletter_close(dl);

@@ -84,9 +84,10 @@ static const struct {
     {"{\"tokenmeter\":1,\"user\":{},\"body\":{}}", "\"user\" must be a string"},
     {"{\"tokenmeter\":1,\"source\":true,\"body\":{}}", "\"source\" must be a string"},
     {"{\"tokenmeter\":1,\"source\":\"nosuch\",\"body\":{}}", "unknown source \"nosuch\""},
-    {"{\"tokenmeter\":1}", "\"body\" must be a JSON object or array"},
-    {"{\"tokenmeter\":1,\"body\":\"{}\"}", "\"body\" must be a JSON object or array"},
-    {"{\"tokenmeter\":1,\"body\":null}", "\"body\" must be a JSON object or array"},
+    {"{\"tokenmeter\":1}", "\"body\" must be a JSON object, array or string"},
+    {"{\"tokenmeter\":1,\"body\":5}", "\"body\" must be a JSON object, array or string"},
+    {"{\"tokenmeter\":1,\"body\":null}", "\"body\" must be a JSON object, array or string"},
+    {"{\"tokenmeter\":1,\"provider\":7,\"body\":{}}", "\"provider\" must be a string"},
 };
 
 START_TEST(parse_refuses_with_reason)

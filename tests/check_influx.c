@@ -83,6 +83,64 @@ START_TEST(client_config)
 }
 END_TEST
 
+static const char *const test_secrets[] = {"tok-SECRET-123", "pw-SECRET-456", NULL};
+
+static void redacts_to(const char *in, const char *want)
+{
+    char t[ERR_MAX];
+    snprintf(t, sizeof(t), "%s", in);
+    influx_redact(t, sizeof(t), test_secrets);
+    ck_assert_str_eq(t, want);
+}
+
+/* A server's error text echoing credentials never reaches a message. */
+START_TEST(redaction)
+{
+    redacts_to("HTTP 401: request had Authorization: Token tok-SECRET-123, rejected",
+               "HTTP 401: request had Authorization: Token [redacted], rejected");
+    /* an Authorization value that is not configured here (a proxy's) */
+    redacts_to("{\"headers\":{\"Authorization\":\"Bearer abc.def\"}}",
+               "{\"headers\":{\"Authorization\":\"Bearer [redacted]\"}}");
+    redacts_to("map[authorization:[Basic YWRtaW46cHc=]]", "map[authorization:[Basic [redacted]]]");
+    /* the secrets themselves, anywhere, every time */
+    redacts_to("user admin p=pw-SECRET-456&x pw-SECRET-456",
+               "user admin p=[redacted]&x [redacted]");
+    /* InfluxDB's own words stay */
+    redacts_to("HTTP 401: authorization failed", "HTTP 401: authorization failed");
+
+    /* a short secret is not used (it would blank ordinary words); the cap holds */
+    const char *const tiny[] = {"a", NULL};
+    char t[ERR_MAX];
+    snprintf(t, sizeof(t), "a database");
+    influx_redact(t, sizeof(t), tiny);
+    ck_assert_str_eq(t, "a database");
+    char small[24];
+    snprintf(small, sizeof(small), "Authorization: Token ab");
+    influx_redact(small, sizeof(small), test_secrets);
+    ck_assert_str_eq(small, "Authorization: Token "); /* no room for the mark: cut before it */
+}
+END_TEST
+
+/* Each request's deadline is the timeout times the attempts. */
+START_TEST(deadline)
+{
+    struct config_influxdb cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.timeout_s = 2;
+    ck_assert_int_eq(influx_command_seconds(&cfg), 2 * INFLUX_ATTEMPTS);
+    cfg.url = "http://127.0.0.1:1";
+    struct influx *c = NULL;
+    char err[ERR_MAX];
+    ck_assert_int_eq(influx_new(&cfg, &c, err), 0);
+    ck_assert_uint_eq(influx_response_max(c), INFLUX_RESPONSE_MAX); /* 0: the default */
+    influx_free(c);
+    cfg.max_response_bytes = 70000;
+    ck_assert_int_eq(influx_new(&cfg, &c, err), 0);
+    ck_assert_uint_eq(influx_response_max(c), 70000);
+    influx_free(c);
+}
+END_TEST
+
 Suite *check_influx_suite(void);
 Suite *check_influx_suite(void)
 {
@@ -90,6 +148,8 @@ Suite *check_influx_suite(void)
     TCase *t = tcase_create("influx");
     tcase_add_test(t, exit_codes);
     tcase_add_test(t, client_config);
+    tcase_add_test(t, redaction);
+    tcase_add_test(t, deadline);
     suite_add_tcase(s, t);
     return s;
 }

@@ -54,7 +54,8 @@ START_TEST(anthropic_adds_cache_to_input)
     want(&fx, "llm_usage,model=claude-x,org=unknown,provider=anthropic,source=anthropic,"
               "status=success input_tokens=12402i,cached_input_tokens=10240i,"
               "cache_write_tokens=1850i,output_tokens=486i,total_tokens=12888i,"
-              "cost_source=\"unpriced\",event_id=\"msg_1\",finish_reason=\"end_turn\" ");
+              "cost_source=\"unpriced\",operation=\"chat\",event_id=\"msg_1\",finish_reason=\"end_"
+              "turn\" ");
     ck_assert_int_eq(fx.st.written, 1);
     fx_close(&fx);
 }
@@ -224,7 +225,7 @@ START_TEST(envelope_outranks_body_tenancy)
     feed(&fx,
          "{\"tokenmeter\":1,\"org\":\"org_env\",\"team\":\"t_env\",\"source\":\"openai\",\"body\":"
          "{\"id\":\"r1\",\"object\":\"response\",\"created_at\":1,\"status\":\"completed\","
-         "\"model\":\"m\",\"metadata\":{\"org_id\":\"org_body\",\"team_id\":\"t_body\"},"
+         "\"model\":\"gpt-m\",\"metadata\":{\"org_id\":\"org_body\",\"team_id\":\"t_body\"},"
          "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}");
     want(&fx, "org=org_env,provider=openai,source=openai,status=success,team=t_env ");
     fx_close(&fx);
@@ -292,6 +293,57 @@ START_TEST(rejections_are_dead_lettered_with_reason)
     ck_assert_msg(strstr(dl, rejects[_i].reason) != NULL, "want \"%s\" in %s", rejects[_i].reason,
                   dl);
     free(dl);
+}
+END_TEST
+
+/* A backfill older than the retention window is dead-lettered with the
+ * reason, never handed to InfluxDB to drop in silence. */
+START_TEST(events_beyond_the_retention_window)
+{
+    static const char *const sets[] = {"influxdb.retention_days=30",
+                                       "ingest.max_event_age=retention", NULL};
+    /* 2026-08-25T14:03:12Z and 31 days later */
+    const char *body = "{\"id\":\"chatcmpl-9\",\"object\":\"chat.completion\",\"created\":"
+                       "1787666592,\"model\":\"m\",\"usage\":{\"prompt_tokens\":1,"
+                       "\"completion_tokens\":1}}";
+    struct fixture fx;
+    fx_open(&fx, sets);
+    ck_assert_int_eq(fx.cfg->ingest.max_event_age_s, 30 * 86400 - 3600);
+    pipeline_set_clock(fx.p, FX_RECEIVE_NS + 29LL * 86400 * 1000000000);
+    feed(&fx, body);
+    ck_assert_int_eq(fx.st.written, 1);
+    pipeline_set_clock(fx.p, FX_RECEIVE_NS + 31LL * 86400 * 1000000000);
+    feed(&fx, body);
+    ck_assert_int_eq(fx.st.rejected, 1);
+    /* a body without a time of its own is judged by its receive time */
+    feed(&fx, "{\"id\":\"msg_1\",\"type\":\"message\",\"model\":\"c\",\"usage\":"
+              "{\"input_tokens\":2}}");
+    ck_assert_int_eq(fx.st.rejected, 2);
+    fx_close(&fx);
+    char *dl = tu_read_file(dlpath);
+    ck_assert_ptr_nonnull(dl);
+    ck_assert_ptr_nonnull(strstr(dl, "event time 2026-08-25T14:03:12.000Z is older than [ingest] "
+                                     "max_event_age (719 h)"));
+    free(dl);
+
+    /* off (the default) and explicit durations */
+    struct config *cfg = config_new();
+    char err[ERR_MAX];
+    ck_assert_int_eq(config_finish(cfg, err), 0);
+    ck_assert_int_eq(cfg->ingest.max_event_age_s, 0);
+    ck_assert_int_eq(config_set_assignment(cfg, "ingest.max_event_age=36h", err), 0);
+    ck_assert_int_eq(config_finish(cfg, err), 0);
+    ck_assert_int_eq(cfg->ingest.max_event_age_s, 36 * 3600);
+    ck_assert_int_eq(config_set_assignment(cfg, "ingest.max_event_age=7d", err), 0);
+    ck_assert_int_eq(config_finish(cfg, err), 0);
+    ck_assert_int_eq(cfg->ingest.max_event_age_s, 7 * 86400);
+    ck_assert_int_eq(config_set_assignment(cfg, "influxdb.retention_days=0", err), 0);
+    ck_assert_int_eq(config_set_assignment(cfg, "ingest.max_event_age=retention", err), 0);
+    ck_assert_int_eq(config_finish(cfg, err), 0);
+    ck_assert_int_eq(cfg->ingest.max_event_age_s, 0); /* kept forever */
+    ck_assert_int_eq(config_set_assignment(cfg, "ingest.max_event_age=a week", err), 0);
+    ck_assert_int_eq(config_finish(cfg, err), -EINVAL);
+    config_free(cfg);
 }
 END_TEST
 
@@ -535,6 +587,7 @@ Suite *check_pipeline_suite(void)
     tcase_add_loop_test(p, rejections_are_dead_lettered_with_reason, 0,
                         sizeof(rejects) / sizeof(rejects[0]));
     tcase_add_test(p, array_elements_stand_alone);
+    tcase_add_test(p, events_beyond_the_retention_window);
     tcase_add_test(p, identity_modes);
     tcase_add_test(p, body_without_id_gets_stable_hash);
     tcase_add_test(p, long_ids_stay_distinct);

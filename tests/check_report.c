@@ -166,7 +166,9 @@ static void store_rows(void)
     add(&in, "2026-12-01", "acme", "gpt-4o-mini", "openai", 7, 0, 2.0);
     add(&in, "2026-11-03", "bad\xff utf-8", "gpt-4o-mini", "openai", 1, 0, 0.125);
     ck_assert_int_eq(summary_store_open(db, false, &s, err), 0);
-    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-11-01", "2026-12-01", &in, err), 0);
+    struct summary_replace r = {"UTC", "2026-11-01", "2026-12-01", false, 0};
+    int64_t gen = 0;
+    ck_assert_int_eq(summary_store_replace(s, &r, &in, &gen, err), 0);
     summary_store_close(s);
     summary_rows_free(&in);
     tu_write_file(conf, "[aliases]\ngpt-4o-mini-2024-07-18 = gpt-4o-mini\n");

@@ -218,6 +218,78 @@ START_TEST(describe_against_the_configuration)
 }
 END_TEST
 
+/* The mistake of issue 14: the shipped database's 90-day default policy
+ * cut to 30 days with only "ok" printed. */
+START_TEST(plan_refuses_what_cannot_be_undone)
+{
+    char err[ERR_MAX];
+    struct retention_plan p;
+    struct config_influxdb cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.database = "telegraf";
+    struct retention dflt = {.exists = true, .is_default = true, .name = "autogen"};
+    dflt.seconds = 90 * 86400;
+    ck_assert_int_eq(retention_plan(&cfg, false, &dflt, 30, &p, err), 0);
+    ck_assert_int_eq(p.action, RETENTION_ALTER);
+    ck_assert(p.needs_force);
+    ck_assert_str_eq(p.current, "retention policy \"autogen\" on \"telegraf\" (the database's "
+                                "default policy) keeps 90 days");
+    ck_assert_str_eq(p.intended, "30 days");
+    ck_assert_str_eq(
+        p.change, "ALTER RETENTION POLICY \"autogen\" ON \"telegraf\" DURATION 30d REPLICATION 1");
+    ck_assert_ptr_nonnull(strstr(p.why_force, "shortens"));
+    /* longer, but still the default policy everyone shares */
+    ck_assert_int_eq(retention_plan(&cfg, false, &dflt, 120, &p, err), 0);
+    ck_assert(p.needs_force);
+    ck_assert_ptr_nonnull(strstr(p.why_force, "default policy of database \"telegraf\""));
+    /* forever to anything is shorter */
+    struct retention own = {.exists = true, .name = "tm"};
+    ck_assert_int_eq(retention_plan(&cfg, false, &own, 30, &p, err), 0);
+    ck_assert(p.needs_force);
+    /* tokenmeter's own policy, made longer or kept forever: no force */
+    own.seconds = 30 * 86400;
+    ck_assert_int_eq(retention_plan(&cfg, false, &own, 60, &p, err), 0);
+    ck_assert(!p.needs_force);
+    ck_assert_int_eq(retention_plan(&cfg, false, &own, 0, &p, err), 0);
+    ck_assert(!p.needs_force);
+    ck_assert_str_eq(p.intended, "forever");
+    /* as intended: nothing to do */
+    ck_assert_int_eq(retention_plan(&cfg, false, &own, 30, &p, err), 0);
+    ck_assert_int_eq(p.action, RETENTION_NONE);
+    ck_assert_str_eq(p.change, "");
+    /* a missing database is created with the policy as its default */
+    struct retention none = {.db_missing = true};
+    cfg.database = "tokenmeter";
+    ck_assert_int_eq(retention_plan(&cfg, false, &none, 30, &p, err), 0);
+    ck_assert_int_eq(p.action, RETENTION_CREATE_DATABASE);
+    ck_assert(!p.needs_force);
+    ck_assert_str_eq(p.change, "CREATE DATABASE \"tokenmeter\" WITH DURATION 30d REPLICATION 1 "
+                               "NAME \"autogen\"");
+    cfg.retention_policy = "tm";
+    ck_assert_int_eq(retention_plan(&cfg, false, &none, 3, &p, err), 0);
+    ck_assert_str_eq(p.change, "CREATE DATABASE \"tokenmeter\" WITH DURATION 3d REPLICATION 1 "
+                               "SHARD DURATION 1d NAME \"tm\"");
+    /* a missing policy in an existing database: created, not made default */
+    struct retention missing = {.exists = false};
+    ck_assert_int_eq(retention_plan(&cfg, false, &missing, 30, &p, err), 0);
+    ck_assert_int_eq(p.action, RETENTION_CREATE_POLICY);
+    ck_assert(!p.needs_force);
+    /* 2.x: a shorter bucket needs force, a missing one is an error */
+    cfg.bucket = "metrics";
+    struct retention b = {.exists = true, .name = "metrics", .id = "00aa", .seconds = 90 * 86400};
+    ck_assert_int_eq(retention_plan(&cfg, true, &b, 30, &p, err), 0);
+    ck_assert_int_eq(p.action, RETENTION_PATCH_BUCKET);
+    ck_assert(p.needs_force);
+    ck_assert_str_eq(p.change,
+                     "PATCH /api/v2/buckets/00aa "
+                     "{\"retentionRules\":[{\"type\":\"expire\",\"everySeconds\":2592000}]}");
+    ck_assert_int_eq(retention_plan(&cfg, true, &b, 365, &p, err), 0);
+    ck_assert(!p.needs_force);
+    b.exists = false;
+    ck_assert_int_eq(retention_plan(&cfg, true, &b, 30, &p, err), -ENOENT);
+}
+END_TEST
+
 Suite *check_retention_suite(void);
 Suite *check_retention_suite(void)
 {
@@ -230,6 +302,7 @@ Suite *check_retention_suite(void)
     tcase_add_test(t, policy_statements);
     tcase_add_test(t, bucket_patch);
     tcase_add_test(t, describe_against_the_configuration);
+    tcase_add_test(t, plan_refuses_what_cannot_be_undone);
     suite_add_tcase(s, t);
     return s;
 }

@@ -25,23 +25,18 @@ static const char *data_path(const char *rel)
 
 static void fx_open(struct fixture *fx, bool prices)
 {
-    char err[ERR_MAX], dl[128];
-    tu_tmpdir(dir, sizeof(dir));
-    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    char err[ERR_MAX];
     struct config *cfg = config_new();
     if (prices)
         ck_assert_int_eq(config_set(cfg, "ingest", "prices",
                                     data_path("../../examples/prices.json"), "test", err),
                          0);
-    fx_open_config(fx, cfg, dl);
+    fx_open_tmp(fx, cfg, dir);
 }
 
 static void fx_close_dir(struct fixture *fx)
 {
-    char cmd[128];
-    fx_close(fx);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    fx_close_tmp(fx, dir);
 }
 
 #define SPAN(id, parent, svc_tokens)                                                               \

@@ -22,9 +22,24 @@ static void setup(void)
 
 static void teardown(void)
 {
+    char side[160];
     unlink(db);
     unlink(lock);
+    snprintf(side, sizeof(side), "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    unlink(side);
     rmdir(tmp);
+}
+
+static char last_err[ERR_MAX];
+
+static int replace_days(struct summary_store *s, const char *tz, const char *first,
+                        const char *last, const struct summary_rows *rows, bool force)
+{
+    struct summary_replace r = {tz, first, last, force, 0};
+    int64_t gen = 0;
+    return summary_store_replace(s, &r, rows, &gen, last_err);
 }
 
 static struct summary_row *row(struct summary_rows *rs, const char *day, const char *org,
@@ -90,7 +105,7 @@ START_TEST(schema_replace_query)
     row(&in, "2026-08-25", "acme", "m1", 2, 0.25);
     /* values from webhooks reach SQL only as bound parameters */
     row(&in, "2026-08-25", "x'); DROP TABLE daily_usage; --", "m2", 4, 0);
-    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-24", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &in, false), 0);
     ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, NULL, &out, err), 0);
     ck_assert_uint_eq(out.len, 3);
     ck_assert_str_eq(out.items[2].org, "x'); DROP TABLE daily_usage; --");
@@ -102,9 +117,8 @@ START_TEST(schema_replace_query)
     /* Replacing one day leaves the other day and other zones alone. */
     summary_rows_free(&in);
     row(&in, "2026-08-25", "globex", "m3", 9, 1.0);
-    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-25", "2026-08-25", &in, err), 0);
-    ck_assert_int_eq(
-        summary_store_replace(s, "Europe/Berlin", "2026-08-25", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, false), 0);
+    ck_assert_int_eq(replace_days(s, "Europe/Berlin", "2026-08-25", "2026-08-25", &in, false), 0);
     ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, NULL, &out, err), 0);
     ck_assert_uint_eq(out.len, 2);
     ck_assert_str_eq(out.items[0].day, "2026-08-24");
@@ -188,7 +202,7 @@ START_TEST(report_json)
     row(&in, "2026-08-24", "a\"c\\m\ne", "m1", 2, 1e-7);
     row(&in, "2026-08-25", "acme", "m2", 3, 2.0);
     row(&in, "2026-08-25", "bad\xff utf-8 \xc3\xa9", "m2", 4, 0);
-    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-24", "2026-08-25", &in, err), 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &in, false), 0);
 
     const char *args[] = {"report", "--sqlite", db, "--format", "json", NULL};
     ck_assert_int_eq(rb_run(args, NULL, out, NULL), 0);
@@ -227,7 +241,9 @@ START_TEST(report_json)
     summary_rows_free(&in);
     ck_assert_int_eq(summary_rows_get(&in, "2026-08-25", "acme", "m", "p", "red", &r), 0);
     r->cost_usd = 32956212.316547953;
-    ck_assert_int_eq(summary_store_replace(s, "UTC", "2026-08-25", "2026-08-25", &in, err), 0);
+    /* fewer requests than stored: only with force */
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, false), -EEXIST);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, true), 0);
     summary_store_close(s);
     summary_rows_free(&in);
     const char *args2[] = {"report", "--sqlite", db, "--format", "json", "--org", "acme", NULL};
@@ -247,6 +263,189 @@ START_TEST(report_json)
 }
 END_TEST
 
+static int64_t day_requests(struct summary_store *s, const char *day)
+{
+    struct summary_rows out;
+    int64_t n = 0;
+    summary_rows_init(&out);
+    ck_assert_int_eq(summary_store_query(s, "UTC", day, day, NULL, &out, last_err), 0);
+    for (size_t i = 0; i < out.len; i++)
+        n += out.items[i].counts[SUMMARY_REQUESTS];
+    summary_rows_free(&out);
+    return n;
+}
+
+static int64_t sql_int(const char *sql)
+{
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return v;
+}
+
+/* The pure guard: per-day request totals, a missing day counts as none. */
+START_TEST(shrink_guard)
+{
+    struct summary_rows old, repl;
+    char day[SUMMARY_DAY_LEN];
+    int64_t had = 0, got = 0;
+    summary_rows_init(&old);
+    summary_rows_init(&repl);
+    row(&old, "2026-08-24", "acme", "m1", 5, 0);
+    row(&old, "2026-08-25", "acme", "m1", 3, 0);
+    row(&old, "2026-08-25", "globex", "m1", 2, 0);
+    /* more, the same, or spread over other rows: no shrink */
+    row(&repl, "2026-08-24", "acme", "m1", 6, 0);
+    row(&repl, "2026-08-25", "initech", "m9", 5, 0);
+    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 0);
+    summary_rows_free(&repl);
+    /* a day with nothing (expired raw points) */
+    row(&repl, "2026-08-24", "acme", "m1", 5, 0);
+    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 1);
+    ck_assert_str_eq(day, "2026-08-25");
+    ck_assert_int_eq(had, 5);
+    ck_assert_int_eq(got, 0);
+    /* a day with fewer */
+    row(&repl, "2026-08-25", "acme", "m1", 4, 0);
+    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 1);
+    ck_assert_int_eq(got, 4);
+    summary_rows_free(&old);
+    summary_rows_free(&repl);
+}
+END_TEST
+
+/* Expired raw points give an empty summary: the stored day survives, and
+ * a forced replacement can be undone from the history. */
+START_TEST(history_restore)
+{
+    struct summary_store *s = NULL;
+    struct summary_rows in, none;
+    int64_t gen = 0, n = 0;
+    summary_rows_init(&in);
+    summary_rows_init(&none);
+    ck_assert_int_eq(summary_store_open(db, false, &s, last_err), 0);
+    row(&in, "2026-08-24", "acme", "m1", 7, 0.5);
+    row(&in, "2026-08-25", "acme", "m1", 3, 0.25);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &in, false), 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &none, false), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(last_err, "2026-08-24 (UTC): the store holds 7 requests"));
+    ck_assert_int_eq(day_requests(s, "2026-08-24"), 7);
+    /* the same rows again change nothing and keep no history */
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &in, false), 0);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM daily_usage_history"), 0);
+    /* nothing to restore yet */
+    ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-24", &gen, &n, last_err), -ENOENT);
+    /* forced: erased, but kept */
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-25", &none, true), 0);
+    ck_assert_int_eq(day_requests(s, "2026-08-24"), 0);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM daily_usage_history"), 2);
+    ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-24", &gen, &n, last_err), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(day_requests(s, "2026-08-24"), 7);
+    ck_assert_int_eq(day_requests(s, "2026-08-25"), 0); /* one day at a time */
+    ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-25", &gen, &n, last_err), 0);
+    ck_assert_int_eq(day_requests(s, "2026-08-25"), 3);
+    /* a second restore of a day undoes the first (the rows it displaced
+     * went to the history) */
+    summary_rows_free(&in);
+    row(&in, "2026-08-25", "acme", "m1", 1, 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, true), 0);
+    ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-25", &gen, &n, last_err), 0);
+    ck_assert_int_eq(day_requests(s, "2026-08-25"), 3);
+    ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-25", &gen, &n, last_err), 0);
+    ck_assert_int_eq(day_requests(s, "2026-08-25"), 1);
+    /* another zone has no history */
+    ck_assert_int_eq(summary_store_restore(s, "Europe/Berlin", "2026-08-25", &gen, &n, last_err),
+                     -ENOENT);
+
+    char day[SUMMARY_DAY_LEN], outcome[ERR_MAX], finished[32];
+    ck_assert_int_eq(summary_store_last(s, "UTC", day, outcome, finished, last_err), 0);
+    ck_assert_str_eq(day, "2026-08-25");
+    ck_assert_str_eq(outcome, "");
+    summary_store_close(s);
+    summary_rows_free(&in);
+}
+END_TEST
+
+/* Another application's SQLite file gets no tables of ours; a version 1
+ * store (no history, no application_id) is migrated. */
+START_TEST(foreign_and_v1)
+{
+    struct summary_store *s = NULL;
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "CREATE TABLE invoices (id INTEGER)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(summary_store_open(db, false, &s, last_err), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(last_err, "not a tokenmeter summary store"));
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM sqlite_master"), 1);
+    unlink(db);
+
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA application_id = 42", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(summary_store_open(db, false, &s, last_err), -EPROTO);
+    unlink(db);
+
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(raw,
+                     "CREATE TABLE daily_usage (day TEXT, timezone TEXT, org TEXT, model TEXT,"
+                     " provider TEXT, team TEXT, requests INTEGER, successful INTEGER,"
+                     " failed INTEGER, input_tokens INTEGER, cached_input_tokens INTEGER,"
+                     " cache_write_tokens INTEGER, output_tokens INTEGER, reasoning_tokens"
+                     " INTEGER, total_tokens INTEGER, unpriced_requests INTEGER, cost_usd REAL,"
+                     " updated_at TEXT);"
+                     "CREATE TABLE aggregate_runs (id INTEGER PRIMARY KEY, started_at TEXT,"
+                     " finished_at TEXT, first_day TEXT, last_day TEXT, days INTEGER,"
+                     " timezone TEXT, rows INTEGER, source TEXT, outcome TEXT);"
+                     "INSERT INTO daily_usage VALUES ('2026-08-24', 'UTC', 'acme', 'm', 'p', '',"
+                     " 4, 4, 0, 1, 0, 0, 1, 0, 2, 0, 0.5, 'x');"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(summary_store_open(db, false, &s, last_err), 0);
+    ck_assert_int_eq(day_requests(s, "2026-08-24"), 4);
+    summary_store_close(s);
+    ck_assert_int_eq(sql_int("PRAGMA user_version"), SUMMARY_STORE_SCHEMA);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM daily_usage_history"), 0);
+}
+END_TEST
+
+/* A reader holding a transaction does not block a replacement (WAL); a
+ * writer that holds the store past the busy timeout is -EAGAIN. */
+START_TEST(busy_store)
+{
+    struct summary_store *s = NULL;
+    struct summary_rows in;
+    sqlite3 *reader = NULL;
+    summary_rows_init(&in);
+    ck_assert_int_eq(summary_store_open(db, false, &s, last_err), 0);
+    row(&in, "2026-08-24", "acme", "m1", 1, 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-24", &in, false), 0);
+    ck_assert_int_eq(sqlite3_open(db, &reader), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM daily_usage;", NULL, NULL, NULL),
+        SQLITE_OK);
+    row(&in, "2026-08-24", "acme", "m1", 1, 0);
+    ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-24", &in, false), 0);
+    struct summary_audit a = {1, 2, "2026-08-24", "2026-08-24", 1, "UTC", 1, "influx", "ok"};
+    ck_assert_int_eq(summary_store_audit(s, &a, last_err), 0);
+    sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(reader);
+    summary_store_close(s);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM aggregate_runs"), 1);
+    summary_rows_free(&in);
+}
+END_TEST
+
 Suite *check_summary_store_suite(void);
 Suite *check_summary_store_suite(void)
 {
@@ -258,6 +457,10 @@ Suite *check_summary_store_suite(void)
     tcase_add_test(t, not_a_store);
     tcase_add_test(t, run_lock);
     tcase_add_test(t, report_json);
+    tcase_add_test(t, shrink_guard);
+    tcase_add_test(t, history_restore);
+    tcase_add_test(t, foreign_and_v1);
+    tcase_add_test(t, busy_store);
     suite_add_tcase(s, t);
     return s;
 }

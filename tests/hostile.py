@@ -28,7 +28,7 @@ import tempfile
 TAGS = {"model", "org", "provider", "source", "status", "team", "user"}
 FIELDS = {"input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
           "reasoning_tokens", "total_tokens", "cost_usd", "latency_ms", "ttft_ms",
-          "cost_source", "event_id", "trace_id", "finish_reason", "error_type"}
+          "cost_source", "event_id", "trace_id", "finish_reason", "error_type", "operation"}
 
 HOSTILE = [
     "new\nline", "two\n\nnewlines", 'q"uote', 'x" injected=1i,y="', "c,omma", "e=q",
@@ -55,6 +55,22 @@ LITELLM = {
 }
 ANTHROPIC_ID = {"id": "{S}", "type": "message", "model": "m",
                 "usage": {"input_tokens": 1, "output_tokens": 1}}
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def anthropic_sse(s, ident):
+    """An Anthropic stream as SSE text in an envelope, s in its model and stop reason."""
+    start = {"type": "message_start", "message": {"id": ident, "model": s,
+                                                  "usage": {"input_tokens": 2}}}
+    delta = {"type": "message_delta", "delta": {"stop_reason": s}, "usage": {"output_tokens": 3}}
+    text = "".join("event: %s\ndata: %s\n\n" % (e["type"], json.dumps(e)) for e in (start, delta))
+    return {"tokenmeter": 1, "body": text}
 
 
 def fill(template, s, ident):
@@ -88,6 +104,9 @@ def build():
         n += 1
         ident = s + "#%d" % n
         lines.append((dumps(fill(ANTHROPIC_ID, ident, None)), "written", ident))
+        n += 1
+        ident = "h%d" % n
+        lines.append((dumps(anthropic_sse(s, ident)), "written", ident))
     good = dumps(fill(OPENAI_RESP, "gpt-x", "dup-1"))
     lines.append((good, "written", "dup-1"))
     lines.append((good, "duplicate", None))
@@ -291,6 +310,10 @@ def main():
                else base64.b64decode(rec["raw_base64"]))
         if raw.endswith(b"\r"):
             raw = raw[:-1]
+        if "raw_size" in rec:  # over max_body_bytes: a prefix, the size, a hash
+            if (rec["raw_size"], rec["raw_fnv1a64"]) != (len(raw), "%016x" % fnv1a64(raw)):
+                failures.append("over-size record: wrong size or hash (%s)" % rec.get("reason"))
+            raw = raw[:len(got)]
         if got != raw:
             failures.append("dead-letter record not byte-exact: %r vs %r (%s)"
                             % (got[:60], raw[:60], rec.get("reason")))

@@ -8,6 +8,8 @@
 #define TOKENMETER_PIPELINE_FIXTURE_H
 
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenmeter/config.h"
@@ -45,6 +47,26 @@ static inline void fx_close(struct fixture *fx)
     deadletter_close(fx->dl);
     config_free(fx->cfg);
     buf_free(&fx->out);
+}
+
+/* fx_open_config() with the dead letters in a new temporary directory,
+ * whose path is written to dir (at least 64 bytes); fx_close_tmp() closes
+ * and removes it. */
+static inline void fx_open_tmp(struct fixture *fx, struct config *cfg, char dir[64])
+{
+    char dl[128];
+    snprintf(dir, 64, "/tmp/tm-check-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(dl, sizeof(dl), "%s/dl.ndjson", dir);
+    fx_open_config(fx, cfg, dl);
+}
+
+static inline void fx_close_tmp(struct fixture *fx, const char *dir)
+{
+    char cmd[128];
+    fx_close(fx);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Feeds one body; its points are appended to fx->out. */

@@ -19,6 +19,7 @@ step install;          make -s check-install
 step asan+ubsan;       make -s check-asan
 step valgrind;         make -s check-valgrind
 step fuzz;             make -s check-fuzz
+step attack;           make -s check-attack
 step report;           make -s check-report
 step integration;      make -s check-integration
 step integration-asan; make -s check-integration-asan

@@ -66,6 +66,10 @@ void aggregate_free(struct aggregate *a);
  * the first instant after its last day (excluded), in ns since the epoch. */
 void aggregate_span(const struct aggregate *a, int64_t *from_ns, int64_t *to_ns);
 
+/* Day `day` of the run (0-based, < range.ndays) the same way: its first
+ * instant and the first instant of the next day. */
+void aggregate_day_span(const struct aggregate *a, int day, int64_t *from_ns, int64_t *to_ns);
+
 /* One row of InfluxDB's grouped answer. Tags are borrowed, "" when absent;
  * team is ignored unless the run is split by team. */
 struct aggregate_bucket {

@@ -4,7 +4,8 @@
  *
  * Sources ask for values by JSON pointer (RFC 6901, e.g. "/usage/prompt_tokens")
  * and never walk the parse tree themselves. The tree is body.c's own: a
- * strict one-pass parser into one arena, checked against jansson by
+ * strict parser (a counting pass, then one building pass) into one arena,
+ * checked against jansson by
  * tests/check_body_oracle.c (jansson is a test dependency only). Because
  * sources see only this interface, the tree can change again (a scanner that
  * extracts only the paths asked for) without touching a single source.
@@ -12,6 +13,16 @@
  * Nodes are borrowed from their body: valid until body_free() of the body
  * they came from. Strings returned are borrowed the same way and are valid
  * UTF-8 without NUL bytes (the parser rejects anything else).
+ *
+ * Memory bound (docs/operations.md, "execd"): a document of len bytes takes
+ * at most 8 * len bytes of tree (plus one 64 KiB arena chunk), whatever its
+ * shape: every value is a 16-byte node and takes at least 2 bytes of text
+ * (an object member, 32 bytes and its key, takes at least 5). While
+ * parsing, a first pass holds 4 bytes per container (at most 2 * len), freed
+ * before body_parse() returns. Nothing else grows with the document: no
+ * stack of pending children, no per-value allocation. What is not
+ * representable in this layout is rejected with its reason (-EINVAL): a
+ * string of 4 GiB or more, a document of 8 GiB or more.
  */
 #ifndef TOKENMETER_BODY_H
 #define TOKENMETER_BODY_H

@@ -64,6 +64,7 @@ struct config_influxdb {
     char *tls_ca;
     int64_t timeout_s;
     int64_t retention_days;
+    int64_t max_response_bytes;
     bool insecure_skip_verify;
 };
 
@@ -77,9 +78,16 @@ struct config_ingest {
     char *extra_tags;
     char *source; /* "auto" or a source name forced for every body */
     int64_t max_body_bytes;
+    char *max_event_age; /* "off", "retention" or a duration */
+    /* Count agent spans' usage (invoke_agent, create_agent) instead of the
+     * model calls' (docs/sources.md "Agent traces"). */
+    bool otel_agent_spans;
     /* derived from extra_tags by config_finish() */
     bool tag_team;
     bool tag_user;
+    /* derived from max_event_age by config_finish(): events older than
+     * this many seconds are dead-lettered; 0: no limit */
+    int64_t max_event_age_s;
 };
 
 struct config_process {
@@ -94,6 +102,7 @@ struct config_aggregate {
     char *sqlite;
     char *timezone;
     int64_t lookback_days;
+    int64_t history_days; /* replaced rows kept this long; 0 forever */
     bool write_influx;
     char *measurement;
     char *write_database;

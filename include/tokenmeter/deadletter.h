@@ -50,6 +50,11 @@ struct deadletter_meta {
     const char *team;
     const char *user;
     int64_t received_ns; /* -1: none */
+    /* The array elements of the body that the record stands for, as
+     * "3,5-9,12" (borrowed; NULL: the whole body): elements past the
+     * dead-letter budget of their body, recorded by reference to one copy
+     * of it (pipeline.h). Written as "elements". */
+    const char *elements;
 };
 
 /* Appends one record. `origin` may be NULL; every argument is borrowed.
@@ -69,7 +74,12 @@ int deadletter_write_meta(struct deadletter *dl, const char *reason, const char 
  * independent: records written meanwhile, streamed or not, land before it.
  * The body is stored as raw_base64. Apart from "time", the record is byte
  * for byte what deadletter_write() writes for a body that is not text: its
- * head is jansson's encoding of the same members. */
+ * head is jansson's encoding of the same members. Of a body over
+ * DEADLETTER_PREFIX_MAX bytes only that prefix is kept, followed by
+ * "raw_size" (the body's size) and "raw_fnv1a64" (its FNV-1a-64, 16 hex
+ * digits): a 1 GiB line costs a record of about 88 KiB, and such a record
+ * is never replayed (deadletter_reader_next() says why). */
+#define DEADLETTER_PREFIX_MAX ((size_t)64 * 1024)
 struct deadletter_stream;
 
 /* Returns 0 with a new stream in *out (owned by the caller until

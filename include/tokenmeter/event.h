@@ -73,6 +73,11 @@ struct event {
     char trace_buf[160];
     char provider_buf[64];
     char error_buf[64];
+
+    /* The kind of call (chat, responses, embeddings, text_completion,
+     * generate_content, ...; docs/schema.md "Fields"), or NULL when the
+     * source cannot tell. Static or borrowed like the other strings. */
+    const char *operation;
 };
 
 /* Resets every member to "absent". */
@@ -106,7 +111,8 @@ struct event_schema {
 /* Appends ev as one line-protocol point with timestamp ts (ns) to b: tags in
  * key order (event_id when a tag, model, org, provider, source, status,
  * team, user), then the known integer fields, the finite float fields,
- * cost_source, event_id when a field, and the present string fields.
+ * cost_source, operation when known, event_id when a field, and the
+ * present string fields.
  * Returns 0, 1 when a long string was truncated, or a negative buf error
  * (the line is then incomplete: truncate b back). */
 int event_format_point(const struct event *ev, const struct event_schema *schema, int64_t ts,

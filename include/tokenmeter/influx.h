@@ -19,10 +19,19 @@
  * method and path.
  *
  * Every request has the configured timeout and a response of at most
- * INFLUX_RESPONSE_MAX bytes. Network errors, timeouts, 5xx and 429 are
+ * [influxdb] max_response_bytes once decoded (curl accepts gzip, so the
+ * bound is on what is kept in memory, not on the wire; the parsed /query
+ * tree costs a multiple of it). Network errors, timeouts, 5xx and 429 are
  * retried (INFLUX_ATTEMPTS in all) after an exponential backoff with
- * jitter, or after Retry-After when the server sends one. Other 4xx are
- * final, in particular "400 partial write" (the valid points were written).
+ * jitter, or after Retry-After when the server sends one (at most 30 s).
+ * A request never outlasts its deadline, timeout x INFLUX_ATTEMPTS from its
+ * start, nor the command's (influx_set_deadline()): a wait that would pass
+ * it is not made. Other 4xx are final, in particular "400 partial write"
+ * (the valid points were written).
+ *
+ * Every message this module returns or logs has the configured token and
+ * password (and the Basic credential built from them) and the value of any
+ * "Authorization" header a server echoes replaced by "[redacted]".
  *
  * Functions return 0 or a negative errno code with a message in err:
  *   -EAGAIN     unreachable, 5xx or 429 after the last attempt
@@ -51,9 +60,9 @@
 
 #define INFLUX_VERSION_MAX  64
 #define INFLUX_ATTEMPTS     3
-#define INFLUX_RESPONSE_MAX (64u << 20) /* largest response body read */
-#define INFLUX_BATCH_LINES  5000        /* lines per /write request */
-#define INFLUX_BATCH_BYTES  (4u << 20)  /* bytes per /write request */
+#define INFLUX_RESPONSE_MAX (8u << 20) /* max_response_bytes when unset (0) */
+#define INFLUX_BATCH_LINES  5000       /* lines per /write request */
+#define INFLUX_BATCH_BYTES  (4u << 20) /* bytes per /write request */
 
 struct influx;
 
@@ -79,6 +88,25 @@ const struct config_influxdb *influx_config(const struct influx *c);
 /* Response body bytes received and requests sent so far (for reports). */
 uint64_t influx_bytes_received(const struct influx *c);
 unsigned influx_requests(const struct influx *c);
+
+/* The largest decoded response body a request keeps. */
+size_t influx_response_max(const struct influx *c);
+
+/* A command's own deadline: no request, retry or wait of this client goes
+ * on past `seconds` from now (0 or less: none beyond each request's). */
+void influx_set_deadline(struct influx *c, int64_t seconds);
+
+/* How long one request may take at most, retries and waits included: the
+ * timeout times INFLUX_ATTEMPTS. */
+int64_t influx_command_seconds(const struct config_influxdb *cfg);
+
+/* Replaces in text (NUL-terminated, cap bytes; edited in place) every
+ * occurrence of each string of `secrets` (a NULL-terminated list, borrowed;
+ * NULL members end it, strings under 4 bytes are skipped) and the value of
+ * every "Authorization" key followed by ':' or '=' (a header, a JSON
+ * member, a parameter; a "Token ", "Bearer " or "Basic " scheme is kept)
+ * with "[redacted]". The result is cut at cap like the original. */
+void influx_redact(char *text, size_t cap, const char *const *secrets);
 
 /* GET /ping. On success copies X-Influxdb-Version (or "unknown") into
  * version (the caller's). */
@@ -118,7 +146,7 @@ int influx_write_probe(struct influx *c, const struct influx_target *t, char err
  * the request in messages); params: as influxql_url(); ctype, data, len:
  * the request body (NULL, NULL, 0 for none); all borrowed. The response
  * body replaces the contents of the caller's `body`, whose cap bounds it
- * (INFLUX_RESPONSE_MAX is the client's own). */
+ * (influx_response_max() is the client's own). */
 int influx_request(struct influx *c, const char *method, const char *path,
                    const char *const *params, const char *ctype, const char *data, size_t len,
                    struct buf *body, char err[ERR_MAX]);

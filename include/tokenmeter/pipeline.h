@@ -10,8 +10,9 @@
  * identity.h decides which points repeat earlier ones, deadletter.h keeps
  * what was rejected. What the pipeline itself decides is tenancy precedence
  * (envelope, then transport, then body, then default_org), the id of a body
- * without one, the receive time, pricing, and that a document's points are
- * written all or none.
+ * without one, the receive time, pricing, that an event older than
+ * [ingest] max_event_age is rejected (InfluxDB would drop its point), and
+ * that a document's points are written all or none.
  *
  * The pipeline never touches stdin or stdout: callers hand it bytes and a
  * buffer to append points to, and decide when to flush.
@@ -27,6 +28,18 @@
 #include "tokenmeter/stats.h"
 
 struct pipeline;
+
+/* What one event may carry (docs/schema.md, "Limits on reported values").
+ * Each is far above any real request (the largest context windows hold about
+ * 1e7 tokens; a request at 1e8 tokens and the dearest list price costs well
+ * under $100 000) and low enough that a day's sums cannot leave their types:
+ * InfluxDB's sum() of int64 token fields wraps only after 2^63 / 2e8 = 4.6e10
+ * maximal events in one group and day (over 500 000 a second, all day), and a
+ * cost sum can never reach infinity. An event beyond them is rejected with
+ * the reason, as is any count or cost that is not a finite number. */
+#define PIPELINE_MAX_TOKENS   100000000LL /* each token count of one event */
+#define PIPELINE_MAX_COST_USD 100000.0    /* a reported cost, and any cost written */
+#define PIPELINE_MAX_MS       1e9         /* latency_ms and ttft_ms (11.6 days) */
 
 /* Tenancy that the transport supplies (process mode: the metric's tags).
  * Any member may be NULL. Strings are borrowed for one pipeline_feed(). */
@@ -60,10 +73,38 @@ void pipeline_free(struct pipeline *p);
 int pipeline_feed(struct pipeline *p, const char *data, size_t len, const char *origin,
                   const struct pipeline_tenancy *tenancy, struct buf *out);
 
+/* Like pipeline_feed(), for a body that is an array (or an envelope around
+ * one): only the elements listed in `elements` ("3,5-9,12", ascending, as a
+ * dead-letter record's "elements" member holds them; borrowed) are
+ * processed. NULL processes every element. A body with a malformed list is
+ * not processed: it is counted as rejected and dead-lettered again with its
+ * list and the reason. */
+int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, const char *origin,
+                           const struct pipeline_tenancy *tenancy, const char *elements,
+                           struct buf *out);
+
+/* The dead-letter bytes one body can cause: the records of its rejected
+ * array elements, each by itself, while they add up to at most its size plus
+ * this; the rest in one record holding the body once and the list of those
+ * elements (docs/operations.md, "Dead-letter file"). */
+#define PIPELINE_DEADLETTER_SLACK ((size_t)64 * 1024)
+
+/* The line protocol one body may yield: at most this many times its size,
+ * plus 64 KiB (so that any single event fits). A real event's point is a
+ * few hundred bytes for a body of as many or more; a shape made of tiny
+ * events carrying long tags (a Kong entry of 200 000 calls) would otherwise
+ * yield 40 times its size, held in memory until written. A document past it
+ * is rejected with the reason (an array's other elements are not). */
+#define PIPELINE_POINTS_FACTOR 4
+
 /* Uses `ns` instead of the clock as the receive time of bodies that carry
  * no time of their own (backfills of archived responses; reproducible
  * output). A negative value goes back to the clock. */
 void pipeline_set_receive_time(struct pipeline *p, int64_t ns);
+
+/* Uses `ns` instead of the wall clock as "now" when judging an event's age
+ * against [ingest] max_event_age (tests); negative: the wall clock. */
+void pipeline_set_clock(struct pipeline *p, int64_t ns);
 
 /* Loads the price table again from the config's `prices` file and [prices]
  * overrides (SIGHUP). On success the new table replaces the old one and 0

@@ -9,7 +9,9 @@
  * the keys that define its shape (documented in docs/sources.md), the
  * registry asks all of them, and a document that no source or more than one
  * source claims is rejected with a reason naming what was looked for —
- * never guessed.
+ * never guessed. Only objects are asked about, except by descriptors marked
+ * `whole`: they also read an array or a string as one document (a stream's
+ * events forwarded together).
  */
 #ifndef TOKENMETER_SOURCE_H
 #define TOKENMETER_SOURCE_H
@@ -25,11 +27,19 @@
 /* The pipeline's side of an extraction (opaque to sources). */
 struct source_ctx;
 struct mapping;
+struct config;
+struct envelope;
 
 /* Hands a filled event to the pipeline (ev and its strings are borrowed for
  * the call only: the pipeline copies what it keeps). Returns 0, or a
  * negative error that the source must return from extract() unchanged. */
 int source_emit(struct source_ctx *ctx, struct event *ev);
+
+/* Tells the pipeline that one part of the document carried usage the
+ * source deliberately does not write (an agent span whose usage totals its
+ * model calls): it is counted as ignored (docs/schema.md
+ * "tokenmeter_stats"). Forgotten when the document is rejected. */
+void source_ignore(struct source_ctx *ctx);
 
 /* A source descriptor: static and const, so every pointer to one is
  * borrowed and valid for the whole run. */
@@ -45,6 +55,9 @@ struct source {
     int (*extract)(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX]);
     /* What match() looks for, for "unrecognised shape" messages. */
     const char *signature;
+    /* match() is also asked about arrays and strings, which extract() then
+     * reads as one document (the events of one stream). */
+    bool whole;
 };
 
 /* The descriptor with this name (borrowed, static), or NULL. Several descriptors may
@@ -68,8 +81,18 @@ const struct source *source_detect(const struct body_node *doc, const char *only
 const struct source *source_detect_mapped(const struct body_node *doc, const char *only,
                                           const struct mapping *mapping, char err[ERR_MAX]);
 
+/* True when a `whole` descriptor claims arr (an array, borrowed for the
+ * call): the pipeline then treats it as one document, not as a batch. */
+bool source_claims_whole(const struct body_node *arr);
+
 /* The [mapping] the pipeline was built with (borrowed), or NULL. */
 const struct mapping *source_ctx_mapping(const struct source_ctx *ctx);
+
+/* The configuration the pipeline was built with (borrowed). */
+const struct config *source_ctx_config(const struct source_ctx *ctx);
+
+/* The envelope around the document (borrowed; zeroed when it came bare). */
+const struct envelope *source_ctx_envelope(const struct source_ctx *ctx);
 
 /* Helpers shared by the source families. They read n/doc (borrowed), write
  * only the caller's destinations, allocate nothing, and return 0 or -EINVAL
@@ -91,8 +114,9 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
 
 /* Fills still-absent tokens from the OpenAI-style usage object at JSON
  * pointer `base` below doc (chat: prompt_tokens / completion_tokens /
- * *_details; responses: input_tokens / output_tokens / *_details). Prompt
- * counts already include cached tokens. */
+ * *_details; responses: input_tokens / output_tokens / *_details;
+ * DeepSeek's prompt_cache_hit_tokens as the cache reads). Prompt counts
+ * already include cached tokens. */
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[ERR_MAX]);
 
@@ -101,6 +125,41 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
  * ev->input_tokens is the total. */
 int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
                            char err[ERR_MAX]);
+
+/* The two halves of source_anthropic_usage(), for a stream whose later
+ * events update the counts of earlier ones: source_anthropic_counts()
+ * overwrites the counts present at base (input_tokens still the uncached
+ * part), and source_anthropic_total() then adds the cache parts once. */
+int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,
+                            char err[ERR_MAX]);
+int source_anthropic_total(struct event *ev, char err[ERR_MAX]);
+
+/* The vendor serving an OpenAI-shaped body (doc and model borrowed for the
+ * call; the result is static), from the marks vendors leave in it
+ * (DeepSeek's prompt_cache_hit_tokens, Groq's x_groq) or the model name's
+ * family (gpt-/o3 -> openai, deepseek- -> deepseek, grok- -> xai, ...);
+ * NULL when neither tells. The envelope's "provider" outranks it. */
+const char *source_openai_compatible_provider(const struct body_node *doc, const char *model);
+
+/* The status rule shared by every source (docs/sources.md "Status"): a
+ * finish reason saying the provider refused or blocked the answer
+ * (Anthropic "refusal", Gemini SAFETY, PROHIBITED_CONTENT, ..., OpenAI
+ * "content_filter"), compared case-insensitively.
+ * source_finish_reason_failed() says whether reason (borrowed for the call;
+ * NULL allowed) is one; source_settle_status() makes a successful event
+ * with such a finish reason an error whose error_type is that reason. The
+ * pipeline calls it for every event in source_emit(). */
+bool source_finish_reason_failed(const char *reason);
+void source_settle_status(struct event *ev);
+
+/* Emits the event of an embeddings response (`"object":"list"` of
+ * `"embedding"` items with usage.prompt_tokens), as OpenAI and OpenRouter
+ * send it; source names the tag. Input-only: output_tokens is 0. */
+int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
+                              const char *source, char err[ERR_MAX]);
+
+/* True when doc is an embeddings response (see above). */
+bool source_is_embeddings(const struct body_node *doc);
 
 /* Sets ev->event_id to "a:b" (a and b only read), composed in ev->id_buf and
  * compacted with event_compact_id() when long, so borrowed from ev. Returns
@@ -123,7 +182,14 @@ extern const struct source source_openrouter_chat;
 extern const struct source source_litellm;
 extern const struct source source_openai_chat;
 extern const struct source source_openai_responses;
+extern const struct source source_openai_responses_stream;
+extern const struct source source_openai_embeddings;
+extern const struct source source_openrouter_embeddings;
 extern const struct source source_anthropic;
+extern const struct source source_anthropic_stream;
+extern const struct source source_litellm_spend_log;
+extern const struct source source_litellm_v1;
+extern const struct source source_cloudflare_logpush;
 extern const struct source source_gemini;
 extern const struct source source_openrouter_otlp;
 extern const struct source source_otel_otlp;

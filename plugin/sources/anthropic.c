@@ -4,11 +4,27 @@
  * object; docs/sources.md "Token rules"). Anthropic's
  * input_tokens EXCLUDES cache reads and cache writes: total input is the sum
  * of the three (the SDK's own docstring). The body carries no time.
+ *
+ * Streams (Anthropic API reference, "Streaming Messages"; anthropic-sdk-python
+ * types RawMessageStartEvent, RawMessageDeltaEvent, MessageDeltaUsage):
+ * message_start carries the id, the model and the input usage;
+ * message_delta carries the stop reason and the CUMULATIVE usage — output,
+ * and input/cache counts that may be updated since message_start — but
+ * neither id nor model. A stream is read whole, as one event: a JSON array of
+ * its events, or its raw server-sent-event text (`event: ...` / `data: {...}`
+ * lines) as an envelope's string body. A lone message_delta needs an envelope
+ * that supplies "id" and "model"; without them it is rejected with a reason
+ * saying what to send. Every other lone stream event (message_start,
+ * content_block_*, ping, message_stop) holds no final usage and is ignored.
+ * An `error` event in a stream makes the call an error with its error type.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "tokenmeter/envelope.h"
 #include "tokenmeter/source.h"
+#include "tokenmeter/vec.h"
 
 static bool anthropic_match(const struct body_node *doc)
 {
@@ -16,16 +32,28 @@ static bool anthropic_match(const struct body_node *doc)
     return type && strcmp(type, "message") == 0 && body_has(doc, "/usage/input_tokens");
 }
 
+/* Reads the Message object at base ("" or "/message") into ev. */
+static int anthropic_message(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    ev->event_id = body_str_nonempty(doc, "/id");
+    ev->model = body_str_nonempty(doc, "/model");
+    ev->finish_reason = body_str_nonempty(doc, "/stop_reason");
+    return source_anthropic_counts(doc, "/usage", ev, err);
+}
+
+static void anthropic_init(struct event *ev)
+{
+    event_init(ev, "anthropic");
+    ev->provider = "anthropic";
+    ev->operation = "chat";
+}
+
 static int anthropic_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
     struct event ev;
-    event_init(&ev, "anthropic");
-    ev.event_id = body_str_nonempty(doc, "/id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = "anthropic";
-    ev.finish_reason = body_str_nonempty(doc, "/stop_reason");
-    if ((rc = source_anthropic_usage(doc, "/usage", &ev, err)) < 0)
+    anthropic_init(&ev);
+    if ((rc = anthropic_message(doc, &ev, err)) < 0 || (rc = source_anthropic_total(&ev, err)) < 0)
         return rc;
     return source_emit(ctx, &ev);
 }
@@ -35,4 +63,196 @@ const struct source source_anthropic = {
     .match = anthropic_match,
     .extract = anthropic_extract,
     .signature = "\"type\":\"message\" with usage.input_tokens",
+};
+
+/* The stream event types of the Messages API. */
+static bool anthropic_stream_type(const char *type)
+{
+    static const char *const types[] = {
+        "message_start",       "message_delta",      "message_stop", "content_block_start",
+        "content_block_delta", "content_block_stop", "ping",
+    };
+    for (size_t i = 0; type && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Raw SSE text: its first field line (after blank lines and `:` comments)
+ * is an `event:` or `data:` line, and it holds a message_start or
+ * message_delta. */
+static bool anthropic_sse_match(const char *text)
+{
+    const char *p = text;
+    while (*p == ':' || *p == '\n' || *p == '\r') {
+        if (*p == ':') {
+            p = strchr(p, '\n');
+            if (!p)
+                return false;
+        }
+        p++;
+    }
+    return (strncmp(p, "event:", 6) == 0 || strncmp(p, "data:", 5) == 0) &&
+           (strstr(p, "message_start") || strstr(p, "message_delta"));
+}
+
+static bool anthropic_stream_match(const struct body_node *doc)
+{
+    switch (body_type(doc)) {
+    case BODY_OBJECT:
+        return anthropic_stream_type(body_str(doc, "/type"));
+    case BODY_ARRAY: {
+        const char *first = body_str(body_array_at(doc, 0), "/type");
+        return first && strcmp(first, "message_start") == 0;
+    }
+    case BODY_STRING:
+        return anthropic_sse_match(body_str(doc, ""));
+    default:
+        return false;
+    }
+}
+
+/* What a stream has said so far. The counts are read in stream order, so a
+ * message_delta's cumulative usage overwrites message_start's. */
+struct anthropic_stream {
+    struct event ev;
+    bool started; /* a message_start was seen */
+    bool delta;   /* a message_delta was seen */
+};
+
+static int anthropic_stream_event(struct anthropic_stream *st, const struct body_node *e,
+                                  char err[ERR_MAX])
+{
+    const char *type = body_str(e, "/type");
+    if (!type)
+        return err_set(err, -EINVAL, "stream event without a \"type\"");
+    if (strcmp(type, "message_start") == 0) {
+        st->started = true;
+        return anthropic_message(body_get(e, "/message"), &st->ev, err);
+    }
+    if (strcmp(type, "message_delta") == 0) {
+        st->delta = true;
+        const char *stop = body_str_nonempty(e, "/delta/stop_reason");
+        if (stop)
+            st->ev.finish_reason = stop;
+        return source_anthropic_counts(e, "/usage", &st->ev, err);
+    }
+    if (strcmp(type, "error") == 0) {
+        st->ev.status = EVENT_STATUS_ERROR;
+        st->ev.error_type = body_str_nonempty(e, "/error/type");
+        if (!st->ev.error_type)
+            st->ev.error_type = "error";
+        return 0;
+    }
+    if (!anthropic_stream_type(type))
+        return err_set(err, -EINVAL, "stream event of unknown type \"%.64s\"", type);
+    return 0;
+}
+
+/* Bodies parsed from SSE data lines: the events' strings point into them,
+ * so they live until the event is emitted. */
+struct anthropic_sse {
+    struct body **bodies; /* owned; vec.h array */
+    size_t n;
+    size_t cap;
+};
+
+static void anthropic_sse_free(struct anthropic_sse *sse)
+{
+    for (size_t i = 0; i < sse->n; i++)
+        body_free(sse->bodies[i]);
+    free(sse->bodies);
+}
+
+/* Reads every `data:` line of an SSE text as one stream event. Event names
+ * (`event:` lines) repeat the data's own "type" and are not needed;
+ * comments and blank lines separate events. */
+static int anthropic_sse_read(const char *text, struct anthropic_sse *sse,
+                              struct anthropic_stream *st, char err[ERR_MAX])
+{
+    int rc = 0;
+    size_t line = 0;
+    for (const char *p = text; *p && rc == 0;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        line++;
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        if (len >= 5 && strncmp(p, "data:", 5) == 0) {
+            const char *d = p + 5;
+            size_t dlen = len - 5;
+            if (dlen > 0 && *d == ' ') {
+                d++;
+                dlen--;
+            }
+            struct body *b = NULL;
+            char perr[ERR_MAX];
+            rc = vec_reserve(&sse->bodies, &sse->cap, sse->n + 1, sizeof(*sse->bodies));
+            if (rc == 0)
+                rc = body_parse(d, dlen, &b, perr);
+            if (rc == -EINVAL)
+                rc = err_set(err, rc, "SSE line %zu: data is not JSON: %s", line, perr);
+            else if (rc < 0)
+                rc = err_set(err, rc, "out of memory reading the stream");
+            if (rc == 0) {
+                sse->bodies[sse->n++] = b;
+                rc = anthropic_stream_event(st, body_root(b), err);
+            }
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+    return rc;
+}
+
+static int anthropic_stream_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                    char err[ERR_MAX])
+{
+    struct anthropic_stream st = {.started = false, .delta = false};
+    struct anthropic_sse sse = {0};
+    const struct envelope *env = source_ctx_envelope(ctx);
+    int rc = 0;
+    anthropic_init(&st.ev);
+    switch (body_type(doc)) {
+    case BODY_OBJECT: {
+        const char *type = body_str(doc, "/type");
+        if (strcmp(type, "message_delta") != 0)
+            return 0; /* no final usage: the stream's message_delta has it */
+        if (!env->id || !env->model)
+            return err_set(err, -EINVAL,
+                           "a lone message_delta names neither the message id nor the model: "
+                           "send the whole stream (a JSON array of its events, or its SSE text "
+                           "as an envelope's string body), or wrap the message_delta in an "
+                           "envelope with \"id\" and \"model\"");
+        rc = anthropic_stream_event(&st, doc, err);
+        st.started = true;
+        break;
+    }
+    case BODY_ARRAY:
+        for (size_t i = 0; rc == 0 && i < body_array_len(doc); i++)
+            rc = anthropic_stream_event(&st, body_array_at(doc, i), err);
+        break;
+    default:
+        rc = anthropic_sse_read(body_str(doc, ""), &sse, &st, err);
+        break;
+    }
+    if (rc == 0 && !st.started)
+        rc = err_set(err, -EINVAL, "stream without a message_start");
+    else if (rc == 0 && !st.delta && st.ev.status == EVENT_STATUS_SUCCESS)
+        rc = err_set(err, -EINVAL, "stream without a message_delta (it ended before its usage)");
+    if (rc == 0)
+        rc = source_anthropic_total(&st.ev, err);
+    if (rc == 0)
+        rc = source_emit(ctx, &st.ev);
+    /* The event borrowed strings from the parsed lines: free them only now. */
+    anthropic_sse_free(&sse);
+    return rc;
+}
+
+const struct source source_anthropic_stream = {
+    .name = "anthropic",
+    .match = anthropic_stream_match,
+    .extract = anthropic_stream_extract,
+    .signature = "Messages stream events (message_start ... message_delta), as an array, SSE "
+                 "text or a lone message_delta in an envelope with id and model",
+    .whole = true,
 };

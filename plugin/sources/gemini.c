@@ -7,7 +7,9 @@
  * output = candidates + thoughts, with thoughts as the reasoning part.
  * streamGenerateContent sends chunks that share a responseId; only the last
  * (with a finishReason) has the final counts, so earlier ones yield no event.
- * A finish reason such as SAFETY or RECITATION means the call failed.
+ * A finish reason such as SAFETY or RECITATION means the call failed: the
+ * rule every source shares (source_settle_status(), docs/sources.md
+ * "Status").
  */
 #include <errno.h>
 #include <string.h>
@@ -47,18 +49,6 @@ static bool gemini_final(const struct body_node *doc)
     return body_has(doc, "/promptFeedback/blockReason") || body_array_len(cands) == 0;
 }
 
-/* Finish reasons that mean the model did not answer as asked. */
-static bool gemini_failed(const char *reason)
-{
-    static const char *const failed[] = {"SAFETY",       "RECITATION", "PROHIBITED_CONTENT",
-                                         "BLOCKLIST",    "SPII",       "MALFORMED_FUNCTION_CALL",
-                                         "IMAGE_SAFETY", "LANGUAGE"};
-    for (size_t i = 0; reason && i < sizeof(failed) / sizeof(failed[0]); i++)
-        if (strcmp(reason, failed[i]) == 0)
-            return true;
-    return false;
-}
-
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
@@ -89,10 +79,8 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     if (block) {
         ev.status = EVENT_STATUS_ERROR;
         ev.error_type = block;
-    } else if (gemini_failed(ev.finish_reason)) {
-        ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = ev.finish_reason;
     }
+    ev.operation = "generate_content";
     return source_emit(ctx, &ev);
 }
 

@@ -4,7 +4,10 @@
  * table"): request_id, request_body and
  * response_body as JSON-encoded STRINGS, and with includeData (the default)
  * model, provider and metadata{cost, promptTokens, completionTokens,
- * latencyMs}. The body has no time (receive time is used) and no org (the
+ * latencyMs}. Helicone's own fields hold no time: the event time is the
+ * provider response's (response_body.created, epoch seconds, as OpenAI's
+ * chat completion object and its imitators carry it; Gemini's createTime),
+ * else the receive time. No org either (the
  * webhook belongs to one Helicone organization: use an envelope or
  * default_org).
  *
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "tokenmeter/source.h"
+#include "tokenmeter/timeutil.h"
 
 static bool helicone_match(const struct body_node *doc)
 {
@@ -76,7 +80,10 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
             if (!ev.error_type)
                 ev.error_type = "error";
         }
-        if ((rc = helicone_response_usage(resp, &ev, err)) < 0)
+        if ((rc = helicone_response_usage(resp, &ev, err)) < 0 ||
+            (rc = source_time(resp, "/created", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
+            (!ev.time_known &&
+             (rc = source_time(resp, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0))
             goto out;
     }
     /* Helicone's own counts fill what the response did not give. */

@@ -45,31 +45,60 @@ static bool kong_match(const struct body_node *doc)
     return false;
 }
 
-static int kong_call(const struct body_node *doc, const char *name, const struct body_node *call,
+/* What every call of one log entry shares, read once per entry: a lookup
+ * in the entry costs its number of members, and an entry may have as many
+ * calls as members, so reading these per call would be quadratic. */
+struct kong_entry {
+    const char *request_id;
+    const char *org;
+    const char *user;
+    int64_t status;    /* 0: none */
+    struct event time; /* only time_ns and time_known are used */
+};
+
+static int kong_entry(const struct body_node *doc, struct kong_entry *e, char err[ERR_MAX])
+{
+    e->request_id = body_str_nonempty(doc, "/request/id");
+    e->org = body_str_nonempty(doc, "/workspace");
+    e->user = body_str_nonempty(doc, "/consumer/username");
+    if (!e->user)
+        e->user = body_str_nonempty(doc, "/consumer/id");
+    e->status = 0;
+    if (body_int(doc, "/response/status", &e->status) < 0)
+        e->status = 0;
+    event_init(&e->time, "kong");
+    return source_time(doc, "/started_at", 1000000, &e->time, err);
+}
+
+/* The "/ai/NAME/usage: " prefix on a message about one call. */
+static int kong_wrap(const char *name, int rc, char err[ERR_MAX])
+{
+    char inner[ERR_MAX];
+    snprintf(inner, sizeof(inner), "%s", err);
+    return err_set(err, rc, "/ai/%.90s/usage: %.140s", name, inner);
+}
+
+static int kong_call(const struct kong_entry *e, const char *name, const struct body_node *call,
                      struct source_ctx *ctx, char err[ERR_MAX])
 {
     struct event ev;
     event_init(&ev, "kong");
-    const char *rid = body_str_nonempty(doc, "/request/id");
-    ev.event_id = rid;
+    ev.event_id = e->request_id;
     int rc = 0;
-    if (rid && strcmp(name, "proxy") != 0 && (rc = source_join_id(&ev, rid, name, err)) < 0)
+    if (e->request_id && strcmp(name, "proxy") != 0 &&
+        (rc = source_join_id(&ev, e->request_id, name, err)) < 0)
         return rc;
     ev.model = body_str_nonempty(call, "/meta/response_model");
     if (!ev.model)
         ev.model = body_str_nonempty(call, "/meta/request_model");
     ev.provider = body_str_nonempty(call, "/meta/provider_name");
-    ev.org = body_str_nonempty(doc, "/workspace");
-    ev.user = body_str_nonempty(doc, "/consumer/username");
-    if (!ev.user)
-        ev.user = body_str_nonempty(doc, "/consumer/id");
+    ev.org = e->org;
+    ev.user = e->user;
+    if (e->status >= 400)
+        source_set_error(&ev, e->status);
+    ev.time_ns = e->time.time_ns;
+    ev.time_known = e->time.time_known;
 
-    int64_t status = 0;
-    if (body_int(doc, "/response/status", &status) == 0 && status >= 400)
-        source_set_error(&ev, status);
-
-    char base[200];
-    snprintf(base, sizeof(base), "/ai/%s/usage", name);
     const struct body_node *u = body_get(call, "/usage");
     if ((rc = source_openai_usage(call, "/usage", &ev, err)) < 0 ||
         (ev.input_tokens == EVENT_ABSENT &&
@@ -78,12 +107,8 @@ static int kong_call(const struct body_node *doc, const char *name, const struct
          (rc = source_count(call, "/usage/completion_token", &ev.output_tokens, err)) < 0) ||
         (rc = source_number(u, "/cost", 1.0, &ev.cost_usd, err)) < 0 ||
         (rc = source_number(u, "/time_to_first_token", 1.0, &ev.ttft_ms, err)) < 0 ||
-        (rc = source_number(call, "/meta/llm_latency", 1.0, &ev.latency_ms, err)) < 0 ||
-        (rc = source_time(doc, "/started_at", 1000000, &ev, err)) < 0) {
-        char inner[ERR_MAX];
-        snprintf(inner, sizeof(inner), "%s", err);
-        return err_set(err, rc, "%.100s: %.140s", base, inner);
-    }
+        (rc = source_number(call, "/meta/llm_latency", 1.0, &ev.latency_ms, err)) < 0)
+        return kong_wrap(name, rc, err);
     if (ev.cost_usd == 0 && (ev.input_tokens > 0 || ev.output_tokens > 0))
         ev.cost_not_computed = true;
     return source_emit(ctx, &ev);
@@ -93,12 +118,19 @@ static int kong_extract(const struct body_node *doc, struct source_ctx *ctx, cha
 {
     const struct body_node *ai = body_get(doc, "/ai");
     size_t n = body_object_len(ai);
+    struct kong_entry e;
+    bool have_entry = false;
     for (size_t i = 0; i < n; i++) {
         const struct body_node *call = body_object_value(ai, i);
+        const char *name = body_object_key(ai, i);
+        int rc;
         if (!kong_is_call(call))
             continue;
-        int rc = kong_call(doc, body_object_key(ai, i), call, ctx, err);
-        if (rc < 0)
+        /* read at the first call: an entry without calls is not judged */
+        if (!have_entry && (rc = kong_entry(doc, &e, err)) < 0)
+            return kong_wrap(name, rc, err);
+        have_entry = true;
+        if ((rc = kong_call(&e, name, call, ctx, err)) < 0)
             return rc;
     }
     return 0;

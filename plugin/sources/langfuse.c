@@ -31,11 +31,15 @@
  * Org, team and user come from body.metadata org_id / team_id / user_id.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "tokenmeter/map.h"
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/vec.h"
 
 static bool langfuse_match(const struct body_node *doc)
 {
@@ -77,15 +81,30 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
 {
     static const char *const cached_keys[] = {"input_cached_tokens", "input_cache_read", NULL};
     static const char *const write_keys[] = {"input_cache_creation", "input_cache_write", NULL};
+    /* LangChain's Anthropic usage reaches Langfuse as input_ephemeral_*:
+     * inside input_cache_creation in older langchain-anthropic releases,
+     * instead of it (input_cache_creation then 0, "to avoid double
+     * counting") in newer ones. */
     static const char *const split_keys[] = {"input_cache_creation_5m", "input_cache_creation_1h",
-                                             NULL};
+                                             "input_ephemeral_5m_input_tokens",
+                                             "input_ephemeral_1h_input_tokens", NULL};
+    static const char *const split_1h_keys[] = {"input_cache_creation_1h",
+                                                "input_ephemeral_1h_input_tokens", NULL};
     static const char *const reasoning_keys[] = {"output_reasoning_tokens", "output_reasoning",
                                                  NULL};
     /* When the writes come as one total, the 5m/1h split is inside it; two
-     * write totals are two names for one count. */
+     * write totals are two names for one count. A total of 0 beside a split
+     * holds nothing: the split is the writes. */
+    int64_t total_writes = 0;
     const char *write_total = body_has(u, "/input_cache_creation") ? "input_cache_creation"
                               : body_has(u, "/input_cache_write")  ? "input_cache_write"
                                                                    : NULL;
+    char total_ptr[32];
+    if (write_total) {
+        snprintf(total_ptr, sizeof(total_ptr), "/%s", write_total);
+        if (body_count(u, total_ptr, &total_writes) == 0 && total_writes == 0)
+            write_total = NULL;
+    }
     size_t n = body_object_len(u);
     for (size_t i = 0; i < n; i++) {
         const char *key = body_object_key(u, i);
@@ -100,7 +119,7 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
         if (rc < 0)
             return err_set(err, -EINVAL, "usageDetails: %.64s: not a non-negative integer", key);
         bool is_split = langfuse_key_is(key, split_keys);
-        if (strcmp(key, "input_cache_creation_1h") == 0 &&
+        if (langfuse_key_is(key, split_1h_keys) &&
             (rc = langfuse_add(&ev->cache_write_1h_tokens, c, key, err)) < 0)
             return rc;
         if (langfuse_key_is(key, write_keys) && write_total && strcmp(key, write_total) != 0)
@@ -264,44 +283,92 @@ static bool langfuse_usable(const struct body_node *item)
     return langfuse_is_generation(item) && body_type(body_get(item, "/body")) == BODY_OBJECT;
 }
 
-/* True when an earlier usable item shares item's observation id. */
-static bool langfuse_seen(const struct body_node *batch, size_t i, const char *id)
+/* The observations of one batch, found in one pass: items are grouped by
+ * body.id through a hash index, so a batch of n items costs O(n) whatever
+ * its ids (it used to rescan the batch for every item). */
+struct langfuse_group {
+    const char *id; /* borrowed; NULL: an item without an id stands alone */
+    size_t first;   /* batch index of the first item */
+    size_t last;    /* of the last item taken, to chain the next one */
+    size_t n;       /* items taken, at most LANGFUSE_MAX_PARTS */
+};
+
+struct langfuse_groups {
+    struct langfuse_group *items; /* owned; in order of first appearance */
+    size_t len;
+    size_t cap;
+    size_t *next; /* owned; per batch index: the group's next item, or SIZE_MAX */
+    struct map by_id;
+};
+
+static void langfuse_groups_free(struct langfuse_groups *g)
 {
-    for (size_t j = 0; id && j < i; j++) {
-        const struct body_node *prev = body_array_at(batch, j);
-        const char *pid = body_str_nonempty(prev, "/body/id");
-        if (pid && strcmp(pid, id) == 0 && langfuse_usable(prev))
-            return true;
+    free(g->items);
+    free(g->next);
+    map_free(&g->by_id);
+}
+
+/* The group of observation id, or NULL. */
+static struct langfuse_group *langfuse_group_find(struct langfuse_groups *g, const char *id,
+                                                  uint64_t h)
+{
+    for (size_t it = map_first(&g->by_id, h), k; (k = map_next(&g->by_id, h, &it)) != MAP_NONE;)
+        if (strcmp(g->items[k].id, id) == 0)
+            return &g->items[k];
+    return NULL;
+}
+
+/* Groups the usable items of the batch by observation. Items of one
+ * observation past LANGFUSE_MAX_PARTS are left out. Returns 0 or -ENOMEM. */
+static int langfuse_group(const struct body_node *batch, struct langfuse_groups *g)
+{
+    size_t n = body_array_len(batch);
+    if (n && !(g->next = malloc(n * sizeof(*g->next))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct body_node *item = body_array_at(batch, i);
+        g->next[i] = SIZE_MAX;
+        if (!langfuse_usable(item))
+            continue;
+        const char *id = body_str_nonempty(item, "/body/id");
+        uint64_t h = map_hash_str(MAP_HASH_INIT, id);
+        struct langfuse_group *grp = id ? langfuse_group_find(g, id, h) : NULL;
+        if (grp) {
+            /* A create and its updates in one batch are one generation. */
+            if (grp->n < LANGFUSE_MAX_PARTS) {
+                g->next[grp->last] = i;
+                grp->last = i;
+                grp->n++;
+            }
+            continue;
+        }
+        if (vec_reserve(&g->items, &g->cap, g->len + 1, sizeof(*g->items)) < 0 ||
+            (id && map_insert(&g->by_id, h, g->len) < 0))
+            return -ENOMEM;
+        g->items[g->len++] = (struct langfuse_group){.id = id, .first = i, .last = i, .n = 1};
     }
-    return false;
+    return 0;
 }
 
 static int langfuse_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     const struct body_node *batch = body_get(doc, "/batch");
-    size_t n = body_array_len(batch);
-    for (size_t i = 0; i < n; i++) {
-        const struct body_node *item = body_array_at(batch, i);
-        if (!langfuse_usable(item))
-            continue;
-        const char *id = body_str_nonempty(item, "/body/id");
-        if (langfuse_seen(batch, i, id))
-            continue; /* merged into the observation's first item */
-        /* A create and its updates in one batch are one generation. */
-        struct langfuse_obs o = {.n = 0, .first = i};
-        for (size_t j = i; j < n && o.n < LANGFUSE_MAX_PARTS; j++) {
-            const struct body_node *it = body_array_at(batch, j);
-            const char *jid = body_str_nonempty(it, "/body/id");
-            if (!langfuse_usable(it) || (j > i && (!id || !jid || strcmp(jid, id) != 0)))
-                continue;
-            o.item[o.n] = it;
-            o.body[o.n++] = body_get(it, "/body");
+    struct langfuse_groups g = {0};
+    map_init(&g.by_id);
+    int rc = langfuse_group(batch, &g);
+    if (rc < 0)
+        err_set(err, rc, "out of memory grouping the batch");
+    for (size_t k = 0; rc == 0 && k < g.len; k++) {
+        struct langfuse_obs o = {.n = 0, .first = g.items[k].first};
+        for (size_t j = g.items[k].first; j != SIZE_MAX; j = g.next[j]) {
+            o.item[o.n] = body_array_at(batch, j);
+            o.body[o.n] = body_get(o.item[o.n], "/body");
+            o.n++;
         }
-        int rc = langfuse_observation(&o, ctx, err);
-        if (rc < 0)
-            return rc;
+        rc = langfuse_observation(&o, ctx, err);
     }
-    return 0;
+    langfuse_groups_free(&g);
+    return rc;
 }
 
 const struct source source_langfuse = {

@@ -9,18 +9,125 @@
  * provider-shaped usage. startTime/endTime are epoch seconds (floats).
  * response_cost is USD, except when response_cost_failure_debug_info says
  * LiteLLM could not compute it: then the cost is not taken as reported.
+ *
+ * Older releases left cache tokens out of an Anthropic call's prompt_tokens:
+ * AnthropicConfig.calculate_usage (litellm/llms/anthropic/chat/
+ * transformation.py) added cache_read_input_tokens but not
+ * cache_creation_input_tokens in the releases of early 2025, and the
+ * first prompt-caching releases of 2024 added neither. Such a payload says
+ * so itself: its cache parts exceed prompt_tokens. It is normalized by the
+ * rule of those releases — reads included when they fit, writes added —
+ * instead of being rejected (litellm_old_prompt()). A payload of those
+ * releases whose parts happen to fit below prompt_tokens cannot be told
+ * from a current one and is read as current: its input is then understated
+ * by its cache writes (docs/sources.md "Assumptions").
+ *
+ * Also read here: the /spend/logs row (LiteLLM_SpendLogs in LiteLLM's
+ * schema.prisma: request_id, spend, startTime, endTime, model, metadata,
+ * ...), with `spend` as the reported cost and request_id as the id; and the
+ * legacy v1 payload of the generic_api callback (litellm.generic_api_use_v1;
+ * GenericAPILogger._get_v1_logging_payload), in which every value went
+ * through Python's str(): counts are read out of the Usage repr, tenancy out
+ * of the metadata dict repr, and the naive datetimes are taken as UTC
+ * (assumption: LiteLLM's own spend logs are UTC).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
 
+static bool litellm_is_spend_log(const struct body_node *doc)
+{
+    return body_has(doc, "/request_id") && body_has(doc, "/spend") && body_has(doc, "/startTime");
+}
+
 static bool litellm_match(const struct body_node *doc)
 {
     return (body_has(doc, "/call_type") || body_has(doc, "/litellm_call_id")) &&
-           body_has(doc, "/status") && body_has(doc, "/startTime");
+           body_has(doc, "/status") && body_has(doc, "/startTime") && !litellm_is_spend_log(doc) &&
+           body_type(body_get(doc, "/usage")) != BODY_STRING;
+}
+
+/* LiteLLM's call types (its CallTypes enum) as the operation field: the
+ * async twin ("acompletion") is the same kind of call. */
+static const char *litellm_operation(const char *call_type)
+{
+    static const struct {
+        const char *call_type;
+        const char *operation;
+    } ops[] = {
+        {"completion", "chat"},
+        {"embedding", "embeddings"},
+        {"text_completion", "text_completion"},
+        {"responses", "responses"},
+        {"anthropic_messages", "chat"},
+        {"image_generation", "image_generation"},
+        {"transcription", "transcription"},
+        {"speech", "speech"},
+        {"rerank", "rerank"},
+        {"moderation", "moderation"},
+    };
+    if (!call_type)
+        return NULL;
+    if (strncmp(call_type, "litellm.", 8) == 0)
+        call_type += 8;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        const char *c = call_type;
+        if (c[0] == 'a' && strcmp(c + 1, ops[i].call_type) == 0)
+            return ops[i].operation;
+        if (strcmp(c, ops[i].call_type) == 0)
+            return ops[i].operation;
+    }
+    return NULL;
+}
+
+/* The releases described above: prompt_tokens without the cache writes
+ * (and, before them, without the reads too). Only a payload whose parts
+ * exceed its prompt_tokens is changed. */
+static int litellm_old_prompt(struct event *ev, char err[ERR_MAX])
+{
+    int64_t p = ev->input_tokens;
+    int64_t r = ev->cached_input_tokens > 0 ? ev->cached_input_tokens : 0;
+    int64_t w = ev->cache_write_tokens > 0 ? ev->cache_write_tokens : 0;
+    if (p == EVENT_ABSENT || (r <= p && w <= p - r))
+        return 0;
+    if (w > INT64_MAX - p || (r > p && r > INT64_MAX - p - w))
+        return err_set(err, -EINVAL, "prompt_tokens + cache tokens out of range");
+    ev->input_tokens = r <= p ? p + w : p + r + w;
+    return 0;
+}
+
+/* The cache and reasoning split, from the provider-shaped usage: OpenAI
+ * names first, then Anthropic's (which LiteLLM passes through). */
+static int litellm_usage_parts(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    const char *u = "/metadata/usage_object";
+    struct {
+        const char *suffix;
+        int64_t *dst;
+    } parts[] = {
+        {"/prompt_tokens_details/cached_tokens", &ev->cached_input_tokens},
+        {"/cache_read_input_tokens", &ev->cached_input_tokens},
+        {"/prompt_tokens_details/cache_write_tokens", &ev->cache_write_tokens},
+        {"/cache_creation_input_tokens", &ev->cache_write_tokens},
+        {"/completion_tokens_details/reasoning_tokens", &ev->reasoning_tokens},
+    };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char ptr[128];
+        int rc;
+        if (*parts[i].dst != EVENT_ABSENT)
+            continue;
+        snprintf(ptr, sizeof(ptr), "%s%s", u, parts[i].suffix);
+        if ((rc = source_count(doc, ptr, parts[i].dst, err)) < 0)
+            return rc;
+    }
+    return litellm_old_prompt(ev, err);
 }
 
 static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
@@ -43,6 +150,7 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
     ev.finish_reason = body_str_nonempty(doc, "/response/choices/0/finish_reason");
+    ev.operation = litellm_operation(body_str(doc, "/call_type"));
 
     const char *status = body_str(doc, "/status");
     if (!status || strcmp(status, "success") != 0) {
@@ -58,27 +166,8 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
         (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
         (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
-    /* The cache and reasoning split, from the provider-shaped usage: OpenAI
-     * names first, then Anthropic's (which LiteLLM passes through). */
-    const char *u = "/metadata/usage_object";
-    struct {
-        const char *suffix;
-        int64_t *dst;
-    } parts[] = {
-        {"/prompt_tokens_details/cached_tokens", &ev.cached_input_tokens},
-        {"/cache_read_input_tokens", &ev.cached_input_tokens},
-        {"/prompt_tokens_details/cache_write_tokens", &ev.cache_write_tokens},
-        {"/cache_creation_input_tokens", &ev.cache_write_tokens},
-        {"/completion_tokens_details/reasoning_tokens", &ev.reasoning_tokens},
-    };
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        char ptr[128];
-        if (*parts[i].dst != EVENT_ABSENT)
-            continue;
-        snprintf(ptr, sizeof(ptr), "%s%s", u, parts[i].suffix);
-        if ((rc = source_count(doc, ptr, parts[i].dst, err)) < 0)
-            return rc;
-    }
+    if ((rc = litellm_usage_parts(doc, &ev, err)) < 0)
+        return rc;
 
     if ((rc = source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err)) < 0)
         return rc;
@@ -102,4 +191,181 @@ const struct source source_litellm = {
     .match = litellm_match,
     .extract = litellm_extract,
     .signature = "StandardLoggingPayload: call_type or litellm_call_id, status, startTime",
+};
+
+static bool litellm_spend_log_match(const struct body_node *doc)
+{
+    return litellm_is_spend_log(doc);
+}
+
+/* The time at ptr (epoch seconds or ISO 8601) as ns, or -1 when absent or
+ * unreadable (it only serves the latency). */
+static int64_t litellm_time_ns(const struct body_node *doc, const char *ptr)
+{
+    struct event t;
+    char err[ERR_MAX];
+    event_init(&t, "litellm");
+    if (source_time(doc, ptr, TIMEUTIL_NS_PER_S, &t, err) < 0 || !t.time_known)
+        return -1;
+    return t.time_ns;
+}
+
+static int litellm_spend_log_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                     char err[ERR_MAX])
+{
+    int rc;
+    struct event ev;
+    event_init(&ev, "litellm");
+    ev.event_id = body_str_nonempty(doc, "/request_id");
+    ev.trace_id = body_str_nonempty(doc, "/session_id");
+    ev.model = body_str_nonempty(doc, "/model");
+    ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
+    ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    ev.org = body_str_nonempty(doc, "/organization_id");
+    if (!ev.org)
+        ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
+    ev.team = body_str_nonempty(doc, "/team_id");
+    if (!ev.team)
+        ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
+    ev.user = body_str_nonempty(doc, "/user");
+    if (!ev.user)
+        ev.user = body_str_nonempty(doc, "/metadata/user_api_key_user_id");
+    /* Rows written before the status column are successes: failures were
+     * not logged to the table then. */
+    const char *status = body_str_nonempty(doc, "/status");
+    if (status && strcmp(status, "success") != 0) {
+        ev.status = EVENT_STATUS_ERROR;
+        ev.error_type = body_str_nonempty(doc, "/metadata/error_information/error_class");
+        if (!ev.error_type)
+            ev.error_type = status;
+    }
+    if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
+        (rc = litellm_usage_parts(doc, &ev, err)) < 0 ||
+        (rc = source_number(doc, "/spend", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = source_number(doc, "/request_duration_ms", 1.0, &ev.latency_ms, err)) < 0 ||
+        (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
+    int64_t end = litellm_time_ns(doc, "/endTime");
+    if (isnan(ev.latency_ms) && ev.time_known && end >= ev.time_ns)
+        ev.latency_ms = (double)(end - ev.time_ns) / 1e6;
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_litellm_spend_log = {
+    .name = "litellm",
+    .match = litellm_spend_log_match,
+    .extract = litellm_spend_log_extract,
+    .signature = "a /spend/logs row: request_id, spend, startTime",
+};
+
+static bool litellm_v1_match(const struct body_node *doc)
+{
+    return body_type(body_get(doc, "/usage")) == BODY_STRING &&
+           body_type(body_get(doc, "/call_type")) == BODY_STRING &&
+           body_type(body_get(doc, "/startTime")) == BODY_STRING && body_has(doc, "/cost");
+}
+
+/* The integer after `key=` (a pydantic repr) or `'key': ` (a dict repr) in
+ * a Python repr string, where key is a whole identifier; -1 when absent. */
+static int64_t litellm_repr_int(const char *repr, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = strstr(repr, key); p; p = strstr(p + 1, key)) {
+        const char *q = p + n;
+        bool quoted = p > repr && p[-1] == '\'';
+        if (p > repr && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        if (quoted ? strncmp(q, "': ", 3) != 0 : *q != '=')
+            continue;
+        q += quoted ? 3 : 1;
+        if (!isdigit((unsigned char)*q))
+            return -1; /* None */
+        int64_t v = 0;
+        for (; isdigit((unsigned char)*q); q++) {
+            if (v > (INT64_MAX - (*q - '0')) / 10)
+                return -1;
+            v = v * 10 + (*q - '0');
+        }
+        return v;
+    }
+    return -1;
+}
+
+/* The string after `'key': '` in a Python dict repr, copied into dst (cap
+ * bytes), or NULL when absent or not a plain quoted string. */
+static const char *litellm_repr_str(const char *repr, const char *key, char *dst, size_t cap)
+{
+    char pat[96];
+    snprintf(pat, sizeof(pat), "'%s': '", key);
+    const char *p = strstr(repr, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    const char *e = strchr(p, '\'');
+    if (!e || e == p || (size_t)(e - p) >= cap)
+        return NULL;
+    memcpy(dst, p, (size_t)(e - p));
+    dst[e - p] = '\0';
+    return dst;
+}
+
+static int litellm_v1_extract(const struct body_node *doc, struct source_ctx *ctx,
+                              char err[ERR_MAX])
+{
+    int rc;
+    struct event ev;
+    char org[128], team[128], user[128];
+    event_init(&ev, "litellm");
+    ev.event_id = body_str_nonempty(doc, "/id");
+    ev.model = body_str_nonempty(doc, "/model");
+    /* v1 names no provider: the model family may. */
+    ev.provider = source_openai_compatible_provider(doc, ev.model);
+    ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    const char *meta = body_str(doc, "/metadata");
+    if (meta) {
+        ev.org = litellm_repr_str(meta, "user_api_key_org_id", org, sizeof(org));
+        ev.team = litellm_repr_str(meta, "user_api_key_team_id", team, sizeof(team));
+        ev.user = litellm_repr_str(meta, "user_api_key_user_id", user, sizeof(user));
+    }
+    const char *caller = body_str_nonempty(doc, "/user");
+    if (!ev.user && caller && strcmp(caller, "None") != 0)
+        ev.user = caller;
+    const char *usage = body_str(doc, "/usage");
+    static const struct {
+        const char *key;
+        size_t off;
+    } counts[] = {
+        {"prompt_tokens", offsetof(struct event, input_tokens)},
+        {"completion_tokens", offsetof(struct event, output_tokens)},
+        {"cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {"cache_read_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {"cache_creation_input_tokens", offsetof(struct event, cache_write_tokens)},
+        {"reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        int64_t *dst = (int64_t *)((char *)&ev + counts[i].off);
+        int64_t v = litellm_repr_int(usage, counts[i].key);
+        if (*dst == EVENT_ABSENT && v >= 0)
+            *dst = v;
+    }
+    if (ev.input_tokens == EVENT_ABSENT && ev.output_tokens == EVENT_ABSENT)
+        return err_set(err, -EINVAL,
+                       "v1 payload: no prompt_tokens or completion_tokens in "
+                       "\"usage\"");
+    if ((rc = litellm_old_prompt(&ev, err)) < 0 ||
+        (rc = source_number(doc, "/cost", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
+    int64_t end = litellm_time_ns(doc, "/endTime");
+    if (ev.time_known && end >= ev.time_ns)
+        ev.latency_ms = (double)(end - ev.time_ns) / 1e6;
+    return source_emit(ctx, &ev);
+}
+
+const struct source source_litellm_v1 = {
+    .name = "litellm",
+    .match = litellm_v1_match,
+    .extract = litellm_v1_extract,
+    .signature = "the legacy v1 payload: call_type, startTime, cost and usage as Python strings",
 };

@@ -3,8 +3,25 @@
  * OpenAI Chat Completions and Responses bodies (OpenAI API reference, "The
  * chat completion object" and "The response object"; docs/sources.md "Token
  * rules"). prompt_tokens / input_tokens include cached tokens; reasoning
- * tokens are part of completion_tokens / output_tokens. The provider is
- * implied: OpenAI returns no provider name.
+ * tokens are part of completion_tokens / output_tokens.
+ *
+ * Many vendors answer in these shapes (DeepSeek, Mistral, Groq, xAI,
+ * Together, Fireworks ...), so the shape alone does not say "openai": the
+ * provider is the envelope's "provider", else a vendor's own mark or the
+ * model's family (source_openai_compatible_provider()), else unknown.
+ * DeepSeek's prompt_cache_hit_tokens is its cache-read count (DeepSeek API
+ * reference, "Create Chat Completion": prompt_tokens = hit + miss).
+ *
+ * Responses streams (openai-python types ResponseCompletedEvent,
+ * ResponseIncompleteEvent, ResponseFailedEvent, all `{"type":"response.*",
+ * "response":{...}}`): the three terminal events carry the whole response
+ * with usage and give one event each; every other response.* event is
+ * ignored. Embeddings (openai-python CreateEmbeddingResponse:
+ * `{"object":"list","data":[{"object":"embedding",...}],"model",
+ * "usage":{"prompt_tokens","total_tokens"}}`) have no id and no time: the
+ * body hash and the receive time stand in. Chat completion chunks without
+ * usage hold no event (only the last chunk, with
+ * stream_options.include_usage, has it).
  */
 #include <errno.h>
 #include <string.h>
@@ -57,7 +74,8 @@ static int openai_chat_extract(const struct body_node *doc, struct source_ctx *c
     }
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = "openai";
+    ev.provider = source_openai_compatible_provider(doc, ev.model);
+    ev.operation = "chat";
     ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
     openai_metadata_tenancy(doc, &ev);
     ev.user = ev.user ? ev.user : body_str_nonempty(doc, "/user");
@@ -88,7 +106,8 @@ static int openai_responses_extract(const struct body_node *doc, struct source_c
     event_init(&ev, "openai");
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = "openai";
+    ev.provider = source_openai_compatible_provider(doc, ev.model);
+    ev.operation = "responses";
     openai_metadata_tenancy(doc, &ev);
     if (!ev.user)
         ev.user = body_str_nonempty(doc, "/safety_identifier");
@@ -126,4 +145,91 @@ const struct source source_openai_responses = {
     .match = openai_responses_match,
     .extract = openai_responses_extract,
     .signature = "\"object\":\"response\" (Responses API)",
+};
+
+static bool openai_responses_stream_match(const struct body_node *doc)
+{
+    const char *type = body_str(doc, "/type");
+    return type && strncmp(type, "response.", 9) == 0;
+}
+
+static int openai_responses_stream_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                           char err[ERR_MAX])
+{
+    static const char *const terminal[] = {"response.completed", "response.incomplete",
+                                           "response.failed"};
+    const char *type = body_str(doc, "/type");
+    for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++) {
+        if (strcmp(type, terminal[i]) != 0)
+            continue;
+        const struct body_node *resp = body_get(doc, "/response");
+        if (body_type(resp) != BODY_OBJECT)
+            return err_set(err, -EINVAL, "%s event without a \"response\" object", type);
+        return openai_responses_extract(resp, ctx, err);
+    }
+    /* A usage-bearing event of another kind (the Realtime API's
+     * response.done) is not a Responses stream: saying so beats dropping
+     * billed tokens silently. */
+    if (body_type(body_get(doc, "/response/usage")) == BODY_OBJECT)
+        return err_set(err, -EINVAL,
+                       "%.64s: a response event with usage that is not a Responses stream's "
+                       "end (response.completed, .incomplete or .failed)",
+                       type);
+    return 0; /* created, in_progress, deltas ...: the terminal event has the usage */
+}
+
+const struct source source_openai_responses_stream = {
+    .name = "openai",
+    .match = openai_responses_stream_match,
+    .extract = openai_responses_stream_extract,
+    .signature = "a Responses stream event (\"type\":\"response.*\")",
+};
+
+bool source_is_embeddings(const struct body_node *doc)
+{
+    const char *object = body_str(doc, "/object");
+    const char *item = body_str(doc, "/data/0/object");
+    return object && strcmp(object, "list") == 0 && item && strcmp(item, "embedding") == 0;
+}
+
+int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
+                              const char *source, char err[ERR_MAX])
+{
+    int rc;
+    struct event ev;
+    event_init(&ev, source);
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
+        return err_set(err, -EINVAL, "embeddings response without a usage object");
+    ev.event_id = body_str_nonempty(doc, "/id");
+    ev.model = body_str_nonempty(doc, "/model");
+    ev.provider = body_str_nonempty(doc, "/provider");
+    if (!ev.provider)
+        ev.provider = source_openai_compatible_provider(doc, ev.model);
+    ev.operation = "embeddings";
+    /* An embedding is priced by its input alone: nothing is generated. */
+    ev.output_tokens = 0;
+    if ((rc = source_count(doc, "/usage/prompt_tokens", &ev.input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/usage/prompt_tokens_details/cached_tokens",
+                           &ev.cached_input_tokens, err)) < 0 ||
+        (rc = source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err)) < 0)
+        return rc;
+    return source_emit(ctx, &ev);
+}
+
+static bool openai_embeddings_match(const struct body_node *doc)
+{
+    return source_is_embeddings(doc) && !source_openai_chat_is_openrouter(doc);
+}
+
+static int openai_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                     char err[ERR_MAX])
+{
+    return source_embeddings_extract(doc, ctx, "openai", err);
+}
+
+const struct source source_openai_embeddings = {
+    .name = "openai",
+    .match = openai_embeddings_match,
+    .extract = openai_embeddings_extract,
+    .signature = "\"object\":\"list\" of \"embedding\" items (Embeddings API)",
 };

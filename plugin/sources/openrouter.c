@@ -96,11 +96,19 @@ static int openrouter_chat_extract(const struct body_node *doc, struct source_ct
     int rc;
     struct event ev;
     event_init(&ev, "openrouter");
-    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT) {
+        /* A stream's chunks before the last carry no usage, as OpenAI's do:
+         * the last chunk has the whole (OpenRouter docs, "Usage
+         * Accounting"). */
+        const char *object = body_str(doc, "/object");
+        if (object && strcmp(object, "chat.completion.chunk") == 0)
+            return 0;
         return err_set(err, -EINVAL, "chat completion without a usage object");
+    }
     ev.event_id = body_str_nonempty(doc, "/id");
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/provider");
+    ev.operation = "chat";
     ev.finish_reason = body_str_nonempty(doc, "/choices/0/finish_reason");
     if (ev.finish_reason && strcmp(ev.finish_reason, "error") == 0) {
         ev.status = EVENT_STATUS_ERROR;
@@ -124,4 +132,26 @@ const struct source source_openrouter_chat = {
     .match = openrouter_chat_match,
     .extract = openrouter_chat_extract,
     .signature = "\"object\":\"chat.completion\" with provider, usage.cost or a gen- id",
+};
+
+static bool openrouter_embeddings_match(const struct body_node *doc)
+{
+    return source_is_embeddings(doc) && source_openai_chat_is_openrouter(doc);
+}
+
+static int openrouter_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                         char err[ERR_MAX])
+{
+    return source_embeddings_extract(doc, ctx, "openrouter", err);
+}
+
+/* OpenRouter's embeddings endpoint answers in OpenAI's list shape, with its
+ * own "gen-" id, the serving provider and usage.cost (OpenRouter API
+ * reference, "Create embeddings"). */
+const struct source source_openrouter_embeddings = {
+    .name = "openrouter",
+    .match = openrouter_embeddings_match,
+    .extract = openrouter_embeddings_extract,
+    .signature = "\"object\":\"list\" of \"embedding\" items with provider, usage.cost or a "
+                 "gen- id",
 };

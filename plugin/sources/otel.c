@@ -8,11 +8,17 @@
  *
  * Token rules are OTel's: gen_ai.usage.input_tokens includes cache reads and
  * writes, output_tokens includes reasoning. The deprecated prompt_tokens /
- * completion_tokens names are accepted. x.cost.usd is taken as reported.
+ * completion_tokens names are accepted, and so are the cache names
+ * OpenLLMetry and Laminar write (gen_ai.usage.cache_read_input_tokens,
+ * cache_creation_input_tokens). x.cost.usd is taken as reported. The
+ * agent-trace rule of OTLP spans (otlp.c) applies to a record's
+ * gen_ai.operation.name too: an invoke_agent / create_agent / execute_tool
+ * record is ignored unless [ingest] otel_agent_spans says to count agents.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "tokenmeter/config.h"
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
 
@@ -30,11 +36,30 @@ static const char *otel_first(const struct body_node *doc, const char *a, const 
     return v ? v : body_str_nonempty(doc, b);
 }
 
+/* The agent-trace rule for one record (see otlp.c). */
+static bool otel_flat_counts(const char *op, bool agent_mode)
+{
+    static const char *const agents[] = {"invoke_agent", "create_agent"};
+    if (!op)
+        return true;
+    if (strcmp(op, "execute_tool") == 0)
+        return false;
+    for (size_t i = 0; i < sizeof(agents) / sizeof(agents[0]); i++)
+        if (strcmp(op, agents[i]) == 0)
+            return agent_mode;
+    return !agent_mode;
+}
+
 static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
     struct event ev;
     event_init(&ev, "otel");
+    ev.operation = body_str_nonempty(doc, "/gen_ai.operation.name");
+    if (!otel_flat_counts(ev.operation, source_ctx_config(ctx)->ingest.otel_agent_spans)) {
+        source_ignore(ctx);
+        return 0;
+    }
     ev.event_id = otel_first(doc, "/x.event.id", "/gen_ai.response.id");
     ev.trace_id = otel_first(doc, "/x.trace.id", "/gen_ai.conversation.id");
     ev.model = otel_first(doc, "/gen_ai.response.model", "/gen_ai.request.model");
@@ -57,7 +82,11 @@ static int otel_flat_extract(const struct body_node *doc, struct source_ctx *ctx
         (rc = source_count(doc, out, &ev.output_tokens, err)) < 0 ||
         (rc = source_count(doc, "/gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens,
                            err)) < 0 ||
+        (rc = source_count(doc, "/gen_ai.usage.cache_read_input_tokens", &ev.cached_input_tokens,
+                           err)) < 0 ||
         (rc = source_count(doc, "/gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens,
+                           err)) < 0 ||
+        (rc = source_count(doc, "/gen_ai.usage.cache_creation_input_tokens", &ev.cache_write_tokens,
                            err)) < 0 ||
         (rc = source_count(doc, "/gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens,
                            err)) < 0 ||

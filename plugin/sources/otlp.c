@@ -7,11 +7,37 @@
  * encoding per the OTLP specification). docs/sources.md "Multi-event bodies"
  * and "Assumptions" say the same for operators.
  *
- * One event per span that carries gen_ai.usage.* attributes and whose parent
- * span (in the same export) does not: OpenRouter may repeat the usage on its
- * per-provider attempt spans, and counting those too would bill fallbacks
- * twice. A resource whose service.name is "openrouter" gives source
- * "openrouter"; any other resource gives "otel".
+ * Agent traces: the semantic conventions put gen_ai.usage.* on
+ * invoke_agent spans too, as the total of their child model calls
+ * (OpenTelemetry semconv, "Semantic Conventions for GenAI agent and
+ * framework spans"). Counting both double-counts; counting the agent alone
+ * loses the per-model split. So the rule, which looks at each span alone
+ * and so holds whatever the export order and batching: a span whose
+ * gen_ai.operation.name is a model call (chat, text_completion,
+ * generate_content, embeddings) — or whose OpenInference
+ * openinference.span.kind is LLM or EMBEDDING — counts; an agent span
+ * (invoke_agent, create_agent, kind AGENT) and a tool or chain span
+ * (execute_tool, kind TOOL or CHAIN) is ignored and counted as ignored. With
+ * [ingest] otel_agent_spans = true the agent spans count and the model calls
+ * are ignored instead, for instrumentations that emit nothing else.
+ *
+ * A span that names no operation counts. Among the counted spans, one whose
+ * parent span (in the same export) is counted too is skipped: OpenRouter
+ * Broadcast may repeat a generation's usage on its per-provider attempt
+ * spans, and counting those too would bill fallbacks twice. (An ignored
+ * agent parent never hides its model calls.) A resource whose service.name is
+ * "openrouter" gives source "openrouter"; any other resource gives "otel".
+ *
+ * Attribute names read besides the current conventions':
+ * gen_ai.usage.cache_read_input_tokens / cache_creation_input_tokens
+ * (OpenLLMetry, Laminar), gen_ai.usage.prompt_tokens / completion_tokens
+ * (older conventions), and OpenInference's llm.token_count.prompt,
+ * .completion, .prompt_details.cache_read / .cache_write,
+ * .completion_details.reasoning, llm.model_name and llm.provider (OpenInference
+ * semantic conventions, as Arize Phoenix reads them). All of them count
+ * cache reads and writes inside the prompt total (OpenLLMetry's Anthropic
+ * instrumentation adds them, as OpenInference's does since its "include
+ * cache tokens in prompt tokens" change).
  *
  * Assumptions, stated because the public sources leave them open:
  *  - OpenRouter's cost and cache/reasoning attribute names
@@ -27,9 +53,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenmeter/config.h"
 #include "tokenmeter/map.h"
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
@@ -61,10 +89,39 @@ static bool otlp_has_usage(const struct body_node *span)
     size_t n = body_array_len(attrs);
     for (size_t i = 0; i < n; i++) {
         const char *k = body_str(body_array_at(attrs, i), "/key");
-        if (k && strncmp(k, "gen_ai.usage.", 13) == 0)
+        if (k && (strncmp(k, "gen_ai.usage.", 13) == 0 || strncmp(k, "llm.token_count.", 16) == 0))
             return true;
     }
     return false;
+}
+
+/* Whether a usage span counts under the agent-trace rule (see the top of
+ * this file). */
+static bool otlp_span_counts(const struct body_node *attrs, bool agent_mode)
+{
+    static const char *const model_ops[] = {
+        "chat", "text_completion", "generate_content", "embeddings", "LLM", "EMBEDDING"};
+    static const char *const agent_ops[] = {"invoke_agent", "create_agent", "AGENT"};
+    const char *op = otlp_str(attrs, "gen_ai.operation.name");
+    if (!op)
+        op = otlp_str(attrs, "openinference.span.kind");
+    if (!op)
+        return true;
+    for (size_t i = 0; i < sizeof(model_ops) / sizeof(model_ops[0]); i++)
+        if (strcmp(op, model_ops[i]) == 0)
+            return !agent_mode;
+    for (size_t i = 0; i < sizeof(agent_ops) / sizeof(agent_ops[0]); i++)
+        if (strcmp(op, agent_ops[i]) == 0)
+            return agent_mode;
+    /* execute_tool, TOOL, CHAIN ...: usage there totals model calls made
+     * on the tool's or chain's behalf. An operation this list does not know
+     * is a model call of a newer convention only if it is not one of
+     * those: count it. */
+    static const char *const never[] = {"execute_tool", "TOOL", "CHAIN", "RETRIEVER"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        if (strcmp(op, never[i]) == 0)
+            return false;
+    return !agent_mode;
 }
 
 static bool otlp_resource_is_openrouter(const struct body_node *rs)
@@ -121,7 +178,7 @@ static int otlp_count(const struct body_node *attrs, const char *key, int64_t *d
 /* Where the spans of one export are, and which of them carry usage. */
 struct otlp_usage_span {
     const struct body_node *span;
-    const struct body_node *resource; /* its resourceSpans element */
+    bool openrouter; /* its resource is OpenRouter's (read once per resource) */
     const char *trace;
     const char *id;
     uint64_t hash;
@@ -162,23 +219,31 @@ static bool otlp_index_has(const struct otlp_index *ix, const char *trace, const
     return false;
 }
 
-/* Collects every span with usage. Spans must name their trace and span id:
- * without them there is no event id and no parent relation. */
-static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, char err[ERR_MAX])
+/* Collects every span with usage that the agent-trace rule counts, and
+ * tells the pipeline about each one it ignores. Spans must name their trace
+ * and span id: without them there is no event id and no parent relation. */
+static int otlp_collect(const struct body_node *doc, struct otlp_index *ix, struct source_ctx *ctx,
+                        char err[ERR_MAX])
 {
+    bool agent_mode = source_ctx_config(ctx)->ingest.otel_agent_spans;
     const struct body_node *rss = body_get(doc, "/resourceSpans");
     for (size_t r = 0; r < body_array_len(rss); r++) {
         const struct body_node *rs = body_array_at(rss, r);
         const struct body_node *sss = body_get(rs, "/scopeSpans");
+        bool openrouter = otlp_resource_is_openrouter(rs);
         for (size_t s = 0; s < body_array_len(sss); s++) {
             const struct body_node *spans = body_get(body_array_at(sss, s), "/spans");
             for (size_t k = 0; k < body_array_len(spans); k++) {
                 const struct body_node *span = body_array_at(spans, k);
                 if (!otlp_has_usage(span))
                     continue;
+                if (!otlp_span_counts(body_get(span, "/attributes"), agent_mode)) {
+                    source_ignore(ctx);
+                    continue;
+                }
                 struct otlp_usage_span u = {
                     .span = span,
-                    .resource = rs,
+                    .openrouter = openrouter,
                     .trace = body_str_nonempty(span, "/traceId"),
                     .id = body_str_nonempty(span, "/spanId"),
                 };
@@ -213,18 +278,26 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
 {
     const struct body_node *attrs = body_get(u->span, "/attributes");
     struct event ev;
-    event_init(&ev, otlp_resource_is_openrouter(u->resource) ? "openrouter" : "otel");
+    event_init(&ev, u->openrouter ? "openrouter" : "otel");
     int rc = source_join_id(&ev, u->trace, u->id, err);
     if (rc < 0)
         return rc;
     ev.trace_id = event_keep(ev.trace_buf, sizeof(ev.trace_buf), u->trace);
 
-    static const char *const model_keys[] = {"gen_ai.response.model", "gen_ai.request.model"};
+    static const char *const model_keys[] = {"gen_ai.response.model", "gen_ai.request.model",
+                                             "llm.model_name"};
     static const char *const provider_keys[] = {"trace.metadata.openrouter.provider_name",
                                                 "trace.metadata.openrouter.provider_slug",
-                                                "gen_ai.provider.name", "gen_ai.system"};
-    ev.model = otlp_first_str(attrs, model_keys, 2);
-    ev.provider = otlp_first_str(attrs, provider_keys, 4);
+                                                "gen_ai.provider.name",
+                                                "gen_ai.system",
+                                                "llm.provider",
+                                                "llm.system"};
+    ev.model = otlp_first_str(attrs, model_keys, 3);
+    ev.provider = otlp_first_str(attrs, provider_keys, 6);
+    ev.operation = otlp_str(attrs, "gen_ai.operation.name");
+    const char *kind = otlp_str(attrs, "openinference.span.kind");
+    if (!ev.operation && kind && strcmp(kind, "EMBEDDING") == 0)
+        ev.operation = "embeddings";
     ev.org = otlp_str(attrs, "trace.metadata.org_id");
     ev.team = otlp_str(attrs, "trace.metadata.team_id");
     ev.user = otlp_str(attrs, "user.id");
@@ -244,21 +317,32 @@ static int otlp_span_event(const struct otlp_usage_span *u, struct source_ctx *c
         ev.error_type = etype ? etype : "error";
     }
 
-    if ((rc = otlp_count(attrs, "gen_ai.usage.input_tokens", &ev.input_tokens, err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.prompt_tokens", &ev.input_tokens, err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.output_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.cache_read.input_tokens", &ev.cached_input_tokens,
-                         err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.input_tokens.cached", &ev.cached_input_tokens, err)) <
-            0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.cache_creation.input_tokens", &ev.cache_write_tokens,
-                         err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.reasoning.output_tokens", &ev.reasoning_tokens,
-                         err)) < 0 ||
-        (rc = otlp_count(attrs, "gen_ai.usage.output_tokens.reasoning", &ev.reasoning_tokens,
-                         err)) < 0)
-        return rc;
+    /* The first name present wins: current conventions, then the others. */
+    static const struct {
+        const char *key;
+        size_t off;
+    } counts[] = {
+        {"gen_ai.usage.input_tokens", offsetof(struct event, input_tokens)},
+        {"gen_ai.usage.prompt_tokens", offsetof(struct event, input_tokens)},
+        {"llm.token_count.prompt", offsetof(struct event, input_tokens)},
+        {"gen_ai.usage.output_tokens", offsetof(struct event, output_tokens)},
+        {"gen_ai.usage.completion_tokens", offsetof(struct event, output_tokens)},
+        {"llm.token_count.completion", offsetof(struct event, output_tokens)},
+        {"gen_ai.usage.cache_read.input_tokens", offsetof(struct event, cached_input_tokens)},
+        {"gen_ai.usage.cache_read_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {"gen_ai.usage.input_tokens.cached", offsetof(struct event, cached_input_tokens)},
+        {"llm.token_count.prompt_details.cache_read", offsetof(struct event, cached_input_tokens)},
+        {"gen_ai.usage.cache_creation.input_tokens", offsetof(struct event, cache_write_tokens)},
+        {"gen_ai.usage.cache_creation_input_tokens", offsetof(struct event, cache_write_tokens)},
+        {"llm.token_count.prompt_details.cache_write", offsetof(struct event, cache_write_tokens)},
+        {"gen_ai.usage.reasoning.output_tokens", offsetof(struct event, reasoning_tokens)},
+        {"gen_ai.usage.output_tokens.reasoning", offsetof(struct event, reasoning_tokens)},
+        {"llm.token_count.completion_details.reasoning", offsetof(struct event, reasoning_tokens)},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if ((rc = otlp_count(attrs, counts[i].key, (int64_t *)((char *)&ev + counts[i].off), err)) <
+            0)
+            return rc;
     const struct body_node *cost = otlp_attr(attrs, "gen_ai.usage.total_cost");
     if (cost &&
         (rc = source_number(cost, body_has(cost, "/doubleValue") ? "/doubleValue" : "/intValue",
@@ -283,7 +367,7 @@ static int otlp_extract(const struct body_node *doc, struct source_ctx *ctx, cha
 {
     struct otlp_index ix = {0};
     map_init(&ix.by_id);
-    int rc = otlp_collect(doc, &ix, err);
+    int rc = otlp_collect(doc, &ix, ctx, err);
     for (size_t i = 0; rc == 0 && i < ix.n; i++) {
         const struct otlp_usage_span *u = &ix.spans[i];
         const char *parent = body_str_nonempty(u->span, "/parentSpanId");

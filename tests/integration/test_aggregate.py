@@ -94,7 +94,9 @@ def gen_events(rnd, n, first_day, ndays, tag):
                           "total_tokens": inp + out,
                           "prompt_tokens_details": {"cached_tokens": cached},
                           "completion_tokens_details": {"reasoning_tokens": reasoning}}}}
-            fact = dict(org=org, model=model, provider="openai", t=t, ok=True, input=inp,
+            # An OpenAI-shaped body's provider is the model family's
+            # (docs/sources.md "OpenAI-compatible vendors"), not "openai".
+            fact = dict(org=org, model=model, provider=provider, t=t, ok=True, input=inp,
                         cached=cached, output=out, reasoning=reasoning, cost=None)
         else:
             ok = rnd.random() > 0.2
@@ -382,14 +384,60 @@ def main():
         R.equal(p.returncode, 66, "report without a store exits 66")
         R.check(not os.path.exists(os.path.join(WORK, "none.sqlite")), "and does not create one")
 
+        # --- aggregate never erases history --------------------------------
+        # A wrong database (or expired raw points) finds nothing: the stored
+        # rows stay, the refusal is recorded; --force replaces them and
+        # --restore puts each day back.
+        ix.create_db("empty")
+        before = stored(db, "UTC")
+        p = run(["aggregate", "--set", "influxdb.database=empty"] + span, cfg)
+        R.equal(p.returncode, 65, "aggregate that finds nothing for stored days exits 65")
+        R.check("the store holds" in p.stderr and "--force" in p.stderr,
+                "and says why (%s)" % p.stderr.strip()[-300:])
+        R.check(stored(db, "UTC") == before, "the stored rows are kept")
+        R.check("the store holds" in audits(db)[-1][1], "the refusal is in the audit table")
+        p = run(["aggregate", "--force", "--set", "influxdb.database=empty"] + span, cfg)
+        R.equal(p.returncode, 0, "--force replaces them (%s)" % p.stderr.strip()[-300:])
+        R.equal(stored(db, "UTC"), {}, "with nothing")
+        for day in ["2026-08-20", "2026-08-21", "2026-08-22", "2026-08-23", "2026-08-24"]:
+            p = run(["aggregate", "--restore", day], cfg)
+            R.equal(p.returncode, 0, "aggregate --restore %s exits 0 (%s)"
+                    % (day, p.stderr.strip()[-200:]))
+        R.check(stored(db, "UTC") == before, "--restore put every day back as it was")
+        R.equal(audits(db)[-1][0], "restore", "restores are in the audit table")
+        p = run(["aggregate", "--restore", "2026-01-01"], cfg)
+        R.equal(p.returncode, 65, "--restore of a day without history exits 65")
+
         # --- retention apply / check on the real server --------------------
         p = run(["retention", "check", "--days", "7"], cfg)
         R.equal(p.returncode, 78, "retention check differs before apply (exit 78)")
+        # The database's default policy keeps everything: cutting it to 7
+        # days would delete the older points at once.
+        p = run(["retention", "plan", "--days", "7"], cfg)
+        R.check(p.returncode == 0 and "keeps forever" in p.stdout and "needs --force" in p.stdout
+                and "ALTER RETENTION POLICY" in p.stdout, "retention plan shows current, "
+                "intended, the statement and that it needs --force (%s)" % p.stdout)
         p = run(["retention", "apply", "--days", "7"], cfg)
-        R.equal(p.returncode, 0, "retention apply exits 0 (%s)" % p.stderr.strip())
+        R.equal(p.returncode, 65, "retention apply refuses to shorten it without --force")
+        rps = ix.rows('SHOW RETENTION POLICIES ON "telegraf"', None)
+        R.check(any(r["name"] == "autogen" and r["duration"] == "0s" for r in rps),
+                "the default policy is unchanged")
+        p = run(["retention", "apply", "--dry-run", "--force", "--days", "7"], cfg)
+        R.equal(p.returncode, 0, "retention apply --dry-run exits 0")
+        rps = ix.rows('SHOW RETENTION POLICIES ON "telegraf"', None)
+        R.check(any(r["name"] == "autogen" and r["duration"] == "0s" for r in rps),
+                "and changes nothing")
+        p = run(["retention", "apply", "--force", "--days", "7"], cfg)
+        R.equal(p.returncode, 0, "retention apply --force exits 0 (%s)" % p.stderr.strip())
         rps = ix.rows('SHOW RETENTION POLICIES ON "telegraf"', None)
         R.check(any(r["name"] == "autogen" and r["duration"] == "168h0m0s" for r in rps),
                 "the default policy now keeps 168h0m0s")
+        # Days older than the policy keeps are refused: their points expire.
+        p = run(["aggregate"] + span, cfg)
+        R.equal(p.returncode, 65, "aggregate of days beyond the retention window exits 65")
+        R.check("beyond the retention window" in p.stderr, "with a clear message (%s)"
+                % p.stderr.strip()[-300:])
+        R.check(stored(db, "UTC") == before, "and the stored rows are kept")
         p = run(["retention", "check", "--days", "7"], cfg)
         R.equal(p.returncode, 0, "retention check is satisfied after apply")
         # A named policy that does not exist yet, on a database with an
@@ -416,6 +464,22 @@ def main():
             R.check(("ok   %s:" % probe) in out, "check: %s ok" % probe)
         R.check("info unpriced models: " in out and "gpt-4o-mini" in out,
                 "check lists the unpriced models seen recently")
+        R.check('ok   newest point: "llm_usage" at ' in out, "check shows the newest point's age")
+        R.check("info last aggregated: 2026-08-24 (UTC)" in out,
+                "check shows the store's last aggregated day")
+        # Telegraf's routing against where tokenmeter reads
+        frag = os.path.join(WORK, "tokenmeter-telegraf.conf")
+        with open(frag, "w") as f:
+            f.write('[[outputs.influxdb]]\n  urls = ["%s"]\n  database = "telegraf"\n'
+                    '  namepass = ["llm_usage", "tokenmeter_stats"]\n' % ix.url)
+        p = run(["check", "--telegraf-config", frag, "--set", "influxdb.retention_days=7"], cfg)
+        R.check(p.returncode == 0 and 'ok   routing: Telegraf writes "llm_usage" to "telegraf"'
+                in p.stdout, "check: routing ok when Telegraf writes where tokenmeter reads")
+        p = run(["check", "--telegraf-config", frag, "--set", "influxdb.database=tokenmeter",
+                 "--config-only"], cfg)
+        R.check(p.returncode == 78 and "FAIL routing:" in p.stdout and "reachable" not in p.stdout,
+                "check --config-only: Telegraf writing elsewhere is a failure (78), no server "
+                "probed (%s)" % p.stdout)
         p = run(["check", "--set", "influxdb.database=missing"], cfg)
         print(p.stdout, end="")
         R.check(p.returncode != 0 and 'FAIL database: "missing" not found' in p.stdout,

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import tmlib
 
@@ -98,11 +99,21 @@ def main():
         cfg = config(stub.url)
         get_path = "/api/v2/buckets?name=metrics&org=acme"
 
-        # retention apply: look the bucket up, PATCH its rule, read it back
+        # retention apply: 30 days to 14 deletes points, so not without --force
+        stub.answer(200, bucket(30 * 86400))
+        p = run(["retention", "apply"], cfg)
+        R.equal(p.returncode, 65, "retention apply refuses to shorten the bucket (exit 65)")
+        R.check("needs --force" in p.stdout and "keeps 30 days" in p.stdout,
+                "and shows the current retention and why (%s)" % p.stdout.strip())
+        R.equal([(m, pth) for m, pth, _, _ in stub.seen], [("GET", get_path)],
+                "nothing but the lookup was sent")
+        stub.seen.clear()
+
+        # --force: look the bucket up, PATCH its rule, read it back
         stub.answer(200, bucket(30 * 86400))
         stub.answer(200, {"id": BUCKET_ID})
         stub.answer(200, bucket(14 * 86400))
-        p = run(["retention", "apply"], cfg)
+        p = run(["retention", "apply", "--force"], cfg)
         R.equal(p.returncode, 0, "retention apply exits 0 (%s)" % p.stderr.strip())
         R.check('bucket "metrics" keeps 14 days' in p.stdout, "and says so: %s" % p.stdout.strip())
         seen = stub.seen[:]
@@ -186,6 +197,9 @@ def main():
         stub.answer(200, bucket(14 * 86400))
         stub.answer(204)
         stub.answer(200, {"results": [{"statement_id": 0}]})
+        newest = int(time.time()) * 10**9 - 90 * 10**9
+        stub.answer(200, {"results": [{"statement_id": 0, "series": [{
+            "name": "llm_usage", "columns": ["time", "last"], "values": [[newest, "reported"]]}]}]})
         p = run(["check"], cfg)
         print(p.stdout, end="")
         R.check("ok   version: InfluxDB v2.7.12, using the 2.x API" in p.stdout,
@@ -194,8 +208,10 @@ def main():
         R.check("ok   write:" in p.stdout and "ok   query:" in p.stdout, "check: write and query")
         R.equal([(m, pth.split("?")[0]) for m, pth, _, _ in stub.seen],
                 [("GET", "/ping"), ("GET", "/api/v2/buckets"), ("POST", "/api/v2/write"),
-                 ("GET", "/query")], "check's requests")
+                 ("GET", "/query"), ("GET", "/query")], "check's requests")
         R.check("db=metrics" in stub.seen[3][1], "queries use the bucket as the v1 database")
+        R.check('ok   newest point: "llm_usage" at ' in p.stdout and "m ago" in p.stdout,
+                "check: the newest point's age")
         R.equal(p.returncode, 0, "check exits 0")
     finally:
         stub.shutdown()
