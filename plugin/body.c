@@ -215,15 +215,32 @@ static const unsigned char *body_skip_plain(const unsigned char *q, const unsign
 }
 #endif
 
+/* The first '"' at or after q, or NULL: memchr(), but the first block
+ * inline, where the short strings (keys) that most are end. */
+static const unsigned char *body_find_quote(const unsigned char *q, const unsigned char *end)
+{
+#ifdef __SSE2__
+    if (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        if (bits)
+            return q + __builtin_ctz(bits);
+        q += 16;
+    }
+#endif
+    return memchr(q, '"', (size_t)(end - q));
+}
+
 /* Where the string whose text starts at s ends: its closing quote, or end.
  * As body_string() reads it, a backslash escapes the byte after it, so a
  * quote ends the string when an even number of backslashes (after s) come
  * right before it: the byte before such a run is no backslash, so the run
- * is read in pairs. memchr() skips everything else, escapes included. */
+ * is read in pairs. Everything else is skipped a block at a time, escapes
+ * included. */
 static const unsigned char *body_closing_quote(const unsigned char *s, const unsigned char *end)
 {
     for (const unsigned char *q = s; q < end; q++) {
-        if (!(q = memchr(q, '"', (size_t)(end - q))))
+        if (!(q = body_find_quote(q, end)))
             break;
         size_t k = 0;
         while (q - k > s && q[-1 - (ptrdiff_t)k] == '\\')
