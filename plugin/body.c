@@ -72,7 +72,10 @@ struct body_chunk {
 struct body {
     struct body_node root;
     struct body_chunk *chunks;
+    size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
 };
+
+#define BODY_CHUNK_MAX 65536
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -82,7 +85,11 @@ static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
     struct body_chunk *c = b->chunks;
     size_t at = c ? (c->used + align - 1) / align * align : 0;
     if (!c || at > c->cap || c->cap - at < n) {
-        size_t cap = n > 65536 ? n : 65536;
+        /* A small document gets a small arena: an SSE stream holds one
+         * parsed body per line, and 64 KiB each made 300 000 tiny lines
+         * a gigabyte. Chunks double from there. */
+        size_t cap = n > b->next_chunk ? n : b->next_chunk;
+        b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
         c = malloc(sizeof(*c) + cap);
         if (!c)
             return NULL;
@@ -231,24 +238,24 @@ static const unsigned char *body_find_quote(const unsigned char *q, const unsign
     return memchr(q, '"', (size_t)(end - q));
 }
 
-/* Where the string whose text starts at s ends: its closing quote, or end.
- * As body_string() reads it, a backslash escapes the byte after it, so a
- * quote ends the string when an even number of backslashes (after s) come
- * right before it: the byte before such a run is no backslash, so the run
- * is read in pairs. Everything else is skipped a block at a time, escapes
- * included. */
-static const unsigned char *body_closing_quote(const unsigned char *s, const unsigned char *end)
+/* The closing quote of the string opening at q, or end: a quote closes it
+ * when an even number of backslashes precede it (each backslash escapes the
+ * next byte, as in body_string()). body_find_quote() does the walking:
+ * strings are most of a body's bytes. */
+static const unsigned char *body_string_end(const unsigned char *q, const unsigned char *end)
 {
-    for (const unsigned char *q = s; q < end; q++) {
-        if (!(q = body_find_quote(q, end)))
-            break;
-        size_t k = 0;
-        while (q - k > s && q[-1 - (ptrdiff_t)k] == '\\')
-            k++;
-        if (k % 2 == 0)
-            return q;
+    const unsigned char *from = q + 1;
+    for (;;) {
+        const unsigned char *e = from < end ? body_find_quote(from, end) : NULL;
+        if (!e)
+            return end;
+        size_t bs = 0;
+        for (const unsigned char *b = e - 1; b > q && *b == '\\'; b--)
+            bs++;
+        if (bs % 2 == 0)
+            return e;
+        from = e + 1;
     }
-    return end;
 }
 
 /* The counting pass: structure only. It skips strings by the same rule as
@@ -276,7 +283,7 @@ static int body_count_children(struct body_parser *ps)
         case '"':
             if (depth)
                 open[depth - 1].empty = false;
-            q = body_closing_quote(q + 1, ps->end);
+            q = body_string_end(q, ps->end);
             break;
         case '[':
         case '{':
@@ -828,6 +835,7 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
     *out = NULL;
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
+    b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
     struct body_parser ps = {.p = (const unsigned char *)data,
                              .end = (const unsigned char *)data + len,
                              .start = (const unsigned char *)data,

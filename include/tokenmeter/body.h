@@ -17,7 +17,8 @@
  * (most are never read): a body is read by one thread at a time.
  *
  * Memory bound (docs/operations.md, "execd"): a document of len bytes takes
- * at most 8 * len bytes of tree (plus one 64 KiB arena chunk), whatever its
+ * at most 8 * len bytes of tree (plus at most 64 KiB of arena slack; a small
+ * document gets a small arena, so many small ones stay small), whatever its
  * shape: every value is a 16-byte node and takes at least 2 bytes of text
  * (an object member, 32 bytes and its key, takes at least 5). While
  * parsing, a first pass holds 4 bytes per container (at most 2 * len), freed

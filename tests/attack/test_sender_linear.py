@@ -87,13 +87,42 @@ def envelope_wide():
     return '{"tokenmeter":1,"org":"%s","body":[%s]}' % (org, arr)
 
 
+def anthropic_sse():
+    # an Anthropic stream as SSE text: one small document per line
+    start = "data: " + json.dumps({"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "model": "m",
+        "usage": {"input_tokens": 2, "output_tokens": 1}}}) + "\n"
+    delta = "data: " + json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                   "usage": {"output_tokens": 3}}) + "\n"
+    ping = 'data: {"type":"ping"}\n'
+    n = (MAX - 256 - len(json.dumps(start + delta))) // (len(json.dumps(ping)) - 2)
+    return json.dumps({"tokenmeter": 1, "body": start + ping * n + delta})
+
+
+def anthropic_events():
+    # the same stream as a JSON array of its events, read whole
+    start = json.dumps({"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "model": "m",
+        "usage": {"input_tokens": 2, "output_tokens": 1}}})
+    delta = json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": 3}})
+    return fill("[" + start + ",", "," + delta + "]", lambda i: '{"type":"ping"}')
+
+
 def golden_first(name):
-    with open(os.path.join(DATA, name, "input.ndjson")) as f:
+    """The first object body of a golden case, or None."""
+    path = os.path.join(DATA, name, "input.ndjson")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
         for line in f:
             line = line.strip()
             if line.startswith("{"):
-                return json.loads(line)
-    raise AssertionError(name)
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    continue
+    return None
 
 
 def plain():
@@ -102,7 +131,7 @@ def plain():
     return fill("{", "}", lambda i: '"k%d":%d' % (i, i))
 
 
-def cpu(tmp, body, runs=3):
+def cpu(tmp, body, runs=2):
     best = None
     for _ in range(runs):
         p, t, _ = execd(tmp, body.encode() + b"\n", ["--max-body-bytes", str(MAX)],
@@ -117,13 +146,16 @@ def main():
               ("langfuse: few shared ids", langfuse_shared),
               ("kong: wide entry", kong_wide),
               ("otlp: wide resource", otlp_wide_resource),
-              ("envelope: 7 MiB org around an array", envelope_wide)]
-    for name in ("openai-chat", "openai-responses", "anthropic-cache", "gemini", "litellm-success",
-                 "openrouter-chat", "openrouter-generation", "helicone", "cloudflare",
-                 "portkey", "otel-flat", "kong", "otlp", "langfuse"):
+              ("envelope: 7 MiB org around an array", envelope_wide),
+              ("anthropic: SSE text of tiny events", anthropic_sse),
+              ("anthropic: an array of tiny stream events", anthropic_events)]
+    # every golden case's first object body, padded: each source's lookups
+    # scan the padding
+    for name in sorted(os.listdir(DATA)):
         body = golden_first(name)
-        shapes.append(("%s: padded with short keys" % name,
-                       lambda b=body: pad_keys(b)))
+        if body is not None:
+            shapes.append(("%s: padded with short keys" % name,
+                           lambda b=body: pad_keys(b)))
     with scratch() as tmp:
         base, _ = cpu(tmp, plain())
         base = max(base, 0.005)

@@ -5,6 +5,7 @@ large as possible (one 8 MiB `{"a":[0,0,0,...]}` took execd to 345 MB). For
 each worst shape, execd's peak RSS must stay within the bound stated in
 include/tokenmeter/body.h and docs/operations.md: 12 x max_body_bytes +
 16 MiB."""
+import json
 import sys
 
 from sender_util import Results, execd, scratch
@@ -52,7 +53,21 @@ def envelope_tiny_events():
                 ("o" * 500, "t" * 500, "u" * 500), ']}', el)
 
 
+def anthropic_sse_pings():
+    # an Anthropic stream as SSE text: one parsed body per line, all kept
+    start = 'data: ' + json.dumps({"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "model": "m",
+        "usage": {"input_tokens": 2, "output_tokens": 1}}}) + "\n"
+    delta = 'data: ' + json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                   "usage": {"output_tokens": 3}}) + "\n"
+    ping = 'data: {"type":"ping"}\n'
+    unit = len(json.dumps(ping)) - 2
+    n = (MAX - 256 - len(json.dumps(start + delta))) // unit
+    return json.dumps({"tokenmeter": 1, "body": start + ping * n + delta})
+
+
 SHAPES = [
+    ("an SSE stream of tiny events", anthropic_sse_pings),
     ("one Kong entry of tiny calls with long tags", kong_many_calls),
     ("tiny events in an envelope with long tags", envelope_tiny_events),
     ("long array of small values", lambda: fill('{"a":[', ']}', '0')),
