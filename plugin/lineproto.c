@@ -32,9 +32,14 @@ static int lp_visible(char c)
 
 #define LP_ALL (1 << LP_MEASUREMENT | 1 << LP_TAG | 1 << LP_STRING)
 
-/* The printable bytes lp_escape() must rewrite (or drop), one bit per kind
- * (1 << enum lp_kind); every control byte below 0x20 is one in all kinds. */
-static const unsigned char lp_punct[256] = {
+/* every control byte, 0x00 to 0x1f */
+#define LP_CTL4  LP_ALL, LP_ALL, LP_ALL, LP_ALL
+#define LP_CTL32 LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4
+
+/* The bytes lp_escape() must rewrite (or drop), one bit per kind
+ * (1 << enum lp_kind): every control byte, DEL and '\\' in all of them. */
+static const unsigned char lp_class[256] = {
+    LP_CTL32,
     ['\\'] = LP_ALL,
     [0x7f] = LP_ALL,
     ['"'] = 1 << LP_STRING,
@@ -46,8 +51,7 @@ static const unsigned char lp_punct[256] = {
 /* True for the bytes lp_escape() must rewrite (or drop) in this context. */
 static bool lp_special(char c, enum lp_kind kind)
 {
-    unsigned char u = (unsigned char)c;
-    return u < 0x20 || (lp_punct[u] >> kind & 1);
+    return lp_class[(unsigned char)c] >> kind & 1;
 }
 
 static int lp_name_safe_after_backslash(char next)
@@ -76,8 +80,7 @@ static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max
      * needs no escaping and fits, and one append copies it. */
     const unsigned char bit = (unsigned char)(1u << kind);
     size_t plain = 0;
-    unsigned char u;
-    while ((u = (unsigned char)s[plain]) >= 0x20 && !(lp_punct[u] & bit))
+    while (!(lp_class[(unsigned char)s[plain]] & bit))
         plain++;
     if (s[plain] == '\0' && plain <= max) {
         buf_append(b, s, plain);
@@ -180,21 +183,21 @@ static char *lp_digits(char *end, uint64_t u, bool neg)
     return end;
 }
 
-/* Appends the decimal digits of v and an optional suffix; printf is most of
- * the cost of a line otherwise. */
-static void lp_put_int(struct buf *b, int64_t v, const char *suffix)
+/* Appends the decimal digits of v and a suffix byte; printf is most of the
+ * cost of a line otherwise. */
+static void lp_put_int(struct buf *b, int64_t v, char suffix)
 {
     char tmp[24];
+    tmp[sizeof(tmp) - 1] = suffix; /* one append for the digits and it */
     char *start =
-        lp_digits(tmp + sizeof(tmp), v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+        lp_digits(tmp + sizeof(tmp) - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
     buf_append(b, start, (size_t)(tmp + sizeof(tmp) - start));
-    buf_puts(b, suffix);
 }
 
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
     lp_field_key(b, first, key);
-    lp_put_int(b, v, "i");
+    lp_put_int(b, v, 'i');
     return buf_error(b);
 }
 
@@ -270,7 +273,7 @@ int lineproto_field_str(struct buf *b, bool *first, const char *key, const char 
 int lineproto_end(struct buf *b, int64_t ns)
 {
     buf_putc(b, ' ');
-    lp_put_int(b, ns, "\n");
+    lp_put_int(b, ns, '\n');
     return buf_error(b);
 }
 
