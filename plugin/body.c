@@ -480,10 +480,11 @@ static size_t body_decode(char *s, size_t len)
 }
 
 /* Parses a string starting at the opening quote into the arena, NUL-ended;
- * *escaped says whether it holds escapes still to decode (body_decode()). Every escape is
- * checked here, so that a document is judged in one pass; as decoding used
- * to report them, an escape's error loses to a control byte, bad UTF-8 or a
- * missing quote anywhere in the string, and the first bad escape wins. */
+ * *escaped says whether it holds escapes still to decode (body_decode()).
+ * Every escape is checked here, so that a document is judged in one pass;
+ * as decoding used to report them, an escape's error loses to a control
+ * byte, bad UTF-8 or a missing quote anywhere in the string, and the first
+ * bad escape wins. */
 static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool *escaped)
 {
     const unsigned char *s = ++ps->p; /* after the quote */
