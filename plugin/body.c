@@ -24,6 +24,7 @@
 #include "tokenmeter/body.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,16 +33,22 @@
 
 #include "tokenmeter/vec.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define BODY_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
 /* 16 bytes a value, whatever its type: the memory bound of body.h rests on
  * it. Containers hold their children by value, in one array each. */
 struct body_node {
     uint8_t type; /* enum body_type */
-    uint8_t flag; /* BODY_BOOL: the value; BODY_INT: written as "-0" */
+    /* BODY_BOOL: the value; BODY_INT: written as "-0"; BODY_STRING: the text
+     * still holds escapes, decoded when first read (body_text()) */
+    uint8_t flag;
     uint32_t len; /* string bytes, array elements, object members, real lexeme */
     union {
-        const char *str;                   /* BODY_STRING: NUL-terminated */
+        char *text;                        /* BODY_STRING: NUL-terminated */
         int64_t i;                         /* BODY_INT */
         const char *lexeme;                /* BODY_REAL: as written, NUL-terminated */
         const struct body_node *items;     /* BODY_ARRAY */
@@ -97,6 +104,19 @@ static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
     return p;
 }
 
+/* n bytes of text (packed), the most frequent request: small enough to be
+ * inlined where strings are read. */
+static char *body_alloc_text(struct body *b, size_t n)
+{
+    struct body_chunk *c = b->chunks;
+    if (c && c->cap - c->used >= n) {
+        char *p = (char *)c->data + c->used;
+        c->used += n;
+        return p;
+    }
+    return body_alloc_aligned(b, n, 1);
+}
+
 /* Nodes and members need a pointer's alignment, no more: padding each
  * small array to max_align_t's size doubled the tree of nested bodies. */
 static void *body_alloc(struct body *b, size_t n)
@@ -148,15 +168,85 @@ static int body_oom(struct body_parser *ps)
     return -ENOMEM;
 }
 
+/* True for the bytes a string scan must look at: '"', '\\', a control byte,
+ * or not ASCII. */
+static bool body_str_special(unsigned char c)
+{
+    return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+}
+
+/* Returns the first byte at or after q that a string scan must look at, or
+ * end. Nearly all of a body's text is plain bytes in long runs: they are
+ * tested a block at a time. */
+#ifdef __SSE2__
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
+{
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        /* signed: bytes from 0x80 up are negative, so below ' ' too */
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+        if (bits)
+            return q + __builtin_ctz(bits);
+        q += 16;
+    }
+    while (q < end && !body_str_special(*q))
+        q++;
+    return q;
+}
+#else
+static const unsigned char *body_skip_plain(const unsigned char *q, const unsigned char *end)
+{
+    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests are
+     * exact as a yes/no answer, which is all this asks. */
+    const uint64_t ones = 0x0101010101010101u;
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, sizeof(w));
+        const uint64_t quote = w ^ (ones * '"');
+        const uint64_t bslash = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+             w) &
+            (ones * 0x80))
+            break;
+        q += 8;
+    }
+    while (q < end && !body_str_special(*q))
+        q++;
+    return q;
+}
+#endif
+
+/* The first '"' at or after q, or NULL: memchr(), but the first block
+ * inline, where the short strings (keys) that most are end. */
+static const unsigned char *body_find_quote(const unsigned char *q, const unsigned char *end)
+{
+#ifdef __SSE2__
+    if (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        if (bits)
+            return q + __builtin_ctz(bits);
+        q += 16;
+    }
+#endif
+    return memchr(q, '"', (size_t)(end - q));
+}
+
 /* The closing quote of the string opening at q, or end: a quote closes it
  * when an even number of backslashes precede it (each backslash escapes the
- * next byte, as in body_string()). memchr does the walking: strings are
- * most of a body's bytes. */
+ * next byte, as in body_string()). body_find_quote() does the walking:
+ * strings are most of a body's bytes. */
 static const unsigned char *body_string_end(const unsigned char *q, const unsigned char *end)
 {
     const unsigned char *from = q + 1;
     for (;;) {
-        const unsigned char *e = from < end ? memchr(from, '"', (size_t)(end - from)) : NULL;
+        const unsigned char *e = from < end ? body_find_quote(from, end) : NULL;
         if (!e)
             return end;
         size_t bs = 0;
@@ -243,22 +333,20 @@ static void body_ws(struct body_parser *ps)
         ps->p++;
 }
 
+/* Hex digits: 0x100 | value; 0 for any other byte. */
+static const unsigned short body_hex[256] = {
+    ['0'] = 0x100, ['1'] = 0x101, ['2'] = 0x102, ['3'] = 0x103, ['4'] = 0x104, ['5'] = 0x105,
+    ['6'] = 0x106, ['7'] = 0x107, ['8'] = 0x108, ['9'] = 0x109, ['a'] = 0x10a, ['b'] = 0x10b,
+    ['c'] = 0x10c, ['d'] = 0x10d, ['e'] = 0x10e, ['f'] = 0x10f, ['A'] = 0x10a, ['B'] = 0x10b,
+    ['C'] = 0x10c, ['D'] = 0x10d, ['E'] = 0x10e, ['F'] = 0x10f,
+};
+
 static int body_hex4(const unsigned char *p, unsigned *out)
 {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -EINVAL;
-    }
-    *out = v;
+    unsigned a = body_hex[p[0]], b = body_hex[p[1]], c = body_hex[p[2]], d = body_hex[p[3]];
+    if (!(a & b & c & d & 0x100))
+        return -EINVAL;
+    *out = (a & 0xF) << 12 | (b & 0xF) << 8 | (c & 0xF) << 4 | (d & 0xF);
     return 0;
 }
 
@@ -317,25 +405,128 @@ static size_t body_put_utf8(char *o, unsigned cp)
     return 4;
 }
 
-/* Parses a string starting at the opening quote; decodes it into the arena. */
-static int body_string(struct body_parser *ps, const char **out, size_t *out_len)
+/* What each one-letter escape stands for (0: not one). */
+static const char body_short_escape[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
+/* Checks the escape at r (r[0] is '\\', r + 1 < end): returns how many
+ * input bytes it takes (2, 6, or 12 for a surrogate pair) with its code
+ * point in *cp, or 0 with the reason in *why. */
+static size_t body_escape(const unsigned char *r, const unsigned char *end, unsigned *cp,
+                          const char **why)
+{
+    unsigned char e = r[1];
+    if (body_short_escape[e]) {
+        *cp = (unsigned char)body_short_escape[e];
+        return 2;
+    }
+    if (e != 'u') {
+        *why = "invalid escape";
+        return 0;
+    }
+    if (end - r < 6 || body_hex4(r + 2, cp) < 0) {
+        *why = "invalid \\u escape";
+        return 0;
+    }
+    if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+        unsigned lo;
+        if (end - r < 12 || r[6] != '\\' || r[7] != 'u' || body_hex4(r + 8, &lo) < 0 ||
+            lo < 0xDC00 || lo > 0xDFFF) {
+            *why = "unpaired UTF-16 surrogate";
+            return 0;
+        }
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+        return 12;
+    }
+    if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
+        *why = "unpaired UTF-16 surrogate";
+        return 0;
+    }
+    if (*cp == 0) {
+        *why = "\\u0000 is not allowed";
+        return 0;
+    }
+    return 6;
+}
+
+/* Decodes the escapes of s[0..len), already checked by body_string(), in
+ * place (an escape never decodes longer than it was written); returns the
+ * decoded length and ends it with a NUL. Runs between escapes move whole. */
+static size_t body_decode(char *s, size_t len)
+{
+    char *w = s;
+    const char *r = s, *end = s + len;
+    while (r < end) {
+        const char *bs = memchr(r, '\\', (size_t)(end - r));
+        size_t run = (size_t)((bs ? bs : end) - r);
+        memmove(w, r, run);
+        w += run;
+        r += run;
+        if (!bs)
+            break;
+        unsigned cp = 0;
+        const char *why = NULL;
+        size_t n = body_escape((const unsigned char *)r, (const unsigned char *)end, &cp, &why);
+        if (!n)
+            break; /* not reached: body_string() refused the document */
+        r += n;
+        w += body_put_utf8(w, cp);
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* Parses a string starting at the opening quote into the arena, NUL-ended;
+ * *escaped says whether it holds escapes still to decode (body_decode()).
+ * Every escape is checked here, so that a document is judged in one pass;
+ * as decoding used to report them, an escape's error loses to a control
+ * byte, bad UTF-8 or a missing quote anywhere in the string, and the first
+ * bad escape wins. */
+static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool *escaped)
 {
     const unsigned char *s = ++ps->p; /* after the quote */
     const unsigned char *q = s;
-    bool plain = true;
-    /* First pass: find the closing quote, validate, learn whether to decode. */
-    while (q < ps->end && *q != '"') {
+    const unsigned char *end = ps->end;
+    const unsigned char *bad = NULL; /* the first bad escape */
+    const char *why = NULL;
+    bool esc = false;
+    /* Plain runs in blocks; what needs a look one at a time. */
+    for (;;) {
+        q = body_skip_plain(q, end);
+        if (q >= end || *q == '"')
+            break;
         unsigned char c = *q;
         if (c == '\\') {
-            plain = false;
-            q += 2;
+            esc = true;
+            /* The common escapes, checked inline: one letter, or \uXXXX of
+             * neither a surrogate (first digit d) nor NUL. */
+            if (end - q >= 2 && body_short_escape[q[1]]) {
+                q += 2;
+                continue;
+            }
+            if (end - q >= 6 && q[1] == 'u') {
+                unsigned h0 = body_hex[q[2]], h1 = body_hex[q[3]], h2 = body_hex[q[4]],
+                         h3 = body_hex[q[5]];
+                if ((h0 & h1 & h2 & h3 & 0x100) && (h0 & 0xF) != 0xD &&
+                    ((h0 | h1 | h2 | h3) & 0xF)) {
+                    q += 6;
+                    continue;
+                }
+            }
+            unsigned cp;
+            size_t n = 2; /* past a bad escape, as if it were two bytes */
+            if (!bad && end - q >= 2 && !(n = body_escape(q, end, &cp, &why))) {
+                bad = q;
+                n = 2;
+            }
+            q = (size_t)(end - q) >= n ? q + n : end;
         } else if (c < 0x20) {
             ps->p = q;
             return body_fail(ps, "control character in a string");
-        } else if (c < 0x80) {
-            q++;
         } else {
-            size_t n = body_utf8_len(q, ps->end);
+            size_t n = body_utf8_len(q, end);
             if (!n) {
                 ps->p = q;
                 return body_fail(ps, "invalid UTF-8 in a string");
@@ -343,80 +534,82 @@ static int body_string(struct body_parser *ps, const char **out, size_t *out_len
             q += n;
         }
     }
-    if (q >= ps->end) {
-        ps->p = ps->end;
+    if (q >= end) {
+        ps->p = end;
         return body_fail(ps, "unterminated string");
     }
     size_t raw = (size_t)(q - s);
     if (raw >= UINT32_MAX)
         return body_fail(ps, "string longer than 4 GiB");
-    char *o = body_alloc_aligned(ps->b, raw + 1, 1);
+    if (bad) {
+        ps->p = bad;
+        return body_fail(ps, why);
+    }
+    /* A text with escapes has one byte more, before it: 1 until it is
+     * decoded (body_text()). */
+    char *o = body_alloc_text(ps->b, raw + 1 + esc);
     if (!o)
         return body_oom(ps);
-    size_t n = 0;
-    if (plain) {
-        memcpy(o, s, raw);
-        n = raw;
-    } else {
-        for (const unsigned char *r = s; r < q;) {
-            if (*r != '\\') {
-                o[n++] = (char)*r++;
-                continue;
-            }
-            ps->p = r;
-            unsigned char e = r[1];
-            r += 2;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                o[n++] = (char)e;
-                break;
-            case 'b':
-                o[n++] = '\b';
-                break;
-            case 'f':
-                o[n++] = '\f';
-                break;
-            case 'n':
-                o[n++] = '\n';
-                break;
-            case 'r':
-                o[n++] = '\r';
-                break;
-            case 't':
-                o[n++] = '\t';
-                break;
-            case 'u': {
-                unsigned cp, lo;
-                if (q - r < 4 || body_hex4(r, &cp) < 0)
-                    return body_fail(ps, "invalid \\u escape");
-                r += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || body_hex4(r + 2, &lo) < 0 ||
-                        lo < 0xDC00 || lo > 0xDFFF)
-                        return body_fail(ps, "unpaired UTF-16 surrogate");
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    r += 6;
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    return body_fail(ps, "unpaired UTF-16 surrogate");
-                }
-                if (cp == 0)
-                    return body_fail(ps, "\\u0000 is not allowed");
-                /* an escape never decodes longer than it was written */
-                n += body_put_utf8(o + n, cp);
-                break;
-            }
-            default:
-                return body_fail(ps, "invalid escape");
-            }
-        }
-    }
-    o[n] = '\0';
+    if (esc)
+        *o++ = 1;
+    memcpy(o, s, raw);
+    o[raw] = '\0';
     *out = o;
-    *out_len = n;
+    *out_len = raw;
+    *escaped = esc;
     ps->p = q + 1;
     return 0;
+}
+
+/* strtod() of a lexeme when the answer needs no more than one IEEE
+ * operation: a decimal mantissa m <= 2^53 and a power of ten 10^|e| <= 10^22
+ * are both exact doubles, so m * 10^e or m / 10^-e is correctly rounded,
+ * exactly what strtod() returns (Clinger's fast path). Prices, costs and
+ * times are all like this. Returns false to leave it to strtod(). */
+static bool body_real_fast(const char *lex, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = lex + (*lex == '-');
+    uint64_t m = 0;
+    int digits = 0, e = 0;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') {
+            e = -1; /* counts fraction digits from here on (JSON has one '.') */
+            continue;
+        }
+        if (++digits > 19)
+            return false;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (e < 0)
+            e--;
+    }
+    if (e < 0)
+        e++;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        bool neg = *p == '-';
+        p += *p == '-' || *p == '+';
+        int x = 0;
+        for (int k = 0; *p; p++, k++) {
+            if (k == 4)
+                return false;
+            x = x * 10 + (*p - '0');
+        }
+        e += neg ? -x : x;
+    }
+    if (m > (uint64_t)1 << 53 || e < -22 || e > 22)
+        return false;
+    double d = e < 0 ? (double)m / pow10[-e] : (double)m * pow10[e];
+    *out = *lex == '-' ? -d : d;
+    return true;
+#else
+    (void)lex;
+    (void)out;
+    return false;
+#endif
 }
 
 static int body_number(struct body_parser *ps, struct body_node *n)
@@ -454,32 +647,42 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     size_t len = (size_t)(q - s);
     if (len >= UINT32_MAX)
         return body_fail(ps, "number longer than 4 GiB");
-    char lex[64];
-    char *text = lex;
-    if (len >= sizeof(lex) && !(text = real ? body_alloc_aligned(ps->b, len + 1, 1) : NULL)) {
-        if (!real)
-            return body_fail(ps, "too big integer");
-        return body_oom(ps);
+    if (!real && len <= 18) {
+        /* At most 18 characters always fit in int64: no copy, no strtoll. */
+        int64_t v = 0;
+        for (const unsigned char *d = s + (*s == '-'); d < q; d++)
+            v = v * 10 + (*d - '0');
+        *n = (struct body_node){
+            .type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = *s == '-' ? -v : v};
+        ps->p = q;
+        return 0;
     }
-    memcpy(text, s, len);
-    text[len] = '\0';
     if (real) {
-        errno = 0;
-        double d = strtod(text, NULL);
-        /* Overflow is an error; underflow to a denormal or 0 is not (as in
-         * jansson). */
-        if (errno == ERANGE && !isfinite(d))
-            return body_fail(ps, "real number out of range");
-        if (text == lex && !(text = body_alloc_aligned(ps->b, len + 1, 1)))
+        /* Reals keep their text, read again when asked for: the dump must
+         * give it back as written, and few are ever read. */
+        char *text = body_alloc_text(ps->b, len + 1);
+        if (!text)
             return body_oom(ps);
         memcpy(text, s, len);
         text[len] = '\0';
-        /* Reals keep their text, read again when asked for: the dump must
-         * give it back as written, and few are ever read. */
+        double d;
+        if (!body_real_fast(text, &d)) {
+            errno = 0;
+            d = strtod(text, NULL);
+            /* Overflow is an error; underflow to a denormal or 0 is not (as
+             * in jansson). */
+            if (errno == ERANGE && !isfinite(d))
+                return body_fail(ps, "real number out of range");
+        }
         *n = (struct body_node){.type = BODY_REAL, .len = (uint32_t)len, .u.lexeme = text};
     } else {
+        char lex[64];
+        if (len >= sizeof(lex))
+            return body_fail(ps, "too big integer");
+        memcpy(lex, s, len);
+        lex[len] = '\0';
         errno = 0;
-        long long v = strtoll(text, NULL, 10);
+        long long v = strtoll(lex, NULL, 10);
         if (errno == ERANGE)
             return body_fail(ps, "too big integer");
         /* An integer's text is its decimal form, but for "-0". */
@@ -524,9 +727,15 @@ static int body_next(struct body_parser *ps, char close)
 /* Reads "key": value into m. */
 static int body_member_read(struct body_parser *ps, struct body_member *m, int depth)
 {
-    int rc = body_string(ps, &m->key, &m->klen);
+    char *key = NULL;
+    bool escaped = false;
+    int rc = body_string(ps, &key, &m->klen, &escaped);
     if (rc < 0)
         return rc;
+    /* Keys are compared on every lookup: decoded now (rarely needed). */
+    if (escaped)
+        m->klen = body_decode(key, m->klen);
+    m->key = key;
     body_ws(ps);
     if (ps->p >= ps->end || *ps->p != ':')
         return body_fail(ps, "':' expected");
@@ -610,12 +819,14 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
             return body_fail(ps, "maximum nesting depth reached");
         return *ps->p == '{' ? body_object(ps, out, depth + 1) : body_array(ps, out, depth + 1);
     case '"': {
-        const char *str = NULL;
+        char *text = NULL;
         size_t len = 0;
-        int rc = body_string(ps, &str, &len);
+        bool escaped = false;
+        int rc = body_string(ps, &text, &len, &escaped);
         if (rc < 0)
             return rc;
-        *out = (struct body_node){.type = BODY_STRING, .len = (uint32_t)len, .u.str = str};
+        *out = (struct body_node){
+            .type = BODY_STRING, .flag = escaped, .len = (uint32_t)len, .u.text = text};
         return 0;
     }
     case 't':
@@ -691,7 +902,8 @@ const struct body_node *body_root(const struct body *b)
 /* The value of a real (its text was checked finite when parsed). */
 static double body_real(const struct body_node *n)
 {
-    return strtod(n->u.lexeme, NULL);
+    double d;
+    return body_real_fast(n->u.lexeme, &d) ? d : strtod(n->u.lexeme, NULL);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -702,7 +914,9 @@ static const struct body_node *body_member(const struct body_node *obj, const ch
 {
     for (size_t i = obj->len; i-- > 0;) {
         const struct body_member *m = &obj->u.members[i];
-        if (m->klen == klen && memcmp(m->key, key, klen) == 0)
+        /* length and first byte inline: most members differ there */
+        if (m->klen == klen &&
+            (klen == 0 || (m->key[0] == key[0] && memcmp(m->key + 1, key + 1, klen - 1) == 0)))
             return &m->value;
     }
     return NULL;
@@ -717,12 +931,16 @@ const struct body_node *body_get(const struct body_node *n, const char *ptr)
         if (*p != '/')
             return NULL;
         p++;
-        const char *e = strchr(p, '/');
-        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        /* One (vectorised) scan finds the token's end or its first escape;
+         * only a token with an escape is scanned again for its end. */
+        size_t tl = strcspn(p, "/~");
+        bool tilde = p[tl] == '~';
+        if (tilde)
+            tl += strcspn(p + tl, "/");
         const char *key = p;
         size_t kl = tl;
         char tok[256];
-        if (memchr(p, '~', tl)) {
+        if (tilde) {
             /* decode ~1 -> /, ~0 -> ~ (RFC 6901); most tokens have neither */
             kl = 0;
             for (size_t i = 0; i < tl; i++) {
@@ -766,10 +984,30 @@ enum body_type body_type(const struct body_node *n)
     return n ? (enum body_type)n->type : BODY_ABSENT;
 }
 
+/* The text of a string node and its length (len may be NULL). A text with
+ * escapes is decoded in place the first time it is read; the byte before
+ * it says whether it has been (body_string()). */
+static const char *body_text(const struct body_node *n, size_t *len)
+{
+    char *t = n->u.text;
+    if (!n->flag) {
+        if (len)
+            *len = n->len;
+        return t;
+    }
+    if (t[-1]) {
+        body_decode(t, n->len);
+        t[-1] = 0;
+    }
+    if (len)
+        *len = strlen(t);
+    return t;
+}
+
 const char *body_str(const struct body_node *n, const char *ptr)
 {
     const struct body_node *v = body_get(n, ptr);
-    return v && v->type == BODY_STRING ? v->u.str : NULL;
+    return v && v->type == BODY_STRING ? body_text(v, NULL) : NULL;
 }
 
 const char *body_str_nonempty(const struct body_node *n, const char *ptr)
@@ -830,7 +1068,7 @@ int body_int(const struct body_node *n, const char *ptr, int64_t *out)
         return 0;
     }
     case BODY_STRING:
-        return body_parse_decimal(v->u.str, out);
+        return body_parse_decimal(body_text(v, NULL), out);
     default:
         return -EINVAL;
     }
@@ -864,8 +1102,9 @@ int body_num(const struct body_node *n, const char *ptr, double *out)
     if (v->type == BODY_STRING) {
         char *end = NULL;
         errno = 0;
-        double d = strtod(v->u.str, &end);
-        if (errno || end == v->u.str || *end || !isfinite(d))
+        const char *t = body_text(v, NULL);
+        double d = strtod(t, &end);
+        if (errno || end == t || *end || !isfinite(d))
             return -EINVAL;
         *out = d;
         return 0;
@@ -995,9 +1234,12 @@ static int body_dump_node(const struct body_node *n, struct buf *out)
     case BODY_REAL:
         buf_append(out, n->u.lexeme, n->len);
         return 0;
-    case BODY_STRING:
-        body_dump_string(out, n->u.str, n->len);
+    case BODY_STRING: {
+        size_t len = 0;
+        const char *t = body_text(n, &len);
+        body_dump_string(out, t, len);
         return 0;
+    }
     case BODY_ARRAY:
         buf_putc(out, '[');
         for (size_t i = 0; rc == 0 && !buf_error(out) && i < n->len; i++) {

@@ -64,6 +64,14 @@ static int buf_reserve(struct buf *b, size_t extra)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
+    /* Room for n bytes and the NUL means within max too (cap <= max + 1):
+     * the common case skips buf_reserve()'s checks. */
+    if (!b->err && b->cap - b->len > n) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     int rc = buf_reserve(b, n);
     if (rc < 0)
         return rc;
@@ -81,6 +89,11 @@ int buf_puts(struct buf *b, const char *s)
 
 int buf_putc(struct buf *b, char c)
 {
+    if (!b->err && b->cap - b->len > 1) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return buf_append(b, &c, 1);
 }
 

@@ -30,15 +30,28 @@ static int lp_visible(char c)
     }
 }
 
+#define LP_ALL (1 << LP_MEASUREMENT | 1 << LP_TAG | 1 << LP_STRING)
+
+/* every control byte, 0x00 to 0x1f */
+#define LP_CTL4  LP_ALL, LP_ALL, LP_ALL, LP_ALL
+#define LP_CTL32 LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4, LP_CTL4
+
+/* The bytes lp_escape() must rewrite (or drop), one bit per kind
+ * (1 << enum lp_kind): every control byte, DEL and '\\' in all of them. */
+static const unsigned char lp_class[256] = {
+    LP_CTL32,
+    ['\\'] = LP_ALL,
+    [0x7f] = LP_ALL,
+    ['"'] = 1 << LP_STRING,
+    [','] = 1 << LP_MEASUREMENT | 1 << LP_TAG,
+    [' '] = 1 << LP_MEASUREMENT | 1 << LP_TAG,
+    ['='] = 1 << LP_TAG,
+};
+
 /* True for the bytes lp_escape() must rewrite (or drop) in this context. */
 static bool lp_special(char c, enum lp_kind kind)
 {
-    unsigned char u = (unsigned char)c;
-    if (u < 0x20 || u == 0x7f || c == '\\')
-        return true;
-    if (kind == LP_STRING)
-        return c == '"';
-    return c == ',' || c == ' ' || (c == '=' && kind == LP_TAG);
+    return lp_class[(unsigned char)c] >> kind & 1;
 }
 
 static int lp_name_safe_after_backslash(char next)
@@ -63,13 +76,25 @@ static size_t lp_cut(const char *s, size_t len, size_t max)
 static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max, size_t *written)
 {
     size_t start = b->len;
-    /* Only as far as the cut: one long tenancy string shared by every event
-     * of a body (an envelope's org) must not be measured once per event. */
-    size_t len = strnlen(s, max + 1);
+    /* Fast path, the common case: one scan finds the end of a value that
+     * needs no escaping and fits, and one append copies it. The scan stops
+     * at the cut: one long tenancy string shared by every event of a body
+     * (an envelope's org) must not be measured once per event. */
+    const unsigned char bit = (unsigned char)(1u << kind);
+    size_t plain = 0;
+    while (plain <= max && !(lp_class[(unsigned char)s[plain]] & bit))
+        plain++;
+    if (plain <= max && s[plain] == '\0') {
+        buf_append(b, s, plain);
+        *written = b->len - start;
+        int rc = buf_error(b);
+        return rc < 0 ? rc : 0;
+    }
+    size_t len = plain > max ? plain : plain + strnlen(s + plain, max + 1 - plain);
     size_t n = lp_cut(s, len, max);
     int truncated = n < len;
     size_t run = 0; /* start of the pending run of bytes copied as they are */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = plain < n ? plain : n; i < n; i++) {
         char c = s[i];
         if (!lp_special(c, kind))
             continue;
@@ -147,32 +172,75 @@ static void lp_field_key(struct buf *b, bool *first, const char *key)
     buf_putc(b, '=');
 }
 
-/* Appends the decimal digits of v and an optional suffix; printf is most of
- * the cost of a line otherwise. */
-static void lp_put_int(struct buf *b, int64_t v, const char *suffix)
+/* Writes the decimal digits of u, with a '-' when neg, so that they end
+ * just before `end`; returns where they start. */
+static char *lp_digits(char *end, uint64_t u, bool neg)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     do {
-        tmp[--i] = (char)('0' + u % 10);
+        *--end = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    buf_append(b, tmp + i, sizeof(tmp) - i);
-    buf_puts(b, suffix);
+    if (neg)
+        *--end = '-';
+    return end;
+}
+
+/* Appends the decimal digits of v and a suffix byte; printf is most of the
+ * cost of a line otherwise. */
+static void lp_put_int(struct buf *b, int64_t v, char suffix)
+{
+    char tmp[24];
+    tmp[sizeof(tmp) - 1] = suffix; /* one append for the digits and it */
+    char *start =
+        lp_digits(tmp + sizeof(tmp) - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+    buf_append(b, start, (size_t)(tmp + sizeof(tmp) - start));
 }
 
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
     lp_field_key(b, first, key);
-    lp_put_int(b, v, "i");
+    lp_put_int(b, v, 'i');
     return buf_error(b);
+}
+
+/* The fixed-notation case of %.15g without printf: when a decimal m / 10^k
+ * with m < 10^15 reads back as v (exactly checked: m and 10^k are exact
+ * doubles and the division is correctly rounded), printing v to 15
+ * significant digits gives those digits (v is within half an ulp of them, a
+ * 15-digit rounding boundary is 4 or more ulps away), and 1e-4 <= |v| <
+ * 1e15 is %g's fixed-notation range. The smallest such k has no trailing
+ * zero, as %g strips them. Returns false when printf must decide. */
+static bool lp_format_decimal(double v, char out[32])
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return false;
+    double p = 1;
+    for (int k = 0; k <= 18; k++, p *= 10) {
+        double scaled = a * p;
+        if (scaled >= 1e15)
+            return false;
+        uint64_t m = (uint64_t)(scaled + 0.5);
+        if ((double)m / p != a)
+            continue;
+        char tmp[32];
+        char *p0 = tmp + sizeof(tmp) - 1;
+        *p0 = '\0';
+        for (int d = 0; d < k; d++, m /= 10)
+            *--p0 = (char)('0' + m % 10);
+        if (k)
+            *--p0 = '.';
+        p0 = lp_digits(p0, m, v < 0);
+        memcpy(out, p0, (size_t)(tmp + sizeof(tmp) - p0));
+        return true;
+    }
+    return false;
 }
 
 void lineproto_format_float(double v, char out[32])
 {
+    if (lp_format_decimal(v, out))
+        return;
     /* Shortest of %.15g..%.17g that reads back to the same double: stable
      * golden output and no spurious digits (0.0003345, not 0.00033449999...). */
     for (int prec = 15; prec <= 17; prec++) {
@@ -207,7 +275,7 @@ int lineproto_field_str(struct buf *b, bool *first, const char *key, const char 
 int lineproto_end(struct buf *b, int64_t ns)
 {
     buf_putc(b, ' ');
-    lp_put_int(b, ns, "\n");
+    lp_put_int(b, ns, '\n');
     return buf_error(b);
 }
 

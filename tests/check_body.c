@@ -3,6 +3,8 @@
  * relies on. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -89,6 +91,156 @@ START_TEST(parse_errors)
     memset(deep + 10000, ']', 10000);
     ck_assert_int_eq(body_parse(deep, 20000, &b, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "depth"));
+}
+END_TEST
+
+/* Every byte that a string's block scan must stop at, at every offset in
+ * and around a block: found where it is (error offsets say so), decoded or
+ * refused as it must be. */
+START_TEST(string_scan_finds_every_special_byte)
+{
+    static const struct {
+        const char *bytes;
+        const char *decoded; /* NULL: refused */
+        const char *reason;
+    } cases[] = {
+        {"\\n", "\n", NULL},
+        {"\\\"", "\"", NULL},
+        {"\\u00e9", "\xc3\xa9", NULL},
+        {"\xc3\xa9", "\xc3\xa9", NULL},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", NULL},
+        {"\x7f", "\x7f", NULL},
+        {"\x01", NULL, "control character"},
+        {"\x1f", NULL, "control character"},
+        {"\xff", NULL, "invalid UTF-8"},
+        {"\xc3(", NULL, "invalid UTF-8"},
+        {"\\x", NULL, "invalid escape"},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (size_t at = 0; at < 40; at++) {
+            char json[128], want[128];
+            size_t blen = strlen(cases[c].bytes);
+            /* {"k":"aaa<bytes>aaaa"} with `at` a's before and 40 - at after */
+            int n = snprintf(json, sizeof(json), "{\"k\":\"%.*s%s%.*s\"}", (int)at,
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", cases[c].bytes,
+                             (int)(40 - at), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+            ck_assert_int_gt(n, 0);
+            struct body *b = NULL;
+            char err[ERR_MAX] = "";
+            int rc = body_parse(json, (size_t)n, &b, err);
+            if (!cases[c].decoded) {
+                ck_assert_msg(rc == -EINVAL, "case %zu at %zu: %d", c, at, rc);
+                ck_assert_msg(strstr(err, cases[c].reason), "case %zu at %zu: %s", c, at, err);
+                char where[64];
+                snprintf(where, sizeof(where), "at byte %zu:", 6 + at);
+                ck_assert_msg(strstr(err, where), "case %zu at %zu: %s", c, at, err);
+                continue;
+            }
+            ck_assert_msg(rc == 0, "case %zu at %zu: %s", c, at, err);
+            snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at,
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", cases[c].decoded, (int)(40 - at),
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+            ck_assert_str_eq(body_str(body_root(b), "/k"), want);
+            (void)blen;
+            body_free(b);
+        }
+    }
+}
+END_TEST
+
+/* A string with escapes is decoded when it is first read, by whichever
+ * accessor reads it, the same every time; a key is decoded at once. */
+START_TEST(escapes_decoded_when_read)
+{
+    const char *json = "{\"k\\u0065y\":\"a\\nb\",\"n\":\"\\u0031\\u0032\",\"r\":\"\\u0031.5\","
+                       "\"d\":\"\\ud83d\\ude00\\/\"}";
+    for (int order = 0; order < 2; order++) {
+        struct body *b = parse(json);
+        const struct body_node *r = body_root(b);
+        struct buf out;
+        buf_init(&out, 1024);
+        if (order == 1) /* dumped before any read, then read */
+            ck_assert_int_eq(body_dump(r, &out), 0);
+        ck_assert_str_eq(body_str(r, "/key"), "a\nb");
+        ck_assert_str_eq(body_str(r, "/key"), "a\nb");
+        int64_t v = 0;
+        ck_assert_int_eq(body_count(r, "/n", &v), 0);
+        ck_assert_int_eq(v, 12);
+        ck_assert_int_eq(body_count(r, "/n", &v), 0);
+        ck_assert_int_eq(v, 12);
+        double d = 0;
+        ck_assert_int_eq(body_num(r, "/r", &d), 0);
+        ck_assert_double_eq(d, 1.5);
+        ck_assert_str_eq(body_str(r, "/d"), "\xf0\x9f\x98\x80/");
+        buf_reset(&out);
+        ck_assert_int_eq(body_dump(r, &out), 0);
+        ck_assert_str_eq(out.data, "{\"d\":\"\xf0\x9f\x98\x80/\",\"key\":\"a\\nb\",\"n\":\"12\","
+                                   "\"r\":\"1.5\"}");
+        buf_free(&out);
+        body_free(b);
+    }
+}
+END_TEST
+
+/* Escapes are checked while the string is scanned, yet a document gets the
+ * verdict it got when they were checked while decoding: a control byte or
+ * bad UTF-8 anywhere in the string wins over a bad escape before it, and the
+ * first bad escape wins over later ones. */
+START_TEST(escape_errors_keep_their_precedence)
+{
+    static const struct {
+        const char *json, *reason;
+        size_t at;
+    } cases[] = {
+        {"[\"\\x \x01\"]", "control character", 5},
+        {"[\"\\x \xff\"]", "invalid UTF-8", 5},
+        {"[\"\\x \\u12\"]", "invalid escape", 2},
+        {"[\"ab\\u12\"]", "invalid \\u escape", 4},
+        {"[\"\\ud800x\\q\"]", "unpaired UTF-16 surrogate", 2},
+        {"[\"\\udc00\"]", "unpaired UTF-16 surrogate", 2},
+        {"[\"\\u0000\"]", "\\u0000 is not allowed", 2},
+        {"[\"\\q", "unterminated string", 4},
+        {"[\"\\u00e9\\", "unterminated string", 9},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct body *b = NULL;
+        char err[ERR_MAX] = "", where[48];
+        ck_assert_int_eq(body_parse(cases[i].json, strlen(cases[i].json), &b, err), -EINVAL);
+        snprintf(where, sizeof(where), "at byte %zu: ", cases[i].at);
+        ck_assert_msg(strstr(err, where) && strstr(err, cases[i].reason), "%zu: %s", i, err);
+    }
+}
+END_TEST
+
+/* Reals are read without strtod() when one IEEE operation is exact; the
+ * value must still be strtod()'s, bit for bit, and the lexeme kept. */
+START_TEST(reals_match_strtod)
+{
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        char lex[64], json[80];
+        int frac = (int)(x >> 8 & 31), expo = (int)(x >> 16 & 63) - 32;
+        unsigned long long m = (unsigned long long)(x >> 24) % (i % 3 ? 100000000ull : 1ull << 40);
+        int n = i % 2 ? snprintf(lex, sizeof(lex), "%s%llu.%0*d", x & 1 ? "-" : "", m, frac % 8 + 1,
+                                 (int)(x >> 40 & 0xFFFF) % 1000)
+                      : snprintf(lex, sizeof(lex), "%s%llu.%de%d", x & 1 ? "-" : "", m, frac, expo);
+        ck_assert_int_gt(n, 0);
+        snprintf(json, sizeof(json), "[%s]", lex);
+        struct body *b = parse(json);
+        double got = 0, want = strtod(lex, NULL);
+        ck_assert_int_eq(body_num(body_root(b), "/0", &got), 0);
+        ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0, "%s: %.17g, strtod %.17g", lex, got,
+                      want);
+        struct buf out;
+        buf_init(&out, 128);
+        ck_assert_int_eq(body_dump(body_root(b), &out), 0);
+        ck_assert_str_eq(out.data, json);
+        buf_free(&out);
+        body_free(b);
+    }
 }
 END_TEST
 
@@ -361,6 +513,10 @@ Suite *check_body_suite(void)
     tcase_add_test(t, pointer_paths);
     tcase_add_test(t, counts_accept_and_refuse);
     tcase_add_test(t, parse_errors);
+    tcase_add_test(t, string_scan_finds_every_special_byte);
+    tcase_add_test(t, reals_match_strtod);
+    tcase_add_test(t, escapes_decoded_when_read);
+    tcase_add_test(t, escape_errors_keep_their_precedence);
     tcase_add_test(t, counting_pass_and_compact_nodes);
     tcase_add_test(t, out_of_memory_is_enomem);
     tcase_add_test(t, object_iteration_and_dump);

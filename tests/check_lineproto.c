@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -153,6 +156,73 @@ START_TEST(float_format)
 }
 END_TEST
 
+/* The printf-only definition lineproto_format_float() must keep matching. */
+static void float_reference(double v, char out[32])
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+/* The printf-free fast path gives printf's bytes: decimals of every length
+ * and scale (prices, costs, latencies), the edges of %g's fixed notation,
+ * and random bit patterns. */
+START_TEST(float_format_matches_printf)
+{
+    static const double edges[] = {1e-4,
+                                   9.9999999999999991e-5,
+                                   1.0000000000000001e-4,
+                                   1e15,
+                                   1e15 - 1,
+                                   999999999999999.5,
+                                   0.1 + 0.2,
+                                   1.0 / 3,
+                                   2.5e-3,
+                                   123456789012345.0,
+                                   12345678901234.5,
+                                   -0.001,
+                                   -0.0,
+                                   0.0,
+                                   5e-324,
+                                   1.7976931348623157e308};
+    char want[32], got[32];
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        float_reference(edges[i], want);
+        lineproto_format_float(edges[i], got);
+        ck_assert_str_eq(got, want);
+    }
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0: /* a short decimal at some scale */
+            v = (double)(x % 100000000) / pow(10, (double)((x >> 40) % 19));
+            break;
+        case 1: /* a long one */
+            v = (double)(x % 1000000000000000u) / pow(10, (double)((x >> 50) % 19));
+            break;
+        case 2: /* any finite double */
+            memcpy(&v, &x, sizeof(v));
+            if (!isfinite(v))
+                continue;
+            break;
+        default: /* a product, as a price times a count */
+            v = (double)(x % 100000) * ((double)(x >> 44 & 0xFFF) / 1e6);
+        }
+        if (x & 1u << 20)
+            v = -v;
+        float_reference(v, want);
+        lineproto_format_float(v, got);
+        ck_assert_msg(strcmp(got, want) == 0, "%.17g: got %s, printf %s", v, got, want);
+    }
+}
+END_TEST
+
 static const char *const hostile[] = {
     "plain",
     "new\nline",
@@ -241,6 +311,7 @@ Suite *check_lineproto_suite(void)
     tcase_add_test(w, full_buffer_is_sticky);
     tcase_add_test(w, truncation_at_utf8_boundary);
     tcase_add_test(w, float_format);
+    tcase_add_test(w, float_format_matches_printf);
     tcase_add_loop_test(w, hostile_roundtrip, 0, sizeof(hostile) / sizeof(hostile[0]));
     suite_add_tcase(s, w);
     TCase *r = tcase_create("reader");

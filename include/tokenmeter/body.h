@@ -12,7 +12,9 @@
  *
  * Nodes are borrowed from their body: valid until body_free() of the body
  * they came from. Strings returned are borrowed the same way and are valid
- * UTF-8 without NUL bytes (the parser rejects anything else).
+ * UTF-8 without NUL bytes (the parser rejects anything else). A string with
+ * escapes is checked when parsed but decoded, in place, when first read
+ * (most are never read): a body is read by one thread at a time.
  *
  * Memory bound (docs/operations.md, "execd"): a document of len bytes takes
  * at most 8 * len bytes of tree (plus at most 64 KiB of arena slack; a small

@@ -1,26 +1,31 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Throughput of `tokenmeter execd` against a peer run side by side.
+"""Throughput of `tokenmeter execd` against peers run side by side.
 
-The peer is what tokenmeter replaces: a small Python ingester (stdlib json)
-that does the same per-event work for the same shapes — parse, pick the
-usage fields, apply the cache rules, escape, format a line. It is written to
-be fair (no validation, no dead letters, no dedup cache), so the ratio is a
-floor on tokenmeter's advantage, not a flattering number.
+The peers, on the same input in the same run:
 
-Both read the same generated NDJSON file (mixed LiteLLM, OpenAI, OpenRouter
-and Anthropic bodies with realistic padding) and write to /dev/null; each is
-run three times and the best run counts. Reported: events/s, MB/s, peak RSS,
-and the ratio. Nothing here passes or fails on time.
+  python   what tokenmeter replaces: a small Python ingester (stdlib json)
+           that does the same per-event work for the same shapes: parse,
+           pick the usage fields, apply the cache rules, escape, format a
+           line. It is written to be fair (no validation, no dead letters, no
+           dedup cache), so the ratio is a floor on tokenmeter's advantage;
+  jansson  a C loop that only parses each line with jansson and frees it
+           (jansson_parse.c): the cost of a mainstream parser alone.
+
+Two inputs (stream.py): LiteLLM-heavy gateway traffic of 4-8 KB bodies
+(BENCH_EVENTS / 10 events) and the short mixed stream (BENCH_EVENTS). Each
+program reads the NDJSON file and writes to /dev/null, three times; the best
+run counts. Reported: events/s, MB/s, tokenmeter's peak RSS, and the ratios
+(peer's time over tokenmeter's). Nothing here passes or fails on time.
 """
-import json
 import os
-import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stream  # noqa: E402
 
 N = int(os.environ.get("BENCH_EVENTS", "200000"))
 
@@ -70,45 +75,8 @@ for line in sys.stdin:
 '''
 
 
-def gen(path):
-    rnd = random.Random(7)
-    pad = "lorem ipsum " * 40
-    with open(path, "w") as f:
-        for i in range(N):
-            k = i % 4
-            inp, out, cached = rnd.randint(100, 9000), rnd.randint(10, 900), rnd.randint(0, 90)
-            if k == 0:
-                d = {"id": "c%d" % i, "call_type": "acompletion", "status": "success",
-                     "custom_llm_provider": "openai", "model": "gpt-4o-mini",
-                     "prompt_tokens": inp, "completion_tokens": out, "response_cost": 0.001,
-                     "startTime": 1787666591.5 + i, "endTime": 1787666592.5 + i,
-                     "messages": [{"role": "user", "content": pad}],
-                     "metadata": {"user_api_key_org_id": "org_%d" % (i % 50),
-                                  "user_api_key_alias": "key", "usage_object": {
-                                      "prompt_tokens_details": {"cached_tokens": cached}}}}
-            elif k == 1:
-                d = {"id": "chatcmpl-%d" % i, "object": "chat.completion",
-                     "created": 1787666591 + i, "model": "gpt-4o-mini",
-                     "choices": [{"index": 0, "message": {"role": "assistant", "content": pad},
-                                  "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": inp, "completion_tokens": out,
-                               "prompt_tokens_details": {"cached_tokens": cached}}}
-            elif k == 2:
-                d = {"data": {"id": "gen-%d" % i, "total_cost": 0.002, "model": "anthropic/c",
-                              "created_at": "2026-08-25T14:03:11.482Z", "provider_name": "Anthropic",
-                              "workspace_id": "ws-%d" % (i % 50), "native_tokens_prompt": inp,
-                              "native_tokens_completion": out, "native_tokens_cached": cached,
-                              "origin": pad}}
-            else:
-                d = {"id": "msg_%d" % i, "type": "message", "model": "claude-x",
-                     "content": [{"type": "text", "text": pad}],
-                     "usage": {"input_tokens": inp, "cache_read_input_tokens": cached,
-                               "output_tokens": out}}
-            f.write(json.dumps(d, separators=(",", ":")) + "\n")
-
-
 def run(cmd, inp):
-    """Best wall time of three runs and the peak RSS (KiB) of the children."""
+    """Best wall time of three runs."""
     best = None
     for _ in range(3):
         with open(inp, "rb") as fi, open(os.devnull, "wb") as fo:
@@ -118,27 +86,31 @@ def run(cmd, inp):
         if p.returncode != 0:
             raise SystemExit("%s exited %d" % (cmd[0], p.returncode))
         best = dt if best is None else min(best, dt)
-    return best, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return best
 
 
 def main():
     binary = os.environ.get("TOKENMETER") or sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
-        inp = os.path.join(tmp, "events.ndjson")
-        gen(inp)
-        size = os.path.getsize(inp) / 1e6
         peer = os.path.join(tmp, "peer.py")
         with open(peer, "w") as f:
             f.write(PEER)
-        t_tm, rss_tm = run([binary, "execd", "--dead-letter", os.path.join(tmp, "dl"),
-                            "--receive-time", "2026-08-25T00:00:00Z"], inp)
-        t_py, rss_all = run([sys.executable, peer], inp)
-    print("input: %d events, %.1f MB of NDJSON" % (N, size))
-    print("tokenmeter execd : %8.0f events/s  %6.1f MB/s  (best of 3: %.2f s, peak RSS %d KiB)"
-          % (N / t_tm, size / t_tm, t_tm, rss_tm))
-    print("python peer      : %8.0f events/s  %6.1f MB/s  (best of 3: %.2f s)"
-          % (N / t_py, size / t_py, t_py))
-    print("ratio            : tokenmeter is %.1fx the peer's throughput" % (t_py / t_tm))
+        jansson = stream.build(tmp, "jansson_parse", ["jansson"])
+        for shape, n in (("litellm", max(N // 10, 1)), ("mixed", N)):
+            inp = os.path.join(tmp, shape + ".ndjson")
+            stream.write(inp, shape, n)
+            size = os.path.getsize(inp) / 1e6
+            t_tm = run([binary, "execd", "--dead-letter", os.path.join(tmp, "dl"),
+                                "--receive-time", "2026-08-25T00:00:00Z"], inp)
+            t_py = run([sys.executable, peer], inp)
+            t_js = run([jansson], inp)
+            print("%s: %d events, %.1f MB of NDJSON" % (shape, n, size))
+            for name, t in (("tokenmeter execd", t_tm), ("python peer", t_py),
+                            ("jansson parse-only", t_js)):
+                print("  %-18s: %8.0f events/s  %6.1f MB/s  (best of 3: %.2f s)"
+                      % (name, n / t, size / t, t))
+            print("  ratio: tokenmeter is %.1fx the python peer, %.1fx jansson parse-only"
+                  % (t_py / t_tm, t_js / t_tm))
     return 0
 
 
