@@ -141,35 +141,35 @@ static int64_t agg_int(const struct body_node *v)
 }
 
 /* Hands each row of InfluxDB's answer to the engine as a bucket. */
-static int agg_read_series(struct agg_run *run, const struct influx_response *resp, int stmt)
+static int agg_read_series(struct agg_run *run, const struct influx_query_result *resp, int stmt)
 {
-    struct influx_series s;
-    for (size_t i = 0; influx_response_series(resp, 0, i, &s) == 0; i++) {
+    struct influx_query_series s;
+    for (size_t i = 0; influx_query_series_at(resp, 0, i, &s) == 0; i++) {
         struct aggregate_bucket b;
         memset(&b, 0, sizeof(b));
-        b.org = influx_series_tag(&s, "org");
-        b.model = influx_series_tag(&s, "model");
-        b.provider = influx_series_tag(&s, "provider");
-        b.team = influx_series_tag(&s, "team");
-        b.status = influx_series_tag(&s, "status");
-        int ctime = influx_series_column(&s, "time");
-        int creq = influx_series_column(&s, stmt == 0 ? "requests" : "unpriced");
-        int ccost = influx_series_column(&s, "cost_usd");
+        b.org = influx_query_tag(&s, "org");
+        b.model = influx_query_tag(&s, "model");
+        b.provider = influx_query_tag(&s, "provider");
+        b.team = influx_query_tag(&s, "team");
+        b.status = influx_query_tag(&s, "status");
+        int ctime = influx_query_column(&s, "time");
+        int creq = influx_query_column(&s, stmt == 0 ? "requests" : "unpriced");
+        int ccost = influx_query_column(&s, "cost_usd");
         int csum[AGGREGATE_NSUMS];
         for (size_t k = 0; k < AGGREGATE_NSUMS; k++)
-            csum[k] = influx_series_column(&s, aggregate_sum_fields[k]);
+            csum[k] = influx_query_column(&s, aggregate_sum_fields[k]);
         if (ctime < 0 || creq < 0)
             return err_set(run->err, -EBADMSG, "InfluxDB: unexpected columns in the result");
-        for (size_t row = 0; row < influx_series_rows(&s); row++) {
-            if (body_int(influx_series_value(&s, row, ctime), "", &b.start_ns) < 0)
+        for (size_t row = 0; row < influx_query_rows(&s); row++) {
+            if (body_int(influx_query_value(&s, row, ctime), "", &b.start_ns) < 0)
                 return err_set(run->err, -EBADMSG, "InfluxDB: a row without a time");
-            int64_t n = agg_int(influx_series_value(&s, row, creq));
+            int64_t n = agg_int(influx_query_value(&s, row, creq));
             b.requests = stmt == 0 ? n : 0;
             b.unpriced = stmt == 1 ? n : 0;
             for (size_t k = 0; k < AGGREGATE_NSUMS; k++)
-                b.sums[k] = stmt == 0 ? agg_int(influx_series_value(&s, row, csum[k])) : 0;
+                b.sums[k] = stmt == 0 ? agg_int(influx_query_value(&s, row, csum[k])) : 0;
             double cost = 0;
-            b.cost_usd = stmt == 0 && body_num(influx_series_value(&s, row, ccost), "", &cost) == 0
+            b.cost_usd = stmt == 0 && body_num(influx_query_value(&s, row, ccost), "", &cost) == 0
                              ? cost
                              : 0;
             int rc = aggregate_add_bucket(run->engine, &b, run->err);
@@ -188,7 +188,7 @@ static int agg_from_influx(struct agg_run *run, struct influx *client)
     buf_init(&q, 1u << 16);
     for (int day = 0; rc == 0 && day < run->range.ndays; day++) {
         for (int stmt = 0; rc == 0 && stmt < 2; stmt++) {
-            struct influx_response *resp = NULL;
+            struct influx_query_result *resp = NULL;
             buf_reset(&q);
             if (agg_build_query(run, stmt, day, &q) < 0) {
                 rc = err_set(run->err, -EINVAL, "query too long");
@@ -201,7 +201,7 @@ static int agg_from_influx(struct agg_run *run, struct influx *client)
                 err_set(run->err, rc, "%s", ierr);
             else
                 rc = agg_read_series(run, resp, stmt);
-            influx_response_free(resp);
+            influx_query_free(resp);
         }
     }
     buf_free(&q);

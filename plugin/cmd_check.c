@@ -257,12 +257,12 @@ static bool check_set(const char *s)
 }
 
 /* The database list of SHOW DATABASES holds name? */
-static bool check_has_database(const struct influx_response *r, const char *name)
+static bool check_has_database(const struct influx_query_result *r, const char *name)
 {
-    struct influx_series s;
-    for (size_t i = 0; influx_response_series(r, 0, i, &s) == 0; i++)
-        for (size_t row = 0; row < influx_series_rows(&s); row++) {
-            const char *n = body_str(influx_series_value(&s, row, 0), "");
+    struct influx_query_series s;
+    for (size_t i = 0; influx_query_series_at(r, 0, i, &s) == 0; i++)
+        for (size_t row = 0; row < influx_query_rows(&s); row++) {
+            const char *n = body_str(influx_query_value(&s, row, 0), "");
             if (n && strcmp(n, name) == 0)
                 return true;
         }
@@ -271,7 +271,7 @@ static bool check_has_database(const struct influx_response *r, const char *name
 
 static void check_database(struct check_state *st, struct influx *c, const struct config *cfg)
 {
-    struct influx_response *r = NULL;
+    struct influx_query_result *r = NULL;
     char err[ERR_MAX];
     const char *db = influx_query_db(c);
     int rc = influx_query(c, NULL, NULL, "SHOW DATABASES", false, &r, err);
@@ -293,13 +293,13 @@ static void check_database(struct check_state *st, struct influx *c, const struc
                    "\"%s\" not found (Telegraf's outputs.influxdb creates it, or run "
                    "'tokenmeter retention apply')",
                    db);
-    influx_response_free(r);
+    influx_query_free(r);
 }
 
 static void check_unpriced(struct check_state *st, struct influx *c, const struct config *cfg)
 {
     struct buf q, list, item;
-    struct influx_response *r = NULL;
+    struct influx_query_result *r = NULL;
     char err[ERR_MAX];
     buf_init(&q, 4096);
     buf_init(&list, 2048);
@@ -321,13 +321,13 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
         goto out;
     }
     check_line(st, 0, "query", "query permitted on \"%s\"", influx_query_db(c));
-    struct influx_series s;
-    for (size_t i = 0; influx_response_series(r, 0, i, &s) == 0; i++) {
+    struct influx_query_series s;
+    for (size_t i = 0; influx_query_series_at(r, 0, i, &s) == 0; i++) {
         int64_t count = 0;
-        body_int(influx_series_value(&s, 0, influx_series_column(&s, "n")), "", &count);
+        body_int(influx_query_value(&s, 0, influx_query_column(&s, "n")), "", &count);
         buf_reset(&item);
-        buf_printf(&item, "%s%s (%" PRId64 ")", list.len ? ", " : "",
-                   influx_series_tag(&s, "model"), count);
+        buf_printf(&item, "%s%s (%" PRId64 ")", list.len ? ", " : "", influx_query_tag(&s, "model"),
+                   count);
         /* Room is kept for the ", ..." that says the list goes on. */
         if (buf_error(&item) || list.len + item.len + 5 > list.max) {
             buf_puts(&list, list.len ? ", ..." : "...");
@@ -345,7 +345,7 @@ static void check_unpriced(struct check_state *st, struct influx *c, const struc
                         : "none in the last %.0s%" PRId64 " days",
                list.len ? list.data : "", cfg->aggregate.lookback_days);
 out:
-    influx_response_free(r);
+    influx_query_free(r);
     buf_free(&q);
     buf_free(&list);
     buf_free(&item);
@@ -517,8 +517,8 @@ out:
 static void check_data(struct check_state *st, struct influx *c, const struct config *cfg)
 {
     struct buf q;
-    struct influx_response *r = NULL;
-    struct influx_series s;
+    struct influx_query_result *r = NULL;
+    struct influx_query_series s;
     char err[ERR_MAX], when[32];
     int64_t t = 0;
     buf_init(&q, 4096);
@@ -532,8 +532,8 @@ static void check_data(struct check_state *st, struct influx *c, const struct co
                           err);
     if (rc < 0) {
         check_line(st, influx_exit_code(rc), "newest point", "%s", err);
-    } else if (influx_response_series(r, 0, 0, &s) < 0 || influx_series_rows(&s) == 0 ||
-               body_int(influx_series_value(&s, 0, influx_series_column(&s, "time")), "", &t) < 0) {
+    } else if (influx_query_series_at(r, 0, 0, &s) < 0 || influx_query_rows(&s) == 0 ||
+               body_int(influx_query_value(&s, 0, influx_query_column(&s, "time")), "", &t) < 0) {
         check_line(st, CHECK_WARN, "newest point",
                    "no \"%s\" point in \"%s\" yet: is Telegraf writing here (see routing)?",
                    cfg->ingest.measurement, influx_query_db(c));
@@ -544,7 +544,7 @@ static void check_data(struct check_state *st, struct influx *c, const struct co
                    "\"%s\" at %s, %" PRId64 "h%02" PRId64 "m ago", cfg->ingest.measurement, when,
                    age / 3600, age % 3600 / 60);
     }
-    influx_response_free(r);
+    influx_query_free(r);
     buf_free(&q);
 }
 

@@ -665,7 +665,7 @@ int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR
 /* ---- /query --------------------------------------------------------- */
 
 int influx_query(struct influx *c, const char *db, const char *rp, const char *q, bool post,
-                 struct influx_response **out, char err[ERR_MAX])
+                 struct influx_query_result **out, char err[ERR_MAX])
 {
     struct buf body, form;
     int rc;
@@ -688,7 +688,7 @@ int influx_query(struct influx *c, const char *db, const char *rp, const char *q
         rc = influx_request(c, "GET", "/query", params, NULL, NULL, 0, &body, err);
     }
     if (rc == 0) {
-        rc = influx_response_parse(body.data ? body.data : "", body.len, out, err);
+        rc = influx_query_parse(body.data ? body.data : "", body.len, out, err);
         if (rc < 0)
             influx_redact_err(c, err); /* a statement error may quote what was sent */
     }

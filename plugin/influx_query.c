@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct influx_response {
+struct influx_query_result {
     struct body *doc;
 };
 
 /* The error of a result that did not run: InfluxDB's text for the first
  * statement with a reason, else the first "not executed". */
-static int influx_response_statement_error(const struct body_node *results, char err[ERR_MAX])
+static int influx_query_statement_error(const struct body_node *results, char err[ERR_MAX])
 {
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < body_array_len(results); i++) {
@@ -27,7 +27,7 @@ static int influx_response_statement_error(const struct body_node *results, char
 
 /* InfluxDB cuts a result at [http] max-row-limit and marks it partial:
  * sums from it would replace complete rows with smaller ones. */
-static int influx_response_partial(const struct body_node *results, char err[ERR_MAX])
+static int influx_query_partial(const struct body_node *results, char err[ERR_MAX])
 {
     for (size_t i = 0; i < body_array_len(results); i++) {
         const struct body_node *res = body_array_at(results, i);
@@ -47,12 +47,12 @@ static int influx_response_partial(const struct body_node *results, char err[ERR
     return 0;
 }
 
-int influx_response_parse(const char *data, size_t len, struct influx_response **out,
-                          char err[ERR_MAX])
+int influx_query_parse(const char *data, size_t len, struct influx_query_result **out,
+                       char err[ERR_MAX])
 {
     char perr[ERR_MAX];
     struct body *doc = NULL;
-    struct influx_response *r = NULL;
+    struct influx_query_result *r = NULL;
     int rc;
     *out = NULL;
     if (body_parse(data, len, &doc, perr) < 0) {
@@ -70,9 +70,9 @@ int influx_response_parse(const char *data, size_t len, struct influx_response *
         rc = err_set(err, -EBADMSG, "InfluxDB /query: response has no \"results\" array");
         goto out;
     }
-    rc = influx_response_statement_error(results, err);
+    rc = influx_query_statement_error(results, err);
     if (rc == 0)
-        rc = influx_response_partial(results, err);
+        rc = influx_query_partial(results, err);
     if (rc < 0)
         goto out;
     r = calloc(1, sizeof(*r));
@@ -88,7 +88,7 @@ out:
     return rc;
 }
 
-void influx_response_free(struct influx_response *r)
+void influx_query_free(struct influx_query_result *r)
 {
     if (!r)
         return;
@@ -96,13 +96,13 @@ void influx_response_free(struct influx_response *r)
     free(r);
 }
 
-size_t influx_response_statements(const struct influx_response *r)
+size_t influx_query_statements(const struct influx_query_result *r)
 {
     return body_array_len(body_get(body_root(r->doc), "/results"));
 }
 
-int influx_response_series(const struct influx_response *r, size_t stmt, size_t i,
-                           struct influx_series *s)
+int influx_query_series_at(const struct influx_query_result *r, size_t stmt, size_t i,
+                           struct influx_query_series *s)
 {
     const struct body_node *res = body_array_at(body_get(body_root(r->doc), "/results"), stmt);
     const struct body_node *series = body_array_at(body_get(res, "/series"), i);
@@ -117,12 +117,12 @@ int influx_response_series(const struct influx_response *r, size_t stmt, size_t 
     return 0;
 }
 
-size_t influx_series_rows(const struct influx_series *s)
+size_t influx_query_rows(const struct influx_query_series *s)
 {
     return body_array_len(s->values);
 }
 
-int influx_series_column(const struct influx_series *s, const char *name)
+int influx_query_column(const struct influx_query_series *s, const char *name)
 {
     size_t n = body_array_len(s->columns);
     for (size_t i = 0; i < n && i < INT32_MAX; i++) {
@@ -133,7 +133,7 @@ int influx_series_column(const struct influx_series *s, const char *name)
     return -1;
 }
 
-const char *influx_series_tag(const struct influx_series *s, const char *key)
+const char *influx_query_tag(const struct influx_query_series *s, const char *key)
 {
     size_t n = body_object_len(s->tags);
     for (size_t i = 0; i < n; i++) {
@@ -145,7 +145,7 @@ const char *influx_series_tag(const struct influx_series *s, const char *key)
     return "";
 }
 
-const struct body_node *influx_series_value(const struct influx_series *s, size_t row, int col)
+const struct body_node *influx_query_value(const struct influx_query_series *s, size_t row, int col)
 {
     if (col < 0)
         return NULL;

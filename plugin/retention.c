@@ -26,22 +26,22 @@ static int retention_buf_error(const struct buf *b, const char *what, char err[E
 
 /* ---- plan --------------------------------------------------------------- */
 
-int retention_from_policies(const struct influx_response *resp, const char *want,
+int retention_from_policies(const struct influx_query_result *resp, const char *want,
                             struct retention *r, char err[ERR_MAX])
 {
-    struct influx_series s;
+    struct influx_query_series s;
     memset(r, 0, sizeof(*r));
-    if (influx_response_series(resp, 0, 0, &s) < 0)
+    if (influx_query_series_at(resp, 0, 0, &s) < 0)
         return 0;
-    int cn = influx_series_column(&s, "name"), cd = influx_series_column(&s, "duration");
-    int cdef = influx_series_column(&s, "default");
+    int cn = influx_query_column(&s, "name"), cd = influx_query_column(&s, "duration");
+    int cdef = influx_query_column(&s, "default");
     if (cn < 0 || cd < 0 || cdef < 0)
         return err_set(err, -EBADMSG, "InfluxDB: SHOW RETENTION POLICIES: unexpected columns");
-    for (size_t i = 0; i < influx_series_rows(&s); i++) {
-        const char *name = body_str(influx_series_value(&s, i, cn), "");
-        const char *dur = body_str(influx_series_value(&s, i, cd), "");
+    for (size_t i = 0; i < influx_query_rows(&s); i++) {
+        const char *name = body_str(influx_query_value(&s, i, cn), "");
+        const char *dur = body_str(influx_query_value(&s, i, cd), "");
         bool is_default = false;
-        body_bool(influx_series_value(&s, i, cdef), "", &is_default);
+        body_bool(influx_query_value(&s, i, cdef), "", &is_default);
         if (!name || !dur)
             continue;
         if (retention_set(want) ? strcmp(name, want) != 0 : !is_default)
@@ -275,7 +275,7 @@ out:
 static int retention_get_v1(struct influx *c, struct retention *r, char err[ERR_MAX])
 {
     const struct config_influxdb *cfg = influx_config(c);
-    struct influx_response *resp = NULL;
+    struct influx_query_result *resp = NULL;
     struct buf q;
     int rc;
     buf_init(&q, 4096);
@@ -292,7 +292,7 @@ static int retention_get_v1(struct influx *c, struct retention *r, char err[ERR_
     } else if (rc == 0)
         rc = retention_from_policies(resp, cfg->retention_policy, r, err);
 out:
-    influx_response_free(resp);
+    influx_query_free(resp);
     buf_free(&q);
     return rc;
 }
@@ -332,9 +332,9 @@ int retention_apply(struct influx *c, const struct retention_plan *p, bool force
     if (p->needs_force && !force)
         return err_set(err, -ECANCELED, "refused: %s; --force applies it anyway", p->why_force);
     if (p->action != RETENTION_PATCH_BUCKET) {
-        struct influx_response *resp = NULL;
+        struct influx_query_result *resp = NULL;
         int rc = influx_query(c, NULL, NULL, p->change, true, &resp, err);
-        influx_response_free(resp);
+        influx_query_free(resp);
         return rc;
     }
     struct buf path, json, body;

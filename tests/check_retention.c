@@ -16,10 +16,10 @@ static const char policies_doc[] =
 
 static int from_policies(const char *doc, const char *want, struct retention *r, char *err)
 {
-    struct influx_response *resp = NULL;
-    ck_assert_int_eq(influx_response_parse(doc, strlen(doc), &resp, err), 0);
+    struct influx_query_result *resp = NULL;
+    ck_assert_int_eq(influx_query_parse(doc, strlen(doc), &resp, err), 0);
     int rc = retention_from_policies(resp, want, r, err);
-    influx_response_free(resp);
+    influx_query_free(resp);
     return rc;
 }
 

@@ -115,11 +115,11 @@ int influx_ping(struct influx *c, char version[INFLUX_VERSION_MAX], char err[ERR
 /* Runs InfluxQL q (one or more statements separated by ';') against db
  * (NULL: none) and rp (NULL or "": the default); all borrowed. `post`
  * sends it as a form body, as CREATE/ALTER need. On success *out is a new
- * response (free with influx_response_free()); on failure *out is NULL. A
+ * response (free with influx_query_free()); on failure *out is NULL. A
  * statement error in a 200 response is -EREMOTEIO with InfluxDB's text in
- * err (influx_response_parse()). */
+ * err (influx_query_parse()). */
 int influx_query(struct influx *c, const char *db, const char *rp, const char *q, bool post,
-                 struct influx_response **out, char err[ERR_MAX]);
+                 struct influx_query_result **out, char err[ERR_MAX]);
 
 /* Where /write sends points: a database (and retention policy) in 1.x, a
  * bucket (and org) in 2.x. NULL or "" members take the client's configured

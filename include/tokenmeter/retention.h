@@ -50,7 +50,7 @@ struct retention {
  * named `want` (borrowed), or the default one when want is NULL or "".
  * None found is not an error: r->exists is false. Returns 0, or -EBADMSG
  * for unexpected columns or a duration that is not Go's. */
-int retention_from_policies(const struct influx_response *resp, const char *want,
+int retention_from_policies(const struct influx_query_result *resp, const char *want,
                             struct retention *r, char err[ERR_MAX]);
 
 /* Reads a GET /api/v2/buckets document (len bytes at data, borrowed) into
