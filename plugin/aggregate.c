@@ -65,8 +65,8 @@ int aggregate_new(const struct aggregate_params *p, struct aggregate **out, char
     if (!a)
         goto out;
     a->p = *p;
-    summary_rows_init(&a->rows);
-    summary_rows_init(&a->groups);
+    summary_store_rows_init(&a->rows);
+    summary_store_rows_init(&a->groups);
     map_init(&a->point_index);
     a->starts = calloc((size_t)p->range.ndays + 1, sizeof(*a->starts));
     if (!a->starts)
@@ -86,8 +86,8 @@ void aggregate_free(struct aggregate *a)
     if (!a)
         return;
     free(a->starts);
-    summary_rows_free(&a->rows);
-    summary_rows_free(&a->groups);
+    summary_store_rows_free(&a->rows);
+    summary_store_rows_free(&a->groups);
     free(a->points);
     map_free(&a->point_index);
     free(a);
@@ -147,7 +147,7 @@ static int agg_row(const struct aggregate *a, struct summary_rows *rs, int day, 
 {
     char dname[TZDAY_DATE_LEN];
     tzday_format(tzday_add(a->p.range.first, day), dname);
-    return summary_rows_get(rs, dname, org, model, provider, a->p.by_team ? team : "", row);
+    return summary_store_rows_get(rs, dname, org, model, provider, a->p.by_team ? team : "", row);
 }
 
 /* Token sums come from webhooks: a hostile count must not wrap a day's row,
@@ -286,7 +286,8 @@ int aggregate_finish(struct aggregate *a)
             continue; /* fill(none): a point with none of the queried fields */
         const struct summary_row *g = &a->groups.items[p->group];
         struct summary_row *r = NULL;
-        int rc = summary_rows_get(&a->rows, g->day, g->org, g->model, g->provider, g->team, &r);
+        int rc =
+            summary_store_rows_get(&a->rows, g->day, g->org, g->model, g->provider, g->team, &r);
         if (rc < 0)
             return rc;
         if (p->cost_source) { /* a request: as count("cost_source") in InfluxDB */
@@ -306,8 +307,8 @@ int aggregate_finish(struct aggregate *a)
     a->points = NULL;
     a->npoints = a->points_cap = 0;
     map_free(&a->point_index);
-    summary_rows_free(&a->groups);
-    summary_rows_sort(&a->rows);
+    summary_store_rows_free(&a->groups);
+    summary_store_rows_sort(&a->rows);
     return 0;
 }
 
@@ -331,7 +332,7 @@ int aggregate_format_points(const struct aggregate *a, const char *measurement, 
         for (int k = 0; k < SUMMARY_NCOUNTS; k++)
             lineproto_field_int(out, &first, summary_count_names[k], r->counts[k]);
         /* -EDOM (a non-finite sum) is not a buf error: keep it apart. */
-        rc = lineproto_field_float(out, &first, "cost_usd", summary_round_cost(r->cost_usd));
+        rc = lineproto_field_float(out, &first, "cost_usd", summary_store_round_cost(r->cost_usd));
         lineproto_end(out, a->starts[tzday_diff(a->p.range.first, d)]);
         if (rc >= 0)
             rc = buf_error(out);

@@ -306,7 +306,7 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
     struct report rep;
     char err[ERR_MAX];
     int opt, status = EX_OK;
-    summary_rows_init(&rows);
+    summary_store_rows_init(&rows);
     report_init(&rep);
     static const struct cmd_flag flags[] = {
         {REPORT_OPT_TZ, "aggregate.timezone", NULL},
@@ -403,7 +403,7 @@ int cmd_report_main(int argc, char **argv, struct cmd_common *common)
         status = EX_IOERR;
 out:
     summary_store_close(store);
-    summary_rows_free(&rows);
+    summary_store_rows_free(&rows);
     report_free(&rep);
     config_free(cfg);
     return status;

@@ -92,10 +92,10 @@ static int report_group(struct summary_rows *out, const struct summary_row *r, c
     else if (keys & REPORT_BY(REPORT_KEY_MONTH))
         snprintf(day, sizeof(day), "%.7s", r->day);
     struct summary_row *g = NULL;
-    int rc = summary_rows_get(out, day, report_kept(keys, REPORT_KEY_ORG, r->org),
-                              report_kept(keys, REPORT_KEY_MODEL, model),
-                              report_kept(keys, REPORT_KEY_PROVIDER, r->provider),
-                              report_kept(keys, REPORT_KEY_TEAM, r->team), &g);
+    int rc = summary_store_rows_get(out, day, report_kept(keys, REPORT_KEY_ORG, r->org),
+                                    report_kept(keys, REPORT_KEY_MODEL, model),
+                                    report_kept(keys, REPORT_KEY_PROVIDER, r->provider),
+                                    report_kept(keys, REPORT_KEY_TEAM, r->team), &g);
     if (rc == 0)
         report_row_add(g, r);
     return rc;
@@ -108,8 +108,8 @@ static void report_round(struct summary_rows *rs)
 {
     for (size_t i = 0; i < rs->len; i++)
         if (fabs(rs->items[i].cost_usd) < 0x1p53 / 1e9)
-            rs->items[i].cost_usd = summary_round_cost(rs->items[i].cost_usd);
-    summary_rows_sort(rs);
+            rs->items[i].cost_usd = summary_store_round_cost(rs->items[i].cost_usd);
+    summary_store_rows_sort(rs);
 }
 
 int report_rollup(const struct summary_rows *in, unsigned keys, struct summary_rows *out)
@@ -128,15 +128,15 @@ static char report_empty[1];
 void report_init(struct report *rep)
 {
     memset(rep, 0, sizeof(*rep));
-    summary_rows_init(&rep->detail);
-    summary_rows_init(&rep->rows);
+    summary_store_rows_init(&rep->detail);
+    summary_store_rows_init(&rep->rows);
     rep->total.org = rep->total.team = rep->total.model = rep->total.provider = report_empty;
 }
 
 void report_free(struct report *rep)
 {
-    summary_rows_free(&rep->detail);
-    summary_rows_free(&rep->rows);
+    summary_store_rows_free(&rep->detail);
+    summary_store_rows_free(&rep->rows);
 }
 
 /* The alias of model, or model itself. The map indexes aliases by the hash
@@ -177,7 +177,7 @@ int report_build(struct report *rep, const struct summary_rows *stored,
         rep->team = rep->team || r->team[0];
     }
     report_round(&rep->detail);
-    rep->total.cost_usd = summary_round_cost(rep->total.cost_usd);
+    rep->total.cost_usd = summary_store_round_cost(rep->total.cost_usd);
     if (report_rollup(&rep->detail, keys, &rep->rows) < 0)
         goto nomem;
     goto out;

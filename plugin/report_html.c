@@ -235,7 +235,7 @@ static void html_chart_close(struct buf *b, const char *caption)
 static size_t html_org_index(struct summary_rows *by_org, const char *org)
 {
     struct summary_row *r = NULL;
-    if (summary_rows_get(by_org, "", org, "", "", "", &r) < 0)
+    if (summary_store_rows_get(by_org, "", org, "", "", "", &r) < 0)
         return 0;
     return (size_t)(r - by_org->items);
 }
@@ -707,7 +707,7 @@ int report_html_write(const struct report *rep, FILE *out, char err[ERR_MAX])
     int rc = 0;
     buf_init(&b, HTML_MAX);
     for (int i = 0; i < HTML_NSETS; i++)
-        summary_rows_init(&sets[i]);
+        summary_store_rows_init(&sets[i]);
     for (int i = 0; i < HTML_NSETS; i++) {
         if (report_rollup(&rep->detail, html_set_keys[i], &sets[i]) < 0 ||
             !(ptrs[i] = html_ptrs(&sets[i])))
@@ -732,7 +732,7 @@ nomem:
     rc = err_set(err, -ENOMEM, "out of memory");
 out:
     for (int i = 0; i < HTML_NSETS; i++) {
-        summary_rows_free(&sets[i]);
+        summary_store_rows_free(&sets[i]);
         free(ptrs[i]);
     }
     free(rows);

@@ -32,7 +32,7 @@ struct summary_store {
 
 /* ---- row sets ------------------------------------------------------- */
 
-void summary_rows_init(struct summary_rows *rs)
+void summary_store_rows_init(struct summary_rows *rs)
 {
     rs->items = NULL;
     rs->len = 0;
@@ -48,13 +48,13 @@ static void summary_row_free_strings(struct summary_row *r)
     free(r->team);
 }
 
-void summary_rows_free(struct summary_rows *rs)
+void summary_store_rows_free(struct summary_rows *rs)
 {
     for (size_t i = 0; i < rs->len; i++)
         summary_row_free_strings(&rs->items[i]);
     free(rs->items);
     map_free(&rs->index);
-    summary_rows_init(rs);
+    summary_store_rows_init(rs);
 }
 
 static uint64_t summary_key_hash(const char *day, const char *org, const char *model,
@@ -74,8 +74,9 @@ static bool summary_row_is(const struct summary_row *r, const char *day, const c
            strcmp(r->provider, provider) == 0 && strcmp(r->team, team) == 0;
 }
 
-int summary_rows_get(struct summary_rows *rs, const char *day, const char *org, const char *model,
-                     const char *provider, const char *team, struct summary_row **row)
+int summary_store_rows_get(struct summary_rows *rs, const char *day, const char *org,
+                           const char *model, const char *provider, const char *team,
+                           struct summary_row **row)
 {
     uint64_t h = summary_key_hash(day, org, model, provider, team);
     *row = NULL;
@@ -119,7 +120,7 @@ static int summary_row_cmp(const void *a, const void *b)
     return c;
 }
 
-void summary_rows_sort(struct summary_rows *rs)
+void summary_store_rows_sort(struct summary_rows *rs)
 {
     if (rs->len < 2)
         return;
@@ -134,7 +135,7 @@ void summary_rows_sort(struct summary_rows *rs)
     }
 }
 
-double summary_round_cost(double usd)
+double summary_store_round_cost(double usd)
 {
     return round(usd * 1e9) / 1e9;
 }
@@ -386,24 +387,24 @@ static int summary_day_totals(const struct summary_rows *rows, struct summary_ro
 {
     for (size_t i = 0; i < rows->len; i++) {
         struct summary_row *t = NULL;
-        if (summary_rows_get(totals, rows->items[i].day, "", "", "", "", &t) < 0)
+        if (summary_store_rows_get(totals, rows->items[i].day, "", "", "", "", &t) < 0)
             return -ENOMEM;
         t->counts[slot] += rows->items[i].counts[SUMMARY_REQUESTS];
     }
     return 0;
 }
 
-int summary_rows_shrinks(const struct summary_rows *old, const struct summary_rows *repl,
-                         char day[SUMMARY_DAY_LEN], int64_t *had, int64_t *got)
+int summary_store_rows_shrinks(const struct summary_rows *old, const struct summary_rows *repl,
+                               char day[SUMMARY_DAY_LEN], int64_t *had, int64_t *got)
 {
     struct summary_rows totals;
     int rc = 0;
-    summary_rows_init(&totals);
+    summary_store_rows_init(&totals);
     if (summary_day_totals(old, &totals, 0) < 0 || summary_day_totals(repl, &totals, 1) < 0) {
         rc = -ENOMEM;
         goto out;
     }
-    summary_rows_sort(&totals); /* the first such day, whatever the input order */
+    summary_store_rows_sort(&totals); /* the first such day, whatever the input order */
     for (size_t i = 0; i < totals.len; i++) {
         const struct summary_row *t = &totals.items[i];
         if (t->counts[1] < t->counts[0]) {
@@ -415,7 +416,7 @@ int summary_rows_shrinks(const struct summary_rows *old, const struct summary_ro
         }
     }
 out:
-    summary_rows_free(&totals);
+    summary_store_rows_free(&totals);
     return rc;
 }
 
@@ -477,7 +478,7 @@ static int summary_insert_rows(struct summary_store *s, const char *tz,
         sqlite3_bind_text(ins, 6, r->team, -1, SQLITE_STATIC);
         for (int k = 0; k < SUMMARY_NCOUNTS; k++)
             sqlite3_bind_int64(ins, 7 + k, r->counts[k]);
-        sqlite3_bind_double(ins, 17, summary_round_cost(r->cost_usd));
+        sqlite3_bind_double(ins, 17, summary_store_round_cost(r->cost_usd));
         sqlite3_bind_text(ins, 18, now, -1, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE) {
             rc = summary_fail(s, "insert", err);
@@ -518,13 +519,14 @@ int summary_store_replace(struct summary_store *s, const struct summary_replace 
     char now[32], day[SUMMARY_DAY_LEN], cutoff[32] = "";
     int64_t gen = 0, had = 0, got = 0, kept = 0;
     *generation = 0;
-    summary_rows_init(&old);
+    summary_store_rows_init(&old);
     int rc = summary_exec(s, "BEGIN IMMEDIATE", err);
     if (rc < 0)
         goto out;
     summary_now(now);
     rc = summary_store_query(s, r->tz, r->first_day, r->last_day, NULL, &old, err);
-    if (rc == 0 && !r->force && (rc = summary_rows_shrinks(&old, rows, day, &had, &got)) != 0) {
+    if (rc == 0 && !r->force &&
+        (rc = summary_store_rows_shrinks(&old, rows, day, &had, &got)) != 0) {
         if (rc == -ENOMEM)
             err_set(err, rc, "out of memory");
         else
@@ -564,7 +566,7 @@ int summary_store_replace(struct summary_store *s, const struct summary_replace 
     if (rc == 0 && kept > 0)
         *generation = gen;
 out:
-    summary_rows_free(&old);
+    summary_store_rows_free(&old);
     return rc;
 }
 
@@ -710,9 +712,9 @@ int summary_store_query(struct summary_store *s, const char *tz, const char *fir
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct summary_row *r = NULL;
-        rc = summary_rows_get(out, summary_col_text(st, 0), summary_col_text(st, 1),
-                              summary_col_text(st, 2), summary_col_text(st, 3),
-                              summary_col_text(st, 4), &r);
+        rc = summary_store_rows_get(out, summary_col_text(st, 0), summary_col_text(st, 1),
+                                    summary_col_text(st, 2), summary_col_text(st, 3),
+                                    summary_col_text(st, 4), &r);
         if (rc < 0) {
             err_set(err, rc, "out of memory");
             goto out;

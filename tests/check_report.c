@@ -35,7 +35,7 @@ static void add(struct summary_rows *rs, const char *day, const char *org, const
                 const char *provider, int64_t requests, int64_t unpriced, double cost)
 {
     struct summary_row *r = NULL;
-    ck_assert_int_eq(summary_rows_get(rs, day, org, model, provider, "", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(rs, day, org, model, provider, "", &r), 0);
     r->counts[SUMMARY_REQUESTS] += requests;
     r->counts[SUMMARY_SUCCESSFUL] += requests - 1;
     r->counts[SUMMARY_FAILED] += 1;
@@ -93,7 +93,7 @@ START_TEST(build_rollup)
     struct summary_rows stored;
     struct config_kv alias = {"gpt-4o-mini-2024-07-18", "gpt-4o-mini", "t.conf:3"};
     struct config_kv_list aliases = {&alias, 1, 1};
-    summary_rows_init(&stored);
+    summary_store_rows_init(&stored);
     add(&stored, "2026-11-01", "acme", "gpt-4o-mini", "openai", 2, 0, 0.1);
     add(&stored, "2026-11-01", "acme", "gpt-4o-mini-2024-07-18", "openai", 3, 0, 0.2);
     add(&stored, "2026-11-02", "globex", "gpt-4o-mini-2024-07-18", "openai", 4, 1, 0.4);
@@ -149,7 +149,7 @@ START_TEST(build_rollup)
     ck_assert_int_eq(report_build(&rep, &stored, &aliases, REPORT_KEYS_DEFAULT, err), -EINVAL);
     ck_assert_msg(strstr(err, "t.conf:3") && strstr(err, "gpt-4o-mini-2024-07-18"), "%s", err);
     report_free(&rep);
-    summary_rows_free(&stored);
+    summary_store_rows_free(&stored);
 }
 END_TEST
 
@@ -158,7 +158,7 @@ static void store_rows(void)
     char err[ERR_MAX];
     struct summary_store *s = NULL;
     struct summary_rows in;
-    summary_rows_init(&in);
+    summary_store_rows_init(&in);
     add(&in, "2026-11-01", "<script>alert(1)</script>", "gpt-4o-mini", "openai", 2, 0, 0.25);
     add(&in, "2026-11-01", "</svg><b>\"x'&", "gpt-4o-mini-2024-07-18", "openai", 3, 0, 0.5);
     add(&in, "2026-11-02", "acme", "m<i>", "p&q", 4, 4, 0);
@@ -170,7 +170,7 @@ static void store_rows(void)
     int64_t gen = 0;
     ck_assert_int_eq(summary_store_replace(s, &r, &in, &gen, err), 0);
     summary_store_close(s);
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
     tu_write_file(conf, "[aliases]\ngpt-4o-mini-2024-07-18 = gpt-4o-mini\n");
 }
 

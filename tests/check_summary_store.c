@@ -46,7 +46,7 @@ static struct summary_row *row(struct summary_rows *rs, const char *day, const c
                                const char *model, int64_t requests, double cost)
 {
     struct summary_row *r = NULL;
-    ck_assert_int_eq(summary_rows_get(rs, day, org, model, "openai", "", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(rs, day, org, model, "openai", "", &r), 0);
     ck_assert_ptr_nonnull(r);
     r->counts[SUMMARY_REQUESTS] += requests;
     r->counts[SUMMARY_SUCCESSFUL] += requests;
@@ -58,7 +58,7 @@ static struct summary_row *row(struct summary_rows *rs, const char *day, const c
 START_TEST(row_sets)
 {
     struct summary_rows rs;
-    summary_rows_init(&rs);
+    summary_store_rows_init(&rs);
     char org[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(org, sizeof(org), "org%03d", 999 - i);
@@ -69,25 +69,25 @@ START_TEST(row_sets)
         row(&rs, "2026-08-25", org, "m", 2, 0); /* the same keys: no new rows */
     }
     ck_assert_uint_eq(rs.len, 1000);
-    summary_rows_sort(&rs);
+    summary_store_rows_sort(&rs);
     ck_assert_str_eq(rs.items[0].org, "org000");
     ck_assert_int_eq(rs.items[0].counts[SUMMARY_REQUESTS], 3);
     /* lookups still work after sorting */
     struct summary_row *r = NULL;
-    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "org500", "m", "openai", "", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(&rs, "2026-08-25", "org500", "m", "openai", "", &r), 0);
     ck_assert_ptr_eq(r, &rs.items[500]);
     ck_assert_uint_eq(rs.len, 1000);
     /* keys that only concatenate alike are different rows */
-    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "ab", "c", "p", "", &r), 0);
-    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(&rs, "2026-08-25", "ab", "c", "p", "", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(&rs, "2026-08-25", "a", "bc", "p", "", &r), 0);
     ck_assert_uint_eq(rs.len, 1002);
     /* the team is part of the key */
-    ck_assert_int_eq(summary_rows_get(&rs, "2026-08-25", "a", "bc", "p", "t", &r), 0);
+    ck_assert_int_eq(summary_store_rows_get(&rs, "2026-08-25", "a", "bc", "p", "t", &r), 0);
     ck_assert_uint_eq(rs.len, 1003);
     ck_assert_str_eq(r->team, "t");
-    summary_rows_free(&rs);
-    ck_assert(summary_round_cost(0.1 + 0.2) == 0.3);
-    ck_assert(summary_round_cost(1.0000000004) == 1.0);
+    summary_store_rows_free(&rs);
+    ck_assert(summary_store_round_cost(0.1 + 0.2) == 0.3);
+    ck_assert(summary_store_round_cost(1.0000000004) == 1.0);
 }
 END_TEST
 
@@ -96,8 +96,8 @@ START_TEST(schema_replace_query)
     char err[ERR_MAX];
     struct summary_store *s = NULL;
     struct summary_rows in, out;
-    summary_rows_init(&in);
-    summary_rows_init(&out);
+    summary_store_rows_init(&in);
+    summary_store_rows_init(&out);
     ck_assert_int_eq(summary_store_open(db, true, &s, err), -ENOENT); /* read-only never creates */
     ck_assert_int_ne(access(db, F_OK), 0);
     ck_assert_int_eq(summary_store_open(db, false, &s, err), 0);
@@ -112,10 +112,10 @@ START_TEST(schema_replace_query)
     ck_assert_int_eq(out.items[1].counts[SUMMARY_INPUT_TOKENS], 200);
     ck_assert(out.items[0].cost_usd == 0.5);
     ck_assert_int_ne(out.items[0].updated_at[0], '\0');
-    summary_rows_free(&out);
+    summary_store_rows_free(&out);
 
     /* Replacing one day leaves the other day and other zones alone. */
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
     row(&in, "2026-08-25", "globex", "m3", 9, 1.0);
     ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, false), 0);
     ck_assert_int_eq(replace_days(s, "Europe/Berlin", "2026-08-25", "2026-08-25", &in, false), 0);
@@ -123,11 +123,11 @@ START_TEST(schema_replace_query)
     ck_assert_uint_eq(out.len, 2);
     ck_assert_str_eq(out.items[0].day, "2026-08-24");
     ck_assert_str_eq(out.items[1].org, "globex");
-    summary_rows_free(&out);
+    summary_store_rows_free(&out);
     ck_assert_int_eq(summary_store_query(s, "UTC", "2026-08-25", "2026-08-25", "globex", &out, err),
                      0);
     ck_assert_uint_eq(out.len, 1);
-    summary_rows_free(&out);
+    summary_store_rows_free(&out);
     ck_assert_int_eq(summary_store_query(s, "UTC", NULL, NULL, "nobody", &out, err), 0);
     ck_assert_uint_eq(out.len, 0);
 
@@ -135,8 +135,8 @@ START_TEST(schema_replace_query)
     ck_assert_int_eq(summary_store_audit(s, &a, err), 0);
     ck_assert_int_eq(summary_store_audit(s, &a, err), 0);
     summary_store_close(s);
-    summary_rows_free(&in);
-    summary_rows_free(&out);
+    summary_store_rows_free(&in);
+    summary_store_rows_free(&out);
 
     /* The audit table holds both runs; the schema is versioned. */
     sqlite3 *raw = NULL;
@@ -196,7 +196,7 @@ START_TEST(report_json)
     struct summary_rows in;
     struct summary_row *r = NULL;
     snprintf(out, sizeof(out), "%s/out.json", tmp);
-    summary_rows_init(&in);
+    summary_store_rows_init(&in);
     ck_assert_int_eq(summary_store_open(db, false, &s, err), 0);
     row(&in, "2026-08-24", "acme", "m1", 1, 0.1 + 0.2);
     row(&in, "2026-08-24", "a\"c\\m\ne", "m1", 2, 1e-7);
@@ -232,20 +232,20 @@ START_TEST(report_json)
     ck_assert_int_eq(json_integer_value(json_object_get(totals, "requests")), 10);
     ck_assert_ptr_null(json_object_get(totals, "day"));
     ck_assert(json_real_value(json_object_get(totals, "cost_usd")) ==
-              summary_round_cost(0.3 + 1e-7 + 2.0));
+              summary_store_round_cost(0.3 + 1e-7 + 2.0));
     ck_assert_ptr_null(json_object_get(doc, "org"));
     json_decref(doc);
     free(text);
 
     /* A cost that needs 17 digits, teams, and --org. */
-    summary_rows_free(&in);
-    ck_assert_int_eq(summary_rows_get(&in, "2026-08-25", "acme", "m", "p", "red", &r), 0);
+    summary_store_rows_free(&in);
+    ck_assert_int_eq(summary_store_rows_get(&in, "2026-08-25", "acme", "m", "p", "red", &r), 0);
     r->cost_usd = 32956212.316547953;
     /* fewer requests than stored: only with force */
     ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, false), -EEXIST);
     ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, true), 0);
     summary_store_close(s);
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
     const char *args2[] = {"report", "--sqlite", db, "--format", "json", "--org", "acme", NULL};
     ck_assert_int_eq(rb_run(args2, NULL, out, NULL), 0);
     doc = json_load_file(out, 0, &jerr);
@@ -267,11 +267,11 @@ static int64_t day_requests(struct summary_store *s, const char *day)
 {
     struct summary_rows out;
     int64_t n = 0;
-    summary_rows_init(&out);
+    summary_store_rows_init(&out);
     ck_assert_int_eq(summary_store_query(s, "UTC", day, day, NULL, &out, last_err), 0);
     for (size_t i = 0; i < out.len; i++)
         n += out.items[i].counts[SUMMARY_REQUESTS];
-    summary_rows_free(&out);
+    summary_store_rows_free(&out);
     return n;
 }
 
@@ -294,28 +294,28 @@ START_TEST(shrink_guard)
     struct summary_rows old, repl;
     char day[SUMMARY_DAY_LEN];
     int64_t had = 0, got = 0;
-    summary_rows_init(&old);
-    summary_rows_init(&repl);
+    summary_store_rows_init(&old);
+    summary_store_rows_init(&repl);
     row(&old, "2026-08-24", "acme", "m1", 5, 0);
     row(&old, "2026-08-25", "acme", "m1", 3, 0);
     row(&old, "2026-08-25", "globex", "m1", 2, 0);
     /* more, the same, or spread over other rows: no shrink */
     row(&repl, "2026-08-24", "acme", "m1", 6, 0);
     row(&repl, "2026-08-25", "initech", "m9", 5, 0);
-    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 0);
-    summary_rows_free(&repl);
+    ck_assert_int_eq(summary_store_rows_shrinks(&old, &repl, day, &had, &got), 0);
+    summary_store_rows_free(&repl);
     /* a day with nothing (expired raw points) */
     row(&repl, "2026-08-24", "acme", "m1", 5, 0);
-    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 1);
+    ck_assert_int_eq(summary_store_rows_shrinks(&old, &repl, day, &had, &got), 1);
     ck_assert_str_eq(day, "2026-08-25");
     ck_assert_int_eq(had, 5);
     ck_assert_int_eq(got, 0);
     /* a day with fewer */
     row(&repl, "2026-08-25", "acme", "m1", 4, 0);
-    ck_assert_int_eq(summary_rows_shrinks(&old, &repl, day, &had, &got), 1);
+    ck_assert_int_eq(summary_store_rows_shrinks(&old, &repl, day, &had, &got), 1);
     ck_assert_int_eq(got, 4);
-    summary_rows_free(&old);
-    summary_rows_free(&repl);
+    summary_store_rows_free(&old);
+    summary_store_rows_free(&repl);
 }
 END_TEST
 
@@ -326,8 +326,8 @@ START_TEST(history_restore)
     struct summary_store *s = NULL;
     struct summary_rows in, none;
     int64_t gen = 0, n = 0;
-    summary_rows_init(&in);
-    summary_rows_init(&none);
+    summary_store_rows_init(&in);
+    summary_store_rows_init(&none);
     ck_assert_int_eq(summary_store_open(db, false, &s, last_err), 0);
     row(&in, "2026-08-24", "acme", "m1", 7, 0.5);
     row(&in, "2026-08-25", "acme", "m1", 3, 0.25);
@@ -352,7 +352,7 @@ START_TEST(history_restore)
     ck_assert_int_eq(day_requests(s, "2026-08-25"), 3);
     /* a second restore of a day undoes the first (the rows it displaced
      * went to the history) */
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
     row(&in, "2026-08-25", "acme", "m1", 1, 0);
     ck_assert_int_eq(replace_days(s, "UTC", "2026-08-25", "2026-08-25", &in, true), 0);
     ck_assert_int_eq(summary_store_restore(s, "UTC", "2026-08-25", &gen, &n, last_err), 0);
@@ -368,7 +368,7 @@ START_TEST(history_restore)
     ck_assert_str_eq(day, "2026-08-25");
     ck_assert_str_eq(outcome, "");
     summary_store_close(s);
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
 }
 END_TEST
 
@@ -426,7 +426,7 @@ START_TEST(busy_store)
     struct summary_store *s = NULL;
     struct summary_rows in;
     sqlite3 *reader = NULL;
-    summary_rows_init(&in);
+    summary_store_rows_init(&in);
     ck_assert_int_eq(summary_store_open(db, false, &s, last_err), 0);
     row(&in, "2026-08-24", "acme", "m1", 1, 0);
     ck_assert_int_eq(replace_days(s, "UTC", "2026-08-24", "2026-08-24", &in, false), 0);
@@ -442,7 +442,7 @@ START_TEST(busy_store)
     sqlite3_close(reader);
     summary_store_close(s);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM aggregate_runs"), 1);
-    summary_rows_free(&in);
+    summary_store_rows_free(&in);
 }
 END_TEST
 

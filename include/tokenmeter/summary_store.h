@@ -80,31 +80,32 @@ struct summary_rows {
 };
 
 /* An empty set; allocates nothing. */
-void summary_rows_init(struct summary_rows *rs);
+void summary_store_rows_init(struct summary_rows *rs);
 
 /* Releases the rows and their strings; the set is empty and reusable
  * afterwards. */
-void summary_rows_free(struct summary_rows *rs);
+void summary_store_rows_free(struct summary_rows *rs);
 
 /* Finds the row with this key, adding it (zeroed, strings copied) when
  * missing. Returns 0 with the row in *row (borrowed: valid until the next
  * add or sort), or -ENOMEM (*row NULL, the set unchanged). */
-int summary_rows_get(struct summary_rows *rs, const char *day, const char *org, const char *model,
-                     const char *provider, const char *team, struct summary_row **row);
+int summary_store_rows_get(struct summary_rows *rs, const char *day, const char *org,
+                           const char *model, const char *provider, const char *team,
+                           struct summary_row **row);
 
 /* Sorts by day, org, team, model, provider; lookups keep working. */
-void summary_rows_sort(struct summary_rows *rs);
+void summary_store_rows_sort(struct summary_rows *rs);
 
 /* Whether replacing old by repl would leave a day with fewer requests
  * (both borrowed; a day missing from repl has none): returns 1 with the
  * first such day and its totals in day, *had and *got, 0 when no day
  * shrinks, or -ENOMEM. */
-int summary_rows_shrinks(const struct summary_rows *old, const struct summary_rows *repl,
-                         char day[SUMMARY_DAY_LEN], int64_t *had, int64_t *got);
+int summary_store_rows_shrinks(const struct summary_rows *old, const struct summary_rows *repl,
+                               char day[SUMMARY_DAY_LEN], int64_t *had, int64_t *got);
 
 /* Rounds cost to 1e-9 USD: InfluxDB and the --input path add floats in
  * different orders, and rounding makes both give the same stored value. */
-double summary_round_cost(double usd);
+double summary_store_round_cost(double usd);
 
 /* Takes the run lock for the store at path: waits up to wait_s seconds.
  * Returns 0 with the lock's descriptor in *fd (release with
