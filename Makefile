@@ -48,7 +48,8 @@ PKGS := inih libcurl sqlite3 jansson
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # Test-only packages are asked for only when a test target is built
-# (recursive variables): `make install` needs neither check nor jansson.
+# (recursive variables): `make install` does not need check. jansson is
+# the binary's JSON writer and, in the tests, the body parser's reference.
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check jansson)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check jansson)
 

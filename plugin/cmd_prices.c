@@ -101,6 +101,14 @@ static int prices_show(const struct config *cfg, const char *model, const char *
         return status;
     enum pricing_via via = PRICING_VIA_EXACT;
     const struct pricing_model *m = pricing_lookup(t, model, provider, &via);
+    if (!m && pricing_count(t) == 0) {
+        printf("model \"%s\": no price table is loaded ([ingest] prices is unset and no "
+               "snapshot is installed); its events are written with cost_source=\"unpriced\"; "
+               "name one with --set ingest.prices=FILE (a checkout has data/model_prices.json)\n",
+               model);
+        pricing_free(t);
+        return 1;
+    }
     if (!m) {
         printf("model \"%s\"%s%s%s: no entry in the price table (%zu models); its events are "
                "written with cost_source=\"unpriced\"\n",

@@ -33,7 +33,7 @@ static const struct main_command main_commands[] = {
     {"replay", cmd_replay_main, "feed a dead-letter file back through the normalizer", true},
     {"aggregate", cmd_aggregate_main, "daily summaries from InfluxDB (or .lp files) into SQLite",
      false},
-    {"report", cmd_report_main, "print the daily summaries (table, csv, json)", false},
+    {"report", cmd_report_main, "print the daily summaries (table, csv, json, html)", false},
     {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)", false},
     {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe", false},
     {"prices", cmd_prices_main, "show, update or apply the price table", false},
@@ -50,7 +50,8 @@ static void main_usage(FILE *fp)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(fp, "  %-10s %s\n", main_commands[i].name, main_commands[i].summary);
     fprintf(fp, "\n'tokenmeter COMMAND --help' describes each command. Logs go to stderr with\n"
-                "Telegraf's E!/W!/I!/D! prefixes; stdout carries only line protocol.\n");
+                "Telegraf's E!/W!/I!/D! prefixes; the commands Telegraf runs (execd, process,\n"
+                "replay) write only line protocol to stdout.\n");
 }
 
 /* Started with fd 0, 1 or 2 closed (`>&-`), the first file opened would

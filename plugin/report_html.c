@@ -52,9 +52,12 @@ static const char html_style[] =
     "font-size:.9em}"
     ".legend span{display:inline-block;width:.9em;height:.9em;margin-right:.3em;"
     "vertical-align:-.1em}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+    /* Wide tables scroll inside the page instead of widening it. */
+    "table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;"
+    "overflow-x:auto;max-width:100%}"
     "caption{text-align:left;font-weight:600;margin-bottom:.3em}"
-    "th,td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left}"
+    "th,td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left;"
+    "white-space:nowrap}"
     "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
     "tfoot td{font-weight:600;border-top:2px solid #888}"
     "td.unpriced{color:#c0392b}";

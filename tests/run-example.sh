@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 sh tests/setup-debian.sh build >&2
 make -s >&2
 rm -f build/example-dead-letter.ndjson
-./build/tokenmeter execd --dead-letter build/example-dead-letter.ndjson \
+# An empty config: a tokenmeter.conf installed on this machine (whose
+# max_event_age would dead-letter the 2026-08 examples) changes nothing here.
+TOKENMETER_CONFIG=/dev/null ./build/tokenmeter execd \
+    --dead-letter build/example-dead-letter.ndjson \
     --prices examples/prices.json examples/webhooks.ndjson
 echo "--- dead-letter records (build/example-dead-letter.ndjson):" >&2
 cat build/example-dead-letter.ndjson >&2
