@@ -447,17 +447,28 @@ static void html_chart_requests(struct buf *b, const struct html_days *days,
                    r->counts[SUMMARY_SUCCESSFUL], x, html_y(all, max), w * 0.8,
                    html_y(ok, max) - html_y(all, max), r->day, r->counts[SUMMARY_FAILED]);
     }
-    /* The line first, then its points on top. */
-    for (int pass = 0; pass < 2; pass++) {
-        buf_puts(b, pass ? "\"/>\n" : "<polyline class=\"rate\" points=\"");
-        for (size_t i = 0; pass == 0 && i < by_day->len; i++) {
-            const struct summary_row *r = &by_day->items[i];
-            int slot = html_day_slot(days, r->day);
-            if (slot >= 0)
-                buf_printf(b, " %.3f,%.3f", CHART_LEFT + (slot + 0.5) * w,
-                           html_y(html_rate(r), rmax));
+    /* The line first, then its points on top. It joins consecutive days
+     * only: a day without requests has no rate, and a line across it would
+     * draw a trend where there is no data (rows come sorted by day). */
+    bool open = false;
+    int prev = 0;
+    for (size_t i = 0; i < by_day->len; i++) {
+        const struct summary_row *r = &by_day->items[i];
+        int slot = html_day_slot(days, r->day);
+        if (slot < 0)
+            continue;
+        if (open && slot != prev + 1) {
+            buf_puts(b, "\"/>\n");
+            open = false;
         }
+        if (!open)
+            buf_puts(b, "<polyline class=\"rate\" points=\"");
+        open = true;
+        buf_printf(b, " %.3f,%.3f", CHART_LEFT + (slot + 0.5) * w, html_y(html_rate(r), rmax));
+        prev = slot;
     }
+    if (open)
+        buf_puts(b, "\"/>\n");
     for (size_t i = 0; i < by_day->len; i++) {
         const struct summary_row *r = &by_day->items[i];
         int slot = html_day_slot(days, r->day);

@@ -265,6 +265,8 @@ START_TEST(cli_html)
     /* 2026-11-01: two orgs, 11-02, 11-03 and 11-30 one each; 12-01 is outside */
     ck_assert_int_eq(tu_count(page, "class=\"seg\""), 5);
     ck_assert_int_eq(tu_count(page, "data-day=\"2026-12-01\""), 0);
+    /* the error-rate line joins 11-01..11-03 and leaves the gap to 11-30 */
+    ck_assert_int_eq(tu_count(page, "<polyline class=\"rate\""), 2);
     /* the unpriced requests are called out, and m<i> gets no bar */
     ck_assert_ptr_nonnull(strstr(page, "id=\"unpriced-callout\""));
     ck_assert_ptr_nonnull(strstr(page, "data-day=\"2026-11-02\" data-unpriced=\"4\""));
