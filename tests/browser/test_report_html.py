@@ -32,32 +32,13 @@ sys.path.insert(0, HERE)
 import cdp  # noqa: E402
 import usagegen  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from tmlib import Results  # noqa: E402  (one pass/fail counter for every suite)
+
 ZONE = "America/New_York"
 TZ = ZoneInfo(ZONE)
 MONTH = "2026-11"  # has the DST change of 2026-11-01 in New York
 ALIAS = ("gpt-4o-mini-2024-07-18", "gpt-4o-mini")
-
-
-class Results:
-    def __init__(self, name):
-        self.name, self.passed, self.failed = name, 0, 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % what, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s" % what, flush=True)
-        return cond
-
-    def equal(self, got, want, what):
-        return self.check(got == want, what if got == want else
-                          "%s (got %r, want %r)" % (what, got, want))
-
-    def finish(self):
-        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed), flush=True)
-        return 1 if self.failed or self.passed == 0 else 0
 
 
 R = Results("test_report_html")
