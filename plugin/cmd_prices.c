@@ -51,9 +51,10 @@ static const char prices_usage[] =
     "        [ingest] prices, else the installed snapshot) atomically; on any\n"
     "        failure the old file stays. A running 'tokenmeter execd' rereads it on\n"
     "        SIGHUP.\n"
-    "cost:   reads one JSON object a line (model, provider, service_tier and the\n"
-    "        line-protocol count fields: input_tokens, output_tokens, ...) and\n"
-    "        prints its cost in USD, or 'unpriced: WHAT' / 'unknown'.\n"
+    "cost:   reads one JSON object a line (model, provider, service_tier,\n"
+    "        inference_geo, speed and the line-protocol count fields:\n"
+    "        input_tokens, output_tokens, ...) and prints its cost in USD, or\n"
+    "        'unpriced: WHAT' / 'unknown'.\n"
     "\n"
     "options:\n"
     "      --provider P          the event's provider, for show\n"
@@ -160,6 +161,8 @@ static int prices_event(const struct body_node *doc, struct event *ev, char err[
     ev->model = body_str_nonempty(doc, "/model");
     ev->provider = body_str_nonempty(doc, "/provider");
     ev->service_tier = body_str_nonempty(doc, "/service_tier");
+    ev->inference_geo = body_str_nonempty(doc, "/inference_geo");
+    ev->speed = body_str_nonempty(doc, "/speed");
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         int64_t *dst = (int64_t *)((char *)ev + counts[i].off);
         int rc = body_int(doc, counts[i].ptr, dst);

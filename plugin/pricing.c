@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "tokenmeter/pricing.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,6 +30,7 @@
 #define PRICING_BATCH_SFX     "_batches"
 #define PRICING_PER_PROMPT    "web_search_per_prompt" /* 1: searches bill once a prompt */
 #define PRICING_GOOGLE_SEARCH 35e-3 /* LiteLLM's gemini default when the map has none */
+#define PRICING_ROUTE         "provider_specific_entry." /* geo / speed multipliers */
 
 /* One rate of a model: LiteLLM key (offset into the table's text) -> USD. */
 struct pricing_rate {
@@ -271,6 +273,37 @@ static int pricing_search_rates(struct pricing *t, const char *path, const char 
     return 0;
 }
 
+/* The routing multipliers of provider_specific_entry ({"us": 1.1, "fast":
+ * 2.0} on Anthropic's models): LiteLLM scales a request's token cost by the
+ * entry for the usage's inference_geo (lower-cased; "global" and
+ * "not_available" excepted) and, when usage.speed is "fast", by the "fast"
+ * entry — in its Anthropic calculator both, in its Bedrock one the geo only
+ * (litellm/llms/anthropic/cost_calculation.py and
+ * litellm/llms/bedrock/cost_calculation.py, through
+ * get_provider_specific_geo_multiplier and
+ * get_provider_specific_speed_multiplier in
+ * litellm/litellm_core_utils/llm_cost_calc/utils.py). They are kept as the
+ * rates PRICING_ROUTE "<key>"; other providers' entries are not read. */
+static int pricing_route_rates(struct pricing *t, const char *path, const char *provider,
+                               const struct body_node *v, char err[ERR_MAX])
+{
+    bool anthropic = provider && strcmp(provider, "anthropic") == 0;
+    bool bedrock = provider && strcmp(provider, "bedrock") == 0;
+    const struct body_node *pse = body_get(v, "/provider_specific_entry");
+    for (size_t i = 0; (anthropic || bedrock) && i < body_object_len(pse); i++) {
+        const char *name = body_object_key(pse, i);
+        char key[PRICING_KEY_MAX];
+        double x = 0;
+        if (pricing_value(body_object_value(pse, i), &x) < 0 ||
+            (bedrock && strcmp(name, "fast") == 0) ||
+            (size_t)snprintf(key, sizeof(key), PRICING_ROUTE "%s", name) >= sizeof(key))
+            continue;
+        if (pricing_add_rate(t, key, x) < 0)
+            return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    }
+    return 0;
+}
+
 /* A tiered_pricing list (Alibaba's Model Studio and others: one tier, chosen
  * by the prompt's size, prices the whole request): each tier with a valid
  * "range": [start, end] is kept as the rates "tiered_pricing.<i>.range_start",
@@ -351,6 +384,8 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
     if ((rc = pricing_search_rates(t, path, model, v, err)) < 0)
         return rc;
     const char *provider = body_str(v, "/litellm_provider");
+    if ((rc = pricing_route_rates(t, path, provider, v, err)) < 0)
+        return rc;
     unsigned flags = !provider                               ? 0
                      : strcmp(provider, "xai") == 0          ? PRICING_F_XAI
                      : strcmp(provider, "fireworks_ai") == 0 ? PRICING_F_FIREWORKS
@@ -1070,6 +1105,25 @@ static double pricing_batch(const struct pricing_model *m, const struct pricing_
     return sum;
 }
 
+/* The provider_specific_entry multiplier of the region and the speed the
+ * provider served ev at (see pricing_route_rates), 1 without one. */
+static double pricing_route_multiplier(const struct pricing_model *m, const struct event *ev)
+{
+    double x = 1;
+    const char *geo = ev->inference_geo;
+    char key[PRICING_KEY_MAX];
+    size_t n = strlen(PRICING_ROUTE);
+    if (geo && strcasecmp(geo, "global") != 0 && strcasecmp(geo, "not_available") != 0 &&
+        (size_t)snprintf(key, sizeof(key), PRICING_ROUTE "%s", geo) < sizeof(key)) {
+        for (char *p = key + n; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        x *= pricing_or(pricing_get(m, key), 1);
+    }
+    if (ev->speed && strcmp(ev->speed, "fast") == 0)
+        x *= pricing_or(pricing_get(m, PRICING_ROUTE "fast"), 1);
+    return x;
+}
+
 static int64_t pricing_known(int64_t v)
 {
     return v == EVENT_ABSENT ? 0 : v;
@@ -1103,12 +1157,11 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
     c.cached_audio = c.cached_audio < c.cached ? c.cached_audio : c.cached;
     c.audio = c.audio > c.cached_audio ? c.audio - c.cached_audio : 0;
     bool batch = ev->service_tier && strcasecmp(ev->service_tier, "batch") == 0;
+    const char *sfx = m->flags & PRICING_F_FIREWORKS ? "" : pricing_tier_suffix(ev->service_tier);
+    /* The region and speed multipliers scale the tokens' cost, not the
+     * searches'; LiteLLM's batch_cost_calculator applies none. */
     double sum = batch ? pricing_batch(m, &c, &miss)
-                       : pricing_standard(m, &c,
-                                          m->flags & PRICING_F_FIREWORKS
-                                              ? ""
-                                              : pricing_tier_suffix(ev->service_tier),
-                                          &miss);
+                       : pricing_standard(m, &c, sfx, &miss) * pricing_route_multiplier(m, ev);
     /* Web search is billed per search at the default context size; a table
      * without a search price leaves the event unpriced (LiteLLM would add
      * nothing). */

@@ -90,6 +90,12 @@ struct event {
     /* The provider's service tier as it reported it ("flex", "priority",
      * "batch", "default", ...); NULL when it did not say. Borrowed. */
     const char *service_tier;
+    /* Where and how fast the provider served the call, as it reported it
+     * (Anthropic's usage.inference_geo "us" / "global", usage.speed "fast" /
+     * "standard"): some models bill a multiplier for them (docs/pricing.md).
+     * NULL when it did not say. Borrowed. */
+    const char *inference_geo;
+    const char *speed;
 };
 
 /* Resets every member to "absent". */

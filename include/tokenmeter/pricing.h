@@ -9,7 +9,9 @@
  * *_above_<N>k_tokens long-context tiers, *_flex / *_priority / *_batches
  * service-tier variants, tiered_pricing range tiers) and the per-request
  * web search price
- * (search_context_cost_per_query.search_context_size_medium). A struct map
+ * (search_context_cost_per_query.search_context_size_medium), and the region
+ * and speed multipliers of provider_specific_entry for Anthropic's models
+ * (as rates "provider_specific_entry.<key>"). A struct map
  * indexes the models, so a lookup is O(1) whatever the size of the file.
  *
  * Lookup rule, first hit wins: the model name exactly; the name without its
@@ -24,11 +26,11 @@
  * the request — input, output, cache reads and writes; a service tier picks
  * the *_<tier> keys, falling back to the standard key per key; audio and
  * image tokens bill at their own price, or at the text price when the model
- * has none (as LiteLLM does). Where tokenmeter deliberately differs from
- * LiteLLM it is listed in docs/pricing.md: chiefly, a base input or output
- * price the table lacks for a non-zero count, or a web search price it
- * lacks for a call that searched, makes the event unpriced instead of
- * costing it as zero. The result is rounded to 1e-12 USD so equal inputs
+ * has none (as LiteLLM does); the event's inference_geo and speed scale the
+ * tokens' cost by the entry's multipliers (not in batch). Where tokenmeter deliberately differs
+ * from LiteLLM it is listed in docs/pricing.md: chiefly, a base input or output price the table
+ * lacks for a non-zero count, or a web search price it lacks for a call that searched, makes the
+ * event unpriced instead of costing it as zero. The result is rounded to 1e-12 USD so equal inputs
  * print equal digits.
  *
  * pricing knows events, never sources.

@@ -19,6 +19,7 @@
  * An `error` event in a stream makes the call an error with its error type.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,18 +33,92 @@ static bool anthropic_match(const struct body_node *doc)
     return type && strcmp(type, "message") == 0 && body_has(doc, "/usage/input_tokens");
 }
 
+/* *acc += the count at ptr below n (absent: 0), checked against overflow. */
+static int anthropic_sum(const struct body_node *n, const char *ptr, int64_t *acc,
+                         char err[ERR_MAX])
+{
+    int64_t v = 0;
+    int rc = source_count(n, ptr, &v, err);
+    if (rc < 0)
+        return rc;
+    if (*acc > INT64_MAX - v)
+        return err_set(err, -EINVAL, "%s: token sum out of range", ptr);
+    *acc += v;
+    return 0;
+}
+
+/* usage.iterations: "Per-iteration token usage breakdown", one entry per
+ * sampling iteration of the request — compaction, advisor_message,
+ * fallback_message, message (anthropic-sdk-python types/beta/beta_usage.py,
+ * BetaIterationsUsage; BetaMessageDeltaUsage carries it in a stream's
+ * message_delta). The top-level counts are those of the final message
+ * iteration only: Anthropic's compaction docs say they exclude the
+ * compaction step, which is billed too. So when iterations are present the
+ * request's counts are their sums, as LiteLLM computes them
+ * (AnthropicConfig.calculate_usage in litellm/llms/anthropic/chat/
+ * transformation.py); the 1-hour cache writes are summed from the
+ * iterations' cache_creation breakdowns when any has one, else the
+ * top-level breakdown stands. Every iteration is priced at the message's
+ * model, as LiteLLM does (docs/pricing.md "Where tokenmeter differs"). */
+static int anthropic_iterations(const struct body_node *usage, struct event *ev, char err[ERR_MAX])
+{
+    const struct body_node *its = body_get(usage, "/iterations");
+    size_t n = body_type(its) == BODY_ARRAY ? body_array_len(its) : 0;
+    int64_t in = 0, out = 0, writes = 0, reads = 0, writes_1h = 0;
+    bool breakdown = false;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct body_node *it = body_array_at(its, i);
+        if ((rc = anthropic_sum(it, "/input_tokens", &in, err)) < 0 ||
+            (rc = anthropic_sum(it, "/output_tokens", &out, err)) < 0 ||
+            (rc = anthropic_sum(it, "/cache_creation_input_tokens", &writes, err)) < 0 ||
+            (rc = anthropic_sum(it, "/cache_read_input_tokens", &reads, err)) < 0)
+            break;
+        if (body_type(body_get(it, "/cache_creation")) == BODY_OBJECT) {
+            breakdown = true;
+            rc = anthropic_sum(it, "/cache_creation/ephemeral_1h_input_tokens", &writes_1h, err);
+        }
+    }
+    if (rc < 0) {
+        char inner[ERR_MAX];
+        snprintf(inner, sizeof(inner), "%s", err);
+        return err_set(err, rc, "usage.iterations: %.200s", inner);
+    }
+    if (n == 0)
+        return 0;
+    ev->input_tokens = in; /* the uncached part, as the top-level input_tokens */
+    ev->output_tokens = out;
+    ev->cache_write_tokens = writes;
+    ev->cached_input_tokens = reads;
+    if (breakdown)
+        ev->cache_write_1h_tokens = writes_1h;
+    return 0;
+}
+
 /* What else the usage object of doc (a Message, or a message_delta event)
  * says that the cost depends on: usage.service_tier ("standard",
- * "priority" or "batch") and the server-side web searches billed per search
+ * "priority" or "batch"), the server-side web searches billed per search
  * (Anthropic API reference, Messages: the Usage object's service_tier and
- * server_tool_use.web_search_requests). */
+ * server_tool_use.web_search_requests), usage.inference_geo and
+ * usage.speed (anthropic-sdk-python types/usage.py and
+ * types/beta/beta_usage.py: "fast provides significantly faster output
+ * token generation at premium pricing"), and usage.iterations (above). */
 static int anthropic_usage_extras(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
 {
-    const char *tier = body_str_nonempty(doc, "/usage/service_tier");
+    const struct body_node *usage = body_get(doc, "/usage");
+    const char *tier = body_str_nonempty(usage, "/service_tier");
+    const char *geo = body_str_nonempty(usage, "/inference_geo");
+    const char *speed = body_str_nonempty(usage, "/speed");
     if (tier)
         ev->service_tier = tier;
-    return source_count(doc, "/usage/server_tool_use/web_search_requests", &ev->web_search_requests,
-                        err);
+    if (geo)
+        ev->inference_geo = geo;
+    if (speed)
+        ev->speed = speed;
+    int rc = anthropic_iterations(usage, ev, err);
+    return rc < 0 ? rc
+                  : source_count(doc, "/usage/server_tool_use/web_search_requests",
+                                 &ev->web_search_requests, err);
 }
 
 /* Reads the Message object at base ("" or "/message") into ev. */
@@ -52,6 +127,13 @@ static int anthropic_message(const struct body_node *doc, struct event *ev, char
     int rc;
     ev->event_id = body_str_nonempty(doc, "/id");
     ev->model = body_str_nonempty(doc, "/model");
+    /* Vertex AI names Claude models with an '@' before the version
+     * ("claude-sonnet-4-5@20250929"; Google Cloud docs, "Use Anthropic's
+     * Claude models": the model IDs), Anthropic's own API never does: such a
+     * message was served by Vertex, which prices it (an envelope's
+     * "provider" still outranks this). */
+    if (ev->model && strchr(ev->model, '@'))
+        ev->provider = "vertex_ai";
     ev->finish_reason = body_str_nonempty(doc, "/stop_reason");
     if ((rc = source_anthropic_counts(doc, "/usage", ev, err)) < 0)
         return rc;

@@ -9,7 +9,8 @@ it generates usages that exercise each rule the model's entry expresses —
 long-context tiers crossed and not (the threshold itself, one above), cache
 reads, cache writes (5-minute and 1-hour), reasoning, audio and image tokens
 in and out, the service tiers the entry prices (flex, priority, batch), web
-search — costs each with litellm.cost_per_token (batch_cost_calculator for
+search, the region and speed the provider reports (provider_specific_entry
+multipliers) — costs each with litellm.cost_per_token (batch_cost_calculator for
 Batch API results, LiteLLM's web search calculators for searches) and with
 `tokenmeter prices cost` from the same map and the same counts, and requires
 equality within 1e-9 relative (1e-12 USD absolute: tokenmeter rounds to
@@ -154,6 +155,14 @@ def gen_usage(rng, entry):
         c["output_image_tokens"] = rng.randint(0, orest)
     if rng.random() < (0.3 if "search_context_cost_per_query" in entry else 0.05):
         c["web_search_requests"] = rng.randint(1, 5)
+    # Where and how fast the provider served it (Anthropic's usage.inference_geo
+    # and usage.speed): provider_specific_entry multipliers, where the entry has
+    # them; elsewhere they must change nothing.
+    routed = isinstance(entry.get("provider_specific_entry"), dict)
+    if rng.random() < (0.7 if routed else 0.05):
+        c["inference_geo"] = rng.choice(["us", "US", "global", "eu", "not_available"])
+    if rng.random() < (0.7 if routed else 0.05):
+        c["speed"] = rng.choice(["fast", "standard", "Fast"])
     return c
 
 
@@ -183,6 +192,8 @@ def litellm_cost(key, entry, c, tier):
         server_tool_use=ServerToolUse(web_search_requests=g("web_search_requests"))
         if g("web_search_requests") else None,
     )
+    usage.inference_geo = g("inference_geo")
+    usage.speed = g("speed")
     provider = entry.get("litellm_provider")
     if provider == "xai" and g("web_search_requests"):
         # xAI counts searches in its own usage block (server_side_tool_usage_details)
