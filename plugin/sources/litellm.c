@@ -103,6 +103,17 @@ static int litellm_old_prompt(struct event *ev, char err[ERR_MAX])
     return 0;
 }
 
+/* How the provider served the call, as LiteLLM's Usage carries it (its
+ * service_tier, inference_geo and speed members, copied from Anthropic's
+ * usage by AnthropicConfig.calculate_usage in litellm/llms/anthropic/chat/
+ * transformation.py): a computed cost depends on them (docs/pricing.md). */
+static void litellm_usage_route(const struct body_node *usage, struct event *ev)
+{
+    ev->service_tier = body_str_nonempty(usage, "/service_tier");
+    ev->inference_geo = body_str_nonempty(usage, "/inference_geo");
+    ev->speed = body_str_nonempty(usage, "/speed");
+}
+
 /* The cache and reasoning split, from the provider-shaped usage: OpenAI
  * names first, then Anthropic's (which LiteLLM passes through). */
 static int litellm_usage_parts(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
@@ -116,6 +127,10 @@ static int litellm_usage_parts(const struct body_node *doc, struct event *ev, ch
         {"/cache_read_input_tokens", &ev->cached_input_tokens},
         {"/prompt_tokens_details/cache_write_tokens", &ev->cache_write_tokens},
         {"/cache_creation_input_tokens", &ev->cache_write_tokens},
+        /* LiteLLM's Usage keeps Anthropic's cache_creation breakdown here
+         * (PromptTokensDetailsWrapper.cache_creation_token_details). */
+        {"/prompt_tokens_details/cache_creation_token_details/ephemeral_1h_input_tokens",
+         &ev->cache_write_1h_tokens},
         {"/completion_tokens_details/reasoning_tokens", &ev->reasoning_tokens},
         /* parts priced apart (docs/pricing.md) */
         {"/prompt_tokens_details/audio_tokens", &ev->input_audio_tokens},
@@ -124,8 +139,9 @@ static int litellm_usage_parts(const struct body_node *doc, struct event *ev, ch
         {"/completion_tokens_details/image_tokens", &ev->output_image_tokens},
         {"/server_tool_use/web_search_requests", &ev->web_search_requests},
     };
+    litellm_usage_route(body_get(doc, u), ev);
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        char ptr[128];
+        char ptr[160];
         int rc;
         if (*parts[i].dst != EVENT_ABSENT)
             continue;
