@@ -137,7 +137,7 @@ int event_normalize(struct event *ev, char err[ERR_MAX])
     return event_check_tokens(ev, err);
 }
 
-static const char *const event_cost_names[] = {"", "reported", "computed", "unpriced"};
+static const char *const event_cost_names[] = {"", "reported", "computed", "unpriced", "cache_hit"};
 
 /* Collects the results of a run of lineproto calls: the first error, and
  * whether any value was truncated. After an error the line is discarded, so

@@ -328,8 +328,12 @@ static int pipeline_finish_event(struct source_ctx *ctx, struct event *ev)
                        when, (long long)(max_age / 3600));
     }
     /* A reported cost always wins; only the rest is priced (docs/schema.md,
-     * "Prices and cost"). */
-    if (isnan(ev->cost_usd))
+     * "Prices and cost"). A gateway cache hit reached no provider: it costs
+     * nothing, as LiteLLM bills it (docs/sources.md "Gateway cache hits"). */
+    if (ev->gateway_cache_hit) {
+        ev->cost_usd = 0;
+        ev->cost_source = EVENT_COST_CACHE_HIT;
+    } else if (isnan(ev->cost_usd))
         pricing_apply(p->prices, ev);
     else
         ev->cost_source = EVENT_COST_REPORTED;

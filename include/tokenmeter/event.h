@@ -37,6 +37,7 @@ enum event_cost_source {
     EVENT_COST_REPORTED,
     EVENT_COST_COMPUTED,
     EVENT_COST_UNPRICED,
+    EVENT_COST_CACHE_HIT, /* served from a gateway's cache: cost 0 (docs/sources.md) */
 };
 
 struct event {
@@ -96,6 +97,11 @@ struct event {
      * NULL when it did not say. Borrowed. */
     const char *inference_geo;
     const char *speed;
+    /* A gateway answered from its own response cache (LiteLLM cache_hit,
+     * Cloudflare AI Gateway cached): the provider was not called, so the
+     * call costs nothing; the pipeline writes cost_usd=0 with
+     * cost_source="cache_hit" whatever cost the body reported. */
+    bool gateway_cache_hit;
 };
 
 /* Resets every member to "absent". */

@@ -63,6 +63,17 @@ static int cloudflare_object(const struct body_node *doc, const char *ptr, struc
     return 0;
 }
 
+/* The gateway served the response from its cache (the log's "cached",
+ * Logpush's "Cached"). Cloudflare's AI Gateway docs, "Caching": cached
+ * responses are served "directly from Cloudflare's cache", "avoiding a round
+ * trip to the origin AI provider" — the provider bills nothing, so neither
+ * does the event (docs/sources.md "Gateway cache hits"). */
+static bool cloudflare_cached(const struct body_node *doc, const char *ptr)
+{
+    bool cached = false;
+    return body_bool(doc, ptr, &cached) == 0 && cached;
+}
+
 /* Tenancy from cf-aig-metadata (an encrypted Logpush Metadata has none of
  * these keys, so it gives none). */
 static void cloudflare_tenancy(const struct body_node *meta, struct event *ev)
@@ -99,6 +110,7 @@ static int cloudflare_extract(const struct body_node *doc, struct source_ctx *ct
         (rc = source_number(doc, "/duration", 1.0, &ev.latency_ms, err)) < 0 ||
         (rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         goto out;
+    ev.gateway_cache_hit = cloudflare_cached(doc, "/cached");
     rc = source_emit(ctx, &ev);
 out:
     body_free(inner); /* only after emitting: the event borrowed from it */
@@ -160,6 +172,7 @@ static int cloudflare_logpush_extract(const struct body_node *doc, struct source
         (rc = source_number(m, "/duration", 1.0, &ev.latency_ms, err)) < 0 ||
         (rc = cloudflare_logpush_time(doc, &ev, err)) < 0)
         goto out;
+    ev.gateway_cache_hit = cloudflare_cached(doc, "/Cached");
     rc = source_emit(ctx, &ev);
 out:
     body_free(inner_meta);

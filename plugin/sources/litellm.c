@@ -47,6 +47,19 @@ static bool litellm_is_spend_log(const struct body_node *doc)
     return body_has(doc, "/request_id") && body_has(doc, "/spend") && body_has(doc, "/startTime");
 }
 
+/* The response came from LiteLLM's own cache: StandardLoggingPayload
+ * cache_hit true (a boolean), a /spend/logs row's cache_hit "True" (the
+ * LiteLLM_SpendLogs column is the str() of that boolean). LiteLLM bills it
+ * 0 (Logging.response_cost_calculator in
+ * litellm/litellm_core_utils/litellm_logging.py returns 0.0 on a cache hit):
+ * the provider was not called. */
+static bool litellm_cache_hit(const struct body_node *doc)
+{
+    bool hit = false;
+    const char *s = body_str(doc, "/cache_hit");
+    return (body_bool(doc, "/cache_hit", &hit) == 0 && hit) || (s && strcmp(s, "True") == 0);
+}
+
 static bool litellm_match(const struct body_node *doc)
 {
     return (body_has(doc, "/call_type") || body_has(doc, "/litellm_call_id")) &&
@@ -195,6 +208,7 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
         return rc;
     if (body_has(doc, "/response_cost_failure_debug_info"))
         ev.cost_not_computed = true;
+    ev.gateway_cache_hit = litellm_cache_hit(doc);
 
     double start = 0, end = 0, first = 0;
     if (body_num(doc, "/startTime", &start) == 0) {
@@ -268,6 +282,7 @@ static int litellm_spend_log_extract(const struct body_node *doc, struct source_
         (rc = source_number(doc, "/request_duration_ms", 1.0, &ev.latency_ms, err)) < 0 ||
         (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
+    ev.gateway_cache_hit = litellm_cache_hit(doc);
     int64_t end = litellm_time_ns(doc, "/endTime");
     if (isnan(ev.latency_ms) && ev.time_known && end >= ev.time_ns)
         ev.latency_ms = (double)(end - ev.time_ns) / 1e6;
