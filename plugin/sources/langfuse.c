@@ -13,13 +13,14 @@
  * Token rules: Langfuse's own usageDetails keys are EXCLUSIVE — "input"
  * excludes the input_* details (input_cached_tokens, input_cache_read,
  * input_cache_creation[_5m|_1h], input_audio_tokens ...) and "output"
- * excludes output_* (output_reasoning_tokens ...) — so the totals are the
- * sums. A raw OpenAI usage object passed as usageDetails (prompt_tokens +
- * completion_tokens, or input_tokens + output_tokens) is inclusive and read
- * as OpenAI's. The legacy `usage` object (input/output or
- * promptTokens/completionTokens, unit TOKENS) has no split and is taken as
- * totals. Costs are USD: costDetails.total, else the sum of costDetails,
- * else usage.totalCost.
+ * excludes output_* (output_reasoning_tokens ...), and every other key
+ * naming "input" or "output" (Anthropic's cache_read_input_tokens ...) is
+ * a part of its side too — so the totals are the sums (but see
+ * langfuse_writes_inside_input()). A raw OpenAI usage object passed as usageDetails (prompt_tokens
+ * + completion_tokens, or input_tokens + output_tokens) is inclusive and read as OpenAI's. The
+ * legacy `usage` object (input/output or promptTokens/completionTokens, unit TOKENS) has no split
+ * and is taken as totals. Costs are USD: costDetails.total, else the sum of costDetails, else
+ * usage.totalCost.
  *
  * The event id is body.id, the observation that a create and its updates
  * share; the envelope id is the fallback. Within a batch the items of one
@@ -76,35 +77,69 @@ static bool langfuse_key_is(const char *key, const char *const *names)
     return false;
 }
 
-/* Langfuse's exclusive usageDetails map. */
+/* LiteLLM's Langfuse logger (litellm/integrations/langfuse/langfuse.py)
+ * sends the same Anthropic key names with another rule: "input" is
+ * prompt_tokens minus the cache reads only, so its cache_creation_input_tokens
+ * are already inside "input", and "total" is prompt + completion. Its "total"
+ * tells it apart from LangChain's raw Anthropic usage (no "total", or one
+ * that counts the writes apart): when total = input + reads + output, the
+ * writes are taken out of the input sum again. */
+static void langfuse_writes_inside_input(const struct body_node *u, struct event *ev)
+{
+    int64_t total = 0, writes = 0;
+    if (body_count(u, "/total", &total) < 0 ||
+        body_count(u, "/cache_creation_input_tokens", &writes) < 0 || writes == 0 ||
+        ev->input_tokens < writes || ev->output_tokens == EVENT_ABSENT ||
+        ev->input_tokens - writes > INT64_MAX - ev->output_tokens ||
+        total != ev->input_tokens - writes + ev->output_tokens)
+        return;
+    ev->input_tokens -= writes;
+}
+
+/* Langfuse's exclusive usageDetails map. Langfuse's docs ("Token & Cost
+ * Tracking") count every usage type whose name contains "input" as input
+ * and "output" as output: besides its own input_* / output_* names, that
+ * takes in the raw Anthropic keys Langfuse's LangChain handler passes
+ * through (langfuse-python langfuse/langchain/CallbackHandler.py,
+ * _parse_usage_model: input_tokens and output_tokens renamed to input and
+ * output, cache_read_input_tokens and cache_creation_input_tokens kept, the
+ * cache_creation breakdown flattened to cache_creation_ephemeral_5m_/1h_
+ * input_tokens, parts of cache_creation_input_tokens). */
 static int langfuse_details(const struct body_node *u, struct event *ev, char err[ERR_MAX])
 {
-    static const char *const cached_keys[] = {"input_cached_tokens", "input_cache_read", NULL};
-    static const char *const write_keys[] = {"input_cache_creation", "input_cache_write", NULL};
+    static const char *const cached_keys[] = {"input_cached_tokens", "input_cache_read",
+                                              "cache_read_input_tokens", NULL};
+    static const char *const write_keys[] = {"input_cache_creation", "input_cache_write",
+                                             "cache_creation_input_tokens", NULL};
     /* LangChain's Anthropic usage reaches Langfuse as input_ephemeral_*:
      * inside input_cache_creation in older langchain-anthropic releases,
      * instead of it (input_cache_creation then 0, "to avoid double
      * counting") in newer ones. */
-    static const char *const split_keys[] = {"input_cache_creation_5m", "input_cache_creation_1h",
+    static const char *const split_keys[] = {"input_cache_creation_5m",
+                                             "input_cache_creation_1h",
                                              "input_ephemeral_5m_input_tokens",
-                                             "input_ephemeral_1h_input_tokens", NULL};
+                                             "input_ephemeral_1h_input_tokens",
+                                             "cache_creation_ephemeral_5m_input_tokens",
+                                             "cache_creation_ephemeral_1h_input_tokens",
+                                             NULL};
     static const char *const split_1h_keys[] = {"input_cache_creation_1h",
-                                                "input_ephemeral_1h_input_tokens", NULL};
+                                                "input_ephemeral_1h_input_tokens",
+                                                "cache_creation_ephemeral_1h_input_tokens", NULL};
     static const char *const reasoning_keys[] = {"output_reasoning_tokens", "output_reasoning",
                                                  NULL};
     /* When the writes come as one total, the 5m/1h split is inside it; two
      * write totals are two names for one count. A total of 0 beside a split
      * holds nothing: the split is the writes. */
     int64_t total_writes = 0;
-    const char *write_total = body_has(u, "/input_cache_creation") ? "input_cache_creation"
-                              : body_has(u, "/input_cache_write")  ? "input_cache_write"
-                                                                   : NULL;
-    char total_ptr[32];
-    if (write_total) {
-        snprintf(total_ptr, sizeof(total_ptr), "/%s", write_total);
-        if (body_count(u, total_ptr, &total_writes) == 0 && total_writes == 0)
-            write_total = NULL;
+    const char *write_total = NULL;
+    char total_ptr[48];
+    for (size_t i = 0; !write_total && write_keys[i]; i++) {
+        snprintf(total_ptr, sizeof(total_ptr), "/%s", write_keys[i]);
+        if (body_has(u, total_ptr))
+            write_total = write_keys[i];
     }
+    if (write_total && body_count(u, total_ptr, &total_writes) == 0 && total_writes == 0)
+        write_total = NULL;
     size_t n = body_object_len(u);
     for (size_t i = 0; i < n; i++) {
         const char *key = body_object_key(u, i);
@@ -112,8 +147,8 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
         int64_t c = 0;
         if (body_type(v) == BODY_NULL || strcmp(key, "total") == 0)
             continue;
-        if (strcmp(key, "input") != 0 && strcmp(key, "output") != 0 &&
-            strncmp(key, "input_", 6) != 0 && strncmp(key, "output_", 7) != 0)
+        bool input = strstr(key, "input") != NULL, output = !input && strstr(key, "output");
+        if (!input && !output)
             continue; /* a custom usage type: neither input nor output */
         int rc = body_count(v, "", &c);
         if (rc < 0)
@@ -126,9 +161,9 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
             continue;
         if (is_split && write_total)
             continue;
-        if (key[0] == 'i' && (rc = langfuse_add(&ev->input_tokens, c, key, err)) < 0)
+        if (input && (rc = langfuse_add(&ev->input_tokens, c, key, err)) < 0)
             return rc;
-        if (key[0] == 'o' && (rc = langfuse_add(&ev->output_tokens, c, key, err)) < 0)
+        if (output && (rc = langfuse_add(&ev->output_tokens, c, key, err)) < 0)
             return rc;
         if (langfuse_key_is(key, cached_keys) &&
             (rc = langfuse_add(&ev->cached_input_tokens, c, key, err)) < 0)
@@ -140,6 +175,7 @@ static int langfuse_details(const struct body_node *u, struct event *ev, char er
             (rc = langfuse_add(&ev->reasoning_tokens, c, key, err)) < 0)
             return rc;
     }
+    langfuse_writes_inside_input(u, ev);
     return 0;
 }
 
