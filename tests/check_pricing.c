@@ -336,6 +336,53 @@ START_TEST(provider_rules_from_the_file)
 }
 END_TEST
 
+/* provider_specific_entry: the region multiplier (anthropic and bedrock
+ * entries) and the speed one (anthropic only) scale the tokens' cost, not
+ * the searches', and not a batch request; other providers' are not read. */
+START_TEST(region_and_speed_multipliers)
+{
+    tu_write_file(path, "{\"a\": {\"litellm_provider\": \"anthropic\", \"input_cost_per_token\": "
+                        "1e-6, \"output_cost_per_token\": 2e-6, \"search_context_cost_per_query\": "
+                        "{\"search_context_size_medium\": 0.01}, \"provider_specific_entry\": "
+                        "{\"us\": 1.1, \"fast\": 2.0, \"note\": \"x\"}},"
+                        "\"b\": {\"litellm_provider\": \"bedrock\", \"input_cost_per_token\": "
+                        "1e-6, \"output_cost_per_token\": 2e-6, \"provider_specific_entry\": "
+                        "{\"us\": 1.1, \"fast\": 2.0}},"
+                        "\"o\": {\"litellm_provider\": \"openai\", \"input_cost_per_token\": "
+                        "1e-6, \"output_cost_per_token\": 2e-6, \"provider_specific_entry\": "
+                        "{\"us\": 1.1}}}");
+    struct pricing *t = load_ok(path, NULL);
+    const struct pricing_model *a = pricing_lookup(t, "a", NULL, NULL);
+    const struct pricing_model *b = pricing_lookup(t, "b", NULL, NULL);
+    const struct pricing_model *o = pricing_lookup(t, "o", NULL, NULL);
+    ck_assert_double_eq(rate(a, "provider_specific_entry.us"), 1.1);
+    ck_assert(isnan(rate(a, "provider_specific_entry.note")));
+    ck_assert(isnan(rate(b, "provider_specific_entry.fast")));
+    ck_assert(isnan(rate(o, "provider_specific_entry.us")));
+    double usd = 0, base = 1000 * 1e-6 + 1000 * 2e-6;
+    struct event ev = tokens(1000, EVENT_ABSENT, EVENT_ABSENT, EVENT_ABSENT, 1000, EVENT_ABSENT);
+    ev.inference_geo = "US";
+    ev.speed = "fast";
+    ev.web_search_requests = 1;
+    ck_assert_int_eq(pricing_cost(a, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, base * 1.1 * 2.0 + 0.01, 1e-12);
+    ev.web_search_requests = EVENT_ABSENT;
+    ck_assert_int_eq(pricing_cost(b, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, base * 1.1, 1e-12);
+    ck_assert_int_eq(pricing_cost(o, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, base, 1e-12);
+    ev.inference_geo = "global";
+    ev.speed = "standard";
+    ck_assert_int_eq(pricing_cost(a, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, base, 1e-12);
+    ev.inference_geo = "us";
+    ev.service_tier = "batch";
+    ck_assert_int_eq(pricing_cost(a, &ev, &usd, NULL), 0);
+    ck_assert_double_eq_tol(usd, base / 2, 1e-12);
+    pricing_free(t);
+}
+END_TEST
+
 /* A tiered_pricing list: the tier whose range holds the prompt prices the
  * whole request; above every range, the last tier. */
 START_TEST(range_tiers_price_the_whole_request)
@@ -706,6 +753,7 @@ Suite *check_pricing_suite(void)
     tcase_add_test(tc, service_tiers_and_batch);
     tcase_add_test(tc, audio_image_and_web_search);
     tcase_add_test(tc, provider_rules_from_the_file);
+    tcase_add_test(tc, region_and_speed_multipliers);
     tcase_add_test(tc, range_tiers_price_the_whole_request);
     tcase_add_test(tc, the_sample_call_costs_what_litellm_reported);
     tcase_add_test(tc, missing_prices_and_tokens);
