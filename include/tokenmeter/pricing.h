@@ -27,11 +27,12 @@
  * the *_<tier> keys, falling back to the standard key per key; audio and
  * image tokens bill at their own price, or at the text price when the model
  * has none (as LiteLLM does); the event's inference_geo and speed scale the
- * tokens' cost by the entry's multipliers (not in batch). Where tokenmeter deliberately differs
- * from LiteLLM it is listed in docs/pricing.md: chiefly, a base input or output price the table
- * lacks for a non-zero count, or a web search price it lacks for a call that searched, makes the
- * event unpriced instead of costing it as zero. The result is rounded to 1e-12 USD so equal inputs
- * print equal digits.
+ * tokens' cost by the entry's multipliers (not in batch). Where tokenmeter
+ * deliberately differs from LiteLLM it is listed in docs/pricing.md:
+ * chiefly, a base input or output price the table lacks for a non-zero
+ * count, or a web search price it lacks for a call that searched, makes the
+ * event unpriced instead of costing it as zero. The result is rounded to
+ * 1e-12 USD so equal inputs print equal digits.
  *
  * pricing knows events, never sources.
  */

@@ -52,14 +52,15 @@ static int anthropic_sum(const struct body_node *n, const char *ptr, int64_t *ac
  * fallback_message, message (anthropic-sdk-python types/beta/beta_usage.py,
  * BetaIterationsUsage; BetaMessageDeltaUsage carries it in a stream's
  * message_delta). The top-level counts are those of the final message
- * iteration only: Anthropic's compaction docs say they exclude the
- * compaction step, which is billed too. So when iterations are present the
- * request's counts are their sums, as LiteLLM computes them
+ * iteration only: Anthropic's "Compaction" docs describe the summary as an
+ * additional sampling step, billed, that the top-level usage leaves out. So
+ * when iterations are present the request's counts are their sums, as
+ * LiteLLM computes them
  * (AnthropicConfig.calculate_usage in litellm/llms/anthropic/chat/
  * transformation.py); the 1-hour cache writes are summed from the
  * iterations' cache_creation breakdowns when any has one, else the
  * top-level breakdown stands. Every iteration is priced at the message's
- * model, as LiteLLM does (docs/pricing.md "Where tokenmeter differs"). */
+ * model, as LiteLLM does (docs/sources.md "Token rules"). */
 static int anthropic_iterations(const struct body_node *usage, struct event *ev, char err[ERR_MAX])
 {
     const struct body_node *its = body_get(usage, "/iterations");
@@ -128,10 +129,10 @@ static int anthropic_message(const struct body_node *doc, struct event *ev, char
     ev->event_id = body_str_nonempty(doc, "/id");
     ev->model = body_str_nonempty(doc, "/model");
     /* Vertex AI names Claude models with an '@' before the version
-     * ("claude-sonnet-4-5@20250929"; Google Cloud docs, "Use Anthropic's
-     * Claude models": the model IDs), Anthropic's own API never does: such a
-     * message was served by Vertex, which prices it (an envelope's
-     * "provider" still outranks this). */
+     * ("claude-sonnet-4-5@20250929": the model IDs of Google Cloud's Vertex
+     * AI docs for Anthropic's Claude models); Anthropic's own never have
+     * one. Such a message was served by Vertex, which prices it (an
+     * envelope's "provider" still outranks this). */
     if (ev->model && strchr(ev->model, '@'))
         ev->provider = "vertex_ai";
     ev->finish_reason = body_str_nonempty(doc, "/stop_reason");
