@@ -66,10 +66,13 @@ static int anthropic_iterations(const struct body_node *usage, struct event *ev,
     const struct body_node *its = body_get(usage, "/iterations");
     size_t n = body_type(its) == BODY_ARRAY ? body_array_len(its) : 0;
     int64_t in = 0, out = 0, writes = 0, reads = 0, writes_1h = 0;
-    bool breakdown = false;
+    bool breakdown = false, any = false;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const struct body_node *it = body_array_at(its, i);
+        if (body_type(it) != BODY_OBJECT)
+            continue; /* not an iteration: nothing to add */
+        any = true;
         if ((rc = anthropic_sum(it, "/input_tokens", &in, err)) < 0 ||
             (rc = anthropic_sum(it, "/output_tokens", &out, err)) < 0 ||
             (rc = anthropic_sum(it, "/cache_creation_input_tokens", &writes, err)) < 0 ||
@@ -85,7 +88,7 @@ static int anthropic_iterations(const struct body_node *usage, struct event *ev,
         snprintf(inner, sizeof(inner), "%s", err);
         return err_set(err, rc, "usage.iterations: %.200s", inner);
     }
-    if (n == 0)
+    if (!any)
         return 0;
     ev->input_tokens = in; /* the uncached part, as the top-level input_tokens */
     ev->output_tokens = out;
