@@ -71,30 +71,50 @@ static size_t lp_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
+/* Bytes of s[0..len) before the first one `kind` must rewrite. Four
+ * table looks per round: most values have no such byte, and the loop
+ * test then runs once per four bytes. */
+static size_t lp_span(const char *s, size_t len, enum lp_kind kind)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char bit = (unsigned char)(1u << kind);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        if ((lp_class[u[i]] | lp_class[u[i + 1]] | lp_class[u[i + 2]] | lp_class[u[i + 3]]) & bit)
+            break;
+    while (i < len && !(lp_class[u[i]] & bit))
+        i++;
+    return i;
+}
+
+/* True when s is written as it is: it fits in max bytes and holds no byte
+ * `kind` must rewrite. Sets *len to strnlen(s, max + 1) either way, so the
+ * measure stops at the cut: one long tenancy string shared by every event
+ * of a body (an envelope's org) must not be measured once per event. */
+static bool lp_plain(const char *s, size_t max, enum lp_kind kind, size_t *len)
+{
+    *len = strnlen(s, max + 1);
+    return *len <= max && lp_span(s, *len, kind) == *len;
+}
+
 /* Appends s escaped for `kind`. Sets *written to the number of bytes
  * appended. Returns 0, 1 when truncated, or b's sticky error. */
 static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max, size_t *written)
 {
     size_t start = b->len;
-    /* Fast path, the common case: one scan finds the end of a value that
-     * needs no escaping and fits, and one append copies it. The scan stops
-     * at the cut: one long tenancy string shared by every event of a body
-     * (an envelope's org) must not be measured once per event. */
-    const unsigned char bit = (unsigned char)(1u << kind);
-    size_t plain = 0;
-    while (plain <= max && !(lp_class[(unsigned char)s[plain]] & bit))
-        plain++;
-    if (plain <= max && s[plain] == '\0') {
-        buf_append(b, s, plain);
+    size_t len;
+    /* Fast path, the common case: one append copies a value that needs no
+     * escaping and fits. */
+    if (lp_plain(s, max, kind, &len)) {
+        buf_append(b, s, len);
         *written = b->len - start;
         int rc = buf_error(b);
         return rc < 0 ? rc : 0;
     }
-    size_t len = plain > max ? plain : plain + strnlen(s + plain, max + 1 - plain);
     size_t n = lp_cut(s, len, max);
     int truncated = n < len;
     size_t run = 0; /* start of the pending run of bytes copied as they are */
-    for (size_t i = plain < n ? plain : n; i < n; i++) {
+    for (size_t i = lp_span(s, n, kind); i < n; i++) {
         char c = s[i];
         if (!lp_special(c, kind))
             continue;
@@ -147,8 +167,30 @@ int lineproto_measurement(struct buf *b, const char *name)
     return lp_escape(b, name, LP_MEASUREMENT, LINEPROTO_TAG_MAX, &w);
 }
 
+/* Writes sep, key and '=' at p (room for 2 + klen bytes); returns the end. */
+static char *lp_put_key(char *p, char sep, const char *key, size_t klen)
+{
+    *p++ = sep;
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = '=';
+    return p;
+}
+
 int lineproto_tag(struct buf *b, const char *key, const char *value)
 {
+    size_t kl, vl;
+    /* The common case, a key and a value written as they are, in one
+     * reservation; anything else goes piece by piece below. */
+    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl) && value &&
+        lp_plain(value, LINEPROTO_TAG_MAX, LP_TAG, &vl) && vl) {
+        char *p = buf_space(b, kl + vl + 2);
+        if (!p)
+            return buf_error(b);
+        memcpy(lp_put_key(p, ',', key, kl), value, vl);
+        buf_commit(b, kl + vl + 2);
+        return 0;
+    }
     size_t w = 0;
     int trunc = 0;
     buf_putc(b, ',');
@@ -163,13 +205,25 @@ int lineproto_tag(struct buf *b, const char *key, const char *value)
     return rc < 0 ? rc : trunc;
 }
 
-static void lp_field_key(struct buf *b, bool *first, const char *key)
+/* Appends the separator, the key and '=' followed by the value text
+ * v[0..vlen) as it is, in one reservation when the key needs no escaping. */
+static void lp_field_raw(struct buf *b, bool *first, const char *key, const char *v, size_t vlen)
 {
-    size_t w = 0;
-    buf_putc(b, *first ? ' ' : ',');
+    char sep = *first ? ' ' : ',';
+    size_t kl, w = 0;
     *first = false;
+    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl)) {
+        char *p = buf_space(b, kl + 2 + vlen);
+        if (p) {
+            memcpy(lp_put_key(p, sep, key, kl), v, vlen);
+            buf_commit(b, kl + 2 + vlen);
+        }
+        return;
+    }
+    buf_putc(b, sep);
     lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
     buf_putc(b, '=');
+    buf_append(b, v, vlen);
 }
 
 /* Writes the decimal digits of u, with a '-' when neg, so that they end
@@ -185,21 +239,19 @@ static char *lp_digits(char *end, uint64_t u, bool neg)
     return end;
 }
 
-/* Appends the decimal digits of v and a suffix byte; printf is most of the
- * cost of a line otherwise. */
-static void lp_put_int(struct buf *b, int64_t v, char suffix)
+/* Formats v and a suffix byte into tmp, ending at its end; returns where the
+ * text starts. printf is most of the cost of a line otherwise. */
+static char *lp_int_text(char tmp[24], int64_t v, char suffix)
 {
-    char tmp[24];
-    tmp[sizeof(tmp) - 1] = suffix; /* one append for the digits and it */
-    char *start =
-        lp_digits(tmp + sizeof(tmp) - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
-    buf_append(b, start, (size_t)(tmp + sizeof(tmp) - start));
+    tmp[23] = suffix;
+    return lp_digits(tmp + 23, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
-    lp_field_key(b, first, key);
-    lp_put_int(b, v, 'i');
+    char tmp[24];
+    char *num = lp_int_text(tmp, v, 'i');
+    lp_field_raw(b, first, key, num, (size_t)(tmp + sizeof(tmp) - num));
     return buf_error(b);
 }
 
@@ -256,15 +308,31 @@ int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
         return -EDOM;
     char num[32];
     lineproto_format_float(v, num);
-    lp_field_key(b, first, key);
-    buf_puts(b, num);
+    lp_field_raw(b, first, key, num, strlen(num));
     return buf_error(b);
 }
 
 int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
 {
-    size_t w = 0;
-    lp_field_key(b, first, key);
+    size_t kl, vl, w = 0;
+    char sep = *first ? ' ' : ',';
+    *first = false;
+    /* The common case in one reservation, as in lineproto_tag(). */
+    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl) &&
+        lp_plain(v, LINEPROTO_STRING_MAX, LP_STRING, &vl)) {
+        char *p = buf_space(b, kl + vl + 4);
+        if (!p)
+            return buf_error(b);
+        p = lp_put_key(p, sep, key, kl);
+        *p++ = '"';
+        memcpy(p, v, vl);
+        p[vl] = '"';
+        buf_commit(b, kl + vl + 4);
+        return 0;
+    }
+    buf_putc(b, sep);
+    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
+    buf_putc(b, '=');
     buf_putc(b, '"');
     int trunc = lp_escape(b, v, LP_STRING, LINEPROTO_STRING_MAX, &w);
     buf_putc(b, '"');
@@ -274,8 +342,10 @@ int lineproto_field_str(struct buf *b, bool *first, const char *key, const char 
 
 int lineproto_end(struct buf *b, int64_t ns)
 {
-    buf_putc(b, ' ');
-    lp_put_int(b, ns, '\n');
+    char tmp[24];
+    char *p = lp_int_text(tmp, ns, '\n');
+    *--p = ' '; /* 19 digits and a sign at most: tmp[2] is free */
+    buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
     return buf_error(b);
 }
 

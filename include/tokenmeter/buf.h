@@ -53,6 +53,17 @@ int buf_puts(struct buf *b, const char *s);
 /* Appends one byte; same returns as buf_append. */
 int buf_putc(struct buf *b, char c);
 
+/* Makes room for n more bytes and returns where they go (borrowed: valid
+ * until the next append), for a writer that knows an upper bound of what it
+ * will append and fills it in place instead of appending piece by piece.
+ * Nothing is appended until buf_commit(). Returns NULL when the room cannot
+ * be had: the failure is then b's sticky error (see buf_append). */
+char *buf_space(struct buf *b, size_t n);
+
+/* Appends the first n bytes written at buf_space()'s pointer; n is at most
+ * what that call asked for. */
+void buf_commit(struct buf *b, size_t n);
+
 /* Appends printf-formatted text; same returns as buf_append, plus -EINVAL
  * for an encoding error. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
