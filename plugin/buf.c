@@ -62,19 +62,9 @@ static int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
-char *buf_space(struct buf *b, size_t n)
+char *buf_space_grow(struct buf *b, size_t n)
 {
-    /* Room for n bytes and the NUL means within max too (cap <= max + 1):
-     * the common case skips buf_reserve()'s checks. */
-    if (!b->err && b->cap - b->len > n)
-        return b->data + b->len;
     return buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
-}
-
-void buf_commit(struct buf *b, size_t n)
-{
-    b->len += n;
-    b->data[b->len] = '\0';
 }
 
 int buf_append(struct buf *b, const void *p, size_t n)

@@ -90,11 +90,39 @@ static size_t lp_span(const char *s, size_t len, enum lp_kind kind)
 /* True when s is written as it is: it fits in max bytes and holds no byte
  * `kind` must rewrite. Sets *len to strnlen(s, max + 1) either way, so the
  * measure stops at the cut: one long tenancy string shared by every event
- * of a body (an envelope's org) must not be measured once per event. */
+ * of a body (an envelope's org) must not be measured once per event.
+ * One pass finds both the end and the first special byte: NUL is in every
+ * kind's class, and the unrolled tests run in order and stop at the first
+ * hit, so nothing past the NUL is read. */
 static bool lp_plain(const char *s, size_t max, enum lp_kind kind, size_t *len)
 {
-    *len = strnlen(s, max + 1);
-    return *len <= max && lp_span(s, *len, kind) == *len;
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char bit = (unsigned char)(1u << kind);
+    size_t i = 0;
+    while (i <= max) {
+        if (lp_class[u[i]] & bit)
+            break;
+        if (lp_class[u[i + 1]] & bit) {
+            i += 1;
+            break;
+        }
+        if (lp_class[u[i + 2]] & bit) {
+            i += 2;
+            break;
+        }
+        if (lp_class[u[i + 3]] & bit) {
+            i += 3;
+            break;
+        }
+        i += 4;
+    }
+    if (i <= max && u[i] == '\0') {
+        *len = i;
+        return true;
+    }
+    /* s[0..i) holds no NUL, and i may pass max by up to three */
+    *len = i > max ? max + 1 : i + strnlen(s + i, max + 1 - i);
+    return false;
 }
 
 /* Appends s escaped for `kind`. Sets *written to the number of bytes
@@ -167,6 +195,26 @@ int lineproto_measurement(struct buf *b, const char *name)
     return lp_escape(b, name, LP_MEASUREMENT, LINEPROTO_TAG_MAX, &w);
 }
 
+/* A key as the writers take it: `plain` says it is written as it is (a
+ * lineproto_key, or a string lp_plain() passed), else it is escaped. */
+struct lp_key {
+    const char *name;
+    size_t len;
+    bool plain;
+};
+
+static struct lp_key lp_key_of(const char *key)
+{
+    struct lp_key k = {key, 0, false};
+    k.plain = lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &k.len);
+    return k;
+}
+
+static struct lp_key lp_key_named(struct lineproto_key key)
+{
+    return (struct lp_key){key.name, key.len, true};
+}
+
 /* Writes sep, key and '=' at p (room for 2 + klen bytes); returns the end. */
 static char *lp_put_key(char *p, char sep, const char *key, size_t klen)
 {
@@ -177,25 +225,37 @@ static char *lp_put_key(char *p, char sep, const char *key, size_t klen)
     return p;
 }
 
-int lineproto_tag(struct buf *b, const char *key, const char *value)
+/* Appends sep, the key escaped and '=', piece by piece: the slow path. */
+static void lp_escape_key(struct buf *b, char sep, const char *key)
 {
-    size_t kl, vl;
+    size_t w = 0;
+    buf_putc(b, sep);
+    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
+    buf_putc(b, '=');
+}
+
+static int lp_tag(struct buf *b, struct lp_key key, const char *value)
+{
+    size_t vl;
     /* The common case, a key and a value written as they are, in one
      * reservation; anything else goes piece by piece below. */
-    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl) && value &&
-        lp_plain(value, LINEPROTO_TAG_MAX, LP_TAG, &vl) && vl) {
-        char *p = buf_space(b, kl + vl + 2);
+    if (key.plain && value && lp_plain(value, LINEPROTO_TAG_MAX, LP_TAG, &vl) && vl) {
+        char *p = buf_space(b, key.len + vl + 2);
         if (!p)
             return buf_error(b);
-        memcpy(lp_put_key(p, ',', key, kl), value, vl);
-        buf_commit(b, kl + vl + 2);
+        memcpy(lp_put_key(p, ',', key.name, key.len), value, vl);
+        buf_commit(b, key.len + vl + 2);
         return 0;
     }
     size_t w = 0;
     int trunc = 0;
-    buf_putc(b, ',');
-    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    buf_putc(b, '=');
+    if (key.plain) {
+        buf_putc(b, ',');
+        buf_append(b, key.name, key.len);
+        buf_putc(b, '=');
+    } else {
+        lp_escape_key(b, ',', key.name);
+    }
     if (value)
         trunc = lp_escape(b, value, LP_TAG, LINEPROTO_TAG_MAX, &w);
     /* InfluxDB rejects an empty tag value; "unknown" keeps the series. */
@@ -205,35 +265,74 @@ int lineproto_tag(struct buf *b, const char *key, const char *value)
     return rc < 0 ? rc : trunc;
 }
 
-/* Appends the separator, the key and '=' followed by the value text
- * v[0..vlen) as it is, in one reservation when the key needs no escaping. */
-static void lp_field_raw(struct buf *b, bool *first, const char *key, const char *v, size_t vlen)
+int lineproto_tag(struct buf *b, const char *key, const char *value)
+{
+    return lp_tag(b, lp_key_of(key), value);
+}
+
+int lineproto_tag_key(struct buf *b, struct lineproto_key key, const char *value)
+{
+    return lp_tag(b, lp_key_named(key), value);
+}
+
+/* Appends the separator, the key, '=' and then `extra` bytes, and returns
+ * where those go (room for them reserved, the whole committed), or NULL
+ * when the key needs escaping or the buffer failed: the caller then appends
+ * its value itself (a no-op after a failure). */
+static char *lp_field_start(struct buf *b, bool *first, struct lp_key key, size_t extra)
 {
     char sep = *first ? ' ' : ',';
-    size_t kl, w = 0;
     *first = false;
-    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl)) {
-        char *p = buf_space(b, kl + 2 + vlen);
-        if (p) {
-            memcpy(lp_put_key(p, sep, key, kl), v, vlen);
-            buf_commit(b, kl + 2 + vlen);
-        }
-        return;
+    if (!key.plain) {
+        lp_escape_key(b, sep, key.name);
+        return NULL;
     }
-    buf_putc(b, sep);
-    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    buf_putc(b, '=');
-    buf_append(b, v, vlen);
+    char *p = buf_space(b, key.len + 2 + extra);
+    if (!p)
+        return NULL;
+    p = lp_put_key(p, sep, key.name, key.len);
+    buf_commit(b, key.len + 2 + extra);
+    return p;
+}
+
+/* A field whose value text v[0..vlen) is written as it is (a number). */
+static int lp_field_raw(struct buf *b, bool *first, struct lp_key key, const char *v, size_t vlen)
+{
+    char *p = lp_field_start(b, first, key, vlen);
+    if (p)
+        memcpy(p, v, vlen);
+    else
+        buf_append(b, v, vlen);
+    return buf_error(b);
 }
 
 /* Writes the decimal digits of u, with a '-' when neg, so that they end
  * just before `end`; returns where they start. */
 static char *lp_digits(char *end, uint64_t u, bool neg)
 {
-    do {
-        *--end = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    /* Two digits per division: a nanosecond timestamp has nineteen. */
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+    while (u >= 100) {
+        const char *pair = pairs + 2 * (u % 100);
+        u /= 100;
+        *--end = pair[1];
+        *--end = pair[0];
+    }
+    if (u >= 10) {
+        *--end = pairs[2 * u + 1];
+        *--end = pairs[2 * u];
+    } else {
+        *--end = (char)('0' + u);
+    }
     if (neg)
         *--end = '-';
     return end;
@@ -247,12 +346,21 @@ static char *lp_int_text(char tmp[24], int64_t v, char suffix)
     return lp_digits(tmp + 23, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
-int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
+static int lp_field_int(struct buf *b, bool *first, struct lp_key key, int64_t v)
 {
     char tmp[24];
     char *num = lp_int_text(tmp, v, 'i');
-    lp_field_raw(b, first, key, num, (size_t)(tmp + sizeof(tmp) - num));
-    return buf_error(b);
+    return lp_field_raw(b, first, key, num, (size_t)(tmp + sizeof(tmp) - num));
+}
+
+int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
+{
+    return lp_field_int(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_int_key(struct buf *b, bool *first, struct lineproto_key key, int64_t v)
+{
+    return lp_field_int(b, first, lp_key_named(key), v);
 }
 
 /* The fixed-notation case of %.15g without printf: when a decimal m / 10^k
@@ -302,42 +410,61 @@ void lineproto_format_float(double v, char out[32])
     }
 }
 
-int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
+static int lp_field_float(struct buf *b, bool *first, struct lp_key key, double v)
 {
     if (!isfinite(v))
         return -EDOM;
     char num[32];
     lineproto_format_float(v, num);
-    lp_field_raw(b, first, key, num, strlen(num));
-    return buf_error(b);
+    return lp_field_raw(b, first, key, num, strlen(num));
 }
 
-int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
+int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
 {
-    size_t kl, vl, w = 0;
-    char sep = *first ? ' ' : ',';
-    *first = false;
-    /* The common case in one reservation, as in lineproto_tag(). */
-    if (lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &kl) &&
-        lp_plain(v, LINEPROTO_STRING_MAX, LP_STRING, &vl)) {
-        char *p = buf_space(b, kl + vl + 4);
-        if (!p)
+    return lp_field_float(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_float_key(struct buf *b, bool *first, struct lineproto_key key, double v)
+{
+    return lp_field_float(b, first, lp_key_named(key), v);
+}
+
+static int lp_field_str(struct buf *b, bool *first, struct lp_key key, const char *v)
+{
+    size_t vl, w = 0;
+    /* The common case in one reservation, as in lp_tag(). */
+    if (lp_plain(v, LINEPROTO_STRING_MAX, LP_STRING, &vl)) {
+        char *p = lp_field_start(b, first, key, vl + 2);
+        if (!p) {
+            buf_putc(b, '"');
+            buf_append(b, v, vl);
+            buf_putc(b, '"');
             return buf_error(b);
-        p = lp_put_key(p, sep, key, kl);
+        }
         *p++ = '"';
         memcpy(p, v, vl);
         p[vl] = '"';
-        buf_commit(b, kl + vl + 4);
         return 0;
     }
-    buf_putc(b, sep);
-    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    buf_putc(b, '=');
-    buf_putc(b, '"');
+    char *p = lp_field_start(b, first, key, 1);
+    if (p)
+        *p = '"';
+    else
+        buf_putc(b, '"');
     int trunc = lp_escape(b, v, LP_STRING, LINEPROTO_STRING_MAX, &w);
     buf_putc(b, '"');
     int rc = buf_error(b);
     return rc < 0 ? rc : trunc;
+}
+
+int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
+{
+    return lp_field_str(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_str_key(struct buf *b, bool *first, struct lineproto_key key, const char *v)
+{
+    return lp_field_str(b, first, lp_key_named(key), v);
 }
 
 int lineproto_end(struct buf *b, int64_t ns)
