@@ -369,45 +369,58 @@ int lineproto_field_int_key(struct buf *b, bool *first, struct lineproto_key key
  * significant digits gives those digits (v is within half an ulp of them, a
  * 15-digit rounding boundary is 4 or more ulps away), and 1e-4 <= |v| <
  * 1e15 is %g's fixed-notation range. The smallest such k has no trailing
- * zero, as %g strips them. Returns false when printf must decide. */
-static bool lp_format_decimal(double v, char out[32])
+ * zero, as %g strips them. Returns the length written, or 0 when printf
+ * must decide. */
+static size_t lp_format_decimal(double v, char out[32])
 {
     double a = fabs(v);
     if (!(a >= 1e-4 && a < 1e15))
-        return false;
+        return 0;
     double p = 1;
     for (int k = 0; k <= 18; k++, p *= 10) {
         double scaled = a * p;
         if (scaled >= 1e15)
-            return false;
-        uint64_t m = (uint64_t)(scaled + 0.5);
+            return 0;
+        /* signed: below 1e15 it fits, and the conversions are one
+         * instruction each way where unsigned ones branch */
+        int64_t m = (int64_t)(scaled + 0.5);
         if ((double)m / p != a)
             continue;
         char tmp[32];
         char *p0 = tmp + sizeof(tmp) - 1;
         *p0 = '\0';
-        for (int d = 0; d < k; d++, m /= 10)
-            *--p0 = (char)('0' + m % 10);
+        uint64_t u = (uint64_t)m;
+        for (int d = 0; d < k; d++, u /= 10)
+            *--p0 = (char)('0' + u % 10);
         if (k)
             *--p0 = '.';
-        p0 = lp_digits(p0, m, v < 0);
-        memcpy(out, p0, (size_t)(tmp + sizeof(tmp) - p0));
-        return true;
+        p0 = lp_digits(p0, u, v < 0);
+        size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p0);
+        memcpy(out, p0, n + 1);
+        return n;
     }
-    return false;
+    return 0;
 }
 
-void lineproto_format_float(double v, char out[32])
+/* lineproto_format_float(), returning the length of the text. */
+static size_t lp_format_float(double v, char out[32])
 {
-    if (lp_format_decimal(v, out))
-        return;
+    size_t n = lp_format_decimal(v, out);
+    if (n)
+        return n;
     /* Shortest of %.15g..%.17g that reads back to the same double: stable
      * golden output and no spurious digits (0.0003345, not 0.00033449999...). */
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, 32, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
-            return;
+            break;
     }
+    return strlen(out);
+}
+
+void lineproto_format_float(double v, char out[32])
+{
+    lp_format_float(v, out);
 }
 
 static int lp_field_float(struct buf *b, bool *first, struct lp_key key, double v)
@@ -415,8 +428,8 @@ static int lp_field_float(struct buf *b, bool *first, struct lp_key key, double 
     if (!isfinite(v))
         return -EDOM;
     char num[32];
-    lineproto_format_float(v, num);
-    return lp_field_raw(b, first, key, num, strlen(num));
+    size_t n = lp_format_float(v, num);
+    return lp_field_raw(b, first, key, num, n);
 }
 
 int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
