@@ -310,7 +310,8 @@ static int lp_field_raw(struct buf *b, bool *first, struct lp_key key, const cha
  * just before `end`; returns where they start. */
 static char *lp_digits(char *end, uint64_t u, bool neg)
 {
-    /* Two digits per division: a nanosecond timestamp has nineteen. */
+    /* Four digits per 64-bit division, then two per 32-bit one: a
+     * nanosecond timestamp has nineteen. */
     static const char pairs[] = "00010203040506070809"
                                 "10111213141516171819"
                                 "20212223242526272829"
@@ -321,17 +322,24 @@ static char *lp_digits(char *end, uint64_t u, bool neg)
                                 "70717273747576777879"
                                 "80818283848586878889"
                                 "90919293949596979899";
-    while (u >= 100) {
-        const char *pair = pairs + 2 * (u % 100);
-        u /= 100;
-        *--end = pair[1];
-        *--end = pair[0];
+    while (u >= 10000) {
+        uint32_t four = (uint32_t)(u % 10000);
+        u /= 10000;
+        end -= 4;
+        memcpy(end, pairs + 2 * (four / 100), 2);
+        memcpy(end + 2, pairs + 2 * (four % 100), 2);
     }
-    if (u >= 10) {
-        *--end = pairs[2 * u + 1];
-        *--end = pairs[2 * u];
+    uint32_t r = (uint32_t)u; /* below 10000 */
+    if (r >= 100) {
+        end -= 2;
+        memcpy(end, pairs + 2 * (r % 100), 2);
+        r /= 100;
+    }
+    if (r >= 10) {
+        end -= 2;
+        memcpy(end, pairs + 2 * r, 2);
     } else {
-        *--end = (char)('0' + u);
+        *--end = (char)('0' + r);
     }
     if (neg)
         *--end = '-';
@@ -381,6 +389,8 @@ static size_t lp_format_decimal(double v, char out[32])
         double scaled = a * p;
         if (scaled >= 1e15)
             return 0;
+        if (scaled < 0.5)
+            continue; /* m would be 0, and a is not: a leading zero */
         /* signed: below 1e15 it fits, and the conversions are one
          * instruction each way where unsigned ones branch */
         int64_t m = (int64_t)(scaled + 0.5);
