@@ -129,10 +129,9 @@ static void execd_reader_init(struct execd_reader *r, const char *name, size_t m
     buf_init(&r->line, max + 2); /* room for "\r" and one byte past the limit */
     r->lineno = 1;
     memset(&r->ov, 0, sizeof(r->ov));
-    int n = snprintf(r->origin, sizeof(r->origin), "%s:", name);
-    r->origin_prefix = n < 0                           ? 0
-                       : (size_t)n < sizeof(r->origin) ? (size_t)n
-                                                       : sizeof(r->origin) - 1;
+    snprintf(r->origin, sizeof(r->origin), "%s:", name); /* cut like the whole would be */
+    size_t n = strlen(name) + 1;
+    r->origin_prefix = n < sizeof(r->origin) ? n : sizeof(r->origin) - 1;
 }
 
 /* The current line's origin, "name:lineno" (borrowed from r until the next
