@@ -394,29 +394,40 @@ static size_t body_decode(char *s, size_t len)
     return (size_t)(w - s);
 }
 
-/* The input bytes the escape at r takes (r[0] is '\\'), at most up to end.
- * The common ones are checked inline: one letter, or \uXXXX of neither a
- * surrogate (first digit d) nor NUL. The first bad escape is kept in *bad
- * with its reason in *why (body_string() reports it only if nothing else is
- * wrong with the string) and taken as two bytes. */
-static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
-                              const unsigned char **bad, const char **why)
+/* The input bytes the escape at r takes (r[0] is '\\'), at most up to end,
+ * when it is not one of the common ones (body_escape_len()). The first bad
+ * escape is kept in *bad with its reason in *why (body_string() reports it
+ * only if nothing else is wrong with the string) and taken as two bytes. */
+static size_t body_escape_len_slow(const unsigned char *r, const unsigned char *end,
+                                   const unsigned char **bad, const char **why)
 {
-    size_t left = (size_t)(end - r);
-    if (left >= 2 && body_short_escape[r[1]])
-        return 2;
-    if (left >= 6 && r[1] == 'u') {
-        unsigned h0 = body_hex[r[2]], h1 = body_hex[r[3]], h2 = body_hex[r[4]], h3 = body_hex[r[5]];
-        if ((h0 & h1 & h2 & h3 & 0x100) && (h0 & 0xF) != 0xD && ((h0 | h1 | h2 | h3) & 0xF))
-            return 6;
-    }
+    size_t left = (size_t)(end - r), n = 2;
     unsigned cp;
-    size_t n = 2;
     if (!*bad && left >= 2 && !(n = body_escape(r, end, &cp, why))) {
         *bad = r;
         n = 2;
     }
     return n < left ? n : left;
+}
+
+/* The input bytes the escape at r takes. The common ones are checked
+ * inline, \uXXXX first (most of an escape-dense text's escapes: what
+ * Python's json.dumps() writes for every non-ASCII character), when it is
+ * neither a surrogate (first digit d) nor NUL; then the one-letter ones. */
+static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
+                              const unsigned char **bad, const char **why)
+{
+    if (end - r >= 6) {
+        if (r[1] == 'u') {
+            unsigned h0 = body_hex[r[2]], h1 = body_hex[r[3]], h2 = body_hex[r[4]],
+                     h3 = body_hex[r[5]];
+            if ((h0 & h1 & h2 & h3 & 0x100) && (h0 & 0xF) != 0xD && (h0 | h1 | h2 | h3) != 0x100)
+                return 6;
+        } else if (body_short_escape[r[1]]) {
+            return 2;
+        }
+    }
+    return body_escape_len_slow(r, end, bad, why);
 }
 
 /* Parses a string starting at the opening quote into the arena, NUL-ended;

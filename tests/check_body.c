@@ -322,6 +322,169 @@ START_TEST(structure_and_compact_nodes)
 }
 END_TEST
 
+/* More pending children than the parser holds on the C stack, at several
+ * levels at once: each container gets its own back, in order, after the
+ * stack has moved to the heap under the ones still open. */
+START_TEST(pending_children_past_the_c_stack)
+{
+    struct buf in;
+    buf_init(&in, 1 << 20);
+    buf_puts(&in, "{\"head\":[");
+    for (int i = 0; i < 700; i++)
+        buf_printf(&in, "%s%d", i ? "," : "", i);
+    buf_puts(&in, "],\"items\":[");
+    for (int i = 0; i < 600; i++) {
+        buf_printf(&in, "%s{\"i\":%d,\"s\":\"s%d\",\"l\":[", i ? "," : "", i, i);
+        for (int k = 0; k < 300; k++)
+            buf_printf(&in, "%s%d", k ? "," : "", i + k);
+        buf_puts(&in, "]}");
+    }
+    buf_puts(&in, "],\"tail\":true}");
+    ck_assert_int_eq(buf_error(&in), 0);
+    struct body *b = NULL;
+    char err[ERR_MAX];
+    ck_assert_msg(body_parse(in.data, in.len, &b, err) == 0, "%s", err);
+    const struct body_node *r = body_root(b);
+    ck_assert_uint_eq(body_object_len(r), 3);
+    ck_assert_uint_eq(body_array_len(body_get(r, "/head")), 700);
+    ck_assert_uint_eq(body_array_len(body_get(r, "/items")), 600);
+    int64_t v = 0;
+    char path[64], want[16];
+    for (int i = 0; i < 700; i++) {
+        snprintf(path, sizeof(path), "/head/%d", i);
+        ck_assert_int_eq(body_int(r, path, &v), 0);
+        ck_assert_int_eq(v, i);
+    }
+    for (int i = 0; i < 600; i += 7) {
+        const struct body_node *it = body_array_at(body_get(r, "/items"), (size_t)i);
+        ck_assert_int_eq(body_int(it, "/i", &v), 0);
+        ck_assert_int_eq(v, i);
+        snprintf(want, sizeof(want), "s%d", i);
+        ck_assert_str_eq(body_str(it, "/s"), want);
+        ck_assert_uint_eq(body_array_len(body_get(it, "/l")), 300);
+        for (int k = 0; k < 300; k += 13) {
+            snprintf(path, sizeof(path), "/l/%d", k);
+            ck_assert_int_eq(body_int(it, path, &v), 0);
+            ck_assert_int_eq(v, i + k);
+        }
+    }
+    bool t = false;
+    ck_assert_int_eq(body_bool(r, "/tail", &t), 0);
+    ck_assert(t);
+    body_free(b);
+    buf_free(&in);
+}
+END_TEST
+
+/* Parses in, which must be accepted, and returns the body. */
+static struct body *parse_buf(const struct buf *in)
+{
+    struct body *b = NULL;
+    char err[ERR_MAX] = "";
+    ck_assert_int_eq(buf_error(in), 0);
+    int rc = body_parse(in->data, in->len, &b, err);
+    ck_assert_msg(rc == 0, "%.200s", err);
+    return b;
+}
+
+/* The worst shapes for memory, each at BODY_MAX_VALUES or just under it,
+ * are accepted; one value more is rejected with its own reason, as bad
+ * input (the pipeline dead-letters it), not as running out of memory. */
+START_TEST(value_cap)
+{
+    struct buf in;
+    buf_init(&in, 16 << 20);
+    int64_t v = 0;
+
+    /* a long array of small values: the root and BODY_MAX_VALUES - 1 */
+    buf_putc(&in, '[');
+    for (long i = 0; i < BODY_MAX_VALUES - 1; i++)
+        buf_puts(&in, i ? ",0" : "0");
+    buf_putc(&in, ']');
+    struct body *b = parse_buf(&in);
+    ck_assert_uint_eq(body_array_len(body_root(b)), BODY_MAX_VALUES - 1);
+    body_free(b);
+    /* one more */
+    buf_truncate(&in, in.len - 1);
+    buf_puts(&in, ",0]");
+    char err[ERR_MAX] = "";
+    ck_assert_int_eq(body_parse(in.data, in.len, &b, err), -EINVAL);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err, "more than 1000000 JSON values"), "%s", err);
+
+    /* many short keys (keys are not values) */
+    buf_reset(&in);
+    buf_putc(&in, '{');
+    for (long i = 0; i < BODY_MAX_VALUES - 1; i++)
+        buf_printf(&in, "%s\"%lx\":%ld", i ? "," : "", i, i);
+    buf_putc(&in, '}');
+    b = parse_buf(&in);
+    ck_assert_uint_eq(body_object_len(body_root(b)), BODY_MAX_VALUES - 1);
+    ck_assert_int_eq(body_int(body_root(b), "/f423e", &v), 0);
+    ck_assert_int_eq(v, 0xf423e);
+    body_free(b);
+
+    /* deep nesting, repeated */
+    buf_reset(&in);
+    buf_putc(&in, '[');
+    for (int r = 0; r < 200; r++) {
+        if (r)
+            buf_putc(&in, ',');
+        for (int d = 0; d < 2047; d++)
+            buf_putc(&in, '[');
+        for (int d = 0; d < 2047; d++)
+            buf_putc(&in, ']');
+    }
+    buf_putc(&in, ']');
+    b = parse_buf(&in);
+    ck_assert_uint_eq(body_array_len(body_root(b)), 200);
+    body_free(b);
+
+    /* a long escaped string */
+    buf_reset(&in);
+    buf_puts(&in, "{\"s\":\"");
+    for (int i = 0; i < 1000000; i++)
+        buf_puts(&in, i % 3 ? "\\u00e9" : "\\n");
+    buf_puts(&in, "\"}");
+    b = parse_buf(&in);
+    const char *s = body_str(body_root(b), "/s");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(strlen(s), 1000000 / 3 + 1 + 2 * (1000000 - (1000000 / 3 + 1)));
+    ck_assert(memcmp(s, "\n\xc3\xa9\xc3\xa9\n", 6) == 0);
+    body_free(b);
+
+    /* huge numbers: one of a million digits, then many long reals */
+    buf_reset(&in);
+    buf_puts(&in, "[1.");
+    for (int i = 0; i < 1000000; i++)
+        buf_putc(&in, '0');
+    buf_puts(&in, "1");
+    for (int i = 0; i < 100000; i++)
+        buf_puts(&in, ",-1234567890123456789012345678901234567.5e-300");
+    buf_putc(&in, ']');
+    b = parse_buf(&in);
+    double d = 0;
+    ck_assert_int_eq(body_num(body_root(b), "/0", &d), 0);
+    ck_assert(d == 1.0);
+    ck_assert_uint_eq(body_array_len(body_root(b)), 100001);
+    body_free(b);
+
+    /* over the cap inside a document, counted across containers */
+    buf_reset(&in);
+    buf_puts(&in, "{\"a\":[");
+    for (long i = 0; i < BODY_MAX_VALUES / 2; i++)
+        buf_puts(&in, i ? ",0" : "0");
+    buf_puts(&in, "],\"b\":{");
+    for (long i = 0; i < BODY_MAX_VALUES / 2; i++)
+        buf_printf(&in, "%s\"%ld\":[]", i ? "," : "", i);
+    buf_puts(&in, "}}");
+    ck_assert_int_eq(buf_error(&in), 0);
+    ck_assert_int_eq(body_parse(in.data, in.len, &b, err), -EINVAL);
+    ck_assert_msg(strstr(err, "more than 1000000 JSON values"), "%s", err);
+    buf_free(&in);
+}
+END_TEST
+
 /* The address space this process has mapped now, in bytes, or 0. */
 static size_t mapped_bytes(void)
 {
@@ -519,6 +682,8 @@ Suite *check_body_suite(void)
     tcase_add_test(t, escapes_decoded_when_read);
     tcase_add_test(t, escape_errors_keep_their_precedence);
     tcase_add_test(t, structure_and_compact_nodes);
+    tcase_add_test(t, pending_children_past_the_c_stack);
+    tcase_add_test(t, value_cap);
     tcase_add_test(t, out_of_memory_is_enomem);
     tcase_add_test(t, object_iteration_and_dump);
     suite_add_tcase(s, t);
