@@ -123,6 +123,23 @@ static char *body_alloc_text(struct body *b, size_t n)
     return body_alloc_aligned(b, n, 1);
 }
 
+/* n bytes of text where `room` (>= n) would fit: the caller may write all
+ * of them, the arena keeps n. */
+static char *body_alloc_text_room(struct body *b, size_t n, size_t room)
+{
+    struct body_chunk *c = b->chunks;
+    if (!c || c->cap - c->used < room) {
+        /* the room at the end of the current chunk or of a new one */
+        if (!body_alloc_aligned(b, room, 1))
+            return NULL;
+        c = b->chunks;
+        c->used -= room;
+    }
+    char *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
 /* Nodes and members need a pointer's alignment, no more: padding each
  * small array to max_align_t's size doubled the tree of nested bodies. */
 static void *body_alloc(struct body *b, size_t n)
@@ -413,16 +430,26 @@ static size_t body_escape_len_slow(const unsigned char *r, const unsigned char *
 /* The input bytes the escape at r takes. The common ones are checked
  * inline, \uXXXX first (most of an escape-dense text's escapes: what
  * Python's json.dumps() writes for every non-ASCII character), when it is
- * neither a surrogate (first digit d) nor NUL; then the one-letter ones. */
+ * not NUL, and surrogate pairs; then the one-letter ones. The rest, and any
+ * escape within 12 bytes of the end, take the slow path. */
 static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
                               const unsigned char **bad, const char **why)
 {
-    if (end - r >= 6) {
+    if (end - r >= 12) {
         if (r[1] == 'u') {
             unsigned h0 = body_hex[r[2]], h1 = body_hex[r[3]], h2 = body_hex[r[4]],
                      h3 = body_hex[r[5]];
-            if ((h0 & h1 & h2 & h3 & 0x100) && (h0 & 0xF) != 0xD && (h0 | h1 | h2 | h3) != 0x100)
-                return 6;
+            if (h0 & h1 & h2 & h3 & 0x100) {
+                if ((h0 & 0xF) != 0xD)
+                    return (h0 | h1 | h2 | h3) != 0x100 ? 6
+                                                        : body_escape_len_slow(r, end, bad, why);
+                /* A surrogate pair (emoji): a high one, D800-DBFF, then
+                 * \u and a low one, DC00-DFFF. */
+                unsigned l0 = body_hex[r[8]], l1 = body_hex[r[9]];
+                if ((h1 & 0xC) == 0x8 && r[6] == '\\' && r[7] == 'u' && l0 == 0x10D &&
+                    (l1 & 0xF) >= 0xC && (l1 & body_hex[r[10]] & body_hex[r[11]] & 0x100))
+                    return 12;
+            }
         } else if (body_short_escape[r[1]]) {
             return 2;
         }
@@ -430,13 +457,10 @@ static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
     return body_escape_len_slow(r, end, bad, why);
 }
 
-/* Parses a string starting at the opening quote into the arena, NUL-ended;
- * *escaped says whether it holds escapes still to decode (body_decode()).
- * Every escape is checked here, so that a document is judged in one pass;
- * as decoding used to report them, an escape's error loses to a control
- * byte, bad UTF-8 or a missing quote anywhere in the string, and the first
- * bad escape wins. */
-static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool *escaped)
+/* body_string() for any string. Every escape is checked here, so that a document is judged in one
+ * pass; as decoding used to report them, an escape's error loses to a control byte, bad UTF-8 or a
+ * missing quote anywhere in the string, and the first bad escape wins. */
+static int body_string_long(struct body_parser *ps, struct body_node *out)
 {
     const unsigned char *s = ++ps->p; /* after the quote */
     const unsigned char *q = s;
@@ -508,11 +532,35 @@ static int body_string(struct body_parser *ps, char **out, size_t *out_len, bool
         *o++ = 1;
     memcpy(o, s, raw);
     o[raw] = '\0';
-    *out = o;
-    *out_len = raw;
-    *escaped = esc;
+    *out = (struct body_node){.type = BODY_STRING, .flag = esc, .len = (uint32_t)raw, .u.text = o};
     ps->p = q + 1;
     return 0;
+}
+
+/* Parses a string starting at the opening quote into *out (BODY_STRING,
+ * its text in the arena, NUL-ended; flag set when it holds escapes still to
+ * decode, body_text()). Most strings (keys, ids, names) end within their
+ * first block with nothing to look at before the quote: those are taken
+ * here, copied 16 bytes at once into an arena with room for them (only
+ * len + 1 are kept), the rest by body_string_long(). */
+static int body_string(struct body_parser *ps, struct body_node *out)
+{
+    const unsigned char *s = ps->p + 1;
+    if (ps->end - s >= 16) {
+        unsigned bits = body_special_mask(s, 16);
+        size_t k = bits ? body_lowest_bit(bits) : 16;
+        if (k < 16 && s[k] == '"') {
+            char *o = body_alloc_text_room(ps->b, k + 1, 16);
+            if (!o)
+                return body_oom(ps);
+            memcpy(o, s, 16);
+            o[k] = '\0';
+            *out = (struct body_node){.type = BODY_STRING, .len = (uint32_t)k, .u.text = o};
+            ps->p = s + k + 1;
+            return 0;
+        }
+    }
+    return body_string_long(ps, out);
 }
 
 /* strtod() of a lexeme when the answer needs no more than one IEEE
@@ -695,7 +743,7 @@ static int body_stack_grow(struct body_parser *ps)
     return 0;
 }
 
-static int body_push(struct body_parser *ps, const struct body_node *n)
+static inline int body_push(struct body_parser *ps, const struct body_node *n)
 {
     if (ps->top == ps->cap && body_stack_grow(ps) < 0)
         return body_oom(ps);
@@ -706,14 +754,15 @@ static int body_push(struct body_parser *ps, const struct body_node *n)
 /* Reads "key": value onto the stack, as two entries. */
 static int body_member_read(struct body_parser *ps, int depth)
 {
-    struct body_node key = {.type = BODY_STRING}, value;
-    size_t klen = 0;
-    bool escaped = false;
-    int rc = body_string(ps, &key.u.text, &klen, &escaped);
+    struct body_node key, value;
+    int rc = body_string(ps, &key);
     if (rc < 0)
         return rc;
     /* Keys are compared on every lookup: decoded now (rarely needed). */
-    key.len = (uint32_t)(escaped ? body_decode(key.u.text, klen) : klen);
+    if (key.flag) {
+        key.len = (uint32_t)body_decode(key.u.text, key.len);
+        key.flag = 0;
+    }
     body_ws(ps);
     if (ps->p >= ps->end || *ps->p != ':')
         return body_fail(ps, "':' expected");
@@ -805,17 +854,8 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
         if (depth >= BODY_MAX_DEPTH)
             return body_fail(ps, "maximum nesting depth reached");
         return *ps->p == '{' ? body_object(ps, out, depth + 1) : body_array(ps, out, depth + 1);
-    case '"': {
-        char *text = NULL;
-        size_t len = 0;
-        bool escaped = false;
-        int rc = body_string(ps, &text, &len, &escaped);
-        if (rc < 0)
-            return rc;
-        *out = (struct body_node){
-            .type = BODY_STRING, .flag = escaped, .len = (uint32_t)len, .u.text = text};
-        return 0;
-    }
+    case '"':
+        return body_string(ps, out);
     case 't':
         return body_literal(ps, "true", BODY_BOOL, true, out);
     case 'f':
