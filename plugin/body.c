@@ -628,6 +628,9 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     } else {
         return body_fail(ps, "invalid number");
     }
+    /* Without an exponent, a real of at most 308 integer digits is below
+     * DBL_MAX: no overflow to check for. */
+    bool finite = q - s <= 308;
     if (q < ps->end && *q == '.') {
         real = true;
         q++;
@@ -638,6 +641,7 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     }
     if (q < ps->end && (*q == 'e' || *q == 'E')) {
         real = true;
+        finite = false;
         q++;
         if (q < ps->end && (*q == '+' || *q == '-'))
             q++;
@@ -668,7 +672,7 @@ static int body_number(struct body_parser *ps, struct body_node *n)
         memcpy(text, s, len);
         text[len] = '\0';
         double d;
-        if (!body_real_fast(text, &d)) {
+        if (!finite && !body_real_fast(text, &d)) {
             errno = 0;
             d = strtod(text, NULL);
             /* Overflow is an error; underflow to a denormal or 0 is not (as

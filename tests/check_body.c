@@ -302,12 +302,32 @@ START_TEST(reals_match_strtod)
         buf_free(&out);
         body_free(b);
     }
+    /* Only an exponent or more than 308 integer digits can overflow: the
+     * parser checks those alone. */
+    static const struct {
+        int digits;
+        const char *tail;
+        int rc;
+    } edge[] = {{308, ".9", 0},       {309, ".0", -EINVAL}, {308, "e0", 0},
+                {308, "e1", -EINVAL}, {1, "e307", 0},       {1, "e308", -EINVAL}};
+    for (size_t k = 0; k < sizeof(edge) / sizeof(edge[0]); k++) {
+        char json[400], err[ERR_MAX] = "";
+        json[0] = '[';
+        memset(json + 1, '9', (size_t)edge[k].digits);
+        int n = snprintf(json + 1 + edge[k].digits, 16, "%s]", edge[k].tail);
+        struct body *b = NULL;
+        int rc = body_parse(json, (size_t)(1 + edge[k].digits + n), &b, err);
+        ck_assert_msg(rc == edge[k].rc, "%d digits%s: %d %s", edge[k].digits, edge[k].tail, rc,
+                      err);
+        if (rc < 0)
+            ck_assert_msg(strstr(err, "real number out of range"), "%s", err);
+        body_free(b);
+    }
 }
 END_TEST
 
-/* The counting pass must find each container's children exactly, whatever
- * the strings around them hold, and a document cut short must fail with the
- * same reason as before the pass existed. */
+/* Each container gets exactly its children, whatever the strings around
+ * them hold, and a document cut short fails with its own reason. */
 START_TEST(structure_and_compact_nodes)
 {
     struct body *b = parse("{\"a\":\"[,{\\\"}]\",\"b\":[\"x,y\",\"]\",[]],\"c\":{},"
