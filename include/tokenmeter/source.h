@@ -102,6 +102,12 @@ const struct envelope *source_ctx_envelope(const struct source_ctx *ctx);
  * absent or null). */
 int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX]);
 
+/* source_count() at ptr below base, where base is the node the caller found
+ * at JSON pointer base_ptr (base may be NULL: absent): a parent read once for
+ * several counts. The reason names the full pointer base_ptr + ptr. */
+int source_count_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                    int64_t *dst, char err[ERR_MAX]);
+
 /* Reads an optional time at ptr into ev->time_ns / ev->time_known: an ISO
  * 8601 string, or a number of `unit_ns` units since the epoch (a numeric
  * string is accepted too). */

@@ -103,11 +103,12 @@ static int litellm_old_prompt(struct event *ev, char err[ERR_MAX])
     return 0;
 }
 
-/* The cache and reasoning split, from the provider-shaped usage: OpenAI
- * names first, then Anthropic's (which LiteLLM passes through). */
-static int litellm_usage_parts(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+/* The cache and reasoning split, from the provider-shaped usage in the
+ * payload's metadata (meta, NULL when absent): OpenAI names first, then
+ * Anthropic's (which LiteLLM passes through). */
+static int litellm_usage_parts(const struct body_node *meta, struct event *ev, char err[ERR_MAX])
 {
-    const char *u = "/metadata/usage_object";
+    const struct body_node *u = body_get(meta, "/usage_object");
     struct {
         const char *suffix;
         int64_t *dst;
@@ -124,13 +125,12 @@ static int litellm_usage_parts(const struct body_node *doc, struct event *ev, ch
         {"/completion_tokens_details/image_tokens", &ev->output_image_tokens},
         {"/server_tool_use/web_search_requests", &ev->web_search_requests},
     };
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        char ptr[128];
+    for (size_t i = 0; u && i < sizeof(parts) / sizeof(parts[0]); i++) {
         int rc;
         if (*parts[i].dst != EVENT_ABSENT)
             continue;
-        snprintf(ptr, sizeof(ptr), "%s%s", u, parts[i].suffix);
-        if ((rc = source_count(doc, ptr, parts[i].dst, err)) < 0)
+        if ((rc = source_count_at(u, "/metadata/usage_object", parts[i].suffix, parts[i].dst,
+                                  err)) < 0)
             return rc;
     }
     return litellm_old_prompt(ev, err);
@@ -150,9 +150,10 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
     if (id && call && strcmp(id, call) != 0 && (rc = source_join_id(&ev, id, call, err)) < 0)
         return rc;
     ev.trace_id = body_str_nonempty(doc, "/trace_id");
-    ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
-    ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
-    ev.user = body_str_nonempty(doc, "/metadata/user_api_key_user_id");
+    const struct body_node *meta = body_get(doc, "/metadata");
+    ev.org = body_str_nonempty(meta, "/user_api_key_org_id");
+    ev.team = body_str_nonempty(meta, "/user_api_key_team_id");
+    ev.user = body_str_nonempty(meta, "/user_api_key_user_id");
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
     ev.finish_reason = body_str_nonempty(doc, "/response/choices/0/finish_reason");
@@ -172,7 +173,7 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
         (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
         (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
-    if ((rc = litellm_usage_parts(doc, &ev, err)) < 0)
+    if ((rc = litellm_usage_parts(meta, &ev, err)) < 0)
         return rc;
 
     if ((rc = source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err)) < 0)
@@ -227,27 +228,28 @@ static int litellm_spend_log_extract(const struct body_node *doc, struct source_
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
     ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    const struct body_node *meta = body_get(doc, "/metadata");
     ev.org = body_str_nonempty(doc, "/organization_id");
     if (!ev.org)
-        ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
+        ev.org = body_str_nonempty(meta, "/user_api_key_org_id");
     ev.team = body_str_nonempty(doc, "/team_id");
     if (!ev.team)
-        ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
+        ev.team = body_str_nonempty(meta, "/user_api_key_team_id");
     ev.user = body_str_nonempty(doc, "/user");
     if (!ev.user)
-        ev.user = body_str_nonempty(doc, "/metadata/user_api_key_user_id");
+        ev.user = body_str_nonempty(meta, "/user_api_key_user_id");
     /* Rows written before the status column are successes: failures were
      * not logged to the table then. */
     const char *status = body_str_nonempty(doc, "/status");
     if (status && strcmp(status, "success") != 0) {
         ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = body_str_nonempty(doc, "/metadata/error_information/error_class");
+        ev.error_type = body_str_nonempty(meta, "/error_information/error_class");
         if (!ev.error_type)
             ev.error_type = status;
     }
     if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
         (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = litellm_usage_parts(doc, &ev, err)) < 0 ||
+        (rc = litellm_usage_parts(meta, &ev, err)) < 0 ||
         (rc = source_number(doc, "/spend", 1.0, &ev.cost_usd, err)) < 0 ||
         (rc = source_number(doc, "/request_duration_ms", 1.0, &ev.latency_ms, err)) < 0 ||
         (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
