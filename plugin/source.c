@@ -42,12 +42,77 @@ static const struct source *const source_registry[] = {
 
 #define N_SOURCES (sizeof(source_registry) / sizeof(source_registry[0]))
 
+/* In strcmp order: source_object_keys() searches it. */
+static const char *const source_key_names[SOURCE_KEY_COUNT] = {
+    [SOURCE_KEY_STATUS_CODE] = "StatusCode",
+    [SOURCE_KEY_AI] = "ai",
+    [SOURCE_KEY_AI_MODEL] = "ai_model",
+    [SOURCE_KEY_BATCH] = "batch",
+    [SOURCE_KEY_CALL_TYPE] = "call_type",
+    [SOURCE_KEY_CUSTOM_ID] = "custom_id",
+    [SOURCE_KEY_DATA] = "data",
+    [SOURCE_KEY_GEN_AI_COMPLETION_TOKENS] = "gen_ai.usage.completion_tokens",
+    [SOURCE_KEY_GEN_AI_INPUT_TOKENS] = "gen_ai.usage.input_tokens",
+    [SOURCE_KEY_GEN_AI_OUTPUT_TOKENS] = "gen_ai.usage.output_tokens",
+    [SOURCE_KEY_GEN_AI_PROMPT_TOKENS] = "gen_ai.usage.prompt_tokens",
+    [SOURCE_KEY_LITELLM_CALL_ID] = "litellm_call_id",
+    [SOURCE_KEY_NATIVE_TOKENS_PROMPT] = "native_tokens_prompt",
+    [SOURCE_KEY_OBJECT] = "object",
+    [SOURCE_KEY_REQUEST_ID] = "request_id",
+    [SOURCE_KEY_RESOURCE_SPANS] = "resourceSpans",
+    [SOURCE_KEY_SUCCESS] = "success",
+    [SOURCE_KEY_TOKENS_PROMPT] = "tokens_prompt",
+    [SOURCE_KEY_TYPE] = "type",
+    [SOURCE_KEY_USAGE] = "usage",
+    [SOURCE_KEY_USAGE_METADATA] = "usageMetadata",
+};
+
+const char *source_key_name(enum source_key k)
+{
+    return (unsigned)k < SOURCE_KEY_COUNT ? source_key_names[k] : NULL;
+}
+
+/* The SOURCE_KEY() bits of the members obj (an object) has: one pass over
+ * its keys, each searched in the sorted names, instead of every source
+ * looking its keys up from the root. The first bytes are compared inline
+ * because most keys differ there, which spares the call to strcmp. */
+static uint32_t source_object_keys(const struct body_node *obj)
+{
+    uint32_t found = 0;
+    size_t n = body_object_len(obj);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = body_object_key(obj, i);
+        size_t lo = 0, hi = SOURCE_KEY_COUNT;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const char *name = source_key_names[mid];
+            int c = (unsigned char)key[0] - (unsigned char)name[0];
+            if (c == 0)
+                c = strcmp(key, name);
+            if (c == 0) {
+                found |= UINT32_C(1) << mid;
+                break;
+            }
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    return found;
+}
+
 const struct source *source_find(const char *name)
 {
     for (size_t i = 0; i < N_SOURCES; i++)
         if (strcmp(source_registry[i]->name, name) == 0)
             return source_registry[i];
     return NULL;
+}
+
+const struct source *source_at(size_t i)
+{
+    return i < N_SOURCES ? source_registry[i] : NULL;
 }
 
 bool source_name_known(const char *name)
@@ -69,9 +134,11 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
         err_set(err, -EINVAL, "not a JSON object");
         return NULL;
     }
+    uint32_t keys = object ? source_object_keys(doc) : 0;
     for (size_t i = 0; i < N_SOURCES; i++) {
         const struct source *s = source_registry[i];
-        if ((only && strcmp(s->name, only) != 0) || (!object && !s->whole))
+        if ((only && strcmp(s->name, only) != 0) || (!object && !s->whole) ||
+            (object && s->keys && !(s->keys & keys)))
             continue;
         if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;

@@ -41,6 +41,40 @@ int source_emit(struct source_ctx *ctx, struct event *ev);
  * "tokenmeter_stats"). Forgotten when the document is rejected. */
 void source_ignore(struct source_ctx *ctx);
 
+/* The top-level members detection looks up once per object (by
+ * struct source.keys), in strcmp order of their names (source_key_name()):
+ * an object's keys are searched in that order. */
+enum source_key {
+    SOURCE_KEY_STATUS_CODE,              /* StatusCode */
+    SOURCE_KEY_AI,                       /* ai */
+    SOURCE_KEY_AI_MODEL,                 /* ai_model */
+    SOURCE_KEY_BATCH,                    /* batch */
+    SOURCE_KEY_CALL_TYPE,                /* call_type */
+    SOURCE_KEY_CUSTOM_ID,                /* custom_id */
+    SOURCE_KEY_DATA,                     /* data */
+    SOURCE_KEY_GEN_AI_COMPLETION_TOKENS, /* gen_ai.usage.completion_tokens */
+    SOURCE_KEY_GEN_AI_INPUT_TOKENS,      /* gen_ai.usage.input_tokens */
+    SOURCE_KEY_GEN_AI_OUTPUT_TOKENS,     /* gen_ai.usage.output_tokens */
+    SOURCE_KEY_GEN_AI_PROMPT_TOKENS,     /* gen_ai.usage.prompt_tokens */
+    SOURCE_KEY_LITELLM_CALL_ID,          /* litellm_call_id */
+    SOURCE_KEY_NATIVE_TOKENS_PROMPT,     /* native_tokens_prompt */
+    SOURCE_KEY_OBJECT,                   /* object */
+    SOURCE_KEY_REQUEST_ID,               /* request_id */
+    SOURCE_KEY_RESOURCE_SPANS,           /* resourceSpans */
+    SOURCE_KEY_SUCCESS,                  /* success */
+    SOURCE_KEY_TOKENS_PROMPT,            /* tokens_prompt */
+    SOURCE_KEY_TYPE,                     /* type */
+    SOURCE_KEY_USAGE,                    /* usage */
+    SOURCE_KEY_USAGE_METADATA,           /* usageMetadata */
+    SOURCE_KEY_COUNT
+};
+
+/* The bit of one key in struct source.keys, e.g. SOURCE_KEY(OBJECT). */
+#define SOURCE_KEY(name) (UINT32_C(1) << SOURCE_KEY_##name)
+
+/* The member name of k (static), or NULL past the last. */
+const char *source_key_name(enum source_key k);
+
 /* A source descriptor: static and const, so every pointer to one is
  * borrowed and valid for the whole run. */
 struct source {
@@ -58,12 +92,21 @@ struct source {
     /* match() is also asked about arrays and strings, which extract() then
      * reads as one document (the events of one stream). */
     bool whole;
+    /* SOURCE_KEY() bits: match() is true for an object only when it has a
+     * member (of any value) named by at least one of them, so detection
+     * asks it only then; 0 asks it about every object. A promise checked by
+     * the tests, not by detection: a key missing here hides the shape. */
+    uint32_t keys;
 };
 
 /* The descriptor with this name (borrowed, static), or NULL. Several descriptors may
  * share a name (e.g. the OpenAI chat and responses shapes are both "openai");
  * a forced name then still detects among them. */
 const struct source *source_find(const char *name);
+
+/* The i-th descriptor of the registry (borrowed, static), or NULL past the
+ * last: for tests that hold every shape to a rule. */
+const struct source *source_at(size_t i);
 
 /* True when `name` is the name of at least one descriptor. */
 bool source_name_known(const char *name);

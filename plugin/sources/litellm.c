@@ -198,6 +198,7 @@ const struct source source_litellm = {
     .match = litellm_match,
     .extract = litellm_extract,
     .signature = "StandardLoggingPayload: call_type or litellm_call_id, status, startTime",
+    .keys = SOURCE_KEY(CALL_TYPE) | SOURCE_KEY(LITELLM_CALL_ID),
 };
 
 static bool litellm_spend_log_match(const struct body_node *doc)
@@ -265,6 +266,7 @@ const struct source source_litellm_spend_log = {
     .match = litellm_spend_log_match,
     .extract = litellm_spend_log_extract,
     .signature = "a /spend/logs row: request_id, spend, startTime",
+    .keys = SOURCE_KEY(REQUEST_ID),
 };
 
 static bool litellm_v1_match(const struct body_node *doc)
@@ -376,4 +378,5 @@ const struct source source_litellm_v1 = {
     .match = litellm_v1_match,
     .extract = litellm_v1_extract,
     .signature = "the legacy v1 payload: call_type, startTime, cost and usage as Python strings",
+    .keys = SOURCE_KEY(USAGE),
 };

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* The registry's detection shortcut: struct source.keys is a promise each
+ * descriptor makes about its match(), and the key names must stay sorted
+ * for the search that reads them. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tokenmeter/body.h"
+#include "tokenmeter/source.h"
+
+START_TEST(key_names_sorted)
+{
+    for (int k = 1; k < SOURCE_KEY_COUNT; k++) {
+        const char *a = source_key_name((enum source_key)(k - 1));
+        const char *b = source_key_name((enum source_key)k);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_msg(strcmp(a, b) < 0, "\"%s\" must sort before \"%s\"", a, b);
+    }
+    ck_assert_ptr_null(source_key_name(SOURCE_KEY_COUNT));
+}
+END_TEST
+
+/* True when obj has a member named by one of the bits in keys. */
+static bool has_key(const struct body_node *obj, uint32_t keys)
+{
+    for (size_t i = 0; i < body_object_len(obj); i++)
+        for (int k = 0; k < SOURCE_KEY_COUNT; k++)
+            if ((keys & (UINT32_C(1) << k)) &&
+                strcmp(body_object_key(obj, i), source_key_name((enum source_key)k)) == 0)
+                return true;
+    return false;
+}
+
+/* Asks every descriptor about every object in n (n included, nested ones
+ * too: envelopes, batches and arrays hold documents); returns how many
+ * objects some descriptor matched. */
+static int check_promise(const struct body_node *n, const char *where)
+{
+    int matched = 0;
+    if (body_type(n) == BODY_OBJECT) {
+        for (size_t i = 0; source_at(i); i++) {
+            const struct source *s = source_at(i);
+            if (!s->match(n))
+                continue;
+            matched = 1;
+            ck_assert_msg(!s->keys || has_key(n, s->keys),
+                          "%s: %s (%s) matches an object without any of its keys", where, s->name,
+                          s->signature);
+        }
+        for (size_t i = 0; i < body_object_len(n); i++)
+            matched += check_promise(body_object_value(n, i), where);
+    }
+    for (size_t i = 0; i < body_array_len(n); i++)
+        matched += check_promise(body_array_at(n, i), where);
+    return matched;
+}
+
+/* Every golden case's input: the shapes each source is known to read. */
+START_TEST(keys_promise_holds_on_golden_inputs)
+{
+    const char *td = getenv("TESTDATA");
+    const char *root = td && *td ? td : "tests/data";
+    DIR *d = opendir(root);
+    ck_assert_ptr_nonnull(d);
+    int matched = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s/input.ndjson", root, e->d_name);
+        char *text = tu_read_file(path);
+        if (!text)
+            continue;
+        int line = 0;
+        for (char *p = text, *next; *p; p = next) {
+            size_t len = strcspn(p, "\n");
+            next = p[len] ? p + len + 1 : p + len;
+            line++;
+            struct body *b = NULL;
+            char err[ERR_MAX];
+            if (body_parse(p, len, &b, err) < 0)
+                continue; /* rejected lines are the golden tests' business */
+            char where[600];
+            snprintf(where, sizeof(where), "%s:%d", path, line);
+            matched += check_promise(body_root(b), where);
+            body_free(b);
+        }
+        free(text);
+    }
+    closedir(d);
+    /* the corpus really exercised the promise */
+    ck_assert_int_gt(matched, 100);
+}
+END_TEST
+
+/* A member with a null value still counts as present: match() decides. */
+START_TEST(null_key_still_asks_match)
+{
+    struct body *b = NULL;
+    char err[ERR_MAX];
+    const char *doc = "{\"call_type\":null,\"litellm_call_id\":\"c1\",\"status\":\"success\","
+                      "\"startTime\":1}";
+    ck_assert_int_eq(body_parse(doc, strlen(doc), &b, err), 0);
+    const struct source *s = source_detect(body_root(b), NULL, err);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s->name, "litellm");
+    body_free(b);
+}
+END_TEST
+
+Suite *check_source_suite(void);
+Suite *check_source_suite(void)
+{
+    Suite *s = suite_create("source");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, key_names_sorted);
+    tcase_add_test(tc, keys_promise_holds_on_golden_inputs);
+    tcase_add_test(tc, null_key_still_asks_match);
+    suite_add_tcase(s, tc);
+    return s;
+}
