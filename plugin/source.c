@@ -199,7 +199,13 @@ int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char 
 int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
                 char err[ERR_MAX])
 {
-    const struct body_node *t = body_get(n, ptr);
+    return source_time_at(n, "", ptr, unit_ns, ev, err);
+}
+
+int source_time_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                   int64_t unit_ns, struct event *ev, char err[ERR_MAX])
+{
+    const struct body_node *t = body_get(base, ptr);
     int rc = 0;
     int64_t ns = 0;
     switch (body_type(t)) {
@@ -233,7 +239,7 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
         rc = -EINVAL;
     }
     if (rc < 0)
-        return err_set(err, -EINVAL, "%s: %s", ptr,
+        return err_set(err, -EINVAL, "%s%s: %s", base_ptr, ptr,
                        rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
     ev->time_ns = ns;
     ev->time_known = true;
@@ -253,48 +259,77 @@ int source_number(const struct body_node *n, const char *ptr, double scale, doub
     return 0;
 }
 
+int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
+                       size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
+                       char err[ERR_MAX])
+{
+    /* Each detail object is found once, not once per count below it. */
+    const struct body_node *in[SOURCE_DETAILS_MAX + 1] = {usage};
+    if (ndetails > SOURCE_DETAILS_MAX)
+        return err_set(err, -EINVAL, "too many detail objects");
+    for (size_t k = 1; k <= ndetails; k++)
+        in[k] = body_get(usage, details[k - 1]);
+    for (size_t i = 0; i < n; i++) {
+        int64_t *dst = (int64_t *)((char *)ev + parts[i].off);
+        const struct body_node *parent = in[parts[i].in];
+        if (*dst != EVENT_ABSENT || !parent)
+            continue;
+        int64_t v = 0;
+        int rc = body_count(parent, parts[i].name, &v);
+        if (rc == -ENOENT)
+            continue;
+        const char *detail = parts[i].in ? details[parts[i].in - 1] : "";
+        if (rc == -ERANGE)
+            return err_set(err, -EINVAL,
+                           "%s%s%s: token count out of range (negative or above 2^63)", base,
+                           detail, parts[i].name);
+        if (rc < 0)
+            return err_set(err, -EINVAL, "%s%s%s: not a non-negative integer", base, detail,
+                           parts[i].name);
+        *dst = v;
+    }
+    return 0;
+}
+
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[ERR_MAX])
 {
+    enum { USAGE, PROMPT, INPUT, COMPLETION, OUTPUT };
+    static const char *const details[] = {
+        [PROMPT - 1] = "/prompt_tokens_details",
+        [INPUT - 1] = "/input_tokens_details",
+        [COMPLETION - 1] = "/completion_tokens_details",
+        [OUTPUT - 1] = "/output_tokens_details",
+    };
     /* Chat Completions names first, then Responses names: an object carries
      * one set or the other. Both count cached tokens inside the prompt. */
-    static const struct {
-        const char *ptr;
-        size_t off;
-    } map[] = {
-        {"/prompt_tokens", offsetof(struct event, input_tokens)},
-        {"/input_tokens", offsetof(struct event, input_tokens)},
-        {"/prompt_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
+    static const struct source_part parts[] = {
+        {USAGE, "/prompt_tokens", offsetof(struct event, input_tokens)},
+        {USAGE, "/input_tokens", offsetof(struct event, input_tokens)},
+        {PROMPT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
         /* DeepSeek's split (its API reference, "Create Chat Completion":
          * prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens). */
-        {"/prompt_cache_hit_tokens", offsetof(struct event, cached_input_tokens)},
-        {"/input_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
-        {"/prompt_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
-        {"/input_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
-        {"/completion_tokens", offsetof(struct event, output_tokens)},
-        {"/output_tokens", offsetof(struct event, output_tokens)},
-        {"/completion_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
-        {"/output_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {USAGE, "/prompt_cache_hit_tokens", offsetof(struct event, cached_input_tokens)},
+        {INPUT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {PROMPT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {INPUT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {USAGE, "/completion_tokens", offsetof(struct event, output_tokens)},
+        {USAGE, "/output_tokens", offsetof(struct event, output_tokens)},
+        {COMPLETION, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {OUTPUT, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
         /* Audio and image parts bill at their own prices (docs/pricing.md). */
-        {"/prompt_tokens_details/audio_tokens", offsetof(struct event, input_audio_tokens)},
-        {"/prompt_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
-        {"/input_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
-        {"/completion_tokens_details/audio_tokens", offsetof(struct event, output_audio_tokens)},
+        {PROMPT, "/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {PROMPT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {INPUT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {COMPLETION, "/audio_tokens", offsetof(struct event, output_audio_tokens)},
     };
     /* Every name is a member name, so below anything but an object (or
      * nothing) each is absent. */
     const struct body_node *usage = body_get(doc, base);
     if (body_type(usage) != BODY_OBJECT)
         return 0;
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        int64_t *dst = (int64_t *)((char *)ev + map[i].off);
-        if (*dst != EVENT_ABSENT)
-            continue;
-        int rc = source_count_at(usage, base, map[i].ptr, dst, err);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return source_usage_parts(usage, base, details, sizeof(details) / sizeof(details[0]), parts,
+                              sizeof(parts) / sizeof(parts[0]), ev, err);
 }
 
 int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,

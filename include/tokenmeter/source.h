@@ -161,6 +161,32 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
                   char err[ERR_MAX]);
 
+/* source_time() at ptr below base, named base_ptr + ptr in reasons (see
+ * source_count_at()). */
+int source_time_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                   int64_t unit_ns, struct event *ev, char err[ERR_MAX]);
+
+/* One count below a usage object: in which object (0: the usage object
+ * itself, k: the caller's k-th detail object), under which member name
+ * ("/cached_tokens"), into which int64_t field of struct event (offsetof). */
+struct source_part {
+    unsigned in;
+    const char *name;
+    size_t off;
+};
+
+#define SOURCE_DETAILS_MAX 8
+
+/* Reads the n parts, in order, from usage (borrowed; the node at JSON
+ * pointer base, which only names it in reasons; NULL: all absent), each
+ * only while its field is still EVENT_ABSENT. details[k - 1] is the
+ * pointer below usage of detail object k ("/prompt_tokens_details"; at
+ * most SOURCE_DETAILS_MAX): each is found once for all its parts. Returns
+ * 0, or -EINVAL naming the part's whole pointer in err. */
+int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
+                       size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
+                       char err[ERR_MAX]);
+
 /* Fills still-absent tokens from the OpenAI-style usage object at JSON
  * pointer `base` below doc (chat: prompt_tokens / completion_tokens /
  * *_details; responses: input_tokens / output_tokens / *_details;

@@ -108,32 +108,29 @@ static int litellm_old_prompt(struct event *ev, char err[ERR_MAX])
  * Anthropic's (which LiteLLM passes through). */
 static int litellm_usage_parts(const struct body_node *meta, struct event *ev, char err[ERR_MAX])
 {
-    const struct body_node *u = body_get(meta, "/usage_object");
-    struct {
-        const char *suffix;
-        int64_t *dst;
-    } parts[] = {
-        {"/prompt_tokens_details/cached_tokens", &ev->cached_input_tokens},
-        {"/cache_read_input_tokens", &ev->cached_input_tokens},
-        {"/prompt_tokens_details/cache_write_tokens", &ev->cache_write_tokens},
-        {"/cache_creation_input_tokens", &ev->cache_write_tokens},
-        {"/completion_tokens_details/reasoning_tokens", &ev->reasoning_tokens},
-        /* parts priced apart (docs/pricing.md) */
-        {"/prompt_tokens_details/audio_tokens", &ev->input_audio_tokens},
-        {"/prompt_tokens_details/image_tokens", &ev->input_image_tokens},
-        {"/completion_tokens_details/audio_tokens", &ev->output_audio_tokens},
-        {"/completion_tokens_details/image_tokens", &ev->output_image_tokens},
-        {"/server_tool_use/web_search_requests", &ev->web_search_requests},
+    enum { USAGE, PROMPT, COMPLETION, TOOLS };
+    static const char *const details[] = {
+        [PROMPT - 1] = "/prompt_tokens_details",
+        [COMPLETION - 1] = "/completion_tokens_details",
+        [TOOLS - 1] = "/server_tool_use",
     };
-    for (size_t i = 0; u && i < sizeof(parts) / sizeof(parts[0]); i++) {
-        int rc;
-        if (*parts[i].dst != EVENT_ABSENT)
-            continue;
-        if ((rc = source_count_at(u, "/metadata/usage_object", parts[i].suffix, parts[i].dst,
-                                  err)) < 0)
-            return rc;
-    }
-    return litellm_old_prompt(ev, err);
+    static const struct source_part parts[] = {
+        {PROMPT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {USAGE, "/cache_read_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {PROMPT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {USAGE, "/cache_creation_input_tokens", offsetof(struct event, cache_write_tokens)},
+        {COMPLETION, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        /* parts priced apart (docs/pricing.md) */
+        {PROMPT, "/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {PROMPT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {COMPLETION, "/audio_tokens", offsetof(struct event, output_audio_tokens)},
+        {COMPLETION, "/image_tokens", offsetof(struct event, output_image_tokens)},
+        {TOOLS, "/web_search_requests", offsetof(struct event, web_search_requests)},
+    };
+    int rc = source_usage_parts(body_get(meta, "/usage_object"), "/metadata/usage_object", details,
+                                sizeof(details) / sizeof(details[0]), parts,
+                                sizeof(parts) / sizeof(parts[0]), ev, err);
+    return rc < 0 ? rc : litellm_old_prompt(ev, err);
 }
 
 static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
@@ -169,9 +166,11 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
             ev.error_type = status && *status ? status : "failure";
     }
 
+    /* read twice: as the event's time, and as the base of its latencies */
+    const struct body_node *start_at = body_get(doc, "/startTime");
     if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
         (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        (rc = source_time_at(start_at, "/startTime", "", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
     if ((rc = litellm_usage_parts(meta, &ev, err)) < 0)
         return rc;
@@ -182,7 +181,7 @@ static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, 
         ev.cost_not_computed = true;
 
     double start = 0, end = 0, first = 0;
-    if (body_num(doc, "/startTime", &start) == 0) {
+    if (body_num(start_at, "", &start) == 0) {
         if (body_num(doc, "/endTime", &end) == 0 && end >= start)
             ev.latency_ms = (end - start) * 1000.0;
         bool stream = false;
