@@ -87,7 +87,10 @@ struct source_ctx {
     const char *origin;
     struct pipeline_refs refs;
     struct pipeline_select select;
-    char err[ERR_MAX];
+    /* ERR_MAX bytes of the feeding call's stack: kept out of the struct so
+     * that zeroing the rest of it, per body, does not clear a kilobyte that
+     * is written before it is read. */
+    char *err;
 };
 
 int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
@@ -646,7 +649,9 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
 {
     struct body *b = NULL;
     int rc = 0;
-    struct source_ctx ctx = {.p = p, .transport = tenancy};
+    char err[ERR_MAX];
+    err[0] = '\0';
+    struct source_ctx ctx = {.p = p, .transport = tenancy, .err = err};
     /* The records a body's elements may have of their own: about its own
      * size; past that they are recorded by reference (docs/operations.md). */
     ctx.refs.budget = len + PIPELINE_DEADLETTER_SLACK;

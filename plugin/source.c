@@ -462,11 +462,14 @@ bool source_finish_reason_failed(const char *reason)
         "MODEL_ARMOR",
         "JAILBREAK",
     };
-    /* Every name starts with a letter, so a first byte that differs from it
-     * in more than ASCII case (bit 0x20) already tells "not this one", and
-     * the common "stop" costs one comparison, not sixteen calls. */
+    /* Every name starts with two letters, so a first or second byte that
+     * differs from them in more than ASCII case (bit 0x20) already tells
+     * "not this one": the common reasons (stop, end_turn, length, STOP)
+     * cost no call to strcasecmp. reason[1] is read only after reason[0]
+     * matched a letter, so within the string. */
     for (size_t i = 0; reason && i < sizeof(failed) / sizeof(failed[0]); i++)
-        if ((reason[0] | 0x20) == (failed[i][0] | 0x20) && strcasecmp(reason, failed[i]) == 0)
+        if ((reason[0] | 0x20) == (failed[i][0] | 0x20) &&
+            (reason[1] | 0x20) == (failed[i][1] | 0x20) && strcasecmp(reason, failed[i]) == 0)
             return true;
     return false;
 }

@@ -53,9 +53,10 @@ static bool openai_chat_match(const struct body_node *doc)
 /* Tenancy an application attached through the request's metadata. */
 static void openai_metadata_tenancy(const struct body_node *doc, struct event *ev)
 {
-    ev->org = body_str_nonempty(doc, "/metadata/org_id");
-    ev->team = body_str_nonempty(doc, "/metadata/team_id");
-    ev->user = body_str_nonempty(doc, "/metadata/user_id");
+    const struct body_node *meta = body_get(doc, "/metadata");
+    ev->org = body_str_nonempty(meta, "/org_id");
+    ev->team = body_str_nonempty(meta, "/team_id");
+    ev->user = body_str_nonempty(meta, "/user_id");
 }
 
 /* Fills ev (initialised by the caller) from a chat completion. Returns 0,
