@@ -60,39 +60,63 @@ static int check_promise(const struct body_node *n, const char *where)
     return matched;
 }
 
-/* Every golden case's input: the shapes each source is known to read. */
-START_TEST(keys_promise_holds_on_golden_inputs)
+/* Checks the promise on every object of text: of each of its lines, or of
+ * the whole when by_line is false. Returns how many objects some
+ * descriptor matched. */
+static int check_text(char *text, const char *path, bool by_line)
+{
+    int matched = 0, line = 0;
+    for (char *p = text, *next; *p; p = next) {
+        size_t len = by_line ? strcspn(p, "\n") : strlen(p);
+        next = p[len] ? p + len + 1 : p + len;
+        line++;
+        struct body *b = NULL;
+        char err[ERR_MAX];
+        if (body_parse(p, len, &b, err) < 0)
+            continue; /* rejected bodies are the golden and fuzz tests' business */
+        char where[1100];
+        snprintf(where, sizeof(where), "%s:%d", path, line);
+        matched += check_promise(body_root(b), where);
+        body_free(b);
+    }
+    return matched;
+}
+
+/* Every golden case's input (the shapes each source is known to read), and
+ * every body the pipeline fuzzer kept (shapes near and between them). */
+START_TEST(keys_promise_holds_on_golden_and_fuzz_inputs)
 {
     const char *td = getenv("TESTDATA");
     const char *root = td && *td ? td : "tests/data";
-    DIR *d = opendir(root);
-    ck_assert_ptr_nonnull(d);
-    int matched = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s/input.ndjson", root, e->d_name);
-        char *text = tu_read_file(path);
-        if (!text)
-            continue;
-        int line = 0;
-        for (char *p = text, *next; *p; p = next) {
-            size_t len = strcspn(p, "\n");
-            next = p[len] ? p + len + 1 : p + len;
-            line++;
-            struct body *b = NULL;
-            char err[ERR_MAX];
-            if (body_parse(p, len, &b, err) < 0)
-                continue; /* rejected lines are the golden tests' business */
-            char where[600];
-            snprintf(where, sizeof(where), "%s:%d", path, line);
-            matched += check_promise(body_root(b), where);
-            body_free(b);
+    char fuzz[512];
+    snprintf(fuzz, sizeof(fuzz), "%s/../fuzz/corpus/fuzz_pipeline", root);
+    const struct {
+        const char *dir;
+        const char *file; /* NDJSON inside each entry, or NULL: the entry is one body */
+    } corpora[] = {{root, "input.ndjson"}, {fuzz, NULL}};
+    for (size_t c = 0; c < sizeof(corpora) / sizeof(corpora[0]); c++) {
+        DIR *d = opendir(corpora[c].dir);
+        ck_assert_msg(d != NULL, "%s", corpora[c].dir);
+        int matched = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            char path[1024];
+            if (e->d_name[0] == '.')
+                continue; /* ".", ".." (a directory is no file to read) */
+            if (corpora[c].file)
+                snprintf(path, sizeof(path), "%s/%s/%s", corpora[c].dir, e->d_name,
+                         corpora[c].file);
+            else
+                snprintf(path, sizeof(path), "%s/%s", corpora[c].dir, e->d_name);
+            char *text = tu_read_file(path);
+            if (!text)
+                continue;
+            matched += check_text(text, path, corpora[c].file != NULL);
+            free(text);
         }
-        free(text);
+        closedir(d);
+        /* the corpus really exercised the promise */
+        ck_assert_int_gt(matched, 100);
     }
-    closedir(d);
-    /* the corpus really exercised the promise */
-    ck_assert_int_gt(matched, 100);
 }
 END_TEST
 
@@ -117,7 +141,7 @@ Suite *check_source_suite(void)
     Suite *s = suite_create("source");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, key_names_sorted);
-    tcase_add_test(tc, keys_promise_holds_on_golden_inputs);
+    tcase_add_test(tc, keys_promise_holds_on_golden_and_fuzz_inputs);
     tcase_add_test(tc, null_key_still_asks_match);
     suite_add_tcase(s, tc);
     return s;
