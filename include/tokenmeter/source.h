@@ -7,10 +7,11 @@
  * through body.h and fills `struct event`s; it never does I/O, pricing or
  * line protocol. Detection is explicit: every descriptor's match() looks for
  * the keys that define its shape (documented in docs/sources.md), the
- * registry asks all of them, and a document that no source or more than one
- * source claims is rejected with a reason naming what was looked for —
- * never guessed. Only objects are asked about, except by descriptors marked
- * `whole`: they also read an array or a string as one document (a stream's
+ * registry asks every one that could claim the document (by the top-level
+ * keys it names in struct source.keys, found in one pass over the object),
+ * and a document that no source or more than one source claims is rejected
+ * with a reason naming what was looked for — never guessed. Only objects are asked about, except by
+ * descriptors marked `whole`: they also read an array or a string as one document (a stream's
  * events forwarded together).
  */
 #ifndef TOKENMETER_SOURCE_H
