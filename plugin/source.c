@@ -105,6 +105,36 @@ enum source_key source_key_find(const char *key)
     return SOURCE_KEY_COUNT;
 }
 
+void source_members(const struct body_node *obj, const char *const *names, size_t n,
+                    const struct body_node **out)
+{
+    /* A filter by the key's first byte (its low five bits: letters apart,
+     * while a collision only costs a comparison): bit k set when names[k]
+     * could be the key. A key is then compared with those few names, and
+     * its second byte is checked inline before the call to strcmp. */
+    uint32_t first[32] = {0};
+    for (size_t k = 0; k < n; k++) {
+        out[k] = NULL;
+        if (k < SOURCE_MEMBERS_MAX)
+            first[(unsigned char)names[k][0] & 31] |= UINT32_C(1) << k;
+    }
+    size_t len = body_object_len(obj);
+    /* in document order, so that a later duplicate overwrites */
+    for (size_t i = 0; i < len; i++) {
+        const char *key = body_object_key(obj, i);
+        for (uint32_t m = first[(unsigned char)key[0] & 31]; m; m &= m - 1) {
+            const char *name = names[__builtin_ctz(m)];
+            /* key[1] is within key: key[0] is not its end when it equals
+             * name[0], and when both are the end, key[1] is not read */
+            if (key[0] == name[0] && (key[0] == '\0' || key[1] == name[1]) &&
+                strcmp(key, name) == 0) {
+                out[__builtin_ctz(m)] = body_object_value(obj, i);
+                break;
+            }
+        }
+    }
+}
+
 /* The SOURCE_KEY() bits of the members obj (an object) has: one pass over
  * its keys instead of every source looking its keys up from the root. */
 static uint32_t source_object_keys(const struct body_node *obj)
@@ -266,12 +296,18 @@ int source_time_at(const struct body_node *base, const char *base_ptr, const cha
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
                   char err[ERR_MAX])
 {
+    return source_number_at(n, "", ptr, scale, dst, err);
+}
+
+int source_number_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                     double scale, double *dst, char err[ERR_MAX])
+{
     double v = 0;
-    int rc = body_num(n, ptr, &v);
+    int rc = body_num(base, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
-        return err_set(err, -EINVAL, "%s: not a finite number", ptr);
+        return err_set(err, -EINVAL, "%s%s: not a finite number", base_ptr, ptr);
     *dst = v * scale;
     return 0;
 }

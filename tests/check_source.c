@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include "tokenmeter/body.h"
+#include "tokenmeter/config.h"
 #include "tokenmeter/source.h"
 
 /* Every name is found as itself (so its first byte's range in source.c
@@ -139,6 +141,68 @@ START_TEST(null_key_still_asks_match)
 }
 END_TEST
 
+/* source_members() gives what body_get() gives for each name. */
+START_TEST(members_match_body_get)
+{
+    static const char *const names[] = {"a", "A",  "ab", "abc", "b", "", "\xc3\xa9t\xc3\xa9",
+                                        "!", "aa", "zz"};
+    enum { N = sizeof(names) / sizeof(names[0]) };
+    const char *doc = "{\"ab\":1,\"A\":2,\"a\":3,\"ab\":4,\"\":5,\"\\u00e9t\\u00e9\":6,"
+                      "\"abcd\":7,\"!\":8,\"a\\u0061\":9,\"z\":10,\"B\":11}";
+    struct body *b = NULL;
+    char err[ERR_MAX];
+    ck_assert_int_eq(body_parse(doc, strlen(doc), &b, err), 0);
+    const struct body_node *out[N];
+    source_members(body_root(b), names, N, out);
+    for (size_t k = 0; k < N; k++) {
+        char ptr[32];
+        snprintf(ptr, sizeof(ptr), "/%s", names[k]);
+        ck_assert_msg(out[k] == body_get(body_root(b), ptr), "member \"%s\"", names[k]);
+    }
+    int64_t v = 0;
+    ck_assert_int_eq(body_int(out[2], "", &v), 0);
+    ck_assert_int_eq(v, 4); /* the last of the duplicates */
+    ck_assert_ptr_null(out[3]);
+    ck_assert_ptr_null(out[9]);
+    /* not an object: nothing */
+    source_members(body_get(body_root(b), "/a"), names, N, out);
+    for (size_t k = 0; k < N; k++)
+        ck_assert_ptr_null(out[k]);
+    body_free(b);
+}
+END_TEST
+
+/* Every member LiteLLM's payload is read for (found in one pass, see
+ * litellm_extract), each with a value that shows in the point. */
+START_TEST(litellm_reads_every_member)
+{
+    struct fixture fx;
+    char dir[64];
+    fx_open_tmp(&fx, config_new(), dir);
+    feed(&fx, "{\"id\":\"chatcmpl-1\",\"litellm_call_id\":\"call-9\",\"trace_id\":\"tr-1\","
+              "\"call_type\":\"litellm.aembedding\",\"status\":\"failure\","
+              "\"error_information\":{\"error_code\":\"429\"},\"model\":\"gpt-4o\","
+              "\"custom_llm_provider\":\"azure\",\"startTime\":1787666591.5,"
+              "\"endTime\":1787666593.0,\"completionStartTime\":1787666592.0,\"stream\":true,"
+              "\"prompt_tokens\":10,\"completion_tokens\":5,\"response_cost\":0.5,"
+              "\"response_cost_failure_debug_info\":{\"e\":1},\"metadata\":{"
+              "\"user_api_key_org_id\":\"o1\",\"usage_object\":{\"prompt_tokens_details\":{"
+              "\"cached_tokens\":2},\"completion_tokens_details\":{\"reasoning_tokens\":1}}},"
+              "\"response\":{\"choices\":[{\"finish_reason\":\"length\"}]}}");
+    static const char *const wanted[] = {
+        "model=gpt-4o,org=o1,provider=azure,source=litellm,status=error ",
+        "input_tokens=10i,cached_input_tokens=2i,output_tokens=5i,reasoning_tokens=1i,",
+        "latency_ms=1500,ttft_ms=500,",
+        "cost_source=\"unpriced\"",
+        "operation=\"embeddings\",event_id=\"chatcmpl-1:call-9\",trace_id=\"tr-1\","
+        "finish_reason=\"length\",error_type=\"429\" 1787666591",
+    };
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+        want(&fx, wanted[i]);
+    fx_close_tmp(&fx, dir);
+}
+END_TEST
+
 Suite *check_source_suite(void);
 Suite *check_source_suite(void)
 {
@@ -147,6 +211,8 @@ Suite *check_source_suite(void)
     tcase_add_test(tc, key_names_found);
     tcase_add_test(tc, keys_promise_holds_on_golden_and_fuzz_inputs);
     tcase_add_test(tc, null_key_still_asks_match);
+    tcase_add_test(tc, members_match_body_get);
+    tcase_add_test(tc, litellm_reads_every_member);
     suite_add_tcase(s, tc);
     return s;
 }

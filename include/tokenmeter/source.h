@@ -166,10 +166,23 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
                   char err[ERR_MAX]);
 
-/* source_time() at ptr below base, named base_ptr + ptr in reasons (see
- * source_count_at()). */
+/* source_time() and source_number() at ptr below base, named base_ptr +
+ * ptr in reasons (see source_count_at()). */
 int source_time_at(const struct body_node *base, const char *base_ptr, const char *ptr,
                    int64_t unit_ns, struct event *ev, char err[ERR_MAX]);
+int source_number_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                     double scale, double *dst, char err[ERR_MAX]);
+
+#define SOURCE_MEMBERS_MAX 32
+
+/* Several members of obj (borrowed) found in one pass over its keys, where
+ * a body_get() per name would scan them once per name: out[k] (borrowed)
+ * is the value of the member named names[k] (a key, not a JSON pointer),
+ * or NULL when absent or obj is not an object; of duplicate keys the last
+ * wins, as with body_get(). At most SOURCE_MEMBERS_MAX names are looked
+ * for (out[k] is NULL past them). */
+void source_members(const struct body_node *obj, const char *const *names, size_t n,
+                    const struct body_node **out);
 
 /* One count below a usage object: in which object (0: the usage object
  * itself, k: the caller's k-th detail object), under which member name

@@ -133,60 +133,108 @@ static int litellm_usage_parts(const struct body_node *meta, struct event *ev, c
     return rc < 0 ? rc : litellm_old_prompt(ev, err);
 }
 
+/* The payload's members litellm_extract() reads, found in one pass over its
+ * twenty-odd keys (source_members()) instead of one scan of them per name. */
+enum litellm_member {
+    LM_CALL_TYPE,
+    LM_COMPLETION_START_TIME,
+    LM_COMPLETION_TOKENS,
+    LM_CUSTOM_LLM_PROVIDER,
+    LM_END_TIME,
+    LM_ERROR_INFORMATION,
+    LM_ID,
+    LM_LITELLM_CALL_ID,
+    LM_METADATA,
+    LM_MODEL,
+    LM_PROMPT_TOKENS,
+    LM_RESPONSE,
+    LM_RESPONSE_COST,
+    LM_RESPONSE_COST_FAILURE_DEBUG_INFO,
+    LM_START_TIME,
+    LM_STATUS,
+    LM_STREAM,
+    LM_TRACE_ID,
+    LM_COUNT
+};
+
+static const char *const litellm_members[LM_COUNT] = {
+    [LM_CALL_TYPE] = "call_type",
+    [LM_COMPLETION_START_TIME] = "completionStartTime",
+    [LM_COMPLETION_TOKENS] = "completion_tokens",
+    [LM_CUSTOM_LLM_PROVIDER] = "custom_llm_provider",
+    [LM_END_TIME] = "endTime",
+    [LM_ERROR_INFORMATION] = "error_information",
+    [LM_ID] = "id",
+    [LM_LITELLM_CALL_ID] = "litellm_call_id",
+    [LM_METADATA] = "metadata",
+    [LM_MODEL] = "model",
+    [LM_PROMPT_TOKENS] = "prompt_tokens",
+    [LM_RESPONSE] = "response",
+    [LM_RESPONSE_COST] = "response_cost",
+    [LM_RESPONSE_COST_FAILURE_DEBUG_INFO] = "response_cost_failure_debug_info",
+    [LM_START_TIME] = "startTime",
+    [LM_STATUS] = "status",
+    [LM_STREAM] = "stream",
+    [LM_TRACE_ID] = "trace_id",
+};
+
 static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    const struct body_node *m[LM_COUNT];
+    source_members(doc, litellm_members, LM_COUNT, m);
     struct event ev;
     event_init(&ev, "litellm");
     /* `id` is the provider's response id, and providers reuse short ones
      * ("chatcmpl-424", LiteLLM PR #28396): with LiteLLM's own per-call id
      * beside it, two calls can never share an identity. */
-    const char *id = body_str_nonempty(doc, "/id");
-    const char *call = body_str_nonempty(doc, "/litellm_call_id");
+    const char *id = body_str_nonempty(m[LM_ID], "");
+    const char *call = body_str_nonempty(m[LM_LITELLM_CALL_ID], "");
     ev.event_id = id ? id : call;
     int rc = 0;
     if (id && call && strcmp(id, call) != 0 && (rc = source_join_id(&ev, id, call, err)) < 0)
         return rc;
-    ev.trace_id = body_str_nonempty(doc, "/trace_id");
-    const struct body_node *meta = body_get(doc, "/metadata");
+    ev.trace_id = body_str_nonempty(m[LM_TRACE_ID], "");
+    const struct body_node *meta = m[LM_METADATA];
     ev.org = body_str_nonempty(meta, "/user_api_key_org_id");
     ev.team = body_str_nonempty(meta, "/user_api_key_team_id");
     ev.user = body_str_nonempty(meta, "/user_api_key_user_id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
-    ev.finish_reason = body_str_nonempty(doc, "/response/choices/0/finish_reason");
-    ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    ev.model = body_str_nonempty(m[LM_MODEL], "");
+    ev.provider = body_str_nonempty(m[LM_CUSTOM_LLM_PROVIDER], "");
+    ev.finish_reason = body_str_nonempty(m[LM_RESPONSE], "/choices/0/finish_reason");
+    ev.operation = litellm_operation(body_str(m[LM_CALL_TYPE], ""));
 
-    const char *status = body_str(doc, "/status");
+    const char *status = body_str(m[LM_STATUS], "");
     if (!status || strcmp(status, "success") != 0) {
         ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = body_str_nonempty(doc, "/error_information/error_class");
+        ev.error_type = body_str_nonempty(m[LM_ERROR_INFORMATION], "/error_class");
         if (!ev.error_type)
-            ev.error_type = body_str_nonempty(doc, "/error_information/error_code");
+            ev.error_type = body_str_nonempty(m[LM_ERROR_INFORMATION], "/error_code");
         if (!ev.error_type)
             ev.error_type = status && *status ? status : "failure";
     }
 
-    /* read twice: as the event's time, and as the base of its latencies */
-    const struct body_node *start_at = body_get(doc, "/startTime");
-    if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
-        (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = source_time_at(start_at, "/startTime", "", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+    if ((rc = source_count_at(m[LM_PROMPT_TOKENS], "/prompt_tokens", "", &ev.input_tokens, err)) <
+            0 ||
+        (rc = source_count_at(m[LM_COMPLETION_TOKENS], "/completion_tokens", "", &ev.output_tokens,
+                              err)) < 0 ||
+        (rc = source_time_at(m[LM_START_TIME], "/startTime", "", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
     if ((rc = litellm_usage_parts(meta, &ev, err)) < 0)
         return rc;
 
-    if ((rc = source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err)) < 0)
+    if ((rc = source_number_at(m[LM_RESPONSE_COST], "/response_cost", "", 1.0, &ev.cost_usd, err)) <
+        0)
         return rc;
-    if (body_has(doc, "/response_cost_failure_debug_info"))
+    if (body_has(m[LM_RESPONSE_COST_FAILURE_DEBUG_INFO], ""))
         ev.cost_not_computed = true;
 
     double start = 0, end = 0, first = 0;
-    if (body_num(start_at, "", &start) == 0) {
-        if (body_num(doc, "/endTime", &end) == 0 && end >= start)
+    if (body_num(m[LM_START_TIME], "", &start) == 0) {
+        if (body_num(m[LM_END_TIME], "", &end) == 0 && end >= start)
             ev.latency_ms = (end - start) * 1000.0;
         bool stream = false;
-        if (body_bool(doc, "/stream", &stream) == 0 && stream &&
-            body_num(doc, "/completionStartTime", &first) == 0 && first >= start)
+        if (body_bool(m[LM_STREAM], "", &stream) == 0 && stream &&
+            body_num(m[LM_COMPLETION_START_TIME], "", &first) == 0 && first >= start)
             ev.ttft_ms = (first - start) * 1000.0;
     }
     return source_emit(ctx, &ev);
