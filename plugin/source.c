@@ -71,40 +71,6 @@ const char *source_key_name(enum source_key k)
     return (unsigned)k < SOURCE_KEY_COUNT ? source_key_names[k] : NULL;
 }
 
-/* The names by first byte: names[lo .. lo + n - 1] are those starting with
- * it (enum source_key keeps them adjacent), so a key whose first byte
- * starts no name, as most keys of a large payload, costs one load, and the
- * others a strcmp per name that shares it (one or two). */
-static const struct {
-    uint8_t lo, n;
-} source_key_first[128] = {
-    ['S'] = {SOURCE_KEY_STATUS_CODE, 1},
-    ['a'] = {SOURCE_KEY_AI, 2},
-    ['b'] = {SOURCE_KEY_BATCH, 1},
-    ['c'] = {SOURCE_KEY_CALL_TYPE, 2},
-    ['d'] = {SOURCE_KEY_DATA, 1},
-    ['g'] = {SOURCE_KEY_GEN_AI_COMPLETION_TOKENS, 4},
-    ['l'] = {SOURCE_KEY_LITELLM_CALL_ID, 1},
-    ['n'] = {SOURCE_KEY_NATIVE_TOKENS_PROMPT, 1},
-    ['o'] = {SOURCE_KEY_OBJECT, 1},
-    ['r'] = {SOURCE_KEY_REQUEST_ID, 2},
-    ['s'] = {SOURCE_KEY_SUCCESS, 1},
-    ['t'] = {SOURCE_KEY_TOKENS_PROMPT, 2},
-    ['u'] = {SOURCE_KEY_USAGE, 2},
-};
-
-enum source_key source_key_find(const char *key)
-{
-    unsigned char c = (unsigned char)key[0];
-    if (c >= sizeof(source_key_first) / sizeof(source_key_first[0]))
-        return SOURCE_KEY_COUNT;
-    for (unsigned k = source_key_first[c].lo; k < source_key_first[c].lo + source_key_first[c].n;
-         k++)
-        if (strcmp(key, source_key_names[k]) == 0)
-            return (enum source_key)k;
-    return SOURCE_KEY_COUNT;
-}
-
 void source_members(const struct body_node *obj, const char *const *names, size_t n,
                     const struct body_node **out)
 {
@@ -139,13 +105,13 @@ void source_members(const struct body_node *obj, const char *const *names, size_
  * its keys instead of every source looking its keys up from the root. */
 static uint32_t source_object_keys(const struct body_node *obj)
 {
+    _Static_assert(SOURCE_KEY_COUNT <= SOURCE_MEMBERS_MAX, "one pass finds every key");
+    const struct body_node *at[SOURCE_KEY_COUNT];
     uint32_t found = 0;
-    size_t n = body_object_len(obj);
-    for (size_t i = 0; i < n; i++) {
-        enum source_key k = source_key_find(body_object_key(obj, i));
-        if (k != SOURCE_KEY_COUNT)
+    source_members(obj, source_key_names, SOURCE_KEY_COUNT, at);
+    for (unsigned k = 0; k < SOURCE_KEY_COUNT; k++)
+        if (at[k])
             found |= UINT32_C(1) << k;
-    }
     return found;
 }
 

@@ -43,8 +43,7 @@ int source_emit(struct source_ctx *ctx, struct event *ev);
 void source_ignore(struct source_ctx *ctx);
 
 /* The top-level members detection looks up once per object (by
- * struct source.keys). Names that share a first byte are adjacent (source.c
- * finds a key among the names starting like it). */
+ * struct source.keys). */
 enum source_key {
     SOURCE_KEY_STATUS_CODE,              /* StatusCode */
     SOURCE_KEY_AI,                       /* ai */
@@ -75,10 +74,6 @@ enum source_key {
 
 /* The member name of k (static), or NULL past the last. */
 const char *source_key_name(enum source_key k);
-
-/* The key named key (borrowed for the call), or SOURCE_KEY_COUNT when it
- * names none. */
-enum source_key source_key_find(const char *key);
 
 /* A source descriptor: static and const, so every pointer to one is
  * borrowed and valid for the whole run. */

@@ -180,6 +180,7 @@ static const char *const litellm_members[LM_COUNT] = {
 
 static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    _Static_assert(LM_COUNT <= SOURCE_MEMBERS_MAX, "one pass finds every member");
     const struct body_node *m[LM_COUNT];
     source_members(doc, litellm_members, LM_COUNT, m);
     struct event ev;
