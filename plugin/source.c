@@ -285,7 +285,8 @@ int source_usage_parts(const struct body_node *usage, const char *base, const ch
     /* Each detail object is found once, not once per count below it. */
     const struct body_node *in[SOURCE_DETAILS_MAX + 1] = {usage};
     if (ndetails > SOURCE_DETAILS_MAX)
-        return err_set(err, -EINVAL, "too many detail objects");
+        return err_set(err, -EINVAL, "%s: more than %d detail objects asked for", base,
+                       SOURCE_DETAILS_MAX);
     for (size_t k = 1; k <= ndetails; k++)
         in[k] = body_get(usage, details[k - 1]);
     for (size_t i = 0; i < n; i++) {

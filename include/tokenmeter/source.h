@@ -10,9 +10,10 @@
  * registry asks every one that could claim the document (by the top-level
  * keys it names in struct source.keys, found in one pass over the object),
  * and a document that no source or more than one source claims is rejected
- * with a reason naming what was looked for — never guessed. Only objects are asked about, except by
- * descriptors marked `whole`: they also read an array or a string as one document (a stream's
- * events forwarded together).
+ * with a reason naming what was looked for — never guessed. Only objects
+ * are asked about, except by descriptors marked `whole`: they also read an
+ * array or a string as one document (a stream's events forwarded
+ * together).
  */
 #ifndef TOKENMETER_SOURCE_H
 #define TOKENMETER_SOURCE_H
@@ -194,8 +195,9 @@ struct source_part {
  * pointer base, which only names it in reasons; NULL: all absent), each
  * only while its field is still EVENT_ABSENT. details[k - 1] is the
  * pointer below usage of detail object k ("/prompt_tokens_details"; at
- * most SOURCE_DETAILS_MAX): each is found once for all its parts. Returns
- * 0, or -EINVAL naming the part's whole pointer in err. */
+ * most SOURCE_DETAILS_MAX, more is refused with -EINVAL): each is found
+ * once for all its parts. Returns 0, or -EINVAL naming the part's whole
+ * pointer in err. */
 int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
                        size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
                        char err[ERR_MAX]);
