@@ -430,9 +430,9 @@ static void check_files(struct check_state *st, const struct config *cfg)
     else
         check_line(st, CHECK_INFO, "prices",
                    "%zu models from [prices] only (no price file: [ingest] prices is empty, or "
-                   "unset and no snapshot is installed at %s); events of other models without "
-                   "a reported cost are unpriced",
-                   pricing_count(prices), pricing_default_path());
+                   "unset and neither %s nor the snapshot %s exists); events of other models "
+                   "without a reported cost are unpriced",
+                   pricing_count(prices), pricing_updated_path(), pricing_default_path());
     pricing_free(prices);
     rc = mapping_new(&cfg->mapping, &mapping, err);
     if (rc < 0)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,20 @@ static const char prices_usage[] =
     "       tokenmeter prices update [--url URL] [--output FILE] [options]\n"
     "       tokenmeter prices cost [options] < counts.ndjson\n"
     "\n"
-    "The price table is [ingest] prices, or when that is unset the snapshot\n"
-    "installed as " TOKENMETER_DATADIR "/model_prices.json; [prices] overrides apply.\n"
+    "The price table is [ingest] prices, or when that is unset the newer of\n" TOKENMETER_STATEDIR
+    "/model_prices.json (written by update) and the\n"
+    "snapshot installed as " TOKENMETER_DATADIR "/model_prices.json;\n"
+    "[prices] overrides apply.\n"
     "\n"
     "show:   prints the entry an event of MODEL (from provider P) is priced with,\n"
     "        how the lookup found it, and its per-token rates (USD).\n"
     "update: downloads LiteLLM's price map (default " PRICES_URL "),\n"
-    "        checks that it loads as a price table and replaces FILE (default:\n"
-    "        [ingest] prices, else the installed snapshot) atomically; on any\n"
-    "        failure the old file stays. A running 'tokenmeter execd' rereads it on\n"
-    "        SIGHUP.\n"
+    "        checks that it loads as a price table and replaces FILE atomically;\n"
+    "        on any failure the old file stays. FILE: --output, else [ingest]\n"
+    "        prices, else " TOKENMETER_STATEDIR "/model_prices.json, which is\n"
+    "        then used instead of the snapshot (unless an upgrade installs a newer\n"
+    "        snapshot). The packaged snapshot itself is never replaced unless\n"
+    "        --output names it. A running 'tokenmeter execd' rereads it on SIGHUP.\n"
     "cost:   reads one JSON object a line (model, provider, service_tier and the\n"
     "        line-protocol count fields: input_tokens, output_tokens, ...) and\n"
     "        prints its cost in USD, or 'unpriced: WHAT' / 'unknown'.\n"
@@ -63,7 +68,8 @@ static const char prices_usage[] =
     "\n"
     "exit status: 0 done; 1 show: no entry for MODEL; 69 update: download or\n"
     "validation failed (the old file is kept); 73 update: cannot write FILE;\n"
-    "78 configuration or price table invalid; 64 usage.\n";
+    "78 configuration or price table invalid; 64 usage (also: update without\n"
+    "--output while [ingest] prices names the packaged snapshot).\n";
 
 enum {
     PRICES_OPT_PROVIDER = CMD_OPT_FIRST_LOCAL,
@@ -288,12 +294,42 @@ static int prices_write_temp(const char *path, const struct buf *b, char *tmp, s
     return rc;
 }
 
+/* Is path the package's snapshot (by name, link or hard link)? */
+static bool prices_is_snapshot(const char *path)
+{
+    struct stat a, b;
+    return strcmp(path, pricing_default_path()) == 0 ||
+           (stat(path, &a) == 0 && stat(pricing_default_path(), &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino);
+}
+
+/* The file update replaces: --output, else [ingest] prices, else the
+ * updated copy in the state directory, which the loader prefers to the
+ * snapshot. Never the package's snapshot unless --output names it: the
+ * package manager owns it (an upgrade replaces it, `dpkg --verify` flags
+ * it). Returns NULL after logging when [ingest] prices names it. */
+static const char *prices_update_path(const struct config *cfg, const struct prices_opts *o)
+{
+    if (o->output)
+        return o->output;
+    if (!cfg->ingest.prices || !*cfg->ingest.prices)
+        return pricing_updated_path();
+    if (!prices_is_snapshot(cfg->ingest.prices))
+        return cfg->ingest.prices;
+    log_msg_always(LOG_LEVEL_ERROR,
+                   "prices update: [ingest] prices names the packaged snapshot %s, which the "
+                   "package manager owns and an upgrade replaces; unset [ingest] prices (update "
+                   "then writes %s, used in its place), or name the file with --output FILE",
+                   pricing_default_path(), pricing_updated_path());
+    return NULL;
+}
+
 static int prices_update(const struct config *cfg, const struct prices_opts *o)
 {
     const char *url = o->url ? o->url : PRICES_URL;
-    const char *path = o->output                                   ? o->output
-                       : cfg->ingest.prices && *cfg->ingest.prices ? cfg->ingest.prices
-                                                                   : pricing_default_path();
+    const char *path = prices_update_path(cfg, o);
+    if (!path)
+        return EX_USAGE;
     char err[ERR_MAX], tmp[4096] = "";
     struct buf b;
     struct pricing *t = NULL;
