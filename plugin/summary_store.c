@@ -142,10 +142,25 @@ double summary_store_round_cost(double usd)
 
 /* ---- lock ----------------------------------------------------------- */
 
+/* SQLite takes "" and ":memory:" as a store that vanishes at close: a run
+ * would report success and keep nothing. Returns 0 or -EINVAL. */
+static int summary_path_check(const char *path, char err[ERR_MAX])
+{
+    if (*path && strcmp(path, ":memory:") != 0)
+        return 0;
+    return err_set(err, -EINVAL,
+                   "[aggregate] sqlite = \"%s\": must name a file (SQLite would keep the "
+                   "summaries in memory and lose them at exit)",
+                   path);
+}
+
 int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_MAX])
 {
     char lock[4096];
     *fd_out = -1;
+    int rc = summary_path_check(path, err);
+    if (rc < 0)
+        return rc;
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
         return err_set(err, -ENAMETOOLONG, "sqlite path too long");
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -320,6 +335,8 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
         err_set(err, rc, "out of memory");
         goto out;
     }
+    if ((rc = summary_path_check(path, err)) < 0)
+        goto out;
     if (readonly && access(path, F_OK) < 0) {
         rc = err_set(err, -ENOENT, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
         goto out;
