@@ -9,6 +9,7 @@
 
 #include "tokenmeter/log.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/tzday.h"
 
 const char cmd_common_help[] =
     "  -c, --config FILE     configuration file (default $TOKENMETER_CONFIG, else\n"
@@ -84,20 +85,36 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
 }
 
 /* One command-line override. A flag's error names the flag as typed
- * ("--dedup"), not the --set it stands for. */
+ * ("--dedup"), not the --set it stands for. A time zone is checked here
+ * too, so that a mistyped --tz is a usage error like any other bad value;
+ * from the file it stays a configuration error, found by the command. */
 static int cmd_apply_set(struct config *cfg, const char *flag, const char *assignment,
                          char err[ERR_MAX])
 {
-    if (!flag)
-        return config_set_assignment(cfg, assignment, err);
-    /* built by cmd_common_set() from a row of a command's table: "s.k=v" */
+    char section[64], key[128], origin[128];
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    char section[64], key[128], origin[128];
-    snprintf(section, sizeof(section), "%.*s", (int)(dot - assignment), assignment);
-    snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
-    snprintf(origin, sizeof(origin), "--%s", flag);
-    return config_set(cfg, section, key, eq + 1, origin, err);
+    int rc;
+    if (!flag) {
+        rc = config_set_assignment(cfg, assignment, err);
+        if (rc < 0 || !dot || !eq || dot > eq)
+            return rc;
+        snprintf(origin, sizeof(origin), "flag --set %.*s", (int)(eq - assignment), assignment);
+    } else {
+        /* built by cmd_common_set() from a row of a command's table: "s.k=v" */
+        snprintf(section, sizeof(section), "%.*s", (int)(dot - assignment), assignment);
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+        snprintf(origin, sizeof(origin), "--%s", flag);
+        if ((rc = config_set(cfg, section, key, eq + 1, origin, err)) < 0)
+            return rc;
+    }
+    if (strncmp(assignment, "aggregate.timezone=", 19) == 0 &&
+        tzday_zone_valid(cfg->aggregate.timezone) < 0)
+        return err_set(err, -EINVAL,
+                       "%s: [aggregate] timezone \"%s\" is not a zone of the TZ database (e.g. "
+                       "UTC, Europe/Berlin)",
+                       origin, cfg->aggregate.timezone);
+    return 0;
 }
 
 int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config **partial,

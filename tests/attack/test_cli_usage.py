@@ -6,9 +6,9 @@ other stderr line; `tokenmeter help` was an unknown command and a typo got
 no suggestion; `execd --dedup bogus` exited 78 naming a `--set
 ingest.dedup` the operator never typed. Now every usage error is an E!
 line and exit 64, `help [COMMAND]` works, a near miss is named, and a bad
-flag value is a usage error naming the flag, except for `process`, which
-keeps every body degraded (and still honours a --dead-letter that follows
-the typo)."""
+flag value (a --tz of no zone included) is a usage error naming the flag,
+except for `process`, which keeps every body degraded (and still honours a
+--dead-letter that follows the typo)."""
 import os
 import subprocess
 
@@ -59,6 +59,16 @@ def main():
         res.check(rc == 64 and "flag --set ingest.dedup" in err, "--set with a bad value: 64")
         rc, out, err = run(NO_CONFIG + ["report", "--set", "ingest.nokey=1"])
         res.check(rc == 64 and "unknown key" in err, "--set of no key: 64")
+        rc, out, err = run(NO_CONFIG + ["aggregate", "--tz", "Nowhere/X", "--day", "2026-12-01",
+                                        "--sqlite", os.path.join(tmp, "s.sqlite")])
+        res.check(rc == 64 and "--tz: [aggregate] timezone \"Nowhere/X\"" in err,
+                  "aggregate --tz of no zone: a usage error naming --tz (%d %r)" % (rc, err))
+        res.check(not os.path.exists(os.path.join(tmp, "s.sqlite")), "and no store was made")
+        tzconf = os.path.join(tmp, "tz.conf")
+        with open(tzconf, "w") as f:
+            f.write("[aggregate]\ntimezone = Nowhere/X\n")
+        rc, out, err = run(["-c", tzconf, "report", "--sqlite", os.path.join(tmp, "s.sqlite")])
+        res.equal(rc, 78, "the same zone in the file: a configuration error (78)")
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:
             f.write("[ingest]\ndedup = bogus\n")
