@@ -259,9 +259,12 @@ static int agg_read_file(struct agg_run *run, const char *path, long *bad)
     lineproto_point_init(&pt);
     buf_init(&in, 64u << 20);
     bool eof = false;
+    bool scan = true; /* false: the bytes since the last scan hold no '\n' */
     size_t pos = 0;
     while (!eof || pos < in.len) {
-        long e = lineproto_line_end(in.data ? in.data + pos : "", in.len - pos);
+        /* The scan restarts at the line's first byte (it is quote-aware):
+         * skipping it while no newline came keeps a long line linear. */
+        long e = scan ? lineproto_line_end(in.data ? in.data + pos : "", in.len - pos) : -1;
         if (e < 0 && !eof) {
             buf_consume(&in, pos);
             pos = 0;
@@ -273,6 +276,7 @@ static int agg_read_file(struct agg_run *run, const char *path, long *bad)
                 rc = err_set(run->err, -EIO, "--input %s: %s", path, strerror(errno));
                 goto out;
             }
+            scan = n == 0 || memchr(chunk, '\n', (size_t)n) != NULL;
             if (n == 0)
                 eof = true;
             else if (buf_append(&in, chunk, (size_t)n) < 0) {
