@@ -341,6 +341,16 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
         rc = err_set(err, -ENOENT, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
         goto out;
     }
+    /* SQLite would create the file 0644 less the umask, and its -wal and
+     * -shm files alike: spend per organization readable by every local user
+     * who can reach the directory (docs/operations.md has senders reach a
+     * spool inside it). A new store is made 0640 first; SQLite gives the
+     * -wal and -shm files the database file's mode. */
+    if (!readonly) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fd >= 0)
+            close(fd);
+    }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = err_set(err, -EIO, "sqlite: %s: %s", path,
