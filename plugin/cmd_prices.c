@@ -64,10 +64,14 @@ static const char prices_usage[] =
     "      --provider P          the event's provider, for show\n"
     "      --url URL             where update downloads from\n"
     "      --output FILE         the file update replaces\n"
+    "      --force               update: replace FILE even with a table of less\n"
+    "                            than half its models\n"
     "%s"
     "\n"
-    "exit status: 0 done; 1 show: no entry for MODEL; 69 update: download or\n"
-    "validation failed (the old file is kept); 73 update: cannot write FILE;\n"
+    "exit status: 0 done; 1 show: no entry for MODEL; 65 update: the new table\n"
+    "has less than half the models of FILE (the old file is kept; --force);\n"
+    "69 update: download or validation failed (the old file is kept); 73\n"
+    "update: cannot write FILE;\n"
     "78 configuration or price table invalid; 64 usage (also: update without\n"
     "--output while [ingest] prices names the packaged snapshot).\n";
 
@@ -75,12 +79,14 @@ enum {
     PRICES_OPT_PROVIDER = CMD_OPT_FIRST_LOCAL,
     PRICES_OPT_URL,
     PRICES_OPT_OUTPUT,
+    PRICES_OPT_FORCE,
 };
 
 struct prices_opts {
     const char *provider;
     const char *url;
     const char *output;
+    bool force;
 };
 
 static int prices_load(const struct config *cfg, struct pricing **t)
@@ -324,6 +330,25 @@ static const char *prices_update_path(const struct config *cfg, const struct pri
     return NULL;
 }
 
+/* A download that loads but holds a fraction of the table it replaces (a
+ * wrong URL, a partial map) would leave most models unpriced from the next
+ * SIGHUP on: refused unless --force. A current file that does not load is
+ * replaced. Returns 0 or -EEXIST with err set. */
+static int prices_shrinks(const char *path, size_t fresh, const char *url, char err[ERR_MAX])
+{
+    struct pricing *old = NULL;
+    char lerr[ERR_MAX];
+    int rc = 0;
+    if (access(path, F_OK) == 0 && pricing_load(path, NULL, &old, lerr) == 0 &&
+        fresh < pricing_count(old) / 2)
+        rc = err_set(err, -EEXIST,
+                     "%s holds %zu models, %s only %zu: refusing to drop more than half (a "
+                     "wrong URL or a partial map?); --force replaces it anyway",
+                     path, pricing_count(old), url, fresh);
+    pricing_free(old);
+    return rc;
+}
+
 static int prices_update(const struct config *cfg, const struct prices_opts *o)
 {
     const char *url = o->url ? o->url : PRICES_URL;
@@ -349,6 +374,10 @@ static int prices_update(const struct config *cfg, const struct prices_opts *o)
         err_set(err, rc < 0 ? rc : -EINVAL, "%s: not a usable price table: %s", url,
                 rc < 0 ? lerr : "no per-token model in it");
         status = rc == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+        goto fail;
+    }
+    if (!o->force && (rc = prices_shrinks(path, pricing_count(t), url, err)) < 0) {
+        status = EX_DATAERR;
         goto fail;
     }
     if (rename(tmp, path) < 0) {
@@ -379,9 +408,10 @@ int cmd_prices_main(int argc, char **argv, struct cmd_common *common)
         {"provider", required_argument, NULL, PRICES_OPT_PROVIDER},
         {"url", required_argument, NULL, PRICES_OPT_URL},
         {"output", required_argument, NULL, PRICES_OPT_OUTPUT},
+        {"force", no_argument, NULL, PRICES_OPT_FORCE},
         {NULL, 0, NULL, 0},
     };
-    struct prices_opts o = {NULL, NULL, NULL};
+    struct prices_opts o = {NULL, NULL, NULL, false};
     struct cmd_getopt g = {
         .argc = argc, .argv = argv, .command = "prices", .longopts = longopts, .common = common};
     const char *arg = NULL;
@@ -395,6 +425,8 @@ int cmd_prices_main(int argc, char **argv, struct cmd_common *common)
             o.url = arg;
         else if (opt == PRICES_OPT_OUTPUT)
             o.output = arg;
+        else if (opt == PRICES_OPT_FORCE)
+            o.force = true;
     }
     if (common->help) {
         printf(prices_usage, cmd_common_help);
