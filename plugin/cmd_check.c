@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tokenmeter/cmd.h"
@@ -380,7 +381,18 @@ static void check_writable(struct check_state *st, int fail, const char *probe, 
     }
     const char *dir = dirname(copy);
     bool exists = access(path, F_OK) == 0;
-    if (exists ? access(path, W_OK) == 0 : access(dir, W_OK) == 0)
+    struct stat fst, dst;
+    /* root may write anything: what matters is whether the directory's
+     * owner (the user the service runs as) still can. */
+    if (exists && geteuid() == 0 && stat(path, &fst) == 0 && stat(dir, &dst) == 0 &&
+        dst.st_uid != 0 && fst.st_uid != dst.st_uid &&
+        !(fst.st_gid == dst.st_gid && (fst.st_mode & S_IWGRP)) && !(fst.st_mode & S_IWOTH))
+        check_line(st, EX_CANTCREAT, probe,
+                   "%s belongs to uid %lu, its directory to uid %lu, the user the service runs "
+                   "as: a run as root made it? give it back: chown %lu:%lu %s",
+                   path, (unsigned long)fst.st_uid, (unsigned long)dst.st_uid,
+                   (unsigned long)dst.st_uid, (unsigned long)dst.st_gid, path);
+    else if (exists ? access(path, W_OK) == 0 : access(dir, W_OK) == 0)
         check_line(st, 0, probe, "%s writable", path);
     else if (!exists && errno == ENOENT)
         check_line(st, fail, probe,

@@ -17,6 +17,7 @@
 #include "tokenmeter/body.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/map.h"
+#include "tokenmeter/statedir.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/vec.h"
 
@@ -110,7 +111,7 @@ static int deadletter_refuse(int fd, const char *path, char err[ERR_MAX])
 
 int deadletter_reopen(struct deadletter *dl, char err[ERR_MAX])
 {
-    int fd = open(dl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = statedir_open(dl->path, O_WRONLY | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
         return err_set(err, -e, "cannot open dead-letter file %s: %s", dl->path, strerror(e));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tokenmeter/map.h"
+#include "tokenmeter/statedir.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/vec.h"
 
@@ -163,7 +164,7 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_M
         return rc;
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
         return err_set(err, -ENAMETOOLONG, "sqlite path too long");
-    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int fd = statedir_open(lock, O_RDWR | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
         return err_set(err, -e, "%.300s: %s", lock, strerror(e));
@@ -348,8 +349,12 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
      * -wal and -shm files the database file's mode. */
     if (!readonly) {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd >= 0)
+        if (fd >= 0) {
+            /* root's run: the service user's store (SQLite gives the -wal
+             * and -shm files the database file's owner too) */
+            statedir_adopt(fd, path);
             close(fd);
+        }
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {

@@ -12,21 +12,13 @@ import os
 import subprocess
 import sys
 
-from sinks_util import BIN, CHAT, NO_CONFIG, scratch, tmlib
+from sinks_util import BIN, CHAT, NO_CONFIG, as_uid, scratch, tmlib
 
 TELEGRAF, SENDER, OTHER, SENDERS = 65533, 65532, 65530, 65531
 
 
-def as_id(uid, groups=()):
-    def pre():
-        os.setgroups(list(groups))
-        os.setgid(uid)
-        os.setuid(uid)
-    return pre
-
-
 def sh(uid, cmd, groups=()):
-    return subprocess.run(["sh", "-c", cmd], preexec_fn=as_id(uid, groups),
+    return subprocess.run(["sh", "-c", cmd], preexec_fn=as_uid(uid, groups),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -57,7 +49,7 @@ def main():
         dl = os.path.join(lib, "dead-letter.ndjson")
         p = subprocess.run([BIN] + NO_CONFIG + ["execd", "--spool", spool, "--once",
                                                 "--dead-letter", dl],
-                           preexec_fn=as_id(TELEGRAF), capture_output=True, timeout=60)
+                           preexec_fn=as_uid(TELEGRAF), capture_output=True, timeout=60)
         res.check(p.returncode == 0 and b"llm_usage," in p.stdout,
                   "execd --spool --once drains it (%s)" % p.stderr.decode()[-200:])
         store = os.path.join(lib, "summaries.sqlite")
@@ -67,7 +59,7 @@ def main():
         os.chmod(lp, 0o644)
         p = subprocess.run([BIN] + NO_CONFIG + ["aggregate", "--sqlite", store, "--input", lp,
                                                 "--last", "3660"],
-                           preexec_fn=as_id(TELEGRAF), capture_output=True, timeout=60)
+                           preexec_fn=as_uid(TELEGRAF), capture_output=True, timeout=60)
         res.equal(p.returncode, 0, "aggregate makes the store (%s)" % p.stderr.decode()[-200:])
         for name in sorted(os.listdir(lib)):
             path = os.path.join(lib, name)
