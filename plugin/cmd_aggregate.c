@@ -497,6 +497,22 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
     return 0;
 }
 
+static const char *agg_nonempty(const char *s, const char *otherwise)
+{
+    return s && *s ? s : otherwise;
+}
+
+/* Would --write-influx put the daily points into the measurement (and
+ * database or bucket) the raw points are read from? */
+static bool agg_writes_where_it_reads(const struct config *cfg)
+{
+    const struct config_aggregate *a = &cfg->aggregate;
+    const char *read = agg_nonempty(cfg->influxdb.bucket, cfg->influxdb.database);
+    const char *write = agg_nonempty(a->write_bucket, agg_nonempty(a->write_database, read));
+    return strcmp(a->measurement, cfg->ingest.measurement) == 0 && read && write &&
+           strcmp(read, write) == 0;
+}
+
 int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
 {
     struct agg_opts o;
@@ -530,6 +546,15 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     tzday_use(run.tz);
+    if (cfg->aggregate.write_influx && agg_writes_where_it_reads(cfg)) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "aggregate: [aggregate] measurement \"%s\" is [ingest] measurement, in "
+                       "the database it reads: the daily points would land among the raw ones "
+                       "and be summed again by the next run; give it another name",
+                       cfg->aggregate.measurement);
+        status = EX_CONFIG;
+        goto out;
+    }
     if (o.restore) {
         status = agg_restore(&run, o.restore, o.lock_wait, started);
         goto out;

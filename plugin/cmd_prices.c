@@ -39,7 +39,7 @@
 
 static const char prices_usage[] =
     "usage: tokenmeter prices show MODEL [--provider P] [options]\n"
-    "       tokenmeter prices update [--url URL] [--output FILE] [options]\n"
+    "       tokenmeter prices update [--url URL] [--output FILE] [--force] [options]\n"
     "       tokenmeter prices cost [options] < counts.ndjson\n"
     "\n"
     "The price table is [ingest] prices, or when that is unset the newer of\n" TOKENMETER_STATEDIR
