@@ -425,6 +425,10 @@ static void check_store(struct check_state *st, const struct config *cfg)
     const char *path = cfg->aggregate.sqlite;
     char err[ERR_MAX], day[SUMMARY_DAY_LEN], outcome[ERR_MAX], finished[32];
     struct summary_store *store = NULL;
+    if (summary_store_path_check(path, err) < 0) {
+        check_line(st, EX_CANTCREAT, "store", "%s", err);
+        return;
+    }
     check_writable(st, EX_CANTCREAT, "store", path, "aggregate would fail (exit 73)");
     if (access(path, F_OK) < 0) {
         check_line(st, CHECK_INFO, "last aggregated", "no store yet (run 'tokenmeter aggregate')");

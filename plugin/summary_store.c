@@ -143,9 +143,7 @@ double summary_store_round_cost(double usd)
 
 /* ---- lock ----------------------------------------------------------- */
 
-/* SQLite takes "" and ":memory:" as a store that vanishes at close: a run
- * would report success and keep nothing. Returns 0 or -EINVAL. */
-static int summary_path_check(const char *path, char err[ERR_MAX])
+int summary_store_path_check(const char *path, char err[ERR_MAX])
 {
     if (*path && strcmp(path, ":memory:") != 0)
         return 0;
@@ -159,7 +157,7 @@ int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_M
 {
     char lock[4096];
     *fd_out = -1;
-    int rc = summary_path_check(path, err);
+    int rc = summary_store_path_check(path, err);
     if (rc < 0)
         return rc;
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
@@ -336,7 +334,7 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
         err_set(err, rc, "out of memory");
         goto out;
     }
-    if ((rc = summary_path_check(path, err)) < 0)
+    if ((rc = summary_store_path_check(path, err)) < 0)
         goto out;
     if (readonly && access(path, F_OK) < 0) {
         rc = err_set(err, -ENOENT, "%s: no summaries yet (run 'tokenmeter aggregate')", path);

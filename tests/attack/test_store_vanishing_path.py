@@ -4,7 +4,8 @@
 unset shell variable: `--sqlite "$STORE"`) and `--sqlite :memory:` made
 SQLite open a store that vanishes at close: aggregate said "1 rows from
 input", exit 0, and kept nothing (and left a stray ".lock"). Now both are
-refused before any file is made, by aggregate, --restore and report."""
+refused before any file is made, by aggregate, --restore and report, and
+`check` names it."""
 import os
 
 from store_influx_util import Results, run, scratch, write_config
@@ -34,6 +35,10 @@ def main():
                             "%s --sqlite %r: refused (%d %s)"
                             % (args[0] + (" --restore" if "--restore" in args else ""), path,
                                p.returncode, p.stderr.strip()[-200:]))
+                p, _, _ = run(["check", "--config-only", "--set", "aggregate.sqlite=" + path],
+                              cfg)
+                r.check(p.returncode == 73 and "FAIL store: [aggregate] sqlite" in p.stdout,
+                        "check --config-only: FAIL store for %r" % path)
             r.equal(sorted(os.listdir(tmp)), before, "no file was made (no stray lock)")
             p, _, _ = run(["aggregate", "--day", "2026-12-01", "--input", lp], cfg)
             r.equal(p.returncode, 0, "the configured store still works")
