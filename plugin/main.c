@@ -181,7 +181,9 @@ int main(int argc, char **argv)
     const char *name = argv[optind];
     /* "tokenmeter help [COMMAND]" is what many users type first. */
     if (strcmp(name, "help") == 0) {
-        if (optind + 1 >= argc) {
+        const char *what = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if (!what || strcmp(what, "help") == 0 || strcmp(what, "--help") == 0 ||
+            strcmp(what, "-h") == 0) {
             main_usage(stdout);
             return EX_OK;
         }

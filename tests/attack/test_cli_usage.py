@@ -37,6 +37,9 @@ def main():
 
     rc, out, err = run(["help"])
     res.check(rc == 0 and "commands:" in out and not err, "help: the command list on stdout")
+    for args in (["help", "help"], ["help", "--help"]):
+        rc, out, err = run(args)
+        res.check(rc == 0 and "commands:" in out, "%s: the command list" % " ".join(args))
     rc, out, err = run(["help", "execd"])
     res.check(rc == 0 and out.startswith("usage: tokenmeter execd"), "help execd: its usage")
     rc, out, err = run(["help", "execd", "--dedup", "x"])
