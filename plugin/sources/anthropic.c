@@ -166,6 +166,7 @@ const struct source source_anthropic = {
     .match = anthropic_match,
     .extract = anthropic_extract,
     .signature = "\"type\":\"message\" with usage.input_tokens",
+    .keys = SOURCE_KEY(TYPE),
 };
 
 /* The stream event types of the Messages API. */
@@ -359,6 +360,7 @@ const struct source source_anthropic_stream = {
     .signature = "Messages stream events (message_start ... message_delta), as an array, SSE "
                  "text or a lone message_delta in an envelope with id and model",
     .whole = true,
+    .keys = SOURCE_KEY(TYPE),
 };
 
 /* A line of a Message Batches results file (Anthropic API reference,
@@ -405,4 +407,5 @@ const struct source source_anthropic_batch = {
     .match = anthropic_batch_match,
     .extract = anthropic_batch_extract,
     .signature = "Message Batches result line: custom_id and result.type",
+    .keys = SOURCE_KEY(CUSTOM_ID),
 };
