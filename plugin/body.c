@@ -79,6 +79,10 @@ struct body {
     struct body_node root;
     struct body_chunk *chunks;
     size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
+    /* The document, copied once and parsed where it lies: a string's text
+     * is its own bytes here, its closing quote overwritten by its NUL, so
+     * that no string is allocated or copied again (body_string()). */
+    char text[];
 };
 
 #define BODY_CHUNK_MAX 65536
@@ -110,36 +114,6 @@ static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
     return p;
 }
 
-/* n bytes of text (packed), the most frequent request: small enough to be
- * inlined where strings are read. */
-static char *body_alloc_text(struct body *b, size_t n)
-{
-    struct body_chunk *c = b->chunks;
-    if (c && c->cap - c->used >= n) {
-        char *p = (char *)c->data + c->used;
-        c->used += n;
-        return p;
-    }
-    return body_alloc_aligned(b, n, 1);
-}
-
-/* n bytes of text where `room` (>= n) would fit: the caller may write all
- * of them, the arena keeps n. */
-static char *body_alloc_text_room(struct body *b, size_t n, size_t room)
-{
-    struct body_chunk *c = b->chunks;
-    if (!c || c->cap - c->used < room) {
-        /* the room at the end of the current chunk or of a new one */
-        if (!body_alloc_aligned(b, room, 1))
-            return NULL;
-        c = b->chunks;
-        c->used -= room;
-    }
-    char *p = (char *)c->data + c->used;
-    c->used += n;
-    return p;
-}
-
 /* Nodes and members need a pointer's alignment, no more: padding each
  * small array to max_align_t's size doubled the tree of nested bodies. */
 static void *body_alloc(struct body *b, size_t n)
@@ -150,6 +124,8 @@ static void *body_alloc(struct body *b, size_t n)
 /* ---- parser ------------------------------------------------------------- */
 
 struct body_parser {
+    /* p, end and start are in the body's copy of the document (struct body),
+     * read only but by body_writable() */
     const unsigned char *p;
     const unsigned char *end;
     const unsigned char *start;
@@ -189,6 +165,14 @@ static int body_oom(struct body_parser *ps)
         ps->failed = true;
     }
     return -ENOMEM;
+}
+
+/* The byte at `at` as the body's own, to write: the parser reads the body's
+ * copy of the document through const pointers, and only a string's end and
+ * its decoding write to it. */
+static char *body_writable(const struct body_parser *ps, const unsigned char *at)
+{
+    return ps->b->text + (at - ps->start);
 }
 
 /* True for the bytes a string scan must look at: '"', '\\', a control byte,
@@ -523,14 +507,10 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
         ps->p = bad;
         return body_fail(ps, why);
     }
-    /* A text with escapes has one byte more, before it: 1 until it is
-     * decoded (body_text()). */
-    char *o = body_alloc_text(ps->b, raw + 1 + esc);
-    if (!o)
-        return body_oom(ps);
-    if (esc)
-        *o++ = 1;
-    memcpy(o, s, raw);
+    /* The text stays where it is, its closing quote now its NUL; the
+     * opening quote, before it, says that its escapes are not decoded yet
+     * (body_text()). */
+    char *o = body_writable(ps, s);
     o[raw] = '\0';
     *out = (struct body_node){.type = BODY_STRING, .flag = esc, .len = (uint32_t)raw, .u.text = o};
     ps->p = q + 1;
@@ -538,11 +518,10 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
 }
 
 /* Parses a string starting at the opening quote into *out (BODY_STRING,
- * its text in the arena, NUL-ended; flag set when it holds escapes still to
- * decode, body_text()). Most strings (keys, ids, names) end within their
- * first block with nothing to look at before the quote: those are taken
- * here, copied 16 bytes at once into an arena with room for them (only
- * len + 1 are kept), the rest by body_string_long(). */
+ * its text where it is in the body's copy of the document, NUL-ended; flag
+ * set when it holds escapes still to decode, body_text()). Most strings
+ * (keys, ids, names) end within their first block with nothing to look at
+ * before the quote: those are taken here, the rest by body_string_long(). */
 static int body_string(struct body_parser *ps, struct body_node *out)
 {
     const unsigned char *s = ps->p + 1;
@@ -550,10 +529,7 @@ static int body_string(struct body_parser *ps, struct body_node *out)
         unsigned bits = body_special_mask(s, 16);
         size_t k = bits ? body_lowest_bit(bits) : 16;
         if (k < 16 && s[k] == '"') {
-            char *o = body_alloc_text_room(ps->b, k + 1, 16);
-            if (!o)
-                return body_oom(ps);
-            memcpy(o, s, 16);
+            char *o = body_writable(ps, s);
             o[k] = '\0';
             *out = (struct body_node){.type = BODY_STRING, .len = (uint32_t)k, .u.text = o};
             ps->p = s + k + 1;
@@ -666,7 +642,7 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     if (real) {
         /* Reals keep their text, read again when asked for: the dump must
          * give it back as written, and few are ever read. */
-        char *text = body_alloc_text(ps->b, len + 1);
+        char *text = body_alloc_aligned(ps->b, len + 1, 1);
         if (!text)
             return body_oom(ps);
         memcpy(text, s, len);
@@ -880,14 +856,20 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
-    struct body *b = calloc(1, sizeof(*b));
     *out = NULL;
+    /* One more byte than the text: a NUL after it, though the parser stops
+     * at the end (a number's lexeme is copied, not ended there). */
+    struct body *b = len < SIZE_MAX - sizeof(*b) ? malloc(sizeof(*b) + len + 1) : NULL;
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
+    b->root = (struct body_node){0};
+    b->chunks = NULL;
     b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
-    struct body_parser ps = {.p = (const unsigned char *)data,
-                             .end = (const unsigned char *)data + len,
-                             .start = (const unsigned char *)data,
+    memcpy(b->text, data, len);
+    b->text[len] = '\0';
+    struct body_parser ps = {.p = (const unsigned char *)b->text,
+                             .end = (const unsigned char *)b->text + len,
+                             .start = (const unsigned char *)b->text,
                              .b = b,
                              .err = err};
     ps.stack = ps.local;
