@@ -543,8 +543,10 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
  * its text where it is in the body's copy of the document, NUL-ended; flag
  * set when it holds escapes still to decode, body_text()). Most strings
  * (keys, ids, names) end within their first block with nothing to look at
- * before the quote: those are taken here, the rest by body_string_long(). */
-static int body_string(struct body_parser *ps, struct body_node *out)
+ * before the quote: those are taken here, the rest by body_string_long().
+ * Inline: as a call, the registers body_string_long() needs were saved and
+ * restored for every key. */
+static inline int body_string(struct body_parser *ps, struct body_node *out)
 {
     const unsigned char *s = ps->p + 1;
     if (ps->end - s >= 16) {
