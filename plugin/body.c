@@ -279,14 +279,15 @@ static const unsigned short body_hex[256] = {
     ['C'] = 0x10c, ['D'] = 0x10d, ['E'] = 0x10e, ['F'] = 0x10f,
 };
 
-/* body_hex's flag for a first digit of \uXXXX that makes no surrogate:
- * every hex digit but D. */
-static const unsigned short body_hex_lead[256] = {
-    ['0'] = 0x100, ['1'] = 0x100, ['2'] = 0x100, ['3'] = 0x100, ['4'] = 0x100,
-    ['5'] = 0x100, ['6'] = 0x100, ['7'] = 0x100, ['8'] = 0x100, ['9'] = 0x100,
-    ['a'] = 0x100, ['b'] = 0x100, ['c'] = 0x100, ['e'] = 0x100, ['f'] = 0x100,
-    ['A'] = 0x100, ['B'] = 0x100, ['C'] = 0x100, ['E'] = 0x100, ['F'] = 0x100,
-};
+/* 1 for a hex digit, and for one that can start a \uXXXX that is no
+ * surrogate (all but D): bytes, not body_hex's values, so that testing
+ * them needs no more registers than the test. */
+#define BODY_HEX_DIGITS                                                                          \
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,      \
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1,      \
+    ['B'] = 1, ['C'] = 1, ['E'] = 1, ['F'] = 1
+static const unsigned char body_hex_lead[256] = {BODY_HEX_DIGITS};
+static const unsigned char body_is_hex[256] = {BODY_HEX_DIGITS, ['d'] = 1, ['D'] = 1};
 
 static int body_hex4(const unsigned char *p, unsigned *out)
 {
@@ -452,7 +453,7 @@ static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
     if (end - r >= 6 && r[1] == 'u') {
         /* Not a surrogate (a first digit other than D: its own table) and
          * not \u0000 (one 4-byte compare): by far the most frequent. */
-        if ((body_hex_lead[r[2]] & body_hex[r[3]] & body_hex[r[4]] & body_hex[r[5]] & 0x100) &&
+        if ((body_hex_lead[r[2]] & body_is_hex[r[3]] & body_is_hex[r[4]] & body_is_hex[r[5]]) &&
             memcmp(r + 2, "0000", 4) != 0)
             return 6;
         /* A surrogate pair (emoji): a high one, D800-DBFF, then \u and a
