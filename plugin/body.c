@@ -81,11 +81,17 @@ struct body {
     size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
     /* The document, copied once and parsed where it lies: a string's text
      * is its own bytes here, its closing quote overwritten by its NUL, so
-     * that no string is allocated or copied again (body_string()). */
+     * that no string is allocated or copied again (body_string()). Then
+     * BODY_PAD NULs, so that the scans may read a block or an escape's
+     * bytes past the end without counting what is left: a NUL fails every
+     * test but "special byte" (and is taken for the end then). */
     char text[];
 };
 
 #define BODY_CHUNK_MAX 65536
+/* The string scan's widest read past a position before the end: a 32-byte
+ * block (and an escape's 12 bytes). */
+#define BODY_PAD 32
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -174,6 +180,23 @@ static char *body_writable(const struct body_parser *ps, const unsigned char *at
     return ps->b->text + (at - ps->start);
 }
 
+/* The special bytes (body_str_special()) among q[0..16): bit k for q[k].
+ * Nearly all of a body's text is plain bytes in long runs, tested a block
+ * at a time; a string scan then visits only the bits set, so that an escape
+ * costs no new scan of its block. A block may run past the document's end,
+ * into the padding after it (struct body): the NUL there is special. */
+#if defined(__SSE2__) && !defined(BODY_PORTABLE)
+static unsigned body_special_mask(const unsigned char *q)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* One signed compare takes three kinds: with bit 1 flipped, '"' (0x22)
+     * is 0x20 and the control bytes stay below it, and bytes from 0x80 up
+     * are negative; ' ' becomes 0x22 and nothing else lands below 0x21. */
+    __m128i low = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_xor_si128(v, _mm_set1_epi8(2)));
+    __m128i hit = _mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#else
 /* True for the bytes a string scan must look at: '"', '\\', a control byte,
  * or not ASCII. */
 static bool body_str_special(unsigned char c)
@@ -181,65 +204,29 @@ static bool body_str_special(unsigned char c)
     return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
 }
 
-/* The special bytes (body_str_special()) among q[0..n), n <= 16: bit k for
- * q[k]. Nearly all of a body's text is plain bytes in long runs, tested a
- * block at a time; a string scan then visits only the bits set, so that an
- * escape costs no new scan of its block. */
-#if defined(__SSE2__) && !defined(BODY_PORTABLE)
-static unsigned body_special_mask(const unsigned char *q, size_t n)
+static unsigned body_special_mask(const unsigned char *q)
 {
-    if (n == 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-        /* One signed compare takes three kinds: with bit 1 flipped, '"'
-         * (0x22) is 0x20 and the control bytes stay below it, and bytes
-         * from 0x80 up are negative; ' ' becomes 0x22 and nothing else
-         * lands below 0x21. */
-        __m128i low = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_xor_si128(v, _mm_set1_epi8(2)));
-        __m128i hit = _mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        return (unsigned)_mm_movemask_epi8(hit);
+    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests
+     * are exact as a yes/no answer, not as to which byte: they only let a
+     * plain block through without a look at each byte. */
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t w[2];
+    memcpy(w, q, sizeof(w));
+    uint64_t any = 0;
+    for (int k = 0; k < 2; k++) {
+        const uint64_t quote = w[k] ^ (ones * '"');
+        const uint64_t bslash = w[k] ^ (ones * '\\');
+        any |= ((w[k] - ones * 0x20) & ~w[k]) | ((quote - ones) & ~quote) |
+               ((bslash - ones) & ~bslash) | w[k];
     }
+    if (!(any & (ones * 0x80)))
+        return 0;
     unsigned bits = 0;
-    for (size_t k = 0; k < n; k++)
-        bits |= (unsigned)body_str_special(q[k]) << k;
-    return bits;
-}
-#else
-static unsigned body_special_mask(const unsigned char *q, size_t n)
-{
-    if (n == 16) {
-        /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests
-         * are exact as a yes/no answer, not as to which byte: they only let
-         * a plain block through without a look at each byte. */
-        const uint64_t ones = 0x0101010101010101u;
-        uint64_t w[2];
-        memcpy(w, q, sizeof(w));
-        uint64_t any = 0;
-        for (int k = 0; k < 2; k++) {
-            const uint64_t quote = w[k] ^ (ones * '"');
-            const uint64_t bslash = w[k] ^ (ones * '\\');
-            any |= ((w[k] - ones * 0x20) & ~w[k]) | ((quote - ones) & ~quote) |
-                   ((bslash - ones) & ~bslash) | w[k];
-        }
-        if (!(any & (ones * 0x80)))
-            return 0;
-    }
-    unsigned bits = 0;
-    for (size_t k = 0; k < n; k++)
+    for (unsigned k = 0; k < 16; k++)
         bits |= (unsigned)body_str_special(q[k]) << k;
     return bits;
 }
 #endif
-
-/* The special bytes among q[0..n), n <= 32: bit k for q[k]. */
-static uint32_t body_special_bits(const unsigned char *q, size_t n)
-{
-    if (n == 32) /* the constant 16 makes each half the block test alone */
-        return body_special_mask(q, 16) | (uint32_t)body_special_mask(q + 16, 16) << 16;
-    uint32_t bits = body_special_mask(q, n < 16 ? n : 16);
-    if (n > 16)
-        bits |= (uint32_t)body_special_mask(q + 16, n - 16) << 16;
-    return bits;
-}
 
 /* The index of the lowest bit set in bits (not 0). */
 static unsigned body_lowest_bit(uint32_t bits)
@@ -266,7 +253,7 @@ static void body_ws_run(struct body_parser *ps)
  * compare says so (every whitespace byte is ' ' or below). */
 static inline void body_ws(struct body_parser *ps)
 {
-    if (ps->p<ps->end && * ps->p> ' ')
+    if (*ps->p > ' ')
         return;
     body_ws_run(ps);
 }
@@ -282,9 +269,9 @@ static const unsigned short body_hex[256] = {
 /* 1 for a hex digit, and for one that can start a \uXXXX that is no
  * surrogate (all but D): bytes, not body_hex's values, so that testing
  * them needs no more registers than the test. */
-#define BODY_HEX_DIGITS                                                                          \
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,      \
-    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1,      \
+#define BODY_HEX_DIGITS                                                                            \
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,        \
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1,        \
     ['B'] = 1, ['C'] = 1, ['E'] = 1, ['F'] = 1
 static const unsigned char body_hex_lead[256] = {BODY_HEX_DIGITS};
 static const unsigned char body_is_hex[256] = {BODY_HEX_DIGITS, ['d'] = 1, ['D'] = 1};
@@ -450,7 +437,10 @@ static size_t body_escape_len_slow(const unsigned char *r, const unsigned char *
 static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
                               const unsigned char **bad, const char **why)
 {
-    if (end - r >= 6 && r[1] == 'u') {
+    /* Past the end, the padding (struct body) reads as NULs, which fail
+     * every test below: what the bytes left cannot hold is judged by the
+     * slow path, which counts them. */
+    if (r[1] == 'u') {
         /* Not a surrogate (a first digit other than D: its own table) and
          * not \u0000 (one 4-byte compare): by far the most frequent. */
         if ((body_hex_lead[r[2]] & body_is_hex[r[3]] & body_is_hex[r[4]] & body_is_hex[r[5]]) &&
@@ -458,87 +448,25 @@ static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
             return 6;
         /* A surrogate pair (emoji): a high one, D800-DBFF, then \u and a
          * low one, DC00-DFFF. */
-        if (end - r >= 12 && (r[2] | 0x20) == 'd') {
+        if ((r[2] | 0x20) == 'd') {
             unsigned h1 = body_hex[r[3]], l0 = body_hex[r[8]], l1 = body_hex[r[9]];
             if ((h1 & 0xC) == 0x8 && (h1 & body_hex[r[4]] & body_hex[r[5]] & 0x100) &&
                 r[6] == '\\' && r[7] == 'u' && l0 == 0x10D && (l1 & 0xF) >= 0xC &&
                 (l1 & body_hex[r[10]] & body_hex[r[11]] & 0x100))
                 return 12;
         }
-    } else if (end - r >= 2 && body_short_escape[r[1]]) {
+    } else if (body_short_escape[r[1]]) {
         return 2;
     }
     return body_escape_len_slow(r, end, bad, why);
 }
 
-/* body_string() for any string. Every escape is checked here, so that a document is judged in one
- * pass; as decoding used to report them, an escape's error loses to a control byte, bad UTF-8 or a
- * missing quote anywhere in the string, and the first bad escape wins. */
-static int body_string_long(struct body_parser *ps, struct body_node *out)
+/* Ends the string s..q (q at its closing quote) and puts it in *out, or
+ * fails with its first bad escape. */
+static int body_string_end(struct body_parser *ps, struct body_node *out, const unsigned char *s,
+                           const unsigned char *q, bool esc, const unsigned char *bad,
+                           const char *why)
 {
-    const unsigned char *s = ++ps->p; /* after the quote */
-    const unsigned char *q = s;
-    const unsigned char *end = ps->end;
-    const unsigned char *bad = NULL; /* the first bad escape */
-    const char *why = NULL;
-    bool esc = false;
-    /* A block of up to 32 bytes at a time (escape-dense text has a special
-     * byte every twenty or so: a wider block is fewer turns of the outer
-     * loop); within it, only its special bytes, lowest first. Whatever one
-     * of them takes (an escape, a UTF-8 sequence) is masked off; when it
-     * runs past the block, the next block starts where it ends. */
-    while (q < end) {
-        size_t n = 32;
-        uint32_t bits;
-        if (end - q >= 32) {
-            bits = body_special_bits(q, 32);
-        } else {
-            n = (size_t)(end - q);
-            bits = body_special_bits(q, n);
-        }
-        if (!bits) {
-            q += n;
-            continue;
-        }
-        size_t next = n;
-        while (bits) {
-            size_t k = body_lowest_bit(bits), take = 0;
-            const unsigned char *r = q + k;
-            if (*r == '\\') {
-                esc = true;
-                take = body_escape_len(r, end, &bad, &why);
-                /* A \uXXXX (the most frequent): its 'u' and hex digits are
-                 * no special bytes, so there is nothing to mask off, and
-                 * when it runs past the block the next block may start in
-                 * its digits. */
-                if (take == 6) {
-                    bits &= bits - 1;
-                    continue;
-                }
-            } else if (*r == '"') {
-                next = k;
-                break;
-            } else if (*r < 0x20) {
-                ps->p = r;
-                return body_fail(ps, "control character in a string");
-            } else if (!(take = body_utf8_len(r, end))) {
-                ps->p = r;
-                return body_fail(ps, "invalid UTF-8 in a string");
-            }
-            if (k + take >= n) {
-                next = k + take;
-                break;
-            }
-            bits &= ~(uint32_t)0 << (k + take);
-        }
-        q += next;
-        if (next < n)
-            break; /* at the closing quote */
-    }
-    if (q >= end) {
-        ps->p = end;
-        return body_fail(ps, "unterminated string");
-    }
     size_t raw = (size_t)(q - s);
     if (raw >= UINT32_MAX)
         return body_fail(ps, "string longer than 4 GiB");
@@ -556,6 +484,64 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
     return 0;
 }
 
+/* body_string() for any string. Every escape is checked here, so that a document is judged in one
+ * pass; as decoding used to report them, an escape's error loses to a control byte, bad UTF-8 or a
+ * missing quote anywhere in the string, and the first bad escape wins. */
+static int body_string_long(struct body_parser *ps, struct body_node *out)
+{
+    const unsigned char *s = ++ps->p; /* after the quote */
+    const unsigned char *q = s;
+    const unsigned char *end = ps->end;
+    const unsigned char *bad = NULL; /* the first bad escape */
+    const char *why = NULL;
+    bool esc = false;
+    /* A block of 32 bytes at a time (escape-dense text has a special byte
+     * every twenty or so: a wider block is fewer turns of the loop); within
+     * it, only its special bytes, lowest first. Whatever one of them takes
+     * (an escape, a UTF-8 sequence) is masked off; when it runs past the
+     * block, the next block starts where it ends. The NUL after the
+     * document ends the scan (a block may run into the padding after it). */
+    for (;;) {
+        uint32_t bits = body_special_mask(q) | (uint32_t)body_special_mask(q + 16) << 16;
+        if (!bits) {
+            q += 32;
+            continue;
+        }
+        size_t next = 32;
+        while (bits) {
+            size_t k = body_lowest_bit(bits), take = 0;
+            const unsigned char *r = q + k;
+            if (*r == '\\') {
+                esc = true;
+                take = body_escape_len(r, end, &bad, &why);
+                /* A \uXXXX (the most frequent): its 'u' and hex digits are
+                 * no special bytes, so there is nothing to mask off, and
+                 * when it runs past the block the next block may start in
+                 * its digits. */
+                if (take == 6) {
+                    bits &= bits - 1;
+                    continue;
+                }
+            } else if (*r == '"') {
+                return body_string_end(ps, out, s, r, esc, bad, why);
+            } else if (*r < 0x20) {
+                ps->p = r;
+                return body_fail(ps,
+                                 r < end ? "control character in a string" : "unterminated string");
+            } else if (!(take = body_utf8_len(r, end))) {
+                ps->p = r;
+                return body_fail(ps, "invalid UTF-8 in a string");
+            }
+            if (k + take >= 32) {
+                next = k + take;
+                break;
+            }
+            bits &= ~(uint32_t)0 << (k + take);
+        }
+        q += next;
+    }
+}
+
 /* Parses a string starting at the opening quote into *out (BODY_STRING,
  * its text where it is in the body's copy of the document, NUL-ended; flag
  * set when it holds escapes still to decode, body_text()). Most strings
@@ -566,8 +552,8 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
 static inline int body_string(struct body_parser *ps, struct body_node *out)
 {
     const unsigned char *s = ps->p + 1;
-    if (ps->end - s >= 16) {
-        unsigned bits = body_special_mask(s, 16);
+    {
+        unsigned bits = body_special_mask(s);
         size_t k = bits ? body_lowest_bit(bits) : 16;
         if (k < 16 && s[k] == '"') {
             char *o = body_writable(ps, s);
@@ -733,7 +719,7 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth);
 static inline int body_next(struct body_parser *ps, char close)
 {
     /* Compact JSON (what most senders write) first: a ',' and no space. */
-    if (ps->end - ps->p >= 2 && ps->p[0] == ',' && ps->p[1] > ' ') {
+    if (ps->p[0] == ',' && ps->p[1] > ' ') {
         ps->p++;
         return 1;
     }
@@ -898,16 +884,15 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
     *out = NULL;
-    /* One more byte than the text: a NUL after it, though the parser stops
-     * at the end (a number's lexeme is copied, not ended there). */
-    struct body *b = len < SIZE_MAX - sizeof(*b) ? malloc(sizeof(*b) + len + 1) : NULL;
+    struct body *b =
+        len < SIZE_MAX - sizeof(*b) - BODY_PAD ? malloc(sizeof(*b) + len + BODY_PAD) : NULL;
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
     b->root = (struct body_node){0};
     b->chunks = NULL;
     b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
     memcpy(b->text, data, len);
-    b->text[len] = '\0';
+    memset(b->text + len, 0, BODY_PAD);
     struct body_parser ps = {.p = (const unsigned char *)b->text,
                              .end = (const unsigned char *)b->text + len,
                              .start = (const unsigned char *)b->text,
