@@ -6,7 +6,8 @@
  * thrown away. jansson builds hash tables, copies every string through a
  * growing buffer and reads the input a byte at a time through a stream
  * layer; that was two thirds of execd's instructions per event. Here a body
- * is parsed into one arena, freed in one go, in one pass: a container's
+ * is copied once, its strings read (and decoded) in place in that copy, and
+ * its tree built into one arena, freed in one go, in one pass: a container's
  * children wait on a stack (on the C stack while few) and move to the arena
  * in one copy when it closes, at their final size, so the tree is at most 8
  * bytes per byte of text (body.h). Objects are short arrays of members
