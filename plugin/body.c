@@ -739,6 +739,20 @@ static inline int body_next(struct body_parser *ps, char close)
     return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
 }
 
+/* body_value(), but a string (most values are) is taken here, without the
+ * call: as a function body_value() saves and restores the registers of the
+ * container loops inlined in it. */
+static inline int body_value_next(struct body_parser *ps, struct body_node *out, int depth)
+{
+    /* *ps->p is a NUL at the end (struct body); at the cap, body_value()
+     * says so */
+    if (*ps->p == '"' && ps->values < BODY_MAX_VALUES) {
+        ps->values++;
+        return body_string(ps, out);
+    }
+    return body_value(ps, out, depth);
+}
+
 /* Makes room for one more pending child: the C-stack part first, then a
  * vec.h array (whose growth is geometric, so n pushes cost O(n)). */
 static int body_stack_grow(struct body_parser *ps)
@@ -781,7 +795,7 @@ static int body_member_read(struct body_parser *ps, int depth)
         return body_fail(ps, "':' expected");
     ps->p++;
     body_ws(ps);
-    if ((rc = body_value(ps, &value, depth)) < 0 || (rc = body_push(ps, &key)) < 0)
+    if ((rc = body_value_next(ps, &value, depth)) < 0 || (rc = body_push(ps, &key)) < 0)
         return rc;
     return body_push(ps, &value);
 }
@@ -796,7 +810,7 @@ static int body_array(struct body_parser *ps, struct body_node *out, int depth)
     } else {
         for (int more = 1; more > 0;) {
             struct body_node v;
-            int rc = body_value(ps, &v, depth);
+            int rc = body_value_next(ps, &v, depth);
             if (rc < 0 || (rc = body_push(ps, &v)) < 0)
                 return rc;
             if ((more = body_next(ps, ']')) < 0)
