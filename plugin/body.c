@@ -102,9 +102,10 @@ static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
     struct body_chunk *c = b->chunks;
     size_t at = c ? (c->used + align - 1) / align * align : 0;
     if (!c || at > c->cap || c->cap - at < n) {
-        /* A small document gets a small arena: an SSE stream holds one
-         * parsed body per line, and 64 KiB each made 300 000 tiny lines
-         * a gigabyte. Chunks double from there. */
+        /* A small document gets a small arena (the first chunk is sized
+         * by body_parse()): an SSE stream holds one parsed body per line,
+         * and 64 KiB each made 300 000 tiny lines a gigabyte. Chunks
+         * double from there. */
         size_t cap = n > b->next_chunk ? n : b->next_chunk;
         b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
         c = malloc(sizeof(*c) + cap);
@@ -899,13 +900,24 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
     *out = NULL;
-    struct body *b =
-        len < SIZE_MAX - sizeof(*b) - BODY_PAD ? malloc(sizeof(*b) + len + BODY_PAD) : NULL;
+    /* One allocation for the body, its copy of the document and the
+     * arena's first chunk (a small document gets a small one: an SSE
+     * stream holds one parsed body per line). */
+    const size_t align = _Alignof(struct body_chunk);
+    size_t first = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
+    size_t at = 0;
+    struct body *b = NULL;
+    if (len < SIZE_MAX - sizeof(*b) - BODY_PAD - align - sizeof(struct body_chunk) - first) {
+        at = (sizeof(*b) + len + BODY_PAD + align - 1) / align * align;
+        b = malloc(at + sizeof(struct body_chunk) + first);
+    }
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
+    struct body_chunk *c = (struct body_chunk *)(void *)((char *)b + at);
+    *c = (struct body_chunk){.cap = first};
     b->root = (struct body_node){0};
-    b->chunks = NULL;
-    b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
+    b->chunks = c;
+    b->next_chunk = first < BODY_CHUNK_MAX / 2 ? first * 2 : BODY_CHUNK_MAX;
     memcpy(b->text, data, len);
     memset(b->text + len, 0, BODY_PAD);
     struct body_parser ps = {.p = (const unsigned char *)b->text,
@@ -947,7 +959,8 @@ void body_free(struct body *b)
 {
     if (!b)
         return;
-    for (struct body_chunk *c = b->chunks, *next; c; c = next) {
+    /* all but the last chunk, the first, which is part of b */
+    for (struct body_chunk *c = b->chunks, *next; c->next; c = next) {
         next = c->next;
         free(c);
     }
