@@ -623,36 +623,40 @@ static int body_number(struct body_parser *ps, struct body_node *n)
 {
     const unsigned char *s = ps->p, *q = s;
     bool real = false;
-    if (q < ps->end && *q == '-')
+    /* The digits' value as they are scanned (it wraps past 19 digits, but
+     * is used only for at most 18 characters). The NUL after the document
+     * (struct body) ends every digit run: no count of the bytes left. */
+    uint64_t digits = 0;
+    if (*q == '-')
         q++;
-    if (q < ps->end && *q == '0') {
+    if (*q == '0') {
         q++;
-    } else if (q < ps->end && *q >= '1' && *q <= '9') {
-        while (q < ps->end && *q >= '0' && *q <= '9')
-            q++;
+    } else if (*q >= '1' && *q <= '9') {
+        for (; *q >= '0' && *q <= '9'; q++)
+            digits = digits * 10 + (uint64_t)(*q - '0');
     } else {
         return body_fail(ps, "invalid number");
     }
     /* Without an exponent, a real of at most 308 integer digits is below
      * DBL_MAX: no overflow to check for. */
     bool finite = q - s <= 308;
-    if (q < ps->end && *q == '.') {
+    if (*q == '.') {
         real = true;
         q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+        if (*q < '0' || *q > '9')
             return body_fail(ps, "invalid number");
-        while (q < ps->end && *q >= '0' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
             q++;
     }
-    if (q < ps->end && (*q == 'e' || *q == 'E')) {
+    if (*q == 'e' || *q == 'E') {
         real = true;
         finite = false;
         q++;
-        if (q < ps->end && (*q == '+' || *q == '-'))
+        if (*q == '+' || *q == '-')
             q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+        if (*q < '0' || *q > '9')
             return body_fail(ps, "invalid number");
-        while (q < ps->end && *q >= '0' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
             q++;
     }
     size_t len = (size_t)(q - s);
@@ -660,11 +664,9 @@ static int body_number(struct body_parser *ps, struct body_node *n)
         return body_fail(ps, "number longer than 4 GiB");
     if (!real && len <= 18) {
         /* At most 18 characters always fit in int64: no copy, no strtoll. */
-        int64_t v = 0;
-        for (const unsigned char *d = s + (*s == '-'); d < q; d++)
-            v = v * 10 + (*d - '0');
+        int64_t i = (int64_t)digits;
         *n = (struct body_node){
-            .type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = *s == '-' ? -v : v};
+            .type = BODY_INT, .flag = i == 0 && *s == '-', .u.i = *s == '-' ? -i : i};
         ps->p = q;
         return 0;
     }
