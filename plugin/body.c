@@ -705,11 +705,12 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     return 0;
 }
 
-static int body_literal(struct body_parser *ps, const char *word, enum body_type t, bool bv,
-                        struct body_node *n)
+/* word is len bytes, at most 5: the padding after the document (struct
+ * body) lets them be compared with no count of the bytes left. */
+static inline int body_literal(struct body_parser *ps, const char *word, size_t len,
+                               enum body_type t, bool bv, struct body_node *n)
 {
-    size_t len = strlen(word);
-    if ((size_t)(ps->end - ps->p) < len || memcmp(ps->p, word, len) != 0)
+    if (memcmp(ps->p, word, len) != 0)
         return body_fail(ps, "unexpected token");
     *n = (struct body_node){.type = (uint8_t)t, .flag = bv};
     ps->p += len;
@@ -794,7 +795,7 @@ static int body_member_read(struct body_parser *ps, int depth)
         key.flag = 0;
     }
     body_ws(ps);
-    if (ps->p >= ps->end || *ps->p != ':')
+    if (*ps->p != ':')
         return body_fail(ps, "':' expected");
     ps->p++;
     body_ws(ps);
@@ -808,7 +809,7 @@ static int body_array(struct body_parser *ps, struct body_node *out, int depth)
     size_t from = ps->top;
     ps->p++; /* [ */
     body_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
+    if (*ps->p == ']') {
         ps->p++;
     } else {
         for (int more = 1; more > 0;) {
@@ -837,11 +838,11 @@ static int body_object(struct body_parser *ps, struct body_node *out, int depth)
     size_t from = ps->top;
     ps->p++; /* { */
     body_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
+    if (*ps->p == '}') {
         ps->p++;
     } else {
         for (int more = 1; more > 0;) {
-            if (ps->p >= ps->end || *ps->p != '"')
+            if (*ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
             int rc = body_member_read(ps, depth);
@@ -887,11 +888,11 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
     case '"':
         return body_string(ps, out);
     case 't':
-        return body_literal(ps, "true", BODY_BOOL, true, out);
+        return body_literal(ps, "true", 4, BODY_BOOL, true, out);
     case 'f':
-        return body_literal(ps, "false", BODY_BOOL, false, out);
+        return body_literal(ps, "false", 5, BODY_BOOL, false, out);
     case 'n':
-        return body_literal(ps, "null", BODY_NULL, false, out);
+        return body_literal(ps, "null", 4, BODY_NULL, false, out);
     default:
         if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
             return body_number(ps, out);
