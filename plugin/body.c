@@ -96,37 +96,39 @@ struct body {
 
 /* ---- arena -------------------------------------------------------------- */
 
-/* n bytes with the alignment of `align` (1 for text, which is packed). */
-static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
+/* Every block the arena hands out is a multiple of this (a real's text is
+ * rounded up to it), so each starts aligned with no computation. Nodes and
+ * members need a pointer's alignment, no more: padding each small array to
+ * max_align_t's size doubled the tree of nested bodies. */
+#define BODY_ALIGN _Alignof(struct body_member)
+
+/* body_alloc() when the current chunk is full: a new one, of at least n
+ * bytes. */
+static void *body_alloc_chunk(struct body *b, size_t n)
 {
-    struct body_chunk *c = b->chunks;
-    size_t at = c ? (c->used + align - 1) / align * align : 0;
-    if (!c || at > c->cap || c->cap - at < n) {
-        /* A small document gets a small arena (the first chunk is sized
-         * by body_parse()): an SSE stream holds one parsed body per line,
-         * and 64 KiB each made 300 000 tiny lines a gigabyte. Chunks
-         * double from there. */
-        size_t cap = n > b->next_chunk ? n : b->next_chunk;
-        b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
-        c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        c->next = b->chunks;
-        b->chunks = c;
-        at = 0;
-    }
-    void *p = (char *)c->data + at;
-    c->used = at + n;
-    return p;
+    /* A small document gets a small arena (the first chunk is sized by
+     * body_parse()): an SSE stream holds one parsed body per line, and
+     * 64 KiB each made 300 000 tiny lines a gigabyte. Chunks double from
+     * there. */
+    size_t cap = n > b->next_chunk ? n : b->next_chunk;
+    b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
+    struct body_chunk *c = malloc(sizeof(*c) + cap);
+    if (!c)
+        return NULL;
+    *c = (struct body_chunk){.next = b->chunks, .used = n, .cap = cap};
+    b->chunks = c;
+    return c->data;
 }
 
-/* Nodes and members need a pointer's alignment, no more: padding each
- * small array to max_align_t's size doubled the tree of nested bodies. */
-static void *body_alloc(struct body *b, size_t n)
+/* n bytes, n a multiple of BODY_ALIGN. */
+static inline void *body_alloc(struct body *b, size_t n)
 {
-    return body_alloc_aligned(b, n, _Alignof(struct body_member));
+    struct body_chunk *c = b->chunks;
+    if (c->cap - c->used < n)
+        return body_alloc_chunk(b, n);
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
 }
 
 /* ---- parser ------------------------------------------------------------- */
@@ -673,7 +675,7 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     if (real) {
         /* Reals keep their text, read again when asked for: the dump must
          * give it back as written, and few are ever read. */
-        char *text = body_alloc_aligned(ps->b, len + 1, 1);
+        char *text = body_alloc(ps->b, (len + BODY_ALIGN) / BODY_ALIGN * BODY_ALIGN);
         if (!text)
             return body_oom(ps);
         memcpy(text, s, len);
