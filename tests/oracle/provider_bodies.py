@@ -33,6 +33,8 @@ class _Logging:
     """What transform_response needs of a logging object: nothing."""
 
     model_call_details = {}
+    litellm_params = {}
+    optional_params = {}
 
     def __getattr__(self, name):
         return lambda *a, **k: None
