@@ -8,7 +8,7 @@ reads from a whole provider body. Every tests/oracle/bodies/<case>.json holds
              parser    "openai" (convert_to_model_response_object), "xai", "gemini",
                        "anthropic" (each provider config's transform_response), or
                        "openai_batch" (batch_cost_and_usage over the one output line)
-             model     the model name LiteLLM costs with
+             model     the model name LiteLLM costs with (a batch line's own)
              provider  its custom_llm_provider
              body      the body LiteLLM reads, when it is not `input` (a gateway's wrapper
                        around the provider response)
@@ -48,7 +48,7 @@ def _transformed(config, body, model):
 
 
 def litellm_cost(spec, body):
-    parser, model, provider = spec["parser"], spec["model"], spec["provider"]
+    parser, model, provider = spec["parser"], spec.get("model"), spec["provider"]
     if parser == "openai_batch":
         from litellm.batches.batch_utils import batch_cost_and_usage
         return batch_cost_and_usage([body], provider).cost
