@@ -134,6 +134,20 @@ int source_anthropic_counts(const struct body_node *doc, const char *base, struc
                             char err[ERR_MAX]);
 int source_anthropic_total(struct event *ev, char err[ERR_MAX]);
 
+/* Reads a Gemini / Vertex generateContent response (doc, borrowed) into ev:
+ * its usageMetadata by the gemini source's token rules (docs/sources.md),
+ * Google Search grounding's web searches, the service tier, the first
+ * candidate's finish reason and a blocked prompt's status. Sets no id,
+ * model, provider or time. Returns 0, -EINVAL or -ENOMEM with err set. */
+int source_gemini_usage(const struct body_node *doc, struct event *ev, char err[ERR_MAX]);
+
+/* Reads an Anthropic Message's usage (msg borrowed) into ev as the
+ * anthropic source does: the counts (input_tokens made the total), the
+ * service tier and the server-side web searches. Sets no id, model or
+ * status. Returns 0 or -EINVAL with err set. */
+int source_anthropic_message_usage(const struct body_node *msg, struct event *ev,
+                                   char err[ERR_MAX]);
+
 /* The vendor serving an OpenAI-shaped body (doc and model borrowed for the
  * call; the result is static), from the marks vendors leave in it
  * (DeepSeek's prompt_cache_hit_tokens, Groq's x_groq) or the model name's

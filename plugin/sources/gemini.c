@@ -194,6 +194,54 @@ static bool gemini_candidates_include_thoughts(const struct body_node *doc, int6
     return sum == total;
 }
 
+int source_gemini_usage(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    int rc;
+    ev->finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
+    ev->service_tier = gemini_service_tier(body_str_nonempty(doc, "/usageMetadata/trafficType"));
+    int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
+    if ((rc = source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev->cached_input_tokens,
+                           err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err)) < 0 ||
+        (rc = source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev->reasoning_tokens, err)) <
+            0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "AUDIO",
+                              &ev->input_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/cacheTokensDetails", "AUDIO",
+                              &ev->cached_input_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "IMAGE",
+                              &ev->input_image_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "AUDIO",
+                              &ev->output_audio_tokens, err)) < 0 ||
+        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "IMAGE",
+                              &ev->output_image_tokens, err)) < 0)
+        return rc;
+    bool thoughts_inside = ev->reasoning_tokens > 0 &&
+                           gemini_candidates_include_thoughts(doc, prompt, tool, candidates);
+    int64_t searches = 0;
+    if ((rc = gemini_web_searches(doc, &searches, err)) < 0)
+        return rc;
+    if (searches > 0) {
+        ev->web_search_requests = searches;
+        tool = EVENT_ABSENT; /* the search results are not billed as input */
+    }
+    if (candidates == EVENT_ABSENT)
+        candidates = 0; /* proto3 JSON omits a 0 (see above) */
+    if (gemini_add(&ev->input_tokens, prompt) < 0 || gemini_add(&ev->input_tokens, tool) < 0 ||
+        gemini_add(&ev->output_tokens, candidates) < 0 ||
+        (!thoughts_inside && gemini_add(&ev->output_tokens, ev->reasoning_tokens) < 0))
+        return err_set(err, -EINVAL, "/usageMetadata: token sum out of range");
+    /* A prompt blocked before generation reports only promptTokenCount. */
+    const char *block = body_str_nonempty(doc, "/promptFeedback/blockReason");
+    if (block) {
+        ev->status = EVENT_STATUS_ERROR;
+        ev->error_type = block;
+    }
+    return 0;
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
@@ -204,50 +252,10 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     ev.event_id = body_str_nonempty(doc, "/responseId");
     ev.model = body_str_nonempty(doc, "/modelVersion");
     ev.provider = "google";
-    ev.finish_reason = body_str_nonempty(doc, "/candidates/0/finishReason");
-    ev.service_tier = gemini_service_tier(body_str_nonempty(doc, "/usageMetadata/trafficType"));
-    int64_t prompt = EVENT_ABSENT, tool = EVENT_ABSENT, candidates = EVENT_ABSENT;
-    if ((rc = source_count(doc, "/usageMetadata/promptTokenCount", &prompt, err)) < 0 ||
-        (rc = source_count(doc, "/usageMetadata/toolUsePromptTokenCount", &tool, err)) < 0 ||
-        (rc = source_count(doc, "/usageMetadata/cachedContentTokenCount", &ev.cached_input_tokens,
-                           err)) < 0 ||
-        (rc = source_count(doc, "/usageMetadata/candidatesTokenCount", &candidates, err)) < 0 ||
-        (rc = source_count(doc, "/usageMetadata/thoughtsTokenCount", &ev.reasoning_tokens, err)) <
-            0 ||
-        (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
-        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "AUDIO",
-                              &ev.input_audio_tokens, err)) < 0 ||
-        (rc = gemini_modality(doc, "/usageMetadata/cacheTokensDetails", "AUDIO",
-                              &ev.cached_input_audio_tokens, err)) < 0 ||
-        (rc = gemini_modality(doc, "/usageMetadata/promptTokensDetails", "IMAGE",
-                              &ev.input_image_tokens, err)) < 0 ||
-        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "AUDIO",
-                              &ev.output_audio_tokens, err)) < 0 ||
-        (rc = gemini_modality(doc, "/usageMetadata/candidatesTokensDetails", "IMAGE",
-                              &ev.output_image_tokens, err)) < 0)
-        return rc;
-    bool thoughts_inside = ev.reasoning_tokens > 0 &&
-                           gemini_candidates_include_thoughts(doc, prompt, tool, candidates);
-    int64_t searches = 0;
-    if ((rc = gemini_web_searches(doc, &searches, err)) < 0)
-        return rc;
-    if (searches > 0) {
-        ev.web_search_requests = searches;
-        tool = EVENT_ABSENT; /* the search results are not billed as input */
-    }
-    if (candidates == EVENT_ABSENT)
-        candidates = 0; /* proto3 JSON omits a 0 (see above) */
-    if (gemini_add(&ev.input_tokens, prompt) < 0 || gemini_add(&ev.input_tokens, tool) < 0 ||
-        gemini_add(&ev.output_tokens, candidates) < 0 ||
-        (!thoughts_inside && gemini_add(&ev.output_tokens, ev.reasoning_tokens) < 0))
-        return err_set(err, -EINVAL, "/usageMetadata: token sum out of range");
-    /* A prompt blocked before generation reports only promptTokenCount. */
-    const char *block = body_str_nonempty(doc, "/promptFeedback/blockReason");
-    if (block) {
-        ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = block;
-    }
     ev.operation = "generate_content";
+    if ((rc = source_gemini_usage(doc, &ev, err)) < 0 ||
+        (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+        return rc;
     return source_emit(ctx, &ev);
 }
 
