@@ -172,6 +172,10 @@ void source_settle_status(struct event *ev);
 int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
                               const char *source, char err[ERR_MAX]);
 
+/* The event of such an embeddings response, into ev (initialised by the
+ * caller, which emits it). Returns 0 or -EINVAL with err set. */
+int source_embeddings_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX]);
+
 /* True when doc is an embeddings response (see above). */
 bool source_is_embeddings(const struct body_node *doc);
 

@@ -230,9 +230,7 @@ bool source_is_embeddings(const struct body_node *doc)
     return object && strcmp(object, "list") == 0 && item && strcmp(item, "embedding") == 0;
 }
 
-/* Fills ev (initialised by the caller) from an embeddings list. Returns 0
- * or a negative errno with err set. */
-static int openai_embeddings_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+int source_embeddings_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
 {
     int rc;
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
@@ -258,7 +256,7 @@ int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ct
 {
     struct event ev;
     event_init(&ev, source);
-    int rc = openai_embeddings_fill(doc, &ev, err);
+    int rc = source_embeddings_fill(doc, &ev, err);
     return rc < 0 ? rc : source_emit(ctx, &ev);
 }
 
@@ -331,7 +329,7 @@ static int openai_batch_extract(const struct body_node *doc, struct source_ctx *
     } else if (object && strcmp(object, "response") == 0) {
         rc = openai_responses_fill(body, &ev, err);
     } else if (source_is_embeddings(body)) {
-        rc = openai_embeddings_fill(body, &ev, err);
+        rc = source_embeddings_fill(body, &ev, err);
     } else
         return err_set(err, -EINVAL, "batch line: response.body.object \"%.64s\" is not read",
                        object ? object : "");

@@ -39,8 +39,10 @@ static int openrouter_byok(const struct body_node *n, const char *byok_ptr,
     if (isnan(ev->cost_usd) || body_bool(n, byok_ptr, &byok) < 0 || !byok)
         return 0;
     int rc = source_number(n, upstream_ptr, 1.0, &upstream, err);
+    /* Rounded to 1e-12 USD as computed costs are (docs/pricing.md), so the
+     * sum prints the digits of the two amounts. */
     if (rc == 0 && !isnan(upstream))
-        ev->cost_usd += upstream;
+        ev->cost_usd = round((ev->cost_usd + upstream) * 1e12) / 1e12;
     return rc;
 }
 
@@ -171,7 +173,13 @@ static bool openrouter_embeddings_match(const struct body_node *doc)
 static int openrouter_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
                                          char err[ERR_MAX])
 {
-    return source_embeddings_extract(doc, ctx, "openrouter", err);
+    struct event ev;
+    event_init(&ev, "openrouter");
+    int rc = source_embeddings_fill(doc, &ev, err);
+    if (rc == 0)
+        rc = openrouter_byok(doc, "/usage/is_byok", "/usage/cost_details/upstream_inference_cost",
+                             &ev, err);
+    return rc < 0 ? rc : source_emit(ctx, &ev);
 }
 
 /* OpenRouter's embeddings endpoint answers in OpenAI's list shape, with its
