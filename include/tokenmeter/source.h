@@ -148,6 +148,11 @@ int source_gemini_usage(const struct body_node *doc, struct event *ev, char err[
 int source_anthropic_message_usage(const struct body_node *msg, struct event *ev,
                                    char err[ERR_MAX]);
 
+/* The web searches an OpenAI Responses object (doc, borrowed) ran: its
+ * web_search_call output items (OpenAI API reference, "The response
+ * object": output), each billed as a tool call; EVENT_ABSENT for none. */
+int64_t source_openai_web_searches(const struct body_node *doc);
+
 /* The vendor serving an OpenAI-shaped body (doc and model borrowed for the
  * call; the result is static), from the marks vendors leave in it
  * (DeepSeek's prompt_cache_hit_tokens, Groq's x_groq) or the model name's

@@ -47,6 +47,7 @@ static int helicone_response_usage(const struct body_node *resp, struct event *e
         return source_gemini_usage(resp, ev, err);
     if (body_type(body_get(resp, "/usage")) == BODY_OBJECT) {
         ev->service_tier = body_str_nonempty(resp, "/service_tier");
+        ev->web_search_requests = source_openai_web_searches(resp);
         return source_openai_usage(resp, "/usage", ev, err);
     }
     return 0;

@@ -115,10 +115,7 @@ static bool openai_responses_match(const struct body_node *doc)
     return object && strcmp(object, "response") == 0;
 }
 
-/* The web searches a response ran: its web_search_call output items
- * (OpenAI API reference, "The response object": output), each billed as a
- * tool call; absent when it ran none. */
-static int64_t openai_web_searches(const struct body_node *doc)
+int64_t source_openai_web_searches(const struct body_node *doc)
 {
     const struct body_node *out = body_get(doc, "/output");
     int64_t n = 0;
@@ -159,7 +156,7 @@ static int openai_responses_fill(const struct body_node *doc, struct event *ev, 
     }
     ev->finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
     ev->service_tier = body_str_nonempty(doc, "/service_tier");
-    ev->web_search_requests = openai_web_searches(doc);
+    ev->web_search_requests = source_openai_web_searches(doc);
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev->status == EVENT_STATUS_SUCCESS)
         return err_set(err, -EINVAL, "completed response without a usage object");
     if ((rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, ev, err)) < 0 ||
