@@ -15,10 +15,11 @@
  * parsed and read as the provider's own source reads it: an Anthropic
  * message (input_tokens excludes cache reads and writes, which are added;
  * web searches, service tier), a Gemini response (usageMetadata) or an
- * OpenAI-shaped usage (prompt counts include cached tokens). When response_body is not JSON
- * (Helicone replaces bodies over 10 KB by a placeholder text; streams are event text), the metadata
- * counts are used without a split. Assumed (UNCONFIRMED): metadata.cost is USD, and promptTokens is
- * the provider's total input.
+ * OpenAI-shaped usage (prompt counts include cached tokens). When
+ * response_body is not JSON (Helicone replaces bodies over 10 KB by a
+ * placeholder text; streams are event text), the metadata counts are used
+ * without a split. Assumed (UNCONFIRMED): metadata.cost is USD, and
+ * promptTokens is the provider's total input.
  */
 #include <errno.h>
 #include <string.h>
