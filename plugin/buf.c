@@ -62,23 +62,19 @@ static int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
+char *buf_space_grow(struct buf *b, size_t n)
+{
+    return buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
-    /* Room for n bytes and the NUL means within max too (cap <= max + 1):
-     * the common case skips buf_reserve()'s checks. */
-    if (!b->err && b->cap - b->len > n) {
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return 0;
-    }
-    int rc = buf_reserve(b, n);
-    if (rc < 0)
-        return rc;
+    char *dst = buf_space(b, n);
+    if (!dst)
+        return b->err;
     if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+        memcpy(dst, p, n);
+    buf_commit(b, n);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -155,6 +156,61 @@ static void event_lp(struct event_lp *acc, int rc)
         acc->truncated = 1;
 }
 
+/* The point's names, spelt once: lineproto copies a lineproto_key as it is,
+ * without measuring and scanning it for every event. */
+static const struct lineproto_key event_key_event_id = LINEPROTO_KEY("event_id"),
+                                  event_key_model = LINEPROTO_KEY("model"),
+                                  event_key_org = LINEPROTO_KEY("org"),
+                                  event_key_provider = LINEPROTO_KEY("provider"),
+                                  event_key_source = LINEPROTO_KEY("source"),
+                                  event_key_status = LINEPROTO_KEY("status"),
+                                  event_key_team = LINEPROTO_KEY("team"),
+                                  event_key_user = LINEPROTO_KEY("user"),
+                                  event_key_cost_source = LINEPROTO_KEY("cost_source"),
+                                  event_key_operation = LINEPROTO_KEY("operation");
+
+/* The fields of one type, in the order they are written, and where each
+ * value is in struct event. */
+struct event_field {
+    struct lineproto_key key;
+    size_t off;
+};
+
+static const struct event_field event_ints[] = {
+    {LINEPROTO_KEY("input_tokens"), offsetof(struct event, input_tokens)},
+    {LINEPROTO_KEY("cached_input_tokens"), offsetof(struct event, cached_input_tokens)},
+    {LINEPROTO_KEY("cache_write_tokens"), offsetof(struct event, cache_write_tokens)},
+    {LINEPROTO_KEY("output_tokens"), offsetof(struct event, output_tokens)},
+    {LINEPROTO_KEY("reasoning_tokens"), offsetof(struct event, reasoning_tokens)},
+    {LINEPROTO_KEY("total_tokens"), offsetof(struct event, total_tokens)},
+    {LINEPROTO_KEY("input_audio_tokens"), offsetof(struct event, input_audio_tokens)},
+    {LINEPROTO_KEY("cached_input_audio_tokens"), offsetof(struct event, cached_input_audio_tokens)},
+    {LINEPROTO_KEY("input_image_tokens"), offsetof(struct event, input_image_tokens)},
+    {LINEPROTO_KEY("output_audio_tokens"), offsetof(struct event, output_audio_tokens)},
+    {LINEPROTO_KEY("output_image_tokens"), offsetof(struct event, output_image_tokens)},
+    {LINEPROTO_KEY("web_search_requests"), offsetof(struct event, web_search_requests)},
+};
+
+static const struct event_field event_floats[] = {
+    {LINEPROTO_KEY("cost_usd"), offsetof(struct event, cost_usd)},
+    {LINEPROTO_KEY("latency_ms"), offsetof(struct event, latency_ms)},
+    {LINEPROTO_KEY("ttft_ms"), offsetof(struct event, ttft_ms)},
+};
+
+/* The string fields after event_id. */
+static const struct event_field event_strs[] = {
+    {LINEPROTO_KEY("trace_id"), offsetof(struct event, trace_id)},
+    {LINEPROTO_KEY("finish_reason"), offsetof(struct event, finish_reason)},
+    {LINEPROTO_KEY("error_type"), offsetof(struct event, error_type)},
+    {LINEPROTO_KEY("service_tier"), offsetof(struct event, service_tier)},
+};
+
+/* The member of ev an event_field names. */
+static const void *event_member(const struct event *ev, const struct event_field *f)
+{
+    return (const char *)ev + f->off;
+}
+
 int event_format_point(const struct event *ev, const struct event_schema *schema, int64_t ts,
                        struct buf *b)
 {
@@ -162,67 +218,39 @@ int event_format_point(const struct event *ev, const struct event_schema *schema
     event_lp(&acc, lineproto_measurement(b, schema->measurement));
     /* Tags in key order, as InfluxDB stores them. */
     if (schema->event_id_tag)
-        event_lp(&acc, lineproto_tag(b, "event_id", ev->event_id));
-    event_lp(&acc, lineproto_tag(b, "model", ev->model));
-    event_lp(&acc, lineproto_tag(b, "org", ev->org));
-    event_lp(&acc, lineproto_tag(b, "provider", ev->provider));
-    event_lp(&acc, lineproto_tag(b, "source", ev->source));
-    event_lp(&acc,
-             lineproto_tag(b, "status", ev->status == EVENT_STATUS_SUCCESS ? "success" : "error"));
+        event_lp(&acc, lineproto_tag_key(b, event_key_event_id, ev->event_id));
+    event_lp(&acc, lineproto_tag_key(b, event_key_model, ev->model));
+    event_lp(&acc, lineproto_tag_key(b, event_key_org, ev->org));
+    event_lp(&acc, lineproto_tag_key(b, event_key_provider, ev->provider));
+    event_lp(&acc, lineproto_tag_key(b, event_key_source, ev->source));
+    event_lp(&acc, lineproto_tag_key(b, event_key_status,
+                                     ev->status == EVENT_STATUS_SUCCESS ? "success" : "error"));
     if (schema->team_tag)
-        event_lp(&acc, lineproto_tag(b, "team", ev->team));
+        event_lp(&acc, lineproto_tag_key(b, event_key_team, ev->team));
     if (schema->user_tag)
-        event_lp(&acc, lineproto_tag(b, "user", ev->user));
+        event_lp(&acc, lineproto_tag_key(b, event_key_user, ev->user));
     bool first = true;
-    const struct {
-        const char *name;
-        int64_t v;
-    } ints[] = {
-        {"input_tokens", ev->input_tokens},
-        {"cached_input_tokens", ev->cached_input_tokens},
-        {"cache_write_tokens", ev->cache_write_tokens},
-        {"output_tokens", ev->output_tokens},
-        {"reasoning_tokens", ev->reasoning_tokens},
-        {"total_tokens", ev->total_tokens},
-        {"input_audio_tokens", ev->input_audio_tokens},
-        {"cached_input_audio_tokens", ev->cached_input_audio_tokens},
-        {"input_image_tokens", ev->input_image_tokens},
-        {"output_audio_tokens", ev->output_audio_tokens},
-        {"output_image_tokens", ev->output_image_tokens},
-        {"web_search_requests", ev->web_search_requests},
-    };
-    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-        if (ints[i].v != EVENT_ABSENT)
-            event_lp(&acc, lineproto_field_int(b, &first, ints[i].name, ints[i].v));
-    const struct {
-        const char *name;
-        double v;
-    } floats[] = {
-        {"cost_usd", ev->cost_usd},
-        {"latency_ms", ev->latency_ms},
-        {"ttft_ms", ev->ttft_ms},
-    };
-    for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++)
-        if (isfinite(floats[i].v))
-            event_lp(&acc, lineproto_field_float(b, &first, floats[i].name, floats[i].v));
-    event_lp(&acc,
-             lineproto_field_str(b, &first, "cost_source", event_cost_names[ev->cost_source]));
+    for (size_t i = 0; i < sizeof(event_ints) / sizeof(event_ints[0]); i++) {
+        const int64_t *v = event_member(ev, &event_ints[i]);
+        if (*v != EVENT_ABSENT)
+            event_lp(&acc, lineproto_field_int_key(b, &first, event_ints[i].key, *v));
+    }
+    for (size_t i = 0; i < sizeof(event_floats) / sizeof(event_floats[0]); i++) {
+        const double *v = event_member(ev, &event_floats[i]);
+        if (isfinite(*v))
+            event_lp(&acc, lineproto_field_float_key(b, &first, event_floats[i].key, *v));
+    }
+    event_lp(&acc, lineproto_field_str_key(b, &first, event_key_cost_source,
+                                           event_cost_names[ev->cost_source]));
     if (ev->operation)
-        event_lp(&acc, lineproto_field_str(b, &first, "operation", ev->operation));
+        event_lp(&acc, lineproto_field_str_key(b, &first, event_key_operation, ev->operation));
     if (!schema->event_id_tag)
-        event_lp(&acc, lineproto_field_str(b, &first, "event_id", ev->event_id));
-    const struct {
-        const char *name;
-        const char *v;
-    } strs[] = {
-        {"trace_id", ev->trace_id},
-        {"finish_reason", ev->finish_reason},
-        {"error_type", ev->error_type},
-        {"service_tier", ev->service_tier},
-    };
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (strs[i].v)
-            event_lp(&acc, lineproto_field_str(b, &first, strs[i].name, strs[i].v));
+        event_lp(&acc, lineproto_field_str_key(b, &first, event_key_event_id, ev->event_id));
+    for (size_t i = 0; i < sizeof(event_strs) / sizeof(event_strs[0]); i++) {
+        const char *const *v = event_member(ev, &event_strs[i]);
+        if (*v)
+            event_lp(&acc, lineproto_field_str_key(b, &first, event_strs[i].key, *v));
+    }
     event_lp(&acc, lineproto_end(b, ts));
     return acc.rc < 0 ? acc.rc : acc.truncated;
 }

@@ -11,16 +11,28 @@ uint64_t identity_fnv1a(uint64_t h, const void *data, size_t len)
     return map_hash(h, data, len);
 }
 
+/* Length of the series: the line up to its first space not escaped by a
+ * backslash. memchr finds the space; backslashes are rare, so the byte
+ * loop runs only from the first one (the bytes before it are neither a
+ * space nor a backslash, so the loop would have reached it unchanged). */
+static size_t identity_series(const char *line, size_t len)
+{
+    const char *sp = memchr(line, ' ', len);
+    size_t end = sp ? (size_t)(sp - line) : len;
+    const char *bs = memchr(line, '\\', end);
+    if (!bs)
+        return end;
+    size_t i = (size_t)(bs - line);
+    for (; i < len && line[i] != ' '; i++)
+        if (line[i] == '\\')
+            i++;
+    return i > len ? len : i; /* a backslash ending the line */
+}
+
 uint64_t identity_point_key(const char *line, size_t len, const char *source, const char *event_id,
                             bool time_known, int64_t ts)
 {
-    size_t series = 0;
-    for (; series < len && line[series] != ' '; series++)
-        if (line[series] == '\\')
-            series++;
-    if (series > len)
-        series = len; /* a backslash ending the line */
-    uint64_t key = identity_fnv1a(IDENTITY_FNV_OFFSET, line, series);
+    uint64_t key = identity_fnv1a(IDENTITY_FNV_OFFSET, line, identity_series(line, len));
     key = identity_fnv1a(key, source, strlen(source));
     key = identity_fnv1a(key, ":", 1);
     key = identity_fnv1a(key, event_id, strlen(event_id));

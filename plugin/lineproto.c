@@ -71,30 +71,78 @@ static size_t lp_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
+/* Bytes of s[0..len) before the first one `kind` must rewrite. Four
+ * table looks per round: most values have no such byte, and the loop
+ * test then runs once per four bytes. */
+static size_t lp_span(const char *s, size_t len, enum lp_kind kind)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char bit = (unsigned char)(1u << kind);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        if ((lp_class[u[i]] | lp_class[u[i + 1]] | lp_class[u[i + 2]] | lp_class[u[i + 3]]) & bit)
+            break;
+    while (i < len && !(lp_class[u[i]] & bit))
+        i++;
+    return i;
+}
+
+/* True when s is written as it is: it fits in max bytes and holds no byte
+ * `kind` must rewrite. Sets *len to strnlen(s, max + 1) either way, so the
+ * measure stops at the cut: one long tenancy string shared by every event
+ * of a body (an envelope's org) must not be measured once per event.
+ * One pass finds both the end and the first special byte: NUL is in every
+ * kind's class, and the unrolled tests run in order and stop at the first
+ * hit, so nothing past the NUL is read. */
+static bool lp_plain(const char *s, size_t max, enum lp_kind kind, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char bit = (unsigned char)(1u << kind);
+    size_t i = 0;
+    while (i <= max) {
+        if (lp_class[u[i]] & bit)
+            break;
+        if (lp_class[u[i + 1]] & bit) {
+            i += 1;
+            break;
+        }
+        if (lp_class[u[i + 2]] & bit) {
+            i += 2;
+            break;
+        }
+        if (lp_class[u[i + 3]] & bit) {
+            i += 3;
+            break;
+        }
+        i += 4;
+    }
+    if (i <= max && u[i] == '\0') {
+        *len = i;
+        return true;
+    }
+    /* s[0..i) holds no NUL, and i may pass max by up to three */
+    *len = i > max ? max + 1 : i + strnlen(s + i, max + 1 - i);
+    return false;
+}
+
 /* Appends s escaped for `kind`. Sets *written to the number of bytes
  * appended. Returns 0, 1 when truncated, or b's sticky error. */
 static int lp_escape(struct buf *b, const char *s, enum lp_kind kind, size_t max, size_t *written)
 {
     size_t start = b->len;
-    /* Fast path, the common case: one scan finds the end of a value that
-     * needs no escaping and fits, and one append copies it. The scan stops
-     * at the cut: one long tenancy string shared by every event of a body
-     * (an envelope's org) must not be measured once per event. */
-    const unsigned char bit = (unsigned char)(1u << kind);
-    size_t plain = 0;
-    while (plain <= max && !(lp_class[(unsigned char)s[plain]] & bit))
-        plain++;
-    if (plain <= max && s[plain] == '\0') {
-        buf_append(b, s, plain);
+    size_t len;
+    /* Fast path, the common case: one append copies a value that needs no
+     * escaping and fits. */
+    if (lp_plain(s, max, kind, &len)) {
+        buf_append(b, s, len);
         *written = b->len - start;
         int rc = buf_error(b);
         return rc < 0 ? rc : 0;
     }
-    size_t len = plain > max ? plain : plain + strnlen(s + plain, max + 1 - plain);
     size_t n = lp_cut(s, len, max);
     int truncated = n < len;
     size_t run = 0; /* start of the pending run of bytes copied as they are */
-    for (size_t i = plain < n ? plain : n; i < n; i++) {
+    for (size_t i = lp_span(s, n, kind); i < n; i++) {
         char c = s[i];
         if (!lp_special(c, kind))
             continue;
@@ -147,13 +195,67 @@ int lineproto_measurement(struct buf *b, const char *name)
     return lp_escape(b, name, LP_MEASUREMENT, LINEPROTO_TAG_MAX, &w);
 }
 
-int lineproto_tag(struct buf *b, const char *key, const char *value)
+/* A key as the writers take it: `plain` says it is written as it is (a
+ * lineproto_key, or a string lp_plain() passed), else it is escaped. */
+struct lp_key {
+    const char *name;
+    size_t len;
+    bool plain;
+};
+
+static struct lp_key lp_key_of(const char *key)
+{
+    struct lp_key k = {key, 0, false};
+    k.plain = lp_plain(key, LINEPROTO_TAG_MAX, LP_TAG, &k.len);
+    return k;
+}
+
+static struct lp_key lp_key_named(struct lineproto_key key)
+{
+    return (struct lp_key){key.name, key.len, true};
+}
+
+/* Writes sep, key and '=' at p (room for 2 + klen bytes); returns the end. */
+static char *lp_put_key(char *p, char sep, const char *key, size_t klen)
+{
+    *p++ = sep;
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = '=';
+    return p;
+}
+
+/* Appends sep, the key escaped and '=', piece by piece: the slow path. */
+static void lp_escape_key(struct buf *b, char sep, const char *key)
 {
     size_t w = 0;
-    int trunc = 0;
-    buf_putc(b, ',');
+    buf_putc(b, sep);
     lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
     buf_putc(b, '=');
+}
+
+static int lp_tag(struct buf *b, struct lp_key key, const char *value)
+{
+    size_t vl;
+    /* The common case, a key and a value written as they are, in one
+     * reservation; anything else goes piece by piece below. */
+    if (key.plain && value && lp_plain(value, LINEPROTO_TAG_MAX, LP_TAG, &vl) && vl) {
+        char *p = buf_space(b, key.len + vl + 2);
+        if (!p)
+            return buf_error(b);
+        memcpy(lp_put_key(p, ',', key.name, key.len), value, vl);
+        buf_commit(b, key.len + vl + 2);
+        return 0;
+    }
+    size_t w = 0;
+    int trunc = 0;
+    if (key.plain) {
+        buf_putc(b, ',');
+        buf_append(b, key.name, key.len);
+        buf_putc(b, '=');
+    } else {
+        lp_escape_key(b, ',', key.name);
+    }
     if (value)
         trunc = lp_escape(b, value, LP_TAG, LINEPROTO_TAG_MAX, &w);
     /* InfluxDB rejects an empty tag value; "unknown" keeps the series. */
@@ -163,44 +265,110 @@ int lineproto_tag(struct buf *b, const char *key, const char *value)
     return rc < 0 ? rc : trunc;
 }
 
-static void lp_field_key(struct buf *b, bool *first, const char *key)
+int lineproto_tag(struct buf *b, const char *key, const char *value)
 {
-    size_t w = 0;
-    buf_putc(b, *first ? ' ' : ',');
+    return lp_tag(b, lp_key_of(key), value);
+}
+
+int lineproto_tag_key(struct buf *b, struct lineproto_key key, const char *value)
+{
+    return lp_tag(b, lp_key_named(key), value);
+}
+
+/* Appends the separator, the key, '=' and then `extra` bytes, and returns
+ * where those go (room for them reserved, the whole committed), or NULL
+ * when the key needs escaping or the buffer failed: the caller then appends
+ * its value itself (a no-op after a failure). */
+static char *lp_field_start(struct buf *b, bool *first, struct lp_key key, size_t extra)
+{
+    char sep = *first ? ' ' : ',';
     *first = false;
-    lp_escape(b, key, LP_TAG, LINEPROTO_TAG_MAX, &w);
-    buf_putc(b, '=');
+    if (!key.plain) {
+        lp_escape_key(b, sep, key.name);
+        return NULL;
+    }
+    char *p = buf_space(b, key.len + 2 + extra);
+    if (!p)
+        return NULL;
+    p = lp_put_key(p, sep, key.name, key.len);
+    buf_commit(b, key.len + 2 + extra);
+    return p;
+}
+
+/* A field whose value text v[0..vlen) is written as it is (a number). */
+static int lp_field_raw(struct buf *b, bool *first, struct lp_key key, const char *v, size_t vlen)
+{
+    char *p = lp_field_start(b, first, key, vlen);
+    if (p)
+        memcpy(p, v, vlen);
+    else
+        buf_append(b, v, vlen);
+    return buf_error(b);
 }
 
 /* Writes the decimal digits of u, with a '-' when neg, so that they end
  * just before `end`; returns where they start. */
 static char *lp_digits(char *end, uint64_t u, bool neg)
 {
-    do {
-        *--end = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    /* Four digits per 64-bit division, then two per 32-bit one: a
+     * nanosecond timestamp has nineteen. */
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+    while (u >= 10000) {
+        uint32_t four = (uint32_t)(u % 10000);
+        u /= 10000;
+        end -= 4;
+        memcpy(end, pairs + 2 * (four / 100), 2);
+        memcpy(end + 2, pairs + 2 * (four % 100), 2);
+    }
+    uint32_t r = (uint32_t)u; /* below 10000 */
+    if (r >= 100) {
+        end -= 2;
+        memcpy(end, pairs + 2 * (r % 100), 2);
+        r /= 100;
+    }
+    if (r >= 10) {
+        end -= 2;
+        memcpy(end, pairs + 2 * r, 2);
+    } else {
+        *--end = (char)('0' + r);
+    }
     if (neg)
         *--end = '-';
     return end;
 }
 
-/* Appends the decimal digits of v and a suffix byte; printf is most of the
- * cost of a line otherwise. */
-static void lp_put_int(struct buf *b, int64_t v, char suffix)
+/* Formats v and a suffix byte into tmp, ending at its end; returns where the
+ * text starts. printf is most of the cost of a line otherwise. */
+static char *lp_int_text(char tmp[24], int64_t v, char suffix)
+{
+    tmp[23] = suffix;
+    return lp_digits(tmp + 23, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+static int lp_field_int(struct buf *b, bool *first, struct lp_key key, int64_t v)
 {
     char tmp[24];
-    tmp[sizeof(tmp) - 1] = suffix; /* one append for the digits and it */
-    char *start =
-        lp_digits(tmp + sizeof(tmp) - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
-    buf_append(b, start, (size_t)(tmp + sizeof(tmp) - start));
+    char *num = lp_int_text(tmp, v, 'i');
+    return lp_field_raw(b, first, key, num, (size_t)(tmp + sizeof(tmp) - num));
 }
 
 int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
 {
-    lp_field_key(b, first, key);
-    lp_put_int(b, v, 'i');
-    return buf_error(b);
+    return lp_field_int(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_int_key(struct buf *b, bool *first, struct lineproto_key key, int64_t v)
+{
+    return lp_field_int(b, first, lp_key_named(key), v);
 }
 
 /* The fixed-notation case of %.15g without printf: when a decimal m / 10^k
@@ -209,73 +377,125 @@ int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v)
  * significant digits gives those digits (v is within half an ulp of them, a
  * 15-digit rounding boundary is 4 or more ulps away), and 1e-4 <= |v| <
  * 1e15 is %g's fixed-notation range. The smallest such k has no trailing
- * zero, as %g strips them. Returns false when printf must decide. */
-static bool lp_format_decimal(double v, char out[32])
+ * zero, as %g strips them. Returns the length written, or 0 when printf
+ * must decide. */
+static size_t lp_format_decimal(double v, char out[32])
 {
     double a = fabs(v);
     if (!(a >= 1e-4 && a < 1e15))
-        return false;
+        return 0;
     double p = 1;
     for (int k = 0; k <= 18; k++, p *= 10) {
         double scaled = a * p;
         if (scaled >= 1e15)
-            return false;
-        uint64_t m = (uint64_t)(scaled + 0.5);
+            return 0;
+        if (scaled < 0.5)
+            continue; /* m would be 0, and a is not: a leading zero */
+        /* signed: below 1e15 it fits, and the conversions are one
+         * instruction each way where unsigned ones branch */
+        int64_t m = (int64_t)(scaled + 0.5);
         if ((double)m / p != a)
             continue;
         char tmp[32];
         char *p0 = tmp + sizeof(tmp) - 1;
         *p0 = '\0';
-        for (int d = 0; d < k; d++, m /= 10)
-            *--p0 = (char)('0' + m % 10);
+        uint64_t u = (uint64_t)m;
+        for (int d = 0; d < k; d++, u /= 10)
+            *--p0 = (char)('0' + u % 10);
         if (k)
             *--p0 = '.';
-        p0 = lp_digits(p0, m, v < 0);
-        memcpy(out, p0, (size_t)(tmp + sizeof(tmp) - p0));
-        return true;
+        p0 = lp_digits(p0, u, v < 0);
+        size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p0);
+        memcpy(out, p0, n + 1);
+        return n;
     }
-    return false;
+    return 0;
 }
 
-void lineproto_format_float(double v, char out[32])
+/* lineproto_format_float(), returning the length of the text. */
+static size_t lp_format_float(double v, char out[32])
 {
-    if (lp_format_decimal(v, out))
-        return;
+    size_t n = lp_format_decimal(v, out);
+    if (n)
+        return n;
     /* Shortest of %.15g..%.17g that reads back to the same double: stable
      * golden output and no spurious digits (0.0003345, not 0.00033449999...). */
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, 32, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
-            return;
+            break;
     }
+    return strlen(out);
 }
 
-int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
+void lineproto_format_float(double v, char out[32])
+{
+    lp_format_float(v, out);
+}
+
+static int lp_field_float(struct buf *b, bool *first, struct lp_key key, double v)
 {
     if (!isfinite(v))
         return -EDOM;
     char num[32];
-    lineproto_format_float(v, num);
-    lp_field_key(b, first, key);
-    buf_puts(b, num);
-    return buf_error(b);
+    size_t n = lp_format_float(v, num);
+    return lp_field_raw(b, first, key, num, n);
 }
 
-int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
+int lineproto_field_float(struct buf *b, bool *first, const char *key, double v)
 {
-    size_t w = 0;
-    lp_field_key(b, first, key);
-    buf_putc(b, '"');
+    return lp_field_float(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_float_key(struct buf *b, bool *first, struct lineproto_key key, double v)
+{
+    return lp_field_float(b, first, lp_key_named(key), v);
+}
+
+static int lp_field_str(struct buf *b, bool *first, struct lp_key key, const char *v)
+{
+    size_t vl, w = 0;
+    /* The common case in one reservation, as in lp_tag(). */
+    if (lp_plain(v, LINEPROTO_STRING_MAX, LP_STRING, &vl)) {
+        char *p = lp_field_start(b, first, key, vl + 2);
+        if (!p) {
+            buf_putc(b, '"');
+            buf_append(b, v, vl);
+            buf_putc(b, '"');
+            return buf_error(b);
+        }
+        *p++ = '"';
+        memcpy(p, v, vl);
+        p[vl] = '"';
+        return 0;
+    }
+    char *p = lp_field_start(b, first, key, 1);
+    if (p)
+        *p = '"';
+    else
+        buf_putc(b, '"');
     int trunc = lp_escape(b, v, LP_STRING, LINEPROTO_STRING_MAX, &w);
     buf_putc(b, '"');
     int rc = buf_error(b);
     return rc < 0 ? rc : trunc;
 }
 
+int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v)
+{
+    return lp_field_str(b, first, lp_key_of(key), v);
+}
+
+int lineproto_field_str_key(struct buf *b, bool *first, struct lineproto_key key, const char *v)
+{
+    return lp_field_str(b, first, lp_key_named(key), v);
+}
+
 int lineproto_end(struct buf *b, int64_t ns)
 {
-    buf_putc(b, ' ');
-    lp_put_int(b, ns, '\n');
+    char tmp[24];
+    char *p = lp_int_text(tmp, ns, '\n');
+    *--p = ' '; /* 19 digits and a sign at most: tmp[2] is free */
+    buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
     return buf_error(b);
 }
 

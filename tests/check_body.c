@@ -214,6 +214,70 @@ END_TEST
 
 /* Reals are read without strtod() when one IEEE operation is exact; the
  * value must still be strtod()'s, bit for bit, and the lexeme kept. */
+/* An escape is checked inline when the input has room for the longest
+ * one after it, by the general path near the end: both must judge every \u
+ * form as it is, surrogates above all (a BMP character from D000 to D7FF is
+ * not a high surrogate). A complete pair always has that room, so its
+ * verdicts are checked against the expected ones. */
+START_TEST(escape_fast_path_agrees_with_the_general_one)
+{
+    static const struct {
+        const char *escape, *decoded; /* NULL: refused */
+    } cases[] = {
+        {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
+        {"\\uD83D\\uDE00", "\xf0\x9f\x98\x80"},
+        {"\\ud800\\udc00", "\xf0\x90\x80\x80"},
+        {"\\udbff\\udfff", "\xf4\x8f\xbf\xbf"},
+        {"\\ud800\\uDc00", "\xf0\x90\x80\x80"},
+        {"\\ud000\\udc00", NULL},
+        {"\\ud7ff\\udc00", NULL},
+        {"\\udc00\\ud800", NULL},
+        {"\\ud800\\ud800", NULL},
+        {"\\ud800\\u0041", NULL},
+        {"\\ud800\\n", NULL},
+        {"\\udbff\\ue000", NULL},
+        {"\\ud800\\udbff", NULL},
+        {"\\ud800\\udc0g", NULL},
+        {"\\ud800x\\udc00", NULL},
+        {"\\u0000", NULL},
+        {"\\u0001", "\x01"},
+        {"\\ud7ff", "\xed\x9f\xbf"},
+        {"\\ue000", "\xee\x80\x80"},
+        {"\\uffff", "\xef\xbf\xbf"},
+        {"\\u00e9", "\xc3\xa9"},
+        {"\\u12g4", NULL},
+        {"\\n", "\n"},
+        {"\\/", "/"},
+        {"\\a", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *e = cases[i].escape;
+        char roomy[128], tight[64], rerr[ERR_MAX] = "", terr[ERR_MAX] = "";
+        int rn = snprintf(roomy, sizeof(roomy), "[\"%s%s\"]", e, "pppppppppppppppppppp");
+        int tn = snprintf(tight, sizeof(tight), "[\"%s\"]", e);
+        struct body *rb = NULL, *tb = NULL;
+        int rrc = body_parse(roomy, (size_t)rn, &rb, rerr);
+        int trc = body_parse(tight, (size_t)tn, &tb, terr);
+        ck_assert_msg(rrc == (cases[i].decoded ? 0 : -EINVAL), "%s: %d %s", e, rrc, rerr);
+        ck_assert_msg(rrc == trc, "%s: %d (%s) / %d (%s)", e, rrc, rerr, trc, terr);
+        if (rrc < 0) {
+            ck_assert_msg(strcmp(rerr, terr) == 0, "%s: %s / %s", e, rerr, terr);
+        } else {
+            char want[64];
+            snprintf(want, sizeof(want), "%s%s", cases[i].decoded, "pppppppppppppppppppp");
+            ck_assert_str_eq(body_str(body_root(rb), "/0"), want);
+            ck_assert_str_eq(body_str(body_root(tb), "/0"), cases[i].decoded);
+        }
+        body_free(rb);
+        body_free(tb);
+    }
+    struct body *b = NULL;
+    char err[ERR_MAX] = "";
+    ck_assert_int_eq(body_parse("[\"\\ud000\\udc00pppppppppppp\"]", 28, &b, err), -EINVAL);
+    ck_assert_msg(strstr(err, "at byte 8: unpaired UTF-16 surrogate"), "%s", err);
+}
+END_TEST
+
 START_TEST(reals_match_strtod)
 {
     uint64_t x = 0x2545F4914F6CDD1Du;
@@ -241,13 +305,33 @@ START_TEST(reals_match_strtod)
         buf_free(&out);
         body_free(b);
     }
+    /* Only an exponent or more than 308 integer digits can overflow: the
+     * parser checks those alone. */
+    static const struct {
+        int digits;
+        const char *tail;
+        int rc;
+    } edge[] = {{308, ".9", 0},       {309, ".0", -EINVAL}, {308, "e0", 0},
+                {308, "e1", -EINVAL}, {1, "e307", 0},       {1, "e308", -EINVAL}};
+    for (size_t k = 0; k < sizeof(edge) / sizeof(edge[0]); k++) {
+        char json[400], err[ERR_MAX] = "";
+        json[0] = '[';
+        memset(json + 1, '9', (size_t)edge[k].digits);
+        int n = snprintf(json + 1 + edge[k].digits, 16, "%s]", edge[k].tail);
+        struct body *b = NULL;
+        int rc = body_parse(json, (size_t)(1 + edge[k].digits + n), &b, err);
+        ck_assert_msg(rc == edge[k].rc, "%d digits%s: %d %s", edge[k].digits, edge[k].tail, rc,
+                      err);
+        if (rc < 0)
+            ck_assert_msg(strstr(err, "real number out of range"), "%s", err);
+        body_free(b);
+    }
 }
 END_TEST
 
-/* The counting pass must find each container's children exactly, whatever
- * the strings around them hold, and a document cut short must fail with the
- * same reason as before the pass existed. */
-START_TEST(counting_pass_and_compact_nodes)
+/* Each container gets exactly its children, whatever the strings around
+ * them hold, and a document cut short fails with its own reason. */
+START_TEST(structure_and_compact_nodes)
 {
     struct body *b = parse("{\"a\":\"[,{\\\"}]\",\"b\":[\"x,y\",\"]\",[]],\"c\":{},"
                            "\"d\":[{\"e\":[1,[2,3]]}]}");
@@ -300,7 +384,7 @@ START_TEST(counting_pass_and_compact_nodes)
         ck_assert_msg(strstr(err, bad[k].why), "%s: %s", bad[k].json, err);
     }
 
-    /* the deepest document allowed, then a sibling: counted past the depth */
+    /* the deepest document allowed, then a sibling */
     static char deep[2 * 2048 + 16];
     size_t n = 0;
     memset(deep, '[', 2048);
@@ -322,6 +406,169 @@ START_TEST(counting_pass_and_compact_nodes)
 }
 END_TEST
 
+/* More pending children than the parser holds on the C stack, at several
+ * levels at once: each container gets its own back, in order, after the
+ * stack has moved to the heap under the ones still open. */
+START_TEST(pending_children_past_the_c_stack)
+{
+    struct buf in;
+    buf_init(&in, 1 << 20);
+    buf_puts(&in, "{\"head\":[");
+    for (int i = 0; i < 700; i++)
+        buf_printf(&in, "%s%d", i ? "," : "", i);
+    buf_puts(&in, "],\"items\":[");
+    for (int i = 0; i < 600; i++) {
+        buf_printf(&in, "%s{\"i\":%d,\"s\":\"s%d\",\"l\":[", i ? "," : "", i, i);
+        for (int k = 0; k < 300; k++)
+            buf_printf(&in, "%s%d", k ? "," : "", i + k);
+        buf_puts(&in, "]}");
+    }
+    buf_puts(&in, "],\"tail\":true}");
+    ck_assert_int_eq(buf_error(&in), 0);
+    struct body *b = NULL;
+    char err[ERR_MAX];
+    ck_assert_msg(body_parse(in.data, in.len, &b, err) == 0, "%s", err);
+    const struct body_node *r = body_root(b);
+    ck_assert_uint_eq(body_object_len(r), 3);
+    ck_assert_uint_eq(body_array_len(body_get(r, "/head")), 700);
+    ck_assert_uint_eq(body_array_len(body_get(r, "/items")), 600);
+    int64_t v = 0;
+    char path[64], want[16];
+    for (int i = 0; i < 700; i++) {
+        snprintf(path, sizeof(path), "/head/%d", i);
+        ck_assert_int_eq(body_int(r, path, &v), 0);
+        ck_assert_int_eq(v, i);
+    }
+    for (int i = 0; i < 600; i += 7) {
+        const struct body_node *it = body_array_at(body_get(r, "/items"), (size_t)i);
+        ck_assert_int_eq(body_int(it, "/i", &v), 0);
+        ck_assert_int_eq(v, i);
+        snprintf(want, sizeof(want), "s%d", i);
+        ck_assert_str_eq(body_str(it, "/s"), want);
+        ck_assert_uint_eq(body_array_len(body_get(it, "/l")), 300);
+        for (int k = 0; k < 300; k += 13) {
+            snprintf(path, sizeof(path), "/l/%d", k);
+            ck_assert_int_eq(body_int(it, path, &v), 0);
+            ck_assert_int_eq(v, i + k);
+        }
+    }
+    bool t = false;
+    ck_assert_int_eq(body_bool(r, "/tail", &t), 0);
+    ck_assert(t);
+    body_free(b);
+    buf_free(&in);
+}
+END_TEST
+
+/* Parses in, which must be accepted, and returns the body. */
+static struct body *parse_buf(const struct buf *in)
+{
+    struct body *b = NULL;
+    char err[ERR_MAX] = "";
+    ck_assert_int_eq(buf_error(in), 0);
+    int rc = body_parse(in->data, in->len, &b, err);
+    ck_assert_msg(rc == 0, "%.200s", err);
+    return b;
+}
+
+/* The worst shapes for memory, each at BODY_MAX_VALUES or just under it,
+ * are accepted; one value more is rejected with its own reason, as bad
+ * input (the pipeline dead-letters it), not as running out of memory. */
+START_TEST(value_cap)
+{
+    struct buf in;
+    buf_init(&in, 16 << 20);
+    int64_t v = 0;
+
+    /* a long array of small values: the root and BODY_MAX_VALUES - 1 */
+    buf_putc(&in, '[');
+    for (long i = 0; i < BODY_MAX_VALUES - 1; i++)
+        buf_puts(&in, i ? ",0" : "0");
+    buf_putc(&in, ']');
+    struct body *b = parse_buf(&in);
+    ck_assert_uint_eq(body_array_len(body_root(b)), BODY_MAX_VALUES - 1);
+    body_free(b);
+    /* one more */
+    buf_truncate(&in, in.len - 1);
+    buf_puts(&in, ",0]");
+    char err[ERR_MAX] = "";
+    ck_assert_int_eq(body_parse(in.data, in.len, &b, err), -EINVAL);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err, "more than 1000000 JSON values"), "%s", err);
+
+    /* many short keys (keys are not values) */
+    buf_reset(&in);
+    buf_putc(&in, '{');
+    for (long i = 0; i < BODY_MAX_VALUES - 1; i++)
+        buf_printf(&in, "%s\"%lx\":%ld", i ? "," : "", i, i);
+    buf_putc(&in, '}');
+    b = parse_buf(&in);
+    ck_assert_uint_eq(body_object_len(body_root(b)), BODY_MAX_VALUES - 1);
+    ck_assert_int_eq(body_int(body_root(b), "/f423e", &v), 0);
+    ck_assert_int_eq(v, 0xf423e);
+    body_free(b);
+
+    /* deep nesting, repeated */
+    buf_reset(&in);
+    buf_putc(&in, '[');
+    for (int r = 0; r < 200; r++) {
+        if (r)
+            buf_putc(&in, ',');
+        for (int d = 0; d < 2047; d++)
+            buf_putc(&in, '[');
+        for (int d = 0; d < 2047; d++)
+            buf_putc(&in, ']');
+    }
+    buf_putc(&in, ']');
+    b = parse_buf(&in);
+    ck_assert_uint_eq(body_array_len(body_root(b)), 200);
+    body_free(b);
+
+    /* a long escaped string */
+    buf_reset(&in);
+    buf_puts(&in, "{\"s\":\"");
+    for (int i = 0; i < 1000000; i++)
+        buf_puts(&in, i % 3 ? "\\u00e9" : "\\n");
+    buf_puts(&in, "\"}");
+    b = parse_buf(&in);
+    const char *s = body_str(body_root(b), "/s");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(strlen(s), 1000000 / 3 + 1 + 2 * (1000000 - (1000000 / 3 + 1)));
+    ck_assert(memcmp(s, "\n\xc3\xa9\xc3\xa9\n", 6) == 0);
+    body_free(b);
+
+    /* huge numbers: one of a million digits, then many long reals */
+    buf_reset(&in);
+    buf_puts(&in, "[1.");
+    for (int i = 0; i < 1000000; i++)
+        buf_putc(&in, '0');
+    buf_puts(&in, "1");
+    for (int i = 0; i < 100000; i++)
+        buf_puts(&in, ",-1234567890123456789012345678901234567.5e-300");
+    buf_putc(&in, ']');
+    b = parse_buf(&in);
+    double d = 0;
+    ck_assert_int_eq(body_num(body_root(b), "/0", &d), 0);
+    ck_assert(d == 1.0);
+    ck_assert_uint_eq(body_array_len(body_root(b)), 100001);
+    body_free(b);
+
+    /* over the cap inside a document, counted across containers */
+    buf_reset(&in);
+    buf_puts(&in, "{\"a\":[");
+    for (long i = 0; i < BODY_MAX_VALUES / 2; i++)
+        buf_puts(&in, i ? ",0" : "0");
+    buf_puts(&in, "],\"b\":{");
+    for (long i = 0; i < BODY_MAX_VALUES / 2; i++)
+        buf_printf(&in, "%s\"%ld\":[]", i ? "," : "", i);
+    buf_puts(&in, "}}");
+    ck_assert_int_eq(buf_error(&in), 0);
+    ck_assert_int_eq(body_parse(in.data, in.len, &b, err), -EINVAL);
+    ck_assert_msg(strstr(err, "more than 1000000 JSON values"), "%s", err);
+    buf_free(&in);
+}
+END_TEST
+
 /* The address space this process has mapped now, in bytes, or 0. */
 static size_t mapped_bytes(void)
 {
@@ -337,7 +584,7 @@ static size_t mapped_bytes(void)
 
 /* Running out of memory is -ENOMEM, never -EINVAL: a body that could not be
  * examined has not been judged (err.h). The address-space limit makes the
- * parser's arena fail part-way through a large array. Skipped where the
+ * parser's stack of pending children fail part-way through a large array. Skipped where the
  * limit would hit the runner or the tool instead of the parser (CK_FORK=no,
  * as the valgrind and sanitizer runs use, and ASan's own allocator). */
 START_TEST(out_of_memory_is_enomem)
@@ -352,8 +599,9 @@ START_TEST(out_of_memory_is_enomem)
     const char *fork_mode = getenv("CK_FORK");
     if (fork_mode && strcmp(fork_mode, "no") == 0)
         return;
-    /* 6 million one-digit elements: 12 MB of text, 96 MB of tree. */
-    size_t n = 6000000, len = 2 * n + 1;
+    /* 900 000 one-digit elements (under BODY_MAX_VALUES): 1.8 MB of text,
+     * 14 MB of pending children, then as much of tree. */
+    size_t n = 900000, len = 2 * n + 1;
     char *json = malloc(len);
     ck_assert_ptr_nonnull(json);
     json[0] = '[';
@@ -366,7 +614,7 @@ START_TEST(out_of_memory_is_enomem)
     struct rlimit old, low;
     ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
     low = old;
-    low.rlim_cur = (rlim_t)(now + ((size_t)32 << 20));
+    low.rlim_cur = (rlim_t)(now + ((size_t)4 << 20));
     ck_assert_int_eq(setrlimit(RLIMIT_AS, &low), 0);
     struct body *b = NULL;
     char err[ERR_MAX] = "";
@@ -517,7 +765,10 @@ Suite *check_body_suite(void)
     tcase_add_test(t, reals_match_strtod);
     tcase_add_test(t, escapes_decoded_when_read);
     tcase_add_test(t, escape_errors_keep_their_precedence);
-    tcase_add_test(t, counting_pass_and_compact_nodes);
+    tcase_add_test(t, escape_fast_path_agrees_with_the_general_one);
+    tcase_add_test(t, structure_and_compact_nodes);
+    tcase_add_test(t, pending_children_past_the_c_stack);
+    tcase_add_test(t, value_cap);
     tcase_add_test(t, out_of_memory_is_enomem);
     tcase_add_test(t, object_iteration_and_dump);
     suite_add_tcase(s, t);

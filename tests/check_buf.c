@@ -44,6 +44,32 @@ START_TEST(cap_is_exact)
 }
 END_TEST
 
+/* buf_space() hands out room that nothing uses until buf_commit(), grows
+ * as an append would, and fails as one would, sticky. */
+START_TEST(space_then_commit)
+{
+    struct buf b;
+    buf_init(&b, 300);
+    char *p = buf_space(&b, 10);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(b.len, 0);
+    memcpy(p, "abcdefghij", 10);
+    buf_commit(&b, 3); /* less than was asked */
+    ck_assert_str_eq(b.data, "abc");
+    p = buf_space(&b, 290); /* past the first allocation */
+    ck_assert_ptr_nonnull(p);
+    memset(p, 'x', 290);
+    buf_commit(&b, 290);
+    ck_assert_uint_eq(b.len, 293);
+    ck_assert_int_eq(b.data[293], '\0');
+    ck_assert_ptr_null(buf_space(&b, 8)); /* 301 > max */
+    ck_assert_int_eq(buf_error(&b), -ENOSPC);
+    ck_assert_ptr_null(buf_space(&b, 1)); /* sticky */
+    ck_assert_uint_eq(b.len, 293);
+    buf_free(&b);
+}
+END_TEST
+
 START_TEST(err_set_formats_and_returns_the_code)
 {
     char err[ERR_MAX];
@@ -65,6 +91,7 @@ Suite *check_buf_suite(void)
     TCase *tc = tcase_create("buf");
     tcase_add_test(tc, error_is_sticky_until_reset);
     tcase_add_test(tc, cap_is_exact);
+    tcase_add_test(tc, space_then_commit);
     tcase_add_test(tc, err_set_formats_and_returns_the_code);
     suite_add_tcase(s, tc);
     return s;

@@ -15,6 +15,14 @@ START_TEST(fnv1a_vectors)
     /* continuing a hash equals hashing the concatenation */
     uint64_t h = identity_fnv1a(IDENTITY_FNV_OFFSET, "foo", 3);
     ck_assert_uint_eq(identity_fnv1a(h, "bar", 3), 0x85944171f73967e8ULL);
+    /* any length, in one call or a byte at a time */
+    const char *text = "the quick brown fox jumps over the lazy dog";
+    for (size_t n = 0; n <= strlen(text); n++) {
+        uint64_t bytewise = IDENTITY_FNV_OFFSET;
+        for (size_t i = 0; i < n; i++)
+            bytewise = identity_fnv1a(bytewise, text + i, 1);
+        ck_assert_uint_eq(identity_fnv1a(IDENTITY_FNV_OFFSET, text, n), bytewise);
+    }
     /* one FNV-1a in the program: the map's */
     ck_assert_uint_eq(IDENTITY_FNV_OFFSET, MAP_HASH_INIT);
     ck_assert_uint_eq(identity_fnv1a(h, "bar", 3), map_hash(h, "bar", 3));
@@ -44,6 +52,44 @@ START_TEST(point_key_rule)
     ck_assert_uint_eq(identity_point_key(line, len, "x", "e1", false, ts + 1), want);
     ck_assert_uint_ne(identity_point_key(line, len, "x", "e1", true, ts + 1),
                       identity_point_key(line, len, "x", "e1", true, ts));
+}
+END_TEST
+
+/* The series as the rule states it, a byte at a time. */
+static size_t series_reference(const char *line, size_t len)
+{
+    size_t i = 0;
+    for (; i < len && line[i] != ' '; i++)
+        if (line[i] == '\\')
+            i++;
+    return i > len ? len : i;
+}
+
+/* Escaped spaces and backslashes in every place, no space at all, a
+ * backslash ending the line: the key hashes the series the rule names. */
+START_TEST(point_key_series_edges)
+{
+    static const char *const lines[] = {
+        "m f=1i",
+        "m\\ x f=1i",
+        "m,t=a\\\\ b f=1i",
+        "m,t=a\\",
+        "m,t=a\\\\",
+        "m,t=\\ \\  f",
+        "nospace",
+        "",
+        "\\",
+        " leading",
+        "m,t=a\\ b\\ c,u=d e=1",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        size_t len = strlen(lines[i]);
+        uint64_t want =
+            identity_fnv1a(IDENTITY_FNV_OFFSET, lines[i], series_reference(lines[i], len));
+        want = identity_fnv1a(want, "s:e", 3);
+        ck_assert_msg(identity_point_key(lines[i], len, "s", "e", false, 0) == want, "%s",
+                      lines[i]);
+    }
 }
 END_TEST
 
@@ -125,6 +171,7 @@ Suite *check_identity_suite(void)
     TCase *t = tcase_create("identity");
     tcase_add_test(t, fnv1a_vectors);
     tcase_add_test(t, point_key_rule);
+    tcase_add_test(t, point_key_series_edges);
     tcase_add_test(t, timestamp_rule);
     tcase_add_test(t, cache_detects_repeats);
     tcase_add_test(t, cache_evicts_oldest_with_fixed_memory);

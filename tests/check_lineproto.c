@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,7 +146,11 @@ START_TEST(float_format)
     lineproto_format_float(2210, out);
     ck_assert_str_eq(out, "2210");
     lineproto_format_float(0.1 + 0.2, out);
-    ck_assert_double_eq(strtod(out, NULL), 0.1 + 0.2);
+    ck_assert_str_eq(out, "0.30000000000000004");
+    lineproto_format_float(-0.0, out);
+    ck_assert_str_eq(out, "-0");
+    lineproto_format_float(1e21, out);
+    ck_assert_str_eq(out, "1e+21");
     struct buf b;
     buf_init(&b, 4096);
     bool first = true;
@@ -171,22 +176,19 @@ static void float_reference(double v, char out[32])
  * and random bit patterns. */
 START_TEST(float_format_matches_printf)
 {
-    static const double edges[] = {1e-4,
-                                   9.9999999999999991e-5,
-                                   1.0000000000000001e-4,
-                                   1e15,
-                                   1e15 - 1,
-                                   999999999999999.5,
-                                   0.1 + 0.2,
-                                   1.0 / 3,
-                                   2.5e-3,
-                                   123456789012345.0,
-                                   12345678901234.5,
-                                   -0.001,
-                                   -0.0,
-                                   0.0,
-                                   5e-324,
-                                   1.7976931348623157e308};
+    static const double edges[] = {
+        1e-4, 9.9999999999999991e-5, 1.0000000000000001e-4, 1e15, 1e15 - 1, 999999999999999.5,
+        0.1 + 0.2, 1.0 / 3, 2.5e-3, 123456789012345.0, 12345678901234.5, -0.001, -0.0, 0.0, 5e-324,
+        1.7976931348623157e308,
+        /* subnormals */
+        2.2250738585072009e-308, 1e-310, -3.0000000000000003e-320, 2.2250738585072014e-308,
+        /* 1e21 and up: %g's exponent form */
+        1e21, 1e22, -1.5e300, 123456789012345678901.0,
+        /* 17 significant digits */
+        1.0000000000000002, 123.45678901234568, 0.00012345678901234567, 9007199254740993.0,
+        99999999999999.984,
+        /* just below %g's fixed range */
+        1e-5, 9.9999999999999998e-5};
     char want[32], got[32];
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
         float_reference(edges[i], want);
@@ -219,6 +221,59 @@ START_TEST(float_format_matches_printf)
         float_reference(v, want);
         lineproto_format_float(v, got);
         ck_assert_msg(strcmp(got, want) == 0, "%.17g: got %s, printf %s", v, got, want);
+    }
+}
+END_TEST
+
+/* A key given as a lineproto_key writes the bytes the same key given as a
+ * string does, whatever the value, including values that need escaping, an
+ * empty or missing tag value and a cut one. */
+START_TEST(keyed_writers_match_string_keys)
+{
+    static const struct lineproto_key tag = LINEPROTO_KEY("model"), field = LINEPROTO_KEY("n");
+    char long_value[LINEPROTO_STRING_MAX + 10];
+    memset(long_value, 'x', sizeof(long_value) - 1);
+    long_value[sizeof(long_value) - 1] = '\0';
+    const char *values[] = {"gpt-4o", "a b,c=d", "q\"uote\\", "", NULL, long_value, "\n\x01"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct buf want, got;
+        buf_init(&want, 1 << 16);
+        buf_init(&got, 1 << 16);
+        bool fw = true, fg = true;
+        ck_assert_int_eq(lineproto_tag(&want, "model", values[i]),
+                         lineproto_tag_key(&got, tag, values[i]));
+        ck_assert_int_eq(lineproto_field_int(&want, &fw, "n", -42),
+                         lineproto_field_int_key(&got, &fg, field, -42));
+        ck_assert_int_eq(lineproto_field_float(&want, &fw, "n", 0.25),
+                         lineproto_field_float_key(&got, &fg, field, 0.25));
+        ck_assert_int_eq(lineproto_field_float(&want, &fw, "n", NAN),
+                         lineproto_field_float_key(&got, &fg, field, NAN));
+        if (values[i])
+            ck_assert_int_eq(lineproto_field_str(&want, &fw, "n", values[i]),
+                             lineproto_field_str_key(&got, &fg, field, values[i]));
+        ck_assert_uint_eq(got.len, want.len);
+        ck_assert_mem_eq(got.data, want.data, want.len);
+        buf_free(&want);
+        buf_free(&got);
+    }
+}
+END_TEST
+
+/* Integers of every width, as printf writes them. */
+START_TEST(int_digits_match_printf)
+{
+    const int64_t v[] = {0,         7,        -7, 10, 99, 100, -101, 999999, 1787666591767559175,
+                         INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct buf b;
+        buf_init(&b, 1024);
+        bool first = true;
+        char want[64];
+        snprintf(want, sizeof(want), " k=%" PRId64 "i %" PRId64 "\n", v[i], v[i]);
+        ck_assert_int_eq(lineproto_field_int(&b, &first, "k", v[i]), 0);
+        ck_assert_int_eq(lineproto_end(&b, v[i]), 0);
+        ck_assert_str_eq(b.data, want);
+        buf_free(&b);
     }
 }
 END_TEST
@@ -312,6 +367,8 @@ Suite *check_lineproto_suite(void)
     tcase_add_test(w, truncation_at_utf8_boundary);
     tcase_add_test(w, float_format);
     tcase_add_test(w, float_format_matches_printf);
+    tcase_add_test(w, keyed_writers_match_string_keys);
+    tcase_add_test(w, int_digits_match_printf);
     tcase_add_loop_test(w, hostile_roundtrip, 0, sizeof(hostile) / sizeof(hostile[0]));
     suite_add_tcase(s, w);
     TCase *r = tcase_create("reader");

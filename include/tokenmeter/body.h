@@ -4,8 +4,7 @@
  *
  * Sources ask for values by JSON pointer (RFC 6901, e.g. "/usage/prompt_tokens")
  * and never walk the parse tree themselves. The tree is body.c's own: a
- * strict parser (a counting pass, then one building pass) into one arena,
- * checked against jansson by
+ * strict one-pass parser into one arena, checked against jansson by
  * tests/check_body_oracle.c (jansson is a test dependency only). Because
  * sources see only this interface, the tree can change again (a scanner that
  * extracts only the paths asked for) without touching a single source.
@@ -21,11 +20,15 @@
  * document gets a small arena, so many small ones stay small), whatever its
  * shape: every value is a 16-byte node and takes at least 2 bytes of text
  * (an object member, 32 bytes and its key, takes at least 5). While
- * parsing, a first pass holds 4 bytes per container (at most 2 * len), freed
+ * parsing, the children of the containers still open wait on a stack (16
+ * bytes each, a member 32) and move to the tree when their container
+ * closes: at most 8 * len bytes live, so at most 24 * len allocated at the
+ * peak of its geometric growth (the array it outgrows included), and, as
+ * BODY_MAX_VALUES caps the values, never more than 48 MiB; it is freed
  * before body_parse() returns. Nothing else grows with the document: no
- * stack of pending children, no per-value allocation. What is not
- * representable in this layout is rejected with its reason (-EINVAL): a
- * string of 4 GiB or more, a document of 8 GiB or more.
+ * per-value allocation. What is not representable in this layout is
+ * rejected with its reason (-EINVAL): a string of 4 GiB or more, a document
+ * of 8 GiB or more, more than BODY_MAX_VALUES values.
  */
 #ifndef TOKENMETER_BODY_H
 #define TOKENMETER_BODY_H
@@ -36,6 +39,16 @@
 
 #include "tokenmeter/buf.h"
 #include "tokenmeter/err.h"
+
+/* The most values (scalars and containers; object keys are not counted) a
+ * document may hold: past it body_parse() fails with -EINVAL and "more than
+ * 1000000 JSON values". It bounds the parser's memory whatever the body
+ * length allowed (max_body_bytes goes up to 1 GiB), and no usage webhook
+ * comes near it: an 8 MiB batch of LiteLLM or OTLP events spends 10 or
+ * more bytes a value (a key, quotes, punctuation), about 800 000 at most,
+ * while the shapes that go past it (arrays of bare zeros, empty strings or
+ * containers) carry nothing a source reads. */
+#define BODY_MAX_VALUES 1000000
 
 struct body;      /* a parsed document; owns every node in it */
 struct body_node; /* a value inside a body (opaque, borrowed) */

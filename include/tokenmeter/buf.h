@@ -53,6 +53,32 @@ int buf_puts(struct buf *b, const char *s);
 /* Appends one byte; same returns as buf_append. */
 int buf_putc(struct buf *b, char c);
 
+/* The slow path of buf_space(): grows b, or records why it cannot. */
+char *buf_space_grow(struct buf *b, size_t n);
+
+/* Makes room for n more bytes and returns where they go (borrowed: valid
+ * until the next append), for a writer that knows an upper bound of what it
+ * will append and fills it in place instead of appending piece by piece.
+ * Nothing is appended until buf_commit(). Returns NULL when the room cannot
+ * be had: the failure is then b's sticky error (see buf_append).
+ * Inline, as buf_commit(): a line-protocol point takes a dozen, and the
+ * calls were as much as the work. Room for n bytes and the NUL means within
+ * max too (cap <= max + 1), so the common case needs no other check. */
+static inline char *buf_space(struct buf *b, size_t n)
+{
+    if (!b->err && b->cap - b->len > n)
+        return b->data + b->len;
+    return buf_space_grow(b, n);
+}
+
+/* Appends the first n bytes written at buf_space()'s pointer; n is at most
+ * what that call asked for. */
+static inline void buf_commit(struct buf *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 /* Appends printf-formatted text; same returns as buf_append, plus -EINVAL
  * for an encoding error. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

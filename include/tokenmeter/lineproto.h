@@ -30,6 +30,7 @@
 #define TOKENMETER_LINEPROTO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tokenmeter/buf.h"
@@ -51,6 +52,28 @@ int lineproto_field_int(struct buf *b, bool *first, const char *key, int64_t v);
 /* Returns -EDOM (and appends nothing) for NaN or an infinity. */
 int lineproto_field_float(struct buf *b, bool *first, const char *key, double v);
 int lineproto_field_str(struct buf *b, bool *first, const char *key, const char *v);
+
+/* A tag or field key the program spells itself, with its length: the
+ * writers taking one copy it as it is, without the measuring and scanning
+ * a key from elsewhere needs (most of what writing a short field costs).
+ * Make one only with LINEPROTO_KEY and a string literal of letters, digits
+ * and '_', which need no escaping: nothing checks it. */
+struct lineproto_key {
+    const char *name; /* borrowed; static */
+    size_t len;
+};
+
+/* An initializer: static const struct lineproto_key k = LINEPROTO_KEY("x"); */
+#define LINEPROTO_KEY(lit)                                                                         \
+    {                                                                                              \
+        "" lit "", sizeof(lit) - 1                                                                 \
+    }
+
+/* The writers above with such a key; the same returns. */
+int lineproto_tag_key(struct buf *b, struct lineproto_key key, const char *value);
+int lineproto_field_int_key(struct buf *b, bool *first, struct lineproto_key key, int64_t v);
+int lineproto_field_float_key(struct buf *b, bool *first, struct lineproto_key key, double v);
+int lineproto_field_str_key(struct buf *b, bool *first, struct lineproto_key key, const char *v);
 
 /* Ends the line with " <ns>\n". */
 int lineproto_end(struct buf *b, int64_t ns);
