@@ -77,6 +77,14 @@ struct pipeline_select {
     bool done;        /* past the last range */
 };
 
+/* Where a document's rejection goes: the whole body's bytes, or the array
+ * element `index` of the body being fed. */
+struct pipeline_raw {
+    const char *data; /* NULL: an element, dumped only when rejected */
+    size_t len;
+    size_t index;
+};
+
 /* What an extraction needs to finish an event: the document, and the
  * tenancy that outranks the body's own. */
 struct source_ctx {
@@ -84,10 +92,14 @@ struct source_ctx {
     const struct body_node *doc;
     struct envelope env; /* zeroed when the body came bare */
     const struct pipeline_tenancy *transport;
-    const char *origin;
+    const char *origin; /* of the body; see pipeline_where() */
+    const struct pipeline_raw *raw;
     struct pipeline_refs refs;
     struct pipeline_select select;
-    char err[ERR_MAX];
+    /* ERR_MAX bytes of the feeding call's stack: kept out of the struct so
+     * that zeroing the rest of it, per body, does not clear a kilobyte that
+     * is written before it is read. */
+    char *err;
 };
 
 int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *stats,
@@ -345,6 +357,19 @@ static int pipeline_add_point(struct pipeline *p, uint64_t key, size_t off, bool
     return 0;
 }
 
+#define PIPELINE_WHERE_MAX 300
+
+/* Where the current document came from, for a message: the body's origin,
+ * or "origin[i]" for its i-th array element, composed in buf only when a
+ * message needs it (most documents never do). */
+static const char *pipeline_where(const struct source_ctx *ctx, char buf[PIPELINE_WHERE_MAX])
+{
+    if (!ctx->raw || ctx->raw->data)
+        return ctx->origin;
+    snprintf(buf, PIPELINE_WHERE_MAX, "%s[%zu]", ctx->origin, ctx->raw->index);
+    return buf;
+}
+
 int source_emit(struct source_ctx *ctx, struct event *ev)
 {
     struct pipeline *p = ctx->p;
@@ -379,9 +404,10 @@ int source_emit(struct source_ctx *ctx, struct event *ev)
                        p->points_max, PIPELINE_POINTS_FACTOR);
     }
     if (rc > 0) {
+        char where[PIPELINE_WHERE_MAX];
         p->stats->truncated++;
         log_warn("%s: event %.64s: a long string was truncated to keep the line under 64 KiB",
-                 ctx->origin, ev->event_id);
+                 pipeline_where(ctx, where), ev->event_id);
     }
     uint64_t key = identity_point_key(p->pending.data + off, p->pending.len - off, ev->source,
                                       ev->event_id, ev->time_known, ts);
@@ -425,26 +451,19 @@ static int pipeline_commit(struct pipeline *p, struct buf *out)
     return rc;
 }
 
-/* Where a document's rejection goes: the whole body's bytes, or the array
- * element `index` of the body being fed. */
-struct pipeline_raw {
-    const char *data; /* NULL: an element, dumped only when rejected */
-    size_t len;
-    size_t index;
-};
-
 static int pipeline_reject_element(struct source_ctx *ctx, const struct body_node *el, size_t index,
                                    const char *where, const char *reason);
 
 /* Rejects a document for `reason`: as the body's own bytes, or as the
  * array element it is. */
 static int pipeline_reject_doc(struct source_ctx *ctx, const struct body_node *doc,
-                               const char *origin, const struct pipeline_raw *raw,
                                const char *reason)
 {
+    const struct pipeline_raw *raw = ctx->raw;
+    char where[PIPELINE_WHERE_MAX];
     if (raw->data)
-        return pipeline_reject(ctx->p, origin, raw->data, raw->len, "%s", reason);
-    return pipeline_reject_element(ctx, doc, raw->index, origin, reason);
+        return pipeline_reject(ctx->p, ctx->origin, raw->data, raw->len, "%s", reason);
+    return pipeline_reject_element(ctx, doc, raw->index, pipeline_where(ctx, where), reason);
 }
 
 /* Extracts and commits one document; rejects it on any failure but running
@@ -455,13 +474,14 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
     struct pipeline *p = ctx->p;
     ctx->doc = doc;
     ctx->origin = origin;
+    ctx->raw = raw;
     ctx->err[0] = '\0';
     const char *only = ctx->env.source;
     if (!only && strcmp(p->cfg->ingest.source, "auto") != 0)
         only = p->cfg->ingest.source;
     const struct source *src = source_detect_mapped(doc, only, p->mapping, ctx->err);
     if (!src)
-        return pipeline_reject_doc(ctx, doc, origin, raw, ctx->err);
+        return pipeline_reject_doc(ctx, doc, ctx->err);
     int rc = src->extract(doc, ctx, ctx->err);
     if (rc < 0) {
         pipeline_discard(p);
@@ -470,7 +490,7 @@ static int pipeline_document(struct source_ctx *ctx, const struct body_node *doc
         char reason[ERR_MAX + 64];
         snprintf(reason, sizeof(reason), "%s: %s", src->name,
                  ctx->err[0] ? ctx->err : "cannot extract usage");
-        return pipeline_reject_doc(ctx, doc, origin, raw, reason);
+        return pipeline_reject_doc(ctx, doc, reason);
     }
     return pipeline_commit(p, out);
 }
@@ -610,13 +630,17 @@ static int pipeline_array(struct source_ctx *ctx, const struct body_node *arr, c
         if (!pipeline_selected(&ctx->select, i))
             continue;
         const struct body_node *el = body_array_at(arr, i);
-        char where[300];
-        snprintf(where, sizeof(where), "%s[%zu]", origin, i);
         struct pipeline_raw raw = {.data = NULL, .index = i};
-        if (body_type(el) != BODY_OBJECT)
-            rc = pipeline_reject_element(ctx, el, i, where, "array element is not a JSON object");
-        else
-            rc = pipeline_document(ctx, el, where, &raw, out);
+        if (body_type(el) != BODY_OBJECT) {
+            char where[PIPELINE_WHERE_MAX];
+            ctx->origin = origin;
+            ctx->raw = &raw;
+            rc = pipeline_reject_element(ctx, el, i, pipeline_where(ctx, where),
+                                         "array element is not a JSON object");
+        } else {
+            rc = pipeline_document(ctx, el, origin, &raw, out);
+        }
+        ctx->raw = NULL; /* raw ends with the iteration */
     }
     return rc;
 }
@@ -646,7 +670,9 @@ int pipeline_feed_elements(struct pipeline *p, const char *data, size_t len, con
 {
     struct body *b = NULL;
     int rc = 0;
-    struct source_ctx ctx = {.p = p, .transport = tenancy};
+    char err[ERR_MAX];
+    err[0] = '\0';
+    struct source_ctx ctx = {.p = p, .transport = tenancy, .err = err};
     /* The records a body's elements may have of their own: about its own
      * size; past that they are recorded by reference (docs/operations.md). */
     ctx.refs.budget = len + PIPELINE_DEADLETTER_SLACK;

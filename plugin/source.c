@@ -42,12 +42,90 @@ static const struct source *const source_registry[] = {
 
 #define N_SOURCES (sizeof(source_registry) / sizeof(source_registry[0]))
 
+static const char *const source_key_names[SOURCE_KEY_COUNT] = {
+    [SOURCE_KEY_STATUS_CODE] = "StatusCode",
+    [SOURCE_KEY_AI] = "ai",
+    [SOURCE_KEY_AI_MODEL] = "ai_model",
+    [SOURCE_KEY_BATCH] = "batch",
+    [SOURCE_KEY_CALL_TYPE] = "call_type",
+    [SOURCE_KEY_CUSTOM_ID] = "custom_id",
+    [SOURCE_KEY_DATA] = "data",
+    [SOURCE_KEY_GEN_AI_COMPLETION_TOKENS] = "gen_ai.usage.completion_tokens",
+    [SOURCE_KEY_GEN_AI_INPUT_TOKENS] = "gen_ai.usage.input_tokens",
+    [SOURCE_KEY_GEN_AI_OUTPUT_TOKENS] = "gen_ai.usage.output_tokens",
+    [SOURCE_KEY_GEN_AI_PROMPT_TOKENS] = "gen_ai.usage.prompt_tokens",
+    [SOURCE_KEY_LITELLM_CALL_ID] = "litellm_call_id",
+    [SOURCE_KEY_NATIVE_TOKENS_PROMPT] = "native_tokens_prompt",
+    [SOURCE_KEY_OBJECT] = "object",
+    [SOURCE_KEY_REQUEST_ID] = "request_id",
+    [SOURCE_KEY_RESOURCE_SPANS] = "resourceSpans",
+    [SOURCE_KEY_SUCCESS] = "success",
+    [SOURCE_KEY_TOKENS_PROMPT] = "tokens_prompt",
+    [SOURCE_KEY_TYPE] = "type",
+    [SOURCE_KEY_USAGE] = "usage",
+    [SOURCE_KEY_USAGE_METADATA] = "usageMetadata",
+};
+
+const char *source_key_name(enum source_key k)
+{
+    return (unsigned)k < SOURCE_KEY_COUNT ? source_key_names[k] : NULL;
+}
+
+void source_members(const struct body_node *obj, const char *const *names, size_t n,
+                    const struct body_node **out)
+{
+    /* A filter by the key's first byte (its low five bits: letters apart,
+     * while a collision only costs a comparison): bit k set when names[k]
+     * could be the key. A key is then compared with those few names, and
+     * its second byte is checked inline before the call to strcmp. */
+    uint32_t first[32] = {0};
+    for (size_t k = 0; k < n; k++) {
+        out[k] = NULL;
+        if (k < SOURCE_MEMBERS_MAX)
+            first[(unsigned char)names[k][0] & 31] |= UINT32_C(1) << k;
+    }
+    size_t len = body_object_len(obj);
+    /* in document order, so that a later duplicate overwrites */
+    for (size_t i = 0; i < len; i++) {
+        const char *key = body_object_key(obj, i);
+        for (uint32_t m = first[(unsigned char)key[0] & 31]; m; m &= m - 1) {
+            const char *name = names[__builtin_ctz(m)];
+            /* key[1] is within key: key[0] is not its end when it equals
+             * name[0], and when both are the end, key[1] is not read */
+            if (key[0] == name[0] && (key[0] == '\0' || key[1] == name[1]) &&
+                strcmp(key, name) == 0) {
+                out[__builtin_ctz(m)] = body_object_value(obj, i);
+                break;
+            }
+        }
+    }
+}
+
+/* The SOURCE_KEY() bits of the members obj (an object) has: one pass over
+ * its keys instead of every source looking its keys up from the root. */
+static uint32_t source_object_keys(const struct body_node *obj)
+{
+    _Static_assert(SOURCE_KEY_COUNT <= SOURCE_MEMBERS_MAX, "one pass finds every key");
+    const struct body_node *at[SOURCE_KEY_COUNT];
+    uint32_t found = 0;
+    source_members(obj, source_key_names, SOURCE_KEY_COUNT, at);
+    for (unsigned k = 0; k < SOURCE_KEY_COUNT; k++)
+        if (at[k])
+            found |= UINT32_C(1) << k;
+    return found;
+}
+
 const struct source *source_find(const char *name)
 {
     for (size_t i = 0; i < N_SOURCES; i++)
         if (strcmp(source_registry[i]->name, name) == 0)
             return source_registry[i];
     return NULL;
+}
+
+const struct source *source_at(size_t i)
+{
+    return i < N_SOURCES ? source_registry[i] : NULL;
 }
 
 bool source_name_known(const char *name)
@@ -69,9 +147,11 @@ const struct source *source_detect_mapped(const struct body_node *doc, const cha
         err_set(err, -EINVAL, "not a JSON object");
         return NULL;
     }
+    uint32_t keys = object ? source_object_keys(doc) : 0;
     for (size_t i = 0; i < N_SOURCES; i++) {
         const struct source *s = source_registry[i];
-        if ((only && strcmp(s->name, only) != 0) || (!object && !s->whole))
+        if ((only && strcmp(s->name, only) != 0) || (!object && !s->whole) ||
+            (object && s->keys && !(s->keys & keys)))
             continue;
         if (s == &source_mapped ? !(mapping && mapping_match(mapping, doc)) : !s->match(doc))
             continue;
@@ -108,24 +188,37 @@ bool source_claims_whole(const struct body_node *arr)
     return false;
 }
 
-int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX])
+int source_count_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                    int64_t *dst, char err[ERR_MAX])
 {
     int64_t v = 0;
-    int rc = body_count(n, ptr, &v);
+    int rc = body_count(base, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc == -ERANGE)
-        return err_set(err, -EINVAL, "%s: token count out of range (negative or above 2^63)", ptr);
+        return err_set(err, -EINVAL, "%s%s: token count out of range (negative or above 2^63)",
+                       base_ptr, ptr);
     if (rc < 0)
-        return err_set(err, -EINVAL, "%s: not a non-negative integer", ptr);
+        return err_set(err, -EINVAL, "%s%s: not a non-negative integer", base_ptr, ptr);
     *dst = v;
     return 0;
+}
+
+int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX])
+{
+    return source_count_at(n, "", ptr, dst, err);
 }
 
 int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, struct event *ev,
                 char err[ERR_MAX])
 {
-    const struct body_node *t = body_get(n, ptr);
+    return source_time_at(n, "", ptr, unit_ns, ev, err);
+}
+
+int source_time_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                   int64_t unit_ns, struct event *ev, char err[ERR_MAX])
+{
+    const struct body_node *t = body_get(base, ptr);
     int rc = 0;
     int64_t ns = 0;
     switch (body_type(t)) {
@@ -159,7 +252,7 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
         rc = -EINVAL;
     }
     if (rc < 0)
-        return err_set(err, -EINVAL, "%s: %s", ptr,
+        return err_set(err, -EINVAL, "%s%s: %s", base_ptr, ptr,
                        rc == -ERANGE ? "time outside 1970..2262" : "not a valid time");
     ev->time_ns = ns;
     ev->time_known = true;
@@ -169,12 +262,18 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
                   char err[ERR_MAX])
 {
+    return source_number_at(n, "", ptr, scale, dst, err);
+}
+
+int source_number_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                     double scale, double *dst, char err[ERR_MAX])
+{
     double v = 0;
-    int rc = body_num(n, ptr, &v);
+    int rc = body_num(base, ptr, &v);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
-        return err_set(err, -EINVAL, "%s: not a finite number", ptr);
+        return err_set(err, -EINVAL, "%s%s: not a finite number", base_ptr, ptr);
     *dst = v * scale;
     return 0;
 }
@@ -210,46 +309,81 @@ static void source_openai_fold_reasoning(const struct body_node *u, struct event
         ev->output_tokens = c + r;
 }
 
+int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
+                       size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
+                       char err[ERR_MAX])
+{
+    /* Each detail object is found once, not once per count below it. */
+    const struct body_node *in[SOURCE_DETAILS_MAX + 1] = {usage};
+    if (ndetails > SOURCE_DETAILS_MAX)
+        return err_set(err, -EINVAL, "%s: more than %d detail objects asked for", base,
+                       SOURCE_DETAILS_MAX);
+    for (size_t k = 1; k <= ndetails; k++)
+        in[k] = body_get(usage, details[k - 1]);
+    for (size_t i = 0; i < n; i++) {
+        int64_t *dst = (int64_t *)((char *)ev + parts[i].off);
+        const struct body_node *parent = in[parts[i].in];
+        if (*dst != EVENT_ABSENT || !parent)
+            continue;
+        int64_t v = 0;
+        int rc = body_count(parent, parts[i].name, &v);
+        if (rc == -ENOENT)
+            continue;
+        const char *detail = parts[i].in ? details[parts[i].in - 1] : "";
+        if (rc == -ERANGE)
+            return err_set(err, -EINVAL,
+                           "%s%s%s: token count out of range (negative or above 2^63)", base,
+                           detail, parts[i].name);
+        if (rc < 0)
+            return err_set(err, -EINVAL, "%s%s%s: not a non-negative integer", base, detail,
+                           parts[i].name);
+        *dst = v;
+    }
+    return 0;
+}
+
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[ERR_MAX])
 {
+    enum { USAGE, PROMPT, INPUT, COMPLETION, OUTPUT };
+    static const char *const details[] = {
+        [PROMPT - 1] = "/prompt_tokens_details",
+        [INPUT - 1] = "/input_tokens_details",
+        [COMPLETION - 1] = "/completion_tokens_details",
+        [OUTPUT - 1] = "/output_tokens_details",
+    };
     /* Chat Completions names first, then Responses names: an object carries
      * one set or the other. Both count cached tokens inside the prompt. */
-    static const struct {
-        const char *ptr;
-        size_t off;
-    } map[] = {
-        {"/prompt_tokens", offsetof(struct event, input_tokens)},
-        {"/input_tokens", offsetof(struct event, input_tokens)},
-        {"/prompt_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
+    static const struct source_part parts[] = {
+        {USAGE, "/prompt_tokens", offsetof(struct event, input_tokens)},
+        {USAGE, "/input_tokens", offsetof(struct event, input_tokens)},
+        {PROMPT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
         /* DeepSeek's split (its API reference, "Create Chat Completion":
          * prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens). */
-        {"/prompt_cache_hit_tokens", offsetof(struct event, cached_input_tokens)},
-        {"/input_tokens_details/cached_tokens", offsetof(struct event, cached_input_tokens)},
-        {"/prompt_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
-        {"/input_tokens_details/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
-        {"/completion_tokens", offsetof(struct event, output_tokens)},
-        {"/output_tokens", offsetof(struct event, output_tokens)},
-        {"/completion_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
-        {"/output_tokens_details/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {USAGE, "/prompt_cache_hit_tokens", offsetof(struct event, cached_input_tokens)},
+        {INPUT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {PROMPT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {INPUT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {USAGE, "/completion_tokens", offsetof(struct event, output_tokens)},
+        {USAGE, "/output_tokens", offsetof(struct event, output_tokens)},
+        {COMPLETION, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        {OUTPUT, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
         /* Audio and image parts bill at their own prices (docs/pricing.md). */
-        {"/prompt_tokens_details/audio_tokens", offsetof(struct event, input_audio_tokens)},
-        {"/prompt_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
-        {"/input_tokens_details/image_tokens", offsetof(struct event, input_image_tokens)},
-        {"/completion_tokens_details/audio_tokens", offsetof(struct event, output_audio_tokens)},
+        {PROMPT, "/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {PROMPT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {INPUT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {COMPLETION, "/audio_tokens", offsetof(struct event, output_audio_tokens)},
     };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        int64_t *dst = (int64_t *)((char *)ev + map[i].off);
-        char ptr[256];
-        if (*dst != EVENT_ABSENT)
-            continue;
-        snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
-        int rc = source_count(doc, ptr, dst, err);
-        if (rc < 0)
-            return rc;
-    }
-    source_openai_fold_reasoning(body_get(doc, base), ev);
-    return 0;
+    /* Every name is a member name, so below anything but an object (or
+     * nothing) each is absent. */
+    const struct body_node *usage = body_get(doc, base);
+    if (body_type(usage) != BODY_OBJECT)
+        return 0;
+    int rc = source_usage_parts(usage, base, details, sizeof(details) / sizeof(details[0]), parts,
+                                sizeof(parts) / sizeof(parts[0]), ev, err);
+    if (rc == 0)
+        source_openai_fold_reasoning(usage, ev);
+    return rc;
 }
 
 int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,
@@ -267,10 +401,12 @@ int source_anthropic_counts(const struct body_node *doc, const char *base, struc
         {"/output_tokens_details/thinking_tokens", offsetof(struct event, reasoning_tokens)},
         {"/input_tokens", offsetof(struct event, input_tokens)},
     };
-    char ptr[256];
+    const struct body_node *usage = body_get(doc, base);
+    if (body_type(usage) != BODY_OBJECT)
+        return 0; /* every name below is a member name: all absent */
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        snprintf(ptr, sizeof(ptr), "%s%s", base, map[i].ptr);
-        int rc = source_count(doc, ptr, (int64_t *)((char *)ev + map[i].off), err);
+        int rc =
+            source_count_at(usage, base, map[i].ptr, (int64_t *)((char *)ev + map[i].off), err);
         if (rc < 0)
             return rc;
     }
@@ -380,8 +516,14 @@ bool source_finish_reason_failed(const char *reason)
         "MODEL_ARMOR",
         "JAILBREAK",
     };
+    /* Every name starts with two letters, so a first or second byte that
+     * differs from them in more than ASCII case (bit 0x20) already tells
+     * "not this one": the common reasons (stop, end_turn, length, STOP)
+     * cost no call to strcasecmp. reason[1] is read only after reason[0]
+     * matched a letter, so within the string. */
     for (size_t i = 0; reason && i < sizeof(failed) / sizeof(failed[0]); i++)
-        if (strcasecmp(reason, failed[i]) == 0)
+        if ((reason[0] | 0x20) == (failed[i][0] | 0x20) &&
+            (reason[1] | 0x20) == (failed[i][1] | 0x20) && strcasecmp(reason, failed[i]) == 0)
             return true;
     return false;
 }

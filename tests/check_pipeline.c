@@ -264,6 +264,19 @@ static const struct {
     {"{\"type\":\"message\",\"usage\":{\"input_tokens\":-1}}", "out of range"},
     {"{\"type\":\"message\",\"usage\":{\"input_tokens\":\"lots\"}}", "not a non-negative integer"},
     {"{\"type\":\"message\",\"usage\":{\"input_tokens\":1.5}}", "not a non-negative integer"},
+    /* counts read below a parent found once are still named by their whole pointer */
+    {"{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":10,\"prompt_tokens_details\":"
+     "{\"cached_tokens\":\"x\"}}}",
+     "openai: /usage/prompt_tokens_details/cached_tokens: not a non-negative integer"},
+    {"{\"type\":\"message\",\"usage\":{\"input_tokens\":1,\"cache_creation_input_tokens\":-2}}",
+     "anthropic: /usage/cache_creation_input_tokens: token count out of range"},
+    {"{\"call_type\":\"completion\",\"status\":\"success\",\"startTime\":1787666591,"
+     "\"prompt_tokens\":1,\"metadata\":{\"usage_object\":{\"completion_tokens_details\":"
+     "{\"reasoning_tokens\":-1}}}}",
+     "litellm: /metadata/usage_object/completion_tokens_details/reasoning_tokens: token count out "
+     "of range"},
+    {"{\"call_type\":\"completion\",\"status\":\"success\",\"startTime\":\"soon\"}",
+     "litellm: /startTime: not a valid time"},
     {"{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":10,\"prompt_tokens_details\":"
      "{\"cached_tokens\":11}}}",
      "exceed input_tokens"},

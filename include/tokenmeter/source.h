@@ -7,11 +7,13 @@
  * through body.h and fills `struct event`s; it never does I/O, pricing or
  * line protocol. Detection is explicit: every descriptor's match() looks for
  * the keys that define its shape (documented in docs/sources.md), the
- * registry asks all of them, and a document that no source or more than one
- * source claims is rejected with a reason naming what was looked for —
- * never guessed. Only objects are asked about, except by descriptors marked
- * `whole`: they also read an array or a string as one document (a stream's
- * events forwarded together).
+ * registry asks every one that could claim the document (by the top-level
+ * keys it names in struct source.keys, found in one pass over the object),
+ * and a document that no source or more than one source claims is rejected
+ * with a reason naming what was looked for — never guessed. Only objects
+ * are asked about, except by descriptors marked `whole`: they also read an
+ * array or a string as one document (a stream's events forwarded
+ * together).
  */
 #ifndef TOKENMETER_SOURCE_H
 #define TOKENMETER_SOURCE_H
@@ -41,6 +43,39 @@ int source_emit(struct source_ctx *ctx, struct event *ev);
  * "tokenmeter_stats"). Forgotten when the document is rejected. */
 void source_ignore(struct source_ctx *ctx);
 
+/* The top-level members detection looks up once per object (by
+ * struct source.keys). */
+enum source_key {
+    SOURCE_KEY_STATUS_CODE,              /* StatusCode */
+    SOURCE_KEY_AI,                       /* ai */
+    SOURCE_KEY_AI_MODEL,                 /* ai_model */
+    SOURCE_KEY_BATCH,                    /* batch */
+    SOURCE_KEY_CALL_TYPE,                /* call_type */
+    SOURCE_KEY_CUSTOM_ID,                /* custom_id */
+    SOURCE_KEY_DATA,                     /* data */
+    SOURCE_KEY_GEN_AI_COMPLETION_TOKENS, /* gen_ai.usage.completion_tokens */
+    SOURCE_KEY_GEN_AI_INPUT_TOKENS,      /* gen_ai.usage.input_tokens */
+    SOURCE_KEY_GEN_AI_OUTPUT_TOKENS,     /* gen_ai.usage.output_tokens */
+    SOURCE_KEY_GEN_AI_PROMPT_TOKENS,     /* gen_ai.usage.prompt_tokens */
+    SOURCE_KEY_LITELLM_CALL_ID,          /* litellm_call_id */
+    SOURCE_KEY_NATIVE_TOKENS_PROMPT,     /* native_tokens_prompt */
+    SOURCE_KEY_OBJECT,                   /* object */
+    SOURCE_KEY_REQUEST_ID,               /* request_id */
+    SOURCE_KEY_RESOURCE_SPANS,           /* resourceSpans */
+    SOURCE_KEY_SUCCESS,                  /* success */
+    SOURCE_KEY_TOKENS_PROMPT,            /* tokens_prompt */
+    SOURCE_KEY_TYPE,                     /* type */
+    SOURCE_KEY_USAGE,                    /* usage */
+    SOURCE_KEY_USAGE_METADATA,           /* usageMetadata */
+    SOURCE_KEY_COUNT
+};
+
+/* The bit of one key in struct source.keys, e.g. SOURCE_KEY(OBJECT). */
+#define SOURCE_KEY(name) (UINT32_C(1) << SOURCE_KEY_##name)
+
+/* The member name of k (static), or NULL past the last. */
+const char *source_key_name(enum source_key k);
+
 /* A source descriptor: static and const, so every pointer to one is
  * borrowed and valid for the whole run. */
 struct source {
@@ -58,12 +93,21 @@ struct source {
     /* match() is also asked about arrays and strings, which extract() then
      * reads as one document (the events of one stream). */
     bool whole;
+    /* SOURCE_KEY() bits: match() is true for an object only when it has a
+     * member (of any value) named by at least one of them, so detection
+     * asks it only then; 0 asks it about every object. A promise checked by
+     * the tests, not by detection: a key missing here hides the shape. */
+    uint32_t keys;
 };
 
 /* The descriptor with this name (borrowed, static), or NULL. Several descriptors may
  * share a name (e.g. the OpenAI chat and responses shapes are both "openai");
  * a forced name then still detects among them. */
 const struct source *source_find(const char *name);
+
+/* The i-th descriptor of the registry (borrowed, static), or NULL past the
+ * last: for tests that hold every shape to a rule. */
+const struct source *source_at(size_t i);
 
 /* True when `name` is the name of at least one descriptor. */
 bool source_name_known(const char *name);
@@ -102,6 +146,12 @@ const struct envelope *source_ctx_envelope(const struct source_ctx *ctx);
  * absent or null). */
 int source_count(const struct body_node *n, const char *ptr, int64_t *dst, char err[ERR_MAX]);
 
+/* source_count() at ptr below base, where base is the node the caller found
+ * at JSON pointer base_ptr (base may be NULL: absent): a parent read once for
+ * several counts. The reason names the full pointer base_ptr + ptr. */
+int source_count_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                    int64_t *dst, char err[ERR_MAX]);
+
 /* Reads an optional time at ptr into ev->time_ns / ev->time_known: an ISO
  * 8601 string, or a number of `unit_ns` units since the epoch (a numeric
  * string is accepted too). */
@@ -111,6 +161,46 @@ int source_time(const struct body_node *n, const char *ptr, int64_t unit_ns, str
 /* Reads an optional finite number at ptr into *dst, multiplied by scale. */
 int source_number(const struct body_node *n, const char *ptr, double scale, double *dst,
                   char err[ERR_MAX]);
+
+/* source_time() and source_number() at ptr below base, named base_ptr +
+ * ptr in reasons (see source_count_at()). */
+int source_time_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                   int64_t unit_ns, struct event *ev, char err[ERR_MAX]);
+int source_number_at(const struct body_node *base, const char *base_ptr, const char *ptr,
+                     double scale, double *dst, char err[ERR_MAX]);
+
+#define SOURCE_MEMBERS_MAX 32
+
+/* Several members of obj (borrowed) found in one pass over its keys, where
+ * a body_get() per name would scan them once per name: out[k] (borrowed)
+ * is the value of the member named names[k] (a key, not a JSON pointer),
+ * or NULL when absent or obj is not an object; of duplicate keys the last
+ * wins, as with body_get(). At most SOURCE_MEMBERS_MAX names are looked
+ * for (out[k] is NULL past them). */
+void source_members(const struct body_node *obj, const char *const *names, size_t n,
+                    const struct body_node **out);
+
+/* One count below a usage object: in which object (0: the usage object
+ * itself, k: the caller's k-th detail object), under which member name
+ * ("/cached_tokens"), into which int64_t field of struct event (offsetof). */
+struct source_part {
+    unsigned in;
+    const char *name;
+    size_t off;
+};
+
+#define SOURCE_DETAILS_MAX 8
+
+/* Reads the n parts, in order, from usage (borrowed; the node at JSON
+ * pointer base, which only names it in reasons; NULL: all absent), each
+ * only while its field is still EVENT_ABSENT. details[k - 1] is the
+ * pointer below usage of detail object k ("/prompt_tokens_details"; at
+ * most SOURCE_DETAILS_MAX, more is refused with -EINVAL): each is found
+ * once for all its parts. Returns 0, or -EINVAL naming the part's whole
+ * pointer in err. */
+int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
+                       size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
+                       char err[ERR_MAX]);
 
 /* Fills still-absent tokens from the OpenAI-style usage object at JSON
  * pointer `base` below doc (chat: prompt_tokens / completion_tokens /

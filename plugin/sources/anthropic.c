@@ -80,6 +80,7 @@ const struct source source_anthropic = {
     .match = anthropic_match,
     .extract = anthropic_extract,
     .signature = "\"type\":\"message\" with usage.input_tokens",
+    .keys = SOURCE_KEY(TYPE),
 };
 
 /* The stream event types of the Messages API. */
@@ -273,6 +274,7 @@ const struct source source_anthropic_stream = {
     .signature = "Messages stream events (message_start ... message_delta), as an array, SSE "
                  "text or a lone message_delta in an envelope with id and model",
     .whole = true,
+    .keys = SOURCE_KEY(TYPE),
 };
 
 /* A line of a Message Batches results file (Anthropic API reference,
@@ -319,6 +321,7 @@ const struct source source_anthropic_batch = {
     .match = anthropic_batch_match,
     .extract = anthropic_batch_extract,
     .signature = "Message Batches result line: custom_id and result.type",
+    .keys = SOURCE_KEY(CUSTOM_ID),
 };
 
 int source_anthropic_message_usage(const struct body_node *msg, struct event *ev, char err[ERR_MAX])

@@ -110,6 +110,7 @@ const struct source source_cloudflare = {
     .match = cloudflare_match,
     .extract = cloudflare_extract,
     .signature = "an AI Gateway log: success (bool), status_code, provider, created_at",
+    .keys = SOURCE_KEY(SUCCESS),
 };
 
 static bool cloudflare_logpush_match(const struct body_node *doc)
@@ -172,4 +173,5 @@ const struct source source_cloudflare_logpush = {
     .match = cloudflare_logpush_match,
     .extract = cloudflare_logpush_extract,
     .signature = "a Logpush ai_gateway_events row: StatusCode, Timestamp, Metrics",
+    .keys = SOURCE_KEY(STATUS_CODE),
 };

@@ -264,4 +264,5 @@ const struct source source_gemini = {
     .match = gemini_match,
     .extract = gemini_extract,
     .signature = "a \"usageMetadata\" object",
+    .keys = SOURCE_KEY(USAGE_METADATA),
 };

@@ -119,4 +119,5 @@ const struct source source_helicone = {
     .match = helicone_match,
     .extract = helicone_extract,
     .signature = "request_id and a string response_body (Helicone webhook)",
+    .keys = SOURCE_KEY(REQUEST_ID),
 };

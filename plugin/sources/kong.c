@@ -175,4 +175,5 @@ const struct source source_kong = {
     .match = kong_match,
     .extract = kong_extract,
     .signature = "a Kong log entry: request object and ai.<plugin>.usage",
+    .keys = SOURCE_KEY(AI),
 };

@@ -376,4 +376,5 @@ const struct source source_langfuse = {
     .match = langfuse_match,
     .extract = langfuse_extract,
     .signature = "a \"batch\" array (Langfuse ingestion API)",
+    .keys = SOURCE_KEY(BATCH),
 };

@@ -103,90 +103,139 @@ static int litellm_old_prompt(struct event *ev, char err[ERR_MAX])
     return 0;
 }
 
-/* The cache and reasoning split, from the provider-shaped usage: OpenAI
- * names first, then Anthropic's (which LiteLLM passes through). */
-static int litellm_usage_parts(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+/* The cache and reasoning split, from the provider-shaped usage in the
+ * payload's metadata (meta, NULL when absent): OpenAI names first, then
+ * Anthropic's (which LiteLLM passes through). */
+static int litellm_usage_parts(const struct body_node *meta, struct event *ev, char err[ERR_MAX])
 {
-    const char *u = "/metadata/usage_object";
-    struct {
-        const char *suffix;
-        int64_t *dst;
-    } parts[] = {
-        {"/prompt_tokens_details/cached_tokens", &ev->cached_input_tokens},
-        {"/cache_read_input_tokens", &ev->cached_input_tokens},
-        {"/prompt_tokens_details/cache_write_tokens", &ev->cache_write_tokens},
-        {"/cache_creation_input_tokens", &ev->cache_write_tokens},
-        {"/completion_tokens_details/reasoning_tokens", &ev->reasoning_tokens},
-        /* parts priced apart (docs/pricing.md) */
-        {"/prompt_tokens_details/audio_tokens", &ev->input_audio_tokens},
-        {"/prompt_tokens_details/image_tokens", &ev->input_image_tokens},
-        {"/completion_tokens_details/audio_tokens", &ev->output_audio_tokens},
-        {"/completion_tokens_details/image_tokens", &ev->output_image_tokens},
-        {"/server_tool_use/web_search_requests", &ev->web_search_requests},
+    enum { USAGE, PROMPT, COMPLETION, TOOLS };
+    static const char *const details[] = {
+        [PROMPT - 1] = "/prompt_tokens_details",
+        [COMPLETION - 1] = "/completion_tokens_details",
+        [TOOLS - 1] = "/server_tool_use",
     };
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        char ptr[128];
-        int rc;
-        if (*parts[i].dst != EVENT_ABSENT)
-            continue;
-        snprintf(ptr, sizeof(ptr), "%s%s", u, parts[i].suffix);
-        if ((rc = source_count(doc, ptr, parts[i].dst, err)) < 0)
-            return rc;
-    }
-    return litellm_old_prompt(ev, err);
+    static const struct source_part parts[] = {
+        {PROMPT, "/cached_tokens", offsetof(struct event, cached_input_tokens)},
+        {USAGE, "/cache_read_input_tokens", offsetof(struct event, cached_input_tokens)},
+        {PROMPT, "/cache_write_tokens", offsetof(struct event, cache_write_tokens)},
+        {USAGE, "/cache_creation_input_tokens", offsetof(struct event, cache_write_tokens)},
+        {COMPLETION, "/reasoning_tokens", offsetof(struct event, reasoning_tokens)},
+        /* parts priced apart (docs/pricing.md) */
+        {PROMPT, "/audio_tokens", offsetof(struct event, input_audio_tokens)},
+        {PROMPT, "/image_tokens", offsetof(struct event, input_image_tokens)},
+        {COMPLETION, "/audio_tokens", offsetof(struct event, output_audio_tokens)},
+        {COMPLETION, "/image_tokens", offsetof(struct event, output_image_tokens)},
+        {TOOLS, "/web_search_requests", offsetof(struct event, web_search_requests)},
+    };
+    int rc = source_usage_parts(body_get(meta, "/usage_object"), "/metadata/usage_object", details,
+                                sizeof(details) / sizeof(details[0]), parts,
+                                sizeof(parts) / sizeof(parts[0]), ev, err);
+    return rc < 0 ? rc : litellm_old_prompt(ev, err);
 }
+
+/* The payload's members litellm_extract() reads, found in one pass over its
+ * twenty-odd keys (source_members()) instead of one scan of them per name. */
+enum litellm_member {
+    LM_CALL_TYPE,
+    LM_COMPLETION_START_TIME,
+    LM_COMPLETION_TOKENS,
+    LM_CUSTOM_LLM_PROVIDER,
+    LM_END_TIME,
+    LM_ERROR_INFORMATION,
+    LM_ID,
+    LM_LITELLM_CALL_ID,
+    LM_METADATA,
+    LM_MODEL,
+    LM_PROMPT_TOKENS,
+    LM_RESPONSE,
+    LM_RESPONSE_COST,
+    LM_RESPONSE_COST_FAILURE_DEBUG_INFO,
+    LM_START_TIME,
+    LM_STATUS,
+    LM_STREAM,
+    LM_TRACE_ID,
+    LM_COUNT
+};
+
+static const char *const litellm_members[LM_COUNT] = {
+    [LM_CALL_TYPE] = "call_type",
+    [LM_COMPLETION_START_TIME] = "completionStartTime",
+    [LM_COMPLETION_TOKENS] = "completion_tokens",
+    [LM_CUSTOM_LLM_PROVIDER] = "custom_llm_provider",
+    [LM_END_TIME] = "endTime",
+    [LM_ERROR_INFORMATION] = "error_information",
+    [LM_ID] = "id",
+    [LM_LITELLM_CALL_ID] = "litellm_call_id",
+    [LM_METADATA] = "metadata",
+    [LM_MODEL] = "model",
+    [LM_PROMPT_TOKENS] = "prompt_tokens",
+    [LM_RESPONSE] = "response",
+    [LM_RESPONSE_COST] = "response_cost",
+    [LM_RESPONSE_COST_FAILURE_DEBUG_INFO] = "response_cost_failure_debug_info",
+    [LM_START_TIME] = "startTime",
+    [LM_STATUS] = "status",
+    [LM_STREAM] = "stream",
+    [LM_TRACE_ID] = "trace_id",
+};
 
 static int litellm_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
+    _Static_assert(LM_COUNT <= SOURCE_MEMBERS_MAX, "one pass finds every member");
+    const struct body_node *m[LM_COUNT];
+    source_members(doc, litellm_members, LM_COUNT, m);
     struct event ev;
     event_init(&ev, "litellm");
     /* `id` is the provider's response id, and providers reuse short ones
      * ("chatcmpl-424", LiteLLM PR #28396): with LiteLLM's own per-call id
      * beside it, two calls can never share an identity. */
-    const char *id = body_str_nonempty(doc, "/id");
-    const char *call = body_str_nonempty(doc, "/litellm_call_id");
+    const char *id = body_str_nonempty(m[LM_ID], "");
+    const char *call = body_str_nonempty(m[LM_LITELLM_CALL_ID], "");
     ev.event_id = id ? id : call;
     int rc = 0;
     if (id && call && strcmp(id, call) != 0 && (rc = source_join_id(&ev, id, call, err)) < 0)
         return rc;
-    ev.trace_id = body_str_nonempty(doc, "/trace_id");
-    ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
-    ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
-    ev.user = body_str_nonempty(doc, "/metadata/user_api_key_user_id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
-    ev.finish_reason = body_str_nonempty(doc, "/response/choices/0/finish_reason");
-    ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    ev.trace_id = body_str_nonempty(m[LM_TRACE_ID], "");
+    const struct body_node *meta = m[LM_METADATA];
+    ev.org = body_str_nonempty(meta, "/user_api_key_org_id");
+    ev.team = body_str_nonempty(meta, "/user_api_key_team_id");
+    ev.user = body_str_nonempty(meta, "/user_api_key_user_id");
+    ev.model = body_str_nonempty(m[LM_MODEL], "");
+    ev.provider = body_str_nonempty(m[LM_CUSTOM_LLM_PROVIDER], "");
+    ev.finish_reason = body_str_nonempty(m[LM_RESPONSE], "/choices/0/finish_reason");
+    ev.operation = litellm_operation(body_str(m[LM_CALL_TYPE], ""));
 
-    const char *status = body_str(doc, "/status");
+    const char *status = body_str(m[LM_STATUS], "");
     if (!status || strcmp(status, "success") != 0) {
         ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = body_str_nonempty(doc, "/error_information/error_class");
+        ev.error_type = body_str_nonempty(m[LM_ERROR_INFORMATION], "/error_class");
         if (!ev.error_type)
-            ev.error_type = body_str_nonempty(doc, "/error_information/error_code");
+            ev.error_type = body_str_nonempty(m[LM_ERROR_INFORMATION], "/error_code");
         if (!ev.error_type)
             ev.error_type = status && *status ? status : "failure";
     }
 
-    if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
-        (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
+    if ((rc = source_count_at(m[LM_PROMPT_TOKENS], "/prompt_tokens", "", &ev.input_tokens, err)) <
+            0 ||
+        (rc = source_count_at(m[LM_COMPLETION_TOKENS], "/completion_tokens", "", &ev.output_tokens,
+                              err)) < 0 ||
+        (rc = source_time_at(m[LM_START_TIME], "/startTime", "", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
         return rc;
-    if ((rc = litellm_usage_parts(doc, &ev, err)) < 0)
+    if ((rc = litellm_usage_parts(meta, &ev, err)) < 0)
         return rc;
 
-    if ((rc = source_number(doc, "/response_cost", 1.0, &ev.cost_usd, err)) < 0)
+    if ((rc = source_number_at(m[LM_RESPONSE_COST], "/response_cost", "", 1.0, &ev.cost_usd, err)) <
+        0)
         return rc;
-    if (body_has(doc, "/response_cost_failure_debug_info"))
+    if (body_has(m[LM_RESPONSE_COST_FAILURE_DEBUG_INFO], ""))
         ev.cost_not_computed = true;
 
     double start = 0, end = 0, first = 0;
-    if (body_num(doc, "/startTime", &start) == 0) {
-        if (body_num(doc, "/endTime", &end) == 0 && end >= start)
+    if (body_num(m[LM_START_TIME], "", &start) == 0) {
+        if (body_num(m[LM_END_TIME], "", &end) == 0 && end >= start)
             ev.latency_ms = (end - start) * 1000.0;
         bool stream = false;
-        if (body_bool(doc, "/stream", &stream) == 0 && stream &&
-            body_num(doc, "/completionStartTime", &first) == 0 && first >= start)
+        if (body_bool(m[LM_STREAM], "", &stream) == 0 && stream &&
+            body_num(m[LM_COMPLETION_START_TIME], "", &first) == 0 && first >= start)
             ev.ttft_ms = (first - start) * 1000.0;
     }
     return source_emit(ctx, &ev);
@@ -197,6 +246,7 @@ const struct source source_litellm = {
     .match = litellm_match,
     .extract = litellm_extract,
     .signature = "StandardLoggingPayload: call_type or litellm_call_id, status, startTime",
+    .keys = SOURCE_KEY(CALL_TYPE) | SOURCE_KEY(LITELLM_CALL_ID),
 };
 
 static bool litellm_spend_log_match(const struct body_node *doc)
@@ -227,27 +277,28 @@ static int litellm_spend_log_extract(const struct body_node *doc, struct source_
     ev.model = body_str_nonempty(doc, "/model");
     ev.provider = body_str_nonempty(doc, "/custom_llm_provider");
     ev.operation = litellm_operation(body_str(doc, "/call_type"));
+    const struct body_node *meta = body_get(doc, "/metadata");
     ev.org = body_str_nonempty(doc, "/organization_id");
     if (!ev.org)
-        ev.org = body_str_nonempty(doc, "/metadata/user_api_key_org_id");
+        ev.org = body_str_nonempty(meta, "/user_api_key_org_id");
     ev.team = body_str_nonempty(doc, "/team_id");
     if (!ev.team)
-        ev.team = body_str_nonempty(doc, "/metadata/user_api_key_team_id");
+        ev.team = body_str_nonempty(meta, "/user_api_key_team_id");
     ev.user = body_str_nonempty(doc, "/user");
     if (!ev.user)
-        ev.user = body_str_nonempty(doc, "/metadata/user_api_key_user_id");
+        ev.user = body_str_nonempty(meta, "/user_api_key_user_id");
     /* Rows written before the status column are successes: failures were
      * not logged to the table then. */
     const char *status = body_str_nonempty(doc, "/status");
     if (status && strcmp(status, "success") != 0) {
         ev.status = EVENT_STATUS_ERROR;
-        ev.error_type = body_str_nonempty(doc, "/metadata/error_information/error_class");
+        ev.error_type = body_str_nonempty(meta, "/error_information/error_class");
         if (!ev.error_type)
             ev.error_type = status;
     }
     if ((rc = source_count(doc, "/prompt_tokens", &ev.input_tokens, err)) < 0 ||
         (rc = source_count(doc, "/completion_tokens", &ev.output_tokens, err)) < 0 ||
-        (rc = litellm_usage_parts(doc, &ev, err)) < 0 ||
+        (rc = litellm_usage_parts(meta, &ev, err)) < 0 ||
         (rc = source_number(doc, "/spend", 1.0, &ev.cost_usd, err)) < 0 ||
         (rc = source_number(doc, "/request_duration_ms", 1.0, &ev.latency_ms, err)) < 0 ||
         (rc = source_time(doc, "/startTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)
@@ -263,6 +314,7 @@ const struct source source_litellm_spend_log = {
     .match = litellm_spend_log_match,
     .extract = litellm_spend_log_extract,
     .signature = "a /spend/logs row: request_id, spend, startTime",
+    .keys = SOURCE_KEY(REQUEST_ID),
 };
 
 static bool litellm_v1_match(const struct body_node *doc)
@@ -374,4 +426,5 @@ const struct source source_litellm_v1 = {
     .match = litellm_v1_match,
     .extract = litellm_v1_extract,
     .signature = "the legacy v1 payload: call_type, startTime, cost and usage as Python strings",
+    .keys = SOURCE_KEY(USAGE),
 };

@@ -53,9 +53,10 @@ static bool openai_chat_match(const struct body_node *doc)
 /* Tenancy an application attached through the request's metadata. */
 static void openai_metadata_tenancy(const struct body_node *doc, struct event *ev)
 {
-    ev->org = body_str_nonempty(doc, "/metadata/org_id");
-    ev->team = body_str_nonempty(doc, "/metadata/team_id");
-    ev->user = body_str_nonempty(doc, "/metadata/user_id");
+    const struct body_node *meta = body_get(doc, "/metadata");
+    ev->org = body_str_nonempty(meta, "/org_id");
+    ev->team = body_str_nonempty(meta, "/team_id");
+    ev->user = body_str_nonempty(meta, "/user_id");
 }
 
 /* Fills ev (initialised by the caller) from a chat completion. Returns 0,
@@ -107,6 +108,7 @@ const struct source source_openai_chat = {
     .match = openai_chat_match,
     .extract = openai_chat_extract,
     .signature = "\"object\":\"chat.completion\" without OpenRouter's provider/usage.cost",
+    .keys = SOURCE_KEY(OBJECT),
 };
 
 static bool openai_responses_match(const struct body_node *doc)
@@ -180,6 +182,7 @@ const struct source source_openai_responses = {
     .match = openai_responses_match,
     .extract = openai_responses_extract,
     .signature = "\"object\":\"response\" (Responses API)",
+    .keys = SOURCE_KEY(OBJECT),
 };
 
 static bool openai_responses_stream_match(const struct body_node *doc)
@@ -218,6 +221,7 @@ const struct source source_openai_responses_stream = {
     .match = openai_responses_stream_match,
     .extract = openai_responses_stream_extract,
     .signature = "a Responses stream event (\"type\":\"response.*\")",
+    .keys = SOURCE_KEY(TYPE),
 };
 
 bool source_is_embeddings(const struct body_node *doc)
@@ -273,6 +277,7 @@ const struct source source_openai_embeddings = {
     .match = openai_embeddings_match,
     .extract = openai_embeddings_extract,
     .signature = "\"object\":\"list\" of \"embedding\" items (Embeddings API)",
+    .keys = SOURCE_KEY(OBJECT),
 };
 
 /* A line of a Batch API output file (platform.openai.com/docs/guides/batch:
@@ -345,4 +350,5 @@ const struct source source_openai_batch = {
     .match = openai_batch_match,
     .extract = openai_batch_extract,
     .signature = "Batch API output line: a batch_req id, custom_id and response",
+    .keys = SOURCE_KEY(CUSTOM_ID),
 };

@@ -108,6 +108,7 @@ const struct source source_openrouter_generation = {
     .match = openrouter_generation_match,
     .extract = openrouter_generation_extract,
     .signature = "generation stats with native_tokens_prompt (bare or in \"data\")",
+    .keys = SOURCE_KEY(DATA) | SOURCE_KEY(NATIVE_TOKENS_PROMPT) | SOURCE_KEY(TOKENS_PROMPT),
 };
 
 static bool openrouter_chat_match(const struct body_node *doc)
@@ -163,6 +164,7 @@ const struct source source_openrouter_chat = {
     .match = openrouter_chat_match,
     .extract = openrouter_chat_extract,
     .signature = "\"object\":\"chat.completion\" with provider, usage.cost or a gen- id",
+    .keys = SOURCE_KEY(OBJECT),
 };
 
 static bool openrouter_embeddings_match(const struct body_node *doc)
@@ -191,4 +193,5 @@ const struct source source_openrouter_embeddings = {
     .extract = openrouter_embeddings_extract,
     .signature = "\"object\":\"list\" of \"embedding\" items with provider, usage.cost or a "
                  "gen- id",
+    .keys = SOURCE_KEY(OBJECT),
 };

@@ -109,4 +109,6 @@ const struct source source_otel_flat = {
     .match = otel_flat_match,
     .extract = otel_flat_extract,
     .signature = "a flat record with gen_ai.usage.input_tokens / output_tokens keys",
+    .keys = SOURCE_KEY(GEN_AI_INPUT_TOKENS) | SOURCE_KEY(GEN_AI_OUTPUT_TOKENS) |
+            SOURCE_KEY(GEN_AI_PROMPT_TOKENS) | SOURCE_KEY(GEN_AI_COMPLETION_TOKENS),
 };

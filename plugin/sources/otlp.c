@@ -385,6 +385,7 @@ const struct source source_openrouter_otlp = {
     .match = openrouter_otlp_match,
     .extract = otlp_extract,
     .signature = "OTLP/JSON resourceSpans with service.name \"openrouter\" (Broadcast)",
+    .keys = SOURCE_KEY(RESOURCE_SPANS),
 };
 
 const struct source source_otel_otlp = {
@@ -392,4 +393,5 @@ const struct source source_otel_otlp = {
     .match = otel_otlp_match,
     .extract = otlp_extract,
     .signature = "OTLP/JSON resourceSpans (OpenTelemetry GenAI spans)",
+    .keys = SOURCE_KEY(RESOURCE_SPANS),
 };

@@ -62,4 +62,5 @@ const struct source source_portkey = {
     .match = portkey_match,
     .extract = portkey_extract,
     .signature = "a Portkey log export row: ai_model and is_success",
+    .keys = SOURCE_KEY(AI_MODEL),
 };
