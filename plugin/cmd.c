@@ -9,6 +9,7 @@
 
 #include "tokenmeter/log.h"
 #include "tokenmeter/timeutil.h"
+#include "tokenmeter/tzday.h"
 
 const char cmd_common_help[] =
     "  -c, --config FILE     configuration file (default $TOKENMETER_CONFIG, else\n"
@@ -20,7 +21,8 @@ const char cmd_common_help[] =
     "                        success, for cron jobs and timers\n"
     "  -h, --help            this help\n";
 
-int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value)
+int cmd_common_set(struct cmd_common *c, const char *flag, const char *section_key,
+                   const char *value)
 {
     if (c->nsets >= CMD_MAX_SETS || c->nowned >= CMD_MAX_SETS) {
         log_msg_always(LOG_LEVEL_ERROR, "too many configuration overrides");
@@ -34,6 +36,7 @@ int cmd_common_set(struct cmd_common *c, const char *section_key, const char *va
     }
     snprintf(s, n, "%s=%s", section_key, value);
     c->owned[c->nowned++] = s;
+    c->set_flags[c->nsets] = flag;
     c->sets[c->nsets++] = s;
     return 0;
 }
@@ -60,6 +63,7 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
             log_msg_always(LOG_LEVEL_ERROR, "too many --set options");
             return -E2BIG;
         }
+        c->set_flags[c->nsets] = NULL;
         c->sets[c->nsets++] = arg;
         return 1;
     case CMD_OPT_QUIET:
@@ -80,10 +84,44 @@ int cmd_common_option(struct cmd_common *c, int opt, const char *arg)
     }
 }
 
+/* One command-line override. A flag's error names the flag as typed
+ * ("--dedup"), not the --set it stands for. A time zone is checked here
+ * too, so that a mistyped --tz is a usage error like any other bad value;
+ * from the file it stays a configuration error, found by the command. */
+static int cmd_apply_set(struct config *cfg, const char *flag, const char *assignment,
+                         char err[ERR_MAX])
+{
+    char section[64], key[128], origin[128];
+    const char *dot = strchr(assignment, '.');
+    const char *eq = strchr(assignment, '=');
+    int rc;
+    if (!flag) {
+        rc = config_set_assignment(cfg, assignment, err);
+        if (rc < 0 || !dot || !eq || dot > eq)
+            return rc;
+        snprintf(origin, sizeof(origin), "flag --set %.*s", (int)(eq - assignment), assignment);
+    } else {
+        /* built by cmd_common_set() from a row of a command's table: "s.k=v" */
+        snprintf(section, sizeof(section), "%.*s", (int)(dot - assignment), assignment);
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+        snprintf(origin, sizeof(origin), "--%s", flag);
+        if ((rc = config_set(cfg, section, key, eq + 1, origin, err)) < 0)
+            return rc;
+    }
+    if (strncmp(assignment, "aggregate.timezone=", 19) == 0 &&
+        tzday_zone_valid(cfg->aggregate.timezone) < 0)
+        return err_set(err, -EINVAL,
+                       "%s: [aggregate] timezone \"%s\" is not a zone of the TZ database (e.g. "
+                       "UTC, Europe/Berlin)",
+                       origin, cfg->aggregate.timezone);
+    return 0;
+}
+
 int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config **partial,
                         char err[ERR_MAX])
 {
     int rc = 0;
+    bool usage = false; /* a value typed on the command line is wrong */
     struct config *cfg = config_new();
     *out = NULL;
     if (partial)
@@ -103,9 +141,18 @@ int cmd_load_config_err(struct cmd_common *c, struct config **out, struct config
         goto fail;
     if ((rc = config_load_env(cfg, err)) < 0)
         goto fail;
-    for (size_t i = 0; i < c->nsets; i++)
-        if ((rc = config_set_assignment(cfg, c->sets[i], err)) < 0)
-            goto fail;
+    /* Past a bad one the others are still applied: the partial config of a
+     * degraded process must honour a --dead-letter that follows a typo. */
+    for (size_t i = 0; i < c->nsets; i++) {
+        char e[ERR_MAX];
+        int src = cmd_apply_set(cfg, c->set_flags[i], c->sets[i], rc < 0 ? e : err);
+        if (src == -ENOMEM || (src < 0 && rc == 0)) {
+            rc = src;
+            usage = src == -EINVAL;
+        }
+    }
+    if (rc < 0)
+        goto fail;
     if ((rc = config_finish(cfg, err)) < 0)
         goto fail;
     *out = cfg;
@@ -116,7 +163,7 @@ fail:
         cfg = NULL;
     }
     config_free(cfg);
-    return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+    return rc == -ENOMEM ? EX_OSERR : usage ? EX_USAGE : EX_CONFIG;
 }
 
 int cmd_load_config(struct cmd_common *c, struct config **out)
@@ -151,6 +198,28 @@ int cmd_usage_error(const char *command, const char *fmt, ...)
     return EX_USAGE;
 }
 
+void cmd_getopt_error(const char *command, int opt, char **argv)
+{
+    /* getopt's own message (opterr) would lack the E! prefix of every other
+     * line on stderr. optind is past the offending word; a short option,
+     * perhaps inside a cluster ("-xc"), is named by optopt. */
+    char word[64];
+    const char *w = argv[optind - 1];
+    if (strncmp(w, "--", 2) != 0 && optopt > ' ' && optopt < 127)
+        snprintf(word, sizeof(word), "-%c", optopt);
+    else
+        snprintf(word, sizeof(word), "%.*s", (int)strcspn(w, "="), w);
+    char msg[128];
+    if (opt == ':')
+        snprintf(msg, sizeof(msg), "option %s needs an argument", word);
+    else
+        snprintf(msg, sizeof(msg), "unknown option %s", word);
+    if (command)
+        cmd_usage_error(command, "%s", msg);
+    else
+        log_msg_always(LOG_LEVEL_ERROR, "%s; try 'tokenmeter --help'", msg);
+}
+
 int cmd_getopt_next(struct cmd_getopt *g, const char **arg)
 {
     if (!g->started) {
@@ -162,13 +231,12 @@ int cmd_getopt_next(struct cmd_getopt *g, const char **arg)
         g->started = true;
     }
     for (;;) {
-        int opt = getopt_long(g->argc, g->argv, "c:h", g->longopts, NULL);
+        int opt = getopt_long(g->argc, g->argv, ":c:h", g->longopts, NULL);
         *arg = optarg;
         if (opt == -1)
             return CMD_GETOPT_END;
         if (opt == '?' || opt == ':') {
-            cmd_usage_error(g->command, "unknown option or missing argument: %s",
-                            g->argv[optind - 1]);
+            cmd_getopt_error(g->command, opt, g->argv);
             return CMD_GETOPT_ERROR;
         }
         int handled = cmd_common_option(g->common, opt, optarg);
@@ -182,7 +250,11 @@ int cmd_getopt_next(struct cmd_getopt *g, const char **arg)
                 f = &g->flags[i];
         if (!f)
             return opt;
-        if (cmd_common_set(g->common, f->key, f->value ? f->value : optarg) < 0)
+        const char *name = NULL;
+        for (const struct option *o = g->longopts; o->name && !name; o++)
+            if (o->val == opt)
+                name = o->name;
+        if (cmd_common_set(g->common, name, f->key, f->value ? f->value : optarg) < 0)
             return CMD_GETOPT_ERROR;
     }
 }

@@ -259,9 +259,12 @@ static int agg_read_file(struct agg_run *run, const char *path, long *bad)
     lineproto_point_init(&pt);
     buf_init(&in, 64u << 20);
     bool eof = false;
+    bool scan = true; /* false: the bytes since the last scan hold no '\n' */
     size_t pos = 0;
     while (!eof || pos < in.len) {
-        long e = lineproto_line_end(in.data ? in.data + pos : "", in.len - pos);
+        /* The scan restarts at the line's first byte (it is quote-aware):
+         * skipping it while no newline came keeps a long line linear. */
+        long e = scan ? lineproto_line_end(in.data ? in.data + pos : "", in.len - pos) : -1;
         if (e < 0 && !eof) {
             buf_consume(&in, pos);
             pos = 0;
@@ -273,6 +276,7 @@ static int agg_read_file(struct agg_run *run, const char *path, long *bad)
                 rc = err_set(run->err, -EIO, "--input %s: %s", path, strerror(errno));
                 goto out;
             }
+            scan = n == 0 || memchr(chunk, '\n', (size_t)n) != NULL;
             if (n == 0)
                 eof = true;
             else if (buf_append(&in, chunk, (size_t)n) < 0) {
@@ -493,6 +497,22 @@ static int agg_parse_args(int argc, char **argv, struct cmd_common *common, stru
     return 0;
 }
 
+static const char *agg_nonempty(const char *s, const char *otherwise)
+{
+    return s && *s ? s : otherwise;
+}
+
+/* Would --write-influx put the daily points into the measurement (and
+ * database or bucket) the raw points are read from? */
+static bool agg_writes_where_it_reads(const struct config *cfg)
+{
+    const struct config_aggregate *a = &cfg->aggregate;
+    const char *read = agg_nonempty(cfg->influxdb.bucket, cfg->influxdb.database);
+    const char *write = agg_nonempty(a->write_bucket, agg_nonempty(a->write_database, read));
+    return strcmp(a->measurement, cfg->ingest.measurement) == 0 && read && write &&
+           strcmp(read, write) == 0;
+}
+
 int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
 {
     struct agg_opts o;
@@ -526,6 +546,15 @@ int cmd_aggregate_main(int argc, char **argv, struct cmd_common *common)
         goto out;
     }
     tzday_use(run.tz);
+    if (cfg->aggregate.write_influx && agg_writes_where_it_reads(cfg)) {
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "aggregate: [aggregate] measurement \"%s\" is [ingest] measurement, in "
+                       "the database it reads: the daily points would land among the raw ones "
+                       "and be summed again by the next run; give it another name",
+                       cfg->aggregate.measurement);
+        status = EX_CONFIG;
+        goto out;
+    }
     if (o.restore) {
         status = agg_restore(&run, o.restore, o.lock_wait, started);
         goto out;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tokenmeter/cmd.h"
@@ -368,8 +369,10 @@ static void check_version(struct check_state *st, struct influx *c, const char *
 }
 
 /* A file the commands create or append to: writable, or its directory is.
- * `fail` is the code when it is not. */
-static void check_writable(struct check_state *st, int fail, const char *probe, const char *path)
+ * `fail` is the code when it is not, `then` what follows from it. A
+ * missing directory is said so, with how the packages create it. */
+static void check_writable(struct check_state *st, int fail, const char *probe, const char *path,
+                           const char *then)
 {
     char *copy = strdup(path);
     if (!copy) {
@@ -377,11 +380,42 @@ static void check_writable(struct check_state *st, int fail, const char *probe, 
         return;
     }
     const char *dir = dirname(copy);
-    if (access(path, F_OK) == 0 ? access(path, W_OK) == 0 : access(dir, W_OK) == 0)
+    bool exists = access(path, F_OK) == 0;
+    struct stat fst, dst;
+    /* root may write anything: what matters is whether the directory's
+     * owner (the user the service runs as) still can. */
+    if (exists && geteuid() == 0 && stat(path, &fst) == 0 && stat(dir, &dst) == 0 &&
+        dst.st_uid != 0 && fst.st_uid != dst.st_uid &&
+        !(fst.st_gid == dst.st_gid && (fst.st_mode & S_IWGRP)) && !(fst.st_mode & S_IWOTH))
+        check_line(st, EX_CANTCREAT, probe,
+                   "%s belongs to uid %lu, its directory to uid %lu, the user the service runs "
+                   "as: a run as root made it? give it back: chown %lu:%lu %s",
+                   path, (unsigned long)fst.st_uid, (unsigned long)dst.st_uid,
+                   (unsigned long)dst.st_uid, (unsigned long)dst.st_gid, path);
+    else if (exists ? access(path, W_OK) == 0 : access(dir, W_OK) == 0)
         check_line(st, 0, probe, "%s writable", path);
+    else if (!exists && errno == ENOENT)
+        check_line(st, fail, probe,
+                   "%s not writable: its directory %s does not exist (create it for the user "
+                   "Telegraf runs as: install -d -o telegraf -g telegraf -m 0750 %s); %s",
+                   path, dir, dir, then);
     else
-        check_line(st, fail, probe, "%s not writable: %s", path, strerror(errno));
+        check_line(st, fail, probe, "%s not writable: %s; %s", path, strerror(errno), then);
     free(copy);
+}
+
+/* execd and process exit 73 at start when they cannot open the dead-letter
+ * file, unless it is the built-in default and they do not run as root:
+ * then they use a per-user file (docs/operations.md). The probe says which
+ * will happen, so a FAIL here is a FAIL of ingest. */
+static void check_dead_letter(struct check_state *st, const char *path)
+{
+    bool per_user = strcmp(path, CONFIG_DEFAULT_DEAD_LETTER) == 0 && geteuid() != 0;
+    check_writable(st, per_user ? CHECK_WARN : EX_CANTCREAT, "dead letter", path,
+                   per_user ? "execd and process run as this user would write "
+                              "$XDG_STATE_HOME/tokenmeter/dead-letter.ndjson (else "
+                              "~/.local/state/tokenmeter/) instead"
+                            : "execd and process would refuse to start (exit 73)");
 }
 
 /* The store: writable, a tokenmeter store when it exists, and what it
@@ -391,7 +425,11 @@ static void check_store(struct check_state *st, const struct config *cfg)
     const char *path = cfg->aggregate.sqlite;
     char err[ERR_MAX], day[SUMMARY_DAY_LEN], outcome[ERR_MAX], finished[32];
     struct summary_store *store = NULL;
-    check_writable(st, EX_CANTCREAT, "store", path);
+    if (summary_store_path_check(path, err) < 0) {
+        check_line(st, EX_CANTCREAT, "store", "%s", err);
+        return;
+    }
+    check_writable(st, EX_CANTCREAT, "store", path, "aggregate would fail (exit 73)");
     if (access(path, F_OK) < 0) {
         check_line(st, CHECK_INFO, "last aggregated", "no store yet (run 'tokenmeter aggregate')");
         return;
@@ -430,9 +468,9 @@ static void check_files(struct check_state *st, const struct config *cfg)
     else
         check_line(st, CHECK_INFO, "prices",
                    "%zu models from [prices] only (no price file: [ingest] prices is empty, or "
-                   "unset and no snapshot is installed at %s); events of other models without "
-                   "a reported cost are unpriced",
-                   pricing_count(prices), pricing_default_path());
+                   "unset and neither %s nor the snapshot %s exists); events of other models "
+                   "without a reported cost are unpriced",
+                   pricing_count(prices), pricing_updated_path(), pricing_default_path());
     pricing_free(prices);
     rc = mapping_new(&cfg->mapping, &mapping, err);
     if (rc < 0)
@@ -440,8 +478,7 @@ static void check_files(struct check_state *st, const struct config *cfg)
     mapping_free(mapping);
     if (check_set(cfg->influxdb.tls_ca) && access(cfg->influxdb.tls_ca, R_OK) < 0)
         check_line(st, EX_CONFIG, "tls_ca", "%s: %s", cfg->influxdb.tls_ca, strerror(errno));
-    /* only ingest writes it: an aggregate-only host may have none */
-    check_writable(st, CHECK_WARN, "dead letter", cfg->ingest.dead_letter);
+    check_dead_letter(st, cfg->ingest.dead_letter);
     if (cfg->ingest.max_event_age_s > 0)
         check_line(st, 0, "event age",
                    "events older than %" PRId64 " h are dead-lettered ([ingest] max_event_age)",

@@ -23,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tokenmeter/cmd.h"
+#include "tokenmeter/deadletter.h"
 #include "tokenmeter/identity.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/pipeline.h"
@@ -274,6 +276,24 @@ static int execd_stopped(struct cmd_io *io, struct execd_reader *r)
     return rc;
 }
 
+/* True (and said) when the input fd is the file rejected bodies are
+ * appended to: every record appended would be read back, rejected and
+ * appended again, until the disk is full. */
+static bool execd_is_dead_letter(const struct cmd_io *io, int fd, const char *name)
+{
+    struct stat st;
+    dev_t dev;
+    ino_t ino;
+    deadletter_identity(io->dl, &dev, &ino);
+    if (fstat(fd, &st) != 0 || !(dev || ino) || st.st_dev != dev || st.st_ino != ino)
+        return false;
+    log_msg_always(LOG_LEVEL_ERROR,
+                   "%s is the dead-letter file; bodies rejected from it would be appended to it "
+                   "and read again (use `tokenmeter replay` for dead letters)",
+                   name);
+    return true;
+}
+
 /* Reads one descriptor to EOF (or until asked to stop). Returns 0 or a
  * negative errno that ends the process. */
 static int execd_stream(struct cmd_io *io, int fd, const char *name)
@@ -489,13 +509,21 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         else if (rc == -EBUSY)
             status = EX_TEMPFAIL; /* another reader: try again later */
     } else if (optind >= argc) {
-        rc = execd_stream(&io, STDIN_FILENO, "stdin");
+        if (execd_is_dead_letter(&io, STDIN_FILENO, "stdin"))
+            status = EX_USAGE;
+        else
+            rc = execd_stream(&io, STDIN_FILENO, "stdin");
     } else {
         for (int i = optind; i < argc && rc >= 0 && !cmd_io_stop_requested(); i++) {
             int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
                 log_msg_always(LOG_LEVEL_ERROR, "cannot open %s: %s", argv[i], strerror(errno));
                 status = EX_NOINPUT;
+                break;
+            }
+            if (execd_is_dead_letter(&io, fd, argv[i])) {
+                close(fd);
+                status = EX_USAGE;
                 break;
             }
             rc = execd_stream(&io, fd, argv[i]);

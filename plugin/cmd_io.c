@@ -330,6 +330,20 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
     int n = pselect(fd + 1, &rd, NULL, NULL, timeout_ms < 0 ? NULL : &ts, &io->wait_mask);
     if (n < 0)
         return -errno;
+    if (n > 0) {
+        /* pselect(2) that finds input ready returns without letting a
+         * pending signal in. A file is always ready, so SIGTERM would wait
+         * for its end: let pending signals in now, then read. */
+        sigset_t pending;
+        if (sigpending(&pending) == 0 &&
+            (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 ||
+             sigismember(&pending, SIGHUP) == 1 || sigismember(&pending, SIGUSR1) == 1)) {
+            sigset_t held;
+            sigprocmask(SIG_SETMASK, &io->wait_mask, &held);
+            sigprocmask(SIG_SETMASK, &held, NULL);
+            return -EINTR;
+        }
+    }
     if (n == 0 && for_stats)
         return -EINTR; /* the stats point is due: cmd_io_handle_signals() writes it */
     return n > 0;

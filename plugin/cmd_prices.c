@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,19 +39,23 @@
 
 static const char prices_usage[] =
     "usage: tokenmeter prices show MODEL [--provider P] [options]\n"
-    "       tokenmeter prices update [--url URL] [--output FILE] [options]\n"
+    "       tokenmeter prices update [--url URL] [--output FILE] [--force] [options]\n"
     "       tokenmeter prices cost [options] < counts.ndjson\n"
     "\n"
-    "The price table is [ingest] prices, or when that is unset the snapshot\n"
-    "installed as " TOKENMETER_DATADIR "/model_prices.json; [prices] overrides apply.\n"
+    "The price table is [ingest] prices, or when that is unset the newer of\n" TOKENMETER_STATEDIR
+    "/model_prices.json (written by update) and the\n"
+    "snapshot installed as " TOKENMETER_DATADIR "/model_prices.json;\n"
+    "[prices] overrides apply.\n"
     "\n"
     "show:   prints the entry an event of MODEL (from provider P) is priced with,\n"
     "        how the lookup found it, and its per-token rates (USD).\n"
     "update: downloads LiteLLM's price map (default " PRICES_URL "),\n"
-    "        checks that it loads as a price table and replaces FILE (default:\n"
-    "        [ingest] prices, else the installed snapshot) atomically; on any\n"
-    "        failure the old file stays. A running 'tokenmeter execd' rereads it on\n"
-    "        SIGHUP.\n"
+    "        checks that it loads as a price table and replaces FILE atomically;\n"
+    "        on any failure the old file stays. FILE: --output, else [ingest]\n"
+    "        prices, else " TOKENMETER_STATEDIR "/model_prices.json, which is\n"
+    "        then used instead of the snapshot (unless an upgrade installs a newer\n"
+    "        snapshot). The packaged snapshot itself is never replaced unless\n"
+    "        --output names it. A running 'tokenmeter execd' rereads it on SIGHUP.\n"
     "cost:   reads one JSON object a line (model, provider, service_tier and the\n"
     "        line-protocol count fields: input_tokens, output_tokens, ...) and\n"
     "        prints its cost in USD, or 'unpriced: WHAT' / 'unknown'.\n"
@@ -59,22 +64,29 @@ static const char prices_usage[] =
     "      --provider P          the event's provider, for show\n"
     "      --url URL             where update downloads from\n"
     "      --output FILE         the file update replaces\n"
+    "      --force               update: replace FILE even with a table of less\n"
+    "                            than half its models\n"
     "%s"
     "\n"
-    "exit status: 0 done; 1 show: no entry for MODEL; 69 update: download or\n"
-    "validation failed (the old file is kept); 73 update: cannot write FILE;\n"
-    "78 configuration or price table invalid; 64 usage.\n";
+    "exit status: 0 done; 1 show: no entry for MODEL; 65 update: the new table\n"
+    "has less than half the models of FILE (the old file is kept; --force);\n"
+    "69 update: download or validation failed (the old file is kept); 73\n"
+    "update: cannot write FILE;\n"
+    "78 configuration or price table invalid; 64 usage (also: update without\n"
+    "--output while [ingest] prices names the packaged snapshot).\n";
 
 enum {
     PRICES_OPT_PROVIDER = CMD_OPT_FIRST_LOCAL,
     PRICES_OPT_URL,
     PRICES_OPT_OUTPUT,
+    PRICES_OPT_FORCE,
 };
 
 struct prices_opts {
     const char *provider;
     const char *url;
     const char *output;
+    bool force;
 };
 
 static int prices_load(const struct config *cfg, struct pricing **t)
@@ -288,12 +300,61 @@ static int prices_write_temp(const char *path, const struct buf *b, char *tmp, s
     return rc;
 }
 
+/* Is path the package's snapshot (by name, link or hard link)? */
+static bool prices_is_snapshot(const char *path)
+{
+    struct stat a, b;
+    return strcmp(path, pricing_default_path()) == 0 ||
+           (stat(path, &a) == 0 && stat(pricing_default_path(), &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino);
+}
+
+/* The file update replaces: --output, else [ingest] prices, else the
+ * updated copy in the state directory, which the loader prefers to the
+ * snapshot. Never the package's snapshot unless --output names it: the
+ * package manager owns it (an upgrade replaces it, `dpkg --verify` flags
+ * it). Returns NULL after logging when [ingest] prices names it. */
+static const char *prices_update_path(const struct config *cfg, const struct prices_opts *o)
+{
+    if (o->output)
+        return o->output;
+    if (!cfg->ingest.prices || !*cfg->ingest.prices)
+        return pricing_updated_path();
+    if (!prices_is_snapshot(cfg->ingest.prices))
+        return cfg->ingest.prices;
+    log_msg_always(LOG_LEVEL_ERROR,
+                   "prices update: [ingest] prices names the packaged snapshot %s, which the "
+                   "package manager owns and an upgrade replaces; unset [ingest] prices (update "
+                   "then writes %s, used in its place), or name the file with --output FILE",
+                   pricing_default_path(), pricing_updated_path());
+    return NULL;
+}
+
+/* A download that loads but holds a fraction of the table it replaces (a
+ * wrong URL, a partial map) would leave most models unpriced from the next
+ * SIGHUP on: refused unless --force. A current file that does not load is
+ * replaced. Returns 0 or -EEXIST with err set. */
+static int prices_shrinks(const char *path, size_t fresh, const char *url, char err[ERR_MAX])
+{
+    struct pricing *old = NULL;
+    char lerr[ERR_MAX];
+    int rc = 0;
+    if (access(path, F_OK) == 0 && pricing_load(path, NULL, &old, lerr) == 0 &&
+        fresh < pricing_count(old) / 2)
+        rc = err_set(err, -EEXIST,
+                     "%s holds %zu models, %s only %zu: refusing to drop more than half (a "
+                     "wrong URL or a partial map?); --force replaces it anyway",
+                     path, pricing_count(old), url, fresh);
+    pricing_free(old);
+    return rc;
+}
+
 static int prices_update(const struct config *cfg, const struct prices_opts *o)
 {
     const char *url = o->url ? o->url : PRICES_URL;
-    const char *path = o->output                                   ? o->output
-                       : cfg->ingest.prices && *cfg->ingest.prices ? cfg->ingest.prices
-                                                                   : pricing_default_path();
+    const char *path = prices_update_path(cfg, o);
+    if (!path)
+        return EX_USAGE;
     char err[ERR_MAX], tmp[4096] = "";
     struct buf b;
     struct pricing *t = NULL;
@@ -313,6 +374,10 @@ static int prices_update(const struct config *cfg, const struct prices_opts *o)
         err_set(err, rc < 0 ? rc : -EINVAL, "%s: not a usable price table: %s", url,
                 rc < 0 ? lerr : "no per-token model in it");
         status = rc == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+        goto fail;
+    }
+    if (!o->force && (rc = prices_shrinks(path, pricing_count(t), url, err)) < 0) {
+        status = EX_DATAERR;
         goto fail;
     }
     if (rename(tmp, path) < 0) {
@@ -343,9 +408,10 @@ int cmd_prices_main(int argc, char **argv, struct cmd_common *common)
         {"provider", required_argument, NULL, PRICES_OPT_PROVIDER},
         {"url", required_argument, NULL, PRICES_OPT_URL},
         {"output", required_argument, NULL, PRICES_OPT_OUTPUT},
+        {"force", no_argument, NULL, PRICES_OPT_FORCE},
         {NULL, 0, NULL, 0},
     };
-    struct prices_opts o = {NULL, NULL, NULL};
+    struct prices_opts o = {NULL, NULL, NULL, false};
     struct cmd_getopt g = {
         .argc = argc, .argv = argv, .command = "prices", .longopts = longopts, .common = common};
     const char *arg = NULL;
@@ -359,6 +425,8 @@ int cmd_prices_main(int argc, char **argv, struct cmd_common *common)
             o.url = arg;
         else if (opt == PRICES_OPT_OUTPUT)
             o.output = arg;
+        else if (opt == PRICES_OPT_FORCE)
+            o.force = true;
     }
     if (common->help) {
         printf(prices_usage, cmd_common_help);

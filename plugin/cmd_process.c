@@ -404,8 +404,9 @@ int cmd_process_main(int argc, char **argv, struct cmd_common *common)
     memset(&ps, 0, sizeof(ps));
     char cfg_err[ERR_MAX];
     int status = cmd_io_open(&io, common, "process", true);
-    if (status == EX_CONFIG) {
-        /* Keep every body: degraded (see the top of this file). */
+    if (status == EX_CONFIG || status == EX_USAGE) {
+        /* Keep every body: degraded (see the top of this file); a bad flag
+         * value in Telegraf's command line is as fatal as a bad file. */
         struct config *partial = NULL;
         struct config *cfg = NULL;
         snprintf(cfg_err, sizeof(cfg_err), "%s", io.error);

@@ -384,6 +384,27 @@ struct config_parse_state {
     int rc;    /* its code; 0 while there is none */
 };
 
+/* The files tokenmeter writes, named in the file: a relative path would
+ * be resolved against the directory each command starts in, which differs
+ * between Telegraf, the aggregate timer and a shell, so their records and
+ * summaries would scatter over several files ("report: no summaries yet"
+ * beside a store full of them). On the command line a relative path is
+ * the caller's own choice and stays allowed. */
+static int config_file_path_check(const char *section, const char *key, const char *value,
+                                  const char *origin, char err[ERR_MAX])
+{
+    static const char *const written[][2] = {{"ingest", "dead_letter"}, {"aggregate", "sqlite"}};
+    const char *v = value[0] == '"' ? value + 1 : value;
+    for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++)
+        if (strcmp(section, written[i][0]) == 0 && strcmp(key, written[i][1]) == 0 && *v &&
+            *v != '"' && *v != '/')
+            return err_set(err, -EINVAL,
+                           "%s: [%s] %s = %s: give an absolute path (a relative one would "
+                           "depend on the directory each command is started from)",
+                           origin, section, key, value);
+    return 0;
+}
+
 /* Debian's inih (r55) gives the handler no line number. The pre-scan records
  * the line of every key (and continuation) line in file order; inih calls the
  * handler once per such line, in the same order. */
@@ -395,7 +416,9 @@ static int config_handler(void *user, const char *section, const char *name, con
     char origin[300];
     char err[ERR_MAX];
     snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
-    int rc = config_set(st->cfg, section, name, value, origin, err);
+    int rc = config_file_path_check(section, name, value, origin, err);
+    if (rc == 0)
+        rc = config_set(st->cfg, section, name, value, origin, err);
     if (rc < 0) {
         if (!st->rc)
             st->rc = err_set(st->err, rc, "%s", err);

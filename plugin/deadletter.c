@@ -17,6 +17,7 @@
 #include "tokenmeter/body.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/map.h"
+#include "tokenmeter/statedir.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/vec.h"
 
@@ -66,12 +67,59 @@ int deadletter_new(const char *path, struct deadletter **out, char err[ERR_MAX])
     return 0;
 }
 
+/* A path given by mistake must not take records: the file where line
+ * protocol goes (--dead-letter /dev/stdout would mix raw bodies into it),
+ * /dev/null (every rejected body lost), or a file that is not text (the
+ * summary store named twice: records appended to a SQLite file). A record
+ * never holds a NUL byte. Returns 0, or -EINVAL with why in err. */
+static int deadletter_refuse(int fd, const char *path, char err[ERR_MAX])
+{
+    struct stat st, other;
+    if (fstat(fd, &st) < 0)
+        return 0; /* the writes will say what is wrong */
+    if (S_ISCHR(st.st_mode) && stat("/dev/null", &other) == 0 && st.st_rdev == other.st_rdev)
+        return err_set(err, -EINVAL,
+                       "cannot use dead-letter file %s: it is /dev/null, and rejected bodies "
+                       "would be lost",
+                       path);
+    if (fstat(STDOUT_FILENO, &other) == 0 && st.st_dev == other.st_dev && st.st_ino == other.st_ino)
+        return err_set(err, -EINVAL,
+                       "cannot use dead-letter file %s: it is standard output, where the line "
+                       "protocol goes",
+                       path);
+    if (!S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0;
+    /* fd is write-only (a FIFO must keep open(2)'s meaning); read the same
+     * file through the path, when this user may. */
+    char head[512];
+    ssize_t n = 0;
+    int rfd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (rfd >= 0 && fstat(rfd, &other) == 0 && other.st_dev == st.st_dev &&
+        other.st_ino == st.st_ino)
+        n = pread(rfd, head, sizeof(head), 0);
+    if (rfd >= 0)
+        close(rfd);
+    if (n > 0 && memchr(head, '\0', (size_t)n))
+        return err_set(err, -EINVAL,
+                       "cannot use dead-letter file %s: it holds binary data (%s), not "
+                       "dead-letter records; is it another file's path (the summary store)?",
+                       path,
+                       n >= 16 && memcmp(head, "SQLite format 3", 16) == 0 ? "a SQLite database"
+                                                                           : "a NUL byte");
+    return 0;
+}
+
 int deadletter_reopen(struct deadletter *dl, char err[ERR_MAX])
 {
-    int fd = open(dl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = statedir_open(dl->path, O_WRONLY | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
         return err_set(err, -e, "cannot open dead-letter file %s: %s", dl->path, strerror(e));
+    }
+    int rc = deadletter_refuse(fd, dl->path, err);
+    if (rc < 0) {
+        close(fd);
+        return rc;
     }
     if (dl->fd >= 0)
         close(dl->fd);

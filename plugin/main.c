@@ -44,7 +44,7 @@ static const struct main_command main_commands[] = {
 static void main_usage(FILE *fp)
 {
     fprintf(fp, "usage: tokenmeter [-c FILE] [--log-level L] [--quiet] COMMAND [options]\n"
-                "       tokenmeter --version | --help\n"
+                "       tokenmeter --version | --help | help [COMMAND]\n"
                 "\n"
                 "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -52,6 +52,57 @@ static void main_usage(FILE *fp)
     fprintf(fp, "\n'tokenmeter COMMAND --help' describes each command. Logs go to stderr with\n"
                 "Telegraf's E!/W!/I!/D! prefixes; the commands Telegraf runs (execd, process,\n"
                 "replay) write only line protocol to stdout.\n");
+}
+
+/* Edit distance of a and b (each at most 31 bytes matter), for "did you
+ * mean": a typo is one or two edits away from the command meant. */
+static size_t main_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 31), lb = strnlen(b, 31);
+    size_t row[32];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The command called name, or NULL after logging that there is none, with
+ * the nearest command's name when one is close (or name starts it). */
+static const struct main_command *main_find(const char *name)
+{
+    const struct main_command *near = NULL;
+    size_t best = 3; /* more edits than this: no suggestion */
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *cname = main_commands[i].name;
+        if (strcmp(cname, name) == 0)
+            return &main_commands[i];
+        size_t d =
+            *name && strncmp(cname, name, strlen(name)) == 0 ? 1 : main_distance(name, cname);
+        if (d < best) {
+            best = d;
+            near = &main_commands[i];
+        }
+    }
+    if (near)
+        log_msg_always(LOG_LEVEL_ERROR,
+                       "unknown command \"%s\"; did you mean '%s'? (try 'tokenmeter --help')", name,
+                       near->name);
+    else
+        log_msg_always(LOG_LEVEL_ERROR, "unknown command \"%s\"; try 'tokenmeter --help'", name);
+    return NULL;
 }
 
 /* Started with fd 0, 1 or 2 closed (`>&-`), the first file opened would
@@ -104,15 +155,20 @@ int main(int argc, char **argv)
     memset(&common, 0, sizeof(common));
     common.stdout_unusable = stdout_unusable;
     int opt;
+    opterr = 0; /* cmd_getopt_error() says it, with the E! prefix */
     /* '+': stop at the command name; its options belong to the command. */
-    while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
         if (opt == 'V') {
             printf("tokenmeter %s\n", TOKENMETER_VERSION);
             return EX_OK;
         }
+        if (opt == '?' || opt == ':') {
+            cmd_getopt_error(NULL, opt, argv);
+            return EX_USAGE;
+        }
         int handled = cmd_common_option(&common, opt, optarg);
         if (handled < 0)
-            return EX_USAGE;
+            return handled == -ENOMEM ? EX_OSERR : EX_USAGE;
         if (!handled) {
             main_usage(stderr);
             return EX_USAGE;
@@ -123,17 +179,31 @@ int main(int argc, char **argv)
         return common.help ? EX_OK : EX_USAGE;
     }
     const char *name = argv[optind];
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        if (strcmp(main_commands[i].name, name) == 0) {
-            if (!main_commands[i].streaming)
-                cmd_io_block_signals(SIG_UNBLOCK, NULL);
-            int status = main_commands[i].run(argc - optind, argv + optind, &common);
-            cmd_common_free(&common);
-            if (main_commands[i].streaming)
-                cmd_io_detach_pipes();
-            return status;
+    /* "tokenmeter help [COMMAND]" is what many users type first. */
+    if (strcmp(name, "help") == 0) {
+        const char *what = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if (!what || strcmp(what, "help") == 0 || strcmp(what, "--help") == 0 ||
+            strcmp(what, "-h") == 0) {
+            main_usage(stdout);
+            return EX_OK;
         }
+        if (optind + 2 < argc) {
+            log_msg_always(LOG_LEVEL_ERROR, "help: expected one command; try 'tokenmeter --help'");
+            return EX_USAGE;
+        }
+        common.help = true;
+        optind++;
+        name = argv[optind];
+        argc = optind + 1; /* "help execd --dedup x" is not a run of execd */
     }
-    log_msg_always(LOG_LEVEL_ERROR, "unknown command \"%s\"; try 'tokenmeter --help'", name);
-    return EX_USAGE;
+    const struct main_command *cmd = main_find(name);
+    if (!cmd)
+        return EX_USAGE;
+    if (!cmd->streaming)
+        cmd_io_block_signals(SIG_UNBLOCK, NULL);
+    int status = cmd->run(argc - optind, argv + optind, &common);
+    cmd_common_free(&common);
+    if (cmd->streaming)
+        cmd_io_detach_pipes();
+    return status;
 }

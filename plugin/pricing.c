@@ -470,6 +470,22 @@ const char *pricing_default_path(void)
     return TOKENMETER_DATADIR "/model_prices.json";
 }
 
+const char *pricing_updated_path(void)
+{
+    return TOKENMETER_STATEDIR "/model_prices.json";
+}
+
+const char *pricing_unset_path(void)
+{
+    struct stat snap, upd;
+    bool has_snap = stat(pricing_default_path(), &snap) == 0;
+    bool has_upd = stat(pricing_updated_path(), &upd) == 0;
+    /* An upgrade that ships a snapshot newer than the last update wins. */
+    if (has_upd && (!has_snap || upd.st_mtime >= snap.st_mtime))
+        return pricing_updated_path();
+    return has_snap ? pricing_default_path() : NULL;
+}
+
 int pricing_load(const char *path, const struct config_kv_list *overrides, struct pricing **out,
                  char err[ERR_MAX])
 {
@@ -481,10 +497,9 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
     buf_init(&t->text, 2 * PRICING_FILE_MAX);
     map_init(&t->index);
     map_init(&t->warned);
-    /* No [ingest] prices: the shipped snapshot, when it is installed. */
-    struct stat st;
-    if (!path && stat(pricing_default_path(), &st) == 0)
-        path = pricing_default_path();
+    /* No [ingest] prices: the updated copy or the shipped snapshot. */
+    if (!path)
+        path = pricing_unset_path();
     if (path && *path) {
         if ((rc = pricing_load_file(t, path, err)) < 0)
             goto out;

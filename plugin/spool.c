@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tokenmeter/log.h"
+#include "tokenmeter/statedir.h"
 #include "tokenmeter/vec.h"
 
 /* The parts of a spool, each held open by descriptor once checked: a sender
@@ -55,7 +56,8 @@ static int spool_open_part(struct spool *sp, int part, uid_t owner, char err[ERR
     char path[SPOOL_PATH_MAX];
     struct stat st;
     spool_path(sp, part, NULL, path, sizeof(path));
-    if (mkdirat(sp->dir_fd, spool_parts[part], 0770) < 0 && errno != EEXIST) {
+    bool made = mkdirat(sp->dir_fd, spool_parts[part], 0770) == 0;
+    if (!made && errno != EEXIST) {
         int e = errno;
         return err_set(err, -e, "spool: cannot create directory %s: %s", path, strerror(e));
     }
@@ -68,6 +70,8 @@ static int spool_open_part(struct spool *sp, int part, uid_t owner, char err[ERR
                            path);
         return err_set(err, -e, "spool: cannot open %s: %s", path, strerror(e));
     }
+    if (made) /* made by root: DIR's owner's, as the senders' own parts are */
+        statedir_adopt(fd, path);
     /* root's directories are trusted too: no sender can make one */
     if (fstat(fd, &st) < 0 || (st.st_uid != owner && st.st_uid != geteuid() && st.st_uid != 0)) {
         close(fd);
@@ -181,7 +185,8 @@ int spool_open(const char *dir, struct spool **out, char err[ERR_MAX])
     }
     /* DIR itself is the operator's choice (it may be reached through a
      * link); only its parts are checked. */
-    if (mkdir(sp->dir, 0770) < 0 && errno != EEXIST) {
+    bool made = mkdir(sp->dir, 0770) == 0;
+    if (!made && errno != EEXIST) {
         int e = errno;
         rc = err_set(err, -e, "spool: cannot create directory %s: %s", sp->dir, strerror(e));
         goto fail;
@@ -191,6 +196,10 @@ int spool_open(const char *dir, struct spool **out, char err[ERR_MAX])
         int e = errno;
         rc = err_set(err, -e, "spool: cannot open directory %s: %s", sp->dir,
                      e == ENOTDIR ? "exists and is not a directory" : strerror(e));
+        goto fail;
+    }
+    if (made && statedir_adopt(sp->dir_fd, sp->dir) == 0 && fstat(sp->dir_fd, &st) < 0) {
+        rc = err_set(err, -errno, "spool: %s: %s", sp->dir, strerror(errno));
         goto fail;
     }
     for (int i = 0; i < SPOOL_NPARTS; i++)

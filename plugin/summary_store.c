@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tokenmeter/map.h"
+#include "tokenmeter/statedir.h"
 #include "tokenmeter/timeutil.h"
 #include "tokenmeter/vec.h"
 
@@ -142,13 +143,26 @@ double summary_store_round_cost(double usd)
 
 /* ---- lock ----------------------------------------------------------- */
 
+int summary_store_path_check(const char *path, char err[ERR_MAX])
+{
+    if (*path && strcmp(path, ":memory:") != 0)
+        return 0;
+    return err_set(err, -EINVAL,
+                   "[aggregate] sqlite = \"%s\": must name a file (SQLite would keep the "
+                   "summaries in memory and lose them at exit)",
+                   path);
+}
+
 int summary_store_lock(const char *path, int wait_s, int *fd_out, char err[ERR_MAX])
 {
     char lock[4096];
     *fd_out = -1;
+    int rc = summary_store_path_check(path, err);
+    if (rc < 0)
+        return rc;
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
         return err_set(err, -ENAMETOOLONG, "sqlite path too long");
-    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int fd = statedir_open(lock, O_RDWR | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
         return err_set(err, -e, "%.300s: %s", lock, strerror(e));
@@ -320,9 +334,25 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
         err_set(err, rc, "out of memory");
         goto out;
     }
+    if ((rc = summary_store_path_check(path, err)) < 0)
+        goto out;
     if (readonly && access(path, F_OK) < 0) {
         rc = err_set(err, -ENOENT, "%s: no summaries yet (run 'tokenmeter aggregate')", path);
         goto out;
+    }
+    /* SQLite would create the file 0644 less the umask, and its -wal and
+     * -shm files alike: spend per organization readable by every local user
+     * who can reach the directory (docs/operations.md has senders reach a
+     * spool inside it). A new store is made 0640 first; SQLite gives the
+     * -wal and -shm files the database file's mode. */
+    if (!readonly) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+            /* root's run: the service user's store (SQLite gives the -wal
+             * and -shm files the database file's owner too) */
+            statedir_adopt(fd, path);
+            close(fd);
+        }
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {

@@ -184,7 +184,7 @@ def main():
         p = subprocess.run([binary, "execd", "--dedup", "sometimes", "--dead-letter",
                             os.path.join(tmp, "x")], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True)
-        res.equal(p.returncode, 78, "bad flag value: exit 78")
+        res.equal(p.returncode, 64, "bad flag value: a usage error, exit 64")
         res.check("expected timestamp, tag or off" in p.stderr, "bad flag value: says why")
         p = subprocess.run([binary, "execd", "--no-such-flag"], capture_output=True, text=True)
         res.equal(p.returncode, 64, "unknown flag: exit 64")

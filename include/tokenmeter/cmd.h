@@ -21,6 +21,8 @@
 struct cmd_common {
     const char *config_path; /* borrowed (argv); NULL: the default path, which may be missing */
     const char *sets[CMD_MAX_SETS]; /* borrowed: "section.key=value" flag overrides, in order */
+    const char *set_flags[CMD_MAX_SETS]; /* static: the long option that made sets[i]
+                                            ("dedup"), NULL for --set */
     size_t nsets;
     char *owned[CMD_MAX_SETS]; /* owned: the assignments cmd_common_set() built */
     size_t nowned;
@@ -88,23 +90,35 @@ struct cmd_getopt {
  * CMD_GETOPT_ERROR after a usage error was logged with a --help hint. */
 int cmd_getopt_next(struct cmd_getopt *g, const char **arg);
 
+/* Logs getopt_long's '?' (unknown option) or ':' (missing argument, when
+ * the option string starts with ':') with the E! prefix, naming the option
+ * as typed and the --help to read (`command` NULL: the global options).
+ * Call it right after getopt_long returned `opt`, with opterr 0. */
+void cmd_getopt_error(const char *command, int opt, char **argv);
+
 /* Logs a usage error for `command` followed by the --help hint and returns
  * EX_USAGE. */
 int cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Adds a "section.key=value" override (flags like --dedup build these so
- * flags and --set share one precedence); the assignment is copied. Returns
- * 0, -E2BIG (too many) or -ENOMEM, after logging why. */
-int cmd_common_set(struct cmd_common *c, const char *section_key, const char *value);
+ * flags and --set share one precedence); the assignment is copied. `flag`
+ * (static, or NULL) is the long option it came from, named in errors.
+ * Returns 0, -E2BIG (too many) or -ENOMEM, after logging why. */
+int cmd_common_set(struct cmd_common *c, const char *flag, const char *section_key,
+                   const char *value);
 
 /* Loads defaults, the config file, the environment and the overrides, in
  * that order, then validates. Returns EX_OK with a new config in *out (owned
  * by the caller: free with config_free()), or after logging the error
- * EX_CONFIG, or EX_OSERR when out of memory. */
+ * EX_USAGE when a value given on the command line (--set, or a flag such
+ * as --dedup, named as typed) is of the wrong form or names no key,
+ * EX_CONFIG for any other configuration error, or EX_OSERR when out of
+ * memory. */
 int cmd_load_config(struct cmd_common *c, struct config **out);
 
-/* The same without logging: the reason is in err. On EX_CONFIG, *partial
+/* The same without logging: the reason is in err. On EX_CONFIG or
+ * EX_USAGE, *partial
  * (when partial is not NULL) receives the configuration as far as it could
  * be read, not validated (owned by the caller: free with config_free()),
  * for a command that keeps working in a degraded mode. */

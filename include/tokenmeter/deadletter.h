@@ -49,7 +49,9 @@ int deadletter_new(const char *path, struct deadletter **out, char err[ERR_MAX])
 /* Opens (creating, mode 0640) the handle's path for appending, replacing
  * the descriptor it had: after SIGHUP, once logrotate or an operator moved
  * the file away. Returns 0, or open(2)'s negative errno with the reason in
- * err (the old descriptor, if any, is kept). */
+ * err (the old descriptor, if any, is kept), or -EINVAL for a path that
+ * must not take records: standard output (where line protocol goes),
+ * /dev/null, or a file holding binary data (a SQLite store). */
 int deadletter_reopen(struct deadletter *dl, char err[ERR_MAX]);
 
 /* deadletter_new() and deadletter_reopen() in one. Returns 0 with a new

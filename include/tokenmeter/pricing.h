@@ -111,8 +111,22 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
  * model goes unpriced. t may be NULL (every event is unpriced). */
 void pricing_apply(struct pricing *t, struct event *ev);
 
-/* The price table used when [ingest] prices is not set: the snapshot that
- * `make install` puts under $(PREFIX)/share/tokenmeter/, if it exists. */
+/* The snapshot that `make install` (or the package) puts under
+ * $(PREFIX)/share/tokenmeter/: owned by the package manager, replaced by
+ * an upgrade, never written by tokenmeter. Static string. */
 const char *pricing_default_path(void);
+
+#ifndef TOKENMETER_STATEDIR
+#define TOKENMETER_STATEDIR "/var/lib/tokenmeter" /* the packages create it */
+#endif
+
+/* Where `prices update` writes when neither --output nor [ingest] prices
+ * names a file: /var/lib/tokenmeter/model_prices.json. Static string. */
+const char *pricing_updated_path(void);
+
+/* The table loaded when [ingest] prices is unset: the updated copy, unless
+ * the snapshot is newer (an upgrade since the last update), else the
+ * snapshot; NULL when neither exists. Static string. */
+const char *pricing_unset_path(void);
 
 #endif

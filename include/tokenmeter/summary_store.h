@@ -107,6 +107,12 @@ int summary_store_rows_shrinks(const struct summary_rows *old, const struct summ
  * different orders, and rounding makes both give the same stored value. */
 double summary_store_round_cost(double usd);
 
+/* SQLite takes "" and ":memory:" as a store that vanishes at close: a run
+ * would report success and keep nothing. Returns 0, or -EINVAL with err
+ * set for those (summary_store_lock() and summary_store_open() refuse
+ * them too). */
+int summary_store_path_check(const char *path, char err[ERR_MAX]);
+
 /* Takes the run lock for the store at path: waits up to wait_s seconds.
  * Returns 0 with the lock's descriptor in *fd (release with
  * summary_store_unlock()), -EAGAIN when another run still holds it, or

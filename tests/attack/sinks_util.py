@@ -89,3 +89,13 @@ class Child:
         err = self.p.stderr.read().decode("utf-8", "replace")
         self.p.wait(timeout=HANG)
         return self.p.returncode, (self.buf + out).decode("utf-8", "replace"), err
+
+
+def as_uid(uid, groups=()):
+    """A preexec_fn that runs the child as uid (its own gid, and groups);
+    the caller must be root. Numeric ids: no account is needed."""
+    def pre():
+        os.setgroups(list(groups))
+        os.setgid(uid)
+        os.setuid(uid)
+    return pre

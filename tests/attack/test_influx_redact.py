@@ -69,7 +69,7 @@ def main():
     with scratch() as tmp:
         cfg = write_config(tmp, "http://127.0.0.1:9")
         p, _, _ = run(["check", "--set", "influxdb.password:" + PASSWORD], cfg)
-        r.check(p.returncode == 78 and not secrets_in(p.stdout + p.stderr),
+        r.check(p.returncode == 64 and not secrets_in(p.stdout + p.stderr),
                 "--set influxdb.password:SECRET is refused without echoing the value (%s)"
                 % p.stderr.strip())
     return r.finish()
