@@ -6,7 +6,8 @@
  * thrown away. jansson builds hash tables, copies every string through a
  * growing buffer and reads the input a byte at a time through a stream
  * layer; that was two thirds of execd's instructions per event. Here a body
- * is parsed into one arena, freed in one go, in one pass: a container's
+ * is copied once, its strings read (and decoded) in place in that copy, and
+ * its tree built into one arena, freed in one go, in one pass: a container's
  * children wait on a stack (on the C stack while few) and move to the arena
  * in one copy when it closes, at their final size, so the tree is at most 8
  * bytes per byte of text (body.h). Objects are short arrays of members
@@ -79,77 +80,62 @@ struct body {
     struct body_node root;
     struct body_chunk *chunks;
     size_t next_chunk; /* the size of the next chunk (grows to 64 KiB) */
+    /* The document, copied once and parsed where it lies: a string's text
+     * is its own bytes here, its closing quote overwritten by its NUL, so
+     * that no string is allocated or copied again (body_string()). Then
+     * BODY_PAD NULs, so that the scans may read a block or an escape's
+     * bytes past the end without counting what is left: a NUL fails every
+     * test but "special byte" (and is taken for the end then). */
+    char text[];
 };
 
 #define BODY_CHUNK_MAX 65536
+/* The string scan's widest read past a position before the end: a 32-byte
+ * block (and an escape's 12 bytes). */
+#define BODY_PAD 32
 
 /* ---- arena -------------------------------------------------------------- */
 
-/* n bytes with the alignment of `align` (1 for text, which is packed). */
-static void *body_alloc_aligned(struct body *b, size_t n, size_t align)
+/* Every block the arena hands out is a multiple of this (a real's text is
+ * rounded up to it), so each starts aligned with no computation. Nodes and
+ * members need a pointer's alignment, no more: padding each small array to
+ * max_align_t's size doubled the tree of nested bodies. */
+#define BODY_ALIGN _Alignof(struct body_member)
+
+/* body_alloc() when the current chunk is full: a new one, of at least n
+ * bytes. */
+static void *body_alloc_chunk(struct body *b, size_t n)
 {
-    struct body_chunk *c = b->chunks;
-    size_t at = c ? (c->used + align - 1) / align * align : 0;
-    if (!c || at > c->cap || c->cap - at < n) {
-        /* A small document gets a small arena: an SSE stream holds one
-         * parsed body per line, and 64 KiB each made 300 000 tiny lines
-         * a gigabyte. Chunks double from there. */
-        size_t cap = n > b->next_chunk ? n : b->next_chunk;
-        b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
-        c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        c->next = b->chunks;
-        b->chunks = c;
-        at = 0;
-    }
-    void *p = (char *)c->data + at;
-    c->used = at + n;
-    return p;
+    /* A small document gets a small arena (the first chunk is sized by
+     * body_parse()): an SSE stream holds one parsed body per line, and
+     * 64 KiB each made 300 000 tiny lines a gigabyte. Chunks double from
+     * there. */
+    size_t cap = n > b->next_chunk ? n : b->next_chunk;
+    b->next_chunk = b->next_chunk < BODY_CHUNK_MAX / 2 ? b->next_chunk * 2 : BODY_CHUNK_MAX;
+    struct body_chunk *c = malloc(sizeof(*c) + cap);
+    if (!c)
+        return NULL;
+    *c = (struct body_chunk){.next = b->chunks, .used = n, .cap = cap};
+    b->chunks = c;
+    return c->data;
 }
 
-/* n bytes of text (packed), the most frequent request: small enough to be
- * inlined where strings are read. */
-static char *body_alloc_text(struct body *b, size_t n)
+/* n bytes, n a multiple of BODY_ALIGN. */
+static inline void *body_alloc(struct body *b, size_t n)
 {
     struct body_chunk *c = b->chunks;
-    if (c && c->cap - c->used >= n) {
-        char *p = (char *)c->data + c->used;
-        c->used += n;
-        return p;
-    }
-    return body_alloc_aligned(b, n, 1);
-}
-
-/* n bytes of text where `room` (>= n) would fit: the caller may write all
- * of them, the arena keeps n. */
-static char *body_alloc_text_room(struct body *b, size_t n, size_t room)
-{
-    struct body_chunk *c = b->chunks;
-    if (!c || c->cap - c->used < room) {
-        /* the room at the end of the current chunk or of a new one */
-        if (!body_alloc_aligned(b, room, 1))
-            return NULL;
-        c = b->chunks;
-        c->used -= room;
-    }
-    char *p = (char *)c->data + c->used;
+    if (c->cap - c->used < n)
+        return body_alloc_chunk(b, n);
+    void *p = (char *)c->data + c->used;
     c->used += n;
     return p;
-}
-
-/* Nodes and members need a pointer's alignment, no more: padding each
- * small array to max_align_t's size doubled the tree of nested bodies. */
-static void *body_alloc(struct body *b, size_t n)
-{
-    return body_alloc_aligned(b, n, _Alignof(struct body_member));
 }
 
 /* ---- parser ------------------------------------------------------------- */
 
 struct body_parser {
+    /* p, end and start are in the body's copy of the document (struct body),
+     * read only but by body_writable() */
     const unsigned char *p;
     const unsigned char *end;
     const unsigned char *start;
@@ -158,7 +144,7 @@ struct body_parser {
      * are the top ones when it closes, and move to the arena then (in one
      * copy, at their final size). An object's member is two entries, its key
      * (a string node) and its value. The first BODY_STACK_LOCAL entries are
-     * the parser's own, on the C stack, so that a small body allocates
+     * body_parse()'s own, on the C stack, so that a small body allocates
      * nothing for them; past that a vec.h array (heap true) takes over. */
     struct body_node *stack;
     size_t top;
@@ -167,7 +153,6 @@ struct body_parser {
     size_t values; /* parsed so far, against BODY_MAX_VALUES */
     char *err;
     bool failed;
-    struct body_node local[BODY_STACK_LOCAL];
 };
 
 static int body_fail(struct body_parser *ps, const char *msg)
@@ -191,6 +176,31 @@ static int body_oom(struct body_parser *ps)
     return -ENOMEM;
 }
 
+/* The byte at `at` as the body's own, to write: the parser reads the body's
+ * copy of the document through const pointers, and only a string's end and
+ * its decoding write to it. */
+static char *body_writable(const struct body_parser *ps, const unsigned char *at)
+{
+    return ps->b->text + (at - ps->start);
+}
+
+/* The special bytes (body_str_special()) among q[0..16): bit k for q[k].
+ * Nearly all of a body's text is plain bytes in long runs, tested a block
+ * at a time; a string scan then visits only the bits set, so that an escape
+ * costs no new scan of its block. A block may run past the document's end,
+ * into the padding after it (struct body): the NUL there is special. */
+#if defined(__SSE2__) && !defined(BODY_PORTABLE)
+static unsigned body_special_mask(const unsigned char *q)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* One signed compare takes three kinds: with bit 1 flipped, '"' (0x22)
+     * is 0x20 and the control bytes stay below it, and bytes from 0x80 up
+     * are negative; ' ' becomes 0x22 and nothing else lands below 0x21. */
+    __m128i low = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_xor_si128(v, _mm_set1_epi8(2)));
+    __m128i hit = _mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#else
 /* True for the bytes a string scan must look at: '"', '\\', a control byte,
  * or not ASCII. */
 static bool body_str_special(unsigned char c)
@@ -198,55 +208,32 @@ static bool body_str_special(unsigned char c)
     return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
 }
 
-/* The special bytes (body_str_special()) among q[0..n), n <= 16: bit k for
- * q[k]. Nearly all of a body's text is plain bytes in long runs, tested a
- * block at a time; a string scan then visits only the bits set, so that an
- * escape costs no new scan of its block. */
-#if defined(__SSE2__) && !defined(BODY_PORTABLE)
-static unsigned body_special_mask(const unsigned char *q, size_t n)
+static unsigned body_special_mask(const unsigned char *q)
 {
-    if (n == 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-        /* signed: bytes from 0x80 up are negative, so below ' ' too */
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                   _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        return (unsigned)_mm_movemask_epi8(hit);
+    /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests
+     * are exact as a yes/no answer, not as to which byte: they only let a
+     * plain block through without a look at each byte. */
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t w[2];
+    memcpy(w, q, sizeof(w));
+    uint64_t any = 0;
+    for (int k = 0; k < 2; k++) {
+        const uint64_t quote = w[k] ^ (ones * '"');
+        const uint64_t bslash = w[k] ^ (ones * '\\');
+        any |= ((w[k] - ones * 0x20) & ~w[k]) | ((quote - ones) & ~quote) |
+               ((bslash - ones) & ~bslash) | w[k];
     }
+    if (!(any & (ones * 0x80)))
+        return 0;
     unsigned bits = 0;
-    for (size_t k = 0; k < n; k++)
-        bits |= (unsigned)body_str_special(q[k]) << k;
-    return bits;
-}
-#else
-static unsigned body_special_mask(const unsigned char *q, size_t n)
-{
-    if (n == 16) {
-        /* The "has a zero byte" / "has a byte below n" (n <= 128) word tests
-         * are exact as a yes/no answer, not as to which byte: they only let
-         * a plain block through without a look at each byte. */
-        const uint64_t ones = 0x0101010101010101u;
-        uint64_t w[2];
-        memcpy(w, q, sizeof(w));
-        uint64_t any = 0;
-        for (int k = 0; k < 2; k++) {
-            const uint64_t quote = w[k] ^ (ones * '"');
-            const uint64_t bslash = w[k] ^ (ones * '\\');
-            any |= ((w[k] - ones * 0x20) & ~w[k]) | ((quote - ones) & ~quote) |
-                   ((bslash - ones) & ~bslash) | w[k];
-        }
-        if (!(any & (ones * 0x80)))
-            return 0;
-    }
-    unsigned bits = 0;
-    for (size_t k = 0; k < n; k++)
+    for (unsigned k = 0; k < 16; k++)
         bits |= (unsigned)body_str_special(q[k]) << k;
     return bits;
 }
 #endif
 
 /* The index of the lowest bit set in bits (not 0). */
-static unsigned body_lowest_bit(unsigned bits)
+static unsigned body_lowest_bit(uint32_t bits)
 {
 #if defined(__GNUC__)
     return (unsigned)__builtin_ctz(bits);
@@ -260,10 +247,19 @@ static unsigned body_lowest_bit(unsigned bits)
 #endif
 }
 
-static void body_ws(struct body_parser *ps)
+static void body_ws_run(struct body_parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
+}
+
+/* Skips whitespace. Compact JSON, what most senders write, has none: one
+ * compare says so (every whitespace byte is ' ' or below). */
+static inline void body_ws(struct body_parser *ps)
+{
+    if (*ps->p > ' ')
+        return;
+    body_ws_run(ps);
 }
 
 /* Hex digits: 0x100 | value; 0 for any other byte. */
@@ -273,6 +269,16 @@ static const unsigned short body_hex[256] = {
     ['c'] = 0x10c, ['d'] = 0x10d, ['e'] = 0x10e, ['f'] = 0x10f, ['A'] = 0x10a, ['B'] = 0x10b,
     ['C'] = 0x10c, ['D'] = 0x10d, ['E'] = 0x10e, ['F'] = 0x10f,
 };
+
+/* 1 for a hex digit, and for one that can start a \uXXXX that is no
+ * surrogate (all but D): bytes, not body_hex's values, so that testing
+ * them needs no more registers than the test. */
+#define BODY_HEX_DIGITS                                                                            \
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,        \
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1,        \
+    ['B'] = 1, ['C'] = 1, ['E'] = 1, ['F'] = 1
+static const unsigned char body_hex_lead[256] = {BODY_HEX_DIGITS};
+static const unsigned char body_is_hex[256] = {BODY_HEX_DIGITS, ['d'] = 1, ['D'] = 1};
 
 static int body_hex4(const unsigned char *p, unsigned *out)
 {
@@ -435,26 +441,51 @@ static size_t body_escape_len_slow(const unsigned char *r, const unsigned char *
 static size_t body_escape_len(const unsigned char *r, const unsigned char *end,
                               const unsigned char **bad, const char **why)
 {
-    if (end - r >= 12) {
-        if (r[1] == 'u') {
-            unsigned h0 = body_hex[r[2]], h1 = body_hex[r[3]], h2 = body_hex[r[4]],
-                     h3 = body_hex[r[5]];
-            if (h0 & h1 & h2 & h3 & 0x100) {
-                if ((h0 & 0xF) != 0xD)
-                    return (h0 | h1 | h2 | h3) != 0x100 ? 6
-                                                        : body_escape_len_slow(r, end, bad, why);
-                /* A surrogate pair (emoji): a high one, D800-DBFF, then
-                 * \u and a low one, DC00-DFFF. */
-                unsigned l0 = body_hex[r[8]], l1 = body_hex[r[9]];
-                if ((h1 & 0xC) == 0x8 && r[6] == '\\' && r[7] == 'u' && l0 == 0x10D &&
-                    (l1 & 0xF) >= 0xC && (l1 & body_hex[r[10]] & body_hex[r[11]] & 0x100))
-                    return 12;
-            }
-        } else if (body_short_escape[r[1]]) {
-            return 2;
+    /* Past the end, the padding (struct body) reads as NULs, which fail
+     * every test below: what the bytes left cannot hold is judged by the
+     * slow path, which counts them. */
+    if (r[1] == 'u') {
+        /* Not a surrogate (a first digit other than D: its own table) and
+         * not \u0000 (one 4-byte compare): by far the most frequent. */
+        if ((body_hex_lead[r[2]] & body_is_hex[r[3]] & body_is_hex[r[4]] & body_is_hex[r[5]]) &&
+            memcmp(r + 2, "0000", 4) != 0)
+            return 6;
+        /* A surrogate pair (emoji): a high one, D800-DBFF, then \u and a
+         * low one, DC00-DFFF. */
+        if ((r[2] | 0x20) == 'd') {
+            unsigned h1 = body_hex[r[3]], l0 = body_hex[r[8]], l1 = body_hex[r[9]];
+            if ((h1 & 0xC) == 0x8 && (h1 & body_hex[r[4]] & body_hex[r[5]] & 0x100) &&
+                r[6] == '\\' && r[7] == 'u' && l0 == 0x10D && (l1 & 0xF) >= 0xC &&
+                (l1 & body_hex[r[10]] & body_hex[r[11]] & 0x100))
+                return 12;
         }
+    } else if (body_short_escape[r[1]]) {
+        return 2;
     }
     return body_escape_len_slow(r, end, bad, why);
+}
+
+/* Ends the string s..q (q at its closing quote) and puts it in *out, or
+ * fails with its first bad escape. */
+static int body_string_end(struct body_parser *ps, struct body_node *out, const unsigned char *s,
+                           const unsigned char *q, bool esc, const unsigned char *bad,
+                           const char *why)
+{
+    size_t raw = (size_t)(q - s);
+    if (raw >= UINT32_MAX)
+        return body_fail(ps, "string longer than 4 GiB");
+    if (bad) {
+        ps->p = bad;
+        return body_fail(ps, why);
+    }
+    /* The text stays where it is, its closing quote now its NUL; the
+     * opening quote, before it, says that its escapes are not decoded yet
+     * (body_text()). */
+    char *o = body_writable(ps, s);
+    o[raw] = '\0';
+    *out = (struct body_node){.type = BODY_STRING, .flag = esc, .len = (uint32_t)raw, .u.text = o};
+    ps->p = q + 1;
+    return 0;
 }
 
 /* body_string() for any string. Every escape is checked here, so that a document is judged in one
@@ -468,92 +499,68 @@ static int body_string_long(struct body_parser *ps, struct body_node *out)
     const unsigned char *bad = NULL; /* the first bad escape */
     const char *why = NULL;
     bool esc = false;
-    /* A block of up to 16 bytes at a time; within it, only its special
-     * bytes, lowest first. Whatever one of them takes (an escape, a UTF-8
-     * sequence) is masked off; when it runs past the block, the next block
-     * starts where it ends. */
-    while (q < end) {
-        size_t n = 16;
-        unsigned bits;
-        if (end - q >= 16) {
-            if (!(bits = body_special_mask(q, 16))) {
-                q += 16;
-                continue;
-            }
-        } else {
-            n = (size_t)(end - q);
-            bits = body_special_mask(q, n);
+    /* A block of 32 bytes at a time (escape-dense text has a special byte
+     * every twenty or so: a wider block is fewer turns of the loop); within
+     * it, only its special bytes, lowest first. Whatever one of them takes
+     * (an escape, a UTF-8 sequence) is masked off; when it runs past the
+     * block, the next block starts where it ends. The NUL after the
+     * document ends the scan (a block may run into the padding after it). */
+    for (;;) {
+        uint32_t bits = body_special_mask(q) | (uint32_t)body_special_mask(q + 16) << 16;
+        if (!bits) {
+            q += 32;
+            continue;
         }
-        size_t next = n;
+        size_t next = 32;
         while (bits) {
             size_t k = body_lowest_bit(bits), take = 0;
             const unsigned char *r = q + k;
-            if (*r == '"') {
-                next = k;
-                break;
-            }
             if (*r == '\\') {
                 esc = true;
                 take = body_escape_len(r, end, &bad, &why);
+                /* A \uXXXX (the most frequent): its 'u' and hex digits are
+                 * no special bytes, so there is nothing to mask off, and
+                 * when it runs past the block the next block may start in
+                 * its digits. */
+                if (take == 6) {
+                    bits &= bits - 1;
+                    continue;
+                }
+            } else if (*r == '"') {
+                return body_string_end(ps, out, s, r, esc, bad, why);
             } else if (*r < 0x20) {
                 ps->p = r;
-                return body_fail(ps, "control character in a string");
+                return body_fail(ps,
+                                 r < end ? "control character in a string" : "unterminated string");
             } else if (!(take = body_utf8_len(r, end))) {
                 ps->p = r;
                 return body_fail(ps, "invalid UTF-8 in a string");
             }
-            if (k + take >= n) {
+            if (k + take >= 32) {
                 next = k + take;
                 break;
             }
-            bits &= ~0u << (k + take);
+            bits &= ~(uint32_t)0 << (k + take);
         }
         q += next;
-        if (next < n)
-            break; /* at the closing quote */
     }
-    if (q >= end) {
-        ps->p = end;
-        return body_fail(ps, "unterminated string");
-    }
-    size_t raw = (size_t)(q - s);
-    if (raw >= UINT32_MAX)
-        return body_fail(ps, "string longer than 4 GiB");
-    if (bad) {
-        ps->p = bad;
-        return body_fail(ps, why);
-    }
-    /* A text with escapes has one byte more, before it: 1 until it is
-     * decoded (body_text()). */
-    char *o = body_alloc_text(ps->b, raw + 1 + esc);
-    if (!o)
-        return body_oom(ps);
-    if (esc)
-        *o++ = 1;
-    memcpy(o, s, raw);
-    o[raw] = '\0';
-    *out = (struct body_node){.type = BODY_STRING, .flag = esc, .len = (uint32_t)raw, .u.text = o};
-    ps->p = q + 1;
-    return 0;
 }
 
 /* Parses a string starting at the opening quote into *out (BODY_STRING,
- * its text in the arena, NUL-ended; flag set when it holds escapes still to
- * decode, body_text()). Most strings (keys, ids, names) end within their
- * first block with nothing to look at before the quote: those are taken
- * here, copied 16 bytes at once into an arena with room for them (only
- * len + 1 are kept), the rest by body_string_long(). */
-static int body_string(struct body_parser *ps, struct body_node *out)
+ * its text where it is in the body's copy of the document, NUL-ended; flag
+ * set when it holds escapes still to decode, body_text()). Most strings
+ * (keys, ids, names) end within their first block with nothing to look at
+ * before the quote: those are taken here, the rest by body_string_long().
+ * Inline: as a call, the registers body_string_long() needs were saved and
+ * restored for every key. */
+static inline int body_string(struct body_parser *ps, struct body_node *out)
 {
     const unsigned char *s = ps->p + 1;
-    if (ps->end - s >= 16) {
-        unsigned bits = body_special_mask(s, 16);
+    {
+        unsigned bits = body_special_mask(s);
         size_t k = bits ? body_lowest_bit(bits) : 16;
         if (k < 16 && s[k] == '"') {
-            char *o = body_alloc_text_room(ps->b, k + 1, 16);
-            if (!o)
-                return body_oom(ps);
-            memcpy(o, s, 16);
+            char *o = body_writable(ps, s);
             o[k] = '\0';
             *out = (struct body_node){.type = BODY_STRING, .len = (uint32_t)k, .u.text = o};
             ps->p = s + k + 1;
@@ -618,36 +625,40 @@ static int body_number(struct body_parser *ps, struct body_node *n)
 {
     const unsigned char *s = ps->p, *q = s;
     bool real = false;
-    if (q < ps->end && *q == '-')
+    /* The digits' value as they are scanned (it wraps past 19 digits, but
+     * is used only for at most 18 characters). The NUL after the document
+     * (struct body) ends every digit run: no count of the bytes left. */
+    uint64_t digits = 0;
+    if (*q == '-')
         q++;
-    if (q < ps->end && *q == '0') {
+    if (*q == '0') {
         q++;
-    } else if (q < ps->end && *q >= '1' && *q <= '9') {
-        while (q < ps->end && *q >= '0' && *q <= '9')
-            q++;
+    } else if (*q >= '1' && *q <= '9') {
+        for (; *q >= '0' && *q <= '9'; q++)
+            digits = digits * 10 + (uint64_t)(*q - '0');
     } else {
         return body_fail(ps, "invalid number");
     }
     /* Without an exponent, a real of at most 308 integer digits is below
      * DBL_MAX: no overflow to check for. */
     bool finite = q - s <= 308;
-    if (q < ps->end && *q == '.') {
+    if (*q == '.') {
         real = true;
         q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+        if (*q < '0' || *q > '9')
             return body_fail(ps, "invalid number");
-        while (q < ps->end && *q >= '0' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
             q++;
     }
-    if (q < ps->end && (*q == 'e' || *q == 'E')) {
+    if (*q == 'e' || *q == 'E') {
         real = true;
         finite = false;
         q++;
-        if (q < ps->end && (*q == '+' || *q == '-'))
+        if (*q == '+' || *q == '-')
             q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+        if (*q < '0' || *q > '9')
             return body_fail(ps, "invalid number");
-        while (q < ps->end && *q >= '0' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
             q++;
     }
     size_t len = (size_t)(q - s);
@@ -655,18 +666,16 @@ static int body_number(struct body_parser *ps, struct body_node *n)
         return body_fail(ps, "number longer than 4 GiB");
     if (!real && len <= 18) {
         /* At most 18 characters always fit in int64: no copy, no strtoll. */
-        int64_t v = 0;
-        for (const unsigned char *d = s + (*s == '-'); d < q; d++)
-            v = v * 10 + (*d - '0');
+        int64_t i = (int64_t)digits;
         *n = (struct body_node){
-            .type = BODY_INT, .flag = v == 0 && *s == '-', .u.i = *s == '-' ? -v : v};
+            .type = BODY_INT, .flag = i == 0 && *s == '-', .u.i = *s == '-' ? -i : i};
         ps->p = q;
         return 0;
     }
     if (real) {
         /* Reals keep their text, read again when asked for: the dump must
          * give it back as written, and few are ever read. */
-        char *text = body_alloc_text(ps->b, len + 1);
+        char *text = body_alloc(ps->b, (len + BODY_ALIGN) / BODY_ALIGN * BODY_ALIGN);
         if (!text)
             return body_oom(ps);
         memcpy(text, s, len);
@@ -698,11 +707,12 @@ static int body_number(struct body_parser *ps, struct body_node *n)
     return 0;
 }
 
-static int body_literal(struct body_parser *ps, const char *word, enum body_type t, bool bv,
-                        struct body_node *n)
+/* word is len bytes, at most 5: the padding after the document (struct
+ * body) lets them be compared with no count of the bytes left. */
+static inline int body_literal(struct body_parser *ps, const char *word, size_t len,
+                               enum body_type t, bool bv, struct body_node *n)
 {
-    size_t len = strlen(word);
-    if ((size_t)(ps->end - ps->p) < len || memcmp(ps->p, word, len) != 0)
+    if (memcmp(ps->p, word, len) != 0)
         return body_fail(ps, "unexpected token");
     *n = (struct body_node){.type = (uint8_t)t, .flag = bv};
     ps->p += len;
@@ -716,7 +726,7 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth);
 static inline int body_next(struct body_parser *ps, char close)
 {
     /* Compact JSON (what most senders write) first: a ',' and no space. */
-    if (ps->end - ps->p >= 2 && ps->p[0] == ',' && ps->p[1] > ' ') {
+    if (ps->p[0] == ',' && ps->p[1] > ' ') {
         ps->p++;
         return 1;
     }
@@ -733,6 +743,20 @@ static inline int body_next(struct body_parser *ps, char close)
     if (ps->p >= ps->end)
         return body_fail(ps, "unexpected end of input");
     return body_fail(ps, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
+}
+
+/* body_value(), but a string (most values are) is taken here, without the
+ * call: as a function body_value() saves and restores the registers of the
+ * container loops inlined in it. */
+static inline int body_value_next(struct body_parser *ps, struct body_node *out, int depth)
+{
+    /* *ps->p is a NUL at the end (struct body); at the cap, body_value()
+     * says so */
+    if (*ps->p == '"' && ps->values < BODY_MAX_VALUES) {
+        ps->values++;
+        return body_string(ps, out);
+    }
+    return body_value(ps, out, depth);
 }
 
 /* Makes room for one more pending child: the C-stack part first, then a
@@ -773,11 +797,11 @@ static int body_member_read(struct body_parser *ps, int depth)
         key.flag = 0;
     }
     body_ws(ps);
-    if (ps->p >= ps->end || *ps->p != ':')
+    if (*ps->p != ':')
         return body_fail(ps, "':' expected");
     ps->p++;
     body_ws(ps);
-    if ((rc = body_value(ps, &value, depth)) < 0 || (rc = body_push(ps, &key)) < 0)
+    if ((rc = body_value_next(ps, &value, depth)) < 0 || (rc = body_push(ps, &key)) < 0)
         return rc;
     return body_push(ps, &value);
 }
@@ -787,12 +811,12 @@ static int body_array(struct body_parser *ps, struct body_node *out, int depth)
     size_t from = ps->top;
     ps->p++; /* [ */
     body_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
+    if (*ps->p == ']') {
         ps->p++;
     } else {
         for (int more = 1; more > 0;) {
             struct body_node v;
-            int rc = body_value(ps, &v, depth);
+            int rc = body_value_next(ps, &v, depth);
             if (rc < 0 || (rc = body_push(ps, &v)) < 0)
                 return rc;
             if ((more = body_next(ps, ']')) < 0)
@@ -816,11 +840,11 @@ static int body_object(struct body_parser *ps, struct body_node *out, int depth)
     size_t from = ps->top;
     ps->p++; /* { */
     body_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
+    if (*ps->p == '}') {
         ps->p++;
     } else {
         for (int more = 1; more > 0;) {
-            if (ps->p >= ps->end || *ps->p != '"')
+            if (*ps->p != '"')
                 return body_fail(ps, ps->p < ps->end ? "string key expected"
                                                      : "unexpected end of input");
             int rc = body_member_read(ps, depth);
@@ -866,11 +890,11 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
     case '"':
         return body_string(ps, out);
     case 't':
-        return body_literal(ps, "true", BODY_BOOL, true, out);
+        return body_literal(ps, "true", 4, BODY_BOOL, true, out);
     case 'f':
-        return body_literal(ps, "false", BODY_BOOL, false, out);
+        return body_literal(ps, "false", 5, BODY_BOOL, false, out);
     case 'n':
-        return body_literal(ps, "null", BODY_NULL, false, out);
+        return body_literal(ps, "null", 4, BODY_NULL, false, out);
     default:
         if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
             return body_number(ps, out);
@@ -880,17 +904,35 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
-    struct body *b = calloc(1, sizeof(*b));
     *out = NULL;
+    /* One allocation for the body, its copy of the document and the
+     * arena's first chunk (a small document gets a small one: an SSE
+     * stream holds one parsed body per line). */
+    const size_t align = _Alignof(struct body_chunk);
+    size_t first = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
+    size_t at = 0;
+    struct body *b = NULL;
+    if (len < SIZE_MAX - sizeof(*b) - BODY_PAD - align - sizeof(struct body_chunk) - first) {
+        at = (sizeof(*b) + len + BODY_PAD + align - 1) / align * align;
+        b = malloc(at + sizeof(struct body_chunk) + first);
+    }
     if (!b)
         return err_set(err, -ENOMEM, "out of memory parsing JSON");
-    b->next_chunk = len < (BODY_CHUNK_MAX - 64) / 2 ? 2 * len + 64 : BODY_CHUNK_MAX;
-    struct body_parser ps = {.p = (const unsigned char *)data,
-                             .end = (const unsigned char *)data + len,
-                             .start = (const unsigned char *)data,
+    struct body_chunk *c = (struct body_chunk *)(void *)((char *)b + at);
+    *c = (struct body_chunk){.cap = first};
+    b->root = (struct body_node){0};
+    b->chunks = c;
+    b->next_chunk = first < BODY_CHUNK_MAX / 2 ? first * 2 : BODY_CHUNK_MAX;
+    memcpy(b->text, data, len);
+    memset(b->text + len, 0, BODY_PAD);
+    struct body_parser ps = {.p = (const unsigned char *)b->text,
+                             .end = (const unsigned char *)b->text + len,
+                             .start = (const unsigned char *)b->text,
                              .b = b,
                              .err = err};
-    ps.stack = ps.local;
+    /* Not in ps: its initializer would zero these 4 KiB for every body. */
+    struct body_node local[BODY_STACK_LOCAL];
+    ps.stack = local;
     ps.cap = BODY_STACK_LOCAL;
     int rc = 0;
     body_ws(&ps);
@@ -922,7 +964,8 @@ void body_free(struct body *b)
 {
     if (!b)
         return;
-    for (struct body_chunk *c = b->chunks, *next; c; c = next) {
+    /* all but the last chunk, the first, which is part of b */
+    for (struct body_chunk *c = b->chunks, *next; c->next; c = next) {
         next = c->next;
         free(c);
     }

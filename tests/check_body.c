@@ -2,6 +2,7 @@
 /* body accessors, time parsing and base64: the small parsers every source
  * relies on. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,65 @@ START_TEST(string_scan_finds_every_special_byte)
             (void)blen;
             body_free(b);
         }
+    }
+}
+END_TEST
+
+/* body_parse() reads its own copy of the document, never past len of the
+ * caller's: a document cut anywhere, with the rest of it still in the
+ * caller's buffer, gets the verdict of the cut bytes alone (the scans read
+ * ahead into the copy's padding, which must not pass for the bytes cut
+ * off); the caller's bytes are never written, not even when strings are
+ * decoded, and the body does not need them once parsed. */
+START_TEST(the_document_is_a_copy)
+{
+    static const char doc[] = "{\"k\\u00e9y\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" "
+                              "and a tail of thirty-two bytes..\",\"n\":12,\"r\":1.5}";
+    const size_t len = sizeof(doc) - 1;
+    char buf[sizeof(doc)];
+    for (size_t cut = 1; cut <= len; cut++) {
+        memcpy(buf, doc, sizeof(doc));
+        char *alone = malloc(cut); /* exactly the cut bytes: ASan sees any read past them */
+        ck_assert_ptr_nonnull(alone);
+        memcpy(alone, doc, cut);
+        struct body *b = NULL, *a = NULL;
+        char err[ERR_MAX] = "", aerr[ERR_MAX] = "";
+        int rc = body_parse(buf, cut, &b, err);
+        int arc = body_parse(alone, cut, &a, aerr);
+        ck_assert_msg(rc == arc && strcmp(err, aerr) == 0, "cut %zu: %s / %s", cut, err, aerr);
+        ck_assert_msg(cut == len ? rc == 0 : rc == -EINVAL, "cut %zu: %d %s", cut, rc, err);
+        /* cut inside a string (its closing quote cut off): unterminated
+         * there, whatever its escapes and the bytes past the cut */
+        bool open = false;
+        for (size_t i = 0; i < cut; i++) {
+            if (open && doc[i] == '\\')
+                i++;
+            else if (doc[i] == '"')
+                open = !open;
+        }
+        if (open) {
+            char want[ERR_MAX];
+            snprintf(want, sizeof(want), "invalid JSON at byte %zu: unterminated string", cut);
+            ck_assert_str_eq(err, want);
+        }
+        if (rc == 0) {
+            const struct body_node *r = body_root(b);
+            ck_assert_str_eq(body_str(r, "/k\xc3\xa9y"),
+                             "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\" and a tail of thirty-two bytes..");
+            ck_assert_int_eq(memcmp(buf, doc, sizeof(doc)), 0);
+            memset(buf, 'x', sizeof(buf));
+            ck_assert_str_eq(body_str(r, "/k\xc3\xa9y"),
+                             "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\" and a tail of thirty-two bytes..");
+            int64_t n = 0;
+            double d = 0;
+            ck_assert_int_eq(body_count(r, "/n", &n), 0);
+            ck_assert_int_eq(n, 12);
+            ck_assert_int_eq(body_num(r, "/r", &d), 0);
+            ck_assert(d == 1.5);
+        }
+        body_free(b);
+        body_free(a);
+        free(alone);
     }
 }
 END_TEST
@@ -762,6 +822,7 @@ Suite *check_body_suite(void)
     tcase_add_test(t, counts_accept_and_refuse);
     tcase_add_test(t, parse_errors);
     tcase_add_test(t, string_scan_finds_every_special_byte);
+    tcase_add_test(t, the_document_is_a_copy);
     tcase_add_test(t, reals_match_strtod);
     tcase_add_test(t, escapes_decoded_when_read);
     tcase_add_test(t, escape_errors_keep_their_precedence);

@@ -6,8 +6,8 @@
  * the portable form runs here too, and checks it against the SSE2 build
  * linked into the tests: the same verdict, the same error message, the same
  * document, on strings whose special bytes (quotes, escapes, control bytes,
- * UTF-8, bad escapes) fall at every offset around a 16-byte block and at
- * the very end of the input.
+ * UTF-8, bad escapes) fall at every offset around the 16-byte halves of a
+ * 32-byte block and at the very end of the input.
  */
 #define BODY_PORTABLE     1
 #define body_parse        portable_body_parse

@@ -16,10 +16,11 @@
  * (most are never read): a body is read by one thread at a time.
  *
  * Memory bound (docs/operations.md, "execd"): a document of len bytes takes
- * at most 8 * len bytes of tree (plus at most 64 KiB of arena slack; a small
- * document gets a small arena, so many small ones stay small), whatever its
- * shape: every value is a 16-byte node and takes at least 2 bytes of text
- * (an object member, 32 bytes and its key, takes at least 5). While
+ * a copy of itself (len + 32 bytes: strings are parsed, and later decoded,
+ * in place there) and at most 8 * len bytes of tree (plus at most 64 KiB of
+ * arena slack; a small document gets a small arena, so many small ones stay
+ * small), whatever its shape: every value is a 16-byte node and takes at
+ * least 2 bytes of text (an object member, 32 bytes, takes at least 5). While
  * parsing, the children of the containers still open wait on a stack (16
  * bytes each, a member 32) and move to the tree when their container
  * closes: at most 8 * len bytes live, so at most 24 * len allocated at the
