@@ -278,6 +278,37 @@ int source_number_at(const struct body_node *base, const char *base_ptr, const c
     return 0;
 }
 
+/* The count at the first of two names under u that is present, or absent. */
+static int64_t source_openai_either(const struct body_node *u, const char *a, const char *b)
+{
+    int64_t v = EVENT_ABSENT;
+    if (body_count(u, a, &v) < 0 && body_count(u, b, &v) < 0)
+        return EVENT_ABSENT;
+    return v;
+}
+
+/* OpenAI's completion_tokens includes its reasoning_tokens (the chat
+ * completion object, completion_tokens_details), but xAI's Grok reports
+ * reasoning "separated from the completion_tokens" (Vertex AI, "Reasoning
+ * for Grok Models"; LiteLLM's XAIChatConfig.fold_reasoning_tokens_into_
+ * completion) while total_tokens still sums all three. The total says which
+ * convention a usage object follows, whoever sent it: when it equals
+ * prompt + completion + reasoning and not prompt + completion, reasoning is
+ * outside, and is added to the output read from this object. */
+static void source_openai_fold_reasoning(const struct body_node *u, struct event *ev)
+{
+    int64_t p = source_openai_either(u, "/prompt_tokens", "/input_tokens");
+    int64_t c = source_openai_either(u, "/completion_tokens", "/output_tokens");
+    int64_t r = source_openai_either(u, "/completion_tokens_details/reasoning_tokens",
+                                     "/output_tokens_details/reasoning_tokens");
+    int64_t t = EVENT_ABSENT;
+    if (body_count(u, "/total_tokens", &t) < 0 || p < 0 || c < 0 || r <= 0 ||
+        ev->output_tokens != c || p > INT64_MAX - c || p + c > INT64_MAX - r)
+        return;
+    if (t != p + c && t == p + c + r)
+        ev->output_tokens = c + r;
+}
+
 int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
                        size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
                        char err[ERR_MAX])
@@ -348,8 +379,11 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
     const struct body_node *usage = body_get(doc, base);
     if (body_type(usage) != BODY_OBJECT)
         return 0;
-    return source_usage_parts(usage, base, details, sizeof(details) / sizeof(details[0]), parts,
-                              sizeof(parts) / sizeof(parts[0]), ev, err);
+    int rc = source_usage_parts(usage, base, details, sizeof(details) / sizeof(details[0]), parts,
+                                sizeof(parts) / sizeof(parts[0]), ev, err);
+    if (rc == 0)
+        source_openai_fold_reasoning(usage, ev);
+    return rc;
 }
 
 int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,

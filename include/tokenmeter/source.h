@@ -224,6 +224,25 @@ int source_anthropic_counts(const struct body_node *doc, const char *base, struc
                             char err[ERR_MAX]);
 int source_anthropic_total(struct event *ev, char err[ERR_MAX]);
 
+/* Reads a Gemini / Vertex generateContent response (doc, borrowed) into ev:
+ * its usageMetadata by the gemini source's token rules (docs/sources.md),
+ * Google Search grounding's web searches, the service tier, the first
+ * candidate's finish reason and a blocked prompt's status. Sets no id,
+ * model, provider or time. Returns 0, -EINVAL or -ENOMEM with err set. */
+int source_gemini_usage(const struct body_node *doc, struct event *ev, char err[ERR_MAX]);
+
+/* Reads an Anthropic Message's usage (msg borrowed) into ev as the
+ * anthropic source does: the counts (input_tokens made the total), the
+ * service tier and the server-side web searches. Sets no id, model or
+ * status. Returns 0 or -EINVAL with err set. */
+int source_anthropic_message_usage(const struct body_node *msg, struct event *ev,
+                                   char err[ERR_MAX]);
+
+/* The web searches an OpenAI Responses object (doc, borrowed) ran: its
+ * web_search_call output items (OpenAI API reference, "The response
+ * object": output), each billed as a tool call; EVENT_ABSENT for none. */
+int64_t source_openai_web_searches(const struct body_node *doc);
+
 /* The vendor serving an OpenAI-shaped body (doc and model borrowed for the
  * call; the result is static), from the marks vendors leave in it
  * (DeepSeek's prompt_cache_hit_tokens, Groq's x_groq) or the model name's
@@ -247,6 +266,10 @@ void source_settle_status(struct event *ev);
  * send it; source names the tag. Input-only: output_tokens is 0. */
 int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
                               const char *source, char err[ERR_MAX]);
+
+/* The event of such an embeddings response, into ev (initialised by the
+ * caller, which emits it). Returns 0 or -EINVAL with err set. */
+int source_embeddings_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX]);
 
 /* True when doc is an embeddings response (see above). */
 bool source_is_embeddings(const struct body_node *doc);

@@ -409,3 +409,11 @@ const struct source source_anthropic_batch = {
     .signature = "Message Batches result line: custom_id and result.type",
     .keys = SOURCE_KEY(CUSTOM_ID),
 };
+
+int source_anthropic_message_usage(const struct body_node *msg, struct event *ev, char err[ERR_MAX])
+{
+    int rc = source_anthropic_counts(msg, "/usage", ev, err);
+    if (rc == 0)
+        rc = anthropic_usage_extras(msg, ev, err);
+    return rc < 0 ? rc : source_anthropic_total(ev, err);
+}

@@ -12,11 +12,13 @@
  * default_org).
  *
  * The cache and reasoning split exists only inside response_body, so it is
- * parsed: an OpenAI-shaped usage (prompt counts include cached tokens) or an
- * Anthropic message (input_tokens excludes cache reads and writes, which are
- * added). When response_body is not JSON (Helicone replaces bodies over
- * 10 KB by a placeholder text; streams are event text), the metadata counts
- * are used without a split. Assumed (UNCONFIRMED): metadata.cost is USD, and
+ * parsed and read as the provider's own source reads it: an Anthropic
+ * message (input_tokens excludes cache reads and writes, which are added;
+ * web searches, service tier), a Gemini response (usageMetadata) or an
+ * OpenAI-shaped usage (prompt counts include cached tokens). When
+ * response_body is not JSON (Helicone replaces bodies over 10 KB by a
+ * placeholder text; streams are event text), the metadata counts are used
+ * without a split. Assumed (UNCONFIRMED): metadata.cost is USD, and
  * promptTokens is the provider's total input.
  */
 #include <errno.h>
@@ -31,15 +33,24 @@ static bool helicone_match(const struct body_node *doc)
            body_type(body_get(doc, "/response_body")) == BODY_STRING;
 }
 
-/* Token counts from the provider's own response, when it is one we know. */
+/* Token counts from the provider's own response, when it is one we know,
+ * read by that provider's source (an Anthropic message, a Gemini
+ * generateContent response, else an OpenAI-shaped usage), so the split
+ * (cache, reasoning, web searches, service tier) is the same as when the
+ * response is sent directly. */
 static int helicone_response_usage(const struct body_node *resp, struct event *ev,
                                    char err[ERR_MAX])
 {
     const char *type = body_str(resp, "/type");
     if (type && strcmp(type, "message") == 0 && body_has(resp, "/usage/input_tokens"))
-        return source_anthropic_usage(resp, "/usage", ev, err);
-    if (body_type(body_get(resp, "/usage")) == BODY_OBJECT)
+        return source_anthropic_message_usage(resp, ev, err);
+    if (body_type(body_get(resp, "/usageMetadata")) == BODY_OBJECT)
+        return source_gemini_usage(resp, ev, err);
+    if (body_type(body_get(resp, "/usage")) == BODY_OBJECT) {
+        ev->service_tier = body_str_nonempty(resp, "/service_tier");
+        ev->web_search_requests = source_openai_web_searches(resp);
         return source_openai_usage(resp, "/usage", ev, err);
+    }
     return 0;
 }
 
@@ -69,6 +80,8 @@ static int helicone_extract(const struct body_node *doc, struct source_ctx *ctx,
     if (resp) {
         if (!ev.model)
             ev.model = body_str_nonempty(resp, "/model");
+        if (!ev.model)
+            ev.model = body_str_nonempty(resp, "/modelVersion");
         ev.finish_reason = body_str_nonempty(resp, "/choices/0/finish_reason");
         if (!ev.finish_reason)
             ev.finish_reason = body_str_nonempty(resp, "/stop_reason");

@@ -117,10 +117,7 @@ static bool openai_responses_match(const struct body_node *doc)
     return object && strcmp(object, "response") == 0;
 }
 
-/* The web searches a response ran: its web_search_call output items
- * (OpenAI API reference, "The response object": output), each billed as a
- * tool call; absent when it ran none. */
-static int64_t openai_web_searches(const struct body_node *doc)
+int64_t source_openai_web_searches(const struct body_node *doc)
 {
     const struct body_node *out = body_get(doc, "/output");
     int64_t n = 0;
@@ -161,7 +158,7 @@ static int openai_responses_fill(const struct body_node *doc, struct event *ev, 
     }
     ev->finish_reason = body_str_nonempty(doc, "/incomplete_details/reason");
     ev->service_tier = body_str_nonempty(doc, "/service_tier");
-    ev->web_search_requests = openai_web_searches(doc);
+    ev->web_search_requests = source_openai_web_searches(doc);
     if (body_type(body_get(doc, "/usage")) != BODY_OBJECT && ev->status == EVENT_STATUS_SUCCESS)
         return err_set(err, -EINVAL, "completed response without a usage object");
     if ((rc = source_time(doc, "/created_at", TIMEUTIL_NS_PER_S, ev, err)) < 0 ||
@@ -234,28 +231,34 @@ bool source_is_embeddings(const struct body_node *doc)
     return object && strcmp(object, "list") == 0 && item && strcmp(item, "embedding") == 0;
 }
 
+int source_embeddings_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    int rc;
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
+        return err_set(err, -EINVAL, "embeddings response without a usage object");
+    ev->event_id = body_str_nonempty(doc, "/id");
+    ev->model = body_str_nonempty(doc, "/model");
+    ev->provider = body_str_nonempty(doc, "/provider");
+    if (!ev->provider)
+        ev->provider = source_openai_compatible_provider(doc, ev->model);
+    ev->operation = "embeddings";
+    /* An embedding is priced by its input alone: nothing is generated. */
+    ev->output_tokens = 0;
+    if ((rc = source_count(doc, "/usage/prompt_tokens", &ev->input_tokens, err)) < 0 ||
+        (rc = source_count(doc, "/usage/prompt_tokens_details/cached_tokens",
+                           &ev->cached_input_tokens, err)) < 0 ||
+        (rc = source_number(doc, "/usage/cost", 1.0, &ev->cost_usd, err)) < 0)
+        return rc;
+    return 0;
+}
+
 int source_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
                               const char *source, char err[ERR_MAX])
 {
-    int rc;
     struct event ev;
     event_init(&ev, source);
-    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT)
-        return err_set(err, -EINVAL, "embeddings response without a usage object");
-    ev.event_id = body_str_nonempty(doc, "/id");
-    ev.model = body_str_nonempty(doc, "/model");
-    ev.provider = body_str_nonempty(doc, "/provider");
-    if (!ev.provider)
-        ev.provider = source_openai_compatible_provider(doc, ev.model);
-    ev.operation = "embeddings";
-    /* An embedding is priced by its input alone: nothing is generated. */
-    ev.output_tokens = 0;
-    if ((rc = source_count(doc, "/usage/prompt_tokens", &ev.input_tokens, err)) < 0 ||
-        (rc = source_count(doc, "/usage/prompt_tokens_details/cached_tokens",
-                           &ev.cached_input_tokens, err)) < 0 ||
-        (rc = source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err)) < 0)
-        return rc;
-    return source_emit(ctx, &ev);
+    int rc = source_embeddings_fill(doc, &ev, err);
+    return rc < 0 ? rc : source_emit(ctx, &ev);
 }
 
 static bool openai_embeddings_match(const struct body_node *doc)
@@ -315,17 +318,28 @@ static int openai_batch_extract(const struct body_node *doc, struct source_ctx *
             ev.error_type = status ? ev.error_buf : "batch_error";
         return source_emit(ctx, &ev);
     }
+    /* The endpoints a batch runs (Batch API guide): /v1/chat/completions,
+     * /v1/responses, /v1/embeddings (an embeddings list) and /v1/completions
+     * (openai-python types.Completion, "object":"text_completion", with the
+     * chat completion's usage object). */
     const char *object = body_str(body, "/object");
-    if (object && strcmp(object, "chat.completion") == 0)
+    if (object && strcmp(object, "chat.completion") == 0) {
         rc = openai_chat_fill(body, &ev, err);
-    else if (object && strcmp(object, "response") == 0)
+    } else if (object && strcmp(object, "text_completion") == 0) {
+        rc = openai_chat_fill(body, &ev, err);
+        ev.operation = "text_completion";
+    } else if (object && strcmp(object, "response") == 0) {
         rc = openai_responses_fill(body, &ev, err);
-    else
+    } else if (source_is_embeddings(body)) {
+        rc = source_embeddings_fill(body, &ev, err);
+    } else
         return err_set(err, -EINVAL, "batch line: response.body.object \"%.64s\" is not read",
                        object ? object : "");
     if (rc != 0)
         return rc < 0 ? rc : 0;
     ev.service_tier = "batch";
+    if (!ev.provider)
+        ev.provider = "openai"; /* the Batch API's, as for a failed line */
     if (!ev.event_id)
         ev.event_id = body_str_nonempty(doc, "/id");
     return source_emit(ctx, &ev);

@@ -11,12 +11,40 @@
  * native_tokens_completion includes native_tokens_reasoning, as in the
  * OpenAI convention OpenRouter's inline usage follows. The native counts are
  * the billing basis, so they win over the normalized tokens_* counts.
+ *
+ * BYOK (bring your own key): the reported cost is OpenRouter's own charge,
+ * and the upstream provider bills the user's key separately; both are the
+ * call's spend (openrouter_byok()).
  */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "tokenmeter/source.h"
 #include "tokenmeter/timeutil.h"
+
+/* Adds what the upstream provider charged a BYOK call to its cost. OpenRouter's
+ * usage accounting: "cost: The total amount charged to your account",
+ * "cost_details.upstream_inference_cost: The actual cost charged by the
+ * upstream AI provider", a field that "only applies to BYOK (Bring Your Own
+ * Key) requests" (openrouter.ai/docs/use-cases/usage-accounting; the
+ * generation stats carry is_byok and upstream_inference_cost likewise). The
+ * upstream charge is read only when the flag at byok_ptr is true and a cost
+ * was reported. */
+static int openrouter_byok(const struct body_node *n, const char *byok_ptr,
+                           const char *upstream_ptr, struct event *ev, char err[ERR_MAX])
+{
+    bool byok = false;
+    double upstream = NAN;
+    if (isnan(ev->cost_usd) || body_bool(n, byok_ptr, &byok) < 0 || !byok)
+        return 0;
+    int rc = source_number(n, upstream_ptr, 1.0, &upstream, err);
+    /* Rounded to 1e-12 USD as computed costs are (docs/pricing.md), so the
+     * sum prints the digits of the two amounts. */
+    if (rc == 0 && !isnan(upstream))
+        ev->cost_usd = round((ev->cost_usd + upstream) * 1e12) / 1e12;
+    return rc;
+}
 
 static const struct body_node *openrouter_generation_object(const struct body_node *doc)
 {
@@ -69,7 +97,8 @@ static int openrouter_generation_extract(const struct body_node *doc, struct sou
     /* total_cost is "Total cost of the generation in USD"; `usage` is the
      * same amount under an older name. */
     const char *cost_ptr = body_has(g, "/total_cost") ? "/total_cost" : "/usage";
-    if ((rc = source_number(g, cost_ptr, 1.0, &ev.cost_usd, err)) < 0)
+    if ((rc = source_number(g, cost_ptr, 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = openrouter_byok(g, "/is_byok", "/upstream_inference_cost", &ev, err)) < 0)
         return rc;
     return source_emit(ctx, &ev);
 }
@@ -123,7 +152,9 @@ static int openrouter_chat_extract(const struct body_node *doc, struct source_ct
     }
     if ((rc = source_time(doc, "/created", TIMEUTIL_NS_PER_S, &ev, err)) < 0 ||
         (rc = source_openai_usage(doc, "/usage", &ev, err)) < 0 ||
-        (rc = source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err)) < 0)
+        (rc = source_number(doc, "/usage/cost", 1.0, &ev.cost_usd, err)) < 0 ||
+        (rc = openrouter_byok(doc, "/usage/is_byok", "/usage/cost_details/upstream_inference_cost",
+                              &ev, err)) < 0)
         return rc;
     return source_emit(ctx, &ev);
 }
@@ -144,7 +175,13 @@ static bool openrouter_embeddings_match(const struct body_node *doc)
 static int openrouter_embeddings_extract(const struct body_node *doc, struct source_ctx *ctx,
                                          char err[ERR_MAX])
 {
-    return source_embeddings_extract(doc, ctx, "openrouter", err);
+    struct event ev;
+    event_init(&ev, "openrouter");
+    int rc = source_embeddings_fill(doc, &ev, err);
+    if (rc == 0)
+        rc = openrouter_byok(doc, "/usage/is_byok", "/usage/cost_details/upstream_inference_cost",
+                             &ev, err);
+    return rc < 0 ? rc : source_emit(ctx, &ev);
 }
 
 /* OpenRouter's embeddings endpoint answers in OpenAI's list shape, with its

@@ -16,6 +16,10 @@ Batch API results, LiteLLM's web search calculators for searches) and with
 equality within 1e-9 relative (1e-12 USD absolute: tokenmeter rounds to
 picodollars).
 
+It then feeds whole provider bodies (tests/oracle/bodies/, provider_bodies.py) to
+`tokenmeter execd` and to LiteLLM's own readers of those bodies, and requires the same cost:
+the counts a body yields are checked, not only their prices.
+
 Where tokenmeter deliberately differs, the case is counted under a named
 difference instead of failing; docs/pricing.md says why for each:
   unpriced-base     LiteLLM bills a count whose base price the entry lacks
@@ -46,6 +50,7 @@ from litellm.litellm_core_utils.llm_cost_calc.tool_call_cost_tracking import (  
 )
 from litellm.cost_calculator import batch_cost_calculator  # noqa: E402
 from litellm.llms import get_cost_for_web_search_request  # noqa: E402
+import provider_bodies  # noqa: E402
 from litellm.types.utils import (  # noqa: E402
     CacheCreationTokenDetails,
     CompletionTokensDetailsWrapper,
@@ -315,6 +320,11 @@ def main():
             passed += 1
         else:
             failed.append((key, tier, c, want, line))
+    # Whole provider bodies: what each side reads from them (provider_bodies.py).
+    body_passed, body_failed = provider_bodies.run(a.binary, a.map)
+    passed += body_passed
+    for line in body_failed:
+        print(line)
     for key, tier, c, want, line in failed[:a.show]:
         print("FAIL %s tier=%s %s: litellm %.17g tokenmeter %s" % (key, tier, json.dumps(c),
                                                                   want, line))
@@ -325,8 +335,9 @@ def main():
         print("deliberate difference %s: %d usages" % (k, n))
     for k, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         print("skipped model entries (%s): %d" % (k, n))
-    print("%d passed, %d failed" % (passed, len(failed)))
-    return 1 if failed else 0
+    print("provider bodies: %d passed, %d failed" % (body_passed, len(body_failed)))
+    print("%d passed, %d failed" % (passed, len(failed) + len(body_failed)))
+    return 1 if failed or body_failed else 0
 
 
 if __name__ == "__main__":
