@@ -2,6 +2,7 @@
 #include "tokenmeter/source.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -309,6 +310,20 @@ static void source_openai_fold_reasoning(const struct body_node *u, struct event
         ev->output_tokens = c + r;
 }
 
+/* xAI bills in ticks of 1e-10 USD and reports a call's charge in
+ * usage.cost_in_usd_ticks (https://docs.x.ai/developers/cost-tracking): the
+ * provider's own bill, taken as the reported cost unless the body reported
+ * one already. Like LiteLLM's xAI reader (llms/xai/common_utils.py,
+ * xai_reported_cost_in_usd), anything but a non-negative integer is not a
+ * bill, and the cost is computed from the price table instead. */
+static void source_xai_ticks(const struct body_node *u, struct event *ev)
+{
+    const struct body_node *n = body_get(u, "/cost_in_usd_ticks");
+    int64_t ticks = 0;
+    if (body_type(n) == BODY_INT && isnan(ev->cost_usd) && body_count(n, "", &ticks) == 0)
+        ev->cost_usd = (double)ticks / 1e10;
+}
+
 int source_usage_parts(const struct body_node *usage, const char *base, const char *const *details,
                        size_t ndetails, const struct source_part *parts, size_t n, struct event *ev,
                        char err[ERR_MAX])
@@ -381,8 +396,10 @@ int source_openai_usage(const struct body_node *doc, const char *base, struct ev
         return 0;
     int rc = source_usage_parts(usage, base, details, sizeof(details) / sizeof(details[0]), parts,
                                 sizeof(parts) / sizeof(parts[0]), ev, err);
-    if (rc == 0)
+    if (rc == 0) {
         source_openai_fold_reasoning(usage, ev);
+        source_xai_ticks(usage, ev);
+    }
     return rc;
 }
 
