@@ -445,13 +445,6 @@ int source_anthropic_total(struct event *ev, char err[ERR_MAX])
     return 0;
 }
 
-int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
-                           char err[ERR_MAX])
-{
-    int rc = source_anthropic_counts(doc, base, ev, err);
-    return rc < 0 ? rc : source_anthropic_total(ev, err);
-}
-
 const char *source_openai_compatible_provider(const struct body_node *doc, const char *model)
 {
     /* Marks only one vendor's responses carry (DeepSeek's API reference;

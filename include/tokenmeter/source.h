@@ -210,16 +210,12 @@ int source_usage_parts(const struct body_node *usage, const char *base, const ch
 int source_openai_usage(const struct body_node *doc, const char *base, struct event *ev,
                         char err[ERR_MAX]);
 
-/* Reads an Anthropic usage object at `base` below doc into ev. Anthropic's
- * input_tokens EXCLUDES cache reads and writes; they are added so that
+/* An Anthropic usage object at `base` below doc, in two halves, for a
+ * stream whose later events update the counts of earlier ones:
+ * source_anthropic_counts() overwrites the counts present at base
+ * (Anthropic's input_tokens EXCLUDES cache reads and writes), and
+ * source_anthropic_total() then adds the cache parts once, so that
  * ev->input_tokens is the total. */
-int source_anthropic_usage(const struct body_node *doc, const char *base, struct event *ev,
-                           char err[ERR_MAX]);
-
-/* The two halves of source_anthropic_usage(), for a stream whose later
- * events update the counts of earlier ones: source_anthropic_counts()
- * overwrites the counts present at base (input_tokens still the uncached
- * part), and source_anthropic_total() then adds the cache parts once. */
 int source_anthropic_counts(const struct body_node *doc, const char *base, struct event *ev,
                             char err[ERR_MAX]);
 int source_anthropic_total(struct event *ev, char err[ERR_MAX]);
