@@ -18,6 +18,7 @@ static const struct source *const source_registry[] = {
     &source_openrouter_chat,
     &source_litellm,
     &source_openai_chat,
+    &source_openai_completion,
     &source_openai_responses,
     &source_openai_responses_stream,
     &source_openai_embeddings,

@@ -290,6 +290,7 @@ extern const struct source source_openrouter_generation;
 extern const struct source source_openrouter_chat;
 extern const struct source source_litellm;
 extern const struct source source_openai_chat;
+extern const struct source source_openai_completion;
 extern const struct source source_openai_responses;
 extern const struct source source_openai_responses_stream;
 extern const struct source source_openai_embeddings;

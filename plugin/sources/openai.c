@@ -111,6 +111,45 @@ const struct source source_openai_chat = {
     .keys = SOURCE_KEY(OBJECT),
 };
 
+/* A legacy Completions response (POST /v1/completions; openai-python
+ * types.Completion: "object":"text_completion" with the chat completion's
+ * usage object), which gateways and OpenAI-compatible servers still answer.
+ * Streamed, every chunk has the same object and only the last carries usage
+ * (with stream_options.include_usage): a chunk without usage and without a
+ * finish_reason is mid-stream and holds no event. */
+static bool openai_completion_match(const struct body_node *doc)
+{
+    const char *object = body_str(doc, "/object");
+    return object && strcmp(object, "text_completion") == 0 &&
+           !source_openai_chat_is_openrouter(doc);
+}
+
+static int openai_completion_fill(const struct body_node *doc, struct event *ev, char err[ERR_MAX])
+{
+    if (body_type(body_get(doc, "/usage")) != BODY_OBJECT &&
+        !body_str_nonempty(doc, "/choices/0/finish_reason"))
+        return 1;
+    int rc = openai_chat_fill(doc, ev, err);
+    if (rc < 0 && body_type(body_get(doc, "/usage")) != BODY_OBJECT)
+        return err_set(err, -EINVAL, "text completion without a usage object");
+    ev->operation = "text_completion";
+    return rc;
+}
+
+static int openai_completion_extract(const struct body_node *doc, struct source_ctx *ctx,
+                                     char err[ERR_MAX])
+{
+    return openai_extract_with(openai_completion_fill, doc, ctx, err);
+}
+
+const struct source source_openai_completion = {
+    .name = "openai",
+    .match = openai_completion_match,
+    .extract = openai_completion_extract,
+    .signature = "\"object\":\"text_completion\" (Completions API)",
+    .keys = SOURCE_KEY(OBJECT),
+};
+
 static bool openai_responses_match(const struct body_node *doc)
 {
     const char *object = body_str(doc, "/object");
