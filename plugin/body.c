@@ -150,7 +150,8 @@ struct body_parser {
     size_t top;
     size_t cap;
     bool heap;
-    size_t values; /* parsed so far, against BODY_MAX_VALUES */
+    size_t values;     /* parsed so far, against max_values */
+    size_t max_values; /* BODY_MAX_VALUES, or the caller's (body_parse_max()) */
     char *err;
     bool failed;
 };
@@ -752,7 +753,7 @@ static inline int body_value_next(struct body_parser *ps, struct body_node *out,
 {
     /* *ps->p is a NUL at the end (struct body); at the cap, body_value()
      * says so */
-    if (*ps->p == '"' && ps->values < BODY_MAX_VALUES) {
+    if (*ps->p == '"' && ps->values < ps->max_values) {
         ps->values++;
         return body_string(ps, out);
     }
@@ -873,9 +874,9 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 {
     if (ps->p >= ps->end)
         return body_fail(ps, "unexpected end of input");
-    if (++ps->values > BODY_MAX_VALUES) {
+    if (++ps->values > ps->max_values) {
         if (!ps->failed) {
-            err_set(ps->err, -EINVAL, "more than %d JSON values (at byte %zu)", BODY_MAX_VALUES,
+            err_set(ps->err, -EINVAL, "more than %zu JSON values (at byte %zu)", ps->max_values,
                     (size_t)(ps->p - ps->start));
             ps->failed = true;
         }
@@ -904,6 +905,12 @@ static int body_value(struct body_parser *ps, struct body_node *out, int depth)
 
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX])
 {
+    return body_parse_max(data, len, BODY_MAX_VALUES, out, err);
+}
+
+int body_parse_max(const char *data, size_t len, size_t max_values, struct body **out,
+                   char err[ERR_MAX])
+{
     *out = NULL;
     /* One allocation for the body, its copy of the document and the
      * arena's first chunk (a small document gets a small one: an SSE
@@ -929,6 +936,7 @@ int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX
                              .end = (const unsigned char *)b->text + len,
                              .start = (const unsigned char *)b->text,
                              .b = b,
+                             .max_values = max_values ? max_values : SIZE_MAX,
                              .err = err};
     /* Not in ps: its initializer would zero these 4 KiB for every body. */
     struct body_node local[BODY_STACK_LOCAL];

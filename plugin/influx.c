@@ -413,7 +413,7 @@ static void influx_error_text(const struct buf *body, char *out, size_t cap)
     struct body *doc = NULL;
     char perr[ERR_MAX];
     out[0] = '\0';
-    if (body->len && body_parse(body->data, body->len, &doc, perr) == 0) {
+    if (body->len && body_parse_max(body->data, body->len, 0, &doc, perr) == 0) {
         const char *m = body_str(body_root(doc), "/error");
         if (!m)
             m = body_str(body_root(doc), "/message");

@@ -55,7 +55,7 @@ int influx_query_parse(const char *data, size_t len, struct influx_query_result 
     struct influx_query_result *r = NULL;
     int rc;
     *out = NULL;
-    if (body_parse(data, len, &doc, perr) < 0) {
+    if (body_parse_max(data, len, 0, &doc, perr) < 0) {
         rc = err_set(err, -EBADMSG, "InfluxDB /query: response is not JSON: %.900s", perr);
         goto out;
     }

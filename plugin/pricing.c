@@ -406,7 +406,7 @@ static int pricing_load_file(struct pricing *t, const char *path, char err[ERR_M
     if ((rc = pricing_read_file(path, &b, err)) < 0)
         goto out;
     char perr[ERR_MAX];
-    if ((rc = body_parse(b.data ? b.data : "", b.len, &doc, perr)) < 0) {
+    if ((rc = body_parse_max(b.data ? b.data : "", b.len, 0, &doc, perr)) < 0) {
         err_set(err, rc, "prices %.300s: %.700s", path, perr);
         goto out;
     }

@@ -64,7 +64,7 @@ int retention_from_buckets(const char *data, size_t len, const char *bucket, str
     char perr[ERR_MAX];
     int rc = 0;
     memset(r, 0, sizeof(*r));
-    if (body_parse(data, len, &doc, perr) < 0) {
+    if (body_parse_max(data, len, 0, &doc, perr) < 0) {
         rc = err_set(err, -EBADMSG, "InfluxDB GET /api/v2/buckets: not JSON: %.900s", perr);
         goto out;
     }

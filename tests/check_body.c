@@ -555,6 +555,14 @@ START_TEST(value_cap)
     ck_assert_int_eq(body_parse(in.data, in.len, &b, err), -EINVAL);
     ck_assert_ptr_null(b);
     ck_assert_msg(strstr(err, "more than 1000000 JSON values"), "%s", err);
+    /* a caller's own cap: none (InfluxDB's answers, the price map), or lower */
+    ck_assert_int_eq(body_parse_max(in.data, in.len, 0, &b, err), 0);
+    ck_assert_uint_eq(body_array_len(body_root(b)), BODY_MAX_VALUES);
+    body_free(b);
+    ck_assert_int_eq(body_parse_max("[1,2,3]", 7, 3, &b, err), -EINVAL);
+    ck_assert_msg(strstr(err, "more than 3 JSON values"), "%s", err);
+    ck_assert_int_eq(body_parse_max("[1,2]", 5, 3, &b, err), 0);
+    body_free(b);
 
     /* many short keys (keys are not values) */
     buf_reset(&in);

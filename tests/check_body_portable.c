@@ -11,6 +11,7 @@
  */
 #define BODY_PORTABLE     1
 #define body_parse        portable_body_parse
+#define body_parse_max    portable_body_parse_max
 #define body_free         portable_body_free
 #define body_root         portable_body_root
 #define body_get          portable_body_get

@@ -74,6 +74,14 @@ enum body_type {
  * document and must not be reported as bad input (see err.h). */
 int body_parse(const char *data, size_t len, struct body **out, char err[ERR_MAX]);
 
+/* body_parse() with the caller's cap on values instead of BODY_MAX_VALUES
+ * (0: none beyond the structural bound above). For documents that are not
+ * webhook bodies and whose length the caller already bounds: InfluxDB's
+ * answers (max_response_bytes, which an operator may raise for long ranges)
+ * and the price map. */
+int body_parse_max(const char *data, size_t len, size_t max_values, struct body **out,
+                   char err[ERR_MAX]);
+
 /* Releases a body (steals it) and every node borrowed from it. Accepts
  * NULL. */
 void body_free(struct body *b);

@@ -58,9 +58,21 @@ def bounded(r, what, body_len, tmp):
 
 def main():
     r = Results("test_sender_deadletter")
-    # 1. [{},{},...] of max_body_bytes: every element rejected
+    # 0. [{},{},...] of max_body_bytes holds more values than a body may
+    #    (body.h, BODY_MAX_VALUES): one record, the whole body, its reason
     with scratch() as tmp:
         n = (8 * MIB - 2) // 3
+        body = ("[" + ",".join(["{}"] * n) + "]").encode()
+        execd(tmp, body + b"\n")
+        bounded(r, "[{},{},...] of 8 MiB", len(body), tmp)
+        recs = records(dl_path(tmp))
+        r.check("over the value cap: one record with the body and the reason",
+                len(recs) == 1 and "more than 1000000 JSON values" in recs[0].get("reason", "")
+                and len(recs[0].get("raw", "")) == len(body), [x.get("reason") for x in recs][:3])
+
+    # 1. [{},{},...] just under the value cap: every element rejected
+    with scratch() as tmp:
+        n = 999999
         body = ("[" + ",".join(["{}"] * n) + "]").encode()
         p, _, _ = execd(tmp, body + b"\n")
         bounded(r, "[{},{},...]", len(body), tmp)
