@@ -43,6 +43,10 @@ static void cmd_io_on_hup(int sig)
     cmd_io_stats_wanted = 1;
 }
 
+/* The signals the streaming commands act on. */
+static const int cmd_io_signals_held[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+#define CMD_IO_NSIGNALS (sizeof(cmd_io_signals_held) / sizeof(cmd_io_signals_held[0]))
+
 /* The signals stay blocked except while waiting for input
  * (cmd_io_wait_input), so one that arrives between checking the flags and
  * starting to wait is not left pending until the next byte arrives. */
@@ -50,20 +54,28 @@ void cmd_io_block_signals(int how, sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    for (size_t i = 0; i < CMD_IO_NSIGNALS; i++)
+        sigaddset(&set, cmd_io_signals_held[i]);
     sigprocmask(how, &set, old);
+}
+
+/* True when one of the signals cmd_io_block_signals() holds is pending. */
+static bool cmd_io_signal_pending(void)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return false;
+    for (size_t i = 0; i < CMD_IO_NSIGNALS; i++)
+        if (sigismember(&pending, cmd_io_signals_held[i]) == 1)
+            return true;
+    return false;
 }
 
 static void cmd_io_signals(struct cmd_io *io)
 {
     cmd_io_block_signals(SIG_BLOCK, &io->wait_mask);
-    sigdelset(&io->wait_mask, SIGTERM);
-    sigdelset(&io->wait_mask, SIGINT);
-    sigdelset(&io->wait_mask, SIGHUP);
-    sigdelset(&io->wait_mask, SIGUSR1);
+    for (size_t i = 0; i < CMD_IO_NSIGNALS; i++)
+        sigdelset(&io->wait_mask, cmd_io_signals_held[i]);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
@@ -334,10 +346,7 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
         /* pselect(2) that finds input ready returns without letting a
          * pending signal in. A file is always ready, so SIGTERM would wait
          * for its end: let pending signals in now, then read. */
-        sigset_t pending;
-        if (sigpending(&pending) == 0 &&
-            (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 ||
-             sigismember(&pending, SIGHUP) == 1 || sigismember(&pending, SIGUSR1) == 1)) {
+        if (cmd_io_signal_pending()) {
             sigset_t held;
             sigprocmask(SIG_SETMASK, &io->wait_mask, &held);
             sigprocmask(SIG_SETMASK, &held, NULL);
