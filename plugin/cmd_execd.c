@@ -238,20 +238,14 @@ static int execd_eof(struct cmd_io *io, struct execd_reader *r)
 static int execd_read(struct cmd_io *io, struct execd_reader *r, int fd)
 {
     char chunk[65536];
-    int wait = cmd_io_wait_input(io, fd, -1);
-    if (wait == -EINTR) {
+    ssize_t n = cmd_io_read(io, fd, chunk, sizeof(chunk));
+    if (n == -EINTR) {
         int rc = cmd_io_handle_signals(io);
         return rc < 0 ? rc : 1;
     }
-    ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0) {
-        if (errno == EINTR) {
-            int rc = cmd_io_handle_signals(io);
-            return rc < 0 ? rc : 1;
-        }
-        int e = errno;
-        log_msg_always(LOG_LEVEL_ERROR, "reading %s: %s", r->name, strerror(e));
-        return -e;
+        log_msg_always(LOG_LEVEL_ERROR, "reading %s: %s", r->name, strerror((int)-n));
+        return (int)n;
     }
     if (n == 0) {
         int rc = execd_eof(io, r);

@@ -303,7 +303,10 @@ int cmd_io_maybe_flush(struct cmd_io *io, int in_fd)
 {
     if (io->out.len == 0)
         return 0;
-    if (io->out.len < CMD_IO_FLUSH_BYTES) {
+    /* A read that did not fill its buffer emptied the pipe: at a low rate
+     * the point goes out now, without asking whether more came (one
+     * syscall less per event). A full one may have left more behind. */
+    if (io->input_backlog && io->out.len < CMD_IO_FLUSH_BYTES) {
         struct pollfd pfd = {.fd = in_fd, .events = POLLIN};
         if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
             return 0; /* more input is already waiting: batch it */
@@ -342,10 +345,15 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
     int n = pselect(fd + 1, &rd, NULL, NULL, timeout_ms < 0 ? NULL : &ts, &io->wait_mask);
     if (n < 0)
         return -errno;
-    if (n > 0) {
+    if (n > 0 && (io->input_backlog || ++io->ready_waits % CMD_IO_PENDING_EVERY == 0)) {
         /* pselect(2) that finds input ready returns without letting a
          * pending signal in. A file is always ready, so SIGTERM would wait
-         * for its end: let pending signals in now, then read. */
+         * for its end: let pending signals in now, then read. Input that
+         * keeps coming shows as full reads (a file, a backlog in the pipe);
+         * one read short of its buffer drained the pipe, so the next wait
+         * most likely blocks and lets the signal in itself: the check is
+         * then made only every CMD_IO_PENDING_EVERY waits, to bound the
+         * delay whatever the sender's pace. */
         if (cmd_io_signal_pending()) {
             sigset_t held;
             sigprocmask(SIG_SETMASK, &io->wait_mask, &held);
@@ -356,6 +364,18 @@ int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms)
     if (n == 0 && for_stats)
         return -EINTR; /* the stats point is due: cmd_io_handle_signals() writes it */
     return n > 0;
+}
+
+ssize_t cmd_io_read(struct cmd_io *io, int fd, char *chunk, size_t cap)
+{
+    int wait = cmd_io_wait_input(io, fd, -1);
+    if (wait < 0)
+        return wait;
+    ssize_t n = read(fd, chunk, cap);
+    if (n < 0)
+        return -errno;
+    io->input_backlog = (size_t)n == cap;
+    return n;
 }
 
 /* Counts and logs a rejection the pipeline did not see. */

@@ -327,20 +327,15 @@ static int process_stream(struct process_state *ps)
     char chunk[65536];
     int rc = 0;
     while (!cmd_io_stop_requested()) {
-        if (cmd_io_wait_input(io, STDIN_FILENO, -1) == -EINTR) {
+        ssize_t n = cmd_io_read(io, STDIN_FILENO, chunk, sizeof(chunk));
+        if (n == -EINTR) {
             if ((rc = cmd_io_handle_signals(io)) < 0)
                 break;
             continue;
         }
-        ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
         if (n < 0) {
-            if (errno == EINTR) {
-                if ((rc = cmd_io_handle_signals(io)) < 0)
-                    break;
-                continue;
-            }
-            rc = -errno;
-            log_msg_always(LOG_LEVEL_ERROR, "reading stdin: %s", strerror(errno));
+            rc = (int)n;
+            log_msg_always(LOG_LEVEL_ERROR, "reading stdin: %s", strerror((int)-n));
             break;
         }
         if (n == 0) {

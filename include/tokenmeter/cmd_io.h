@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "tokenmeter/buf.h"
 #include "tokenmeter/cmd.h"
@@ -43,8 +44,9 @@
 #include "tokenmeter/pipeline.h"
 #include "tokenmeter/stats.h"
 
-#define CMD_IO_FLUSH_BYTES (64 * 1024) /* flush at least this often under load */
-#define CMD_IO_PATH_MAX    4096
+#define CMD_IO_FLUSH_BYTES   (64 * 1024) /* flush at least this often under load */
+#define CMD_IO_PATH_MAX      4096
+#define CMD_IO_PENDING_EVERY 16 /* waits that found input between two sigpending(2) checks */
 
 struct cmd_io {
     struct config *cfg;        /* owned */
@@ -58,8 +60,10 @@ struct cmd_io {
     char host[256];            /* the stats point's host tag */
     int64_t next_stats_ns;     /* when the periodic stats point is due; 0: never */
     char dl_path[CMD_IO_PATH_MAX];
-    bool dl_per_user;    /* the default path was not writable: a per-user one */
-    char error[ERR_MAX]; /* why cmd_io_open() returned EX_CONFIG */
+    bool dl_per_user;     /* the default path was not writable: a per-user one */
+    bool input_backlog;   /* the last cmd_io_read() filled its buffer: more may wait */
+    unsigned ready_waits; /* cmd_io_wait_input() calls that found input, mod the check */
+    char error[ERR_MAX];  /* why cmd_io_open() returned EX_CONFIG */
 };
 
 /* A body over max_body_bytes being streamed to the dead-letter file. Each
@@ -127,6 +131,14 @@ void cmd_io_detach_pipes(void);
  * commands' signals are unblocked. */
 int cmd_io_wait_input(struct cmd_io *io, int fd, int timeout_ms);
 
+/* Waits for input on fd (cmd_io_wait_input) and reads at most cap bytes
+ * of it into chunk. Returns the bytes read, 0 at end of input, -EINTR when
+ * a signal arrived or the stats point is due (call
+ * cmd_io_handle_signals()), or another negative errno from read(2). Notes
+ * whether the read filled chunk, which cmd_io_maybe_flush() and the next
+ * wait go by. */
+ssize_t cmd_io_read(struct cmd_io *io, int fd, char *chunk, size_t cap);
+
 /* Dead-letters bytes that never became a body the pipeline could see (an
  * unreadable metric, a line cut short by shutdown), counts them as a
  * rejected line and logs the reason. `kind` is the record's kind
@@ -149,9 +161,10 @@ int cmd_io_handle_signals(struct cmd_io *io);
  * the periodic one is due stats_interval later. Returns 0 or -errno. */
 int cmd_io_emit_stats(struct cmd_io *io);
 
-/* Writes buffered points when no more input is immediately waiting on
- * in_fd, or when enough has accumulated. Returns 0 or -errno (-EPIPE when
- * the reader went away, logged). */
+/* Writes buffered points after the last cmd_io_read() emptied the pipe,
+ * or when no more input is immediately waiting on in_fd, or when enough has
+ * accumulated. Returns 0 or -errno (-EPIPE when the reader went away,
+ * logged). */
 int cmd_io_maybe_flush(struct cmd_io *io, int in_fd);
 
 /* Writes every buffered point. Returns 0 or -errno. */
