@@ -39,8 +39,10 @@ def run_case(binary, case, update):
     with tempfile.TemporaryDirectory() as tmp:
         dl = os.path.join(tmp, "dead-letter.ndjson")
         cmd = shlex.split(os.environ.get("WRAP", "")) + [binary]
-        if os.path.exists(os.path.join(d, "config.ini")):
-            cmd += ["-c", os.path.join(d, "config.ini")]
+        # A case without its own config.ini runs on the built-in defaults,
+        # never on whatever /etc/tokenmeter/tokenmeter.conf this machine has.
+        config = os.path.join(d, "config.ini")
+        cmd += ["-c", config if os.path.exists(config) else "/dev/null"]
         cmd += ["execd", "--dead-letter", dl, "--receive-time", RECEIVE_TIME] + args
         cmd += [os.path.join(d, "input.ndjson")]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
