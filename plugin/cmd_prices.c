@@ -103,17 +103,12 @@ static int prices_load(const struct config *cfg, struct pricing **t)
 
 static int prices_show(const struct config *cfg, const char *model, const char *provider)
 {
-    static const char *const via_names[] = {
-        "the model name exactly",
-        "the model name without its first \"provider/\" segment",
-        "the event's provider and \"/\" prepended",
-    };
     struct pricing *t = NULL;
     int status = prices_load(cfg, &t);
     if (status != EX_OK)
         return status;
-    enum pricing_via via = PRICING_VIA_EXACT;
-    const struct pricing_model *m = pricing_lookup(t, model, provider, &via);
+    size_t step = 0;
+    const struct pricing_model *m = pricing_lookup(t, model, provider, &step);
     if (!m && pricing_count(t) == 0) {
         printf("model \"%s\": no price table is loaded ([ingest] prices is unset and no "
                "snapshot is installed); its events are written with cost_source=\"unpriced\"; "
@@ -122,23 +117,25 @@ static int prices_show(const struct config *cfg, const char *model, const char *
         pricing_free(t);
         return 1;
     }
-    if (!m) {
+    struct pricing_tries tries;
+    pricing_tries(t, model, provider, &tries);
+    if (!m)
         printf("model \"%s\"%s%s%s: no entry in the price table (%zu models); its events are "
                "written with cost_source=\"unpriced\"\n",
                model, provider ? " (provider " : "", provider ? provider : "", provider ? ")" : "",
                pricing_count(t));
+    else
+        printf("model \"%s\": entry \"%s\" of %s, found by \"%s\"\n", model, pricing_model_name(m),
+               pricing_path(t) ? pricing_path(t) : "[prices]", tries.name[step]);
+    printf("lookup order:");
+    for (size_t i = 0; i < tries.n; i++)
+        printf("%s \"%s\"%s%s", i ? "," : "", tries.name[i],
+               tries.checked[i] ? " of provider " : "", tries.checked[i] ? tries.provider : "");
+    printf("\n");
+    if (!m) {
         pricing_free(t);
         return 1;
     }
-    printf("model \"%s\": entry \"%s\" of %s, found by %s\n", model, pricing_model_name(m),
-           pricing_path(t) ? pricing_path(t) : "[prices]", via_names[via]);
-    printf("lookup order: \"%s\"", model);
-    const char *slash = strchr(model, '/');
-    if (slash && slash[1])
-        printf(", \"%s\"", slash + 1);
-    if (provider && *provider)
-        printf(", \"%s/%s\"", provider, model);
-    printf("\n");
     for (size_t i = 0; i < pricing_model_nrates(m); i++) {
         const char *key = NULL;
         double usd = 0;

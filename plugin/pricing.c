@@ -23,7 +23,6 @@
 #endif
 
 #define PRICING_FILE_MAX      ((size_t)64 * 1024 * 1024) /* LiteLLM's is ~3.5 MB */
-#define PRICING_NAME_MAX      512
 #define PRICING_KEY_MAX       160
 #define PRICING_WARN_MAX      3072 /* distinct unpriced models warned about by name */
 #define PRICING_SEARCH        "search_context_cost_per_query"
@@ -40,11 +39,14 @@ struct pricing_rate {
 
 struct pricing_model {
     const struct pricing *t;
-    size_t name;  /* offset into t->text */
-    size_t first; /* rates[first .. first + n) */
+    size_t name;     /* offset into t->text */
+    size_t provider; /* its litellm_provider, offset into t->text; PRICING_NONE: none */
+    size_t first;    /* rates[first .. first + n) */
     size_t n;
     unsigned flags; /* PRICING_F_*: provider rules LiteLLM keys to litellm_provider */
 };
+
+#define PRICING_NONE ((size_t)-1)
 
 /* xAI bills a tier once the prompt reaches its threshold (>=, not >), and
  * its completion as a whole at the output rate, as LiteLLM's xAI calculator
@@ -57,9 +59,11 @@ struct pricing_model {
 #define PRICING_FIREWORKS_READ 0.5
 #define PRICING_XAI_SEARCH     5e-3 /* LiteLLM's xAI default per search */
 /* The entry has tiered_pricing range tiers with an input price. */
-#define PRICING_F_TIERS   4u
-#define PRICING_TIER_FMT  "tiered_pricing.%zu."
-#define PRICING_TIERS_MAX 64
+#define PRICING_F_TIERS 4u
+/* A [prices] override: it wins the lookup under any provider. */
+#define PRICING_F_OVERRIDE 8u
+#define PRICING_TIER_FMT   "tiered_pricing.%zu."
+#define PRICING_TIERS_MAX  64
 
 struct pricing {
     struct buf text; /* every model name and rate key, NUL-terminated */
@@ -68,6 +72,11 @@ struct pricing {
     struct pricing_model *models;
     size_t nmodels, cap_models;
     struct map index;  /* model name -> models[] */
+    struct map folded; /* lower-cased model name -> models[] */
+    size_t *providers; /* offsets into text: the providers LiteLLM would name */
+    size_t nproviders, cap_providers;
+    struct map provider_index; /* provider -> providers[] */
+    size_t noverrides;
     struct map warned; /* hashes of the models already warned about */
     char *path;        /* the file loaded, or NULL */
     bool warned_overflow;
@@ -151,6 +160,63 @@ static struct pricing_model *pricing_find(const struct pricing *t, const char *n
     return NULL;
 }
 
+/* The hash of a name with ASCII letters lower-cased. */
+static uint64_t pricing_hash_folded(const char *name)
+{
+    char low[PRICING_NAME_MAX];
+    size_t n = 0;
+    for (; name[n] && n < sizeof(low); n++)
+        low[n] = (char)((name[n] >= 'A' && name[n] <= 'Z') ? name[n] - 'A' + 'a' : name[n]);
+    return map_hash(MAP_HASH_INIT, low, n);
+}
+
+/* The entry of `name`, or else of a name equal but for case: LiteLLM's
+ * get_model_cost_key() falls back to a case-insensitive match. */
+static const struct pricing_model *pricing_find_any_case(const struct pricing *t, const char *name)
+{
+    const struct pricing_model *m = pricing_find(t, name);
+    if (m)
+        return m;
+    uint64_t h = pricing_hash_folded(name);
+    for (size_t it = map_first(&t->folded, h), i; (i = map_next(&t->folded, h, &it)) != MAP_NONE;)
+        if (strcasecmp(pricing_text(t, t->models[i].name), name) == 0)
+            return &t->models[i];
+    return NULL;
+}
+
+static bool pricing_known_provider(const struct pricing *t, const char *provider)
+{
+    uint64_t h = map_hash_str(MAP_HASH_INIT, provider);
+    for (size_t it = map_first(&t->provider_index, h), i;
+         (i = map_next(&t->provider_index, h, &it)) != MAP_NONE;)
+        if (strcmp(pricing_text(t, t->providers[i]), provider) == 0)
+            return true;
+    return false;
+}
+
+/* Adds a provider LiteLLM would name (a litellm_provider, or the family a
+ * "vertex_ai-..." or "fireworks_ai-..." one belongs to). Returns 0 or
+ * -ENOMEM. */
+static int pricing_add_provider(struct pricing *t, const char *provider, size_t len)
+{
+    char name[PRICING_KEY_MAX];
+    if (len >= sizeof(name))
+        return 0;
+    memcpy(name, provider, len);
+    name[len] = '\0';
+    if (pricing_known_provider(t, name))
+        return 0;
+    size_t off = t->text.len;
+    buf_append(&t->text, name, len + 1);
+    if (buf_error(&t->text) ||
+        vec_reserve(&t->providers, &t->cap_providers, t->nproviders + 1, sizeof(*t->providers)) < 0)
+        return -ENOMEM;
+    if (map_insert(&t->provider_index, map_hash_str(MAP_HASH_INIT, name), t->nproviders) < 0)
+        return -ENOMEM;
+    t->providers[t->nproviders++] = off;
+    return 0;
+}
+
 /* Appends a rate to the table (it belongs to the model being built). */
 static int pricing_add_rate(struct pricing *t, const char *key, double usd)
 {
@@ -165,10 +231,19 @@ static int pricing_add_rate(struct pricing *t, const char *key, double usd)
 
 /* Makes the rates from `first` on the entry of `name`, replacing an
  * existing entry's rates as a whole. */
-static int pricing_put(struct pricing *t, const char *name, size_t first, unsigned flags)
+static int pricing_put(struct pricing *t, const char *name, const char *provider, size_t first,
+                       unsigned flags)
 {
+    size_t prov = PRICING_NONE;
+    if (provider) {
+        prov = t->text.len;
+        buf_append(&t->text, provider, strlen(provider) + 1);
+        if (buf_error(&t->text))
+            return -ENOMEM;
+    }
     struct pricing_model *m = pricing_find(t, name);
     if (m) {
+        m->provider = prov;
         m->first = first;
         m->n = t->nrates - first;
         m->flags = flags;
@@ -179,9 +254,10 @@ static int pricing_put(struct pricing *t, const char *name, size_t first, unsign
     if (buf_error(&t->text) ||
         vec_reserve(&t->models, &t->cap_models, t->nmodels + 1, sizeof(*t->models)) < 0)
         return -ENOMEM;
-    if (map_insert(&t->index, map_hash_str(MAP_HASH_INIT, name), t->nmodels) < 0)
+    if (map_insert(&t->index, map_hash_str(MAP_HASH_INIT, name), t->nmodels) < 0 ||
+        map_insert(&t->folded, pricing_hash_folded(name), t->nmodels) < 0)
         return -ENOMEM;
-    t->models[t->nmodels++] = (struct pricing_model){t, off, first, t->nrates - first, flags};
+    t->models[t->nmodels++] = (struct pricing_model){t, off, prov, first, t->nrates - first, flags};
     return 0;
 }
 
@@ -392,7 +468,15 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
                                                              : 0;
     if (tiers > 0)
         flags |= PRICING_F_TIERS;
-    if (pricing_put(t, model, first, flags) < 0)
+    if (pricing_put(t, model, provider, first, flags) < 0)
+        return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    rc = 0;
+    if (provider &&
+        (pricing_starts(provider, "vertex_ai-") || pricing_starts(provider, "fireworks_ai-")))
+        rc = pricing_add_provider(t, provider, strcspn(provider, "-"));
+    if (provider && rc == 0)
+        rc = pricing_add_provider(t, provider, strlen(provider));
+    if (rc < 0)
         return err_set(err, -ENOMEM, "prices %s: out of memory", path);
     return 0;
 }
@@ -531,6 +615,8 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
         return err_set(err, -ENOMEM, "prices: out of memory");
     buf_init(&t->text, 2 * PRICING_FILE_MAX);
     map_init(&t->index);
+    map_init(&t->folded);
+    map_init(&t->provider_index);
     map_init(&t->warned);
     /* No [ingest] prices: the updated copy or the shipped snapshot. */
     if (!path)
@@ -548,7 +634,8 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
         size_t first = t->nrates;
         if ((rc = pricing_parse_override(t, kv, err)) < 0)
             goto out;
-        if ((rc = pricing_put(t, kv->key, first, 0)) < 0) {
+        t->noverrides++;
+        if ((rc = pricing_put(t, kv->key, NULL, first, PRICING_F_OVERRIDE)) < 0) {
             err_set(err, rc, "%s: out of memory", kv->origin);
             goto out;
         }
@@ -568,6 +655,9 @@ void pricing_free(struct pricing *t)
     free(t->rates);
     free(t->models);
     map_free(&t->index);
+    map_free(&t->folded);
+    map_free(&t->provider_index);
+    free(t->providers);
     map_free(&t->warned);
     free(t->path);
     free(t);
@@ -583,28 +673,144 @@ const char *pricing_path(const struct pricing *t)
     return t ? t->path : NULL;
 }
 
-const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,
-                                           const char *provider, enum pricing_via *via)
+/* The model name LiteLLM tries after the exact ones (_strip_model_name):
+ * Vertex and Gemini stable versions ("gemini-1.5-pro-002" -> "gemini-1.5-pro"),
+ * OpenAI fine-tunes ("ft:gpt-4o-mini:org:suffix:id" -> "ft:gpt-4o-mini"), else
+ * a dated snapshot ("gpt-4o-2024-08-06" -> "gpt-4o"). Bedrock's base-model
+ * rules are not followed (docs/pricing.md, "Lookup"). */
+static void pricing_strip(const char *provider, const char *model, char *out, size_t cap)
 {
-    if (!t || !model || !*model)
-        return NULL;
-    const struct pricing_model *m = pricing_find(t, model);
-    enum pricing_via how = PRICING_VIA_EXACT;
+    size_t n = strlen(model);
+    if (strcmp(provider, "bedrock") == 0 || strcmp(provider, "bedrock_converse") == 0) {
+        /* as is */
+    } else if (strcmp(provider, "vertex_ai") == 0 || strcmp(provider, "gemini") == 0 ||
+               strcmp(provider, "databricks") == 0) {
+        size_t k = n;
+        while (k > 0 && isdigit((unsigned char)model[k - 1]))
+            k--;
+        if (k < n && k > 0 && model[k - 1] == '-')
+            n = k - 1;
+    } else if (strstr(model, "ft:")) {
+        size_t colons = 0, k = n;
+        while (k > 0 && colons < 3)
+            if (model[--k] == ':')
+                colons++;
+        if (colons == 3)
+            n = k;
+    } else if (n >= 11) {
+        const char *d = model + n - 11; /* "-YYYY-MM-DD" */
+        bool dated = d[0] == '-' && d[5] == '-' && d[8] == '-';
+        for (size_t i = 1; dated && i < 11; i++)
+            dated = i == 5 || i == 8 || isdigit((unsigned char)d[i]);
+        if (dated)
+            n -= 11;
+    }
+    snprintf(out, cap, "%.*s", (int)n, model);
+}
+
+/* Appends a name to try, unless it is empty, too long or tried already
+ * with the same provider check. */
+static void pricing_try(struct pricing_tries *tries, bool checked, const char *a, const char *b,
+                        const char *c)
+{
+    if (tries->n >= PRICING_TRIES_MAX)
+        return;
+    char *name = tries->name[tries->n];
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    if (la + lb + lc == 0 || la + lb + lc >= PRICING_NAME_MAX)
+        return;
+    memcpy(name, a, la);
+    memcpy(name + la, b, lb);
+    memcpy(name + la + lb, c, lc + 1);
+    for (size_t i = 0; i < tries->n; i++)
+        if (tries->checked[i] == checked && strcmp(tries->name[i], name) == 0)
+            return;
+    tries->checked[tries->n++] = checked;
+}
+
+void pricing_tries(const struct pricing *t, const char *model, const char *provider,
+                   struct pricing_tries *tries)
+{
+    tries->n = 0;
+    tries->provider[0] = '\0';
+    if (!model || !*model)
+        return;
+    size_t plen = provider ? strlen(provider) : 0;
+    if (t && plen > 0 && plen < sizeof(tries->provider)) {
+        for (size_t i = 0; i <= plen; i++)
+            tries->provider[i] = (char)tolower((unsigned char)provider[i]);
+        if (!pricing_known_provider(t, tries->provider))
+            tries->provider[0] = '\0';
+    }
+    const char *p = tries->provider;
+    if (*p) {
+        /* A provider LiteLLM knows: its lookup order
+         * (_model_cost_lookup_order), each name only for an entry of
+         * that provider. */
+        size_t n = strlen(p);
+        bool prefixed = strncmp(model, p, n) == 0 && model[n] == '/';
+        const char *split = prefixed ? model + n + 1 : model;
+        char stripped[PRICING_NAME_MAX];
+        pricing_strip(p, split, stripped, sizeof(stripped));
+        pricing_try(tries, true, prefixed ? "" : p, prefixed ? "" : "/", model);
+        pricing_try(tries, true, model, "", "");
+        pricing_try(tries, true, split, "", "");
+        pricing_try(tries, true, p, "/", stripped);
+        pricing_try(tries, true, stripped, "", "");
+    }
+    /* Then, for any provider: the name, without its first "provider/"
+     * segment, then with the provider put in front. A provider LiteLLM
+     * does not name (an upstream's display name, an OpenTelemetry system)
+     * starts here; so does a vendor whose calls LiteLLM would route under
+     * another name (OpenAI's gpt-3.5-turbo-instruct is LiteLLM's
+     * "text-completion-openai"), which keeps its price. */
     const char *slash = strchr(model, '/');
-    if (!m && slash && slash[1]) {
-        m = pricing_find(t, slash + 1);
-        how = PRICING_VIA_STRIPPED;
+    pricing_try(tries, false, model, "", "");
+    if (slash && slash[1])
+        pricing_try(tries, false, slash + 1, "", "");
+    if (plen > 0)
+        pricing_try(tries, false, provider, "/", model);
+}
+
+/* LiteLLM's _check_provider_match: may an entry of `entry` serve a call
+ * LiteLLM routed to `provider`? An entry without litellm_provider (and a
+ * [prices] override) serves any. */
+static bool pricing_provider_match(const char *entry, const char *provider)
+{
+    if (!entry || strcmp(entry, provider) == 0)
+        return true;
+    if (strcmp(provider, "azure_ai") == 0)
+        return strcmp(entry, "azure") == 0 || strcmp(entry, "openai") == 0;
+    return (strcmp(provider, "vertex_ai") == 0 && pricing_starts(entry, "vertex_ai")) ||
+           (strcmp(provider, "fireworks_ai") == 0 && pricing_starts(entry, "fireworks_ai")) ||
+           (pricing_starts(provider, "bedrock") && pricing_starts(entry, "bedrock")) ||
+           strcmp(provider, "litellm_proxy") == 0 || strcmp(provider, "github") == 0 ||
+           strcmp(provider, "nadir") == 0;
+}
+
+const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,
+                                           const char *provider, size_t *step)
+{
+    if (!t)
+        return NULL;
+    struct pricing_tries tries;
+    pricing_tries(t, model, provider, &tries);
+    /* An operator's [prices] entry wins under any provider: it is what
+     * they pay for the model their events name. */
+    for (int pass = t->noverrides ? 0 : 1; pass < 2; pass++) {
+        for (size_t i = 0; i < tries.n; i++) {
+            const struct pricing_model *m = pricing_find_any_case(t, tries.name[i]);
+            if (!m || (pass == 0 && !(m->flags & PRICING_F_OVERRIDE)))
+                continue;
+            const char *entry = m->provider == PRICING_NONE ? NULL : pricing_text(t, m->provider);
+            if (tries.checked[i] && !pricing_provider_match(entry, tries.provider))
+                continue;
+            if (step)
+                *step = i;
+            return m;
+        }
     }
-    if (!m && provider && *provider) {
-        char name[PRICING_NAME_MAX];
-        int n = snprintf(name, sizeof(name), "%s/%s", provider, model);
-        if (n > 0 && (size_t)n < sizeof(name))
-            m = pricing_find(t, name);
-        how = PRICING_VIA_PROVIDER;
-    }
-    if (m && via)
-        *via = how;
-    return m;
+    return NULL;
 }
 
 const char *pricing_model_name(const struct pricing_model *m)

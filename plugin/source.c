@@ -454,9 +454,11 @@ const char *source_openai_compatible_provider(const struct body_node *doc, const
         return "deepseek";
     if (body_has(doc, "/x_groq"))
         return "groq";
-    /* Model families, by each vendor's published model names. A name that
-     * is only a family of weights (llama, qwen, "meta-llama/...") says
-     * nothing about who served it, so it gives no provider. */
+    /* Model families, by each vendor's published model names, named as
+     * LiteLLM names the provider (so pricing finds the provider's own
+     * entry, docs/pricing.md "Lookup"). A name that is only a family of
+     * weights (llama, qwen, "meta-llama/...") says nothing about who served
+     * it, so it gives no provider. */
     static const struct {
         const char *prefix;
         const char *provider;
@@ -481,9 +483,9 @@ const char *source_openai_compatible_provider(const struct body_node *doc, const
         {"open-mistral-", "mistral"},
         {"open-mixtral-", "mistral"},
         {"grok-", "xai"},
-        {"accounts/fireworks/", "fireworks"},
+        {"accounts/fireworks/", "fireworks_ai"},
         {"claude-", "anthropic"},
-        {"gemini-", "google"},
+        {"gemini-", "gemini"}, /* the Gemini API's OpenAI compatibility */
         {"moonshot-", "moonshot"},
         {"kimi-", "moonshot"},
         {"command-", "cohere"},

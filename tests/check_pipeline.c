@@ -69,7 +69,7 @@ START_TEST(gemini_adds_thoughts_and_tool_prompt)
          "{\"responseId\":\"r1\",\"modelVersion\":\"gemini-x\",\"usageMetadata\":{"
          "\"promptTokenCount\":5234,\"toolUsePromptTokenCount\":6,\"candidatesTokenCount\":311,"
          "\"cachedContentTokenCount\":4096,\"thoughtsTokenCount\":744}}");
-    want(&fx, "provider=google,source=gemini,status=success input_tokens=5240i,"
+    want(&fx, "provider=gemini,source=gemini,status=success input_tokens=5240i,"
               "cached_input_tokens=4096i,output_tokens=1055i,reasoning_tokens=744i,"
               "total_tokens=6295i");
     fx_close(&fx);

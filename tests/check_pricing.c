@@ -539,6 +539,85 @@ START_TEST(bad_files_name_file_and_model)
 }
 END_TEST
 
+/* The input rate of the entry an event of (model, provider) is priced with;
+ * NAN when none. */
+static double found(const struct pricing *t, const char *model, const char *provider)
+{
+    const struct pricing_model *m = pricing_lookup(t, model, provider, NULL);
+    return m ? rate(m, "input_cost_per_token") : NAN;
+}
+
+/* LiteLLM's order (utils._model_cost_lookup_order, _check_provider_match):
+ * with a provider it names, "provider/model" first and only entries of that
+ * provider; then, unchecked, the provider-agnostic names. */
+START_TEST(lookup_follows_litellm_for_its_providers)
+{
+    /* name: input rate, litellm_provider (output 1 each) */
+    tu_write_file(
+        path,
+        "{\"gpt-4o\": {\"input_cost_per_token\": 1, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"openai\"}"
+        ",\"azure/gpt-4o\": {\"input_cost_per_token\": 2, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"azure\"}"
+        ",\"gemini-2.5-flash\": {\"input_cost_per_token\": 3, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"vertex_ai-language-models\"}"
+        ",\"gemini/gemini-2.5-flash\": {\"input_cost_per_token\": 4, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"gemini\"}"
+        ",\"gemini/gemini-1.5-pro\": {\"input_cost_per_token\": 5, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"gemini\"}"
+        ",\"gpt-4.1\": {\"input_cost_per_token\": 6, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"openai\"}"
+        ",\"ft:gpt-4o-mini\": {\"input_cost_per_token\": 7, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"openai\"}"
+        ",\"gpt-3.5-turbo-instruct\": {\"input_cost_per_token\": 8, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"text-completion-openai\"}"
+        ",\"Mixed-Case\": {\"input_cost_per_token\": 9, \"output_cost_per_token\": 1, "
+        "\"litellm_provider\": \"openai\"}"
+        "}");
+    struct pricing *t = load_ok(path, NULL);
+    /* the provider's own entry before the bare name */
+    ck_assert_double_eq(found(t, "gpt-4o", "azure"), 2);
+    ck_assert_double_eq(found(t, "azure/gpt-4o", "azure"), 2);
+    ck_assert_double_eq(found(t, "gpt-4o", "openai"), 1);
+    ck_assert_double_eq(found(t, "gpt-4o", "OpenAI"), 1);
+    ck_assert_double_eq(found(t, "gpt-4o", NULL), 1);
+    /* the Gemini API and Vertex AI price the same name differently */
+    ck_assert_double_eq(found(t, "gemini-2.5-flash", "gemini"), 4);
+    ck_assert_double_eq(found(t, "gemini-2.5-flash", "vertex_ai"), 3);
+    /* a provider LiteLLM does not name: the name as it is */
+    ck_assert_double_eq(found(t, "gemini-2.5-flash", "google"), 3);
+    /* version suffixes LiteLLM strips */
+    ck_assert_double_eq(found(t, "gemini-1.5-pro-002", "gemini"), 5);
+    ck_assert_double_eq(found(t, "gpt-4.1-2025-04-14", "openai"), 6);
+    ck_assert_double_eq(found(t, "ft:gpt-4o-mini:acme:suffix:abc123", "openai"), 7);
+    ck_assert(isnan(found(t, "gpt-4.1-2025-04-14", NULL)));
+    /* LiteLLM routes it as text-completion-openai; the vendor's name keeps
+     * its price through the unchecked names */
+    ck_assert_double_eq(found(t, "gpt-3.5-turbo-instruct", "openai"), 8);
+    /* case-insensitive, as get_model_cost_key */
+    ck_assert_double_eq(found(t, "mixed-case", "openai"), 9);
+    ck_assert_double_eq(found(t, "MIXED-CASE", NULL), 9);
+    size_t step = 99;
+    ck_assert_ptr_nonnull(pricing_lookup(t, "gemini-1.5-pro-002", "gemini", &step));
+    struct pricing_tries tries;
+    pricing_tries(t, "gemini-1.5-pro-002", "gemini", &tries);
+    ck_assert_str_eq(tries.provider, "gemini");
+    ck_assert_str_eq(tries.name[step], "gemini/gemini-1.5-pro");
+    ck_assert(tries.checked[step]);
+    pricing_free(t);
+
+    /* an operator's [prices] entry wins under any provider */
+    const char *pairs[] = {"gpt-4o", "input=10 output=10", NULL};
+    struct kvs k;
+    kvs_init(&k, pairs);
+    t = load_ok(path, &k.list);
+    ck_assert_double_eq(found(t, "gpt-4o", "azure"), 10);
+    ck_assert_double_eq(found(t, "gpt-4o", NULL), 10);
+    ck_assert_double_eq(found(t, "gemini-2.5-flash", "gemini"), 4);
+    pricing_free(t);
+}
+END_TEST
+
 START_TEST(large_table_every_model_found)
 {
     FILE *fp = fopen(path, "w");
@@ -747,6 +826,7 @@ Suite *check_pricing_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, example_file_loads_per_token_models_only);
     tcase_add_test(tc, lookup_rule);
+    tcase_add_test(tc, lookup_follows_litellm_for_its_providers);
     tcase_add_test(tc, cost_with_cache_and_reasoning);
     tcase_add_test(tc, missing_cache_prices_fall_back_to_input);
     tcase_add_test(tc, long_context_tier_reprices_the_whole_request);

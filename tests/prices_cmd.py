@@ -88,8 +88,11 @@ def main():
         check("update leaves no temporary file", os.listdir(d) == ["prices.json"], os.listdir(d))
         rc, so, _ = run("show", "openai/gpt-new", "--set", "ingest.prices=" + out)
         check("show finds by stripping the provider", rc == 0 and
-              ("entry \"gpt-new\" of %s, found by the model name without its first" % out)
-              in so, so)
+              ('entry "gpt-new" of %s, found by "gpt-new"' % out) in so and
+              'lookup order: "openai/gpt-new", "gpt-new"' in so, so)
+        rc, so, _ = run("show", "gpt-new", "--provider", "azure", "--set", "ingest.prices=" + out)
+        check("show names the provider-prefixed name first", rc == 0 and
+              'lookup order: "gpt-new", "azure/gpt-new"' in so, so)
         check("show lists the tier rate", "input_cost_per_token_above_200k_tokens" in so, so)
         rc, so, _ = run("show", "gpt-old", "--set", "ingest.prices=" + out)
         check("show of an unknown model exits 1", rc == 1 and "no entry" in so, (rc, so))

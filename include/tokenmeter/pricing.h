@@ -74,18 +74,32 @@ size_t pricing_count(const struct pricing *t);
  * shipped snapshot when it is installed: this says whether it did. */
 const char *pricing_path(const struct pricing *t);
 
-/* How pricing_lookup found a model (the steps of the lookup rule). */
-enum pricing_via {
-    PRICING_VIA_EXACT = 0,
-    PRICING_VIA_STRIPPED, /* the first "provider/" segment removed */
-    PRICING_VIA_PROVIDER, /* the event's provider and "/" prepended */
+/* The names pricing_lookup() tries for an event, in order (docs/pricing.md,
+ * "Lookup"). When the event's provider, lower-cased, is one LiteLLM names in
+ * the table (a litellm_provider, or "vertex_ai" / "fireworks_ai" for their
+ * families), `provider` holds it and LiteLLM's order comes first:
+ * "provider/model", the model, the model without "provider/", then both
+ * with LiteLLM's version suffix stripped, each `checked`: it only finds an
+ * entry of that provider. Then, for any provider and unchecked: the model,
+ * the model without its first "segment/", "provider/model". */
+#define PRICING_TRIES_MAX 8
+#define PRICING_NAME_MAX  512
+struct pricing_tries {
+    size_t n;
+    char provider[64];
+    bool checked[PRICING_TRIES_MAX];
+    char name[PRICING_TRIES_MAX][PRICING_NAME_MAX];
 };
+void pricing_tries(const struct pricing *t, const char *model, const char *provider,
+                   struct pricing_tries *tries);
 
-/* The entry of `model` by the lookup rule above (borrowed from t), or NULL.
- * `provider` may be NULL. When `via` is not NULL it receives the step that
- * found the entry. */
+/* The entry an event of `model` from `provider` (may be NULL) is priced
+ * with (borrowed from t), or NULL: the first of pricing_tries() found,
+ * exactly or else equal but for case (as LiteLLM's get_model_cost_key), a
+ * [prices] override before any entry of the file. When `step` is not NULL
+ * it receives the index of the name that found it. */
 const struct pricing_model *pricing_lookup(const struct pricing *t, const char *model,
-                                           const char *provider, enum pricing_via *via);
+                                           const char *provider, size_t *step);
 
 /* The table key of an entry (borrowed). */
 const char *pricing_model_name(const struct pricing_model *m);

@@ -242,6 +242,16 @@ int source_gemini_usage(const struct body_node *doc, struct event *ev, char err[
     return 0;
 }
 
+/* Who served the call, in LiteLLM's provider names, which price the same
+ * model differently: Vertex AI's GenerateContentResponse carries createTime
+ * and usageMetadata.trafficType (Vertex AI API reference), the Gemini API's
+ * (ai.google.dev, "Generating content") has neither. */
+static const char *gemini_provider(const struct body_node *doc)
+{
+    return body_has(doc, "/createTime") || body_has(doc, "/usageMetadata/trafficType") ? "vertex_ai"
+                                                                                       : "gemini";
+}
+
 static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, char err[ERR_MAX])
 {
     int rc;
@@ -251,7 +261,7 @@ static int gemini_extract(const struct body_node *doc, struct source_ctx *ctx, c
     event_init(&ev, "gemini");
     ev.event_id = body_str_nonempty(doc, "/responseId");
     ev.model = body_str_nonempty(doc, "/modelVersion");
-    ev.provider = "google";
+    ev.provider = gemini_provider(doc);
     ev.operation = "generate_content";
     if ((rc = source_gemini_usage(doc, &ev, err)) < 0 ||
         (rc = source_time(doc, "/createTime", TIMEUTIL_NS_PER_S, &ev, err)) < 0)

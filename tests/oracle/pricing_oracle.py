@@ -18,7 +18,9 @@ picodollars).
 
 It then feeds whole provider bodies (tests/oracle/bodies/, provider_bodies.py) to
 `tokenmeter execd` and to LiteLLM's own readers of those bodies, and requires the same cost:
-the counts a body yields are checked, not only their prices.
+the counts a body yields are checked, not only their prices. Last, it prices each
+`provider/name` entry as events name it, `name` under the provider LiteLLM routed the
+call to (provider_names.py): the entry each side looks up is checked too.
 
 Where tokenmeter deliberately differs, the case is counted under a named
 difference instead of failing; docs/pricing.md says why for each:
@@ -51,6 +53,7 @@ from litellm.litellm_core_utils.llm_cost_calc.tool_call_cost_tracking import (  
 from litellm.cost_calculator import batch_cost_calculator  # noqa: E402
 from litellm.llms import get_cost_for_web_search_request  # noqa: E402
 import provider_bodies  # noqa: E402
+import provider_names  # noqa: E402
 from litellm.types.utils import (  # noqa: E402
     CacheCreationTokenDetails,
     CompletionTokensDetailsWrapper,
@@ -241,10 +244,6 @@ def skip_reason(key, entry):
         info = litellm.get_model_info(model=key, custom_llm_provider=entry.get("litellm_provider"))
     except Exception:
         return "LiteLLM cannot resolve the name"
-    if any(info.get(k) != v for k, v in entry.items() if "cost" in k and num(v)) or \
-            any(v is not None and k not in entry and not (v == 0 and k in BASE_KEYS)
-                for k, v in info.items() if "cost" in k):
-        return "LiteLLM resolves the name to another entry"
     if any(k.startswith(("input_cost_per_token_above_", "output_cost_per_token_above_"))
            and not num(v) for k, v in entry.items()):
         return "non-numeric tier"
@@ -280,7 +279,7 @@ def main():
                     skipped["litellm raised " + type(e).__name__] = \
                         skipped.get("litellm raised " + type(e).__name__, 0) + 1
                     continue
-                ev = dict(c, model=key)
+                ev = dict(c, model=key, provider=entry.get("litellm_provider"))
                 if tier:
                     ev["service_tier"] = tier
                 cases.append((key, entry, tier, c, want, ev))
@@ -325,6 +324,15 @@ def main():
     passed += body_passed
     for line in body_failed:
         print(line)
+    # Names as events carry them, under the provider LiteLLM routed to (provider_names.py).
+    name_passed, name_failed, name_deliberate = provider_names.run(a.binary, a.map, table,
+                                                                  SKIPPED_PROVIDERS)
+    passed += name_passed
+    body_failed += name_failed
+    for line in name_failed[:a.show]:
+        print(line)
+    for k, n in name_deliberate.items():
+        deliberate["names-" + k] = n
     for key, tier, c, want, line in failed[:a.show]:
         print("FAIL %s tier=%s %s: litellm %.17g tokenmeter %s" % (key, tier, json.dumps(c),
                                                                   want, line))
@@ -335,7 +343,9 @@ def main():
         print("deliberate difference %s: %d usages" % (k, n))
     for k, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         print("skipped model entries (%s): %d" % (k, n))
-    print("provider bodies: %d passed, %d failed" % (body_passed, len(body_failed)))
+    print("provider bodies: %d passed, %d failed" % (body_passed, len(body_failed) -
+                                                     len(name_failed)))
+    print("provider names: %d passed, %d failed" % (name_passed, len(name_failed)))
     print("%d passed, %d failed" % (passed, len(failed) + len(body_failed)))
     return 1 if failed or body_failed else 0
 
