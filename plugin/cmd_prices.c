@@ -27,6 +27,7 @@
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/pricing.h"
+#include "tokenmeter/timeutil.h"
 
 #ifndef TOKENMETER_DATADIR
 #define TOKENMETER_DATADIR "/usr/local/share/tokenmeter"
@@ -57,7 +58,8 @@ static const char prices_usage[] =
     "        snapshot). The packaged snapshot itself is never replaced unless\n"
     "        --output names it. A running 'tokenmeter execd' rereads it on SIGHUP.\n"
     "cost:   reads one JSON object a line (model, provider, service_tier,\n"
-    "        inference_geo, speed and the line-protocol count fields:\n"
+    "        inference_geo, speed, time (the call's start, RFC 3339, for\n"
+    "        off-peak rates; default now) and the line-protocol count fields:\n"
     "        input_tokens, output_tokens, ...) and prints its cost in USD, or\n"
     "        'unpriced: WHAT' / 'unknown'.\n"
     "\n"
@@ -172,6 +174,12 @@ static int prices_event(const struct body_node *doc, struct event *ev, char err[
     ev->service_tier = body_str_nonempty(doc, "/service_tier");
     ev->inference_geo = body_str_nonempty(doc, "/inference_geo");
     ev->speed = body_str_nonempty(doc, "/speed");
+    /* The call's start decides off-peak rates: "time" (RFC 3339), else now. */
+    const char *when = body_str_nonempty(doc, "/time");
+    if (when && timeutil_parse_iso8601(when, &ev->time_ns) < 0)
+        return err_set(err, -EINVAL, "time: not an RFC 3339 timestamp");
+    if (!when)
+        ev->time_ns = timeutil_now_ns();
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         int64_t *dst = (int64_t *)((char *)ev + counts[i].off);
         int rc = body_int(doc, counts[i].ptr, dst);

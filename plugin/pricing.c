@@ -16,6 +16,7 @@
 #include "tokenmeter/buf.h"
 #include "tokenmeter/log.h"
 #include "tokenmeter/map.h"
+#include "tokenmeter/tzday.h"
 #include "tokenmeter/vec.h"
 
 #ifndef TOKENMETER_DATADIR
@@ -44,7 +45,20 @@ struct pricing_model {
     size_t first;    /* rates[first .. first + n) */
     size_t n;
     unsigned flags; /* PRICING_F_*: provider rules LiteLLM keys to litellm_provider */
+    size_t first_window, nwindows; /* t->windows[]: its off-peak hours */
+    size_t zone;                   /* the calendar its weekdays are read on; PRICING_NONE: UTC */
 };
+
+/* One off-peak rule of an entry's off_peak_pricing: minutes of the UTC day
+ * [start, end), wrapping past midnight when end < start, the whole day when
+ * they are equal; on the ISO weekdays whose bit (1 << day, Monday = 1) is
+ * set. */
+struct pricing_window {
+    uint16_t start, end;
+    uint8_t days;
+};
+#define PRICING_EVERY_DAY 0xfe
+#define PRICING_OFF_PEAK  "off_peak_pricing."
 
 #define PRICING_NONE ((size_t)-1)
 
@@ -77,6 +91,8 @@ struct pricing {
     size_t nproviders, cap_providers;
     struct map provider_index; /* provider -> providers[] */
     size_t noverrides;
+    struct pricing_window *windows;
+    size_t nwindows, cap_windows;
     struct map warned; /* hashes of the models already warned about */
     char *path;        /* the file loaded, or NULL */
     bool warned_overflow;
@@ -243,6 +259,8 @@ static int pricing_put(struct pricing *t, const char *name, const char *provider
     }
     struct pricing_model *m = pricing_find(t, name);
     if (m) {
+        m->nwindows = 0;
+        m->zone = PRICING_NONE;
         m->provider = prov;
         m->first = first;
         m->n = t->nrates - first;
@@ -257,7 +275,8 @@ static int pricing_put(struct pricing *t, const char *name, const char *provider
     if (map_insert(&t->index, map_hash_str(MAP_HASH_INIT, name), t->nmodels) < 0 ||
         map_insert(&t->folded, pricing_hash_folded(name), t->nmodels) < 0)
         return -ENOMEM;
-    t->models[t->nmodels++] = (struct pricing_model){t, off, prov, first, t->nrates - first, flags};
+    t->models[t->nmodels++] =
+        (struct pricing_model){t, off, prov, first, t->nrates - first, flags, 0, 0, PRICING_NONE};
     return 0;
 }
 
@@ -429,6 +448,153 @@ static int pricing_tier_rates(struct pricing *t, const char *path, const char *m
  * (images, audio seconds, the sample_spec documentation entry), are
  * skipped: they cannot price a token count. Returns 0, 1 (skipped) or
  * -EINVAL / -ENOMEM with err set. */
+/* Parses "HH:MM-HH:MM" (spaces around either time allowed) into minutes of
+ * the day. Returns 0, or -EINVAL for a malformed window, which LiteLLM's
+ * _is_within_off_peak_window skips. */
+static int pricing_hhmm_range(const char *s, uint16_t *start, uint16_t *end)
+{
+    unsigned v[2];
+    for (int i = 0; i < 2; i++) {
+        while (*s == ' ')
+            s++;
+        unsigned h = 0, m = 0, digits = 0;
+        for (; isdigit((unsigned char)*s) && digits < 2; s++, digits++)
+            h = h * 10 + (unsigned)(*s - '0');
+        if (digits == 0 || *s++ != ':' || !isdigit((unsigned char)s[0]) ||
+            !isdigit((unsigned char)s[1]))
+            return -EINVAL;
+        m = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+        s += 2;
+        while (*s == ' ')
+            s++;
+        if (h > 23 || m > 59 || *s++ != (i == 0 ? '-' : '\0'))
+            return -EINVAL;
+        v[i] = h * 60 + m;
+    }
+    *start = (uint16_t)v[0];
+    *end = (uint16_t)v[1];
+    return 0;
+}
+
+/* The ISO weekday (1 = Monday .. 7 = Sunday) a weekdays item names, as
+ * LiteLLM's _normalize_weekday: 1..7 or an English name or abbreviation.
+ * 0 when it names none. */
+static int pricing_weekday(const struct body_node *v)
+{
+    static const char *const names[][4] = {
+        {"mon", "monday", NULL, NULL},    {"tue", "tues", "tuesday", NULL},
+        {"wed", "wednesday", NULL, NULL}, {"thu", "thur", "thurs", "thursday"},
+        {"fri", "friday", NULL, NULL},    {"sat", "saturday", NULL, NULL},
+        {"sun", "sunday", NULL, NULL},
+    };
+    double d = 0;
+    if (body_type(v) == BODY_INT && body_num(v, "", &d) == 0)
+        return d >= 1 && d <= 7 ? (int)d : 0;
+    const char *s = body_str(v, "");
+    if (!s)
+        return 0;
+    while (*s == ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    for (int day = 0; day < 7; day++)
+        for (int i = 0; i < 4 && names[day][i]; i++)
+            if (strlen(names[day][i]) == n && strncasecmp(s, names[day][i], n) == 0)
+                return day + 1;
+    return 0;
+}
+
+/* Appends the windows of an hours_utc value (a string or a list of them)
+ * for the given days. Returns 0 or -ENOMEM. */
+static int pricing_add_windows(struct pricing *t, const struct body_node *hours, uint8_t days)
+{
+    size_t n = body_type(hours) == BODY_ARRAY ? body_array_len(hours) : 1;
+    for (size_t i = 0; i < n && days; i++) {
+        const char *s =
+            body_str(body_type(hours) == BODY_ARRAY ? body_array_at(hours, i) : hours, "");
+        struct pricing_window w = {0, 0, days};
+        if (!s || pricing_hhmm_range(s, &w.start, &w.end) < 0)
+            continue;
+        if (vec_reserve(&t->windows, &t->cap_windows, t->nwindows + 1, sizeof(*t->windows)) < 0)
+            return -ENOMEM;
+        t->windows[t->nwindows++] = w;
+    }
+    return 0;
+}
+
+/* An entry's off_peak_pricing (LiteLLM's OffPeakPricing): its rates as
+ * "off_peak_pricing.<key>", its windows in t->windows, and in *zone the
+ * weekday_timezone its weekdays are read on (an offset into t->text;
+ * PRICING_NONE: UTC, also for a zone the TZ database lacks, as LiteLLM's
+ * _weekday_calendar). A value LiteLLM would not read as a rate or a window
+ * is skipped, as LiteLLM skips it. Returns 0 or -ENOMEM. */
+static int pricing_off_peak(struct pricing *t, const struct body_node *v, size_t *zone)
+{
+    static const char *const keys[] = {
+        "input_cost_per_token",
+        "output_cost_per_token",
+        "output_cost_per_reasoning_token",
+        "cache_read_input_token_cost",
+        "cache_creation_input_token_cost",
+    };
+    const struct body_node *op = body_get(v, "/off_peak_pricing");
+    if (body_type(op) != BODY_OBJECT)
+        return 0;
+    for (size_t i = 0; i < PRICING_N(keys); i++) {
+        char key[PRICING_KEY_MAX];
+        snprintf(key, sizeof(key), "/%s", keys[i]);
+        const struct body_node *r = body_get(op, key);
+        double usd = NAN;
+        const char *str = body_str(r, "");
+        if (body_type(r) == BODY_INT || body_type(r) == BODY_REAL)
+            body_num(r, "", &usd);
+        else if (str) {
+            char *end = NULL;
+            usd = strtod(str, &end);
+            if (end == str || *end)
+                usd = NAN;
+        }
+        if (isnan(usd) || usd < 0)
+            continue;
+        snprintf(key, sizeof(key), PRICING_OFF_PEAK "%s", keys[i]);
+        if (pricing_add_rate(t, key, usd) < 0)
+            return -ENOMEM;
+    }
+    int rc = pricing_add_windows(t, body_get(op, "/hours_utc"), PRICING_EVERY_DAY);
+    const char *name = body_str(op, "/weekday_timezone");
+    char trimmed[128];
+    size_t len = name ? strlen(name) : 0;
+    while (name && len > 0 && name[len - 1] == ' ')
+        len--;
+    while (name && len > 0 && *name == ' ')
+        name++, len--;
+    if (len > 0 && len < sizeof(trimmed)) {
+        snprintf(trimmed, sizeof(trimmed), "%.*s", (int)len, name);
+        if (strcmp(trimmed, "UTC") != 0 && tzday_zone_valid(trimmed) == 0) {
+            *zone = t->text.len;
+            buf_append(&t->text, trimmed, len + 1);
+            if (buf_error(&t->text))
+                return -ENOMEM;
+        }
+    }
+    const struct body_node *rules = body_get(op, "/windows");
+    for (size_t i = 0; rc == 0 && i < body_array_len(rules); i++) {
+        const struct body_node *rule = body_array_at(rules, i);
+        const struct body_node *days = body_get(rule, "/weekdays");
+        uint8_t mask = body_type(rule) == BODY_OBJECT ? PRICING_EVERY_DAY : 0;
+        if (days && body_type(days) != BODY_NULL) {
+            mask = 0;
+            for (size_t d = 0; d < body_array_len(days); d++) {
+                int day = pricing_weekday(body_array_at(days, d));
+                mask = (uint8_t)(mask | (day ? 1u << day : 0u));
+            }
+        }
+        rc = pricing_add_windows(t, body_get(rule, "/hours_utc"), mask);
+    }
+    return rc;
+}
+
 static int pricing_file_entry(struct pricing *t, const char *path, const char *model,
                               const struct body_node *v, char err[ERR_MAX])
 {
@@ -462,6 +628,9 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
     const char *provider = body_str(v, "/litellm_provider");
     if ((rc = pricing_route_rates(t, path, provider, v, err)) < 0)
         return rc;
+    size_t first_window = t->nwindows, zone = PRICING_NONE;
+    if (pricing_off_peak(t, v, &zone) < 0)
+        return err_set(err, -ENOMEM, "prices %s: out of memory", path);
     unsigned flags = !provider                               ? 0
                      : strcmp(provider, "xai") == 0          ? PRICING_F_XAI
                      : strcmp(provider, "fireworks_ai") == 0 ? PRICING_F_FIREWORKS
@@ -470,6 +639,10 @@ static int pricing_file_entry(struct pricing *t, const char *path, const char *m
         flags |= PRICING_F_TIERS;
     if (pricing_put(t, model, provider, first, flags) < 0)
         return err_set(err, -ENOMEM, "prices %s: out of memory", path);
+    struct pricing_model *m = pricing_find(t, model);
+    m->first_window = first_window;
+    m->nwindows = t->nwindows - first_window;
+    m->zone = zone;
     rc = 0;
     if (provider &&
         (pricing_starts(provider, "vertex_ai-") || pricing_starts(provider, "fireworks_ai-")))
@@ -658,6 +831,7 @@ void pricing_free(struct pricing *t)
     map_free(&t->folded);
     map_free(&t->provider_index);
     free(t->providers);
+    free(t->windows);
     map_free(&t->warned);
     free(t->path);
     free(t);
@@ -1029,15 +1203,64 @@ static struct pricing_rates pricing_tier_rates_of(const struct pricing_model *m,
     return r;
 }
 
+/* LiteLLM's _is_off_peak at `ns`, the call's start (the billing moment
+ * LiteLLM pins): inside one of the entry's windows, on one of its days. */
+static bool pricing_off_peak_at(const struct pricing_model *m, int64_t ns)
+{
+    if (m->nwindows == 0 || ns == EVENT_ABSENT)
+        return false;
+    int64_t minutes = ns / 60000000000LL - (ns % 60000000000LL < 0);
+    int64_t day = minutes / 1440 - (minutes % 1440 < 0);
+    unsigned minute = (unsigned)(minutes - day * 1440);
+    unsigned iso = (unsigned)(((day % 7) + 7 + 3) % 7) + 1; /* 1970-01-01 was a Thursday */
+    bool local = false; /* iso is the weekday on the entry's calendar */
+    for (size_t i = 0; i < m->nwindows; i++) {
+        const struct pricing_window *w = &m->t->windows[m->first_window + i];
+        if (w->days != PRICING_EVERY_DAY && m->zone != PRICING_NONE && !local) {
+            iso = (unsigned)tzday_weekday_in(pricing_text(m->t, m->zone), ns);
+            local = true;
+        }
+        if (!(w->days & (1u << iso)))
+            continue;
+        if (w->start == w->end || (w->start < w->end && w->start <= minute && minute < w->end) ||
+            (w->start > w->end && (minute >= w->start || minute < w->end)))
+            return true;
+    }
+    return false;
+}
+
+/* apply_off_peak_pricing: while the window is open, an off-peak rate
+ * replaces the one that would apply; a rate the block lacks stays. */
+static double pricing_off(const struct pricing_model *m, bool off, const char *key, double rate)
+{
+    char k[PRICING_KEY_MAX];
+    if (!off)
+        return rate;
+    snprintf(k, sizeof(k), PRICING_OFF_PEAK "%s", key);
+    return pricing_or(pricing_get(m, k), rate);
+}
+
 /* _get_token_base_cost: the service tier's rates, then every
  * *_above_<N>_tokens threshold the prompt exceeds, lowest first, each
- * overlaying the rates it has. */
+ * overlaying the rates it has; then, off-peak, the off-peak rates. */
 static struct pricing_rates pricing_base_rates(const struct pricing_model *m, const char *sfx,
-                                               int64_t prompt)
+                                               int64_t prompt, bool off)
 {
     long tier = pricing_select_tier(m, prompt);
-    if (tier >= 0)
-        return pricing_tier_rates_of(m, (size_t)tier);
+    if (tier >= 0) {
+        /* _apply_off_peak_to_base_costs: a tier's own 1-hour write rate
+         * stays, else it follows the off-peak write rate. */
+        struct pricing_rates r = pricing_tier_rates_of(m, (size_t)tier);
+        bool own_1h =
+            !isnan(pricing_tier_get(m, (size_t)tier, "cache_creation_input_token_cost_above_1hr"));
+        r.input = pricing_off(m, off, "input_cost_per_token", r.input);
+        r.output = pricing_off(m, off, "output_cost_per_token", r.output);
+        r.cache_read = pricing_off(m, off, "cache_read_input_token_cost", r.cache_read);
+        r.cache_write = pricing_off(m, off, "cache_creation_input_token_cost", r.cache_write);
+        if (!own_1h)
+            r.cache_write_1h = r.cache_write;
+        return r;
+    }
     struct pricing_rates r;
     r.input = pricing_tiered(m, "input_cost_per_token", sfx);
     r.output = pricing_tiered(m, "output_cost_per_token", sfx);
@@ -1096,9 +1319,14 @@ static struct pricing_rates pricing_base_rates(const struct pricing_model *m, co
         if (!isnan(pricing_get(m, key)))
             snprintf(ttl_key, sizeof(ttl_key), "%s", key);
     }
-    /* A provider that publishes no cache price bills cached tokens as input. */
+    r.input = pricing_off(m, off, "input_cost_per_token", r.input);
+    r.output = pricing_off(m, off, "output_cost_per_token", r.output);
+    /* A provider that publishes no cache price bills cached tokens as input
+     * (off-peak: the off-peak input rate). */
     r.cache_read = pricing_or(r.cache_read, r.input);
     r.cache_write = pricing_or(r.cache_write, r.input);
+    r.cache_read = pricing_off(m, off, "cache_read_input_token_cost", r.cache_read);
+    r.cache_write = pricing_off(m, off, "cache_creation_input_token_cost", r.cache_write);
     double ttl = pricing_get(m, ttl_key);
     if (isnan(ttl) && *sfx && pricing_ends(ttl_key, sfx)) {
         ttl_key[strlen(ttl_key) - strlen(sfx)] = '\0';
@@ -1137,10 +1365,14 @@ static double pricing_modality_rate(const struct pricing_model *m, const char *b
     return pricing_or(v, input);
 }
 
-/* _resolve_reasoning_token_cost. */
+/* _resolve_reasoning_token_cost; off-peak, the block's reasoning rate
+ * first (_resolve_billed_reasoning_rate). */
 static double pricing_reasoning_rate(const struct pricing_model *m, const char *sfx, int64_t prompt,
-                                     double output)
+                                     double output, bool off)
 {
+    double off_rate = pricing_off(m, off, "output_cost_per_reasoning_token", NAN);
+    if (!isnan(off_rate))
+        return off_rate;
     /* _get_tiered_reasoning_rate */
     long tier = pricing_select_tier(m, prompt);
     if (tier >= 0) {
@@ -1162,9 +1394,9 @@ static double pricing_reasoning_rate(const struct pricing_model *m, const char *
 
 /* generic_cost_per_token for a standard or service-tier request. */
 static double pricing_standard(const struct pricing_model *m, const struct pricing_counts *c,
-                               const char *sfx, const char **miss)
+                               const char *sfx, bool off, const char **miss)
 {
-    struct pricing_rates r = pricing_base_rates(m, sfx, c->prompt);
+    struct pricing_rates r = pricing_base_rates(m, sfx, c->prompt, off);
     double sum = 0;
     /* Prompt: cache hits and writes first; audio and image tokens take
      * what is left of the uncached part, text the rest. */
@@ -1209,8 +1441,8 @@ static double pricing_standard(const struct pricing_model *m, const struct prici
         pricing_part(c->out_audio,
                      pricing_or(pricing_get(m, "output_cost_per_audio_token"), r.output),
                      "output_audio", &sum, miss);
-        pricing_part(c->reasoning, pricing_reasoning_rate(m, sfx, c->prompt, r.output), "reasoning",
-                     &sum, miss);
+        pricing_part(c->reasoning, pricing_reasoning_rate(m, sfx, c->prompt, r.output, off),
+                     "reasoning", &sum, miss);
         pricing_part(c->out_image,
                      pricing_or(pricing_tiered(m, "output_cost_per_image_token", sfx), r.output),
                      "output_image", &sum, miss);
@@ -1381,8 +1613,10 @@ int pricing_cost(const struct pricing_model *m, const struct event *ev, double *
     const char *sfx = m->flags & PRICING_F_FIREWORKS ? "" : pricing_tier_suffix(ev->service_tier);
     /* The region and speed multipliers scale the tokens' cost, not the
      * searches'; LiteLLM's batch_cost_calculator applies none. */
+    /* Off-peak rates are read at the call's start; batch pricing has none. */
+    bool off = !batch && pricing_off_peak_at(m, ev->time_ns);
     double sum = batch ? pricing_batch(m, &c, &miss)
-                       : pricing_standard(m, &c, sfx, &miss) * pricing_route_multiplier(m, ev);
+                       : pricing_standard(m, &c, sfx, off, &miss) * pricing_route_multiplier(m, ev);
     /* Web search is billed per search at the default context size; a table
      * without a search price leaves the event unpriced (LiteLLM would add
      * nothing). */

@@ -2,6 +2,7 @@
 #include "tokenmeter/tzday.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,31 @@ int tzday_use(const char *zone)
         return -ENOMEM;
     tzset();
     return 0;
+}
+
+int tzday_weekday_in(const char *zone, int64_t ns)
+{
+    const char *was = getenv("TZ");
+    char saved[256];
+    bool had = was != NULL && strlen(was) < sizeof(saved);
+    if (had)
+        snprintf(saved, sizeof(saved), "%s", was);
+    int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
+    time_t t = (time_t)s;
+    struct tm tm;
+    int wday = -1;
+    if (tzday_use(zone) == 0 && localtime_r(&t, &tm))
+        wday = tm.tm_wday;
+    if (had)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    if (wday < 0) {
+        int64_t day = s / 86400 - (s % 86400 < 0);
+        wday = (int)(((day % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
+    }
+    return wday == 0 ? 7 : wday;
 }
 
 struct tzday_date tzday_of(int64_t ns)

@@ -16,6 +16,7 @@
 #include "tokenmeter/event.h"
 #include "tokenmeter/pipeline.h"
 #include "tokenmeter/pricing.h"
+#include "tokenmeter/timeutil.h"
 
 static char dir[64];
 static char path[160];
@@ -618,6 +619,68 @@ START_TEST(lookup_follows_litellm_for_its_providers)
 }
 END_TEST
 
+/* The cost of 1000 input and 500 output tokens of "m" at `when`. */
+static double cost_at(const struct pricing *t, const char *when)
+{
+    struct event ev = tokens(1000, 0, 0, 0, 500, 0);
+    double usd = NAN;
+    ck_assert_int_eq(timeutil_parse_iso8601(when, &ev.time_ns), 0);
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "m", NULL, NULL), &ev, &usd, NULL), 0);
+    return usd;
+}
+
+/* LiteLLM's off_peak_pricing (DeepSeek's discount hours): its rates replace
+ * the standard ones inside a window, read at the call's start; flat
+ * hours_utc apply every day, windows[] on their weekdays, read on
+ * weekday_timezone's calendar. */
+START_TEST(off_peak_rates_by_the_call_time)
+{
+    tu_write_file(path,
+                  "{\"m\": {\"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 4e-06, "
+                  "\"off_peak_pricing\": {\"input_cost_per_token\": 1e-06, "
+                  "\"output_cost_per_token\": \"2e-06\", \"hours_utc\": \"22:00-02:00\", "
+                  "\"weekday_timezone\": \"Asia/Shanghai\", \"windows\": ["
+                  "{\"hours_utc\": [\"10:00-12:00\", \"bad\"], \"weekdays\": [\"Sat\", 7]}, "
+                  "{\"hours_utc\": \"00:00-00:00\", \"weekdays\": \"mon\"}]}}}");
+    struct pricing *t = load_ok(path, NULL);
+    double peak = 1000 * 2e-06 + 500 * 4e-06, off = 1000 * 1e-06 + 500 * 2e-06;
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-26T12:00:00Z"), peak, 1e-15);
+    /* the flat window wraps past midnight: start inclusive, end exclusive */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-26T22:00:00Z"), off, 1e-15);
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-27T01:59:59Z"), off, 1e-15);
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-27T02:00:00Z"), peak, 1e-15);
+    /* Saturday 11:00 UTC is Saturday in Shanghai too */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-29T11:00:00Z"), off, 1e-15);
+    /* Friday 11:00 UTC: a weekday rule for the weekend only */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T11:00:00Z"), peak, 1e-15);
+    /* "weekdays": "mon" is not a list: LiteLLM's rule matches nothing */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-31T08:00:00Z"), peak, 1e-15);
+    /* batch pricing has no off-peak rates: the same inside a window */
+    struct event ev = tokens(1000, 0, 0, 0, 500, 0);
+    ev.service_tier = "batch";
+    double in_peak = 0, in_window = 0;
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-26T12:00:00Z", &ev.time_ns), 0);
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "m", NULL, NULL), &ev, &in_peak, NULL), 0);
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-26T22:30:00Z", &ev.time_ns), 0);
+    ck_assert_int_eq(pricing_cost(pricing_lookup(t, "m", NULL, NULL), &ev, &in_window, NULL), 0);
+    ck_assert_double_eq(in_peak, in_window);
+    pricing_free(t);
+
+    /* the weekday on the zone's calendar: Saturday 02:30 in Shanghai is
+     * Friday 18:30 UTC */
+    tu_write_file(path,
+                  "{\"m\": {\"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 4e-06, "
+                  "\"off_peak_pricing\": {\"input_cost_per_token\": 1e-06, "
+                  "\"weekday_timezone\": \"Asia/Shanghai\", \"windows\": ["
+                  "{\"hours_utc\": \"00:00-00:00\", \"weekdays\": [6]}]}}}");
+    t = load_ok(path, NULL);
+    double half_off = 1000 * 1e-06 + 500 * 4e-06; /* output keeps its standard rate */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T18:30:00Z"), half_off, 1e-15);
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T15:30:00Z"), peak, 1e-15);
+    pricing_free(t);
+}
+END_TEST
+
 START_TEST(large_table_every_model_found)
 {
     FILE *fp = fopen(path, "w");
@@ -827,6 +890,7 @@ Suite *check_pricing_suite(void)
     tcase_add_test(tc, example_file_loads_per_token_models_only);
     tcase_add_test(tc, lookup_rule);
     tcase_add_test(tc, lookup_follows_litellm_for_its_providers);
+    tcase_add_test(tc, off_peak_rates_by_the_call_time);
     tcase_add_test(tc, cost_with_cache_and_reasoning);
     tcase_add_test(tc, missing_cache_prices_fall_back_to_input);
     tcase_add_test(tc, long_context_tier_reprices_the_whole_request);

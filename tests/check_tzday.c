@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <check.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <string.h>
 
+#include "tokenmeter/timeutil.h"
 #include "tokenmeter/tzday.h"
 
 #define HOUR_NS (3600LL * 1000000000LL)
@@ -117,6 +119,27 @@ START_TEST(ranges)
 }
 END_TEST
 
+/* The weekday on another calendar than the process's, which stays as it was. */
+START_TEST(weekday_in_a_zone)
+{
+    int64_t ns;
+    /* Friday 20:00 UTC is Saturday 04:00 in Shanghai (UTC+8, no DST) */
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-28T20:00:00Z", &ns), 0);
+    setenv("TZ", ":America/Los_Angeles", 1);
+    ck_assert_int_eq(tzday_weekday_in("Asia/Shanghai", ns), 6);
+    ck_assert_str_eq(getenv("TZ"), ":America/Los_Angeles");
+    /* Saturday 03:00 UTC is Friday 20:00 in Los Angeles (PDT, UTC-7) */
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-29T03:00:00Z", &ns), 0);
+    unsetenv("TZ");
+    ck_assert_int_eq(tzday_weekday_in("America/Los_Angeles", ns), 5);
+    ck_assert_ptr_null(getenv("TZ"));
+    ck_assert_int_eq(tzday_weekday_in("UTC", ns), 6);
+    /* Sunday is 7, as ISO 8601 numbers it */
+    ck_assert_int_eq(timeutil_parse_iso8601("2026-08-30T12:00:00Z", &ns), 0);
+    ck_assert_int_eq(tzday_weekday_in("Asia/Shanghai", ns), 7);
+}
+END_TEST
+
 Suite *check_tzday_suite(void);
 Suite *check_tzday_suite(void)
 {
@@ -126,6 +149,7 @@ Suite *check_tzday_suite(void)
     tcase_add_test(t, zones);
     tcase_add_test(t, day_boundaries_dst);
     tcase_add_test(t, ranges);
+    tcase_add_test(t, weekday_in_a_zone);
     suite_add_tcase(s, t);
     return s;
 }

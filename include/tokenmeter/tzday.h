@@ -57,6 +57,13 @@ int tzday_use(const char *zone);
  * is on day d. */
 int64_t tzday_start_ns(struct tzday_date d);
 
+/* The ISO weekday (1 = Monday .. 7 = Sunday) of instant ns in `zone` (a
+ * zone tzday_zone_valid() accepted; only read), whatever the process's
+ * zone: TZ is switched for the call and put back as it was, so only a
+ * single-threaded program may call it (tokenmeter is: cmd_io.h). The UTC
+ * weekday if the zone cannot be used. */
+int tzday_weekday_in(const char *zone, int64_t ns);
+
 /* The date of instant ns in the current zone. */
 struct tzday_date tzday_of(int64_t ns);
 

@@ -52,6 +52,10 @@ from litellm.litellm_core_utils.llm_cost_calc.tool_call_cost_tracking import (  
 )
 from litellm.cost_calculator import batch_cost_calculator  # noqa: E402
 from litellm.llms import get_cost_for_web_search_request  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+from litellm._internal_context import pinned_billing_time  # noqa: E402
+
 import provider_bodies  # noqa: E402
 import provider_names  # noqa: E402
 from litellm.types.utils import (  # noqa: E402
@@ -67,9 +71,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # Entries priced by something other than the usage's token counts, or by
 # a rule keyed to the serving provider that a usage event does not name.
-SKIPPED = {
-    "off_peak_pricing": "rates by time of day: tokenmeter uses the standard rates",
-}
+SKIPPED = {}
+# The call's start, for the entries whose rates depend on it (off_peak_pricing):
+# LiteLLM pins its billing moment, tokenmeter reads the event's time. Each usage
+# of such an entry is priced at every one of these: a weekday inside and outside
+# DeepSeek's windows, a weekend day, and a window's edges.
+MOMENTS = ["2026-08-26T08:00:00Z", "2026-08-26T12:00:00Z", "2026-08-29T08:00:00Z",
+           "2026-08-26T10:00:00Z", "2026-08-26T09:59:59Z", "2026-08-26T00:30:00Z"]
 # Providers whose calculators add rules a token count does not carry
 # (inclusive thresholds, per-prompt grounding, regional uplifts...).
 SKIPPED_PROVIDERS = {
@@ -273,16 +281,24 @@ def main():
             for _ in range(a.per_model):
                 c = gen_usage(rng, entry)
                 try:
-                    with contextlib.redirect_stdout(io.StringIO()):  # LiteLLM's hints
-                        want = litellm_cost(key, entry, c, tier)
+                    moments = MOMENTS if entry.get("off_peak_pricing") else [None]
+                    wants = []
+                    for when in moments:
+                        pin = pinned_billing_time(datetime.fromisoformat(
+                            when.replace("Z", "+00:00"))) if when else contextlib.nullcontext()
+                        with contextlib.redirect_stdout(io.StringIO()), pin:  # LiteLLM's hints
+                            wants.append((when, litellm_cost(key, entry, c, tier)))
                 except Exception as e:  # LiteLLM cannot cost it: not comparable
                     skipped["litellm raised " + type(e).__name__] = \
                         skipped.get("litellm raised " + type(e).__name__, 0) + 1
                     continue
-                ev = dict(c, model=key, provider=entry.get("litellm_provider"))
-                if tier:
-                    ev["service_tier"] = tier
-                cases.append((key, entry, tier, c, want, ev))
+                for when, want in wants:
+                    ev = dict(c, model=key, provider=entry.get("litellm_provider"))
+                    if tier:
+                        ev["service_tier"] = tier
+                    if when:
+                        ev["time"] = when
+                    cases.append((key, entry, tier, c, want, ev))
     stdin = "".join(json.dumps(ev) + "\n" for *_, ev in cases)
     p = subprocess.run([a.binary, "-c", "/dev/null", "prices", "cost",
                         "--set", "ingest.prices=" + a.map],

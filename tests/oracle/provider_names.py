@@ -68,7 +68,8 @@ def run(binary, map_path, table, skipped_providers):
             continue
         cases.append((name, provider, output, p + o, info))
     stdin = "".join(json.dumps({"model": n, "provider": pv, "input_tokens": 1000,
-                                "output_tokens": out}) + "\n" for n, pv, out, *_ in cases)
+                                "output_tokens": out, "time": PEAK.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                    + "\n" for n, pv, out, *_ in cases)
     proc = subprocess.run([binary, "-c", "/dev/null", "prices", "cost",
                            "--set", "ingest.prices=" + map_path],
                           input=stdin.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
