@@ -26,6 +26,7 @@
 #include "tokenmeter/buf.h"
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/lineproto.h"
 #include "tokenmeter/pricing.h"
 #include "tokenmeter/timeutil.h"
 
@@ -61,7 +62,8 @@ static const char prices_usage[] =
     "        inference_geo, speed, time (the call's start, RFC 3339, for\n"
     "        off-peak rates; default now) and the line-protocol count fields:\n"
     "        input_tokens, output_tokens, ...) and prints its cost in USD, or\n"
-    "        'unpriced: WHAT' / 'unknown'.\n"
+    "        'unpriced: WHAT' / 'unknown: COUNT absent' / 'invalid: WHY' (exit\n"
+    "        65 at the end; the other lines are still priced).\n"
     "\n"
     "options:\n"
     "      --provider P          the event's provider, for show\n"
@@ -72,7 +74,8 @@ static const char prices_usage[] =
     "%s"
     "\n"
     "exit status: 0 done; 1 show: no entry for MODEL; 65 update: the new table\n"
-    "has less than half the models of FILE (the old file is kept; --force);\n"
+    "has less than half the models of FILE (the old file is kept; --force),\n"
+    "cost: a line was invalid;\n"
     "69 update: download or validation failed (the old file is kept); 73\n"
     "update: cannot write FILE;\n"
     "78 configuration or price table invalid; 64 usage (also: update without\n"
@@ -210,22 +213,36 @@ static int prices_cost(const struct config *cfg)
                                          : body_parse(line, (size_t)n, &doc, err);
         if (rc == 0)
             rc = prices_event(body_root(doc), &ev, err);
-        if (rc < 0) {
+        if (rc == -ENOMEM) {
             body_free(doc);
             log_msg_always(LOG_LEVEL_ERROR, "stdin:%ld: %s", lineno, err);
-            status = rc == -ENOMEM ? EX_OSERR : EX_DATAERR;
+            status = EX_OSERR;
             break;
+        }
+        if (rc < 0) {
+            /* One result a line, in order: a bad line says so in its place,
+             * the lines after it are still priced, and the exit status is
+             * 65. */
+            body_free(doc);
+            log_msg_always(LOG_LEVEL_ERROR, "stdin:%ld: %s", lineno, err);
+            printf("invalid: %s\n", err);
+            status = EX_DATAERR;
+            continue;
         }
         const struct pricing_model *m = pricing_lookup(t, ev.model, ev.provider, NULL);
         const char *missing = NULL;
         double usd = 0;
+        char num[32];
         rc = m ? pricing_cost(m, &ev, &usd, &missing) : -ENOENT;
-        if (rc == 0)
-            printf("%.17g\n", usd);
-        else if (rc == -ENODATA)
-            printf("unknown\n");
-        else
+        if (rc == 0) {
+            lineproto_format_float(usd, num); /* the digits the point would carry */
+            printf("%s\n", num);
+        } else if (rc == -ENODATA) {
+            printf("unknown: %s absent\n",
+                   ev.input_tokens == EVENT_ABSENT ? "input_tokens" : "output_tokens");
+        } else {
             printf("unpriced: %s\n", m ? missing : "model");
+        }
         body_free(doc);
     }
     free(line);

@@ -36,17 +36,19 @@ static const struct main_command main_commands[] = {
     {"report", cmd_report_main, "print the daily summaries (table, csv, json, html)", false},
     {"retention", cmd_retention_main, "check or apply InfluxDB retention (retention_days)", false},
     {"check", cmd_check_main, "validate the config and probe InfluxDB, one line per probe", false},
-    {"prices", cmd_prices_main, "show, update or apply the price table", false},
+    {"prices", cmd_prices_main, "show, update or try the price table (show, update, cost)", false},
 };
 
 #define N_COMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))
 
 static void main_usage(FILE *fp)
 {
-    fprintf(fp, "usage: tokenmeter [-c FILE] [--log-level L] [--quiet] COMMAND [options]\n"
-                "       tokenmeter --version | --help | help [COMMAND]\n"
-                "\n"
-                "commands:\n");
+    fprintf(fp,
+            "usage: tokenmeter [-c FILE] [--set SECTION.KEY=VALUE]... [--log-level L] [--quiet]\n"
+            "                  COMMAND [options]\n"
+            "       tokenmeter --version | --help | help [COMMAND]\n"
+            "\n"
+            "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(fp, "  %-10s %s\n", main_commands[i].name, main_commands[i].summary);
     fprintf(fp, "\n'tokenmeter COMMAND --help' describes each command. Logs go to stderr with\n"

@@ -138,9 +138,14 @@ int pipeline_new(const struct config *cfg, struct deadletter *dl, struct stats *
     if ((rc = pricing_load(cfg->ingest.prices, &cfg->prices, &p->prices, err)) < 0 ||
         (rc = mapping_new(&cfg->mapping, &p->mapping, err)) < 0)
         goto out;
-    if (pricing_path(p->prices))
+    if (pricing_path(p->prices) && pricing_count(p->prices) > 0)
         log_msg_always(LOG_LEVEL_INFO, "prices: %zu models from %s and [prices]",
                        pricing_count(p->prices), pricing_path(p->prices));
+    else if (pricing_path(p->prices))
+        log_msg_always(LOG_LEVEL_WARN,
+                       "prices: no per-token price in %s: events without a reported cost are "
+                       "written unpriced",
+                       pricing_path(p->prices));
 out:
     if (rc < 0) {
         pipeline_free(p);

@@ -1667,7 +1667,11 @@ void pricing_apply(struct pricing *t, struct event *ev)
     ev->cost_source = EVENT_COST_UNPRICED;
     if (rc == -ENODATA || !t || !pricing_first_warning(t, model))
         return;
-    if (!m)
+    if (!m && t->nmodels == 0)
+        log_warn("no price for model \"%.200s\" (provider %.64s): no price table is loaded "
+                 "([ingest] prices); its events are written with cost_source=\"unpriced\"",
+                 model, ev->provider ? ev->provider : "unknown");
+    else if (!m)
         log_warn("no price for model \"%.200s\" (provider %.64s): its events are written with "
                  "cost_source=\"unpriced\"; add it to the prices file or [prices]",
                  model, ev->provider ? ev->provider : "unknown");

@@ -94,6 +94,20 @@ def main():
         check("show names the provider-prefixed name first", rc == 0 and
               'lookup order: "gpt-new", "azure/gpt-new"' in so, so)
         check("show lists the tier rate", "input_cost_per_token_above_200k_tokens" in so, so)
+        # cost: one result a line, the point's digits; a bad line is named in its place
+        lines = ['{"model":"gpt-new","input_tokens":1000,"output_tokens":500}', "not json",
+                 '{"model":"gpt-new","input_tokens":1000}',
+                 '{"model":"gpt-new","input_tokens":1000,"output_tokens":500}']
+        p = subprocess.run([BIN, "-c", "/dev/null", "prices", "cost", "--set",
+                            "ingest.prices=" + out], input="\n".join(lines).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        got = p.stdout.decode().splitlines()
+        check("cost prints the shortest digits", got[:1] == ["0.003"], got)
+        check("cost: a bad line in its place, the rest priced, exit 65",
+              p.returncode == 65 and len(got) == 4 and got[1].startswith("invalid: ") and
+              got[3] == "0.003" and "stdin:2:" in p.stderr.decode(), (p.returncode, got))
+        check("cost says which count is absent", got[2:3] == ["unknown: output_tokens absent"],
+              got)
         rc, so, _ = run("show", "gpt-old", "--set", "ingest.prices=" + out)
         check("show of an unknown model exits 1", rc == 1 and "no entry" in so, (rc, so))
         # report never shows unknown cost as zero
