@@ -280,6 +280,32 @@ static int config_kv_add(struct config_kv_list *l, const char *key, const char *
     return 0;
 }
 
+/* The files tokenmeter writes must be files: refused where they are set, so
+ * a flag gets the usage error (64) and a line of the file the configuration
+ * error (78), each naming where the value came from. */
+static int config_written_file_check(const char *section, const char *key, const char *value,
+                                     const char *origin, char err[ERR_MAX])
+{
+    bool sqlite = strcmp(section, "aggregate") == 0 && strcmp(key, "sqlite") == 0;
+    bool dead_letter = strcmp(section, "ingest") == 0 && strcmp(key, "dead_letter") == 0;
+    if (!sqlite && !dead_letter)
+        return 0;
+    size_t n = strlen(value);
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+        value++;
+        n -= 2;
+    }
+    if (n == 0)
+        return err_set(err, -EINVAL, "%s: [%s] %s is empty: it must name a file", origin, section,
+                       key);
+    if (sqlite && n == 8 && strncmp(value, ":memory:", 8) == 0)
+        return err_set(err, -EINVAL,
+                       "%s: [aggregate] sqlite = \":memory:\": must name a file (SQLite would "
+                       "keep the summaries in memory and lose them at exit)",
+                       origin);
+    return 0;
+}
+
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
                const char *origin, char err[ERR_MAX])
 {
@@ -305,7 +331,8 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
     if (!k)
         return err_set(err, -EINVAL, "%s: unknown key \"%s\" in section [%s]", origin, key,
                        section);
-    return config_apply(cfg, k, value, origin, err);
+    int rc = config_written_file_check(section, key, value, origin, err);
+    return rc < 0 ? rc : config_apply(cfg, k, value, origin, err);
 }
 
 int config_set_assignment(struct config *cfg, const char *assignment, char err[ERR_MAX])
@@ -416,7 +443,9 @@ static int config_handler(void *user, const char *section, const char *name, con
     char origin[300];
     char err[ERR_MAX];
     snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
-    int rc = config_file_path_check(section, name, value, origin, err);
+    int rc = config_written_file_check(section, name, value, origin, err);
+    if (rc == 0)
+        rc = config_file_path_check(section, name, value, origin, err);
     if (rc == 0)
         rc = config_set(st->cfg, section, name, value, origin, err);
     if (rc < 0) {

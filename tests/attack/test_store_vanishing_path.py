@@ -37,8 +37,9 @@ def main():
                                p.returncode, p.stderr.strip()[-200:]))
                 p, _, _ = run(["check", "--config-only", "--set", "aggregate.sqlite=" + path],
                               cfg)
-                r.check(p.returncode == 73 and "FAIL store: [aggregate] sqlite" in p.stdout,
-                        "check --config-only: FAIL store for %r" % path)
+                r.check(p.returncode == 64 and "FAIL config" in p.stdout and
+                        "must name a file" in p.stderr,
+                        "check --config-only: the flag refused (usage, 64) for %r" % path)
             r.equal(sorted(os.listdir(tmp)), before, "no file was made (no stray lock)")
             p, _, _ = run(["aggregate", "--day", "2026-12-01", "--input", lp], cfg)
             r.equal(p.returncode, 0, "the configured store still works")
