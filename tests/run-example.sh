@@ -14,6 +14,6 @@ rm -f build/example-dead-letter.ndjson
 # max_event_age would dead-letter the 2026-08 examples) changes nothing here.
 TOKENMETER_CONFIG=/dev/null ./build/tokenmeter execd \
     --dead-letter build/example-dead-letter.ndjson \
-    --prices examples/prices.json examples/webhooks.ndjson
+    --prices examples/prices.json --receive-time 2026-08-25T14:03:11Z examples/webhooks.ndjson
 echo "--- dead-letter records (build/example-dead-letter.ndjson):" >&2
 cat build/example-dead-letter.ndjson >&2
