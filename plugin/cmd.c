@@ -198,7 +198,46 @@ int cmd_usage_error(const char *command, const char *fmt, ...)
     return EX_USAGE;
 }
 
-void cmd_getopt_error(const char *command, int opt, char **argv)
+size_t cmd_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 31), lb = strnlen(b, 31);
+    size_t row[32];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The long option nearest to word ("--dead-leter"), or NULL when none is
+ * within two edits. */
+static const char *cmd_nearest_option(const struct option *longopts, const char *word)
+{
+    const char *near = NULL;
+    size_t best = 3;
+    for (const struct option *o = longopts; o && o->name && strncmp(word, "--", 2) == 0; o++) {
+        size_t d = cmd_distance(word + 2, o->name);
+        if (d < best) {
+            best = d;
+            near = o->name;
+        }
+    }
+    return near;
+}
+
+void cmd_getopt_error(const char *command, int opt, char **argv, const struct option *longopts)
 {
     /* getopt's own message (opterr) would lack the E! prefix of every other
      * line on stderr. optind is past the offending word; a short option,
@@ -212,6 +251,9 @@ void cmd_getopt_error(const char *command, int opt, char **argv)
     char msg[128];
     if (opt == ':')
         snprintf(msg, sizeof(msg), "option %s needs an argument", word);
+    else if (cmd_nearest_option(longopts, word))
+        snprintf(msg, sizeof(msg), "unknown option %s (did you mean --%s?)", word,
+                 cmd_nearest_option(longopts, word));
     else
         snprintf(msg, sizeof(msg), "unknown option %s", word);
     if (command)
@@ -236,7 +278,7 @@ int cmd_getopt_next(struct cmd_getopt *g, const char **arg)
         if (opt == -1)
             return CMD_GETOPT_END;
         if (opt == '?' || opt == ':') {
-            cmd_getopt_error(g->command, opt, g->argv);
+            cmd_getopt_error(g->command, opt, g->argv, g->longopts);
             return CMD_GETOPT_ERROR;
         }
         int handled = cmd_common_option(g->common, opt, optarg);

@@ -486,11 +486,11 @@ int cmd_execd_main(int argc, char **argv, struct cmd_common *common)
         execd_help();
         return EX_OK;
     }
-    if ((spool_dir && optind < argc) || (once && !spool_dir)) {
-        log_msg_always(LOG_LEVEL_ERROR, "--spool reads stdin and the spool, not FILEs; --once "
-                                        "needs --spool");
-        return EX_USAGE;
-    }
+    if (once && !spool_dir)
+        return cmd_usage_error("execd", "--once drains a spool: it needs --spool DIR");
+    if (spool_dir && optind < argc)
+        return cmd_usage_error("execd", "--spool reads stdin and the spool, not FILEs (%s)",
+                               argv[optind]);
     status = cmd_io_open(&io, common, "execd", true);
     if (status != EX_OK)
         return status;

@@ -56,31 +56,6 @@ static void main_usage(FILE *fp)
                 "replay) write only line protocol to stdout.\n");
 }
 
-/* Edit distance of a and b (each at most 31 bytes matter), for "did you
- * mean": a typo is one or two edits away from the command meant. */
-static size_t main_distance(const char *a, const char *b)
-{
-    size_t la = strnlen(a, 31), lb = strnlen(b, 31);
-    size_t row[32];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* The command called name, or NULL after logging that there is none, with
  * the nearest command's name when one is close (or name starts it). */
 static const struct main_command *main_find(const char *name)
@@ -91,8 +66,7 @@ static const struct main_command *main_find(const char *name)
         const char *cname = main_commands[i].name;
         if (strcmp(cname, name) == 0)
             return &main_commands[i];
-        size_t d =
-            *name && strncmp(cname, name, strlen(name)) == 0 ? 1 : main_distance(name, cname);
+        size_t d = *name && strncmp(cname, name, strlen(name)) == 0 ? 1 : cmd_distance(name, cname);
         if (d < best) {
             best = d;
             near = &main_commands[i];
@@ -165,7 +139,7 @@ int main(int argc, char **argv)
             return EX_OK;
         }
         if (opt == '?' || opt == ':') {
-            cmd_getopt_error(NULL, opt, argv);
+            cmd_getopt_error(NULL, opt, argv, longopts);
             return EX_USAGE;
         }
         int handled = cmd_common_option(&common, opt, optarg);

@@ -362,6 +362,8 @@ int summary_store_open(const char *path, bool readonly, struct summary_store **o
     }
     sqlite3_busy_timeout(s->db, SUMMARY_BUSY_MS);
     rc = summary_int(s, "PRAGMA user_version", &version, err);
+    if (rc == -EIO && sqlite3_errcode(s->db) == SQLITE_NOTADB)
+        rc = err_set(err, -EPROTO, "%s: not an SQLite database (is it the summary store?)", path);
     if (rc == 0)
         rc = summary_check_owner(s, path, version, err);
     if (rc < 0)

@@ -164,8 +164,12 @@ START_TEST(not_a_store)
     char err[ERR_MAX];
     struct summary_store *s = NULL;
     tu_write_file(db, "this is not sqlite, just text that is long enough to be a header......");
-    ck_assert_int_lt(summary_store_open(db, false, &s, err), 0);
+    ck_assert_int_eq(summary_store_open(db, false, &s, err), -EPROTO);
     ck_assert_ptr_null(s);
+    /* the message names the file the operator gave */
+    ck_assert_ptr_nonnull(strstr(err, db));
+    ck_assert_ptr_nonnull(strstr(err, "not an SQLite database"));
+    ck_assert_int_eq(summary_store_open(db, true, &s, err), -EPROTO);
 }
 END_TEST
 

@@ -92,9 +92,14 @@ int cmd_getopt_next(struct cmd_getopt *g, const char **arg);
 
 /* Logs getopt_long's '?' (unknown option) or ':' (missing argument, when
  * the option string starts with ':') with the E! prefix, naming the option
- * as typed and the --help to read (`command` NULL: the global options).
- * Call it right after getopt_long returned `opt`, with opterr 0. */
-void cmd_getopt_error(const char *command, int opt, char **argv);
+ * as typed, the nearest of `longopts` (may be NULL) when a typo is likely,
+ * and the --help to read (`command` NULL: the global options). Call it
+ * right after getopt_long returned `opt`, with opterr 0. */
+void cmd_getopt_error(const char *command, int opt, char **argv, const struct option *longopts);
+
+/* Edit distance of a and b (each at most 31 bytes matter), for "did you
+ * mean": a typo is one or two edits away from the word meant. */
+size_t cmd_distance(const char *a, const char *b);
 
 /* Logs a usage error for `command` followed by the --help hint and returns
  * EX_USAGE. */

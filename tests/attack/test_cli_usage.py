@@ -51,6 +51,14 @@ def main():
                   "%s: did you mean %s (%r)" % (typo, meant, err))
     rc, out, err = run(["zzzzzz"])
     res.check(rc == 64 and "did you mean" not in err, "nothing near: no suggestion")
+    for args, meant in ((["execd", "--dead-leter", "x"], "--dead-letter"),
+                        (["--log-levl", "debug", "report"], "--log-level")):
+        rc, out, err = run(args)
+        res.check(rc == 64 and "(did you mean %s?)" % meant in err,
+                  "%s: did you mean %s (%r)" % (args[0] if args[0] != "execd" else args[1],
+                                                 meant, err))
+    rc, out, err = run(["execd", "--zzzzzzzz"])
+    res.check(rc == 64 and "did you mean" not in err, "an option near nothing: no suggestion")
 
     with scratch() as tmp:
         dl = os.path.join(tmp, "dl.ndjson")
