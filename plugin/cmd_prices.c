@@ -11,7 +11,6 @@
  * from stdin, one result a line — what the differential test against
  * LiteLLM drives.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -26,6 +25,7 @@
 #include "tokenmeter/buf.h"
 #include "tokenmeter/cmd.h"
 #include "tokenmeter/log.h"
+#include "tokenmeter/influx.h"
 #include "tokenmeter/lineproto.h"
 #include "tokenmeter/pricing.h"
 #include "tokenmeter/timeutil.h"
@@ -250,51 +250,6 @@ static int prices_cost(const struct config *cfg)
     return status;
 }
 
-static size_t prices_on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    struct buf *b = userdata;
-    return buf_append(b, data, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
-/* Downloads url into b. Returns 0 or a negative errno with err set. */
-static int prices_fetch(const char *url, struct buf *b, char err[ERR_MAX])
-{
-    char curl_err[CURL_ERROR_SIZE] = "";
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return err_set(err, -ENOMEM, "libcurl initialisation failed");
-    CURL *h = curl_easy_init();
-    if (!h) {
-        curl_global_cleanup();
-        return err_set(err, -ENOMEM, "out of memory");
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tokenmeter/" TOKENMETER_VERSION);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, prices_on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-    CURLcode cc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    int rc = 0;
-    if (buf_error(b) == -ENOMEM)
-        rc = err_set(err, -ENOMEM, "out of memory");
-    else if (buf_error(b))
-        rc = err_set(err, -EFBIG, "%s: larger than 64 MiB", url);
-    else if (cc != CURLE_OK)
-        rc = err_set(err, -EIO, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(cc));
-    else if (code != 200)
-        rc = err_set(err, -EIO, "%s: HTTP %ld", url, code);
-    curl_easy_cleanup(h);
-    curl_global_cleanup();
-    return rc;
-}
-
 /* Writes data to a new temporary file beside `path`; its name in tmp. */
 static int prices_write_temp(const char *path, const struct buf *b, char *tmp, size_t cap,
                              char err[ERR_MAX])
@@ -385,7 +340,7 @@ static int prices_update(const struct config *cfg, const struct prices_opts *o)
     struct pricing *t = NULL;
     int status = EX_OK, rc;
     buf_init(&b, PRICES_MAX);
-    if ((rc = prices_fetch(url, &b, err)) < 0) {
+    if ((rc = influx_download(url, &b, err)) < 0) {
         status = rc == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
         goto fail;
     }

@@ -749,3 +749,47 @@ int influx_write_probe(struct influx *c, const struct influx_target *t, char err
 {
     return influx_write_batch(c, t, "", 0, err);
 }
+
+static size_t influx_on_download(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct buf *b = userdata;
+    return buf_append(b, data, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+int influx_download(const char *url, struct buf *b, char err[ERR_MAX])
+{
+    char curl_err[CURL_ERROR_SIZE] = "";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return err_set(err, -ENOMEM, "libcurl initialisation failed");
+    CURL *h = curl_easy_init();
+    if (!h) {
+        curl_global_cleanup();
+        return err_set(err, -ENOMEM, "out of memory");
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "tokenmeter/" TOKENMETER_VERSION);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, influx_on_download);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    int rc = 0;
+    if (buf_error(b) == -ENOMEM)
+        rc = err_set(err, -ENOMEM, "out of memory");
+    else if (buf_error(b))
+        rc = err_set(err, -EFBIG, "%s: larger than %zu MiB", url, b->max >> 20);
+    else if (cc != CURLE_OK)
+        rc = err_set(err, -EIO, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(cc));
+    else if (code != 200)
+        rc = err_set(err, -EIO, "%s: HTTP %ld", url, code);
+    curl_easy_cleanup(h);
+    curl_global_cleanup();
+    return rc;
+}

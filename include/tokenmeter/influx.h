@@ -3,7 +3,8 @@
  * influx — the only user of libcurl: a small InfluxDB client over the
  * endpoints 1.x, 2.x and 3.x share: /ping, /query (InfluxQL, epoch=ns; the
  * response is read with influx_query.h) and /write, plus influx_request()
- * for the 2.x calls retention.h makes. Statements are built with
+ * for the 2.x calls retention.h makes, and influx_download() (not InfluxDB:
+ * the price map `prices update` fetches). Statements are built with
  * influxql.h; nothing here builds InfluxQL or reads a response's meaning.
  *
  * API flavour: the client speaks 2.x ("v2") when [influxdb] bucket is set:
@@ -156,5 +157,13 @@ int influx_request(struct influx *c, const char *method, const char *path,
  * -EREMOTEIO and -EPROTO, EX_DATAERR for -EBADMSG, EX_CONFIG for -EINVAL,
  * EX_OSERR otherwise. */
 int influx_exit_code(int rc);
+
+/* Downloads url (http or https; redirects to https only; at most 120 s;
+ * gzip accepted) into b, whose cap bounds what is kept (-EFBIG past it).
+ * Needs no client: `tokenmeter prices update` calls it without an
+ * [influxdb] section. Returns 0, or -ENOMEM, -EFBIG, or -EIO for a network
+ * error or an HTTP status other than 200, with err naming the URL (which
+ * carries no secret). */
+int influx_download(const char *url, struct buf *b, char err[ERR_MAX]);
 
 #endif

@@ -26,7 +26,11 @@
 #include "tokenmeter/err.h"
 #include "tokenmeter/event.h"
 
-/* The pipeline's side of an extraction (opaque to sources). */
+/* The pipeline's side of an extraction (opaque to sources). source_emit()
+ * and the source_ctx_*() accessors below are the callbacks a source makes
+ * into it: pipeline.c, which owns the context, implements them, so a source
+ * never sees the pipeline's state (as a collectd plugin calls
+ * plugin_dispatch_values() without seeing the daemon). */
 struct source_ctx;
 struct mapping;
 struct config;
