@@ -193,11 +193,15 @@ static const struct pricing_model *pricing_find_any_case(const struct pricing *t
     const struct pricing_model *m = pricing_find(t, name);
     if (m)
         return m;
+    /* Of names equal but for case, the last in the file: LiteLLM's
+     * lower-cased index ({k.lower(): k}) keeps the last. */
     uint64_t h = pricing_hash_folded(name);
+    const struct pricing_model *last = NULL;
     for (size_t it = map_first(&t->folded, h), i; (i = map_next(&t->folded, h, &it)) != MAP_NONE;)
-        if (strcasecmp(pricing_text(t, t->models[i].name), name) == 0)
-            return &t->models[i];
-    return NULL;
+        if (strcasecmp(pricing_text(t, t->models[i].name), name) == 0 &&
+            (!last || &t->models[i] > last))
+            last = &t->models[i];
+    return last;
 }
 
 static bool pricing_known_provider(const struct pricing *t, const char *provider)
@@ -455,21 +459,22 @@ static int pricing_hhmm_range(const char *s, uint16_t *start, uint16_t *end)
 {
     unsigned v[2];
     for (int i = 0; i < 2; i++) {
-        while (*s == ' ')
+        unsigned hm[2] = {0, 0};
+        while (isspace((unsigned char)*s))
             s++;
-        unsigned h = 0, m = 0, digits = 0;
-        for (; isdigit((unsigned char)*s) && digits < 2; s++, digits++)
-            h = h * 10 + (unsigned)(*s - '0');
-        if (digits == 0 || *s++ != ':' || !isdigit((unsigned char)s[0]) ||
-            !isdigit((unsigned char)s[1]))
-            return -EINVAL;
-        m = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
-        s += 2;
-        while (*s == ' ')
+        /* strptime's %H and %M: one or two digits each */
+        for (int part = 0; part < 2; part++) {
+            unsigned digits = 0;
+            for (; isdigit((unsigned char)*s) && digits < 2; s++, digits++)
+                hm[part] = hm[part] * 10 + (unsigned)(*s - '0');
+            if (digits == 0 || (part == 0 && *s++ != ':'))
+                return -EINVAL;
+        }
+        while (isspace((unsigned char)*s))
             s++;
-        if (h > 23 || m > 59 || *s++ != (i == 0 ? '-' : '\0'))
+        if (hm[0] > 23 || hm[1] > 59 || *s++ != (i == 0 ? '-' : '\0'))
             return -EINVAL;
-        v[i] = h * 60 + m;
+        v[i] = hm[0] * 60 + hm[1];
     }
     *start = (uint16_t)v[0];
     *end = (uint16_t)v[1];
@@ -493,10 +498,10 @@ static int pricing_weekday(const struct body_node *v)
     const char *s = body_str(v, "");
     if (!s)
         return 0;
-    while (*s == ' ')
+    while (isspace((unsigned char)*s))
         s++;
     size_t n = strlen(s);
-    while (n > 0 && s[n - 1] == ' ')
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
     for (int day = 0; day < 7; day++)
         for (int i = 0; i < 4 && names[day][i]; i++)
@@ -550,9 +555,14 @@ static int pricing_off_peak(struct pricing *t, const struct body_node *v, size_t
         if (body_type(r) == BODY_INT || body_type(r) == BODY_REAL)
             body_num(r, "", &usd);
         else if (str) {
+            /* Python's float(): blanks around, decimal digits only (strtod
+             * would also read hex, inf and nan) */
             char *end = NULL;
-            usd = strtod(str, &end);
-            if (end == str || *end)
+            bool decimal = str[strspn(str, "+-.0123456789eE \t\n\r\f\v")] == '\0';
+            usd = decimal ? strtod(str, &end) : NAN;
+            while (end && isspace((unsigned char)*end))
+                end++;
+            if (!decimal || end == str || (end && *end))
                 usd = NAN;
         }
         if (isnan(usd) || usd < 0)
@@ -879,7 +889,11 @@ static void pricing_strip(const char *provider, const char *model, char *out, si
         if (dated)
             n -= 11;
     }
-    snprintf(out, cap, "%.*s", (int)n, model);
+    /* Too long to try: nothing, never a cut name that could be another's. */
+    if (n >= cap)
+        n = 0;
+    memcpy(out, model, n);
+    out[n] = '\0';
 }
 
 /* Appends a name to try, unless it is empty, too long or tried already
@@ -922,6 +936,11 @@ void pricing_tries(const struct pricing *t, const char *model, const char *provi
          * (_model_cost_lookup_order), each name only for an entry of
          * that provider. */
         size_t n = strlen(p);
+        /* A router's repeated provider segment ("openai/openai/gpt-4o"):
+         * cost_per_token() keeps one. */
+        while (strncmp(model, p, n) == 0 && model[n] == '/' && strncmp(model + n + 1, p, n) == 0 &&
+               model[2 * n + 1] == '/')
+            model += n + 1;
         bool prefixed = strncmp(model, p, n) == 0 && model[n] == '/';
         const char *split = prefixed ? model + n + 1 : model;
         char stripped[PRICING_NAME_MAX];

@@ -2,7 +2,6 @@
 #include "tokenmeter/tzday.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,21 +114,22 @@ int tzday_use(const char *zone)
 int tzday_weekday_in(const char *zone, int64_t ns)
 {
     const char *was = getenv("TZ");
-    char saved[256];
-    bool had = was != NULL && strlen(was) < sizeof(saved);
-    if (had)
-        snprintf(saved, sizeof(saved), "%s", was);
+    char *saved = was ? strdup(was) : NULL;
     int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
     time_t t = (time_t)s;
     struct tm tm;
     int wday = -1;
-    if (tzday_use(zone) == 0 && localtime_r(&t, &tm))
-        wday = tm.tm_wday;
-    if (had)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
+    /* Without a copy of TZ it could not be put back: the UTC weekday. */
+    if ((!was || saved) && tzday_use(zone) == 0) {
+        if (localtime_r(&t, &tm))
+            wday = tm.tm_wday;
+        if (saved)
+            setenv("TZ", saved, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+    }
+    free(saved);
     if (wday < 0) {
         int64_t day = s / 86400 - (s % 86400 < 0);
         wday = (int)(((day % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */

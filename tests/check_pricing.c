@@ -595,6 +595,9 @@ START_TEST(lookup_follows_litellm_for_its_providers)
     /* LiteLLM routes it as text-completion-openai; the vendor's name keeps
      * its price through the unchecked names */
     ck_assert_double_eq(found(t, "gpt-3.5-turbo-instruct", "openai"), 8);
+    /* a router's repeated provider segment counts once, as cost_per_token */
+    ck_assert_double_eq(found(t, "azure/azure/azure/gpt-4o", "azure"), 2);
+    ck_assert_double_eq(found(t, "openai/openai/gpt-4.1", "openai"), 6);
     /* case-insensitive, as get_model_cost_key */
     ck_assert_double_eq(found(t, "mixed-case", "openai"), 9);
     ck_assert_double_eq(found(t, "MIXED-CASE", NULL), 9);
@@ -615,6 +618,15 @@ START_TEST(lookup_follows_litellm_for_its_providers)
     ck_assert_double_eq(found(t, "gpt-4o", "azure"), 10);
     ck_assert_double_eq(found(t, "gpt-4o", NULL), 10);
     ck_assert_double_eq(found(t, "gemini-2.5-flash", "gemini"), 4);
+    pricing_free(t);
+
+    /* names equal but for case: the last in the file, as LiteLLM's index */
+    tu_write_file(path, "{\"Foo-Model\": {\"input_cost_per_token\": 1}, "
+                        "\"foo-model\": {\"input_cost_per_token\": 3}, "
+                        "\"FOO-model\": {\"input_cost_per_token\": 5}}");
+    t = load_ok(path, NULL);
+    ck_assert_double_eq(found(t, "FOO-MODEL", NULL), 5);
+    ck_assert_double_eq(found(t, "foo-model", NULL), 3); /* an exact name first */
     pricing_free(t);
 }
 END_TEST
@@ -640,7 +652,7 @@ START_TEST(off_peak_rates_by_the_call_time)
                   "\"off_peak_pricing\": {\"input_cost_per_token\": 1e-06, "
                   "\"output_cost_per_token\": \"2e-06\", \"hours_utc\": \"22:00-02:00\", "
                   "\"weekday_timezone\": \"Asia/Shanghai\", \"windows\": ["
-                  "{\"hours_utc\": [\"10:00-12:00\", \"bad\"], \"weekdays\": [\"Sat\", 7]}, "
+                  "{\"hours_utc\": [\"10:0-\\t12:00\", \"bad\"], \"weekdays\": [\"\\tSat \", 7]}, "
                   "{\"hours_utc\": \"00:00-00:00\", \"weekdays\": \"mon\"}]}}}");
     struct pricing *t = load_ok(path, NULL);
     double peak = 1000 * 2e-06 + 500 * 4e-06, off = 1000 * 1e-06 + 500 * 2e-06;

@@ -134,6 +134,14 @@ START_TEST(weekday_in_a_zone)
     ck_assert_int_eq(tzday_weekday_in("America/Los_Angeles", ns), 5);
     ck_assert_ptr_null(getenv("TZ"));
     ck_assert_int_eq(tzday_weekday_in("UTC", ns), 6);
+    /* a TZ of any length is put back */
+    char longtz[400];
+    memset(longtz, 'A', sizeof(longtz) - 1);
+    longtz[sizeof(longtz) - 1] = '\0';
+    setenv("TZ", longtz, 1);
+    ck_assert_int_eq(tzday_weekday_in("America/Los_Angeles", ns), 5);
+    ck_assert_str_eq(getenv("TZ"), longtz);
+    unsetenv("TZ");
     /* Sunday is 7, as ISO 8601 numbers it */
     ck_assert_int_eq(timeutil_parse_iso8601("2026-08-30T12:00:00Z", &ns), 0);
     ck_assert_int_eq(tzday_weekday_in("Asia/Shanghai", ns), 7);

@@ -5,7 +5,8 @@ pricing_oracle.py costs every entry under its own key. Events rarely name the ke
 LiteLLM callback sends `gpt-4o` with custom_llm_provider `azure`, a Gemini API body
 `gemini-2.5-flash`, and the map holds both `gpt-4o` (OpenAI's price) and `azure/gpt-4o`
 (Azure's). For every key `P/name` whose first segment is the provider LiteLLM names it
-by, this sends {model: name, provider: P} through `tokenmeter prices cost` and costs the
+by, this sends {model: name, provider: P} (and `P/P/name`, a router's repeated segment)
+through `tokenmeter prices cost` and costs the
 same counts with litellm.cost_per_token(model=name, custom_llm_provider=P), so the entry
 each side picks is compared by its price (docs/pricing.md, "Lookup"). The billing moment
 is pinned to a weekday morning, when DeepSeek's off-peak windows are closed (tokenmeter
@@ -51,6 +52,8 @@ def pairs(table, skipped_providers):
         provider = _named_provider(prefix, lp)
         if provider:
             yield name, provider, entry
+            # a router's repeated provider segment (cost_per_token keeps one)
+            yield "%s/%s/%s" % (provider, provider, name), provider, entry
 
 
 def run(binary, map_path, table, skipped_providers):
