@@ -857,16 +857,64 @@ const char *pricing_path(const struct pricing *t)
     return t ? t->path : NULL;
 }
 
+/* Bedrock's base model id (LiteLLM's get_bedrock_base_model): without a
+ * routing prefix ("converse/"), an ARN's path, a throughput or context
+ * suffix (":0:51k" -> ":0", "[1m]") and a cross-region inference profile
+ * ("us.anthropic.claude-…" -> "anthropic.claude-…"). Returns where the id
+ * starts in model, its length in *n. */
+static const char *pricing_bedrock_base(const char *model, size_t *n)
+{
+    static const char *const routes[] = {"bedrock/", "chat_completions/", "converse/", "invoke/",
+                                         "openai/",  "mantle/",           "nova-2/",   "nova/"};
+    static const char *const profiles[] = {"global", "us", "eu", "apac", "jp", "au", "us-gov"};
+    for (size_t i = 0; i < PRICING_N(routes); i++)
+        if (pricing_starts(model, routes[i]))
+            model += strlen(routes[i]);
+    bool arn = false;
+    for (const char *c = model; *c && !arn; c++)
+        arn = strncasecmp(c, "arn", 3) == 0;
+    if (arn && strrchr(model, '/'))
+        model = strrchr(model, '/') + 1;
+    size_t len = strlen(model);
+    if (len > 0 && model[len - 1] == ']') { /* "[1m]": a context-window suffix */
+        size_t open = len - 1;
+        while (open > 0 && (isalnum((unsigned char)model[open - 1]) || model[open - 1] == '_'))
+            open--;
+        if (open > 0 && open < len - 1 && model[open - 1] == '[')
+            len = open - 1;
+    } else if (len > 1 && model[len - 1] == 'k') { /* ":0:51k": a throughput tier */
+        size_t k = len - 1;
+        while (k > 0 && isdigit((unsigned char)model[k - 1]))
+            k--;
+        size_t j = k > 0 && k < len - 1 && model[k - 1] == ':' ? k - 1 : 0;
+        size_t d = j;
+        while (d > 0 && isdigit((unsigned char)model[d - 1]))
+            d--;
+        if (j > 0 && d < j && d > 0 && model[d - 1] == ':')
+            len = j;
+    }
+    const char *dot = memchr(model, '.', len);
+    for (size_t i = 0; dot && i < PRICING_N(profiles); i++)
+        if ((size_t)(dot - model) == strlen(profiles[i]) &&
+            strncmp(model, profiles[i], strlen(profiles[i])) == 0) {
+            len -= (size_t)(dot + 1 - model);
+            model = dot + 1;
+            break;
+        }
+    *n = len;
+    return model;
+}
+
 /* The model name LiteLLM tries after the exact ones (_strip_model_name):
  * Vertex and Gemini stable versions ("gemini-1.5-pro-002" -> "gemini-1.5-pro"),
  * OpenAI fine-tunes ("ft:gpt-4o-mini:org:suffix:id" -> "ft:gpt-4o-mini"), else
- * a dated snapshot ("gpt-4o-2024-08-06" -> "gpt-4o"). Bedrock's base-model
- * rules are not followed (docs/pricing.md, "Lookup"). */
+ * a dated snapshot ("gpt-4o-2024-08-06" -> "gpt-4o"); Bedrock's base model
+ * id (pricing_bedrock_base). */
 static void pricing_strip(const char *provider, const char *model, char *out, size_t cap)
 {
     size_t n = strlen(model);
     if (strcmp(provider, "bedrock") == 0 || strcmp(provider, "bedrock_converse") == 0) {
-        /* as is */
+        model = pricing_bedrock_base(model, &n);
     } else if (strcmp(provider, "vertex_ai") == 0 || strcmp(provider, "gemini") == 0 ||
                strcmp(provider, "databricks") == 0) {
         size_t k = n;

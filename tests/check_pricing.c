@@ -628,6 +628,23 @@ START_TEST(lookup_follows_litellm_for_its_providers)
     ck_assert_double_eq(found(t, "FOO-MODEL", NULL), 5);
     ck_assert_double_eq(found(t, "foo-model", NULL), 3); /* an exact name first */
     pricing_free(t);
+
+    /* Bedrock ids as calls name them: the base model's entry */
+    tu_write_file(path, "{\"anthropic.claude-x-v2:0\": {\"input_cost_per_token\": 7, "
+                        "\"litellm_provider\": \"bedrock\"}}");
+    t = load_ok(path, NULL);
+    const char *ids[] = {
+        "us.anthropic.claude-x-v2:0",
+        "converse/eu.anthropic.claude-x-v2:0",
+        "anthropic.claude-x-v2:0:51k",
+        "global.anthropic.claude-x-v2:0[1m]",
+        "arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.claude-x-v2:0",
+    };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        ck_assert_msg(found(t, ids[i], "bedrock") == 7, "%s", ids[i]);
+    ck_assert(isnan(found(t, "usa.anthropic.claude-x-v2:0", "bedrock")));
+    ck_assert(isnan(found(t, "anthropic.claude-x-v2:0:51", "bedrock")));
+    pricing_free(t);
 }
 END_TEST
 

@@ -5,8 +5,8 @@ pricing_oracle.py costs every entry under its own key. Events rarely name the ke
 LiteLLM callback sends `gpt-4o` with custom_llm_provider `azure`, a Gemini API body
 `gemini-2.5-flash`, and the map holds both `gpt-4o` (OpenAI's price) and `azure/gpt-4o`
 (Azure's). For every key `P/name` whose first segment is the provider LiteLLM names it
-by, this sends {model: name, provider: P} (and `P/P/name`, a router's repeated segment)
-through `tokenmeter prices cost` and costs the
+by, this sends {model: name, provider: P} (and `P/P/name`, a router's repeated segment;
+and for Bedrock ids their cross-region and routed forms) through `tokenmeter prices cost` and costs the
 same counts with litellm.cost_per_token(model=name, custom_llm_provider=P), so the entry
 each side picks is compared by its price (docs/pricing.md, "Lookup"). The billing moment
 is pinned to a weekday morning, when DeepSeek's off-peak windows are closed (tokenmeter
@@ -38,10 +38,23 @@ def _named_provider(prefix, entry_provider):
     return None
 
 
+BEDROCK_PROFILES = ("global", "us", "eu", "apac", "jp", "au", "us-gov")
+
+
 def pairs(table, skipped_providers):
     for key in sorted(table):
         entry = table[key]
-        if not isinstance(entry, dict) or "/" not in key:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("litellm_provider") in ("bedrock", "bedrock_converse") and "/" not in key \
+                and key.split(".", 1)[0] not in BEDROCK_PROFILES and "." in key and (
+                _num(entry.get("input_cost_per_token")) or _num(entry.get("output_cost_per_token"))):
+            # Bedrock ids as calls name them: a cross-region inference profile,
+            # a routing prefix, a throughput or context-window suffix
+            # (LiteLLM's get_bedrock_base_model)
+            for name in ("us." + key, "converse/" + key, "global." + key + "[1m]"):
+                yield name, entry["litellm_provider"], entry
+        if "/" not in key:
             continue
         lp = entry.get("litellm_provider")
         if not isinstance(lp, str) or lp in skipped_providers:
