@@ -58,7 +58,19 @@ struct pricing_window {
     uint8_t days;
 };
 #define PRICING_EVERY_DAY 0xfe
-#define PRICING_OFF_PEAK  "off_peak_pricing."
+
+/* The last weekday read on a zone's calendar, for the quarter hour it holds
+ * in: every zone's offset and every local midnight fall on a quarter hour
+ * of UTC, so the weekday cannot change inside one. Events come in time
+ * order, so the TZ database is read about once a quarter hour, not twice
+ * an event (tzday_weekday_in switches TZ). */
+struct pricing_weekday_memo {
+    size_t zone;     /* offset into the table's text; PRICING_NONE: empty */
+    int64_t quarter; /* ns / 15 min */
+    unsigned iso;
+};
+#define PRICING_QUARTER_NS (15 * 60000000000LL)
+#define PRICING_OFF_PEAK   "off_peak_pricing."
 
 #define PRICING_NONE ((size_t)-1)
 
@@ -93,8 +105,9 @@ struct pricing {
     size_t noverrides;
     struct pricing_window *windows;
     size_t nwindows, cap_windows;
-    struct map warned; /* hashes of the models already warned about */
-    char *path;        /* the file loaded, or NULL */
+    struct pricing_weekday_memo *memo; /* owned; written through a const table */
+    struct map warned;                 /* hashes of the models already warned about */
+    char *path;                        /* the file loaded, or NULL */
     bool warned_overflow;
 };
 
@@ -797,6 +810,11 @@ int pricing_load(const char *path, const struct config_kv_list *overrides, struc
     if (!t)
         return err_set(err, -ENOMEM, "prices: out of memory");
     buf_init(&t->text, 2 * PRICING_FILE_MAX);
+    if (!(t->memo = calloc(1, sizeof(*t->memo)))) {
+        free(t);
+        return err_set(err, -ENOMEM, "prices: out of memory");
+    }
+    t->memo->zone = PRICING_NONE;
     map_init(&t->index);
     map_init(&t->folded);
     map_init(&t->provider_index);
@@ -842,6 +860,7 @@ void pricing_free(struct pricing *t)
     map_free(&t->provider_index);
     free(t->providers);
     free(t->windows);
+    free(t->memo);
     map_free(&t->warned);
     free(t->path);
     free(t);
@@ -1284,7 +1303,14 @@ static bool pricing_off_peak_at(const struct pricing_model *m, int64_t ns)
     for (size_t i = 0; i < m->nwindows; i++) {
         const struct pricing_window *w = &m->t->windows[m->first_window + i];
         if (w->days != PRICING_EVERY_DAY && m->zone != PRICING_NONE && !local) {
-            iso = (unsigned)tzday_weekday_in(pricing_text(m->t, m->zone), ns);
+            struct pricing_weekday_memo *memo = m->t->memo;
+            int64_t quarter = ns / PRICING_QUARTER_NS - (ns % PRICING_QUARTER_NS < 0);
+            if (memo->zone != m->zone || memo->quarter != quarter) {
+                memo->iso = (unsigned)tzday_weekday_in(pricing_text(m->t, m->zone), ns);
+                memo->zone = m->zone;
+                memo->quarter = quarter;
+            }
+            iso = memo->iso;
             local = true;
         }
         if (!(w->days & (1u << iso)))

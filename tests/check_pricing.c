@@ -706,6 +706,10 @@ START_TEST(off_peak_rates_by_the_call_time)
     double half_off = 1000 * 1e-06 + 500 * 4e-06; /* output keeps its standard rate */
     ck_assert_double_eq_tol(cost_at(t, "2026-08-28T18:30:00Z"), half_off, 1e-15);
     ck_assert_double_eq_tol(cost_at(t, "2026-08-28T15:30:00Z"), peak, 1e-15);
+    /* Shanghai's midnight, a quarter hour apart and back: no stale weekday */
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T15:59:59Z"), peak, 1e-15);
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T16:00:00Z"), half_off, 1e-15);
+    ck_assert_double_eq_tol(cost_at(t, "2026-08-28T15:59:59Z"), peak, 1e-15);
     pricing_free(t);
 }
 END_TEST
