@@ -280,34 +280,47 @@ static int config_kv_add(struct config_kv_list *l, const char *key, const char *
     return 0;
 }
 
-/* The files tokenmeter writes must be files: refused where they are set, so
- * a flag gets the usage error (64) and a line of the file the configuration
- * error (78), each naming where the value came from. */
+/* The files tokenmeter writes. Refused where they are set, so a flag gets
+ * the usage error (64) and a line of the file the configuration error (78),
+ * each naming where the value came from:
+ *  - empty, or SQLite's ":memory:": no file at all;
+ *  - relative, in the file: it would be resolved against the directory each
+ *    command starts in, which differs between Telegraf, the aggregate timer
+ *    and a shell, so records and summaries would scatter over several files
+ *    ("report: no summaries yet" beside a store full of them). On the
+ *    command line a relative path is the caller's own choice. */
 static int config_written_file_check(const char *section, const char *key, const char *value,
-                                     const char *origin, char err[ERR_MAX])
+                                     bool from_file, const char *origin, char err[ERR_MAX])
 {
     bool sqlite = strcmp(section, "aggregate") == 0 && strcmp(key, "sqlite") == 0;
     bool dead_letter = strcmp(section, "ingest") == 0 && strcmp(key, "dead_letter") == 0;
     if (!sqlite && !dead_letter)
         return 0;
-    size_t n = strlen(value);
-    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
-        value++;
+    const char *v = value;
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
         n -= 2;
     }
     if (n == 0)
         return err_set(err, -EINVAL, "%s: [%s] %s is empty: it must name a file", origin, section,
                        key);
-    if (sqlite && n == 8 && strncmp(value, ":memory:", 8) == 0)
+    if (sqlite && n == 8 && strncmp(v, ":memory:", 8) == 0)
         return err_set(err, -EINVAL,
                        "%s: [aggregate] sqlite = \":memory:\": must name a file (SQLite would "
                        "keep the summaries in memory and lose them at exit)",
                        origin);
+    if (from_file && *v != '/')
+        return err_set(err, -EINVAL,
+                       "%s: [%s] %s = %s: give an absolute path (a relative one would "
+                       "depend on the directory each command is started from)",
+                       origin, section, key, value);
     return 0;
 }
 
-int config_set(struct config *cfg, const char *section, const char *key, const char *value,
-               const char *origin, char err[ERR_MAX])
+/* config_set(), for a value of the file (from_file) or of a flag. */
+static int config_set_from(struct config *cfg, const char *section, const char *key,
+                           const char *value, bool from_file, const char *origin, char err[ERR_MAX])
 {
     /* inih ends a value at " ;" (an inline comment) even inside quotes: an
      * opened quote that does not close is how that shows. The value is not
@@ -331,8 +344,14 @@ int config_set(struct config *cfg, const char *section, const char *key, const c
     if (!k)
         return err_set(err, -EINVAL, "%s: unknown key \"%s\" in section [%s]", origin, key,
                        section);
-    int rc = config_written_file_check(section, key, value, origin, err);
+    int rc = config_written_file_check(section, key, value, from_file, origin, err);
     return rc < 0 ? rc : config_apply(cfg, k, value, origin, err);
+}
+
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+               const char *origin, char err[ERR_MAX])
+{
+    return config_set_from(cfg, section, key, value, false, origin, err);
 }
 
 int config_set_assignment(struct config *cfg, const char *assignment, char err[ERR_MAX])
@@ -411,27 +430,6 @@ struct config_parse_state {
     int rc;    /* its code; 0 while there is none */
 };
 
-/* The files tokenmeter writes, named in the file: a relative path would
- * be resolved against the directory each command starts in, which differs
- * between Telegraf, the aggregate timer and a shell, so their records and
- * summaries would scatter over several files ("report: no summaries yet"
- * beside a store full of them). On the command line a relative path is
- * the caller's own choice and stays allowed. */
-static int config_file_path_check(const char *section, const char *key, const char *value,
-                                  const char *origin, char err[ERR_MAX])
-{
-    static const char *const written[][2] = {{"ingest", "dead_letter"}, {"aggregate", "sqlite"}};
-    const char *v = value[0] == '"' ? value + 1 : value;
-    for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++)
-        if (strcmp(section, written[i][0]) == 0 && strcmp(key, written[i][1]) == 0 && *v &&
-            *v != '"' && *v != '/')
-            return err_set(err, -EINVAL,
-                           "%s: [%s] %s = %s: give an absolute path (a relative one would "
-                           "depend on the directory each command is started from)",
-                           origin, section, key, value);
-    return 0;
-}
-
 /* Debian's inih (r55) gives the handler no line number. The pre-scan records
  * the line of every key (and continuation) line in file order; inih calls the
  * handler once per such line, in the same order. */
@@ -443,11 +441,7 @@ static int config_handler(void *user, const char *section, const char *name, con
     char origin[300];
     char err[ERR_MAX];
     snprintf(origin, sizeof(origin), "%s:%d", st->path, line);
-    int rc = config_written_file_check(section, name, value, origin, err);
-    if (rc == 0)
-        rc = config_file_path_check(section, name, value, origin, err);
-    if (rc == 0)
-        rc = config_set(st->cfg, section, name, value, origin, err);
+    int rc = config_set_from(st->cfg, section, name, value, true, origin, err);
     if (rc < 0) {
         if (!st->rc)
             st->rc = err_set(st->err, rc, "%s", err);

@@ -876,6 +876,14 @@ const char *pricing_path(const struct pricing *t)
     return t ? t->path : NULL;
 }
 
+/* Where the run of digits that ends at s[end] starts (end when none). */
+static size_t pricing_digits_from(const char *s, size_t end)
+{
+    while (end > 0 && isdigit((unsigned char)s[end - 1]))
+        end--;
+    return end;
+}
+
 /* Bedrock's base model id (LiteLLM's get_bedrock_base_model): without a
  * routing prefix ("converse/"), an ARN's path, a throughput or context
  * suffix (":0:51k" -> ":0", "[1m]") and a cross-region inference profile
@@ -901,16 +909,12 @@ static const char *pricing_bedrock_base(const char *model, size_t *n)
             open--;
         if (open > 0 && open < len - 1 && model[open - 1] == '[')
             len = open - 1;
-    } else if (len > 1 && model[len - 1] == 'k') { /* ":0:51k": a throughput tier */
-        size_t k = len - 1;
-        while (k > 0 && isdigit((unsigned char)model[k - 1]))
-            k--;
-        size_t j = k > 0 && k < len - 1 && model[k - 1] == ':' ? k - 1 : 0;
-        size_t d = j;
-        while (d > 0 && isdigit((unsigned char)model[d - 1]))
-            d--;
-        if (j > 0 && d < j && d > 0 && model[d - 1] == ':')
-            len = j;
+    } else if (len > 1 && model[len - 1] == 'k') {         /* ":0:51k": a throughput tier */
+        size_t tier = pricing_digits_from(model, len - 1); /* "51" */
+        size_t colon = tier < len - 1 && tier > 0 && model[tier - 1] == ':' ? tier - 1 : 0;
+        size_t version = pricing_digits_from(model, colon); /* "0" */
+        if (colon > 0 && version < colon && version > 0 && model[version - 1] == ':')
+            len = colon;
     }
     const char *dot = memchr(model, '.', len);
     for (size_t i = 0; dot && i < PRICING_N(profiles); i++)
@@ -936,9 +940,7 @@ static void pricing_strip(const char *provider, const char *model, char *out, si
         model = pricing_bedrock_base(model, &n);
     } else if (strcmp(provider, "vertex_ai") == 0 || strcmp(provider, "gemini") == 0 ||
                strcmp(provider, "databricks") == 0) {
-        size_t k = n;
-        while (k > 0 && isdigit((unsigned char)model[k - 1]))
-            k--;
+        size_t k = pricing_digits_from(model, n);
         if (k < n && k > 0 && model[k - 1] == '-')
             n = k - 1;
     } else if (strstr(model, "ft:")) {
@@ -1298,7 +1300,7 @@ static bool pricing_off_peak_at(const struct pricing_model *m, int64_t ns)
     int64_t minutes = ns / 60000000000LL - (ns % 60000000000LL < 0);
     int64_t day = minutes / 1440 - (minutes % 1440 < 0);
     unsigned minute = (unsigned)(minutes - day * 1440);
-    unsigned iso = (unsigned)(((day % 7) + 7 + 3) % 7) + 1; /* 1970-01-01 was a Thursday */
+    unsigned iso = (unsigned)tzday_weekday_utc(ns);
     bool local = false; /* iso is the weekday on the entry's calendar */
     for (size_t i = 0; i < m->nwindows; i++) {
         const struct pricing_window *w = &m->t->windows[m->first_window + i];

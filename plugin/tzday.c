@@ -130,11 +130,14 @@ int tzday_weekday_in(const char *zone, int64_t ns)
         tzset();
     }
     free(saved);
-    if (wday < 0) {
-        int64_t day = s / 86400 - (s % 86400 < 0);
-        wday = (int)(((day % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
-    }
-    return wday == 0 ? 7 : wday;
+    return wday < 0 ? tzday_weekday_utc(ns) : wday == 0 ? 7 : wday;
+}
+
+int tzday_weekday_utc(int64_t ns)
+{
+    int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
+    int64_t day = s / 86400 - (s % 86400 < 0);
+    return (int)(((day % 7) + 7 + 3) % 7) + 1; /* 1970-01-01 was a Thursday */
 }
 
 struct tzday_date tzday_of(int64_t ns)

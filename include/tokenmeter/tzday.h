@@ -64,6 +64,9 @@ int64_t tzday_start_ns(struct tzday_date d);
  * weekday if the zone cannot be used. */
 int tzday_weekday_in(const char *zone, int64_t ns);
 
+/* The ISO weekday (1 = Monday .. 7 = Sunday) of instant ns in UTC. */
+int tzday_weekday_utc(int64_t ns);
+
 /* The date of instant ns in the current zone. */
 struct tzday_date tzday_of(int64_t ns);
 

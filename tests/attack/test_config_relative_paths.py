@@ -42,6 +42,17 @@ def main():
                       "naming file, line and the fix (%r)" % err)
         res.equal(sorted(os.listdir(tmp)), sorted(["in.lp", "sqlite.conf", "dead_letter.conf"]),
                   "and nothing was created")
+        # no file at all, in the file: a configuration error (78), not a usage one
+        for name, line, needle in (
+                ("memory", "[aggregate]\nsqlite = :memory:\n", "must name a file"),
+                ("empty", "[ingest]\ndead_letter = \"\"\n", "is empty")):
+            conf = os.path.join(tmp, name + ".conf")
+            with open(conf, "w") as f:
+                f.write(line)
+            rc, err = tm(conf, ["aggregate", "--day", "2026-12-01", "--input", lp], tmp)
+            res.check(rc == 78 and "%s:2:" % conf in err and needle in err,
+                      "%s in the file: 78, naming file and line (%d %r)" % (name, rc, err))
+            os.unlink(conf)
         conf = os.path.join(tmp, "ok.conf")
         with open(conf, "w") as f:
             f.write("[aggregate]\nsqlite = %s/s.sqlite\n" % tmp)
